@@ -1,0 +1,166 @@
+/* engine: WebAssembly bytes to native code, and instances of that code.
+ *
+ * A module is compiled ahead of time: the .wasm is read and checked (imports, SIMD),
+ * translated to C by wasm2c, compiled by the system C compiler into a shared object and
+ * kept in a content-addressed cache. Loading a module dlopen()s that artifact; an
+ * instance is a fresh copy of the module's state (linear memory from a pool, globals,
+ * tables) that runs one call and is freed.
+ *
+ * Host functions (WASI, outbound HTTP, ...) are plain C functions exported by the weft
+ * executable under wasm2c's names (Z_<module>Z_<name>); each receives the instance's
+ * weft_guest_t as its first argument. The engine does not know what they do: the layers
+ * above register the table of what they provide (weft_engine_provide) so that a module
+ * importing anything else is refused before it is compiled.
+ */
+#ifndef WEFT_ENGINE_H
+#define WEFT_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/util.h"
+#include "wasm-rt.h"
+
+/* ---- Host functions ------------------------------------------------------------- */
+
+/* One function the host provides to guests. sig spells the wasm type as parameter
+ * letters, a colon, result letters: i=i32 I=i64 f=f32 F=f64. "iiii:i" is
+ * (func (param i32 i32 i32 i32) (result i32)); ":" is (func). */
+typedef struct weft_import_def {
+    const char *module;
+    const char *name;
+    const char *sig;
+} weft_import_def_t;
+
+/* Adds defs (borrowed for the life of the process) to what guests may import. Call at
+ * start-up, before compiling or loading anything. */
+void weft_engine_provide(const weft_import_def_t *defs, size_t n);
+/* Finds a provided import, or NULL. */
+const weft_import_def_t *weft_engine_find_import(const char *module, const char *name);
+
+/* What every host function receives first: the instance's link to its embedder. The
+ * engine sets memory (NULL if the module has none); the embedder owns the rest. */
+typedef struct weft_guest {
+    wasm_rt_memory_t *memory;
+    struct weft_wasi *wasi; /* WASI state, owned by the embedder */
+    void *host;             /* further host APIs (outbound HTTP, stores), embedder's */
+} weft_guest_t;
+
+/* Returns a host pointer to the guest bytes [addr, addr+len), or NULL when any of them
+ * lies outside the guest's memory. Every guest pointer goes through this (or
+ * weft_guest_check) before use: the guest is hostile. */
+static inline void *weft_guest_ptr(weft_guest_t *g, uint32_t addr, uint64_t len) {
+    if (!g->memory || (uint64_t)addr + len > g->memory->size)
+        return NULL;
+    return g->memory->data + addr;
+}
+static inline bool weft_guest_check(weft_guest_t *g, uint32_t addr, uint64_t len) {
+    return g->memory && (uint64_t)addr + len <= g->memory->size;
+}
+
+/* Ends the running guest as if it returned from its entry point with exit status
+ * code (WASI proc_exit). Only callable from a host function called by guest code. */
+__attribute__((noreturn)) void weft_guest_exit(uint32_t code);
+
+/* True once the deadline of the call running on this thread has passed. Host functions
+ * that block (read, poll, sleep) check it when a system call returns EINTR and return
+ * to the guest promptly: the engine stops the guest as soon as it runs again. */
+bool weft_deadline_expired(void);
+
+/* ---- Traps ----------------------------------------------------------------------- */
+
+#define WEFT_TRAPS(X)                                                                              \
+    X(NONE, "no trap")                                                                             \
+    X(OOB, "out-of-bounds memory access")                                                          \
+    X(INT_OVERFLOW, "integer overflow")                                                            \
+    X(DIV_BY_ZERO, "integer divide by zero")                                                       \
+    X(INVALID_CONVERSION, "invalid conversion to integer")                                         \
+    X(UNREACHABLE, "unreachable instruction executed")                                             \
+    X(CALL_INDIRECT, "indirect call type mismatch")                                                \
+    X(UNCAUGHT_EXCEPTION, "uncaught exception")                                                    \
+    X(EXHAUSTION, "call stack exhausted")                                                          \
+    X(DEADLINE, "deadline exceeded")                                                               \
+    X(MEMORY_LIMIT, "memory limit exceeded")
+
+typedef enum {
+#define WEFT_TRAP_ENUM_(name, text) WEFT_TRAP_##name,
+    WEFT_TRAPS(WEFT_TRAP_ENUM_)
+#undef WEFT_TRAP_ENUM_
+} weft_trap_t;
+
+/* "integer divide by zero" */
+const char *weft_trap_text(weft_trap_t trap);
+
+/* ---- Modules --------------------------------------------------------------------- */
+
+typedef struct weft_module weft_module_t;
+
+typedef struct weft_compile_opts {
+    const char *cache_dir; /* NULL: $XDG_CACHE_HOME/weft or ~/.cache/weft */
+    bool quiet;            /* no progress on stderr */
+} weft_compile_opts_t;
+
+/* Compiles the module at wasm_path into the cache (or finds it there) and writes the
+ * artifact's path to artifact (size bytes). */
+int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
+                        size_t size, weft_error_t *err);
+
+/* Loads a module from a .wasm (compiled through the cache) or from a compiled artifact.
+ * The module is shared and immutable; it lives until the last weft_module_release. */
+int weft_module_load(const char *path, const weft_compile_opts_t *opts, weft_module_t **out,
+                     weft_error_t *err);
+void weft_module_retain(weft_module_t *m);
+void weft_module_release(weft_module_t *m);
+
+/* Does the module export a function `name` of type (func)? */
+bool weft_module_has_entry(const weft_module_t *m, const char *name);
+/* Name the module was loaded from (for messages). */
+const char *weft_module_name(const weft_module_t *m);
+
+/* ---- Instances ------------------------------------------------------------------- */
+
+typedef struct weft_limits {
+    uint64_t max_memory; /* bytes of linear memory; 0: the module's own maximum */
+    uint64_t timeout_ns; /* wall time for instantiate + call; 0: none */
+} weft_limits_t;
+
+typedef enum {
+    WEFT_OUTCOME_RETURNED, /* the entry point returned */
+    WEFT_OUTCOME_EXITED,   /* proc_exit(code) */
+    WEFT_OUTCOME_TRAPPED,  /* trap says why */
+} weft_outcome_kind_t;
+
+typedef struct weft_outcome {
+    weft_outcome_kind_t kind;
+    uint32_t exit_code;
+    weft_trap_t trap;
+} weft_outcome_t;
+
+typedef struct weft_instance weft_instance_t;
+
+/* Instantiates m and runs entry (e.g. "_start") under limits. guest is borrowed for
+ * the duration of the call; its memory field is set by the engine. Returns 0 when the
+ * guest ran (whatever its outcome, in *out), or an error when it could not be started
+ * (no such entry). Safe to call from many threads at once. */
+int weft_module_run(weft_module_t *m, const char *entry, weft_guest_t *guest,
+                    const weft_limits_t *limits, weft_outcome_t *out, weft_error_t *err);
+
+/* The same in two steps, for embedders that want the instance between instantiation and
+ * the call (e.g. to read exports). Instantiation can itself trap (data out of bounds,
+ * memory limit), reported through *out with a return of 0 and a NULL *inst. */
+int weft_instance_new(weft_module_t *m, weft_guest_t *guest, const weft_limits_t *limits,
+                      weft_instance_t **inst, weft_outcome_t *out, weft_error_t *err);
+int weft_instance_call(weft_instance_t *inst, const char *entry, weft_outcome_t *out,
+                       weft_error_t *err);
+void weft_instance_free(weft_instance_t *inst);
+
+/* Process-wide memory pool statistics, for tests and benchmarks. */
+typedef struct weft_pool_stats {
+    size_t reserved;  /* reservations that exist (in use + free) */
+    size_t in_use;
+    uint64_t reused;  /* allocations served from the pool */
+} weft_pool_stats_t;
+void weft_pool_stats(weft_pool_stats_t *s);
+
+#endif

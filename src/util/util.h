@@ -1,0 +1,95 @@
+/* util: the small pieces that several layers share.
+ *
+ * Errors: every fallible weft function returns 0 or a negative WEFT_E* code and,
+ * when it is given a weft_error_t, fills it with one line that tells the user what
+ * went wrong and where ("app.wasm: offset 0x1f: ..."). The code is for programs,
+ * the message is for people.
+ */
+#ifndef WEFT_UTIL_H
+#define WEFT_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WEFT_VERSION "0.1.0"
+
+/* X(name, text): one list builds the codes and weft_err_name(). */
+#define WEFT_ERRORS(X)                                                                             \
+    X(EINVAL, "invalid argument")                                                                  \
+    X(ENOMEM, "out of memory")                                                                     \
+    X(EIO, "input/output error")                                                                   \
+    X(ENOTFOUND, "not found")                                                                      \
+    X(EMODULE, "invalid WebAssembly module")                                                       \
+    X(EIMPORT, "unsupported import")                                                               \
+    X(EUNSUPPORTED, "unsupported feature")                                                         \
+    X(ECOMPILE, "compilation failed")                                                              \
+    X(ELOAD, "artifact could not be loaded")                                                       \
+    X(ETRAP, "guest trapped")                                                                      \
+    X(ELIMIT, "limit exceeded")                                                                    \
+    X(ECONFIG, "invalid configuration")                                                            \
+    X(EUSAGE, "usage error")
+
+enum {
+    WEFT_OK = 0,
+#define WEFT_ERR_ENUM_(name, text) WEFT_##name,
+    WEFT_ERR_FIRST_ = -100,
+    WEFT_ERRORS(WEFT_ERR_ENUM_)
+#undef WEFT_ERR_ENUM_
+};
+
+/* Names an error code ("EMODULE") and says what it means ("invalid WebAssembly module"). */
+const char *weft_err_name(int code);
+const char *weft_err_text(int code);
+
+#define WEFT_ERROR_MAX 1024
+typedef struct weft_error {
+    int code;
+    char msg[WEFT_ERROR_MAX];
+} weft_error_t;
+
+/* Records code and a formatted message in err (err may be NULL); returns code so that
+ * `return weft_error_set(err, WEFT_EIO, "...")` reads as one step. */
+int weft_error_set(weft_error_t *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes the message already in err with "prefix: ". */
+void weft_error_prefix(weft_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A growable byte buffer. Always NUL-terminated past len so it can be used as a string. */
+typedef struct weft_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} weft_buf_t;
+
+int weft_buf_reserve(weft_buf_t *b, size_t extra);
+int weft_buf_append(weft_buf_t *b, const void *data, size_t len);
+int weft_buf_puts(weft_buf_t *b, const char *s);
+int weft_buf_printf(weft_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void weft_buf_free(weft_buf_t *b);
+
+/* Reads a whole file into *out (caller frees with free()). */
+int weft_file_read(const char *path, uint8_t **out, size_t *len, weft_error_t *err);
+/* Writes data to path atomically: a temporary name in the same folder, fsync, rename. */
+int weft_file_write_atomic(const char *path, const void *data, size_t len, weft_error_t *err);
+/* mkdir -p */
+int weft_mkdirs(const char *path, int mode);
+
+/* SHA-256 (OpenSSL libcrypto). hex must hold 65 bytes. */
+void weft_sha256(const void *data, size_t len, uint8_t out[32]);
+void weft_hex(const uint8_t *bytes, size_t n, char *out);
+
+/* "2s", "500ms", "1m", "30" (seconds) -> nanoseconds. */
+int weft_parse_duration(const char *s, uint64_t *ns);
+/* "64MiB", "1GiB", "65536", "10MB" -> bytes. */
+int weft_parse_size(const char *s, uint64_t *bytes);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t weft_now_ns(void);
+
+/* Logging to stderr, one line per call, prefixed "weft: ". */
+void weft_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

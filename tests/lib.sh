@@ -1,0 +1,40 @@
+# Shared helpers for weft's shell tests. Source it; then call the checks; end with
+# `finish`, which prints "N passed, N failed" and sets the exit status.
+set -u
+PASSED=0
+FAILED=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export XDG_CACHE_HOME="${WEFT_TEST_CACHE:-$WORK/cache}"
+
+pass() { PASSED=$((PASSED + 1)); }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*" >&2; }
+
+# check NAME ACTUAL EXPECTED
+check() {
+  if [ "$2" == "$3" ]; then pass; else fail "$1: got [$2], expected [$3]"; fi
+}
+# check_contains NAME HAYSTACK NEEDLE
+check_contains() {
+  case "$2" in *"$3"*) pass ;; *) fail "$1: [$2] does not contain [$3]" ;; esac
+}
+# run CMD...: runs a command, capturing stdout in $OUT, stderr in $ERR, status in $RC.
+run() {
+  "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
+  RC=$?
+  OUT=$(cat "$WORK/out")
+  ERR=$(cat "$WORK/err")
+}
+# run_in INPUT CMD...: as run, with INPUT on stdin.
+run_in() {
+  local input=$1
+  shift
+  printf '%s' "$input" | "$@" >"$WORK/out" 2>"$WORK/err"
+  RC=$?
+  OUT=$(cat "$WORK/out")
+  ERR=$(cat "$WORK/err")
+}
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
