@@ -57,6 +57,11 @@ typedef struct weft_wasi_config {
     const weft_preopen_t *preopens;
     size_t npreopens;
     weft_stdio_t stdio[3];
+    /* Host sockets handed to the guest (dup'ed; the caller keeps its own), numbered
+     * after the preopens: listening sockets for sock_accept, or connected ones for
+     * sock_recv/sock_send. Nothing else the host has open is ever visible. */
+    const int *sockets;
+    size_t nsockets;
 } weft_wasi_config_t;
 
 /* Creates the WASI state for one guest. The config's strings are copied. Preopens
@@ -68,5 +73,104 @@ void weft_wasi_destroy(weft_wasi_t *w);
 
 /* The functions of wasi_snapshot_preview1 with their signatures. */
 const weft_import_def_t *weft_wasi_imports(size_t *n);
+
+/* ---- The host functions ----------------------------------------------------------- */
+
+/* X(name, sig, parameters) for every function of wasi_snapshot_preview1 but proc_exit:
+ * one list builds the C declarations below and the import table, so the signature the
+ * engine checks a module against and the C type of the function cannot disagree
+ * (tests/wasi/imports_test.c checks both against wasm2c's own output). Every function
+ * returns the WASI errno; i32 is uint32_t and i64 uint64_t. */
+#define WEFT_WASI_FUNCTIONS(X)                                                                     \
+    X(args_get, "ii:i", (weft_guest_t * g, uint32_t argv, uint32_t argv_buf))                      \
+    X(args_sizes_get, "ii:i", (weft_guest_t * g, uint32_t argc_ptr, uint32_t size_ptr))            \
+    X(environ_get, "ii:i", (weft_guest_t * g, uint32_t environ, uint32_t environ_buf))             \
+    X(environ_sizes_get, "ii:i", (weft_guest_t * g, uint32_t count_ptr, uint32_t size_ptr))        \
+    X(clock_res_get, "ii:i", (weft_guest_t * g, uint32_t id, uint32_t res_ptr))                    \
+    X(clock_time_get, "iIi:i",                                                                     \
+      (weft_guest_t * g, uint32_t id, uint64_t precision, uint32_t time_ptr))                      \
+    X(fd_advise, "iIIi:i",                                                                         \
+      (weft_guest_t * g, uint32_t fd, uint64_t offset, uint64_t len, uint32_t advice))             \
+    X(fd_allocate, "iII:i", (weft_guest_t * g, uint32_t fd, uint64_t offset, uint64_t len))        \
+    X(fd_close, "i:i", (weft_guest_t * g, uint32_t fd))                                            \
+    X(fd_datasync, "i:i", (weft_guest_t * g, uint32_t fd))                                         \
+    X(fd_fdstat_get, "ii:i", (weft_guest_t * g, uint32_t fd, uint32_t stat_ptr))                   \
+    X(fd_fdstat_set_flags, "ii:i", (weft_guest_t * g, uint32_t fd, uint32_t flags))                \
+    X(fd_fdstat_set_rights, "iII:i",                                                               \
+      (weft_guest_t * g, uint32_t fd, uint64_t base, uint64_t inheriting))                         \
+    X(fd_filestat_get, "ii:i", (weft_guest_t * g, uint32_t fd, uint32_t stat_ptr))                 \
+    X(fd_filestat_set_size, "iI:i", (weft_guest_t * g, uint32_t fd, uint64_t size))                \
+    X(fd_filestat_set_times, "iIIi:i",                                                             \
+      (weft_guest_t * g, uint32_t fd, uint64_t atim, uint64_t mtim, uint32_t fst_flags))           \
+    X(fd_pread, "iiiIi:i",                                                                         \
+      (weft_guest_t * g, uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint64_t offset,           \
+       uint32_t nread_ptr))                                                                        \
+    X(fd_prestat_get, "ii:i", (weft_guest_t * g, uint32_t fd, uint32_t prestat_ptr))               \
+    X(fd_prestat_dir_name, "iii:i",                                                                \
+      (weft_guest_t * g, uint32_t fd, uint32_t path, uint32_t path_len))                           \
+    X(fd_pwrite, "iiiIi:i",                                                                        \
+      (weft_guest_t * g, uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint64_t offset,           \
+       uint32_t nwritten_ptr))                                                                     \
+    X(fd_read, "iiii:i",                                                                           \
+      (weft_guest_t * g, uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint32_t nread_ptr))       \
+    X(fd_readdir, "iiiIi:i",                                                                       \
+      (weft_guest_t * g, uint32_t fd, uint32_t buf, uint32_t buf_len, uint64_t cookie,             \
+       uint32_t used_ptr))                                                                         \
+    X(fd_renumber, "ii:i", (weft_guest_t * g, uint32_t fd, uint32_t to))                           \
+    X(fd_seek, "iIii:i",                                                                           \
+      (weft_guest_t * g, uint32_t fd, uint64_t offset, uint32_t whence, uint32_t newoffset_ptr))   \
+    X(fd_sync, "i:i", (weft_guest_t * g, uint32_t fd))                                             \
+    X(fd_tell, "ii:i", (weft_guest_t * g, uint32_t fd, uint32_t offset_ptr))                       \
+    X(fd_write, "iiii:i",                                                                          \
+      (weft_guest_t * g, uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint32_t nwritten_ptr))    \
+    X(path_create_directory, "iii:i",                                                              \
+      (weft_guest_t * g, uint32_t fd, uint32_t path, uint32_t path_len))                           \
+    X(path_filestat_get, "iiiii:i",                                                                \
+      (weft_guest_t * g, uint32_t fd, uint32_t flags, uint32_t path, uint32_t path_len,            \
+       uint32_t stat_ptr))                                                                         \
+    X(path_filestat_set_times, "iiiiIIi:i",                                                        \
+      (weft_guest_t * g, uint32_t fd, uint32_t flags, uint32_t path, uint32_t path_len,            \
+       uint64_t atim, uint64_t mtim, uint32_t fst_flags))                                          \
+    X(path_link, "iiiiiii:i",                                                                      \
+      (weft_guest_t * g, uint32_t old_fd, uint32_t old_flags, uint32_t old_path,                   \
+       uint32_t old_path_len, uint32_t new_fd, uint32_t new_path, uint32_t new_path_len))          \
+    X(path_open, "iiiiiIIii:i",                                                                    \
+      (weft_guest_t * g, uint32_t fd, uint32_t dirflags, uint32_t path, uint32_t path_len,         \
+       uint32_t oflags, uint64_t rights_base, uint64_t rights_inheriting, uint32_t fdflags,        \
+       uint32_t fd_ptr))                                                                           \
+    X(path_readlink, "iiiiii:i",                                                                   \
+      (weft_guest_t * g, uint32_t fd, uint32_t path, uint32_t path_len, uint32_t buf,              \
+       uint32_t buf_len, uint32_t used_ptr))                                                       \
+    X(path_remove_directory, "iii:i",                                                              \
+      (weft_guest_t * g, uint32_t fd, uint32_t path, uint32_t path_len))                           \
+    X(path_rename, "iiiiii:i",                                                                     \
+      (weft_guest_t * g, uint32_t fd, uint32_t old_path, uint32_t old_path_len, uint32_t new_fd,   \
+       uint32_t new_path, uint32_t new_path_len))                                                  \
+    X(path_symlink, "iiiii:i",                                                                     \
+      (weft_guest_t * g, uint32_t old_path, uint32_t old_path_len, uint32_t fd, uint32_t new_path, \
+       uint32_t new_path_len))                                                                     \
+    X(path_unlink_file, "iii:i",                                                                   \
+      (weft_guest_t * g, uint32_t fd, uint32_t path, uint32_t path_len))                           \
+    X(poll_oneoff, "iiii:i",                                                                       \
+      (weft_guest_t * g, uint32_t in, uint32_t out, uint32_t nsubscriptions,                       \
+       uint32_t nevents_ptr))                                                                      \
+    X(proc_raise, "i:i", (weft_guest_t * g, uint32_t sig))                                         \
+    X(sched_yield, ":i", (weft_guest_t * g))                                                       \
+    X(random_get, "ii:i", (weft_guest_t * g, uint32_t buf, uint32_t buf_len))                      \
+    X(sock_accept, "iii:i", (weft_guest_t * g, uint32_t fd, uint32_t flags, uint32_t fd_ptr))      \
+    X(sock_recv, "iiiiii:i",                                                                       \
+      (weft_guest_t * g, uint32_t fd, uint32_t ri_data, uint32_t ri_data_len, uint32_t ri_flags,   \
+       uint32_t ro_datalen_ptr, uint32_t ro_flags_ptr))                                            \
+    X(sock_send, "iiiii:i",                                                                        \
+      (weft_guest_t * g, uint32_t fd, uint32_t si_data, uint32_t si_data_len, uint32_t si_flags,   \
+       uint32_t so_datalen_ptr))                                                                   \
+    X(sock_shutdown, "ii:i", (weft_guest_t * g, uint32_t fd, uint32_t how))
+
+#define WEFT_WASI_DECLARE_(name, sig, params) uint32_t Z_wasi_snapshot_preview1Z_##name params;
+WEFT_WASI_FUNCTIONS(WEFT_WASI_DECLARE_)
+#undef WEFT_WASI_DECLARE_
+
+/* proc_exit "i:" ends the guest with status code (weft_guest_exit); it does not return. */
+__attribute__((noreturn)) void Z_wasi_snapshot_preview1Z_proc_exit(weft_guest_t *g, uint32_t code);
 
 #endif
