@@ -5,7 +5,9 @@
  * Modules meant to be valid are also given to wabt's wasm-validate, so that a mistake in
  * the test's bytes cannot hide behind a mistake in the reader that agrees with it.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, mkdtemp */
+#endif
 #include "engine/wasm_reader.h"
 #include "test.h"
 
