@@ -323,10 +323,10 @@ static void test_memory_limits(void) {
     CHECK_EQ_STR(err.msg, "offset 0xd: limits minimum 3 is larger than the maximum 2");
     CHECK_EQ_INT(READ_MEMORY(&m, &err, 0x04, 0x01), WEFT_EMODULE);
     CHECK_EQ_STR(err.msg, "offset 0xb: 64-bit memories (memory64) are not supported");
-    CHECK_EQ_INT(READ_MEMORY(&m, &err, 0x02, 0x01), WEFT_EMODULE);
+    CHECK_EQ_INT(READ_MEMORY(&m, &err, 0x03, 0x01, 0x04), WEFT_EMODULE);
+    CHECK_EQ_STR(err.msg, "offset 0xb: shared memories (threads) are not supported");
     CHECK_EQ_INT(READ_MEMORY(&m, &err, 0x08, 0x01), WEFT_EMODULE);
-    CHECK_EQ_INT(READ_MEMORY(&m, &err, 0x03, 0x01, 0x04), 0); /* shared, with a maximum */
-    weft_wasm_module_free(&m);
+    CHECK_EQ_STR(err.msg, "offset 0xb: invalid limits flags 0x08");
 }
 
 static void test_data_segments_and_start(void) {
