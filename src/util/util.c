@@ -1,5 +1,4 @@
 /* util: errors, buffers, files, hashing, parsing of sizes and durations. */
-#define _GNU_SOURCE
 #include "util.h"
 
 #include <errno.h>
@@ -59,9 +58,10 @@ void weft_error_prefix(weft_error_t *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char old[WEFT_ERROR_MAX];
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Room for both; the result is cut to the message size. */
+    char joined[2 * WEFT_ERROR_MAX + 2];
+    snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
+    snprintf(err->msg, sizeof err->msg, "%.*s", (int)sizeof err->msg - 1, joined);
 }
 
 int weft_buf_reserve(weft_buf_t *b, size_t extra) {

@@ -1,0 +1,283 @@
+/* weft: the command line. Each command is one function; usage mistakes print one line
+ * and exit 2, as a shell user expects. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "engine/engine.h"
+#include "invoke/invoke.h"
+#include "util/util.h"
+
+/* Exit status of `weft run` when the guest traps, as wasmtime does (128 + SIGABRT). */
+#define WEFT_EXIT_TRAP 134
+#define WEFT_EXIT_ERROR 1
+#define WEFT_EXIT_USAGE 2
+#define WEFT_MAX_RUN_ENV 4096
+#define WEFT_MAX_RUN_DIRS 256
+
+int weft_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "weft%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'weft %s--help')\n", cmd ? cmd : "");
+    va_end(ap);
+    return WEFT_EXIT_USAGE;
+}
+
+static const char run_help[] =
+    "usage: weft run [options] MODULE [ARGS...]\n"
+    "\n"
+    "Runs a WASI command module (.wasm, compiled through the cache, or an artifact from\n"
+    "'weft compile'). Its stdin, stdout and stderr are weft's; its exit code is weft's.\n"
+    "\n"
+    "options:\n"
+    "  --env NAME=VALUE      set an environment variable for the guest (NAME alone\n"
+    "                        passes weft's own value of NAME)\n"
+    "  --dir HOST[::GUEST]   preopen directory HOST, seen by the guest as GUEST\n"
+    "                        (default: the same path); append :readonly for read-only\n"
+    "  --invoke NAME         call export NAME instead of _start\n"
+    "  --timeout DURATION    stop the guest after DURATION (e.g. 2s, 500ms)\n"
+    "  --max-memory SIZE     limit linear memory (e.g. 64MiB)\n"
+    "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "A trap prints one line naming it and exits with status 134.\n";
+
+static const char compile_help[] =
+    "usage: weft compile [options] MODULE.wasm\n"
+    "\n"
+    "Compiles a module to native code ahead of time, into the artifact cache, and\n"
+    "prints the artifact's path. 'weft run' accepts that path as well.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE     also copy the artifact to FILE\n"
+    "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
+    "  -q, --quiet           no progress lines\n"
+    "  -h, --help            this help\n";
+
+/* Splits "HOST::GUEST[:readonly]" (wasmtime's spelling) into a preopen. */
+static int parse_dir(char *spec, weft_preopen_t *p) {
+    p->readonly = false;
+    size_t n = strlen(spec);
+    if (n > 9 && !strcmp(spec + n - 9, ":readonly")) {
+        spec[n - 9] = 0;
+        p->readonly = true;
+    }
+    char *sep = strstr(spec, "::");
+    if (sep) {
+        *sep = 0;
+        p->host_path = spec;
+        p->guest_path = sep + 2;
+    } else {
+        p->host_path = spec;
+        p->guest_path = spec;
+    }
+    return *p->host_path && *p->guest_path ? 0 : -1;
+}
+
+static int cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"env", required_argument, 0, 'e'},       {"dir", required_argument, 0, 'd'},
+        {"invoke", required_argument, 0, 'i'},    {"timeout", required_argument, 0, 't'},
+        {"max-memory", required_argument, 0, 'm'}, {"cache-dir", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    static const char *envs[WEFT_MAX_RUN_ENV];
+    static char *env_owned[WEFT_MAX_RUN_ENV];
+    static weft_preopen_t dirs[WEFT_MAX_RUN_DIRS];
+    size_t nenv = 0, ndirs = 0;
+    const char *entry = "_start";
+    weft_limits_t limits = {0};
+    weft_compile_opts_t copts = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            if (nenv == WEFT_MAX_RUN_ENV)
+                return weft_cli_usage_error("run", "too many --env options");
+            if (!strchr(optarg, '=')) {
+                const char *v = getenv(optarg);
+                if (!v)
+                    continue;
+                size_t n = strlen(optarg) + strlen(v) + 2;
+                env_owned[nenv] = malloc(n);
+                if (!env_owned[nenv])
+                    return WEFT_EXIT_ERROR;
+                snprintf(env_owned[nenv], n, "%s=%s", optarg, v);
+                envs[nenv] = env_owned[nenv];
+                nenv++;
+            } else {
+                if (optarg[0] == '=')
+                    return weft_cli_usage_error("run", "--env %s: empty variable name", optarg);
+                envs[nenv++] = optarg;
+            }
+            break;
+        case 'd':
+            if (ndirs == WEFT_MAX_RUN_DIRS)
+                return weft_cli_usage_error("run", "too many --dir options");
+            if (parse_dir(optarg, &dirs[ndirs]))
+                return weft_cli_usage_error("run", "--dir %s: expected HOST[::GUEST]", optarg);
+            ndirs++;
+            break;
+        case 'i':
+            entry = optarg;
+            break;
+        case 't':
+            if (weft_parse_duration(optarg, &limits.timeout_ns) || !limits.timeout_ns)
+                return weft_cli_usage_error("run", "--timeout %s: expected a duration like 2s",
+                                            optarg);
+            break;
+        case 'm':
+            if (weft_parse_size(optarg, &limits.max_memory) || !limits.max_memory)
+                return weft_cli_usage_error("run", "--max-memory %s: expected a size like 64MiB",
+                                            optarg);
+            break;
+        case 'c':
+            copts.cache_dir = optarg;
+            break;
+        case 'h':
+            fputs(run_help, stdout);
+            return 0;
+        default:
+            return weft_cli_usage_error("run", "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return weft_cli_usage_error("run", "missing MODULE");
+    const char *path = argv[optind];
+
+    weft_invoke_init();
+    weft_error_t err = {0};
+    weft_module_t *m = NULL;
+    if (weft_module_load(path, &copts, &m, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        return WEFT_EXIT_ERROR;
+    }
+    weft_invoke_request_t req = {
+        .entry = entry,
+        .argv = (const char *const *)argv + optind,
+        .argc = (size_t)(argc - optind),
+        .envp = envs,
+        .envc = nenv,
+        .preopens = dirs,
+        .npreopens = ndirs,
+        .limits = limits,
+        .stdio = {{.kind = WEFT_STDIO_FD, .fd = 0},
+                  {.kind = WEFT_STDIO_FD, .fd = 1},
+                  {.kind = WEFT_STDIO_FD, .fd = 2}},
+    };
+    weft_outcome_t out;
+    int status;
+    if (weft_invoke(m, &req, &out, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        status = WEFT_EXIT_ERROR;
+    } else if (out.kind == WEFT_OUTCOME_TRAPPED) {
+        fflush(stdout);
+        fprintf(stderr, "weft: %s: trap: %s\n", path, weft_trap_text(out.trap));
+        status = WEFT_EXIT_TRAP;
+    } else if (out.kind == WEFT_OUTCOME_EXITED) {
+        status = (int)(out.exit_code & 0xff);
+    } else {
+        status = 0;
+    }
+    weft_module_release(m);
+    for (size_t i = 0; i < nenv; i++)
+        free(env_owned[i]);
+    return status;
+}
+
+static int cmd_compile(int argc, char **argv) {
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"cache-dir", required_argument, 0, 'c'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *output = NULL;
+    weft_compile_opts_t copts = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+ho:q", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            output = optarg;
+            break;
+        case 'c':
+            copts.cache_dir = optarg;
+            break;
+        case 'q':
+            copts.quiet = true;
+            break;
+        case 'h':
+            fputs(compile_help, stdout);
+            return 0;
+        default:
+            return weft_cli_usage_error("compile", "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return weft_cli_usage_error("compile", optind >= argc ? "missing MODULE" : "one MODULE only");
+    weft_invoke_init();
+    char artifact[4096];
+    weft_error_t err = {0};
+    if (weft_module_compile(argv[optind], &copts, artifact, sizeof artifact, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        return WEFT_EXIT_ERROR;
+    }
+    if (output) {
+        uint8_t *data;
+        size_t len;
+        if (weft_file_read(artifact, &data, &len, &err) ||
+            weft_file_write_atomic(output, data, len, &err)) {
+            fprintf(stderr, "weft: %s\n", err.msg);
+            return WEFT_EXIT_ERROR;
+        }
+        free(data);
+        puts(output);
+    } else {
+        puts(artifact);
+    }
+    return 0;
+}
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command_t;
+
+static const command_t commands[] = {
+    {"run", cmd_run, "run a WASI command module"},
+    {"compile", cmd_compile, "compile a module ahead of time into the cache"},
+};
+
+static void main_help(FILE *f) {
+    fprintf(f, "usage: weft [--version] [--help] COMMAND [ARGS...]\n\n"
+               "weft runs WebAssembly functions as commands, HTTP handlers and event steps.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'weft COMMAND --help' tells more about a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        main_help(stderr);
+        return WEFT_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        main_help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("weft %s\n", WEFT_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    return weft_cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+}

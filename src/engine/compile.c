@@ -1,0 +1,649 @@
+/* compile: .wasm -> checked -> wasm2c -> system C compiler -> shared object, cached.
+ *
+ * Stages (each named in progress lines and errors):
+ *   read     wasm_reader.c: structure, imports, SIMD, data segments
+ *   check    every import is one weft provides, with the same type
+ *   translate  wasm2c (validates the module; its message and offset are passed on)
+ *   glue     generate glue.c (the fixed ABI of glue.h) and data.S
+ *   cc       cc -O2 -fPIC -shared
+ *   store    append the trailer, rename into the cache
+ *
+ * Data segments stay out of the C: wasm2c would write them as byte-array initializers,
+ * which gcc parses slowly (a module with 17 MB of data took most of a minute). They are
+ * removed from the module given to wasm2c and assembled into the artifact with .incbin
+ * straight from the module bytes, then copied into memory at instantiation by the glue.
+ *
+ * The cache key covers the module bytes, weft's version and glue ABI, the compiler
+ * (resolved path, size, mtime) and the flags, so a change to any of them compiles
+ * anew. Two processes compiling the same module serialize on a lock file; artifacts are
+ * written under a temporary name and renamed, so a reader never sees half of one.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "embedded_headers.h"
+#include "engine_internal.h"
+#include "wasm_reader.h"
+
+extern char **environ;
+
+#define WEFT_MODULE_NAME "weftmod"
+#define WEFT_ARTIFACT_MAGIC "WEFTART1"
+#define WEFT_TRAILER_BYTES (32 + 8 + 8)
+/* Flags for the generated C. -fno-strict-aliasing: wasm2c's loads and stores go
+ * through memcpy, but its helpers also pun through unions. */
+#define WEFT_CFLAGS                                                                                \
+    "-O2", "-std=gnu11", "-fPIC", "-shared", "-w", "-fvisibility=hidden",                          \
+        "-fno-semantic-interposition", "-Wl,-Bsymbolic", "-Wl,-z,now", "-Wl,-z,noexecstack"
+#define WEFT_CFLAGS_TEXT "-O2 -std=gnu11 -fPIC -shared -w -fvisibility=hidden -fno-semantic-interposition -Wl,-Bsymbolic -Wl,-z,now -Wl,-z,noexecstack"
+/* Show progress once a compile has run this long. */
+#define WEFT_PROGRESS_AFTER_NS 1000000000ull
+
+/* ---- Cache location and artifact trailer ------------------------------------------- */
+
+int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft_error_t *err) {
+    int n;
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (opts && opts->cache_dir)
+        n = snprintf(out, size, "%s", opts->cache_dir);
+    else if (xdg && *xdg)
+        n = snprintf(out, size, "%s/weft", xdg);
+    else if (home && *home)
+        n = snprintf(out, size, "%s/.cache/weft", home);
+    else
+        return weft_error_set(err, WEFT_ECONFIG,
+                              "no cache directory: set XDG_CACHE_HOME or HOME");
+    if (n < 0 || (size_t)n >= size)
+        return weft_error_set(err, WEFT_EINVAL, "cache directory path too long");
+    if (weft_mkdirs(out, 0755))
+        return weft_error_set(err, WEFT_EIO, "%s: cannot create cache directory: %s", out,
+                              strerror(errno));
+    return 0;
+}
+
+bool weft_artifact_is(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    unsigned char magic[4];
+    bool is = read(fd, magic, 4) == 4 && !memcmp(magic, "\x7f" "ELF", 4);
+    close(fd);
+    return is;
+}
+
+int weft_artifact_verify(const char *path, weft_error_t *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return weft_error_set(err, WEFT_ENOTFOUND, "%s: %s", path, strerror(errno));
+    int rc = 0;
+    struct stat st;
+    void *map = MAP_FAILED;
+    if (fstat(fd, &st) || st.st_size < WEFT_TRAILER_BYTES + 4) {
+        rc = weft_error_set(err, WEFT_ELOAD, "%s: truncated artifact", path);
+        goto out;
+    }
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        rc = weft_error_set(err, WEFT_ELOAD, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    const uint8_t *t = (const uint8_t *)map + st.st_size - WEFT_TRAILER_BYTES;
+    uint64_t len;
+    memcpy(&len, t + 32, 8);
+    if (memcmp(t + 40, WEFT_ARTIFACT_MAGIC, 8) != 0 ||
+        len != (uint64_t)st.st_size - WEFT_TRAILER_BYTES) {
+        rc = weft_error_set(err, WEFT_ELOAD, "%s: not a weft artifact, or truncated", path);
+        goto out;
+    }
+    uint8_t sum[32];
+    weft_sha256(map, (size_t)len, sum);
+    if (memcmp(sum, t, 32) != 0)
+        rc = weft_error_set(err, WEFT_ELOAD, "%s: corrupt artifact (checksum mismatch)", path);
+out:
+    if (map != MAP_FAILED)
+        munmap(map, (size_t)st.st_size);
+    close(fd);
+    return rc;
+}
+
+/* ---- Running tools ------------------------------------------------------------------ */
+
+typedef struct progress {
+    const char *module;
+    size_t module_bytes;
+    uint64_t started;
+    bool shown;
+    bool quiet;
+} progress_t;
+
+static void progress_note(progress_t *p, const char *stage) {
+    if (p->quiet)
+        return;
+    uint64_t now = weft_now_ns();
+    if (!p->shown && now - p->started < WEFT_PROGRESS_AFTER_NS)
+        return;
+    p->shown = true;
+    fprintf(stderr, "weft: compiling %s (%.1f MB): %s (%.1f s)\n", p->module,
+            (double)p->module_bytes / 1e6, stage, (double)(now - p->started) / 1e9);
+}
+
+/* Runs argv in dir with stdout and stderr to dir/log; waits, noting progress each
+ * second. Returns the exit status, or -1 if it could not run or died by a signal. */
+static int run_tool(const char *dir, char *const argv[], progress_t *p, const char *stage) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addchdir_np(&fa, dir);
+    posix_spawn_file_actions_addopen(&fa, 1, "log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int status;
+    uint64_t next_note = weft_now_ns();
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR)
+            return -1;
+        if (weft_now_ns() >= next_note) {
+            progress_note(p, stage);
+            next_note = weft_now_ns() + 1000000000ull;
+        }
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (!WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* Reads dir/log for an error message: its first lines, trimmed. */
+static void tool_log(const char *dir, char *out, size_t size) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/log", dir);
+    uint8_t *text = NULL;
+    size_t len = 0;
+    out[0] = 0;
+    if (weft_file_read(path, &text, &len, NULL))
+        return;
+    size_t n = len < size - 1 ? len : size - 1;
+    memcpy(out, text, n);
+    out[n] = 0;
+    while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
+        out[--n] = 0;
+    free(text);
+}
+
+/* ---- Key ------------------------------------------------------------------------------ */
+
+/* Finds cmd in PATH (or takes it as a path), resolved through symlinks. */
+static int resolve_program(const char *cmd, char *out, size_t size) {
+    if (strchr(cmd, '/'))
+        return realpath(cmd, out) ? 0 : -1;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        char cand[PATH_MAX];
+        if (snprintf(cand, sizeof cand, "%.*s/%s", (int)n, path, cmd) < (int)sizeof cand &&
+            access(cand, X_OK) == 0 && realpath(cand, out))
+            return 0;
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    (void)size;
+    return -1;
+}
+
+static const char *cc_command(void) {
+    const char *cc = getenv("CC");
+    return cc && *cc ? cc : "cc";
+}
+
+static int artifact_key(const uint8_t *bytes, size_t len, char key[65], weft_error_t *err) {
+    char cc[PATH_MAX], w2c[PATH_MAX];
+    if (resolve_program(cc_command(), cc, sizeof cc))
+        return weft_error_set(err, WEFT_ECOMPILE,
+                              "no C compiler '%s' found: install gcc (apt-get install gcc) or set CC",
+                              cc_command());
+    if (resolve_program("wasm2c", w2c, sizeof w2c))
+        return weft_error_set(err, WEFT_ECOMPILE,
+                              "wasm2c not found: install it with apt-get install wabt");
+    struct stat sc, sw;
+    stat(cc, &sc);
+    stat(w2c, &sw);
+    uint8_t mod[32];
+    weft_sha256(bytes, len, mod);
+    char modhex[65];
+    weft_hex(mod, 32, modhex);
+    weft_buf_t b = {0};
+    weft_buf_printf(&b, "weft %s abi %u\ncc %s %lld %lld\nwasm2c %s %lld %lld\nflags %s\nmodule %s\n",
+                    WEFT_VERSION, WEFT_GLUE_ABI, cc, (long long)sc.st_size,
+                    (long long)sc.st_mtime, w2c, (long long)sw.st_size, (long long)sw.st_mtime,
+                    WEFT_CFLAGS_TEXT, modhex);
+    /* The embedded runtime header is part of the ABI too. */
+    weft_buf_puts(&b, weft_embedded_wasm_rt_h);
+    uint8_t k[32];
+    weft_sha256(b.data, b.len, k);
+    weft_buf_free(&b);
+    weft_hex(k, 32, key);
+    return 0;
+}
+
+/* ---- Checks before translating ---------------------------------------------------------- */
+
+static int check_module(const char *name, const weft_wasm_module_t *m, weft_error_t *err) {
+    for (uint32_t i = 0; i < m->nimports; i++) {
+        const weft_wasm_import_t *im = &m->imports[i];
+        if (im->kind != WEFT_EXTERN_FUNC) {
+            static const char *kinds[] = {"func", "table", "memory", "global", "tag"};
+            return weft_error_set(err, WEFT_EIMPORT,
+                                  "%s imports %s.%s (%s), which weft does not provide", name,
+                                  im->module, im->name, im->kind < 5 ? kinds[im->kind] : "?");
+        }
+        const weft_wasm_functype_t *t = &m->types[im->type_index];
+        char tstr[256], sig[128];
+        weft_wasm_functype_str(t, tstr, sizeof tstr);
+        const weft_import_def_t *def = weft_engine_find_import(im->module, im->name);
+        if (!def)
+            return weft_error_set(err, WEFT_EIMPORT,
+                                  "%s imports %s.%s %s, which weft does not provide", name,
+                                  im->module, im->name, tstr);
+        if (!weft_wasm_functype_sig(t, sig, sizeof sig) || strcmp(sig, def->sig) != 0)
+            return weft_error_set(err, WEFT_EIMPORT,
+                                  "%s imports %s.%s as %s, but weft provides it with another "
+                                  "type (%s)",
+                                  name, im->module, im->name, tstr, def->sig);
+    }
+    if (m->uses_simd)
+        return weft_error_set(err, WEFT_EUNSUPPORTED,
+                              "%s: offset 0x%zx: uses SIMD (%s), which weft cannot compile yet "
+                              "(wasm2c 1.0.32 has no SIMD support); rebuild without -msimd128",
+                              name, m->simd_offset, m->simd_name);
+    if (m->nmemories > 1)
+        return weft_error_set(err, WEFT_EUNSUPPORTED, "%s: has %u memories; weft supports one",
+                              name, m->nmemories);
+    return 0;
+}
+
+/* ---- Generated glue --------------------------------------------------------------------- */
+
+/* wasm2c 1.0.32's name mangling: "Z_" then each byte, [A-Za-z0-9_] but 'Z' as is, others
+ * as Z and two hex digits. */
+static void mangle(weft_buf_t *b, const char *s) {
+    weft_buf_puts(b, "Z_");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        bool plain = (*p < 128 && isalnum(*p) && *p != 'Z') || *p == '_';
+        if (plain)
+            weft_buf_append(b, p, 1);
+        else
+            weft_buf_printf(b, "Z%02X", *p);
+    }
+}
+
+/* A C string literal for s: everything but [A-Za-z0-9_ .-] as an octal escape. */
+static void c_string(weft_buf_t *b, const char *s) {
+    weft_buf_puts(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p < 128 && isalnum(*p)) || *p == '_' || *p == ' ' || *p == '.' || *p == '-')
+            weft_buf_append(b, p, 1);
+        else
+            weft_buf_printf(b, "\\%03o", *p);
+    }
+    weft_buf_puts(b, "\"");
+}
+
+/* Facts about wasm2c's output that the glue needs, read from its header. */
+typedef struct header_facts {
+    int import_modules;    /* pointers instantiate takes after the instance */
+    char memory_field[256]; /* "w2c_memory": the instance field of memory 0, or "" */
+} header_facts_t;
+
+static int read_header(const char *hdr, header_facts_t *f, weft_error_t *err) {
+    memset(f, 0, sizeof *f);
+    const char *inst = strstr(hdr, "void Z_" WEFT_MODULE_NAME "_instantiate(");
+    if (!inst)
+        return weft_error_set(err, WEFT_ECOMPILE, "wasm2c output has no instantiate function");
+    const char *end = strchr(inst, ';');
+    for (const char *p = inst; p && p < end; p = strstr(p + 1, "struct "))
+        if (p != inst)
+            f->import_modules++;
+    const char *st = strstr(hdr, "typedef struct Z_" WEFT_MODULE_NAME "_instance_t {");
+    const char *st_end = st ? strstr(st, "} Z_" WEFT_MODULE_NAME "_instance_t;") : NULL;
+    if (st && st_end) {
+        const char *m = strstr(st, "  wasm_rt_memory_t w2c_");
+        if (m && m < st_end) {
+            m += strlen("  wasm_rt_memory_t ");
+            size_t n = strcspn(m, ";");
+            if (n < sizeof f->memory_field)
+                memcpy(f->memory_field, m, n);
+        }
+    }
+    return 0;
+}
+
+static int write_glue(const char *dir, const weft_wasm_module_t *m, bool stripped,
+                      const char *hdr, weft_error_t *err) {
+    header_facts_t f;
+    int rc = read_header(hdr, &f, err);
+    if (rc)
+        return rc;
+    weft_buf_t g = {0}, s = {0};
+    weft_buf_puts(&g, "/* generated by weft: the glue.h ABI for one module */\n"
+                      "#include <string.h>\n#include \"wasm-rt.h\"\n#include \"glue.h\"\n"
+                      "#include \"module.h\"\n\n");
+    weft_buf_puts(&s, "\t.section .note.GNU-stack,\"\",@progbits\n"
+                      "\t.section .rodata.weft_data,\"a\"\n");
+    /* Segments removed from the C by weft_wasm_strip_data come back through .incbin. */
+    weft_buf_t segs = {0};
+    uint32_t nsegs = 0;
+    if (stripped) {
+        for (uint32_t i = 0; i < m->ndata; i++) {
+            const weft_wasm_data_t *d = &m->data[i];
+            if (d->flags == 1 || !d->offset_is_const)
+                continue;
+            if (d->bytes_len) {
+                weft_buf_printf(&s, "\t.globl weft_seg_%u\n\t.hidden weft_seg_%u\nweft_seg_%u:\n"
+                                    "\t.incbin \"module.wasm\", %zu, %zu\n",
+                                i, i, i, d->bytes_offset, d->bytes_len);
+                weft_buf_printf(&g, "extern const uint8_t weft_seg_%u[];\n", i);
+            }
+            if (d->bytes_len)
+                weft_buf_printf(&segs, "    {%uu, %zuu, weft_seg_%u},\n", d->offset, d->bytes_len, i);
+            else
+                weft_buf_printf(&segs, "    {%uu, 0, NULL},\n", d->offset);
+            nsegs++;
+        }
+    }
+    weft_buf_printf(&g, "\nstatic void glue_init_module(void) { Z_%s_init_module(); }\n\n",
+                    WEFT_MODULE_NAME);
+    if (nsegs && f.memory_field[0]) {
+        weft_buf_printf(&g,
+                        "static const struct { uint32_t offset; size_t len; const uint8_t *bytes; "
+                        "} segments[] = {\n%s};\n\n",
+                        segs.data);
+    }
+    weft_buf_printf(&g, "static void glue_instantiate(void *inst, void *guest) {\n"
+                        "    Z_%s_instance_t *i = inst;\n    Z_%s_instantiate(i",
+                    WEFT_MODULE_NAME, WEFT_MODULE_NAME);
+    for (int k = 0; k < f.import_modules; k++)
+        weft_buf_puts(&g, ", guest");
+    weft_buf_puts(&g, ");\n");
+    if (!f.import_modules)
+        weft_buf_puts(&g, "    (void)guest;\n");
+    if (nsegs && f.memory_field[0]) {
+        weft_buf_printf(&g,
+                        "    wasm_rt_memory_t *mem = &i->%s;\n"
+                        "    for (size_t k = 0; k < sizeof segments / sizeof segments[0]; k++) {\n"
+                        "        if (segments[k].offset + (uint64_t)segments[k].len > mem->size)\n"
+                        "            wasm_rt_trap(WASM_RT_TRAP_OOB);\n"
+                        "        if (segments[k].len)\n"
+                        "            memcpy(mem->data + segments[k].offset, segments[k].bytes, "
+                        "segments[k].len);\n"
+                        "    }\n",
+                        f.memory_field);
+    }
+    weft_buf_puts(&g, "}\n\n");
+    weft_buf_printf(&g, "static void glue_free(void *inst) { Z_%s_free(inst); }\n\n",
+                    WEFT_MODULE_NAME);
+    if (f.memory_field[0])
+        weft_buf_printf(&g,
+                        "static void *glue_memory(void *inst) { return &((Z_%s_instance_t "
+                        "*)inst)->%s; }\n\n",
+                        WEFT_MODULE_NAME, f.memory_field);
+    else
+        weft_buf_puts(&g, "static void *glue_memory(void *inst) { (void)inst; return NULL; }\n\n");
+
+    /* Function exports of type (func) become entry points. */
+    weft_buf_t table = {0};
+    uint32_t nexp = 0;
+    for (uint32_t i = 0; i < m->nexports; i++) {
+        const weft_wasm_export_t *e = &m->exports[i];
+        if (e->kind != WEFT_EXTERN_FUNC || e->index >= m->nfuncs)
+            continue;
+        const weft_wasm_functype_t *t = &m->types[m->func_types[e->index]];
+        if (t->nparams || t->nresults)
+            continue;
+        weft_buf_t sym = {0};
+        weft_buf_printf(&sym, "Z_%s", WEFT_MODULE_NAME);
+        mangle(&sym, e->name);
+        weft_buf_printf(&sym, "(Z_%s_instance_t*);", WEFT_MODULE_NAME);
+        bool present = strstr(hdr, (char *)sym.data) != NULL;
+        weft_buf_free(&sym);
+        if (!present)
+            continue; /* wasm2c named it otherwise; not callable as an entry point */
+        weft_buf_printf(&g, "static void export_%u(void *inst) { Z_%s", nexp, WEFT_MODULE_NAME);
+        weft_buf_t mangled = {0};
+        mangle(&mangled, e->name);
+        weft_buf_printf(&g, "%s(inst); }\n", mangled.data);
+        weft_buf_free(&mangled);
+        weft_buf_puts(&table, "    {");
+        c_string(&table, e->name);
+        weft_buf_printf(&table, ", export_%u},\n", nexp);
+        nexp++;
+    }
+    weft_buf_printf(&g, "\nstatic const weft_glue_export_t exports[] = {\n%s    {NULL, NULL}\n};\n\n",
+                    table.data ? (char *)table.data : "");
+    weft_buf_printf(&g,
+                    "__attribute__((visibility(\"default\"))) const weft_glue_t weft_glue = {\n"
+                    "    WEFT_GLUE_ABI, %uu, sizeof(Z_%s_instance_t), glue_init_module,\n"
+                    "    glue_instantiate, glue_free, glue_memory, exports,\n};\n",
+                    nexp, WEFT_MODULE_NAME);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/glue.c", dir);
+    rc = weft_file_write_atomic(path, g.data, g.len, err);
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/data.S", dir);
+        rc = weft_file_write_atomic(path, s.data, s.len, err);
+    }
+    weft_buf_free(&g);
+    weft_buf_free(&s);
+    weft_buf_free(&segs);
+    weft_buf_free(&table);
+    return rc;
+}
+
+/* ---- The pipeline ------------------------------------------------------------------------ */
+
+static void remove_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static int write_file_in(const char *dir, const char *name, const void *data, size_t len,
+                         weft_error_t *err) {
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return weft_file_write_atomic(p, data, len, err);
+}
+
+/* Runs the stages in tmp; on success tmp/module.so holds the shared object. */
+static int build_in(const char *tmp, const char *name, const uint8_t *bytes, size_t len,
+                    progress_t *prog, weft_error_t *err) {
+    weft_wasm_module_t m;
+    uint8_t *stripped = NULL;
+    size_t stripped_len = 0;
+    uint8_t *hdr = NULL;
+    size_t hdr_len;
+    int rc = weft_wasm_read(bytes, len, &m, err);
+    if (rc) {
+        weft_error_prefix(err, "%s", name);
+        return rc;
+    }
+    rc = check_module(name, &m, err);
+    if (rc)
+        goto out;
+    /* With a start function the data must be in place before instantiate returns, so
+     * such a module keeps its data in the C. */
+    bool strip = !m.has_start && m.ndata > 0;
+    if (strip) {
+        rc = weft_wasm_strip_data(bytes, len, &m, &stripped, &stripped_len, err);
+        if (rc) {
+            weft_error_prefix(err, "%s", name);
+            goto out;
+        }
+    }
+    if ((rc = write_file_in(tmp, "module.wasm", bytes, len, err)) ||
+        (rc = write_file_in(tmp, "input.wasm", strip ? stripped : bytes, strip ? stripped_len : len,
+                            err)) ||
+        (rc = write_file_in(tmp, "wasm-rt.h", weft_embedded_wasm_rt_h,
+                            strlen(weft_embedded_wasm_rt_h), err)) ||
+        (rc = write_file_in(tmp, "glue.h", weft_embedded_glue_h, strlen(weft_embedded_glue_h),
+                            err)))
+        goto out;
+
+    progress_note(prog, "translating to C (wasm2c)");
+    char *w2c_argv[] = {"wasm2c", "-n", WEFT_MODULE_NAME, "input.wasm", "-o", "module.c", NULL};
+    int st = run_tool(tmp, w2c_argv, prog, "translating to C (wasm2c)");
+    if (st != 0) {
+        char log[WEFT_ERROR_MAX - 200];
+        tool_log(tmp, log, sizeof log);
+        if (st < 0)
+            rc = weft_error_set(err, WEFT_ECOMPILE, "%s: wasm2c failed%s%s", name,
+                                log[0] ? ": " : " (did it crash?)", log);
+        else
+            rc = weft_error_set(err, WEFT_EMODULE, "%s: invalid module: %s", name,
+                                log[0] ? log : "wasm2c refused it");
+        goto out;
+    }
+    char hp[PATH_MAX];
+    snprintf(hp, sizeof hp, "%s/module.h", tmp);
+    if ((rc = weft_file_read(hp, &hdr, &hdr_len, err)))
+        goto out;
+    if ((rc = write_glue(tmp, &m, strip, (const char *)hdr, err)))
+        goto out;
+
+    progress_note(prog, "compiling C");
+    char *cc_argv[] = {(char *)cc_command(), WEFT_CFLAGS, "-I.", "-o", "module.so", "module.c",
+                       "glue.c", "data.S", NULL};
+    st = run_tool(tmp, cc_argv, prog, "compiling C");
+    if (st != 0) {
+        char log[WEFT_ERROR_MAX - 200];
+        tool_log(tmp, log, sizeof log);
+        rc = weft_error_set(err, WEFT_ECOMPILE, "%s: the C compiler failed: %s", name,
+                            log[0] ? log : "no message");
+        goto out;
+    }
+out:
+    free(hdr);
+    free(stripped);
+    weft_wasm_module_free(&m);
+    return rc;
+}
+
+/* Appends the trailer to tmp/module.so and renames it to dest. */
+static int store(const char *tmp, const char *dest, weft_error_t *err) {
+    char so[PATH_MAX];
+    snprintf(so, sizeof so, "%s/module.so", tmp);
+    uint8_t *data = NULL;
+    size_t len;
+    int rc = weft_file_read(so, &data, &len, err);
+    if (rc)
+        return rc;
+    if (len < 64) {
+        free(data);
+        return weft_error_set(err, WEFT_ECOMPILE, "the C compiler wrote an empty object");
+    }
+    uint8_t *full = realloc(data, len + WEFT_TRAILER_BYTES);
+    if (!full) {
+        free(data);
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    }
+    weft_sha256(full, len, full + len);
+    uint64_t l = len;
+    memcpy(full + len + 32, &l, 8);
+    memcpy(full + len + 40, WEFT_ARTIFACT_MAGIC, 8);
+    rc = weft_file_write_atomic(dest, full, len + WEFT_TRAILER_BYTES, err);
+    free(full);
+    return rc;
+}
+
+int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
+                        size_t size, weft_error_t *err) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int lock = -1;
+    char tmp[PATH_MAX] = "";
+    int rc = weft_file_read(wasm_path, &bytes, &len, err);
+    if (rc)
+        return rc;
+    char dir[PATH_MAX - 200], key[65];
+    if ((rc = weft_cache_dir(opts, dir, sizeof dir, err)) ||
+        (rc = artifact_key(bytes, len, key, err)))
+        goto out;
+    if (snprintf(artifact, size, "%s/%s.so", dir, key) >= (int)size) {
+        rc = weft_error_set(err, WEFT_EINVAL, "artifact path too long");
+        goto out;
+    }
+    if (weft_artifact_verify(artifact, NULL) == 0)
+        goto out; /* cached */
+
+    /* One compiler per module at a time; whoever waited finds the artifact made. */
+    char lockpath[PATH_MAX];
+    snprintf(lockpath, sizeof lockpath, "%s/%s.lock", dir, key);
+    lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock >= 0)
+        while (flock(lock, LOCK_EX) != 0 && errno == EINTR)
+            ;
+    if (weft_artifact_verify(artifact, NULL) == 0)
+        goto out;
+
+    snprintf(tmp, sizeof tmp, "%s/tmp-%s-%d-XXXXXX", dir, key, (int)getpid());
+    if (!mkdtemp(tmp)) {
+        rc = weft_error_set(err, WEFT_EIO, "%s: %s", tmp, strerror(errno));
+        tmp[0] = 0;
+        goto out;
+    }
+    progress_t prog = {.module = wasm_path,
+                       .module_bytes = len,
+                       .started = weft_now_ns(),
+                       .quiet = opts && opts->quiet};
+    rc = build_in(tmp, wasm_path, bytes, len, &prog, err);
+    if (!rc)
+        rc = store(tmp, artifact, err);
+    if (!rc && prog.shown)
+        fprintf(stderr, "weft: compiled %s in %.1f s\n", wasm_path,
+                (double)(weft_now_ns() - prog.started) / 1e9);
+out:
+    if (tmp[0] && !getenv("WEFT_KEEP_BUILD"))
+        remove_tree(tmp);
+    if (lock >= 0) {
+        unlink(lockpath);
+        close(lock);
+    }
+    free(bytes);
+    return rc;
+}

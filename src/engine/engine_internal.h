@@ -1,0 +1,49 @@
+/* engine_internal: what the engine's files share among themselves (not exported). */
+#ifndef WEFT_ENGINE_INTERNAL_H
+#define WEFT_ENGINE_INTERNAL_H
+
+#include "engine.h"
+#include "glue.h"
+
+/* ---- runtime.c ---- */
+
+/* One guarded call into guest code. */
+typedef struct weft_rt_call {
+    void (*fn)(void *arg);
+    void *arg;
+    uintptr_t code_lo, code_hi; /* the module's executable segment */
+    uint64_t deadline_ns;       /* absolute, weft_now_ns() clock; 0: none */
+    uint32_t limit_pages;       /* memory limit for memories allocated by fn; 0: none */
+} weft_rt_call_t;
+
+/* Runs call->fn inside a trap boundary; *out says how it ended. */
+int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *err);
+weft_trap_t weft_rt_trap_kind(wasm_rt_trap_t t);
+/* memory.c tells runtime.c where the running instance's reservation is. */
+void weft_rt_set_memory_range(uintptr_t lo, uintptr_t hi);
+uint32_t weft_rt_limit_pages(void);
+
+/* ---- memory.c ---- */
+
+/* Tells the fault handler that mem belongs to the instance about to run on this thread. */
+void weft_memory_make_current(const wasm_rt_memory_t *mem);
+
+/* ---- module.c ---- */
+
+struct weft_module {
+    int refs; /* atomic */
+    void *dl;
+    const weft_glue_t *glue;
+    uintptr_t code_lo, code_hi;
+    char *name;
+};
+
+/* ---- compile.c / cache.c ---- */
+
+/* Where artifacts live: opts->cache_dir, $XDG_CACHE_HOME/weft or ~/.cache/weft. */
+int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft_error_t *err);
+/* Checks an artifact's trailer (size and SHA-256 of what precedes it). */
+int weft_artifact_verify(const char *path, weft_error_t *err);
+bool weft_artifact_is(const char *path);
+
+#endif

@@ -1,0 +1,496 @@
+/* runtime: weft's implementation of wasm-rt.h, the half of wasm2c that the embedder
+ * supplies, and the trap boundary around every call into guest code.
+ *
+ * Why not Debian's libwasm-rt-impl.a: it keeps the unwind target in a global (one
+ * guest at a time per process) and its wasm_rt_free_memory unmaps only the committed
+ * part of each 8 GiB reservation, so address space leaks with every instance. Here:
+ *
+ * - Traps unwind with siglongjmp to a per-thread target. Faults are caught on a
+ *   per-thread alternate signal stack, so a guest that overflows its call stack can
+ *   still be stopped.
+ * - A fault is a trap only when the faulting instruction is in the running module's
+ *   code and the address is in its memory reservation (out of bounds) or at the
+ *   thread's stack guard (call stack exhausted). Any other fault is a bug in weft and
+ *   is passed on to the previous handler (a crash, or the sanitizer's report).
+ * - A deadline is a per-thread POSIX timer that sends WEFT_DEADLINE_SIGNAL. The handler
+ *   unwinds only when the thread is executing the module's own code; in host code it
+ *   does nothing, and the timer's interval fires again shortly, so host code is never
+ *   unwound in the middle of holding a lock or an allocation.
+ * - Linear memories come from memory.c's pool of guard-page reservations.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "engine_internal.h"
+
+#define WEFT_DEADLINE_SIGNAL (SIGRTMIN + 3)
+/* How often the deadline timer fires again once the deadline has passed while the
+ * thread was in host code. */
+#define WEFT_DEADLINE_RETRY_NS 2000000ull
+/* Faults this far below the lowest address of the thread's stack are overflows. */
+#define WEFT_STACK_GUARD_SLACK (2u << 20)
+#define WEFT_ALTSTACK_BYTES (64u << 10)
+/* Unwind code for proc_exit; trap codes are small. */
+#define WEFT_UNWIND_EXIT 0x10000
+
+typedef struct thread_state {
+    bool ready;
+    sigjmp_buf *jmp;                 /* innermost trap boundary, NULL outside guests */
+    volatile sig_atomic_t in_guest;  /* a trap boundary is active on this thread */
+    uintptr_t code_lo, code_hi;      /* text of the module running now */
+    uintptr_t mem_lo, mem_hi;        /* reservation of its memory (set by memory.c) */
+    uintptr_t stack_lo, stack_hi;
+    uint64_t deadline_ns;            /* 0: none */
+    volatile sig_atomic_t deadline_hit;
+    uint32_t exit_code;
+    uint32_t limit_pages;            /* for the memory being allocated now */
+    void *altstack;
+    timer_t timer;
+    bool has_timer;
+} thread_state_t;
+
+static __thread thread_state_t ts;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static struct sigaction prev_segv, prev_bus, prev_fpe;
+static pthread_key_t thread_key;
+static atomic_bool rt_initialized;
+
+void weft_rt_set_memory_range(uintptr_t lo, uintptr_t hi) {
+    ts.mem_lo = lo;
+    ts.mem_hi = hi;
+}
+
+uint32_t weft_rt_limit_pages(void) {
+    return ts.limit_pages;
+}
+
+static uintptr_t context_pc(void *uctx) {
+#if defined(__x86_64__)
+    return (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((ucontext_t *)uctx)->uc_mcontext.pc;
+#else
+#error "weft's trap handler knows x86_64 and aarch64"
+#endif
+}
+
+static void chain(const struct sigaction *prev, int sig, siginfo_t *si, void *uctx) {
+    if (prev->sa_flags & SA_SIGINFO) {
+        if (prev->sa_sigaction) {
+            prev->sa_sigaction(sig, si, uctx);
+            return;
+        }
+    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig);
+        return;
+    }
+    /* Default action: restore it and return; the faulting instruction runs again and
+     * the process dies with the right signal and a core. */
+    signal(sig, SIG_DFL);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx) {
+    if (ts.in_guest && ts.jmp) {
+        uintptr_t addr = (uintptr_t)si->si_addr;
+        uintptr_t pc = context_pc(uctx);
+        bool in_code = pc >= ts.code_lo && pc < ts.code_hi;
+        if (sig == SIGSEGV && addr < ts.stack_lo + 4096 && addr + WEFT_STACK_GUARD_SLACK >= ts.stack_lo)
+            siglongjmp(*ts.jmp, WASM_RT_TRAP_EXHAUSTION);
+        if (in_code && addr >= ts.mem_lo && addr < ts.mem_hi)
+            siglongjmp(*ts.jmp, WASM_RT_TRAP_OOB);
+        if (in_code && sig == SIGFPE)
+            siglongjmp(*ts.jmp, si->si_code == FPE_INTDIV ? WASM_RT_TRAP_DIV_BY_ZERO
+                                                          : WASM_RT_TRAP_INT_OVERFLOW);
+    }
+    chain(sig == SIGSEGV ? &prev_segv : sig == SIGBUS ? &prev_bus : &prev_fpe, sig, si, uctx);
+}
+
+static void on_deadline(int sig, siginfo_t *si, void *uctx) {
+    (void)sig;
+    (void)si;
+    if (!ts.in_guest || !ts.jmp || !ts.deadline_ns)
+        return;
+    if (weft_now_ns() < ts.deadline_ns)
+        return;
+    ts.deadline_hit = 1;
+    uintptr_t pc = context_pc(uctx);
+    if (pc >= ts.code_lo && pc < ts.code_hi)
+        siglongjmp(*ts.jmp, WASM_RT_TRAP_DEADLINE);
+}
+
+static void thread_state_destroy(void *arg) {
+    (void)arg;
+    if (ts.has_timer) {
+        timer_delete(ts.timer);
+        ts.has_timer = false;
+    }
+    if (ts.altstack) {
+        stack_t ss = {.ss_flags = SS_DISABLE};
+        sigaltstack(&ss, NULL);
+        munmap(ts.altstack, WEFT_ALTSTACK_BYTES);
+        ts.altstack = NULL;
+    }
+    ts.ready = false;
+}
+
+static void install_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &prev_segv);
+    sigaction(SIGBUS, &sa, &prev_bus);
+    sigaction(SIGFPE, &sa, &prev_fpe);
+
+    struct sigaction sd;
+    memset(&sd, 0, sizeof sd);
+    sd.sa_sigaction = on_deadline;
+    /* No SA_RESTART: a guest blocked in a host call (read, poll) must see EINTR. */
+    sd.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sd.sa_mask);
+    sigaction(WEFT_DEADLINE_SIGNAL, &sd, NULL);
+    pthread_key_create(&thread_key, thread_state_destroy);
+    atomic_store(&rt_initialized, true);
+}
+
+void wasm_rt_init(void) {
+    pthread_once(&init_once, install_handlers);
+}
+
+bool wasm_rt_is_initialized(void) {
+    return atomic_load(&rt_initialized);
+}
+
+void wasm_rt_free(void) {
+}
+
+/* Prepares this thread to run guests: an alternate signal stack (a stack overflow
+ * leaves no room for the handler on the normal one), the stack bounds that tell an
+ * overflow from other faults, and the deadline timer. Done once per thread. */
+static int thread_prepare(weft_error_t *err) {
+    if (ts.ready)
+        return 0;
+    wasm_rt_init();
+    ts.altstack = mmap(NULL, WEFT_ALTSTACK_BYTES, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ts.altstack == MAP_FAILED) {
+        ts.altstack = NULL;
+        return weft_error_set(err, WEFT_ENOMEM, "cannot allocate a signal stack");
+    }
+    stack_t ss = {.ss_sp = ts.altstack, .ss_size = WEFT_ALTSTACK_BYTES, .ss_flags = 0};
+    stack_t old;
+    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE) && old.ss_size >= WEFT_ALTSTACK_BYTES) {
+        /* Someone (a sanitizer runtime) already gave this thread one: keep it. */
+        munmap(ts.altstack, WEFT_ALTSTACK_BYTES);
+        ts.altstack = NULL;
+    } else if (sigaltstack(&ss, NULL) != 0) {
+        return weft_error_set(err, WEFT_EIO, "sigaltstack: %s", strerror(errno));
+    }
+
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            ts.stack_lo = (uintptr_t)addr;
+            ts.stack_hi = (uintptr_t)addr + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = WEFT_DEADLINE_SIGNAL;
+    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    if (timer_create(CLOCK_MONOTONIC, &sev, &ts.timer) != 0)
+        return weft_error_set(err, WEFT_EIO, "timer_create: %s", strerror(errno));
+    ts.has_timer = true;
+    pthread_setspecific(thread_key, &ts);
+    ts.ready = true;
+    return 0;
+}
+
+static void timer_arm(uint64_t timeout_ns) {
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (timeout_ns) {
+        its.it_value.tv_sec = (time_t)(timeout_ns / 1000000000u);
+        its.it_value.tv_nsec = (long)(timeout_ns % 1000000000u);
+        if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+            its.it_value.tv_nsec = 1;
+        its.it_interval.tv_nsec = (long)WEFT_DEADLINE_RETRY_NS;
+    }
+    timer_settime(ts.timer, 0, &its, NULL);
+}
+
+bool weft_deadline_expired(void) {
+    return ts.deadline_ns && (ts.deadline_hit || weft_now_ns() >= ts.deadline_ns);
+}
+
+int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *err) {
+    int rc = thread_prepare(err);
+    if (rc)
+        return rc;
+    sigjmp_buf jb;
+    sigjmp_buf *volatile outer = ts.jmp;
+    memset(out, 0, sizeof *out);
+    int code = sigsetjmp(jb, 1);
+    if (code == 0) {
+        ts.jmp = &jb;
+        ts.code_lo = call->code_lo;
+        ts.code_hi = call->code_hi;
+        ts.limit_pages = call->limit_pages;
+        ts.deadline_hit = 0;
+        ts.deadline_ns = call->deadline_ns;
+        if (call->deadline_ns) {
+            uint64_t now = weft_now_ns();
+            timer_arm(call->deadline_ns > now ? call->deadline_ns - now : 1);
+        }
+        ts.in_guest = 1;
+        call->fn(call->arg);
+        ts.in_guest = 0;
+        out->kind = WEFT_OUTCOME_RETURNED;
+    } else {
+        ts.in_guest = 0;
+        if (code == WEFT_UNWIND_EXIT) {
+            out->kind = WEFT_OUTCOME_EXITED;
+            out->exit_code = ts.exit_code;
+        } else {
+            out->kind = WEFT_OUTCOME_TRAPPED;
+            out->trap = weft_rt_trap_kind((wasm_rt_trap_t)code);
+        }
+    }
+    if (call->deadline_ns)
+        timer_arm(0);
+    ts.deadline_ns = 0;
+    ts.jmp = outer;
+    ts.mem_lo = ts.mem_hi = 0;
+    return 0;
+}
+
+weft_trap_t weft_rt_trap_kind(wasm_rt_trap_t t) {
+    switch (t) {
+    case WASM_RT_TRAP_OOB:
+        return WEFT_TRAP_OOB;
+    case WASM_RT_TRAP_INT_OVERFLOW:
+        return WEFT_TRAP_INT_OVERFLOW;
+    case WASM_RT_TRAP_DIV_BY_ZERO:
+        return WEFT_TRAP_DIV_BY_ZERO;
+    case WASM_RT_TRAP_INVALID_CONVERSION:
+        return WEFT_TRAP_INVALID_CONVERSION;
+    case WASM_RT_TRAP_UNREACHABLE:
+        return WEFT_TRAP_UNREACHABLE;
+    case WASM_RT_TRAP_CALL_INDIRECT:
+        return WEFT_TRAP_CALL_INDIRECT;
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION:
+        return WEFT_TRAP_UNCAUGHT_EXCEPTION;
+    case WASM_RT_TRAP_EXHAUSTION:
+        return WEFT_TRAP_EXHAUSTION;
+    case WASM_RT_TRAP_DEADLINE:
+        return WEFT_TRAP_DEADLINE;
+    case WASM_RT_TRAP_MEMORY_LIMIT:
+        return WEFT_TRAP_MEMORY_LIMIT;
+    default:
+        return WEFT_TRAP_UNREACHABLE;
+    }
+}
+
+void wasm_rt_trap(wasm_rt_trap_t code) {
+    if (!ts.jmp) {
+        fprintf(stderr, "weft: trap outside of a guest call: %s\n", wasm_rt_strerror(code));
+        abort();
+    }
+    if (code == WASM_RT_TRAP_NONE)
+        code = WASM_RT_TRAP_UNREACHABLE;
+    siglongjmp(*ts.jmp, (int)code);
+}
+
+void weft_guest_exit(uint32_t code) {
+    if (!ts.jmp) {
+        fprintf(stderr, "weft: proc_exit outside of a guest call\n");
+        abort();
+    }
+    ts.exit_code = code;
+    siglongjmp(*ts.jmp, WEFT_UNWIND_EXIT);
+}
+
+const char *weft_trap_text(weft_trap_t trap) {
+    switch (trap) {
+#define WEFT_TRAP_TEXT_(name, text)                                                                \
+    case WEFT_TRAP_##name:                                                                         \
+        return text;
+        WEFT_TRAPS(WEFT_TRAP_TEXT_)
+#undef WEFT_TRAP_TEXT_
+    }
+    return "unknown trap";
+}
+
+const char *wasm_rt_strerror(wasm_rt_trap_t trap) {
+    return weft_trap_text(weft_rt_trap_kind(trap));
+}
+
+/* ---- Function types ---------------------------------------------------------------
+ * call_indirect compares type ids, so equal signatures must get equal ids across every
+ * module in the process. Registered at module load, rarely: a mutex and a list. */
+
+typedef struct functype {
+    uint32_t params, results;
+    wasm_rt_type_t *types;
+} functype_t;
+
+static pthread_mutex_t types_lock = PTHREAD_MUTEX_INITIALIZER;
+static functype_t *types;
+static uint32_t ntypes, types_cap;
+
+uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
+    uint32_t n = params + results;
+    wasm_rt_type_t *sig = calloc(n ? n : 1, sizeof *sig);
+    if (!sig)
+        abort();
+    va_list ap;
+    va_start(ap, results);
+    for (uint32_t i = 0; i < n; i++)
+        sig[i] = (wasm_rt_type_t)va_arg(ap, int);
+    va_end(ap);
+    pthread_mutex_lock(&types_lock);
+    uint32_t id;
+    for (id = 0; id < ntypes; id++) {
+        if (types[id].params == params && types[id].results == results &&
+            (n == 0 || memcmp(types[id].types, sig, n * sizeof *sig) == 0))
+            break;
+    }
+    if (id == ntypes) {
+        if (ntypes == types_cap) {
+            uint32_t cap = types_cap ? types_cap * 2 : 64;
+            functype_t *t = realloc(types, cap * sizeof *t);
+            if (!t)
+                abort();
+            types = t;
+            types_cap = cap;
+        }
+        types[ntypes++] = (functype_t){params, results, sig};
+        sig = NULL;
+    }
+    pthread_mutex_unlock(&types_lock);
+    free(sig);
+    /* Id 0 is the null funcref's type; real types start at 1. */
+    return id + 1;
+}
+
+/* ---- Exceptions (wasm2c's exception handling is not enabled; kept for the ABI) ---- */
+
+static __thread uint32_t exc_tag, exc_size;
+static __thread uint8_t exc_data[256];
+static atomic_uint next_tag;
+
+uint32_t wasm_rt_register_tag(uint32_t size) {
+    (void)size;
+    return atomic_fetch_add(&next_tag, 1);
+}
+
+void wasm_rt_load_exception(uint32_t tag, uint32_t size, const void *values) {
+    if (size > sizeof exc_data)
+        wasm_rt_trap(WASM_RT_TRAP_UNCAUGHT_EXCEPTION);
+    exc_tag = tag;
+    exc_size = size;
+    if (size)
+        memcpy(exc_data, values, size);
+}
+
+void wasm_rt_throw(void) {
+    wasm_rt_trap(WASM_RT_TRAP_UNCAUGHT_EXCEPTION);
+}
+
+WASM_RT_UNWIND_TARGET *wasm_rt_get_unwind_target(void) {
+    return ts.jmp;
+}
+
+void wasm_rt_set_unwind_target(WASM_RT_UNWIND_TARGET *target) {
+    ts.jmp = target;
+}
+
+uint32_t wasm_rt_exception_tag(void) {
+    return exc_tag;
+}
+
+uint32_t wasm_rt_exception_size(void) {
+    return exc_size;
+}
+
+void *wasm_rt_exception(void) {
+    return exc_data;
+}
+
+/* ---- Tables ------------------------------------------------------------------------ */
+
+#define WEFT_MAX_TABLE_ELEMENTS 10000000u
+
+void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t elements,
+                                    uint32_t max_elements) {
+    if (elements > WEFT_MAX_TABLE_ELEMENTS)
+        wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);
+    t->size = elements;
+    t->max_size = max_elements;
+    t->data = elements ? calloc(elements, sizeof *t->data) : NULL;
+    if (elements && !t->data)
+        wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);
+}
+
+void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t) {
+    free(t->data);
+    t->data = NULL;
+    t->size = 0;
+}
+
+void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *t, uint32_t elements,
+                                      uint32_t max_elements) {
+    if (elements > WEFT_MAX_TABLE_ELEMENTS)
+        wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);
+    t->size = elements;
+    t->max_size = max_elements;
+    t->data = elements ? calloc(elements, sizeof *t->data) : NULL;
+    if (elements && !t->data)
+        wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);
+}
+
+void wasm_rt_free_externref_table(wasm_rt_externref_table_t *t) {
+    free(t->data);
+    t->data = NULL;
+    t->size = 0;
+}
+
+/* Grows a table whose element type is T; the two table kinds differ only in T. */
+#define WEFT_DEFINE_TABLE_GROW(name, table_t, elem_t)                                              \
+    uint32_t name(table_t *t, uint32_t delta, elem_t init) {                                       \
+        uint32_t old = t->size;                                                                    \
+        uint64_t want = (uint64_t)old + delta;                                                     \
+        if (want > t->max_size || want > WEFT_MAX_TABLE_ELEMENTS)                                  \
+            return UINT32_MAX;                                                                     \
+        if (delta == 0)                                                                            \
+            return old;                                                                            \
+        elem_t *d = realloc(t->data, (size_t)want * sizeof *d);                                    \
+        if (!d)                                                                                    \
+            return UINT32_MAX;                                                                     \
+        for (uint64_t i = old; i < want; i++)                                                      \
+            d[i] = init;                                                                           \
+        t->data = d;                                                                               \
+        t->size = (uint32_t)want;                                                                  \
+        return old;                                                                                \
+    }
+WEFT_DEFINE_TABLE_GROW(wasm_rt_grow_funcref_table, wasm_rt_funcref_table_t, wasm_rt_funcref_t)
+WEFT_DEFINE_TABLE_GROW(wasm_rt_grow_externref_table, wasm_rt_externref_table_t,
+                       wasm_rt_externref_t)

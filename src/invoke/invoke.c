@@ -1,0 +1,31 @@
+/* invoke: one call of one function with one request (see invoke.h). */
+#include "invoke.h"
+
+#include <string.h>
+
+void weft_invoke_init(void) {
+    size_t n;
+    const weft_import_def_t *defs = weft_wasi_imports(&n);
+    weft_engine_provide(defs, n);
+}
+
+int weft_invoke(weft_module_t *m, const weft_invoke_request_t *req, weft_outcome_t *out,
+                weft_error_t *err) {
+    weft_wasi_config_t cfg = {
+        .argv = req->argv,
+        .argc = req->argc,
+        .envp = req->envp,
+        .envc = req->envc,
+        .preopens = req->preopens,
+        .npreopens = req->npreopens,
+    };
+    memcpy(cfg.stdio, req->stdio, sizeof cfg.stdio);
+    weft_wasi_t *wasi = NULL;
+    int rc = weft_wasi_create(&cfg, &wasi, err);
+    if (rc)
+        return rc;
+    weft_guest_t guest = {.wasi = wasi};
+    rc = weft_module_run(m, req->entry ? req->entry : "_start", &guest, &req->limits, out, err);
+    weft_wasi_destroy(wasi);
+    return rc;
+}
