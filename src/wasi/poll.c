@@ -30,6 +30,12 @@ static uint64_t clock_ns(clockid_t id) {
 /* ppoll until something is ready or until the monotonic time `until` (UINT64_MAX: no
  * limit). Returns ppoll's count (0 on timeout), or -1 with *rc set. */
 static int poll_until(struct pollfd *p, nfds_t n, uint64_t until, uint32_t *rc) {
+    /* A guest that goes on calling after its deadline (say, retrying a read that said
+     * EINTR) must not block again until the next signal. */
+    if (until != 0 && weft_deadline_expired()) {
+        *rc = WEFT_WASI_EINTR;
+        return -1;
+    }
     for (;;) {
         struct timespec ts, *tsp = NULL;
         if (until != UINT64_MAX) {
