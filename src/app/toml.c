@@ -32,6 +32,8 @@
 #define WEFT_TOML_MAX_BYTES (64u * 1024 * 1024)
 /* Bytes of a key shown in an error message before it is cut with "...". */
 #define WEFT_TOML_MAX_KEY_SHOWN 64
+/* Bytes of a whole dotted key (a.b.c) shown in an error message. */
+#define WEFT_TOML_MAX_PATH_SHOWN 512
 /* Tables with at least this many keys get a hash index, so that a large table does not
  * make parsing quadratic. */
 #define WEFT_TOML_INDEX_MIN 8
@@ -1262,7 +1264,7 @@ static int dotted_step(parser_t *p, node_t *t, key_path_t *k, size_t i, int line
     node_t *n = table_find(t, part->s, part->len);
     if (!n)
         return table_add_table(p, t, part, NODE_DOTTED, line, out);
-    char name[512];
+    char name[WEFT_TOML_MAX_PATH_SHOWN];
     show_path(k, i, name, sizeof name);
     if (n->v.type != WEFT_TOML_TABLE)
         return fail_at(p, part->pos,
@@ -1276,8 +1278,11 @@ static int dotted_step(parser_t *p, node_t *t, key_path_t *k, size_t i, int line
                        "cannot add to table '%s' with a dotted key: it is defined by a [header] "
                        "on line %d",
                        name, n->v.line);
-    /* Extended by dotted keys, it is now defined by them: no [header] for it later. */
-    n->flags = (n->flags & ~(unsigned)NODE_IMPLICIT) | NODE_DOTTED;
+    /* Extended by dotted keys, it is now defined by them, here: no [header] for it later. */
+    if (n->flags & NODE_IMPLICIT) {
+        n->flags = NODE_DOTTED;
+        n->v.line = line;
+    }
     *out = n;
     return 0;
 }
@@ -1305,7 +1310,7 @@ static int parse_keyval(parser_t *p, node_t *table) {
     key_part_t *last = &k.parts[k.n - 1];
     node_t *old = table_find(t, last->s, last->len);
     if (old) {
-        char name[512];
+        char name[WEFT_TOML_MAX_PATH_SHOWN];
         rc = fail_at(p, last->pos, "duplicate key '%s' (first defined on line %d)",
                      show_path(&k, k.n - 1, name, sizeof name), old->v.line);
         goto done;
@@ -1344,7 +1349,7 @@ static int parse_header(parser_t *p, node_t *root, node_t **cur) {
         goto done;
     }
     p->pos += aot ? 2 : 1;
-    char name[512];
+    char name[WEFT_TOML_MAX_PATH_SHOWN];
     node_t *t = root;
     for (size_t i = 0; i + 1 < k.n; i++) {
         key_part_t *part = &k.parts[i];

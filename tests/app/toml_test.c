@@ -434,6 +434,18 @@ static void test_error_messages_name_file_line_column_and_key(void) {
                  "t.toml:1:5: invalid date 2023-02-29: no such day in the calendar");
 }
 
+/* TOML 1.0 leaves open whether a dotted key may go through a table that so far only
+ * exists as the parent in a [header]; weft lets it, and the table then counts as
+ * defined by dotted keys. */
+static void test_dotted_keys_may_define_an_implicit_table(void) {
+    weft_error_t err;
+    const char *ok = "[x.y.z]\n[x]\ny.w = 1\n";
+    CHECK_EQ_STR(parse_err(ok, strlen(ok), &err), "");
+    const char *again = "[x.y.z]\n[x]\ny.w = 1\n[x.y]\n";
+    CHECK_EQ_STR(parse_err(again, strlen(again), &err),
+                 "t.toml:4:4: table 'x.y' is already defined by dotted keys (line 3)");
+}
+
 static void test_nesting_is_bounded(void) {
     weft_error_t err;
     char text[1024];
@@ -524,6 +536,7 @@ int main(void) {
     test_lines_are_recorded();
     test_implicit_table_takes_the_line_of_its_definition();
     test_error_messages_name_file_line_column_and_key();
+    test_dotted_keys_may_define_an_implicit_table();
     test_nesting_is_bounded();
     test_text_need_not_be_nul_terminated();
     test_values_keep_their_exact_form();
