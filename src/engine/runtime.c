@@ -274,8 +274,15 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
             out->trap = weft_rt_trap_kind((wasm_rt_trap_t)code);
         }
     }
-    if (call->deadline_ns)
+    if (call->deadline_ns) {
         timer_arm(0);
+        /* A guest whose blocking host call was cut short by the deadline may finish
+         * before the next tick catches it in its own code; it still ran out of time. */
+        if (out->kind != WEFT_OUTCOME_TRAPPED && ts.deadline_hit) {
+            out->kind = WEFT_OUTCOME_TRAPPED;
+            out->trap = WEFT_TRAP_DEADLINE;
+        }
+    }
     ts.deadline_ns = 0;
     ts.jmp = outer;
     ts.mem_lo = ts.mem_hi = 0;

@@ -1,0 +1,53 @@
+# The artifact cache: reused, detected when corrupt and rebuilt, safe under concurrent
+# compiles, and artifacts run directly.
+. "$TESTS_DIR/lib.sh"
+export XDG_CACHE_HOME="$WORK/cache"
+H="$GUESTS/hello.wasm"
+
+run "$WEFT" compile -q "$H"
+check "compile: status" "$RC" 0
+art=$OUT
+case "$art" in "$WORK/cache/weft/"*.so) pass ;; *) fail "artifact path $art" ;; esac
+test -f "$art" && pass || fail "artifact exists"
+before=$(stat -c %Y.%i "$art")
+sleep 1
+run "$WEFT" compile -q "$H"
+check "second compile names the same artifact" "$OUT" "$art"
+check "second compile reuses it" "$(stat -c %Y.%i "$art")" "$before"
+
+run "$WEFT" run "$art" x
+check "an artifact runs directly" "$RC" 7
+check_contains "artifact output" "$OUT" "argc=2"
+
+run "$WEFT" compile -q -o "$WORK/copy.so" "$H"
+run "$WEFT" run "$WORK/copy.so"
+check "a copied artifact runs" "$RC" 0
+
+# Truncated: detected, refused when named directly, rebuilt when reached via the .wasm.
+size=$(stat -c %s "$art")
+head -c $((size / 2)) "$art" >"$WORK/half" && cp "$WORK/half" "$art"
+run "$WEFT" run "$art"
+check "truncated artifact refused" "$RC" 1
+check_contains "truncated artifact: message" "$ERR" "truncated"
+run "$WEFT" run "$H"
+check "truncated artifact rebuilt" "$RC" 0
+check "rebuilt to full size" "$(stat -c %s "$art")" "$size"
+
+# One flipped byte in the middle: checksum mismatch, rebuilt.
+printf '\x55' | dd of="$art" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+run "$WEFT" run "$art"
+check "corrupt artifact refused" "$RC" 1
+check_contains "corrupt artifact: message" "$ERR" "corrupt"
+run "$WEFT" run "$H"
+check "corrupt artifact rebuilt" "$RC" 0
+
+# Four processes compiling the same module into an empty cache at once.
+rm -rf "$WORK/cache"
+for i in 1 2 3 4; do
+  "$WEFT" run "$H" >"$WORK/c$i.out" 2>"$WORK/c$i.err" &
+done
+ok=0
+for i in 1 2 3 4; do wait -n && ok=$((ok + 1)); done
+check "concurrent compiles all succeed" "$ok" 4
+check "one artifact, no temporaries left" "$(ls "$WORK/cache/weft" | grep -c .)" 1
+finish

@@ -1,0 +1,44 @@
+# Modules weft cannot run are refused before compiling, with a message that says what
+# is wrong and where; nothing crashes on bad input.
+. "$TESTS_DIR/lib.sh"
+
+run "$WEFT" run "$GUESTS/imports_env.wasm"
+check "unknown import: status" "$RC" 1
+check "unknown import: message" "$ERR" "weft: $GUESTS/imports_env.wasm imports env.foo (func (param i32) (result i32)), which weft does not provide"
+
+run "$WEFT" compile "$GUESTS/simd.wasm"
+check "SIMD: status" "$RC" 1
+check_contains "SIMD: names the instruction" "$ERR" "uses SIMD (v128."
+check_contains "SIMD: gives the offset" "$ERR" "offset 0x"
+
+printf 'not wasm at all' >"$WORK/text.wasm"
+run "$WEFT" run "$WORK/text.wasm"
+check "not wasm: status" "$RC" 1
+check_contains "not wasm: says so" "$ERR" "text.wasm"
+check_contains "not wasm: offset" "$ERR" "offset 0x"
+
+# A header and a section whose size runs past the end.
+printf '\0asm\1\0\0\0\1\377\377' >"$WORK/trunc.wasm"
+run "$WEFT" run "$WORK/trunc.wasm"
+check "truncated: status" "$RC" 1
+check_contains "truncated: offset" "$ERR" "offset 0x"
+
+# Structurally fine but invalid (a function returning i32 with an empty body): the
+# validator's message comes through.
+printf '\0asm\1\0\0\0\1\5\1\140\0\1\177\3\2\1\0\7\10\1\4main\0\0\12\4\1\2\0\13' >"$WORK/invalid.wasm"
+run "$WEFT" compile "$WORK/invalid.wasm"
+check "invalid: status" "$RC" 1
+check_contains "invalid: says invalid" "$ERR" "invalid"
+
+# Every prefix of a real module is refused cleanly (no crash, exit 1).
+head -c 2000 "$GUESTS/hello.wasm" >"$WORK/h.wasm"
+crashes=0
+# (8 bytes is the header alone: a valid empty module.)
+for n in 0 1 4 9 10 11 20 50 100 300 1000 1999; do
+  head -c $n "$WORK/h.wasm" >"$WORK/p.wasm"
+  "$WEFT" compile -q "$WORK/p.wasm" >/dev/null 2>&1
+  rc=$?
+  [ $rc -eq 1 ] || { crashes=$((crashes + 1)); echo "prefix $n: status $rc" >&2; }
+done
+check "truncated prefixes are refused with status 1" "$crashes" 0
+finish

@@ -1,0 +1,56 @@
+# weft run: arguments, environment, stdio and exit codes pass through; the command line
+# behaves as a shell user expects.
+. "$TESTS_DIR/lib.sh"
+H="$GUESTS/hello.wasm"
+
+run_in "body bytes" "$WEFT" run --env GREETING=hi "$H" one two
+check "exit status is the guest's" "$RC" 0
+check_contains "argv[0] is the module" "$OUT" "argv[0]=$H"
+check_contains "arguments" "$OUT" "argv[1]=one
+argv[2]=two"
+check_contains "environment" "$OUT" "GREETING=hi"
+check_contains "stdin reaches the guest" "$OUT" "body bytes"
+check_contains "stderr passes through" "$ERR" "read 10 bytes"
+
+run "$WEFT" run "$H" xyz
+check "non-zero exit from main" "$RC" 7
+run "$WEFT" run "$H"
+check_contains "unset variable stays unset" "$OUT" "GREETING=(unset)"
+GREETING=inherited run "$WEFT" run --env GREETING "$H"
+check_contains "--env NAME passes weft's value" "$OUT" "GREETING=inherited"
+
+run "$WEFT" run "$GUESTS/traps.wasm" exit 42
+check "proc_exit code" "$RC" 42
+run "$WEFT" run "$GUESTS/traps.wasm" exit 0
+check "proc_exit 0 is success" "$RC" 0
+
+# The command line.
+run "$WEFT" --version
+check "--version" "$RC" 0
+check_contains "--version prints it" "$OUT" "weft 0."
+run "$WEFT" --help
+check "--help" "$RC" 0
+check_contains "--help lists run" "$OUT" "run"
+run "$WEFT" run --help
+check_contains "run --help" "$OUT" "--max-memory"
+run "$WEFT" compile --help
+check "compile --help" "$RC" 0
+run "$WEFT" frobnicate
+check "unknown command is a usage error" "$RC" 2
+check "usage error is one line" "$(printf '%s\n' "$ERR" | wc -l)" 1
+run "$WEFT" run
+check "missing module is a usage error" "$RC" 2
+run "$WEFT" run --timeout soon "$H"
+check "bad duration is a usage error" "$RC" 2
+check_contains "bad duration names the value" "$ERR" "--timeout soon"
+run "$WEFT" run --max-memory lots "$H"
+check "bad size is a usage error" "$RC" 2
+run "$WEFT" run --bogus "$H"
+check "unknown option is a usage error" "$RC" 2
+run "$WEFT" run "$WORK/missing.wasm"
+check "missing file" "$RC" 1
+check_contains "missing file is named" "$ERR" "missing.wasm"
+run "$WEFT" run --invoke nothere "$H"
+check "missing export" "$RC" 1
+check_contains "missing export is named" "$ERR" "nothere"
+finish
