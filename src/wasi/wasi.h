@@ -10,7 +10,41 @@
  *
  * Every guest pointer and length is checked against the guest's memory before use, and
  * every path is resolved beneath its preopen (openat2 RESOLVE_BENEATH): nothing outside
- * the preopened directories is reachable.
+ * the preopened directories is reachable. Needs Linux 5.6 or later.
+ *
+ * wasmtime is the reference where the spec leaves room. Where weft answers otherwise,
+ * and why:
+ *  - A bad guest pointer is EFAULT (wasmtime traps): the guest can handle it.
+ *  - Rights are enforced: fd_fdstat_set_rights only drops rights (more: ENOTCAPABLE),
+ *    an operation without its right is ENOTCAPABLE, files opened get the rights they
+ *    asked for that apply (wasmtime ignores rights). Rights asked for beyond what the
+ *    directory passes on are dropped, not refused, as toolchains ask for all of them.
+ *  - Read-only preopens refuse changes with EROFS (wasmtime: EPERM), which names the
+ *    reason; a hard link or rename between a read-only and a writable preopen counts
+ *    as a change.
+ *  - Escapes are ENOTCAPABLE; symlinks with absolute targets cannot be made
+ *    (ENOTCAPABLE): the guest could never follow one, a host program could.
+ *  - fd_readdir cookies are the host's directory positions (after "." = 1 and
+ *    ".." = 2, as in wasmtime), so reading on after deleting entries misses none;
+ *    wasmtime counts entries, which skips some then.
+ *  - clock_*_get on the process and thread CPU clocks give the guest thread's CPU time
+ *    since its WASI state was made (wasmtime: EBADF); weft's process time would tell a
+ *    guest about the others. poll_oneoff refuses CPU clocks with EINVAL, as wasmtime.
+ *  - poll_oneoff reports a subscription on a bad descriptor in its event's error
+ *    (wasmtime fails the whole call with EBADF).
+ *  - fd_allocate allocates (wasmtime: ENOTSUP); path_link with SYMLINK_FOLLOW links
+ *    the target, resolved beneath the directory.
+ *  - sock_* work on sockets the embedder hands over (config.sockets, or a socket as
+ *    stdio) and on connections accepted from them; ENOTSOCK elsewhere (wasmtime has
+ *    none to hand over).
+ *  - fd_renumber needs `to` open (wasmtime also takes a free number), so a guest's
+ *    table stays bounded (WEFT_WASI_MAX_FDS descriptors).
+ *  - Writing to stdin or reading stdout is ENOTCAPABLE (their rights), wasmtime EBADF.
+ *  - proc_raise is ENOTSUP, as in wasmtime. proc_exit passes any status on (wasmtime
+ *    traps on 126 and above).
+ *  - A blocking call (fd_read on a pipe, poll_oneoff asleep, sock_accept) that the
+ *    deadline interrupts returns EINTR at once; it never retries once the deadline
+ *    has passed.
  */
 #ifndef WEFT_WASI_H
 #define WEFT_WASI_H
