@@ -292,7 +292,7 @@ static bool have_openat2(int dirfd) {
 /* Sets up the descriptor for stdio slot i. */
 static int stdio_open(weft_wasi_t *w, int i, const weft_stdio_t *cfg, weft_error_t *err) {
     weft_wasi_fd_t e = {.kind = WEFT_WASI_FD_STREAM, .host = -1, .stream = i, .preopen = -1,
-                        .stdio = true, .filetype = WEFT_WASI_FILETYPE_UNKNOWN};
+                        .filetype = WEFT_WASI_FILETYPE_UNKNOWN};
     /* Like wasmtime: stdin can be read, stdout and stderr written, none sought. */
     uint64_t dir = i == 0 ? WEFT_WASI_RIGHT_FD_READ : WEFT_WASI_RIGHT_FD_WRITE;
     e.base = dir | WEFT_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | WEFT_WASI_RIGHT_FD_FILESTAT_GET |

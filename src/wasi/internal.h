@@ -213,7 +213,6 @@ typedef struct weft_wasi_fd {
     uint64_t base, inheriting;
     int preopen;     /* index into weft_wasi.preopen_names when preopened, else -1 */
     bool readonly;   /* lies beneath a read-only preopen */
-    bool stdio;      /* one of the three stdio slots as the embedder set them up */
     bool shared;     /* host: the open file description is the embedder's (dup'ed
                         stdio), so its status flags are never changed */
 } weft_wasi_fd_t;
