@@ -127,19 +127,33 @@ typedef struct progress {
     const char *module;
     size_t module_bytes;
     uint64_t started;
+    uint64_t last_line; /* when a line was last printed */
+    const char *stage;  /* the stage last printed */
     bool shown;
     bool quiet;
+    bool tty;
 } progress_t;
 
+/* Says what the compiler is doing once a compile has taken a second: a line per stage,
+ * then the elapsed time, redrawn in place on a terminal and every 10 s otherwise. */
 static void progress_note(progress_t *p, const char *stage) {
     if (p->quiet)
         return;
     uint64_t now = weft_now_ns();
     if (!p->shown && now - p->started < WEFT_PROGRESS_AFTER_NS)
         return;
+    bool new_stage = !p->stage || strcmp(p->stage, stage) != 0;
+    if (!new_stage && !p->tty && now - p->last_line < 10 * 1000000000ull)
+        return;
+    if (p->tty && p->shown)
+        fputs(new_stage ? "\n" : "\r", stderr);
+    fprintf(stderr, "weft: compiling %s (%.1f MB): %s (%.1f s)%s", p->module,
+            (double)p->module_bytes / 1e6, stage, (double)(now - p->started) / 1e9,
+            p->tty ? "" : "\n");
+    fflush(stderr);
     p->shown = true;
-    fprintf(stderr, "weft: compiling %s (%.1f MB): %s (%.1f s)\n", p->module,
-            (double)p->module_bytes / 1e6, stage, (double)(now - p->started) / 1e9);
+    p->stage = stage;
+    p->last_line = now;
 }
 
 /* Runs argv in dir with stdout and stderr to dir/log; waits, noting progress each
@@ -288,6 +302,95 @@ static int check_module(const char *name, const weft_wasm_module_t *m, weft_erro
     return 0;
 }
 
+/* ---- Faster loads and stores ------------------------------------------------------------ */
+
+/* wasm2c 1.0.32 passes &instance->memory to every load and store, which read
+ * memory->data each time; since a store through a byte pointer may alias that field,
+ * the C compiler must reload the base after every store. weft's memories never move
+ * (they grow in place inside their reservation), so each function can read the base
+ * once: this text, inserted after wasm2c's own load/store helpers, redefines them to
+ * use a base read by FUNC_PROLOGUE at the top of every function. Only for modules with
+ * exactly one memory, which is all weft runs. */
+#define WEFT_LOAD_STORE_ANCHOR "DEFINE_STORE(i64_store32, u32, u64)\n"
+static const char fast_memory_text[] =
+    "\n/* weft: the memory never moves; each function reads its base once. */\n"
+    "#undef FUNC_PROLOGUE\n"
+    "#define FUNC_PROLOGUE u8 *const weft_mb __attribute__((unused)) = instance->MEMORY.data\n"
+    "#define WEFT_LOAD(name, t1, t2, t3) static inline t3 weft_##name(u8 *mb, u64 addr) "
+    "{ t1 r; wasm_rt_memcpy(&r, mb + addr, sizeof(t1)); return (t3)(t2)r; }\n"
+    "#define WEFT_STORE(name, t1, t2) static inline void weft_##name(u8 *mb, u64 addr, t2 v) "
+    "{ t1 w = (t1)v; wasm_rt_memcpy(mb + addr, &w, sizeof(t1)); }\n"
+    "WEFT_LOAD(i32_load, u32, u32, u32)\nWEFT_LOAD(i64_load, u64, u64, u64)\n"
+    "WEFT_LOAD(f32_load, f32, f32, f32)\nWEFT_LOAD(f64_load, f64, f64, f64)\n"
+    "WEFT_LOAD(i32_load8_s, s8, s32, u32)\nWEFT_LOAD(i64_load8_s, s8, s64, u64)\n"
+    "WEFT_LOAD(i32_load8_u, u8, u32, u32)\nWEFT_LOAD(i64_load8_u, u8, u64, u64)\n"
+    "WEFT_LOAD(i32_load16_s, s16, s32, u32)\nWEFT_LOAD(i64_load16_s, s16, s64, u64)\n"
+    "WEFT_LOAD(i32_load16_u, u16, u32, u32)\nWEFT_LOAD(i64_load16_u, u16, u64, u64)\n"
+    "WEFT_LOAD(i64_load32_s, s32, s64, u64)\nWEFT_LOAD(i64_load32_u, u32, u64, u64)\n"
+    "WEFT_STORE(i32_store, u32, u32)\nWEFT_STORE(i64_store, u64, u64)\n"
+    "WEFT_STORE(f32_store, f32, f32)\nWEFT_STORE(f64_store, f64, f64)\n"
+    "WEFT_STORE(i32_store8, u8, u32)\nWEFT_STORE(i32_store16, u16, u32)\n"
+    "WEFT_STORE(i64_store8, u8, u64)\nWEFT_STORE(i64_store16, u16, u64)\n"
+    "WEFT_STORE(i64_store32, u32, u64)\n"
+    "#define i32_load(m, a) weft_i32_load(weft_mb, a)\n"
+    "#define i64_load(m, a) weft_i64_load(weft_mb, a)\n"
+    "#define f32_load(m, a) weft_f32_load(weft_mb, a)\n"
+    "#define f64_load(m, a) weft_f64_load(weft_mb, a)\n"
+    "#define i32_load8_s(m, a) weft_i32_load8_s(weft_mb, a)\n"
+    "#define i64_load8_s(m, a) weft_i64_load8_s(weft_mb, a)\n"
+    "#define i32_load8_u(m, a) weft_i32_load8_u(weft_mb, a)\n"
+    "#define i64_load8_u(m, a) weft_i64_load8_u(weft_mb, a)\n"
+    "#define i32_load16_s(m, a) weft_i32_load16_s(weft_mb, a)\n"
+    "#define i64_load16_s(m, a) weft_i64_load16_s(weft_mb, a)\n"
+    "#define i32_load16_u(m, a) weft_i32_load16_u(weft_mb, a)\n"
+    "#define i64_load16_u(m, a) weft_i64_load16_u(weft_mb, a)\n"
+    "#define i64_load32_s(m, a) weft_i64_load32_s(weft_mb, a)\n"
+    "#define i64_load32_u(m, a) weft_i64_load32_u(weft_mb, a)\n"
+    "#define i32_store(m, a, v) weft_i32_store(weft_mb, a, v)\n"
+    "#define i64_store(m, a, v) weft_i64_store(weft_mb, a, v)\n"
+    "#define f32_store(m, a, v) weft_f32_store(weft_mb, a, v)\n"
+    "#define f64_store(m, a, v) weft_f64_store(weft_mb, a, v)\n"
+    "#define i32_store8(m, a, v) weft_i32_store8(weft_mb, a, v)\n"
+    "#define i32_store16(m, a, v) weft_i32_store16(weft_mb, a, v)\n"
+    "#define i64_store8(m, a, v) weft_i64_store8(weft_mb, a, v)\n"
+    "#define i64_store16(m, a, v) weft_i64_store16(weft_mb, a, v)\n"
+    "#define i64_store32(m, a, v) weft_i64_store32(weft_mb, a, v)\n";
+
+/* Rewrites tmp/module.c with fast_memory_text (MEMORY replaced by the field name). A
+ * module.c without the anchor is left as it is: correct, only slower. */
+static int speed_up_memory(const char *tmp, const char *memory_field, weft_error_t *err) {
+    if (!memory_field[0])
+        return 0;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/module.c", tmp);
+    uint8_t *c = NULL;
+    size_t len;
+    int rc = weft_file_read(path, &c, &len, err);
+    if (rc)
+        return rc;
+    char *at = strstr((char *)c, WEFT_LOAD_STORE_ANCHOR);
+    if (at) {
+        size_t head = (size_t)(at - (char *)c) + strlen(WEFT_LOAD_STORE_ANCHOR);
+        weft_buf_t out = {0};
+        weft_buf_append(&out, c, head);
+        const char *t = fast_memory_text, *m;
+        while ((m = strstr(t, "MEMORY"))) {
+            weft_buf_append(&out, t, (size_t)(m - t));
+            weft_buf_puts(&out, memory_field);
+            t = m + strlen("MEMORY");
+        }
+        weft_buf_puts(&out, t);
+        rc = weft_buf_append(&out, c + head, len - head);
+        if (!rc)
+            rc = weft_file_write_atomic(path, out.data, out.len, err);
+        else
+            rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        weft_buf_free(&out);
+    }
+    free(c);
+    return rc;
+}
+
 /* ---- Generated glue --------------------------------------------------------------------- */
 
 /* wasm2c 1.0.32's name mangling: "Z_" then each byte, [A-Za-z0-9_] but 'Z' as is, others
@@ -349,6 +452,8 @@ static int write_glue(const char *dir, const weft_wasm_module_t *m, bool strippe
     header_facts_t f;
     int rc = read_header(hdr, &f, err);
     if (rc)
+        return rc;
+    if ((rc = speed_up_memory(dir, f.memory_field, err)))
         return rc;
     weft_buf_t g = {0}, s = {0};
     weft_buf_puts(&g, "/* generated by weft: the glue.h ABI for one module */\n"
@@ -630,10 +735,13 @@ int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, 
     progress_t prog = {.module = wasm_path,
                        .module_bytes = len,
                        .started = weft_now_ns(),
-                       .quiet = opts && opts->quiet};
+                       .quiet = opts && opts->quiet,
+                       .tty = isatty(2)};
     rc = build_in(tmp, wasm_path, bytes, len, &prog, err);
     if (!rc)
         rc = store(tmp, artifact, err);
+    if (prog.shown && prog.tty)
+        fputs("\n", stderr);
     if (!rc && prog.shown)
         fprintf(stderr, "weft: compiled %s in %.1f s\n", wasm_path,
                 (double)(weft_now_ns() - prog.started) / 1e9);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds weft, and runs the demo: a C function compiled to
+# WebAssembly, compiled ahead of time by weft, run as a command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh build
+demo=build/demo
+mkdir -p "$demo/data"
+clang --target=wasm32-wasi -O2 examples/hello/hello.c -o "$demo/hello.wasm"
+echo "Hello from the host" >"$demo/data/greeting.txt"
+
+echo "== weft compile (ahead of time, cached)"
+build/weft compile "$demo/hello.wasm"
+echo "== weft run: arguments, environment, stdin and a preopened directory"
+echo "piped input" | build/weft run --env USER_NAME=demo --dir "$demo/data::/data" \
+  "$demo/hello.wasm" first second
+echo "== weft run: a runaway guest is stopped at its deadline"
+build/weft run --timeout 200ms build/guests/traps.wasm loop || echo "(exit status $?)"

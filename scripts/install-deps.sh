@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages weft needs to build, test and benchmark, if any are
+# missing. Safe to run again: it does nothing when everything is there.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  gcc make cmake pkg-config
+  # guests: C to wasm32-wasi, and wasm2c
+  clang lld wasi-libc libclang-rt-dev-wasm32 wabt
+  # libraries
+  libssl-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
+  # third-party C sources a test builds for WASI (stb_image)
+  libstb-dev
+  # sanitizers and fuzzers (clang's runtime)
+  libclang-rt-14-dev
+  # tests
+  curl python3 openssl
+)
+if [ "${WEFT_BENCH:-0}" = 1 ]; then
+  PACKAGES+=(wrk nginx-light hyperfine)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "weft: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, builds weft twice
+# (optimized, and with AddressSanitizer + UndefinedBehaviorSanitizer) and runs every
+# test in both builds. Guests compile once into a cache shared by the two runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+export WEFT_TEST_CACHE="$PWD/build/test-cache"
+mkdir -p "$WEFT_TEST_CACHE"
+jobs=$(nproc)
+
+echo "== build (optimized)"
+bash scripts/build.sh build
+echo "== build (ASan + UBSan)"
+bash scripts/build.sh build-asan -DWEFT_SANITIZE=ON
+
+status=0
+echo "== tests (optimized)"
+(cd build && ctest -j"$jobs" --output-on-failure --timeout 600) || status=1
+echo "== tests (ASan + UBSan)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+(cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 600) || status=1
+exit $status
