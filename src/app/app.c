@@ -1,0 +1,819 @@
+/* app: weft.toml and WAGI's modules.toml read into one weft_app_t (contract in app.h).
+ *
+ * Every table is read against a list of the keys it may hold, so that an unknown key
+ * is caught by the same code that reads the known ones, and a later issue adds a key
+ * (or a whole section, like [[broker]]) by adding one line to a list.
+ */
+#include "app.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "toml.h"
+
+extern char **environ;
+
+/* What one parse needs to say where an error is. */
+typedef struct ctx {
+    const char *name; /* the manifest, for messages */
+    const char *dir;
+    weft_app_format_t format;
+    weft_error_t *err;
+} ctx_t;
+
+static int fail(ctx_t *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(ctx_t *c, int line, const char *fmt, ...) {
+    char msg[WEFT_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return weft_error_set(c->err, WEFT_ECONFIG, "%s:%d: %s", c->name, line, msg);
+}
+
+static int nomem(ctx_t *c) {
+    return weft_error_set(c->err, WEFT_ENOMEM, "%s: out of memory", c->name);
+}
+
+static const char *type_name(const weft_toml_value_t *v) {
+    switch (v->type) {
+    case WEFT_TOML_STRING:
+        return "a string";
+    case WEFT_TOML_INTEGER:
+        return "an integer";
+    case WEFT_TOML_FLOAT:
+        return "a float";
+    case WEFT_TOML_BOOL:
+        return "a boolean";
+    case WEFT_TOML_ARRAY:
+        return "an array";
+    case WEFT_TOML_TABLE:
+        return "a table";
+    default:
+        return "a date or time";
+    }
+}
+
+/* Names the table a key sits in, for messages: "[[function]] 'hello'". */
+typedef struct where {
+    const char *section; /* "[server]", "[[function]]", "top level" */
+    const char *item;    /* the item's name or route, or NULL */
+} where_t;
+
+static int fail_type(ctx_t *c, const where_t *w, const char *key, const weft_toml_value_t *v,
+                     const char *want) {
+    return fail(c, v->line, "'%s' in %s%s%s%s must be %s, not %s", key, w->section,
+                w->item ? " '" : "", w->item ? w->item : "", w->item ? "'" : "", want,
+                type_name(v));
+}
+
+/* Checks that every key of table t is one of keys[] (NULL-terminated). In weft.toml an
+ * unknown key is an error; in a WAGI file it is a warning, as WAGI ignored them. */
+static int check_keys(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                      const char *const *keys) {
+    for (size_t i = 0; i < t->u.tab.len; i++) {
+        const weft_toml_kv_t *kv = &t->u.tab.items[i];
+        bool known = false;
+        for (size_t k = 0; keys[k] && !known; k++)
+            known = kv->key_len == strlen(keys[k]) && !memcmp(kv->key, keys[k], kv->key_len);
+        if (known)
+            continue;
+        if (c->format == WEFT_APP_WAGI) {
+            weft_log("%s:%d: warning: unknown key '%s' in %s ignored (as WAGI does)", c->name,
+                     kv->value->line, kv->key, w->section);
+            continue;
+        }
+        return fail(c, kv->value->line, "unknown key '%s' in %s%s%s%s", kv->key, w->section,
+                    w->item ? " '" : "", w->item ? w->item : "", w->item ? "'" : "");
+    }
+    return 0;
+}
+
+/* A string value without embedded NULs, or an error naming the key. */
+static int get_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                      const char **out) {
+    const weft_toml_value_t *v = weft_toml_get(t, key);
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (v->type != WEFT_TOML_STRING)
+        return fail_type(c, w, key, v, "a string");
+    if (strlen(v->u.str.ptr) != v->u.str.len)
+        return fail(c, v->line, "'%s' in %s must not contain a NUL character", key, w->section);
+    *out = v->u.str.ptr;
+    return 0;
+}
+
+static int dup_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                      char **out) {
+    const char *s;
+    int rc = get_string(c, t, w, key, &s);
+    if (rc || !s)
+        return rc;
+    if (!(*out = strdup(s)))
+        return nomem(c);
+    return 0;
+}
+
+/* A duration: a string ("30s", "500ms") or an integer number of seconds. */
+static int get_duration(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                        uint64_t *out) {
+    const weft_toml_value_t *v = weft_toml_get(t, key);
+    if (!v)
+        return 0;
+    if (v->type == WEFT_TOML_INTEGER) {
+        if (v->u.i < 0 || v->u.i > 1000000)
+            return fail(c, v->line, "'%s' in %s: %lld seconds is out of range", key, w->section,
+                        (long long)v->u.i);
+        *out = (uint64_t)v->u.i * 1000000000ull;
+        return 0;
+    }
+    if (v->type != WEFT_TOML_STRING)
+        return fail_type(c, w, key, v, "a duration like \"30s\"");
+    if (weft_parse_duration(v->u.str.ptr, out))
+        return fail(c, v->line, "'%s' in %s: '%s' is not a duration (like \"30s\" or \"500ms\")",
+                    key, w->section, v->u.str.ptr);
+    return 0;
+}
+
+/* A size: a string ("64MiB") or an integer number of bytes. */
+static int get_size(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                    uint64_t *out) {
+    const weft_toml_value_t *v = weft_toml_get(t, key);
+    if (!v)
+        return 0;
+    if (v->type == WEFT_TOML_INTEGER) {
+        if (v->u.i <= 0)
+            return fail(c, v->line, "'%s' in %s must be positive", key, w->section);
+        *out = (uint64_t)v->u.i;
+        return 0;
+    }
+    if (v->type != WEFT_TOML_STRING)
+        return fail_type(c, w, key, v, "a size like \"64MiB\"");
+    if (weft_parse_size(v->u.str.ptr, out) || !*out)
+        return fail(c, v->line, "'%s' in %s: '%s' is not a size (like \"64MiB\")", key, w->section,
+                    v->u.str.ptr);
+    return 0;
+}
+
+static int get_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                   uint32_t *out) {
+    const weft_toml_value_t *v = weft_toml_get(t, key);
+    if (!v)
+        return 0;
+    if (v->type != WEFT_TOML_INTEGER)
+        return fail_type(c, w, key, v, "an integer");
+    if (v->u.i < 0 || v->u.i > UINT32_MAX)
+        return fail(c, v->line, "'%s' in %s: %lld is out of range", key, w->section,
+                    (long long)v->u.i);
+    *out = (uint32_t)v->u.i;
+    return 0;
+}
+
+/* An array of strings, copied. */
+static int get_strings(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                       char ***out, size_t *n) {
+    const weft_toml_value_t *v = weft_toml_get(t, key);
+    if (!v)
+        return 0;
+    if (v->type != WEFT_TOML_ARRAY)
+        return fail_type(c, w, key, v, "an array of strings");
+    if (v->u.arr.len > WEFT_APP_MAX_LIST)
+        return fail(c, v->line, "'%s' in %s: more than %d entries", key, w->section,
+                    WEFT_APP_MAX_LIST);
+    char **list = calloc(v->u.arr.len + 1, sizeof *list);
+    if (!list)
+        return nomem(c);
+    *out = list;
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        const weft_toml_value_t *e = v->u.arr.items[i];
+        if (e->type != WEFT_TOML_STRING || strlen(e->u.str.ptr) != e->u.str.len)
+            return fail(c, e->line, "'%s' in %s must hold strings only, not %s", key, w->section,
+                        type_name(e));
+        if (!(list[i] = strdup(e->u.str.ptr)))
+            return nomem(c);
+        (*n)++;
+    }
+    return 0;
+}
+
+/* Joins a manifest-relative path to the manifest's folder. */
+static char *resolve(const char *dir, const char *p) {
+    if (p[0] == '/' || !dir || !*dir || !strcmp(dir, "."))
+        return strdup(p);
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s", dir, p);
+    return s;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* A module reference: a path, or file:// followed by one (WAGI). Other schemes (WAGI's
+ * oci: and bindle: sources) are refused by name. */
+static int set_source(ctx_t *c, weft_app_function_t *f, const char *src, int line) {
+    const char *p = src;
+    if (!strncmp(p, "file://", 7))
+        p += 7;
+    else if (strstr(p, "://") || !strncmp(p, "oci:", 4) || !strncmp(p, "bindle:", 7))
+        return fail(c, line, "module '%s': only local files (a path or file://) are supported",
+                    src);
+    if (!*p)
+        return fail(c, line, "module path is empty");
+    if (!(f->source = strdup(src)))
+        return nomem(c);
+    /* A .wat stays in wasm until weft_app_load converts it. */
+    if (!(f->wasm = resolve(c->dir, p)))
+        return nomem(c);
+    return 0;
+}
+
+static int add_env(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t, const where_t *w) {
+    const weft_toml_value_t *v = weft_toml_get(t, "environment");
+    if (!v)
+        return 0;
+    if (v->type != WEFT_TOML_TABLE)
+        return fail_type(c, w, "environment", v, "a table of NAME = \"value\"");
+    if (v->u.tab.len > WEFT_APP_MAX_LIST)
+        return fail(c, v->line, "'environment' in %s: more than %d entries", w->section,
+                    WEFT_APP_MAX_LIST);
+    f->env = calloc(v->u.tab.len + 1, sizeof *f->env);
+    if (!f->env)
+        return nomem(c);
+    for (size_t i = 0; i < v->u.tab.len; i++) {
+        const weft_toml_kv_t *kv = &v->u.tab.items[i];
+        const weft_toml_value_t *e = kv->value;
+        if (!kv->key_len || strlen(kv->key) != kv->key_len || strchr(kv->key, '='))
+            return fail(c, e->line, "environment variable name '%s' is not valid", kv->key);
+        char num[32];
+        const char *val;
+        if (e->type == WEFT_TOML_STRING && strlen(e->u.str.ptr) == e->u.str.len) {
+            val = e->u.str.ptr;
+        } else if (e->type == WEFT_TOML_INTEGER) {
+            snprintf(num, sizeof num, "%lld", (long long)e->u.i);
+            val = num;
+        } else if (e->type == WEFT_TOML_BOOL) {
+            val = e->u.b ? "true" : "false";
+        } else {
+            return fail(c, e->line, "environment variable '%s' must be a string, not %s", kv->key,
+                        type_name(e));
+        }
+        size_t n = kv->key_len + strlen(val) + 2;
+        if (!(f->env[i] = malloc(n)))
+            return nomem(c);
+        snprintf(f->env[i], n, "%s=%s", kv->key, val);
+        f->nenv++;
+    }
+    return 0;
+}
+
+/* volumes = { "/guest" = "host/dir" } (WAGI), or in weft.toml also
+ * { "/guest" = { path = "host/dir", readonly = true } }. */
+static int add_volumes(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
+                       const where_t *w) {
+    const weft_toml_value_t *v = weft_toml_get(t, "volumes");
+    if (!v)
+        return 0;
+    if (v->type != WEFT_TOML_TABLE)
+        return fail_type(c, w, "volumes", v, "a table of \"/guest/path\" = \"host/path\"");
+    if (v->u.tab.len > WEFT_APP_MAX_LIST)
+        return fail(c, v->line, "'volumes' in %s: more than %d entries", w->section,
+                    WEFT_APP_MAX_LIST);
+    f->volumes = calloc(v->u.tab.len + 1, sizeof *f->volumes);
+    if (!f->volumes)
+        return nomem(c);
+    for (size_t i = 0; i < v->u.tab.len; i++) {
+        const weft_toml_kv_t *kv = &v->u.tab.items[i];
+        const weft_toml_value_t *e = kv->value;
+        weft_app_volume_t *vol = &f->volumes[f->nvolumes];
+        const char *host = NULL;
+        if (!kv->key_len || strlen(kv->key) != kv->key_len)
+            return fail(c, e->line, "volume name '%s' is not valid", kv->key);
+        if (e->type == WEFT_TOML_STRING) {
+            if (strlen(e->u.str.ptr) != e->u.str.len)
+                return fail(c, e->line, "volume '%s': host path contains a NUL", kv->key);
+            host = e->u.str.ptr;
+        } else if (e->type == WEFT_TOML_TABLE && c->format == WEFT_APP_WEFT) {
+            static const char *const keys[] = {"path", "readonly", NULL};
+            where_t vw = {"volume", kv->key};
+            int rc = check_keys(c, e, &vw, keys);
+            if (rc || (rc = get_string(c, e, &vw, "path", &host)))
+                return rc;
+            const weft_toml_value_t *ro = weft_toml_get(e, "readonly");
+            if (ro && ro->type != WEFT_TOML_BOOL)
+                return fail_type(c, &vw, "readonly", ro, "a boolean");
+            vol->readonly = ro && ro->u.b;
+            if (!host)
+                return fail(c, e->line, "volume '%s' needs a 'path'", kv->key);
+        } else {
+            return fail(c, e->line, "volume '%s' must be a host path string, not %s", kv->key,
+                        type_name(e));
+        }
+        if (!*host)
+            return fail(c, e->line, "volume '%s' has an empty host path", kv->key);
+        if (!(vol->guest = strdup(kv->key)) || !(vol->host = resolve(c->dir, host)))
+            return nomem(c);
+        f->nvolumes++;
+    }
+    return 0;
+}
+
+/* A route as written: "/x" or "/x/..."; must start with '/' (WAGI also accepted a
+ * missing leading slash, which is added). */
+static int check_route(ctx_t *c, const char *r, int line, char **out) {
+    if (!*r)
+        return fail(c, line, "route is empty");
+    for (const char *p = r; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#' || (unsigned char)*p == 0x7f)
+            return fail(c, line, "route '%s' must not contain spaces, '?' or '#'", r);
+    const char *dots = strstr(r, "...");
+    if (dots && (dots[3] || (dots != r && dots[-1] != '/')))
+        return fail(c, line, "route '%s': '...' may only end a route, as in '/prefix/...'", r);
+    size_t n = strlen(r) + 2;
+    char *s = malloc(n);
+    if (!s)
+        return nomem(c);
+    snprintf(s, n, "%s%s", r[0] == '/' ? "" : "/", r);
+    *out = s;
+    return 0;
+}
+
+static int grow(ctx_t *c, void **items, size_t n, size_t size) {
+    if (n >= WEFT_APP_MAX_FUNCTIONS)
+        return fail(c, 0, "more than %d functions or routes", WEFT_APP_MAX_FUNCTIONS);
+    if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: double */
+        void *p = realloc(*items, (n ? n * 2 : 1) * size);
+        if (!p)
+            return nomem(c);
+        *items = p;
+    }
+    memset((char *)*items + n * size, 0, size);
+    return 0;
+}
+
+static int add_route(ctx_t *c, weft_app_t *app, const char *path, size_t fn, const char *entry,
+                     int line) {
+    int rc = grow(c, (void **)&app->routes, app->nroutes, sizeof *app->routes);
+    if (rc)
+        return rc;
+    weft_app_route_t *r = &app->routes[app->nroutes];
+    r->function = fn;
+    r->line = line;
+    if ((rc = check_route(c, path, line, &r->path)))
+        return rc;
+    if (entry && !(r->entrypoint = strdup(entry))) {
+        free(r->path);
+        return nomem(c);
+    }
+    for (size_t i = 0; i < app->nroutes; i++)
+        if (!strcmp(app->routes[i].path, r->path)) {
+            rc = fail(c, line, "route '%s' is already declared on line %d", r->path,
+                      app->routes[i].line);
+            free(r->path);
+            free(r->entrypoint);
+            return rc;
+        }
+    app->nroutes++;
+    return 0;
+}
+
+/* The keys a function may have in either format; weft.toml adds its own. */
+#define COMMON_FUNCTION_KEYS                                                                       \
+    "entrypoint", "argv", "environment", "allowed_hosts", "volumes", "http_max_concurrency",       \
+        "timeout", "max_memory"
+
+static int read_function_common(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
+                                const where_t *w) {
+    int rc;
+    if ((rc = dup_string(c, t, w, "entrypoint", &f->entrypoint)) ||
+        (rc = dup_string(c, t, w, "argv", &f->argv)) || (rc = add_env(c, f, t, w)) ||
+        (rc = get_strings(c, t, w, "allowed_hosts", &f->allowed_hosts, &f->nallowed)) ||
+        (rc = add_volumes(c, f, t, w)) ||
+        (rc = get_u32(c, t, w, "http_max_concurrency", &f->http_max_concurrency)) ||
+        (rc = get_duration(c, t, w, "timeout", &f->timeout_ns)) ||
+        (rc = get_size(c, t, w, "max_memory", &f->max_memory)))
+        return rc;
+    if (!f->entrypoint && !(f->entrypoint = strdup(WEFT_APP_DEFAULT_ENTRYPOINT)))
+        return nomem(c);
+    if (!*f->entrypoint)
+        return fail(c, t->line, "'entrypoint' in %s '%s' is empty", w->section, f->name);
+    return 0;
+}
+
+static int new_function(ctx_t *c, weft_app_t *app, const weft_toml_value_t *t,
+                        weft_app_function_t **out) {
+    int rc = grow(c, (void **)&app->functions, app->nfunctions, sizeof *app->functions);
+    if (rc)
+        return rc;
+    weft_app_function_t *f = &app->functions[app->nfunctions++];
+    f->line = t->line;
+    f->timeout_ns = WEFT_APP_DEFAULT_TIMEOUT_NS;
+    *out = f;
+    return 0;
+}
+
+/* ---- WAGI ---------------------------------------------------------------------------- */
+
+static int parse_wagi(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) {
+    static const char *const top[] = {"module", NULL};
+    where_t tw = {"the top level", NULL};
+    int rc = check_keys(c, root, &tw, top);
+    if (rc)
+        return rc;
+    const weft_toml_value_t *mods = weft_toml_get(root, "module");
+    if (!mods)
+        return fail(c, 1, "no [[module]] tables: nothing to serve");
+    if (mods->type != WEFT_TOML_ARRAY)
+        return fail(c, mods->line, "'module' must be an array of tables ([[module]])");
+    for (size_t i = 0; i < mods->u.arr.len; i++) {
+        const weft_toml_value_t *m = mods->u.arr.items[i];
+        if (m->type != WEFT_TOML_TABLE)
+            return fail(c, m->line, "'module' must be an array of tables ([[module]])");
+        static const char *const keys[] = {"route", "module", COMMON_FUNCTION_KEYS, NULL};
+        where_t w = {"[[module]]", NULL};
+        const char *route, *module;
+        if ((rc = get_string(c, m, &w, "route", &route)) ||
+            (rc = get_string(c, m, &w, "module", &module)))
+            return rc;
+        if (!route)
+            return fail(c, m->line, "[[module]] needs a 'route'");
+        if (!module)
+            return fail(c, m->line, "[[module]] for route '%s' needs a 'module'", route);
+        w.item = route;
+        if ((rc = check_keys(c, m, &w, keys)))
+            return rc;
+        weft_app_function_t *f;
+        if ((rc = new_function(c, app, m, &f)))
+            return rc;
+        if (!(f->name = strdup(route)))
+            return nomem(c);
+        if ((rc = set_source(c, f, module, m->line)) || (rc = read_function_common(c, f, m, &w)))
+            return rc;
+        if ((rc = add_route(c, app, route, app->nfunctions - 1, NULL, m->line)))
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- weft.toml ----------------------------------------------------------------------- */
+
+static bool valid_name(const char *s) {
+    if (!*s)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    return true;
+}
+
+static int parse_app_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
+    static const char *const keys[] = {"name", NULL};
+    where_t w = {"[app]", NULL};
+    if (v->type != WEFT_TOML_TABLE)
+        return fail(c, v->line, "'app' must be a table ([app])");
+    int rc = check_keys(c, v, &w, keys);
+    return rc ? rc : dup_string(c, v, &w, "name", &app->name);
+}
+
+static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
+    static const char *const keys[] = {"listen", "max_body", NULL};
+    where_t w = {"[server]", NULL};
+    if (v->type != WEFT_TOML_TABLE)
+        return fail(c, v->line, "'server' must be a table ([server])");
+    int rc = check_keys(c, v, &w, keys);
+    if (rc || (rc = dup_string(c, v, &w, "listen", &app->listen)) ||
+        (rc = get_size(c, v, &w, "max_body", &app->max_body)))
+        return rc;
+    return 0;
+}
+
+static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
+    if (v->type != WEFT_TOML_ARRAY)
+        return fail(c, v->line, "'function' must be an array of tables ([[function]])");
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        const weft_toml_value_t *t = v->u.arr.items[i];
+        if (t->type != WEFT_TOML_TABLE)
+            return fail(c, t->line, "'function' must be an array of tables ([[function]])");
+        static const char *const keys[] = {"name", "source", "route", COMMON_FUNCTION_KEYS, NULL};
+        where_t w = {"[[function]]", NULL};
+        const char *name, *source, *route;
+        int rc;
+        if ((rc = get_string(c, t, &w, "name", &name)))
+            return rc;
+        if (!name)
+            return fail(c, t->line, "[[function]] needs a 'name'");
+        if (!valid_name(name))
+            return fail(c, weft_toml_get(t, "name")->line,
+                        "function name '%s' may hold only letters, digits, '-', '_' and '.'", name);
+        w.item = name;
+        if ((rc = check_keys(c, t, &w, keys)) || (rc = get_string(c, t, &w, "source", &source)) ||
+            (rc = get_string(c, t, &w, "route", &route)))
+            return rc;
+        if (!source)
+            return fail(c, t->line, "[[function]] '%s' needs a 'source' (its .wasm)", name);
+        for (size_t k = 0; k < app->nfunctions; k++)
+            if (!strcmp(app->functions[k].name, name))
+                return fail(c, t->line, "function '%s' is already declared on line %d", name,
+                            app->functions[k].line);
+        weft_app_function_t *f;
+        if ((rc = new_function(c, app, t, &f)))
+            return rc;
+        if (!(f->name = strdup(name)))
+            return nomem(c);
+        if ((rc = set_source(c, f, source, weft_toml_get(t, "source")->line)) ||
+            (rc = read_function_common(c, f, t, &w)))
+            return rc;
+        if (route && (rc = add_route(c, app, route, app->nfunctions - 1, NULL,
+                                     weft_toml_get(t, "route")->line)))
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_routes(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
+    if (v->type != WEFT_TOML_ARRAY)
+        return fail(c, v->line, "'route' must be an array of tables ([[route]])");
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        const weft_toml_value_t *t = v->u.arr.items[i];
+        if (t->type != WEFT_TOML_TABLE)
+            return fail(c, t->line, "'route' must be an array of tables ([[route]])");
+        static const char *const keys[] = {"path", "function", "entrypoint", NULL};
+        where_t w = {"[[route]]", NULL};
+        const char *path, *fn, *entry;
+        int rc;
+        if ((rc = get_string(c, t, &w, "path", &path)))
+            return rc;
+        w.item = path;
+        if ((rc = check_keys(c, t, &w, keys)) || (rc = get_string(c, t, &w, "function", &fn)) ||
+            (rc = get_string(c, t, &w, "entrypoint", &entry)))
+            return rc;
+        if (!path)
+            return fail(c, t->line, "[[route]] needs a 'path'");
+        if (!fn)
+            return fail(c, t->line, "[[route]] '%s' needs a 'function'", path);
+        size_t k;
+        for (k = 0; k < app->nfunctions && strcmp(app->functions[k].name, fn); k++)
+            ;
+        if (k == app->nfunctions)
+            return fail(c, weft_toml_get(t, "function")->line,
+                        "[[route]] '%s': no [[function]] is named '%s'", path, fn);
+        if (entry && !*entry)
+            return fail(c, t->line, "[[route]] '%s': 'entrypoint' is empty", path);
+        if ((rc = add_route(c, app, path, k, entry, t->line)))
+            return rc;
+    }
+    return 0;
+}
+
+/* The sections of weft.toml, in the order they are read (functions before the routes
+ * that name them). Brokers, triggers and stores are added here by the issues that
+ * bring them. */
+typedef struct section {
+    const char *key;
+    int (*parse)(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
+} section_t;
+
+static const section_t sections[] = {
+    {"app", parse_app_table},
+    {"server", parse_server_table},
+    {"function", parse_functions},
+    {"route", parse_routes},
+};
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+
+static int parse_weft(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) {
+    const char *keys[NSECTIONS + 1];
+    for (size_t i = 0; i < NSECTIONS; i++)
+        keys[i] = sections[i].key;
+    keys[NSECTIONS] = NULL;
+    where_t w = {"the top level", NULL};
+    int rc = check_keys(c, root, &w, keys);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < NSECTIONS; i++) {
+        const weft_toml_value_t *v = weft_toml_get(root, sections[i].key);
+        if (v && (rc = sections[i].parse(c, v, app)))
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- the model ----------------------------------------------------------------------- */
+
+void weft_app_free(weft_app_t *app) {
+    if (!app)
+        return;
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        weft_app_function_t *f = &app->functions[i];
+        free(f->name);
+        free(f->source);
+        free(f->wasm);
+        free(f->entrypoint);
+        free(f->argv);
+        for (size_t k = 0; f->env && f->env[k]; k++)
+            free(f->env[k]);
+        free(f->env);
+        for (size_t k = 0; f->allowed_hosts && f->allowed_hosts[k]; k++)
+            free(f->allowed_hosts[k]);
+        free(f->allowed_hosts);
+        for (size_t k = 0; k < f->nvolumes; k++) {
+            free(f->volumes[k].guest);
+            free(f->volumes[k].host);
+        }
+        free(f->volumes);
+    }
+    free(app->functions);
+    for (size_t i = 0; i < app->nroutes; i++) {
+        free(app->routes[i].path);
+        free(app->routes[i].entrypoint);
+    }
+    free(app->routes);
+    free(app->path);
+    free(app->dir);
+    free(app->name);
+    free(app->listen);
+    free(app);
+}
+
+int weft_app_parse(const char *text, size_t len, const char *name, const char *dir,
+                   weft_app_format_t format, weft_app_t **out, weft_error_t *err) {
+    *out = NULL;
+    weft_toml_value_t *root = NULL;
+    int rc = weft_toml_parse(text, len, name, &root, err);
+    if (rc)
+        return rc;
+    ctx_t c = {.name = name, .dir = dir, .format = format, .err = err};
+    weft_app_t *app = calloc(1, sizeof *app);
+    if (!app) {
+        rc = nomem(&c);
+        goto out;
+    }
+    app->format = format;
+    if (!(app->path = strdup(name)) || !(app->dir = strdup(dir ? dir : "."))) {
+        rc = nomem(&c);
+        goto out;
+    }
+    rc = format == WEFT_APP_WAGI ? parse_wagi(&c, root, app) : parse_weft(&c, root, app);
+    if (!rc && !app->nfunctions)
+        rc = fail(&c, 1, "no functions declared: nothing to serve");
+out:
+    weft_toml_free(root);
+    if (rc)
+        weft_app_free(app);
+    else
+        *out = app;
+    return rc;
+}
+
+/* ---- .wat sources -------------------------------------------------------------------- */
+
+static int default_cache_dir(const weft_app_opts_t *opts, char *out, size_t cap) {
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (opts && opts->cache_dir)
+        n = snprintf(out, cap, "%s/wat", opts->cache_dir);
+    else if (xdg && *xdg)
+        n = snprintf(out, cap, "%s/weft/wat", xdg);
+    else if (home && *home)
+        n = snprintf(out, cap, "%s/.cache/weft/wat", home);
+    else
+        n = snprintf(out, cap, "%s/weft-wat-%d", P_tmpdir, (int)getuid());
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* Runs wat2wasm on the .wat at src, writing dst; its own messages go to our stderr. */
+static int run_wat2wasm(const char *src, const char *dst, weft_error_t *err) {
+    char *const argv[] = {"wat2wasm", (char *)src, "-o", (char *)dst, NULL};
+    pid_t pid;
+    int e = posix_spawnp(&pid, "wat2wasm", NULL, NULL, argv, environ);
+    if (e)
+        return weft_error_set(err, WEFT_EIO,
+                              "%s: cannot run wat2wasm (%s); install wabt to use .wat modules", src,
+                              strerror(e));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return weft_error_set(err, WEFT_EIO, "%s: waitpid: %s", src, strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return weft_error_set(err, WEFT_EMODULE, "%s: wat2wasm failed to convert it", src);
+    return 0;
+}
+
+/* Converts the .wat at f->wasm into <cache>/wat/<sha256 of the text>.wasm, once. */
+static int convert_wat(weft_app_function_t *f, const weft_app_opts_t *opts, weft_error_t *err) {
+    uint8_t *text;
+    size_t len;
+    const char *wat = f->wasm;
+    int rc = weft_file_read(wat, &text, &len, err);
+    if (rc)
+        return rc;
+    uint8_t hash[32];
+    char hex[65];
+    weft_sha256(text, len, hash);
+    weft_hex(hash, sizeof hash, hex);
+    free(text);
+    char dir[PATH_MAX], path[PATH_MAX + 80], tmp[PATH_MAX + 100];
+    if (default_cache_dir(opts, dir, sizeof dir))
+        return weft_error_set(err, WEFT_EINVAL, "%s: cache path too long", wat);
+    snprintf(path, sizeof path, "%s/%s.wasm", dir, hex);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (weft_mkdirs(dir, 0755))
+            return weft_error_set(err, WEFT_EIO, "%s: cannot create %s", wat, dir);
+        /* A temporary name and a rename, so that two weft processes converting the same
+         * file never see half of it. */
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+        if ((rc = run_wat2wasm(wat, tmp, err))) {
+            unlink(tmp);
+            return rc;
+        }
+        if (rename(tmp, path) != 0) {
+            unlink(tmp);
+            return weft_error_set(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+        }
+    }
+    char *converted = strdup(path);
+    if (!converted)
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    free(f->wasm);
+    f->wasm = converted;
+    return 0;
+}
+
+/* weft.toml declares [[function]]; WAGI's files declare [[module]]. The file name
+ * decides for the three names weft looks for, the content for any other. */
+static weft_app_format_t detect_format(const char *path, const char *text, size_t len) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!strcmp(base, "weft.toml"))
+        return WEFT_APP_WEFT;
+    if (!strcmp(base, "modules.toml") || !strcmp(base, "wagi.toml"))
+        return WEFT_APP_WAGI;
+    /* Any line that opens a [[module]] table. */
+    for (size_t i = 0; i < len; i++) {
+        if (i && text[i - 1] != '\n')
+            continue;
+        size_t j = i;
+        while (j < len && (text[j] == ' ' || text[j] == '\t'))
+            j++;
+        if (len - j >= 8 && !memcmp(text + j, "[[module", 8))
+            return WEFT_APP_WAGI;
+    }
+    return WEFT_APP_WEFT;
+}
+
+int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **out,
+                  weft_error_t *err) {
+    uint8_t *text;
+    size_t len;
+    *out = NULL;
+    int rc = weft_file_read(path, &text, &len, err);
+    if (rc)
+        return rc;
+    char *dir = strdup(path);
+    if (!dir) {
+        free(text);
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
+    else
+        strcpy(dir, ".");
+    weft_app_t *app = NULL;
+    rc = weft_app_parse((const char *)text, len, path, dir,
+                        detect_format(path, (const char *)text, len), &app, err);
+    free(text);
+    free(dir);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        weft_app_function_t *f = &app->functions[i];
+        if (ends_with(f->wasm, ".wat") && (rc = convert_wat(f, opts, err))) {
+            weft_app_free(app);
+            return rc;
+        }
+    }
+    *out = app;
+    return 0;
+}
+
+const char *weft_app_find_default(void) {
+    static const char *const names[] = {"weft.toml", "wagi.toml", "modules.toml"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (access(names[i], F_OK) == 0)
+            return names[i];
+    return NULL;
+}
