@@ -1,0 +1,224 @@
+/* gateway: the app's functions loaded and routed (contract in gateway.h).
+ *
+ * Start-up does everything that can fail before the first request: every module is
+ * compiled and loaded, every entry point a route names is checked to exist, and each
+ * module's _routes export (WAGI's dynamic routes) is run once. A request then only
+ * instantiates.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Bound on the _routes output of one module. */
+#define WEFT_GATEWAY_MAX_ROUTES_OUTPUT (1u << 20)
+
+static void log_stderr_line(void *arg, const char *line, size_t len) {
+    const char *tag = arg;
+    weft_log("%s: _routes: %.*s", tag, (int)len, line);
+}
+
+static handler_t *new_handler(weft_gateway_t *gw, function_t *fn, const char *entry) {
+    handler_t *h = calloc(1, sizeof *h);
+    if (!h || !(h->entrypoint = strdup(entry))) {
+        free(h);
+        return NULL;
+    }
+    h->fn = fn;
+    h->next = gw->handlers;
+    gw->handlers = h;
+    return h;
+}
+
+/* Adds a route unless it is /healthz, which the gateway always answers itself. */
+static int add_route(weft_gateway_t *gw, const char *pattern, function_t *fn, const char *entry,
+                     weft_error_t *err) {
+    if (!strcmp(pattern, "/healthz")) {
+        weft_log("%s: route /healthz is served by weft itself; the declaration is ignored",
+                 gw->app->path);
+        return 0;
+    }
+    if (!weft_module_has_entry(fn->module, entry))
+        return weft_error_set(err, WEFT_ENOTFOUND,
+                              "%s: route %s: the module %s exports no function '%s'", gw->app->path,
+                              pattern, fn->def->wasm, entry);
+    handler_t *h = new_handler(gw, fn, entry);
+    if (!h)
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    int rc = weft_router_add(gw->router, pattern, h, err);
+    if (rc)
+        weft_error_prefix(err, "%s", gw->app->path);
+    return rc;
+}
+
+/* Runs the module's _routes export, if it has one, and adds a route per output line
+ * "<route> <entrypoint>", joined to each route the function is declared on. */
+static int add_dynamic_routes(weft_gateway_t *gw, function_t *fn, weft_error_t *err) {
+    if (!weft_module_has_entry(fn->module, "_routes"))
+        return 0;
+    weft_buf_t out = {0};
+    const char *argv[] = {fn->def->name};
+    weft_invoke_request_t req = {
+        .entry = "_routes",
+        .argv = argv,
+        .argc = 1,
+        .limits = {.max_memory = fn->def->max_memory, .timeout_ns = fn->def->timeout_ns},
+        .stdio =
+            {{.kind = WEFT_STDIO_NULL},
+             {.kind = WEFT_STDIO_OUTPUT, .out = &out, .out_limit = WEFT_GATEWAY_MAX_ROUTES_OUTPUT},
+             {.kind = WEFT_STDIO_LINES, .on_line = log_stderr_line, .arg = (void *)fn->def->name}},
+    };
+    weft_outcome_t outcome;
+    int rc = weft_invoke(fn->module, &req, &outcome, err);
+    if (!rc && outcome.kind == WEFT_OUTCOME_TRAPPED)
+        rc = weft_error_set(err, WEFT_ETRAP, "%s: _routes trapped: %s", fn->def->wasm,
+                            weft_trap_text(outcome.trap));
+    else if (!rc && outcome.kind == WEFT_OUTCOME_EXITED && outcome.exit_code)
+        rc = weft_error_set(err, WEFT_ETRAP, "%s: _routes exited with status %u", fn->def->wasm,
+                            outcome.exit_code);
+    char *save = NULL, *words = NULL;
+    char *text = rc || !out.data ? NULL : (char *)out.data;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line && !rc;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *sub = strtok_r(line, " \t\r", &words);
+        char *entry = sub ? strtok_r(NULL, " \t\r", &words) : NULL;
+        if (!sub)
+            continue;
+        if (!entry || strtok_r(NULL, " \t\r", &words)) {
+            rc = weft_error_set(err, WEFT_EMODULE,
+                                "%s: _routes printed '%s': expected '<route> <entrypoint>'",
+                                fn->def->wasm, line);
+            break;
+        }
+        for (size_t i = 0; i < gw->app->nroutes && !rc; i++) {
+            const weft_app_route_t *r = &gw->app->routes[i];
+            if (&gw->fns[r->function] != fn)
+                continue;
+            char joined[4096];
+            if (weft_route_join(r->path, sub, joined, sizeof joined))
+                rc = weft_error_set(err, WEFT_EINVAL, "%s: _routes: route too long", fn->def->wasm);
+            else
+                rc = add_route(gw, joined, fn, entry, err);
+        }
+    }
+    weft_buf_free(&out);
+    return rc;
+}
+
+static int load_function(weft_gateway_t *gw, function_t *fn, const weft_app_function_t *def,
+                         weft_error_t *err) {
+    fn->def = def;
+    weft_compile_opts_t copts = {.cache_dir = gw->cfg.cache_dir, .quiet = gw->cfg.quiet};
+    int rc = weft_module_load(def->wasm, &copts, &fn->module, err);
+    if (rc) {
+        weft_error_prefix(err, "function '%s'", def->name);
+        return rc;
+    }
+    if (def->nvolumes) {
+        fn->preopens = calloc(def->nvolumes, sizeof *fn->preopens);
+        if (!fn->preopens)
+            return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        for (size_t i = 0; i < def->nvolumes; i++) {
+            fn->preopens[i].host_path = def->volumes[i].host;
+            fn->preopens[i].guest_path = def->volumes[i].guest;
+            fn->preopens[i].readonly = def->volumes[i].readonly;
+            if (access(def->volumes[i].host, F_OK) != 0)
+                return weft_error_set(err, WEFT_ENOTFOUND,
+                                      "function '%s': volume %s: host folder %s does not exist",
+                                      def->name, def->volumes[i].guest, def->volumes[i].host);
+        }
+    }
+    fn->http.allowed_hosts = (const char *const *)def->allowed_hosts;
+    fn->http.nallowed = def->nallowed;
+    fn->http.max_concurrency = def->http_max_concurrency;
+    fn->http.log_tag = def->name;
+    return 0;
+}
+
+int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
+                        weft_gateway_t **out, weft_error_t *err) {
+    *out = NULL;
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        return weft_error_set(err, WEFT_EUSAGE, "TLS needs both a certificate and a key");
+    weft_gateway_t *gw = calloc(1, sizeof *gw);
+    if (!gw)
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    gw->app = app;
+    gw->cfg = *cfg;
+    gw->listen_fd = -1;
+    gw->max_body = cfg->max_body ? cfg->max_body : WEFT_APP_DEFAULT_MAX_BODY;
+    atomic_init(&gw->next_id, 1);
+    atomic_init(&gw->in_flight, 0);
+    atomic_init(&gw->stopping, false);
+    int rc = weft_router_new(&gw->router);
+    if (rc) {
+        rc = weft_error_set(err, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = weft_router_add(gw->router, "/healthz", &gw->health, err)))
+        goto fail;
+    gw->fns = calloc(app->nfunctions ? app->nfunctions : 1, sizeof *gw->fns);
+    if (!gw->fns) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        gw->nfns++;
+        if ((rc = load_function(gw, &gw->fns[i], &app->functions[i], err)))
+            goto fail;
+    }
+    for (size_t i = 0; i < app->nroutes; i++) {
+        const weft_app_route_t *r = &app->routes[i];
+        function_t *fn = &gw->fns[r->function];
+        if ((rc = add_route(gw, r->path, fn, r->entrypoint ? r->entrypoint : fn->def->entrypoint,
+                            err)))
+            goto fail;
+    }
+    for (size_t i = 0; i < gw->nfns; i++)
+        if ((rc = add_dynamic_routes(gw, &gw->fns[i], err)))
+            goto fail;
+    *out = gw;
+    return 0;
+fail:
+    weft_gateway_free(gw);
+    return rc;
+}
+
+void weft_gateway_each_route(const weft_gateway_t *gw,
+                             void (*fn)(void *arg, const char *pattern, const char *function,
+                                        const char *entrypoint),
+                             void *arg) {
+    for (size_t i = 0; i < weft_router_count(gw->router); i++) {
+        const weft_route_t *r = weft_router_at(gw->router, i);
+        const handler_t *h = r->target;
+        fn(arg, r->pattern, h->fn ? h->fn->def->name : NULL, h->fn ? h->entrypoint : NULL);
+    }
+}
+
+void weft_gateway_free(weft_gateway_t *gw) {
+    if (!gw)
+        return;
+    if (gw->daemon)
+        weft_gateway_stop(gw, 0);
+    weft_pool_destroy(&gw->pool);
+    for (size_t i = 0; i < gw->nfns; i++) {
+        if (gw->fns[i].module)
+            weft_module_release(gw->fns[i].module);
+        free(gw->fns[i].preopens);
+    }
+    free(gw->fns);
+    while (gw->handlers) {
+        handler_t *h = gw->handlers;
+        gw->handlers = h->next;
+        free(h->entrypoint);
+        free(h);
+    }
+    weft_router_free(gw->router);
+    if (gw->listen_fd >= 0)
+        close(gw->listen_fd);
+    free(gw->tls_cert_pem);
+    free(gw->tls_key_pem);
+    free(gw);
+}
