@@ -8,4 +8,7 @@
 int weft_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* weft up (up.c). */
+int weft_cli_up(int argc, char **argv);
+
 #endif

@@ -252,6 +252,7 @@ typedef struct command {
 static const command_t commands[] = {
     {"run", cmd_run, "run a WASI command module"},
     {"compile", cmd_compile, "compile a module ahead of time into the cache"},
+    {"up", weft_cli_up, "serve an app's functions over HTTP (weft.toml, wagi.toml)"},
 };
 
 static void main_help(FILE *f) {

@@ -1,0 +1,266 @@
+/* weft up: serve the app's functions over HTTP until SIGINT or SIGTERM.
+ *
+ * Signals are blocked in every thread (the gateway's threads inherit the mask) and
+ * taken by sigwait() here, so shutdown runs as ordinary code: stop accepting, let the
+ * requests in flight finish, exit 0. A second signal during that wait ends the process
+ * at once, for the user who does not want to wait.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "cli.h"
+#include "gateway/gateway.h"
+#include "invoke/invoke.h"
+#include "util/util.h"
+
+#define WEFT_UP_MAX_ENV 4096
+/* Longest line of an --env-file. */
+#define WEFT_UP_MAX_ENV_LINE 65536
+
+static const char up_help[] =
+    "usage: weft up [options]\n"
+    "\n"
+    "Serves the functions of an app over HTTP, a fresh instance per request. Reads\n"
+    "./weft.toml, else ./wagi.toml or ./modules.toml (WAGI's format), unless -c names a\n"
+    "file. Every module is compiled before the server starts.\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE       the manifest\n"
+    "  --listen ADDR:PORT      where to listen (default: [server] listen, else\n"
+    "                          127.0.0.1:3000); port 0 picks a free one\n"
+    "  --env NAME=VALUE        an environment variable for every function (NAME alone\n"
+    "                          passes weft's own value)\n"
+    "  --env-file FILE         NAME=VALUE lines ('#' comments, optional quotes)\n"
+    "  --max-body SIZE         largest request body; larger ones get 413 (default 16MiB)\n"
+    "  --workers N             guests that may run at once (default 64)\n"
+    "  --tls-cert FILE         serve HTTPS with this PEM certificate ...\n"
+    "  --tls-key FILE          ... and this PEM private key\n"
+    "  --cache-dir DIR         artifact cache (default $XDG_CACHE_HOME/weft)\n"
+    "  -q, --quiet             no compile progress\n"
+    "  -h, --help              this help\n"
+    "\n"
+    "Global variables come first in a guest's environment, the function's own next,\n"
+    "the CGI variables last; a later one replaces an earlier one of the same name.\n";
+
+/* As weft_cli_usage_error in main.c, which is not linked into the test programs that
+ * link every layer (this file is): "weft up: <message> (see 'weft up --help')". */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("weft up: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see 'weft up --help')\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+typedef struct env_list {
+    char *v[WEFT_UP_MAX_ENV];
+    size_t n;
+} env_list_t;
+
+static int env_add(env_list_t *e, const char *name, size_t nlen, const char *value) {
+    if (e->n == WEFT_UP_MAX_ENV)
+        return usage_error("more than %d environment variables", WEFT_UP_MAX_ENV);
+    if (!nlen)
+        return usage_error("an environment variable has an empty name");
+    if (asprintf(&e->v[e->n], "%.*s=%s", (int)nlen, name, value) < 0)
+        return 1;
+    e->n++;
+    return 0;
+}
+
+static int env_arg(env_list_t *e, const char *arg) {
+    const char *eq = strchr(arg, '=');
+    if (eq)
+        return env_add(e, arg, (size_t)(eq - arg), eq + 1);
+    const char *v = getenv(arg);
+    return v ? env_add(e, arg, strlen(arg), v) : 0;
+}
+
+/* A .env file: NAME=VALUE per line, blank lines and '#' comments skipped, an
+ * "export " prefix allowed, and one pair of matching quotes around VALUE removed. */
+static int env_file(env_list_t *e, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "weft up: --env-file %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *line = malloc(WEFT_UP_MAX_ENV_LINE);
+    int rc = line ? 0 : 1, lineno = 0;
+    while (!rc && fgets(line, WEFT_UP_MAX_ENV_LINE, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s || *s == '#')
+            continue;
+        if (!strncmp(s, "export ", 7))
+            s += 7;
+        char *eq = strchr(s, '=');
+        if (!eq || eq == s) {
+            fprintf(stderr, "weft up: %s:%d: expected NAME=VALUE\n", path, lineno);
+            rc = 2;
+            break;
+        }
+        char *name_end = eq;
+        while (name_end > s && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+            name_end--;
+        char *v = eq + 1;
+        size_t vn = strlen(v);
+        if (vn >= 2 && (v[0] == '"' || v[0] == '\'') && v[vn - 1] == v[0]) {
+            v[vn - 1] = 0;
+            v++;
+        }
+        rc = env_add(e, s, (size_t)(name_end - s), v);
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static void print_route(void *arg, const char *pattern, const char *function,
+                        const char *entrypoint) {
+    if (function)
+        printf("  %-30s %s%s%s\n", pattern, function, strcmp(entrypoint, "_start") ? " " : "",
+               strcmp(entrypoint, "_start") ? entrypoint : "");
+    else
+        printf("  %-30s (weft: health check)\n", pattern);
+}
+
+int weft_cli_up(int argc, char **argv) {
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"env", required_argument, 0, 'e'},
+                                         {"env-file", required_argument, 0, 'f'},
+                                         {"max-body", required_argument, 0, 'b'},
+                                         {"workers", required_argument, 0, 'w'},
+                                         {"tls-cert", required_argument, 0, 'C'},
+                                         {"tls-key", required_argument, 0, 'K'},
+                                         {"cache-dir", required_argument, 0, 'd'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    static env_list_t env;
+    const char *config = NULL;
+    weft_gateway_config_t gcfg = {0};
+    int c, rc = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'l':
+            gcfg.listen = optarg;
+            break;
+        case 'e':
+            rc = env_arg(&env, optarg);
+            break;
+        case 'f':
+            rc = env_file(&env, optarg);
+            break;
+        case 'b':
+            if (weft_parse_size(optarg, &gcfg.max_body) || !gcfg.max_body)
+                return usage_error("--max-body %s: expected a size like 16MiB", optarg);
+            break;
+        case 'w': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 4096)
+                return usage_error("--workers %s: expected 1 to 4096", optarg);
+            gcfg.workers = (size_t)n;
+            break;
+        }
+        case 'C':
+            gcfg.tls_cert = optarg;
+            break;
+        case 'K':
+            gcfg.tls_key = optarg;
+            break;
+        case 'd':
+            gcfg.cache_dir = optarg;
+            break;
+        case 'q':
+            gcfg.quiet = true;
+            break;
+        case 'h':
+            fputs(up_help, stdout);
+            return 0;
+        default:
+            return usage_error("unknown option");
+        }
+        if (rc)
+            return rc;
+    }
+    if (optind != argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if ((gcfg.tls_cert == NULL) != (gcfg.tls_key == NULL))
+        return usage_error("--tls-cert and --tls-key go together");
+    if (!config && !(config = weft_app_find_default())) {
+        fprintf(stderr, "weft up: no weft.toml, wagi.toml or modules.toml here; name one "
+                        "with -c FILE\n");
+        return 1;
+    }
+
+    /* Before any thread exists, so that every thread inherits the mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    weft_invoke_init();
+    weft_error_t err = {0};
+    weft_app_t *app = NULL;
+    weft_gateway_t *gw = NULL;
+    weft_app_opts_t aopts = {.cache_dir = gcfg.cache_dir};
+    if (weft_app_load(config, &aopts, &app, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        rc = 1;
+        goto out;
+    }
+    if (!gcfg.listen)
+        gcfg.listen = app->listen ? app->listen : WEFT_APP_DEFAULT_LISTEN;
+    if (!gcfg.max_body)
+        gcfg.max_body = app->max_body;
+    gcfg.env = (const char *const *)env.v;
+    gcfg.nenv = env.n;
+    if (weft_gateway_create(app, &gcfg, &gw, &err) || weft_gateway_start(gw, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        rc = 1;
+        goto out;
+    }
+    printf("Serving %s (%zu function%s):\n", config, app->nfunctions,
+           app->nfunctions == 1 ? "" : "s");
+    weft_gateway_each_route(gw, print_route, NULL);
+    printf("Ready: serving on %s\n", weft_gateway_url(gw));
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    weft_log("%s: finishing the requests in flight (again to stop now)",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+    weft_gateway_stop(gw, 0);
+    weft_log("stopped");
+out:
+    weft_gateway_free(gw);
+    weft_app_free(app);
+    for (size_t i = 0; i < env.n; i++)
+        free(env.v[i]);
+    env.n = 0;
+    return rc;
+}
