@@ -81,7 +81,12 @@ static void test_thousand_instances_stay_flat(void) {
     /* From the 100th to the 1100th instance: address space and resident memory flat. */
     printf("VmSize %ld -> %ld KiB, VmRSS %ld -> %ld KiB\n", vsz0, vsz1, rss0, rss1);
     CHECK(vsz1 - vsz0 < 8 * 1024);
+#ifdef __SANITIZE_ADDRESS__
+    /* ASan keeps freed heap blocks in quarantine: resident memory grows by design. */
+    CHECK(rss1 - rss0 < 128 * 1024);
+#else
     CHECK(rss1 - rss0 < 8 * 1024);
+#endif
     weft_module_release(m);
 }
 

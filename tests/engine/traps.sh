@@ -2,6 +2,8 @@
 # output the guest wrote before it is kept.
 . "$TESTS_DIR/lib.sh"
 T="$GUESTS/traps.wasm"
+# Compile first, so that timings and stderr below are the run's alone.
+"$WEFT" compile -q "$T" >/dev/null && "$WEFT" compile -q "$GUESTS/stdin_wait.wasm" >/dev/null
 
 expect_trap() { # KIND MESSAGE [weft options...]
   local kind=$1 msg=$2
