@@ -44,12 +44,18 @@ extern char **environ;
 #define WEFT_MODULE_NAME "weftmod"
 #define WEFT_ARTIFACT_MAGIC "WEFTART1"
 #define WEFT_TRAILER_BYTES (32 + 8 + 8)
-/* Flags for the generated C. -fno-strict-aliasing: wasm2c's loads and stores go
- * through memcpy, but its helpers also pun through unions. */
-#define WEFT_CFLAGS                                                                                \
-    "-O2", "-std=gnu11", "-fPIC", "-shared", "-w", "-fvisibility=hidden",                          \
-        "-fno-semantic-interposition", "-Wl,-Bsymbolic", "-Wl,-z,now", "-Wl,-z,noexecstack"
-#define WEFT_CFLAGS_TEXT "-O2 -std=gnu11 -fPIC -shared -w -fvisibility=hidden -fno-semantic-interposition -Wl,-Bsymbolic -Wl,-z,now -Wl,-z,noexecstack"
+/* Flags for the generated C: compiling, then linking the shared object. */
+#define WEFT_CC_COMPILE                                                                            \
+    "-O2", "-std=gnu11", "-fPIC", "-w", "-fvisibility=hidden", "-fno-semantic-interposition"
+#define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,now", "-Wl,-z,noexecstack"
+#define WEFT_CFLAGS_TEXT                                                                           \
+    "-O2 -std=gnu11 -fPIC -w -fvisibility=hidden -fno-semantic-interposition -shared "            \
+    "-Wl,-Bsymbolic -Wl,-z,now -Wl,-z,noexecstack; split " WEFT_STR(WEFT_SPLIT_MIN_BYTES)
+#define WEFT_STR_(x) #x
+#define WEFT_STR(x) WEFT_STR_(x)
+/* Generated C larger than this is split into parallel translation units. */
+#define WEFT_SPLIT_MIN_BYTES 1000000
+#define WEFT_MAX_PARTS 8
 /* Show progress once a compile has run this long. */
 #define WEFT_PROGRESS_AFTER_NS 1000000000ull
 
@@ -156,28 +162,52 @@ static void progress_note(progress_t *p, const char *stage) {
     p->last_line = now;
 }
 
-/* Runs argv in dir with stdout and stderr to dir/log; waits, noting progress each
- * second. Returns the exit status, or -1 if it could not run or died by a signal. */
-static int run_tool(const char *dir, char *const argv[], progress_t *p, const char *stage) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addchdir_np(&fa, dir);
-    posix_spawn_file_actions_addopen(&fa, 1, "log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int status;
+/* Runs the n commands argvs[i] in dir at once, each with stdout and stderr to
+ * dir/log<i>, and waits for all, noting progress each second. Returns the index of the
+ * first that failed (exit status != 0, or could not run, or died), or -1 if all
+ * succeeded. */
+static int run_tools(const char *dir, char *const *const argvs[], int n, progress_t *p,
+                     const char *stage, bool *crashed) {
+    *crashed = false;
+    pid_t pids[WEFT_MAX_PARTS + 1];
+    int failed = -1, running = 0;
+    for (int i = 0; i < n; i++) {
+        char log[32];
+        snprintf(log, sizeof log, "log%d", i);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addchdir_np(&fa, dir);
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        int rc = posix_spawnp(&pids[i], argvs[i][0], &fa, NULL, argvs[i], environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0) {
+            pids[i] = -1;
+            if (failed < 0)
+                failed = i;
+        } else {
+            running++;
+        }
+    }
     uint64_t next_note = weft_now_ns();
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
+    while (running > 0) {
+        for (int i = 0; i < n; i++) {
+            if (pids[i] <= 0)
+                continue;
+            int status;
+            pid_t w = waitpid(pids[i], &status, WNOHANG);
+            if (w == 0 || (w < 0 && errno == EINTR))
+                continue;
+            pids[i] = 0;
+            running--;
+            if ((w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) && failed < 0) {
+                failed = i;
+                *crashed = w < 0 || !WIFEXITED(status);
+            }
+        }
+        if (running == 0)
             break;
-        if (w < 0 && errno != EINTR)
-            return -1;
         if (weft_now_ns() >= next_note) {
             progress_note(p, stage);
             next_note = weft_now_ns() + 1000000000ull;
@@ -185,15 +215,19 @@ static int run_tool(const char *dir, char *const argv[], progress_t *p, const ch
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }
-    if (!WIFEXITED(status))
-        return -1;
-    return WEXITSTATUS(status);
+    return failed;
 }
 
-/* Reads dir/log for an error message: its first lines, trimmed. */
-static void tool_log(const char *dir, char *out, size_t size) {
+static int run_tool(const char *dir, char *const argv[], progress_t *p, const char *stage,
+                    bool *crashed) {
+    char *const *const argvs[] = {argv};
+    return run_tools(dir, argvs, 1, p, stage, crashed);
+}
+
+/* Reads dir/log<i> for an error message: its first lines, trimmed. */
+static void tool_log(const char *dir, int i, char *out, size_t size) {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/log", dir);
+    snprintf(path, sizeof path, "%s/log%d", dir, i);
     uint8_t *text = NULL;
     size_t len = 0;
     out[0] = 0;
@@ -570,6 +604,218 @@ static int write_glue(const char *dir, const weft_wasm_module_t *m, bool strippe
     return rc;
 }
 
+/* ---- Parallel compilation of large modules ---------------------------------------------- */
+
+/* gcc -O2 spends its time evenly over all functions, so a large module compiles about
+ * n times faster as n translation units on n cores. wasm2c 1.0.32 writes one file whose
+ * layout is regular: helpers (macros and static inline functions), then
+ * s_module_initialized, func_types, prototypes of the module's functions (w2c_*), the
+ * init functions and segments, the definitions of the w2c_* functions, and last the
+ * exports and instantiate. The split keeps everything in module.c but moves runs of
+ * definitions to part<i>.c, each of which gets the helpers, the prototypes and
+ * func_types as extern. The w2c_* functions lose `static` (they stay hidden: the object
+ * is built with -fvisibility=hidden). Definitions that refer to data or element
+ * segments (bulk memory, table.init) stay in module.c; if there are any, nothing is
+ * split. */
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span_t;
+
+static const char *find_in(const char *from, const char *to, const char *needle) {
+    size_t n = strlen(needle);
+    for (const char *p = from; p && p + n <= to; p++) {
+        p = memchr(p, needle[0], (size_t)(to - p));
+        if (!p || p + n > to)
+            return NULL;
+        if (!memcmp(p, needle, n))
+            return p;
+    }
+    return NULL;
+}
+
+/* Is the line at p ("static <type> w2c_name(" ...) a module function's prototype or
+ * definition? */
+static bool is_w2c_function_line(const char *p, const char *end) {
+    if ((size_t)(end - p) < 8 || memcmp(p, "static ", 7) != 0)
+        return false;
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol)
+        eol = end;
+    const char *name = find_in(p, eol, " w2c_");
+    if (!name)
+        return false;
+    name += 5;
+    while (name < eol && (isalnum((unsigned char)*name) || *name == '_'))
+        name++;
+    return name < eol && *name == '(';
+}
+
+/* Appends [p, end) with "static " removed from the w2c_* function lines. */
+static void append_unstatic(weft_buf_t *b, const char *p, const char *end) {
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        eol = eol ? eol + 1 : end;
+        if (is_w2c_function_line(p, end))
+            p += 7;
+        weft_buf_append(b, p, (size_t)(eol - p));
+        p = eol;
+    }
+}
+
+/* Splits tmp/module.c into at most want parts; *nparts says how many (1: unchanged). */
+static int split_module_c(const char *tmp, int want, int *nparts, weft_error_t *err) {
+    *nparts = 1;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/module.c", tmp);
+    uint8_t *data = NULL;
+    size_t len;
+    int rc = weft_file_read(path, &data, &len, err);
+    if (rc)
+        return rc;
+    const char *c = (const char *)data, *end = c + len;
+    weft_buf_t bufs[WEFT_MAX_PARTS] = {{0}};
+    span_t chunks[WEFT_MAX_PARTS];
+    const char *init = find_in(c, end, "\nstatic bool s_module_initialized = false;\n");
+    const char *ft = init ? find_in(init, end, "\nstatic u32 func_types[") : NULL;
+    const char *elem = ft ? find_in(ft, end, "\nstatic void init_elem_instances(") : NULL;
+    const char *defs = elem ? find_in(elem, end, "\n}\n") : NULL;
+    const char *defs_end = NULL;
+    if (defs) {
+        defs += 3;
+        const char *e1 = find_in(defs, end, "\n/* export: ");
+        const char *e2 = find_in(defs, end, "\nstatic void init_instance_import(");
+        defs_end = e1 && (!e2 || e1 < e2) ? e1 + 1 : e2 ? e2 + 1 : NULL;
+    }
+    if (!defs || !defs_end || defs_end <= defs)
+        goto out; /* not the layout this was written for: compile as one unit */
+    unsigned ntypes = 0;
+    if (sscanf(ft + strlen("\nstatic u32 func_types["), "%u", &ntypes) != 1)
+        goto out;
+
+    /* Cut the definitions into want runs of about equal size, at function starts. */
+    size_t total = (size_t)(defs_end - defs);
+    const char *at = defs;
+    int n = 0;
+    for (int i = 0; i < want && at < defs_end; i++) {
+        const char *target = i == want - 1 ? defs_end : defs + total * (size_t)(i + 1) / (size_t)want;
+        const char *cut = target >= defs_end ? defs_end : find_in(target, defs_end, "\nstatic ");
+        cut = cut && cut < defs_end ? cut + 1 : defs_end;
+        chunks[n++] = (span_t){at, (size_t)(cut - at)};
+        at = cut;
+    }
+    for (int i = 1; i < n; i++) {
+        const char *e = chunks[i].p + chunks[i].n;
+        if (find_in(chunks[i].p, e, "data_segment_") || find_in(chunks[i].p, e, "elem_segment_") ||
+            find_in(chunks[i].p, e, "s_module_initialized"))
+            goto out;
+    }
+    if (n < 2)
+        goto out;
+
+    /* module.c: all but chunks 1.., func_types made visible to the parts. */
+    weft_buf_t *m = &bufs[0];
+    weft_buf_append(m, c, (size_t)(ft + 1 - c));
+    weft_buf_puts(m, "u32 func_types[");
+    append_unstatic(m, ft + strlen("\nstatic u32 func_types["), chunks[0].p + chunks[0].n);
+    weft_buf_append(m, defs_end, (size_t)(end - defs_end));
+    /* The parts: helpers, func_types, prototypes, their run of definitions. */
+    for (int i = 1; i < n; i++) {
+        weft_buf_t *b = &bufs[i];
+        weft_buf_append(b, c, (size_t)(init + 1 - c));
+        weft_buf_printf(b, "extern u32 func_types[%u];\n", ntypes);
+        for (const char *q = init + 1; q < defs;) {
+            const char *eol = memchr(q, '\n', (size_t)(defs - q));
+            eol = eol ? eol + 1 : defs;
+            if (is_w2c_function_line(q, defs) && eol - q >= 3 && eol[-2] == ';')
+                append_unstatic(b, q, eol);
+            q = eol;
+        }
+        append_unstatic(b, chunks[i].p, chunks[i].p + chunks[i].n);
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        char out_path[PATH_MAX];
+        if (i == 0)
+            snprintf(out_path, sizeof out_path, "%s/module.c", tmp);
+        else
+            snprintf(out_path, sizeof out_path, "%s/part%d.c", tmp, i);
+        rc = weft_file_write_atomic(out_path, bufs[i].data, bufs[i].len, err);
+    }
+    if (!rc)
+        *nparts = n;
+out:
+    for (int i = 0; i < WEFT_MAX_PARTS; i++)
+        weft_buf_free(&bufs[i]);
+    free(data);
+    return rc;
+}
+
+/* Compiles tmp's C into tmp/module.so: one compiler run for small modules, parallel
+ * ones for large. */
+static int compile_c(const char *tmp, const char *name, progress_t *prog, weft_error_t *err) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/module.c", tmp);
+    struct stat st;
+    int parts = 1, rc;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (stat(path, &st) == 0 && st.st_size > WEFT_SPLIT_MIN_BYTES && cores > 1) {
+        long want = st.st_size / (WEFT_SPLIT_MIN_BYTES / 2);
+        if (want > cores)
+            want = cores;
+        if (want > WEFT_MAX_PARTS)
+            want = WEFT_MAX_PARTS;
+        if ((rc = split_module_c(tmp, (int)want, &parts, err)))
+            return rc;
+    }
+    progress_note(prog, "compiling C");
+    char *cc = (char *)cc_command();
+    bool crashed;
+    int failed;
+    if (parts == 1) {
+        char *argv[] = {cc,    WEFT_CC_COMPILE, WEFT_CC_LINK, "-I.",   "-o", "module.so",
+                        "module.c", "glue.c",   "data.S",     NULL};
+        failed = run_tool(tmp, argv, prog, "compiling C", &crashed);
+    } else {
+        char srcs[WEFT_MAX_PARTS][32], objs[WEFT_MAX_PARTS][32];
+        char *argvs_store[WEFT_MAX_PARTS][16];
+        char *const *argvs[WEFT_MAX_PARTS];
+        for (int i = 0; i < parts; i++) {
+            if (i == 0) {
+                snprintf(srcs[i], sizeof srcs[i], "module.c");
+                snprintf(objs[i], sizeof objs[i], "module.o");
+            } else {
+                snprintf(srcs[i], sizeof srcs[i], "part%d.c", i);
+                snprintf(objs[i], sizeof objs[i], "part%d.o", i);
+            }
+            char *a[] = {cc, WEFT_CC_COMPILE, "-I.", "-c", srcs[i], "-o", objs[i], NULL};
+            memcpy(argvs_store[i], a, sizeof a);
+            argvs[i] = argvs_store[i];
+        }
+        failed = run_tools(tmp, argvs, parts, prog, "compiling C", &crashed);
+        if (failed < 0) {
+            char *argv[8 + WEFT_MAX_PARTS + 12];
+            int k = 0;
+            char *head[] = {cc, WEFT_CC_COMPILE, WEFT_CC_LINK, "-I.", "-o", "module.so"};
+            for (size_t j = 0; j < sizeof head / sizeof head[0]; j++)
+                argv[k++] = head[j];
+            for (int i = 0; i < parts; i++)
+                argv[k++] = objs[i];
+            argv[k++] = "glue.c";
+            argv[k++] = "data.S";
+            argv[k] = NULL;
+            failed = run_tool(tmp, argv, prog, "linking", &crashed);
+        }
+    }
+    if (failed >= 0) {
+        char log[WEFT_ERROR_MAX - 200];
+        tool_log(tmp, failed, log, sizeof log);
+        return weft_error_set(err, WEFT_ECOMPILE, "%s: the C compiler failed%s: %s", name,
+                              crashed ? " (it crashed)" : "", log[0] ? log : "no message");
+    }
+    return 0;
+}
+
 /* ---- The pipeline ------------------------------------------------------------------------ */
 
 static void remove_tree(const char *dir) {
@@ -632,13 +878,13 @@ static int build_in(const char *tmp, const char *name, const uint8_t *bytes, siz
 
     progress_note(prog, "translating to C (wasm2c)");
     char *w2c_argv[] = {"wasm2c", "-n", WEFT_MODULE_NAME, "input.wasm", "-o", "module.c", NULL};
-    int st = run_tool(tmp, w2c_argv, prog, "translating to C (wasm2c)");
-    if (st != 0) {
+    bool crashed;
+    if (run_tool(tmp, w2c_argv, prog, "translating to C (wasm2c)", &crashed) >= 0) {
         char log[WEFT_ERROR_MAX - 200];
-        tool_log(tmp, log, sizeof log);
-        if (st < 0)
+        tool_log(tmp, 0, log, sizeof log);
+        if (crashed)
             rc = weft_error_set(err, WEFT_ECOMPILE, "%s: wasm2c failed%s%s", name,
-                                log[0] ? ": " : " (did it crash?)", log);
+                                log[0] ? ": " : " (it crashed)", log);
         else
             rc = weft_error_set(err, WEFT_EMODULE, "%s: invalid module: %s", name,
                                 log[0] ? log : "wasm2c refused it");
@@ -650,18 +896,7 @@ static int build_in(const char *tmp, const char *name, const uint8_t *bytes, siz
         goto out;
     if ((rc = write_glue(tmp, &m, strip, (const char *)hdr, err)))
         goto out;
-
-    progress_note(prog, "compiling C");
-    char *cc_argv[] = {(char *)cc_command(), WEFT_CFLAGS, "-I.", "-o", "module.so", "module.c",
-                       "glue.c", "data.S", NULL};
-    st = run_tool(tmp, cc_argv, prog, "compiling C");
-    if (st != 0) {
-        char log[WEFT_ERROR_MAX - 200];
-        tool_log(tmp, log, sizeof log);
-        rc = weft_error_set(err, WEFT_ECOMPILE, "%s: the C compiler failed: %s", name,
-                            log[0] ? log : "no message");
-        goto out;
-    }
+    rc = compile_c(tmp, name, prog, err);
 out:
     free(hdr);
     free(stripped);
