@@ -83,7 +83,8 @@ done
 echo
 echo "== machine: $(nproc) cores, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p')"
 echo "   $(date -u '+%Y-%m-%d %H:%M UTC'); load average before the runs:$(uptime | sed 's/.*load average://')"
-echo "   gcc $(gcc -dumpfullversion), $(clang --version | head -1), $("$WEFT" --version | head -1)"
+rev=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "unknown revision")
+echo "   gcc $(gcc -dumpfullversion), $(clang --version | head -1), $("$WEFT" --version | head -1) ($rev)"
 echo "== timing: best of $RUNS runs, $CLOCK time, builds interleaved (raw times in ${LOG#"$ROOT"/})"
 
 declare -A BEST
@@ -180,9 +181,13 @@ HELLO_CMD="$WEFT run --cache-dir $CACHE $OUT/hello.wasm"
 if command -v hyperfine >/dev/null; then
     hyperfine -N --warmup 20 --runs 200 --export-json "$OUT/hyperfine.json" "$HELLO_CMD" \
         >"$OUT/hyperfine.txt" 2>&1 || { cat "$OUT/hyperfine.txt"; failures=$((failures + 1)); }
+    # CPU time (user + system) as well: unlike wall time, it hardly depends on whether
+    # other processes keep the cores busy.
     awk -F'[:,]' '/"mean"/ { m = $2 } /"median"/ { d = $2 } /"min"/ { lo = $2 }
-        END { printf "  hyperfine -N, 200 runs: mean %.2f ms, median %.2f ms, min %.2f ms\n",
-              m * 1e3, d * 1e3, lo * 1e3 }' "$OUT/hyperfine.json"
+        /"user"/ { u = $2 } /"system"/ { s = $2 }
+        END { printf "  hyperfine -N, 200 runs: mean %.2f ms, median %.2f ms, min %.2f ms wall;" \
+                     " CPU %.2f ms user + %.2f ms system\n", m * 1e3, d * 1e3, lo * 1e3, u * 1e3, s * 1e3 }' \
+        "$OUT/hyperfine.json"
 else
     # No hyperfine (Debian package hyperfine): time 200 runs here, $EPOCHREALTIME needs no fork.
     for ((i = 0; i < 220; i++)); do
