@@ -48,9 +48,11 @@ extern char **environ;
 #define WEFT_CC_COMPILE                                                                            \
     "-O2", "-std=gnu11", "-fPIC", "-w", "-fvisibility=hidden", "-fno-semantic-interposition"
 #define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,now", "-Wl,-z,noexecstack"
+/* After the objects: wasm2c's float operations call libm (sqrt, floor, ...). */
+#define WEFT_CC_LIBS "-lm"
 #define WEFT_CFLAGS_TEXT                                                                           \
     "-O2 -std=gnu11 -fPIC -w -fvisibility=hidden -fno-semantic-interposition -shared "            \
-    "-Wl,-Bsymbolic -Wl,-z,now -Wl,-z,noexecstack; split " WEFT_STR(WEFT_SPLIT_MIN_BYTES)
+    "-Wl,-Bsymbolic -Wl,-z,now -Wl,-z,noexecstack -lm; split " WEFT_STR(WEFT_SPLIT_MIN_BYTES)
 #define WEFT_STR_(x) #x
 #define WEFT_STR(x) WEFT_STR_(x)
 /* Generated C larger than this is split into parallel translation units. */
@@ -774,7 +776,7 @@ static int compile_c(const char *tmp, const char *name, progress_t *prog, weft_e
     int failed;
     if (parts == 1) {
         char *argv[] = {cc,    WEFT_CC_COMPILE, WEFT_CC_LINK, "-I.",   "-o", "module.so",
-                        "module.c", "glue.c",   "data.S",     NULL};
+                        "module.c", "glue.c",   "data.S",     WEFT_CC_LIBS, NULL};
         failed = run_tool(tmp, argv, prog, "compiling C", &crashed);
     } else {
         char srcs[WEFT_MAX_PARTS][32], objs[WEFT_MAX_PARTS][32];
@@ -803,6 +805,7 @@ static int compile_c(const char *tmp, const char *name, progress_t *prog, weft_e
                 argv[k++] = objs[i];
             argv[k++] = "glue.c";
             argv[k++] = "data.S";
+            argv[k++] = WEFT_CC_LIBS;
             argv[k] = NULL;
             failed = run_tool(tmp, argv, prog, "linking", &crashed);
         }

@@ -24,6 +24,18 @@ check "proc_exit code" "$RC" 42
 run "$WEFT" run "$GUESTS/traps.wasm" exit 0
 check "proc_exit 0 is success" "$RC" 0
 
+# Floating point through libm, with wasm's rules for NaN, signed zero and rounding.
+run "$WEFT" run "$GUESTS/floats.wasm"
+check "floats: status" "$RC" 0
+check "floats: results" "$OUT" "sqrt 1.414214 3.000
+floor -3.0 ceil -2.0 trunc -2.0
+nearest 2.0 -2.0 2.0
+min -0.0 max 0.0
+signbit(min(-0,0)) 1
+nan min 1
+overflow inf
+copysign -3.0"
+
 # The command line.
 run "$WEFT" --version
 check "--version" "$RC" 0
