@@ -1,0 +1,101 @@
+# Helpers for the gateway's test scripts (sourced; not a test itself: no .sh suffix).
+# Each script writes a manifest into a folder under $WORK, starts `weft up` there on a
+# free port (port 0: weft picks one and prints it in its Ready line), talks HTTP to it
+# with curl or raw bytes through bash's /dev/tcp, and stops it. Every server started
+# is killed when the script exits, whatever happened.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+WEFT_PIDS=()
+cleanup_servers() {
+  for p in "${WEFT_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup_servers EXIT
+
+# start_weft DIR [ARGS...]: runs `weft up ARGS` in DIR (stdout in DIR/out, log in
+# DIR/log), waits for "Ready: serving on URL"; sets PID, URL, HOSTPORT, PORT.
+start_weft() {
+  local dir=$1
+  shift
+  rm -f "$dir/out" "$dir/log" # or a previous server's Ready line could be read
+  (cd "$dir" && exec "$WEFT" up --listen 127.0.0.1:0 -q "$@" >"$dir/out" 2>"$dir/log") &
+  PID=$!
+  WEFT_PIDS+=("$PID")
+  # Generous: the first run of a test compiles the guests into the shared cache.
+  for _ in $(seq 1 1800); do
+    if grep -q '^Ready: serving on ' "$dir/out" 2>/dev/null; then
+      URL=$(sed -n 's/^Ready: serving on //p' "$dir/out")
+      HOSTPORT=${URL#*://}
+      PORT=${HOSTPORT##*:}
+      return 0
+    fi
+    if ! kill -0 "$PID" 2>/dev/null; then
+      echo "weft up exited before it was ready:" >&2
+      cat "$dir/log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "weft up did not get ready" >&2
+  return 1
+}
+
+# stop_weft: SIGTERM and wait; sets STOP_RC.
+stop_weft() {
+  kill -TERM "$PID" 2>/dev/null
+  wait "$PID"
+  STOP_RC=$?
+}
+
+# get PATH [CURL ARGS...]: $BODY, $STATUS, $HEADERS (lower-cased names) of one request.
+get() {
+  local path=$1
+  shift
+  curl -s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' --max-time 30 "$@" \
+    "$URL$path" >"$WORK/status" 2>/dev/null
+  STATUS=$(cat "$WORK/status")
+  BODY=$(cat "$WORK/body" 2>/dev/null)
+  HEADERS=$(tr -d '\r' <"$WORK/headers" 2>/dev/null | sed 's/^\([^:]*\):/\L\1:/')
+}
+
+# raw BYTES: sends BYTES (a printf format) on a fresh connection and prints what comes
+# back until the server closes or 5 s pass. Python's sockets rather than bash's
+# /dev/tcp: the request is sent whole even when the server answers early.
+raw() {
+  # shellcheck disable=SC2059
+  printf "$1" >"$WORK/raw.req"
+  python3 - "$PORT" "$WORK/raw.req" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+try:
+    s.sendall(open(sys.argv[2], "rb").read())
+except OSError:
+    pass  # the server may close early on a bad request; read what it said
+out = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+except OSError:
+    pass
+sys.stdout.buffer.write(out)
+PY
+}
+
+# status_of RESPONSE: the status code of a raw HTTP response.
+status_of() {
+  printf '%s' "$1" | head -n 1 | awk '{print $2}'
+}
+
+# log_has TEXT: does the server's log (in $DIR/log) contain TEXT? Waits a little, as
+# a line may be written just after the response.
+log_has() {
+  for _ in $(seq 1 50); do
+    grep -qF -- "$1" "$DIR/log" && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -1,0 +1,41 @@
+#!/bin/bash
+# HTTPS with --tls-cert/--tls-key: a self-signed certificate made here, verified by
+# curl against that certificate (not -k), and the CGI variables say https.
+source "$(dirname "$0")/gw.bash"
+
+DIR="$WORK/app"
+mkdir -p "$DIR"
+cp "$GUESTS/gw_cgi.wasm" "$DIR/"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/key.pem" -out "$DIR/cert.pem" \
+  -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+check "a test certificate was made" "$([ -s "$DIR/cert.pem" ] && echo yes)" yes
+cat >"$DIR/weft.toml" <<'TOML'
+[[function]]
+name = "cgi"
+source = "gw_cgi.wasm"
+route = "/cgi/..."
+TOML
+start_weft "$DIR" --tls-cert cert.pem --tls-key key.pem || { fail "server start"; finish; exit 1; }
+check_contains "the Ready line says https" "$URL" "https://127.0.0.1:"
+
+get /cgi/env --cacert "$DIR/cert.pem"
+check "HTTPS request, certificate verified" "$STATUS" 200
+check "X_FULL_URL is https" "$(printf '%s\n' "$BODY" | grep '^X_FULL_URL=')" "X_FULL_URL=https://127.0.0.1:$PORT/cgi/env"
+get /cgi/echo --cacert "$DIR/cert.pem" --data-binary 'over tls'
+check "a body over TLS" "$BODY" "over tls"
+curl -s --max-time 10 --cacert "$DIR/cert.pem" "$URL/cgi/state" "$URL/cgi/state" -v -o /dev/null -o /dev/null 2>"$WORK/ka"
+check "keep-alive over TLS" "$(grep -c 'Re-using existing connection' "$WORK/ka")" 1
+code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://$HOSTPORT/cgi/state")
+check "plain HTTP to the TLS port gets no HTTP answer" "$code" 000
+get /healthz --cacert "$DIR/cert.pem"
+check "still serving after a plain-HTTP client" "$STATUS" 200
+stop_weft
+check "clean exit" "$STOP_RC" 0
+
+# Half a TLS configuration is a usage error.
+pushd "$DIR" >/dev/null
+run "$WEFT" up --tls-cert cert.pem
+popd >/dev/null
+check "--tls-cert without --tls-key" "$RC" 2
+check_contains "says why" "$ERR" "--tls-cert and --tls-key go together"
+finish

@@ -1,0 +1,123 @@
+#!/bin/bash
+# A WAGI user's modules.toml runs unchanged: relative and file:// module paths, a .wat
+# module, volumes, per-module environment, argv, entrypoint, allowed_hosts and
+# http_max_concurrency; `weft up` finds modules.toml / wagi.toml by itself; a weft.toml
+# with a mistake is refused with file, line and key.
+source "$(dirname "$0")/gw.bash"
+
+DIR="$WORK/wagi"
+mkdir -p "$DIR/modules" "$DIR/data" "$WORK/elsewhere"
+cp "$GUESTS/gw_hello.wasm" "$GUESTS/gw_routes.wasm" "$DIR/modules/"
+cp "$GUESTS/gw_cgi.wasm" "$WORK/elsewhere/"
+echo "volume text" >"$DIR/data/in.txt"
+cat >"$DIR/modules/hello.wat" <<'WAT'
+(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "Content-Type: text/plain\n\nhello from wat\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 41))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+WAT
+cat >"$DIR/modules.toml" <<TOML
+# A WAGI modules.toml, as WAGI documents it.
+[[module]]
+route = "/"
+module = "modules/gw_hello.wasm"
+
+[[module]]
+route = "/cgi/..."
+module = "file://$WORK/elsewhere/gw_cgi.wasm"
+volumes = { "/data" = "data" }
+environment = { FOO = "bar", NUMBER = 42 }
+allowed_hosts = ["https://example.com"]
+http_max_concurrency = 2
+argv = "\${SCRIPT_NAME} \${ARGS}"
+
+[[module]]
+route = "/wat"
+module = "modules/hello.wat"
+
+[[module]]
+route = "/dyn/..."
+module = "modules/gw_routes.wasm"
+
+[[module]]
+route = "/entry"
+module = "modules/gw_routes.wasm"
+entrypoint = "_wild"
+TOML
+start_weft "$DIR" || { fail "server start"; finish; exit 1; }
+check_contains "found modules.toml by itself" "$(cat "$DIR/out")" "Serving modules.toml"
+check_contains "routes printed" "$(cat "$DIR/out")" "/dyn/wild/..."
+
+get /
+check "hello world module" "$STATUS:$BODY" "200:hello from weft"
+get /wat
+check "a .wat module, converted at load" "$STATUS:$BODY" "200:hello from wat"
+get '/cgi/env?x=1&y=2'
+var() { printf '%s\n' "$BODY" | grep -m1 "^$1=" | cut -d= -f2-; }
+check "file:// module" "$STATUS" 200
+check "per-module environment" "$(var FOO)" "bar"
+check "a number in environment" "$(var NUMBER)" "42"
+check "argv template" "$(printf '%s\n' "$BODY" | grep '^argv' | cut -d= -f2- | tr '\n' ' ')" "/cgi x=1 y=2 "
+get /cgi/volume
+check "volume relative to the manifest" "$(printf '%s\n' "$BODY" | head -1)" "in=volume text"
+check "volume written" "$(cat "$DIR/data/out.txt")" "written by the guest"
+get /dyn/hello
+check "_routes under WAGI" "$BODY" "hello entry"
+get /entry
+check "entrypoint" "$BODY" "wild entry"
+get /healthz
+check "/healthz" "$STATUS" 200
+stop_weft
+check "clean exit" "$STOP_RC" 0
+
+# The same file named wagi.toml, found when there is no modules.toml; an unknown key
+# is only a warning, as in WAGI.
+mv "$DIR/modules.toml" "$DIR/wagi.toml"
+sed -i 's|^route = "/wat"|route = "/wat"\nbindle_server = "ignored"|' "$DIR/wagi.toml"
+start_weft "$DIR" || { fail "server start (wagi.toml)"; finish; exit 1; }
+check_contains "found wagi.toml" "$(cat "$DIR/out")" "Serving wagi.toml"
+check_contains "an unknown key in a WAGI file is a warning" "$(cat "$DIR/log")" \
+  "wagi.toml:17: warning: unknown key 'bindle_server' in [[module]] ignored"
+get /wat
+check "serving with wagi.toml" "$BODY" "hello from wat"
+stop_weft
+
+# -c names any file.
+cp "$DIR/wagi.toml" "$DIR/other-name.toml"
+start_weft "$DIR" -c other-name.toml || { fail "server start (-c)"; finish; exit 1; }
+get /
+check "-c FILE in WAGI's format" "$BODY" "hello from weft"
+stop_weft
+
+# Mistakes are refused before anything listens.
+cat >"$DIR/weft.toml" <<'TOML'
+[[function]]
+name = "hello"
+source = "modules/gw_hello.wasm"
+tiemout = "1s"
+TOML
+pushd "$DIR" >/dev/null
+run "$WEFT" up -q --listen 127.0.0.1:0
+check "weft.toml is preferred, and a mistake in it fails" "$RC" 1
+check "the error names file, line and key" "$ERR" \
+  "weft: weft.toml:4: unknown key 'tiemout' in [[function]] 'hello'"
+printf '[[function]]\nname = "hello"\nsource = "modules/gw_hello.wasm"\ntimeout = true\n' >weft.toml
+run "$WEFT" up -q --listen 127.0.0.1:0
+check "a wrong type" "$ERR" \
+  "weft: weft.toml:4: 'timeout' in [[function]] 'hello' must be a duration like \"30s\", not a boolean"
+printf '[[module]]\nroute = "/x"\nmodule = "missing.wasm"\n' >wagi.toml
+rm weft.toml
+run "$WEFT" up -q --listen 127.0.0.1:0
+check "a missing module fails at start" "$RC" 1
+check_contains "naming it" "$ERR" "missing.wasm"
+mkdir -p empty && cd empty
+run "$WEFT" up
+check "no manifest at all" "$RC" 1
+check_contains "says what to do" "$ERR" "name one with -c FILE"
+popd >/dev/null
+finish

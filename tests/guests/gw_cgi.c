@@ -1,0 +1,140 @@
+/* A CGI guest for the gateway tests. The last segment of PATH_INFO picks what it does
+ * (so /cgi/env and /cgi/any/thing/env both print the environment), and one module
+ * covers every response path:
+ *   /env       every variable and argument, one per line (text/plain)
+ *   /echo      the body back, with the request's Content-Type
+ *   /headers   Status 201, three Set-Cookie headers, a custom header, and bad lines
+ *   /location  a Location header only (302)
+ *   /see-other Status 303 and a Location
+ *   /noct      a body with no CGI header at all (500)
+ *   /exit0     the response, then proc_exit(0) (success)
+ *   /exit3     the response, then proc_exit(3) (500)
+ *   /spin      loops forever (504 once the timeout stops it)
+ *   /trap      executes unreachable (500)
+ *   /grow      allocates until the memory limit stops it (500)
+ *   /sleep     sleeps 1.5 s, then answers (graceful shutdown, slow guests)
+ *   /stderr    two lines on stderr, then a response
+ *   /state     a counter in a global: 1 on every request if instances are fresh
+ *   /volume    reads /data/in.txt and writes /data/out.txt
+ *   /big       a 1 MiB body of 'x'
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+static int counter;
+static char *volatile last_block; /* keeps the compiler from dropping allocations */
+
+static void text(void) {
+    printf("Content-Type: text/plain\n\n");
+}
+
+int main(int argc, char **argv) {
+    const char *info = getenv("PATH_INFO");
+    if (!info)
+        info = "";
+    if (strrchr(info, '/'))
+        info = strrchr(info, '/');
+    if (!strcmp(info, "/env")) {
+        text();
+        for (int i = 0; i < argc; i++)
+            printf("argv[%d]=%s\n", i, argv[i]);
+        for (char **e = environ; *e; e++)
+            printf("%s\n", *e);
+    } else if (!strcmp(info, "/echo")) {
+        const char *ct = getenv("CONTENT_TYPE");
+        printf("Content-Type: %s\r\n\r\n", ct && *ct ? ct : "application/octet-stream");
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+            fwrite(buf, 1, n, stdout);
+    } else if (!strcmp(info, "/headers")) {
+        printf("Status: 201 Created\n"
+               "Content-Type: text/plain\n"
+               "Set-Cookie: a=1\n"
+               "Set-Cookie: b=2\n"
+               "X-Custom:   spaced value  \n"
+               "Bad Header: no spaces in names\n"
+               "not a header line\n"
+               "X-Ctl: bell\a here\n"
+               "Content-Length: 999\n"
+               "Set-Cookie: c=3\n"
+               "\n"
+               "created\n");
+    } else if (!strcmp(info, "/location")) {
+        printf("Location: /elsewhere\n\n");
+    } else if (!strcmp(info, "/see-other")) {
+        printf("Status: 303 See Other\nLocation: /other\n\n");
+    } else if (!strcmp(info, "/noct")) {
+        printf("just some text\n");
+    } else if (!strcmp(info, "/exit0")) {
+        text();
+        printf("exiting 0\n");
+        fflush(stdout);
+        exit(0);
+    } else if (!strcmp(info, "/exit3")) {
+        text();
+        printf("exiting 3\n");
+        fflush(stdout);
+        exit(3);
+    } else if (!strcmp(info, "/spin")) {
+        volatile unsigned long n = 0;
+        for (;;)
+            n++;
+    } else if (!strcmp(info, "/trap")) {
+        __builtin_trap();
+    } else if (!strcmp(info, "/grow")) {
+        for (;;) {
+            char *p = malloc(1 << 20);
+            if (!p)
+                break;
+            memset(p, 1, 1 << 20);
+            last_block = p;
+        }
+        text();
+        printf("malloc failed cleanly\n");
+    } else if (!strcmp(info, "/sleep")) {
+        struct timespec ts = {1, 500000000};
+        nanosleep(&ts, NULL);
+        text();
+        printf("slept\n");
+    } else if (!strcmp(info, "/stderr")) {
+        fprintf(stderr, "first guest line\nsecond guest line\n");
+        text();
+        printf("logged\n");
+    } else if (!strcmp(info, "/state")) {
+        counter++;
+        text();
+        printf("counter=%d\n", counter);
+    } else if (!strcmp(info, "/volume")) {
+        FILE *in = fopen("/data/in.txt", "r");
+        char line[256] = "";
+        if (in) {
+            if (!fgets(line, sizeof line, in))
+                line[0] = 0;
+            fclose(in);
+        }
+        FILE *out = fopen("/data/out.txt", "w");
+        if (out) {
+            fprintf(out, "written by the guest\n");
+            fclose(out);
+        }
+        text();
+        printf("in=%s", line);
+        printf("out=%s\n", out ? "ok" : "failed");
+    } else if (!strcmp(info, "/big")) {
+        text();
+        static char block[1 << 20];
+        memset(block, 'x', sizeof block);
+        fwrite(block, 1, sizeof block, stdout);
+    } else {
+        const char *who = getenv("WHO");
+        printf("Status: 404 Not Found\nContent-Type: text/plain\nX-Who: %s\n\n"
+               "no such test: %s\n",
+               who ? who : "", info);
+    }
+    return 0;
+}
