@@ -47,12 +47,13 @@ extern char **environ;
 /* Flags for the generated C: compiling, then linking the shared object. */
 #define WEFT_CC_COMPILE                                                                            \
     "-O2", "-std=gnu11", "-fPIC", "-w", "-fvisibility=hidden", "-fno-semantic-interposition"
-#define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,now", "-Wl,-z,noexecstack"
+/* No -z now: host functions from plugins are bound lazily (engine.h). */
+#define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,noexecstack"
 /* After the objects: wasm2c's float operations call libm (sqrt, floor, ...). */
 #define WEFT_CC_LIBS "-lm"
 #define WEFT_CFLAGS_TEXT                                                                           \
     "-O2 -std=gnu11 -fPIC -w -fvisibility=hidden -fno-semantic-interposition -shared "            \
-    "-Wl,-Bsymbolic -Wl,-z,now -Wl,-z,noexecstack -lm; split " WEFT_STR(WEFT_SPLIT_MIN_BYTES)
+    "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; split " WEFT_STR(WEFT_SPLIT_MIN_BYTES)
 #define WEFT_STR_(x) #x
 #define WEFT_STR(x) WEFT_STR_(x)
 /* Generated C larger than this is split into parallel translation units. */
@@ -317,6 +318,14 @@ static int check_module(const char *name, const weft_wasm_module_t *m, weft_erro
         char tstr[256], sig[128];
         weft_wasm_functype_str(t, tstr, sizeof tstr);
         const weft_import_def_t *def = weft_engine_find_import(im->module, im->name);
+        if (!def) {
+            /* A provider loaded on demand may have it. */
+            weft_error_t lerr = {0};
+            if (weft_engine_require_module(im->module, &lerr) == 0)
+                def = weft_engine_find_import(im->module, im->name);
+            else if (lerr.code != WEFT_EIMPORT)
+                return weft_error_set(err, lerr.code, "%s: %s", name, lerr.msg);
+        }
         if (!def)
             return weft_error_set(err, WEFT_EIMPORT,
                                   "%s imports %s.%s %s, which weft does not provide", name,
@@ -587,10 +596,21 @@ static int write_glue(const char *dir, const weft_wasm_module_t *m, bool strippe
     }
     weft_buf_printf(&g, "\nstatic const weft_glue_export_t exports[] = {\n%s    {NULL, NULL}\n};\n\n",
                     table.data ? (char *)table.data : "");
+    weft_buf_puts(&g, "static const char *const import_modules[] = {");
+    for (uint32_t i = 0; i < m->nimports; i++) {
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(m->imports[j].module, m->imports[i].module);
+        if (!seen) {
+            c_string(&g, m->imports[i].module);
+            weft_buf_puts(&g, ", ");
+        }
+    }
+    weft_buf_puts(&g, "NULL};\n\n");
     weft_buf_printf(&g,
                     "__attribute__((visibility(\"default\"))) const weft_glue_t weft_glue = {\n"
                     "    WEFT_GLUE_ABI, %uu, sizeof(Z_%s_instance_t), glue_init_module,\n"
-                    "    glue_instantiate, glue_free, glue_memory, exports,\n};\n",
+                    "    glue_instantiate, glue_free, glue_memory, exports, import_modules,\n};\n",
                     nexp, WEFT_MODULE_NAME);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/glue.c", dir);

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEFT_GLUE_ABI 2u
+#define WEFT_GLUE_ABI 3u
 
 typedef struct weft_glue_export {
     const char *name;      /* export name, for (func) exports only */
@@ -29,6 +29,9 @@ typedef struct weft_glue {
     void (*free)(void *inst);
     void *(*memory)(void *inst); /* wasm_rt_memory_t* of memory 0, NULL if none */
     const weft_glue_export_t *exports;
+    /* Modules the artifact imports functions from, NULL-terminated: their providers
+     * must be present before the first call (see weft_engine_provide_loader). */
+    const char *const *import_modules;
 } weft_glue_t;
 
 #endif

@@ -32,6 +32,50 @@ void weft_engine_provide(const weft_import_def_t *defs, size_t n) {
     pthread_mutex_unlock(&providers_lock);
 }
 
+static struct {
+    const char *module;
+    int (*load)(weft_error_t *err);
+    bool done;
+} loaders[WEFT_MAX_PROVIDERS];
+static size_t nloaders;
+
+void weft_engine_provide_loader(const char *module, int (*load)(weft_error_t *err)) {
+    pthread_mutex_lock(&providers_lock);
+    if (nloaders < WEFT_MAX_PROVIDERS)
+        loaders[nloaders++] = (typeof(loaders[0])){module, load, false};
+    pthread_mutex_unlock(&providers_lock);
+}
+
+static bool module_provided(const char *module) {
+    bool found = false;
+    pthread_mutex_lock(&providers_lock);
+    for (size_t p = 0; p < nproviders && !found; p++)
+        for (size_t i = 0; i < providers[p].n && !found; i++)
+            found = !strcmp(providers[p].defs[i].module, module);
+    pthread_mutex_unlock(&providers_lock);
+    return found;
+}
+
+int weft_engine_require_module(const char *module, weft_error_t *err) {
+    /* Loaders run under their own lock: they call weft_engine_provide. */
+    static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER;
+    int rc = 0;
+    pthread_mutex_lock(&loading);
+    for (size_t i = 0; i < nloaders; i++) {
+        if (strcmp(loaders[i].module, module) || loaders[i].done)
+            continue;
+        rc = loaders[i].load(err);
+        if (!rc)
+            loaders[i].done = true;
+        break;
+    }
+    pthread_mutex_unlock(&loading);
+    if (!rc && !module_provided(module))
+        rc = weft_error_set(err, WEFT_EIMPORT, "import module '%s' is not provided by weft",
+                            module);
+    return rc;
+}
+
 const weft_import_def_t *weft_engine_find_import(const char *module, const char *name) {
     const weft_import_def_t *found = NULL;
     pthread_mutex_lock(&providers_lock);
@@ -95,7 +139,9 @@ static int load_artifact(const char *artifact, const char *name, weft_module_t *
     if (!m)
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     pthread_mutex_lock(&load_lock);
-    m->dl = dlopen(artifact, RTLD_NOW | RTLD_LOCAL);
+    /* Lazy binding: the host functions of a plugin (see weft_engine_provide_loader)
+     * are bound at their first call, after the check below has loaded the plugin. */
+    m->dl = dlopen(artifact, RTLD_LAZY | RTLD_LOCAL);
     if (!m->dl) {
         rc = weft_error_set(err, WEFT_ELOAD, "%s: %s", artifact, dlerror());
         goto fail;
@@ -110,6 +156,12 @@ static int load_artifact(const char *artifact, const char *name, weft_module_t *
                             "%s: artifact ABI %u, this weft needs %u; recompile the module",
                             artifact, m->glue->abi, WEFT_GLUE_ABI);
         goto fail;
+    }
+    for (const char *const *im = m->glue->import_modules; *im; im++) {
+        if ((rc = weft_engine_require_module(*im, err))) {
+            weft_error_prefix(err, "%s", name);
+            goto fail;
+        }
     }
     find_code_t fc = {.probe = (uintptr_t)m->glue->instantiate};
     if (!dl_iterate_phdr(find_code_cb, &fc)) {
