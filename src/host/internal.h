@@ -1,0 +1,37 @@
+/* host internals: what the files of the host layer share and nothing else includes.
+ *
+ * policy.c parses allowed_hosts entries and request URLs and matches one against the
+ * other; http.c is the wasi_experimental_http functions, the per-invocation state and
+ * the requests themselves (libcurl).
+ */
+#ifndef WEFT_HOST_INTERNAL_H
+#define WEFT_HOST_INTERNAL_H
+
+#include <curl/curl.h>
+
+#include "host.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "guest integers are little-endian; weft's host layer copies them with memcpy");
+
+/* Longest host name (DNS: 253) or bracketed IPv6 address (with room to spare). */
+#define WEFT_HTTP_MAX_HOST 255u
+
+/* Where a request goes, as libcurl parsed it: the CURLU handle is what the request is
+ * then made with, so the host checked is the host contacted. */
+typedef struct weft_http_target {
+    CURLU *url;                        /* owned; curl_url_cleanup */
+    char scheme[8];                    /* "http" or "https" */
+    char host[WEFT_HTTP_MAX_HOST + 1]; /* lower case; IPv6 in brackets */
+    unsigned port;                     /* explicit or the scheme's */
+} weft_http_target_t;
+
+/* Parses url (NUL-terminated, len bytes) into t. Returns WEFT_HTTP_SUCCESS,
+ * WEFT_HTTP_INVALID_URL, or WEFT_HTTP_RUNTIME_ERROR when memory ran out. On success
+ * the caller owns t->url. */
+uint32_t weft_http_target_parse(const char *url, size_t len, weft_http_target_t *t);
+
+/* Does any entry of policy (NULL: none) allow t? */
+bool weft_http_policy_allows(const weft_host_policy_t *policy, const weft_http_target_t *t);
+
+#endif
