@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "engine/engine.h"
+#include "host/host.h"
 #include "invoke/invoke.h"
 #include "util/util.h"
 
@@ -17,6 +18,7 @@
 #define WEFT_EXIT_USAGE 2
 #define WEFT_MAX_RUN_ENV 4096
 #define WEFT_MAX_RUN_DIRS 256
+#define WEFT_MAX_RUN_HOSTS 256
 
 int weft_cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -42,6 +44,11 @@ static const char run_help[] =
     "  --invoke NAME         call export NAME instead of _start\n"
     "  --timeout DURATION    stop the guest after DURATION (e.g. 2s, 500ms)\n"
     "  --max-memory SIZE     limit linear memory (e.g. 64MiB)\n"
+    "  --allow-host URL      let the guest send HTTP requests to URL's host\n"
+    "                        (wasi_experimental_http); repeatable. Also\n"
+    "                        scheme://host:port with * wildcards, or\n"
+    "                        insecure:allow-all. None: every request is denied\n"
+    "  --http-max-concurrency N  responses the guest may hold open at once\n"
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  -h, --help            this help\n"
     "\n"
@@ -84,11 +91,15 @@ static int cmd_run(int argc, char **argv) {
         {"env", required_argument, 0, 'e'},       {"dir", required_argument, 0, 'd'},
         {"invoke", required_argument, 0, 'i'},    {"timeout", required_argument, 0, 't'},
         {"max-memory", required_argument, 0, 'm'}, {"cache-dir", required_argument, 0, 'c'},
+        {"allow-host", required_argument, 0, 'a'},
+        {"http-max-concurrency", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     static const char *envs[WEFT_MAX_RUN_ENV];
     static char *env_owned[WEFT_MAX_RUN_ENV];
     static weft_preopen_t dirs[WEFT_MAX_RUN_DIRS];
-    size_t nenv = 0, ndirs = 0;
+    static const char *hosts[WEFT_MAX_RUN_HOSTS];
+    size_t nenv = 0, ndirs = 0, nhosts = 0;
+    weft_http_policy_t http = {0};
     const char *entry = "_start";
     weft_limits_t limits = {0};
     weft_compile_opts_t copts = {0};
@@ -139,6 +150,24 @@ static int cmd_run(int argc, char **argv) {
         case 'c':
             copts.cache_dir = optarg;
             break;
+        case 'a': {
+            weft_error_t herr = {0};
+            if (nhosts == WEFT_MAX_RUN_HOSTS)
+                return weft_cli_usage_error("run", "too many --allow-host options");
+            if (weft_host_allowed_check(optarg, &herr))
+                return weft_cli_usage_error("run", "--allow-host: %s", herr.msg);
+            hosts[nhosts++] = optarg;
+            break;
+        }
+        case 'C': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || v == 0 || v > UINT32_MAX)
+                return weft_cli_usage_error("run", "--http-max-concurrency %s: expected a "
+                                            "number from 1", optarg);
+            http.max_concurrency = (uint32_t)v;
+            break;
+        }
         case 'h':
             fputs(run_help, stdout);
             return 0;
@@ -157,6 +186,9 @@ static int cmd_run(int argc, char **argv) {
         fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
     }
+    http.allowed_hosts = hosts;
+    http.nallowed = nhosts;
+    http.log_tag = path;
     weft_invoke_request_t req = {
         .entry = entry,
         .argv = (const char *const *)argv + optind,
@@ -166,6 +198,7 @@ static int cmd_run(int argc, char **argv) {
         .preopens = dirs,
         .npreopens = ndirs,
         .limits = limits,
+        .http = &http,
         .stdio = {{.kind = WEFT_STDIO_FD, .fd = 0},
                   {.kind = WEFT_STDIO_FD, .fd = 1},
                   {.kind = WEFT_STDIO_FD, .fd = 2}},
