@@ -37,6 +37,12 @@ static bool server_owned(const char *name) {
     return false;
 }
 
+/* Is the header name line[0..len) equal to want, ignoring case? Compares no byte past
+ * len: the name is not NUL-terminated yet. */
+static bool name_is(const uint8_t *line, size_t len, const char *want) {
+    return strlen(want) == len && !strncasecmp((const char *)line, want, len);
+}
+
 /* "404", "404 Not Found": a final status 200..599, else 0. */
 static unsigned parse_status(const char *v) {
     if (v[0] < '2' || v[0] > '5' || v[1] < '0' || v[1] > '9' || v[2] < '0' || v[2] > '9')
@@ -101,7 +107,8 @@ static void header_line(state_t *st, uint8_t *line, size_t len) {
         }
     /* Cut in place. Everything checked above is reported with the line intact. */
     const char *name = (const char *)line, *value = (const char *)v;
-    if (!strncasecmp(name, "Status:", 7)) {
+    size_t name_len = (size_t)(colon - line);
+    if (name_is(line, name_len, "Status")) {
         if (st->status) {
             drop(st, "Status given twice", line, len);
             return;
@@ -116,7 +123,7 @@ static void header_line(state_t *st, uint8_t *line, size_t len) {
         st->resp->status = s;
         return;
     }
-    bool ct = !strncasecmp(name, "Content-Type:", 13), loc = !strncasecmp(name, "Location:", 9);
+    bool ct = name_is(line, name_len, "Content-Type"), loc = name_is(line, name_len, "Location");
     if ((ct && st->content_type) || (loc && st->location)) {
         drop(st, ct ? "Content-Type given twice" : "Location given twice", line, len);
         return;
