@@ -12,7 +12,7 @@
  *   /spin      loops forever (504 once the timeout stops it)
  *   /trap      executes unreachable (500)
  *   /grow      allocates until the memory limit stops it (500)
- *   /sleep     sleeps 1.5 s, then answers (graceful shutdown, slow guests)
+ *   /sleep     sleeps 1.5 s (or ?ms=N), then answers (graceful shutdown, slow guests)
  *   /stderr    two lines on stderr, then a response
  *   /state     a counter in a global: 1 on every request if instances are fresh
  *   /volume    reads /data/in.txt and writes /data/out.txt
@@ -97,7 +97,9 @@ int main(int argc, char **argv) {
         text();
         printf("malloc failed cleanly\n");
     } else if (!strcmp(info, "/sleep")) {
-        struct timespec ts = {1, 500000000};
+        const char *q = getenv("QUERY_STRING");
+        long ms = q && !strncmp(q, "ms=", 3) ? atol(q + 3) : 1500;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         text();
         printf("slept\n");
