@@ -154,7 +154,13 @@ static int cmd_run(int argc, char **argv) {
             weft_error_t herr = {0};
             if (nhosts == WEFT_MAX_RUN_HOSTS)
                 return weft_cli_usage_error("run", "too many --allow-host options");
-            if (weft_host_allowed_check(optarg, &herr))
+            typedef int (*check_fn)(const char *, weft_error_t *);
+            check_fn check = (check_fn)weft_net_sym("weft_host_allowed_check", &herr);
+            if (!check) {
+                fprintf(stderr, "weft: %s\n", herr.msg);
+                return WEFT_EXIT_ERROR;
+            }
+            if (check(optarg, &herr))
                 return weft_cli_usage_error("run", "--allow-host: %s", herr.msg);
             hosts[nhosts++] = optarg;
             break;
@@ -276,6 +282,17 @@ static int cmd_compile(int argc, char **argv) {
     return 0;
 }
 
+/* `weft up` lives in the network plugin with the gateway. */
+static int cmd_up(int argc, char **argv) {
+    weft_error_t err = {0};
+    int (*up)(int, char **) = (int (*)(int, char **))weft_net_sym("weft_cli_up", &err);
+    if (!up) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        return WEFT_EXIT_ERROR;
+    }
+    return up(argc, argv);
+}
+
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -285,7 +302,7 @@ typedef struct command {
 static const command_t commands[] = {
     {"run", cmd_run, "run a WASI command module"},
     {"compile", cmd_compile, "compile a module ahead of time into the cache"},
-    {"up", weft_cli_up, "serve an app's functions over HTTP (weft.toml, wagi.toml)"},
+    {"up", cmd_up, "serve an app's functions over HTTP (weft.toml, wagi.toml)"},
 };
 
 static void main_help(FILE *f) {

@@ -125,6 +125,8 @@ void weft_module_release(weft_module_t *m);
 
 /* Does the module export a function `name` of type (func)? */
 bool weft_module_has_entry(const weft_module_t *m, const char *name);
+/* Does the module import functions from import module `module`? */
+bool weft_module_imports(const weft_module_t *m, const char *module);
 /* Name the module was loaded from (for messages). */
 const char *weft_module_name(const weft_module_t *m);
 

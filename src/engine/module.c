@@ -210,6 +210,13 @@ void weft_module_release(weft_module_t *m) {
     free(m);
 }
 
+bool weft_module_imports(const weft_module_t *m, const char *module) {
+    for (const char *const *im = m->glue->import_modules; *im; im++)
+        if (!strcmp(*im, module))
+            return true;
+    return false;
+}
+
 const char *weft_module_name(const weft_module_t *m) {
     return m->name;
 }

@@ -5,12 +5,28 @@
 
 #include "../host/host.h"
 
+#define WEFT_HTTP_MODULE "wasi_experimental_http"
+
+/* The host layer lives in the network plugin (util/plugin.c): these reach it. */
+typedef const weft_import_def_t *(*host_imports_fn)(size_t *n);
+typedef int (*host_create_fn)(const weft_host_policy_t *, weft_host_t **, weft_error_t *);
+typedef void (*host_destroy_fn)(weft_host_t *);
+
+static int load_http(weft_error_t *err) {
+    host_imports_fn imports = (host_imports_fn)weft_net_sym("weft_host_imports", err);
+    if (!imports)
+        return err ? err->code : WEFT_ELOAD;
+    size_t n;
+    const weft_import_def_t *defs = imports(&n);
+    weft_engine_provide(defs, n);
+    return 0;
+}
+
 void weft_invoke_init(void) {
     size_t n;
     const weft_import_def_t *defs = weft_wasi_imports(&n);
     weft_engine_provide(defs, n);
-    defs = weft_host_imports(&n);
-    weft_engine_provide(defs, n);
+    weft_engine_provide_loader(WEFT_HTTP_MODULE, load_http);
 }
 
 int weft_invoke(weft_module_t *m, const weft_invoke_request_t *req, weft_outcome_t *out,
@@ -34,14 +50,23 @@ int weft_invoke(weft_module_t *m, const weft_invoke_request_t *req, weft_outcome
         policy = (weft_host_policy_t){req->http->allowed_hosts, req->http->nallowed,
                                       req->http->max_concurrency, req->http->log_tag};
     weft_host_t *host = NULL;
-    rc = weft_host_create(req->http ? &policy : NULL, &host, err);
-    if (rc) {
-        weft_wasi_destroy(wasi);
-        return rc;
+    host_destroy_fn host_destroy = NULL;
+    if (weft_module_imports(m, WEFT_HTTP_MODULE)) {
+        /* The engine loaded the plugin when it loaded the module. */
+        host_create_fn host_create = (host_create_fn)weft_net_sym("weft_host_create", err);
+        host_destroy = (host_destroy_fn)weft_net_sym("weft_host_destroy", err);
+        rc = host_create && host_destroy
+                 ? host_create(req->http ? &policy : NULL, &host, err)
+                 : WEFT_ELOAD;
+        if (rc) {
+            weft_wasi_destroy(wasi);
+            return rc;
+        }
     }
     weft_guest_t guest = {.wasi = wasi, .host = host};
     rc = weft_module_run(m, req->entry ? req->entry : "_start", &guest, &req->limits, out, err);
-    weft_host_destroy(host);
+    if (host)
+        host_destroy(host);
     weft_wasi_destroy(wasi);
     return rc;
 }

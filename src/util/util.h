@@ -89,6 +89,10 @@ int weft_parse_size(const char *s, uint64_t *bytes);
 /* Monotonic clock in nanoseconds. */
 uint64_t weft_now_ns(void);
 
+/* Finds a function of weft's network layers (gateway, outbound HTTP), loading the
+ * weft-net.so plugin on first use (see plugin.c); NULL with err set when it cannot. */
+void *weft_net_sym(const char *name, weft_error_t *err);
+
 /* Logging to stderr, one line per call, prefixed "weft: ". */
 void weft_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
