@@ -194,40 +194,6 @@ static int read_count(reader_t *r, uint32_t *out, uint32_t max, size_t min_bytes
     return 0;
 }
 
-static bool utf8_valid(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3fu);
-        }
-        /* Overlong forms, surrogates and values past Unicode are not UTF-8. */
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 /* A name: valid UTF-8 of at most WEFT_WASM_MAX_NAME_BYTES. Copied NUL-terminated into
  * *out when out is not NULL, which is why an embedded NUL is refused: the copy would
  * silently name something else. */
@@ -241,7 +207,7 @@ static int read_name(reader_t *r, char **out, const char *what) {
     if (n > remaining(r))
         return fail(r, r->pos, "unexpected end of %s", what);
     const uint8_t *s = r->base + r->pos;
-    if (!utf8_valid(s, n))
+    if (!weft_utf8_valid(s, n))
         return fail(r, r->pos, "%s is not valid UTF-8", what);
     if (out) {
         if (memchr(s, 0, n))

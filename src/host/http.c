@@ -126,43 +126,6 @@ static response_t *find(weft_host_t *h, uint32_t handle, size_t *index) {
 
 /* ---- Checks on what the guest passes --------------------------------------------- */
 
-static bool utf8_valid(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        /* overlong forms, surrogates, past U+10FFFF */
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 /* RFC 9110 tchar: what a method or a header name is made of. */
 static bool is_tchar(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -571,8 +534,8 @@ uint32_t Z_wasi_experimental_httpZ_req(weft_guest_t *g, uint32_t url, uint32_t u
     const uint8_t *url_p = weft_guest_ptr(g, url, url_len);
     const uint8_t *method_p = weft_guest_ptr(g, method, method_len);
     const uint8_t *headers_p = weft_guest_ptr(g, headers, headers_len);
-    if (!utf8_valid(url_p, url_len) || !utf8_valid(method_p, method_len) ||
-        !utf8_valid(headers_p, headers_len))
+    if (!weft_utf8_valid(url_p, url_len) || !weft_utf8_valid(method_p, method_len) ||
+        !weft_utf8_valid(headers_p, headers_len))
         return WEFT_HTTP_UTF8_ERROR;
     if (url_len > WEFT_HTTP_MAX_URL_BYTES)
         return WEFT_HTTP_INVALID_URL;
@@ -690,7 +653,7 @@ uint32_t Z_wasi_experimental_httpZ_header_get(weft_guest_t *g, uint32_t handle, 
         !weft_guest_check(g, written_ptr, 4))
         return WEFT_HTTP_MEMORY_ACCESS_ERROR;
     const char *want = weft_guest_ptr(g, name, name_len);
-    if (!utf8_valid((const uint8_t *)want, name_len))
+    if (!weft_utf8_valid((const uint8_t *)want, name_len))
         return WEFT_HTTP_UTF8_ERROR;
     if (!r->headers.len)
         return WEFT_HTTP_HEADER_NOT_FOUND;

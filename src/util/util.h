@@ -86,6 +86,9 @@ int weft_parse_duration(const char *s, uint64_t *ns);
 /* "64MiB", "1GiB", "65536", "10MB" -> bytes. */
 int weft_parse_size(const char *s, uint64_t *bytes);
 
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+bool weft_utf8_valid(const uint8_t *s, size_t n);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t weft_now_ns(void);
 

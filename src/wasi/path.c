@@ -31,41 +31,6 @@
 
 #define Z(name) Z_wasi_snapshot_preview1Z_##name
 
-/* Strict UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF): WASI strings
- * are UTF-8, and wasmtime refuses anything else with EILSEQ too. */
-static bool utf8_valid(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 uint32_t weft_wasi_path_read(weft_guest_t *g, uint32_t ptr, uint32_t len, char *out) {
     if (len > WEFT_WASI_MAX_PATH)
         return WEFT_WASI_ENAMETOOLONG;
@@ -74,7 +39,7 @@ uint32_t weft_wasi_path_read(weft_guest_t *g, uint32_t ptr, uint32_t len, char *
         return WEFT_WASI_EFAULT;
     if (memchr(p, '\0', len))
         return WEFT_WASI_EINVAL;
-    if (!utf8_valid(p, len))
+    if (!weft_utf8_valid(p, len))
         return WEFT_WASI_EILSEQ;
     memcpy(out, p, len);
     out[len] = '\0';
