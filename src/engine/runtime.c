@@ -446,39 +446,26 @@ void *wasm_rt_exception(void) {
 
 #define WEFT_MAX_TABLE_ELEMENTS 10000000u
 
-void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t elements,
-                                    uint32_t max_elements) {
-    if (elements > WEFT_MAX_TABLE_ELEMENTS)
-        wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);
-    t->size = elements;
-    t->max_size = max_elements;
-    t->data = elements ? calloc(elements, sizeof *t->data) : NULL;
-    if (elements && !t->data)
-        wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);
-}
-
-void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t) {
-    free(t->data);
-    t->data = NULL;
-    t->size = 0;
-}
-
-void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *t, uint32_t elements,
-                                      uint32_t max_elements) {
-    if (elements > WEFT_MAX_TABLE_ELEMENTS)
-        wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);
-    t->size = elements;
-    t->max_size = max_elements;
-    t->data = elements ? calloc(elements, sizeof *t->data) : NULL;
-    if (elements && !t->data)
-        wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);
-}
-
-void wasm_rt_free_externref_table(wasm_rt_externref_table_t *t) {
-    free(t->data);
-    t->data = NULL;
-    t->size = 0;
-}
+/* Allocates and frees a table of either kind; the two differ only in their types. */
+#define WEFT_DEFINE_TABLE_ALLOC(alloc_name, free_name, table_t)                                    \
+    void alloc_name(table_t *t, uint32_t elements, uint32_t max_elements) {                        \
+        if (elements > WEFT_MAX_TABLE_ELEMENTS)                                                    \
+            wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);                                               \
+        t->size = elements;                                                                        \
+        t->max_size = max_elements;                                                                \
+        t->data = elements ? calloc(elements, sizeof *t->data) : NULL;                             \
+        if (elements && !t->data)                                                                  \
+            wasm_rt_trap(WASM_RT_TRAP_MEMORY_LIMIT);                                               \
+    }                                                                                              \
+    void free_name(table_t *t) {                                                                   \
+        free(t->data);                                                                             \
+        t->data = NULL;                                                                            \
+        t->size = 0;                                                                               \
+    }
+WEFT_DEFINE_TABLE_ALLOC(wasm_rt_allocate_funcref_table, wasm_rt_free_funcref_table,
+                        wasm_rt_funcref_table_t)
+WEFT_DEFINE_TABLE_ALLOC(wasm_rt_allocate_externref_table, wasm_rt_free_externref_table,
+                        wasm_rt_externref_table_t)
 
 /* Grows a table whose element type is T; the two table kinds differ only in T. */
 #define WEFT_DEFINE_TABLE_GROW(name, table_t, elem_t)                                              \
