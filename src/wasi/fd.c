@@ -217,19 +217,23 @@ uint32_t Z(fd_write)(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_
     return rc;
 }
 
-uint32_t Z(fd_pread)(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
-                     uint64_t offset, uint32_t nread_ptr) {
+/* fd_pread and fd_pwrite: the same checks and the same loop, with the read or the
+ * write right and call. On a descriptor opened for appending Linux ignores the offset of
+ * a write and appends, as wasmtime does too. */
+static uint32_t positioned_io(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
+                              uint64_t offset, uint32_t done_ptr, bool write) {
     weft_wasi_fd_t *e = weft_wasi_fd_get(weft_wasi_of(g), fd);
     if (!e || e->filetype == WEFT_WASI_FILETYPE_DIRECTORY)
         return WEFT_WASI_EBADF;
     if (weft_wasi_fd_is_stream(e))
         return WEFT_WASI_ESPIPE;
-    if ((e->base & (WEFT_WASI_RIGHT_FD_READ | WEFT_WASI_RIGHT_FD_SEEK)) !=
-        (WEFT_WASI_RIGHT_FD_READ | WEFT_WASI_RIGHT_FD_SEEK))
+    uint64_t rights = (write ? WEFT_WASI_RIGHT_FD_WRITE : WEFT_WASI_RIGHT_FD_READ) |
+                      WEFT_WASI_RIGHT_FD_SEEK;
+    if ((e->base & rights) != rights)
         return WEFT_WASI_ENOTCAPABLE;
     if (offset > INT64_MAX)
         return WEFT_WASI_EINVAL;
-    uint8_t *res = weft_guest_ptr(g, nread_ptr, 4);
+    uint8_t *res = weft_guest_ptr(g, done_ptr, 4);
     if (!res)
         return WEFT_WASI_EFAULT;
     const struct iovec *iov = weft_wasi_of(g)->iov;
@@ -238,7 +242,8 @@ uint32_t Z(fd_pread)(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_
     if (rc)
         return rc;
     for (;;) {
-        ssize_t r = preadv(e->host, iov, n, (off_t)offset);
+        ssize_t r = write ? pwritev(e->host, iov, n, (off_t)offset)
+                          : preadv(e->host, iov, n, (off_t)offset);
         if (r >= 0) {
             weft_wasi_put_u32(res, (uint32_t)r);
             return WEFT_WASI_ESUCCESS;
@@ -250,39 +255,14 @@ uint32_t Z(fd_pread)(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_
     }
 }
 
+uint32_t Z(fd_pread)(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
+                     uint64_t offset, uint32_t nread_ptr) {
+    return positioned_io(g, fd, iovs, iovs_len, offset, nread_ptr, false);
+}
+
 uint32_t Z(fd_pwrite)(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
                       uint64_t offset, uint32_t nwritten_ptr) {
-    weft_wasi_fd_t *e = weft_wasi_fd_get(weft_wasi_of(g), fd);
-    if (!e || e->filetype == WEFT_WASI_FILETYPE_DIRECTORY)
-        return WEFT_WASI_EBADF;
-    if (weft_wasi_fd_is_stream(e))
-        return WEFT_WASI_ESPIPE;
-    if ((e->base & (WEFT_WASI_RIGHT_FD_WRITE | WEFT_WASI_RIGHT_FD_SEEK)) !=
-        (WEFT_WASI_RIGHT_FD_WRITE | WEFT_WASI_RIGHT_FD_SEEK))
-        return WEFT_WASI_ENOTCAPABLE;
-    if (offset > INT64_MAX)
-        return WEFT_WASI_EINVAL;
-    uint8_t *res = weft_guest_ptr(g, nwritten_ptr, 4);
-    if (!res)
-        return WEFT_WASI_EFAULT;
-    const struct iovec *iov = weft_wasi_of(g)->iov;
-    int n;
-    uint32_t rc = weft_wasi_iovecs(g, iovs, iovs_len, &n);
-    if (rc)
-        return rc;
-    /* On a descriptor opened for appending Linux ignores the offset and appends, as
-     * wasmtime does too. */
-    for (;;) {
-        ssize_t r = pwritev(e->host, iov, n, (off_t)offset);
-        if (r >= 0) {
-            weft_wasi_put_u32(res, (uint32_t)r);
-            return WEFT_WASI_ESUCCESS;
-        }
-        if (errno != EINTR)
-            return weft_wasi_errno(errno);
-        if (weft_deadline_expired())
-            return WEFT_WASI_EINTR;
-    }
+    return positioned_io(g, fd, iovs, iovs_len, offset, nwritten_ptr, true);
 }
 
 uint32_t Z(fd_seek)(weft_guest_t *g, uint32_t fd, uint64_t offset, uint32_t whence,
