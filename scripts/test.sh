@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds weft twice
-# (optimized, and with AddressSanitizer + UndefinedBehaviorSanitizer) and runs every
-# test in both builds. Guests compile once into a cache shared by the two runs.
+# (optimized, and with AddressSanitizer + UndefinedBehaviorSanitizer), runs each parser
+# fuzzer over its corpus for a fixed number of inputs, and runs every test in both
+# builds. Guests compile once into a cache shared by the two runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -16,6 +17,8 @@ echo "== build (ASan + UBSan)"
 bash scripts/build.sh build-asan -DWEFT_SANITIZE=ON
 
 status=0
+echo "== fuzzers (seeded, fixed number of inputs)"
+bash scripts/fuzz.sh || status=1
 echo "== tests (optimized)"
 (cd build && ctest -j"$jobs" --output-on-failure --timeout 600) || status=1
 echo "== tests (ASan + UBSan)"
