@@ -238,7 +238,7 @@ int weft_cli_up(int argc, char **argv) {
     gcfg.nenv = env.n;
     if (weft_gateway_create(app, &gcfg, &gw, &err) || weft_gateway_start(gw, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
-        rc = 1;
+        rc = err.code == WEFT_EUSAGE ? 2 : 1; /* a bad --listen is a usage mistake */
         goto out;
     }
     printf("Serving %s (%zu function%s):\n", config, app->nfunctions,

@@ -62,6 +62,15 @@ get /cgi/state
 check "still serving after the battery" "$STATUS:$BODY" "200:counter=1"
 check "weft up is still running" "$(kill -0 "$PID" && echo alive)" alive
 
+# ---- listening mistakes ----------------------------------------------------------------
+pushd "$DIR" >/dev/null
+run "$WEFT" up -q --listen "127.0.0.1:$PORT"
+check "a port in use: exit 1" "$RC" 1
+check_contains "says so" "$ERR" "cannot listen on 127.0.0.1:$PORT: Address already in use"
+run "$WEFT" up -q --listen nonsense
+check "a --listen without a port is a usage error" "$RC:$ERR" "2:weft: --listen nonsense: expected ADDR:PORT"
+popd >/dev/null
+
 # ---- keep-alive ----------------------------------------------------------------------
 curl -sv --max-time 10 "$URL/cgi/state" "$URL/cgi/state" "$URL/healthz" -o /dev/null -o /dev/null \
   -o /dev/null 2>"$WORK/keepalive"
