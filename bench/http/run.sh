@@ -24,8 +24,10 @@
 # are stopped when the script ends, however it ends.
 #
 # wrk shares the machine's cores with the server it measures: a figure is what that
-# server achieves with the CPU time the load generator leaves it, and the CPU time each
-# server used per request is printed as well.
+# server achieves with the CPU time the load generator leaves it. So each run also
+# prints the CPU time the server used per request (user + system, all its threads or
+# processes), wrk's own CPU time, and how many cores everything else on the machine
+# kept busy meanwhile (from /proc/stat): other people's work, the noise in the figures.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -245,17 +247,28 @@ cpu_ticks() {
     echo "$total"
 }
 
+# Busy ticks of the whole machine (user, nice, system, irq, softirq) from /proc/stat.
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
 # run_wrk NAME URL DURATION FILE: one wrk run; its output in FILE, and in FILE.cpu the
-# server's CPU ticks and wrk's own CPU seconds.
+# server's CPU ticks, wrk's own CPU seconds, and the cores that everything else on the
+# machine kept busy meanwhile (other people's work: the noise in the figures).
 run_wrk() {
-    local name=$1 url=$2 duration=$3 file=$4 pid before after
+    local name=$1 url=$2 duration=$3 file=$4 pid before after m0 m1 t0 t1
     pid=$WEFT_PID
     [[ $name == nginx ]] && pid=$NGINX_PID
     before=$(cpu_ticks "$pid" "$name")
+    m0=$(machine_ticks)
+    t0=$EPOCHREALTIME
     local TIMEFORMAT='%U %S'
     { time wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" --latency "$url" >"$file" 2>&1 || true; } 2>"$file.time"
+    t1=$EPOCHREALTIME
+    m1=$(machine_ticks)
     after=$(cpu_ticks "$pid" "$name")
-    echo "$((after - before)) $(awk '{ print $1 + $2 }' "$file.time")" >"$file.cpu"
+    awk -v s=$((after - before)) -v m=$((m1 - m0)) -v k="$TICK" -v t0="$t0" -v t1="$t1" '{
+        w = $1 + $2; o = (m - s - w * k) / k / (t1 - t0)
+        printf "%d %.2f %.2f\n", s, w, (o < 0 ? 0 : o)
+    }' "$file.time" >"$file.cpu"
 }
 
 # The figures of one wrk output: requests/s, p50 and p99 in ms, requests, errors.
@@ -312,6 +325,7 @@ for s in weft nginx; do
 done
 
 declare -A RPS P50 P99 CPU_US WRK_CPU
+ALL_OTHERS=()
 for ((r = 1; r <= ROUNDS; r++)); do
     order=(weft nginx)
     ((r % 2 == 0)) && order=(nginx weft)
@@ -321,18 +335,19 @@ for ((r = 1; r <= ROUNDS; r++)); do
         f=$OUT/$s.$r.wrk
         run_wrk "$s" "$url" "$DURATION" "$f"
         read -r rps p50 p99 n bad < <(parse_wrk "$f")
-        read -r ticks wcpu <"$f.cpu"
+        read -r ticks wcpu others <"$f.cpu"
         if [[ -z $rps || -z $n ]]; then
             echo "   round $r $s: wrk printed no figures:"; sed 's/^/     /' "$f"
             failures=$((failures + 1)); continue
         fi
         us=$(awk -v t="$ticks" -v k="$TICK" -v n="$n" 'BEGIN { printf "%.1f", t / k / n * 1e6 }')
-        printf '   round %d %-5s %10.0f requests/s  p50 %7.3f ms  p99 %7.3f ms  server CPU %5.1f us/request  wrk CPU %.1fs  %s\n' \
-            "$r" "$s" "$rps" "$p50" "$p99" "$us" "$wcpu" "$([[ $bad == 0 ]] && echo ok || echo "$bad ERRORS")"
+        printf '   round %d %-5s %7.0f req/s  p50 %6.3f ms  p99 %6.3f ms  server CPU %5.1f us/req  wrk CPU %4.1fs  others %.2f cores  %s\n' \
+            "$r" "$s" "$rps" "$p50" "$p99" "$us" "$wcpu" "$others" "$([[ $bad == 0 ]] && echo ok || echo "$bad ERRORS")"
         if [[ $bad != 0 ]]; then
             failures=$((failures + 1)); continue
         fi
         RPS[$s.$r]=$rps P50[$s.$r]=$p50 P99[$s.$r]=$p99 CPU_US[$s.$r]=$us WRK_CPU[$s.$r]=$wcpu
+        ALL_OTHERS+=("$others")
         [[ $s == weft ]] && check_weft_log
     done
 done
@@ -371,7 +386,10 @@ nr=$(median_round nginx)
         printf "target (issue 4): weft >= 0.5x the requests/s of nginx: %s\n", (w / n >= 0.5 ? "met" : "NOT met")
     }'
     echo "for reference: WAGI's own hello-world figure was about 1,000 requests/s (quoted by issue 4, not measured here)"
-    echo "load average before $LOAD_BEFORE, after $LOAD_AFTER"
+    echo "load average before $LOAD_BEFORE, after $LOAD_AFTER (the benchmark's own threads count in the latter)"
+    printf '%s\n' "${ALL_OTHERS[@]}" | awk '{ s += $1; if ($1 > m) m = $1 }
+        END { printf "other work on the machine during the runs: mean %.2f, at most %.2f of %d cores\n", s / NR, m, '"$CORES"' }'
+
 } | tee "$OUT/table.txt"
 
 cp "$TMP/error.log" "$OUT/nginx.error.log" 2>/dev/null || true
