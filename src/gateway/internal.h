@@ -38,6 +38,7 @@ typedef struct request {
     const weft_route_t *route;
     bool headers_seen;
     bool too_large;
+    bool in_flight; /* counted in weft_gateway_t.in_flight */
     weft_buf_t body;
     struct MHD_Response *response; /* set by the worker before it resumes */
     unsigned status;

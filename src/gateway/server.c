@@ -4,7 +4,7 @@
  * malformed requests with 4xx itself. weft sees a request in three callbacks:
  *
  *   uri_log      the request line was read: allocate the request, keep the target as
- *                it was on the wire (MHD decodes its own copy), count it in flight;
+ *                it was on the wire (MHD decodes its own copy);
  *   on_request   called once when the headers are in (route it, refuse a declared
  *                body over the limit), once per piece of body, once at the end (hand
  *                it to a worker and suspend the connection), and once more after the
@@ -12,7 +12,10 @@
  *   completed    the response was sent or the connection died: free the request.
  *
  * Graceful stop: the listening socket is closed (MHD_quiesce_daemon), requests in
- * flight finish (their responses say Connection: close), then MHD stops.
+ * flight finish (their responses say Connection: close), then MHD stops. A request is
+ * in flight from the moment it has been read whole (or answered early) until its
+ * response is sent: one whose client is still sending (or went quiet half-way) is not
+ * waited for.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -55,7 +58,6 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn) {
     rq->gw = gw;
     rq->conn = conn;
     rq->id = atomic_fetch_add(&gw->next_id, 1);
-    atomic_fetch_add(&gw->in_flight, 1);
     return rq;
 }
 
@@ -70,13 +72,22 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         MHD_destroy_response(rq->response);
     weft_buf_free(&rq->body);
     free(rq->target);
+    if (rq->in_flight)
+        atomic_fetch_sub(&gw->in_flight, 1);
     free(rq);
-    atomic_fetch_sub(&gw->in_flight, 1);
+}
+
+static void mark_in_flight(request_t *rq) {
+    if (!rq->in_flight) {
+        rq->in_flight = true;
+        atomic_fetch_add(&rq->gw->in_flight, 1);
+    }
 }
 
 static enum MHD_Result queue(request_t *rq, unsigned status, struct MHD_Response *r) {
     if (!r)
         return MHD_NO;
+    mark_in_flight(rq);
     if (atomic_load(&rq->gw->stopping))
         MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
@@ -149,6 +160,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!((handler_t *)rq->route->target)->fn)
         return queue_text(rq, 200, "OK\n");
     /* Suspend before handing over, so the worker's resume always finds it suspended. */
+    mark_in_flight(rq);
     MHD_suspend_connection(conn);
     if (weft_pool_submit(&gw->pool, rq)) {
         MHD_resume_connection(conn);
@@ -289,8 +301,13 @@ void weft_gateway_stop(weft_gateway_t *gw, uint64_t grace_ns) {
         grace_ns = longest + 1000000000ull;
     }
     uint64_t end = weft_now_ns() + grace_ns;
+    if (atomic_load(&gw->in_flight) > 0)
+        weft_log("waiting for %d request(s) in flight", atomic_load(&gw->in_flight));
     while (atomic_load(&gw->in_flight) > 0 && weft_now_ns() < end)
         usleep(10000);
+    if (atomic_load(&gw->in_flight) > 0)
+        weft_log("%d request(s) still unfinished after %.3gs: closing them",
+                 atomic_load(&gw->in_flight), (double)grace_ns / 1e9);
     /* A guest still running holds a suspended connection that MHD must not free under
      * it: wait for the workers whatever the grace period says. */
     weft_pool_drain(&gw->pool);
