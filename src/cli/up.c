@@ -1,7 +1,7 @@
 /* weft up: serve the app's functions over HTTP until SIGINT or SIGTERM.
  *
- * Signals are blocked in every thread (the gateway's threads inherit the mask) and
- * taken by sigwait() here, so shutdown runs as ordinary code: stop accepting, let the
+ * Once the modules are loaded, SIGINT and SIGTERM are blocked in every thread (the
+ * gateway's threads inherit the mask) and taken by sigwait() here, so shutdown runs as ordinary code: stop accepting, let the
  * requests in flight finish, exit 0. A second signal during that wait ends the process
  * at once, for the user who does not want to wait.
  */
@@ -213,13 +213,6 @@ int weft_cli_up(int argc, char **argv) {
         return 1;
     }
 
-    /* Before any thread exists, so that every thread inherits the mask. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-
     weft_invoke_init();
     weft_error_t err = {0};
     weft_app_t *app = NULL;
@@ -236,7 +229,14 @@ int weft_cli_up(int argc, char **argv) {
         gcfg.max_body = app->max_body;
     gcfg.env = (const char *const *)env.v;
     gcfg.nenv = env.n;
-    if (weft_gateway_create(app, &gcfg, &gw, &err) || weft_gateway_start(gw, &err)) {
+    /* Blocked after the modules are compiled (a Ctrl-C while the compiler runs just
+     * ends weft) and before the server's threads exist, so that they inherit it. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    if (weft_gateway_create(app, &gcfg, &gw, &err) ||
+        pthread_sigmask(SIG_BLOCK, &stop, NULL) || weft_gateway_start(gw, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         rc = err.code == WEFT_EUSAGE ? 2 : 1; /* a bad --listen is a usage mistake */
         goto out;
