@@ -43,16 +43,29 @@ typedef struct request {
     struct MHD_Response *response; /* set by the worker before it resumes */
     unsigned status;
     struct request *next; /* in the pool's queue */
+    uint64_t queued_ns;   /* when it was queued there */
 } request_t;
 
-/* A pool of threads that run guests, grown on demand up to a bound. */
+/* A pool of threads that run guests (pool.c). */
+typedef struct worker {
+    struct pool *pool;
+    pthread_t thread;
+    pthread_cond_t wake;
+    request_t *job; /* handed over by weft_pool_submit, or NULL */
+    struct worker *next_idle;
+} worker_t;
+
 typedef struct pool {
     pthread_mutex_t lock;
-    pthread_cond_t wake;
-    pthread_cond_t idle_cv;
-    request_t *head, *tail;
-    pthread_t *threads;
-    size_t nthreads, max, idle, busy;
+    pthread_cond_t drained;  /* nothing queued or running */
+    pthread_cond_t starving; /* wakes the manager: requests wait and no worker is idle */
+    request_t *head, *tail;  /* requests no worker could take at once, oldest first */
+    worker_t *workers;       /* max of them, nthreads started */
+    worker_t *idle;          /* idle workers, the most recently idle on top */
+    size_t nthreads, max, hot, busy;
+    uint64_t last_done_ns; /* when a worker last finished a request */
+    pthread_t manager;
+    bool has_manager;
     bool stopping;
     void (*run)(request_t *rq);
 } pool_t;
