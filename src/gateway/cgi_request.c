@@ -3,9 +3,12 @@
  * WAGI's bugs fixed: CONTENT_TYPE is the request's content type (WAGI looked up a
  * header named "CONTENT_TYPE" and always passed ""), and an empty query item does not
  * become an empty argument.
+ *
+ * This runs for every request, so it builds each "NAME=value" in place in one arena
+ * (no formatting, no allocation per variable) and looks for a name defined twice only
+ * among the few variables that can collide: the global and module ones.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,154 +16,220 @@
 
 #include "gateway.h"
 
-/* Bound on the number of variables and arguments one request can produce. */
-#define WEFT_CGI_MAX_VARS 4096
+/* ---- a list of strings in one arena -------------------------------------------------- */
 
-int weft_strv_add(weft_strv_t *sv, const char *s, size_t len) {
-    if (sv->n + 1 >= sv->cap) {
-        if (sv->n >= WEFT_CGI_MAX_VARS)
-            return WEFT_ELIMIT;
-        size_t cap = sv->cap ? sv->cap * 2 : 32;
-        char **v = realloc(sv->v, cap * sizeof *v);
-        if (!v)
-            return WEFT_ENOMEM;
-        sv->v = v;
-        sv->cap = cap;
-    }
-    char *copy = strndup(s, len);
-    if (!copy)
+/* Room for one more pointer (and the terminating NULL). */
+static int strv_slot(weft_strv_t *sv) {
+    if (sv->n + 1 < sv->cap)
+        return 0;
+    if (sv->n >= WEFT_CGI_MAX_VARS)
+        return WEFT_ELIMIT;
+    size_t cap = sv->cap ? sv->cap * 2 : 64;
+    char **v = realloc(sv->v, cap * sizeof *v);
+    if (!v)
         return WEFT_ENOMEM;
-    sv->v[sv->n++] = copy;
+    sv->v = v;
+    sv->cap = cap;
+    return 0;
+}
+
+/* Appends bytes to the string being built, moving the pointers to the finished ones
+ * when the arena moves. */
+static int strv_put(weft_strv_t *sv, const void *s, size_t len) {
+    uintptr_t old = (uintptr_t)sv->arena.data;
+    int rc = weft_buf_append(&sv->arena, s, len);
+    if (rc)
+        return rc;
+    uintptr_t now = (uintptr_t)sv->arena.data;
+    if (old && now != old)
+        for (size_t i = 0; i < sv->n; i++)
+            sv->v[i] = (char *)(now + ((uintptr_t)sv->v[i] - old));
+    return 0;
+}
+
+/* Ends the string that starts at arena offset start and adds it to the list. */
+static int strv_finish(weft_strv_t *sv, size_t start) {
+    int rc = strv_slot(sv);
+    if (rc || (rc = strv_put(sv, "", 1)))
+        return rc;
+    sv->v[sv->n++] = (char *)sv->arena.data + start;
     sv->v[sv->n] = NULL;
     return 0;
 }
 
-int weft_strv_addf(weft_strv_t *sv, const char *fmt, ...) {
-    char *s;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return WEFT_ENOMEM;
-    int rc = weft_strv_add(sv, s, (size_t)n);
-    free(s);
-    return rc;
+int weft_strv_add(weft_strv_t *sv, const char *s, size_t len) {
+    size_t start = sv->arena.len;
+    int rc = strv_slot(sv);
+    if (rc || (rc = strv_put(sv, s, len)))
+        return rc;
+    return strv_finish(sv, start);
 }
 
 void weft_strv_free(weft_strv_t *sv) {
-    for (size_t i = 0; i < sv->n; i++)
-        free(sv->v[i]);
     free(sv->v);
+    weft_buf_free(&sv->arena);
     sv->v = NULL;
     sv->n = sv->cap = 0;
 }
 
 /* ---- environment ------------------------------------------------------------------- */
 
+/* The variables of RFC 3875 and WAGI that weft sets, in the order it sets them. */
+enum {
+    V_AUTH_TYPE,
+    V_REMOTE_USER,
+    V_CONTENT_LENGTH,
+    V_CONTENT_TYPE,
+    V_GATEWAY_INTERFACE,
+    V_SERVER_SOFTWARE,
+    V_SERVER_PROTOCOL,
+    V_REQUEST_METHOD,
+    V_QUERY_STRING,
+    V_REMOTE_ADDR,
+    V_REMOTE_HOST,
+    V_SERVER_NAME,
+    V_SERVER_PORT,
+    V_X_FULL_URL,
+    V_X_MATCHED_ROUTE,
+    V_SCRIPT_NAME,
+    V_X_RAW_PATH_INFO,
+    V_PATH_INFO,
+    V_PATH_TRANSLATED,
+    V_COUNT
+};
+static const char *const cgi_names[V_COUNT] = {
+    "AUTH_TYPE",       "REMOTE_USER",     "CONTENT_LENGTH", "CONTENT_TYPE",    "GATEWAY_INTERFACE",
+    "SERVER_SOFTWARE", "SERVER_PROTOCOL", "REQUEST_METHOD", "QUERY_STRING",    "REMOTE_ADDR",
+    "REMOTE_HOST",     "SERVER_NAME",     "SERVER_PORT",    "X_FULL_URL",      "X_MATCHED_ROUTE",
+    "SCRIPT_NAME",     "X_RAW_PATH_INFO", "PATH_INFO",      "PATH_TRANSLATED",
+};
+
 static size_t name_len(const char *var) {
     const char *eq = strchr(var, '=');
     return eq ? (size_t)(eq - var) : strlen(var);
 }
 
-/* Adds "NAME=value", first removing an earlier variable of the same name, so that the
- * later layer wins and the guest never sees a name twice (libcs disagree on which of
- * two copies getenv returns). */
-static int env_set(weft_strv_t *sv, const char *var, size_t len) {
-    size_t nl = name_len(var);
-    if (nl > len)
-        nl = len;
-    for (size_t i = 0; i < sv->n; i++) {
-        if (name_len(sv->v[i]) == nl && !memcmp(sv->v[i], var, nl)) {
-            free(sv->v[i]);
-            memmove(&sv->v[i], &sv->v[i + 1], (sv->n - i) * sizeof *sv->v);
-            sv->n--;
-            break;
-        }
-    }
-    return weft_strv_add(sv, var, len);
+static char var_char(char c) {
+    return c == '-' ? '_' : (char)toupper((unsigned char)c);
 }
 
-static int env_put(weft_strv_t *sv, const char *name, const char *value) {
-    char *s;
-    int n = asprintf(&s, "%s=%s", name, value ? value : "");
-    if (n < 0)
-        return WEFT_ENOMEM;
-    int rc = env_set(sv, s, (size_t)n);
-    free(s);
+/* Headers that never become variables (RFC 3875 4.1.18: credentials, hop-by-hop). */
+static bool header_hidden(const char *name) {
+    return !strcasecmp(name, "Authorization") || !strcasecmp(name, "Connection");
+}
+
+/* Does header map to the variable HTTP_<s[0..n)>? */
+static bool header_is(const char *header, const char *s, size_t n) {
+    size_t i = 0;
+    for (; header[i] && i < n; i++)
+        if (var_char(header[i]) != s[i])
+            return false;
+    return !header[i] && i == n;
+}
+
+/* Is NAME[0..n) one of the variables the CGI layer sets for this request? */
+static bool cgi_sets(const weft_cgi_request_t *rq, const char *name, size_t n) {
+    for (size_t i = 0; i < V_COUNT; i++)
+        if (strlen(cgi_names[i]) == n && !memcmp(cgi_names[i], name, n))
+            return true;
+    if (n > 5 && !memcmp(name, "HTTP_", 5))
+        for (size_t i = 0; i < rq->nheaders; i++)
+            if (!header_hidden(rq->headers[i].name) &&
+                header_is(rq->headers[i].name, name + 5, n - 5))
+                return true;
+    return false;
+}
+
+static bool defines(const char *const *vars, size_t n, const char *name, size_t len) {
+    for (size_t i = 0; i < n; i++)
+        if (name_len(vars[i]) == len && !memcmp(vars[i], name, len))
+            return true;
+    return false;
+}
+
+static int put_str(weft_strv_t *sv, const char *s) {
+    return strv_put(sv, s, strlen(s));
+}
+
+/* Appends s[0..len) percent-decoded; an invalid escape stays as written. */
+static int put_decoded(weft_strv_t *sv, const char *s, size_t len) {
+    int rc = 0;
+    for (size_t i = 0; i < len && !rc; i++) {
+        char c = s[i];
+        if (c == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
+            isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = {s[i + 1], s[i + 2], 0};
+            c = (char)strtol(hex, NULL, 16);
+            i += 2;
+        }
+        rc = strv_put(sv, &c, 1);
+    }
     return rc;
 }
 
-/* Percent-decodes s[0..len) into a new string; invalid escapes are kept as written. */
-static char *percent_decode(const char *s, size_t len) {
-    char *out = malloc(len + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            out[o++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = 0;
-    return out;
-}
-
-/* "User-Agent" -> "HTTP_USER_AGENT". */
-static char *http_var_name(const char *header) {
-    size_t n = strlen(header);
-    char *s = malloc(n + 6);
-    if (!s)
-        return NULL;
-    memcpy(s, "HTTP_", 5);
-    for (size_t i = 0; i < n; i++)
-        s[5 + i] = header[i] == '-' ? '_' : (char)toupper((unsigned char)header[i]);
-    s[5 + n] = 0;
-    return s;
-}
-
-static int add_headers(const weft_cgi_request_t *rq, weft_strv_t *out) {
-    weft_buf_t joined = {0};
+/* HTTP_<NAME>=value, ", "-joined over every header that maps to NAME ("; " for
+ * Cookie); only the first such header emits it. */
+static int put_headers(const weft_cgi_request_t *rq, weft_strv_t *sv) {
     int rc = 0;
     for (size_t i = 0; i < rq->nheaders && !rc; i++) {
         const char *name = rq->headers[i].name;
-        if (!strcasecmp(name, "Authorization") || !strcasecmp(name, "Connection"))
+        if (header_hidden(name))
             continue;
-        /* Only the first of a repeated header emits the variable, with every value. */
+        size_t nl = strlen(name);
         bool seen = false;
         for (size_t k = 0; k < i && !seen; k++)
-            seen = !strcasecmp(rq->headers[k].name, name);
+            seen = !header_hidden(rq->headers[k].name) && strlen(rq->headers[k].name) == nl &&
+                   !strncasecmp(rq->headers[k].name, name, nl);
+        if (!seen) /* names differing only in '-' against '_' map to one variable too */
+            for (size_t k = 0; k < i && !seen; k++) {
+                const char *o = rq->headers[k].name;
+                seen = !header_hidden(o) && strlen(o) == nl;
+                for (size_t j = 0; seen && j < nl; j++)
+                    seen = var_char(o[j]) == var_char(name[j]);
+            }
         if (seen)
             continue;
-        joined.len = 0;
-        rc = weft_buf_puts(&joined, rq->headers[i].value ? rq->headers[i].value : "");
-        for (size_t k = i + 1; k < rq->nheaders && !rc; k++)
-            if (!strcasecmp(rq->headers[k].name, name))
-                if (!(rc = weft_buf_puts(&joined, !strcasecmp(name, "Cookie") ? "; " : ", ")))
-                    rc = weft_buf_puts(&joined, rq->headers[k].value ? rq->headers[k].value : "");
-        char *var = rc ? NULL : http_var_name(name);
-        if (!rc && !var)
-            rc = WEFT_ENOMEM;
+        size_t start = sv->arena.len;
+        if ((rc = strv_slot(sv)) || (rc = strv_put(sv, "HTTP_", 5)))
+            break;
+        for (size_t j = 0; j < nl && !rc; j++) {
+            char c = var_char(name[j]);
+            rc = strv_put(sv, &c, 1);
+        }
+        if (rc || (rc = strv_put(sv, "=", 1)) ||
+            (rc = put_str(sv, rq->headers[i].value ? rq->headers[i].value : "")))
+            break;
+        const char *sep = strcasecmp(name, "Cookie") ? ", " : "; ";
+        for (size_t k = i + 1; k < rq->nheaders && !rc; k++) {
+            const char *o = rq->headers[k].name;
+            bool same = strlen(o) == nl;
+            for (size_t j = 0; same && j < nl; j++)
+                same = var_char(o[j]) == var_char(name[j]);
+            if (same && !(rc = put_str(sv, sep)))
+                rc = put_str(sv, rq->headers[k].value ? rq->headers[k].value : "");
+        }
         if (!rc)
-            rc = env_put(out, var, (const char *)joined.data);
-        free(var);
+            rc = strv_finish(sv, start);
     }
-    weft_buf_free(&joined);
     return rc;
 }
 
 int weft_cgi_env(const weft_cgi_request_t *rq, const char *const *global, size_t nglobal,
                  const char *const *module, size_t nmodule, weft_strv_t *out) {
     int rc = 0;
-    for (size_t i = 0; i < nglobal && !rc; i++)
-        rc = env_set(out, global[i], strlen(global[i]));
-    for (size_t i = 0; i < nmodule && !rc; i++)
-        rc = env_set(out, module[i], strlen(module[i]));
+    /* The layers: a global variable is left out when a later global one, a module one
+     * or a CGI one has its name; a module one when a CGI one has. */
+    for (size_t i = 0; i < nglobal && !rc; i++) {
+        size_t n = name_len(global[i]);
+        if (!defines(global + i + 1, nglobal - i - 1, global[i], n) &&
+            !defines(module, nmodule, global[i], n) && !cgi_sets(rq, global[i], n))
+            rc = weft_strv_add(out, global[i], strlen(global[i]));
+    }
+    for (size_t i = 0; i < nmodule && !rc; i++) {
+        size_t n = name_len(module[i]);
+        if (!defines(module + i + 1, nmodule - i - 1, module[i], n) && !cgi_sets(rq, module[i], n))
+            rc = weft_strv_add(out, module[i], strlen(module[i]));
+    }
     if (rc)
         return rc;
 
@@ -170,52 +239,51 @@ int weft_cgi_env(const weft_cgi_request_t *rq, const char *const *global, size_t
             content_type = rq->headers[i].value;
             break;
         }
-    const char *script = weft_route_script_name(rq->route);
     /* PATH_INFO: what follows the matched prefix (nothing for an exact route). */
     const char *raw_info = "";
     if (rq->route->wildcard && strlen(rq->raw_path) >= strlen(rq->route->prefix))
         raw_info = rq->raw_path + strlen(rq->route->prefix);
-    char *info = percent_decode(raw_info, strlen(raw_info));
-    if (!info)
-        return WEFT_ENOMEM;
     char length[32];
     snprintf(length, sizeof length, "%llu", (unsigned long long)rq->content_length);
-    bool v6 = strchr(rq->server_name, ':') != NULL;
-    char *url;
-    if (asprintf(&url, "%s://%s%s%s:%s%s%s%s", rq->tls ? "https" : "http", v6 ? "[" : "",
-                 rq->server_name, v6 ? "]" : "", rq->server_port, rq->raw_path,
-                 rq->query ? "?" : "", rq->query ? rq->query : "") < 0) {
-        free(info);
-        return WEFT_ENOMEM;
-    }
-    struct {
-        const char *name, *value;
-    } vars[] = {
-        {"AUTH_TYPE", ""},
-        {"REMOTE_USER", ""},
-        {"CONTENT_LENGTH", length},
-        {"CONTENT_TYPE", content_type},
-        {"GATEWAY_INTERFACE", "CGI/1.1"},
-        {"SERVER_SOFTWARE", "weft/" WEFT_VERSION},
-        {"SERVER_PROTOCOL", rq->protocol},
-        {"REQUEST_METHOD", rq->method},
-        {"QUERY_STRING", rq->query ? rq->query : ""},
-        {"REMOTE_ADDR", rq->remote_addr},
-        {"REMOTE_HOST", rq->remote_addr}, /* RFC 3875 4.1.9: no reverse lookup */
-        {"SERVER_NAME", rq->server_name},
-        {"SERVER_PORT", rq->server_port},
-        {"X_FULL_URL", url},
-        {"X_MATCHED_ROUTE", rq->route->pattern},
-        {"SCRIPT_NAME", script},
-        {"X_RAW_PATH_INFO", raw_info},
-        {"PATH_INFO", info},
-        {"PATH_TRANSLATED", info},
+    const char *values[V_COUNT] = {
+        [V_AUTH_TYPE] = "",
+        [V_REMOTE_USER] = "",
+        [V_CONTENT_LENGTH] = length,
+        [V_CONTENT_TYPE] = content_type,
+        [V_GATEWAY_INTERFACE] = "CGI/1.1",
+        [V_SERVER_SOFTWARE] = "weft/" WEFT_VERSION,
+        [V_SERVER_PROTOCOL] = rq->protocol,
+        [V_REQUEST_METHOD] = rq->method,
+        [V_QUERY_STRING] = rq->query ? rq->query : "",
+        [V_REMOTE_ADDR] = rq->remote_addr,
+        [V_REMOTE_HOST] = rq->remote_addr, /* RFC 3875 4.1.9: no reverse lookup */
+        [V_SERVER_NAME] = rq->server_name,
+        [V_SERVER_PORT] = rq->server_port,
+        [V_X_MATCHED_ROUTE] = rq->route->pattern,
+        [V_SCRIPT_NAME] = weft_route_script_name(rq->route),
+        [V_X_RAW_PATH_INFO] = raw_info,
     };
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0] && !rc; i++)
-        rc = env_put(out, vars[i].name, vars[i].value);
-    free(info);
-    free(url);
-    return rc ? rc : add_headers(rq, out);
+    for (size_t i = 0; i < V_COUNT && !rc; i++) {
+        size_t start = out->arena.len;
+        if ((rc = strv_slot(out)) || (rc = put_str(out, cgi_names[i])) ||
+            (rc = strv_put(out, "=", 1)))
+            break;
+        if (i == V_X_FULL_URL) {
+            bool v6 = strchr(rq->server_name, ':') != NULL;
+            if (!(rc = put_str(out, rq->tls ? "https://" : "http://")) &&
+                !(rc = put_str(out, v6 ? "[" : "")) && !(rc = put_str(out, rq->server_name)) &&
+                !(rc = put_str(out, v6 ? "]:" : ":")) && !(rc = put_str(out, rq->server_port)) &&
+                !(rc = put_str(out, rq->raw_path)) && rq->query && !(rc = strv_put(out, "?", 1)))
+                rc = put_str(out, rq->query);
+        } else if (i == V_PATH_INFO || i == V_PATH_TRANSLATED) {
+            rc = put_decoded(out, raw_info, strlen(raw_info));
+        } else {
+            rc = put_str(out, values[i] ? values[i] : "");
+        }
+        if (!rc)
+            rc = strv_finish(out, start);
+    }
+    return rc ? rc : put_headers(rq, out);
 }
 
 /* ---- argv -------------------------------------------------------------------------- */

@@ -23,14 +23,16 @@
 
 /* ---- A list of strings ------------------------------------------------------------- */
 
+/* The strings live one after the other in one buffer, so that building a request's
+ * environment costs a few allocations rather than one per variable. */
 typedef struct weft_strv {
-    char **v; /* NULL-terminated; owned */
+    char **v; /* NULL-terminated; point into arena, valid until the next add or free */
     size_t n, cap;
+    weft_buf_t arena;
 } weft_strv_t;
 
-/* Appends a copy of s[0..len). */
+/* Appends a copy of s[0..len). WEFT_ELIMIT past WEFT_CGI_MAX_VARS strings. */
 int weft_strv_add(weft_strv_t *sv, const char *s, size_t len);
-int weft_strv_addf(weft_strv_t *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void weft_strv_free(weft_strv_t *sv);
 
 /* ---- Router ------------------------------------------------------------------------ */
@@ -68,6 +70,9 @@ int weft_route_join(const char *base, const char *sub, char *out, size_t cap);
 const char *weft_route_script_name(const weft_route_t *route);
 
 /* ---- CGI request mapping ----------------------------------------------------------- */
+
+/* Bound on the variables or arguments of one request. */
+#define WEFT_CGI_MAX_VARS 4096
 
 typedef struct weft_cgi_header_in {
     const char *name; /* as received */

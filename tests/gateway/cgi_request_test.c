@@ -50,6 +50,8 @@ int main(void) {
         {"Cookie", "a=1"},
         {"Cookie", "b=2"},
         {"Proxy-Authorization", "p"},
+        {"X-Dash", "a"},
+        {"X_Dash", "b"},
     };
     weft_cgi_request_t rq = {
         .method = "POST",
@@ -65,10 +67,12 @@ int main(void) {
         .headers = headers,
         .nheaders = sizeof headers / sizeof headers[0],
     };
-    const char *global[] = {"G=global", "SHARED=global", "REQUEST_METHOD=forged"};
+    const char *global[] = {"G=global",    "SHARED=global",          "REQUEST_METHOD=forged",
+                            "TWICE=first", "HTTP_USER_AGENT=forged", "TWICE=second",
+                            "EMPTY="};
     const char *module[] = {"M=module", "SHARED=module", "PATH_INFO=forged"};
     weft_strv_t env = {0};
-    CHECK_EQ_INT(weft_cgi_env(&rq, global, 3, module, 3, &env), 0);
+    CHECK_EQ_INT(weft_cgi_env(&rq, global, 7, module, 3, &env), 0);
     CHECK_EQ_STR(get(&env, "AUTH_TYPE"), "");
     CHECK_EQ_STR(get(&env, "REMOTE_USER"), "");
     CHECK_EQ_STR(get(&env, "CONTENT_LENGTH"), "1234");
@@ -95,6 +99,10 @@ int main(void) {
     CHECK_EQ_STR(get(&env, "HTTP_X_TWICE"), "1, 2");
     CHECK_EQ_STR(get(&env, "HTTP_COOKIE"), "a=1; b=2");
     CHECK_EQ_STR(get(&env, "HTTP_PROXY_AUTHORIZATION"), "p");
+    CHECK_EQ_STR(get(&env, "HTTP_X_DASH"), "a, b");     /* X-Dash and X_Dash: one variable */
+    CHECK_EQ_STR(get(&env, "TWICE"), "second");         /* the later --env wins */
+    CHECK_EQ_STR(get(&env, "HTTP_USER_AGENT"), "test"); /* a header beats --env */
+    CHECK_EQ_STR(get(&env, "EMPTY"), "");
     CHECK(get(&env, "HTTP_AUTHORIZATION") == NULL);
     CHECK(get(&env, "HTTP_CONNECTION") == NULL);
     /* layers: global, module, CGI; a later definition replaces an earlier one */
