@@ -108,6 +108,22 @@ check "... before the slow one is done (${ms} ms)" "$([ "$ms" -lt 2500 ] && echo
 wait "$slow"
 check "the slow one finishes too" "$(cat "$WORK/slow")" "slept"
 
+# More slow guests than cores: the pool grows past one worker per core once guests
+# wait rather than compute, so a quick request still gets through at once.
+slows=()
+for i in $(seq 1 $(($(nproc) + 2))); do
+  curl -s --max-time 10 "$URL/slow/sleep?ms=3000" -o "$WORK/slow.$i" &
+  slows+=($!)
+done
+sleep 0.3
+t0=$(date +%s%N)
+get /cgi/state
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "a quick request while every core's worker sleeps in a guest" "$STATUS:$BODY" "200:counter=1"
+check "... answered before they wake (${ms} ms)" "$([ "$ms" -lt 2000 ] && echo yes)" yes
+wait "${slows[@]}"
+check "the sleeping ones all finish" "$(cat "$WORK"/slow.* | sort -u)" "slept"
+
 stop_weft
 check "clean exit" "$STOP_RC" 0
 finish
