@@ -17,3 +17,22 @@ echo "piped input" | build/weft run --env USER_NAME=demo --dir "$demo/data::/dat
   "$demo/hello.wasm" first second
 echo "== weft run: a runaway guest is stopped at its deadline"
 build/weft run --timeout 200ms build/guests/traps.wasm loop || echo "(exit status $?)"
+
+echo "== weft up: the same kind of function as an HTTP handler (a WAGI modules.toml)"
+cp examples/http/modules.toml "$demo/modules.toml"
+clang --target=wasm32-wasi -O2 examples/http/handler.c -o "$demo/handler.wasm"
+build/weft up -c "$demo/modules.toml" --listen 127.0.0.1:0 >"$demo/up.log" 2>&1 &
+up=$!
+trap 'kill $up 2>/dev/null' EXIT
+url=""
+for _ in $(seq 100); do
+  url=$(sed -n 's/^Ready: serving on \(http[^ ]*\).*/\1/p' "$demo/up.log")
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { cat "$demo/up.log"; exit 1; }
+cat "$demo/up.log"
+curl -fsS "$url/hello/world?lang=c"
+curl -fsS -X POST --data 'Some string data' "$url/hello/upload"
+kill $up
+wait $up 2>/dev/null || true
