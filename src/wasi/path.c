@@ -255,20 +255,30 @@ uint32_t Z(path_open)(weft_guest_t *g, uint32_t fd, uint32_t dirflags, uint32_t 
     return WEFT_WASI_ESUCCESS;
 }
 
+/* The start of a call that changes one name beneath a directory (mkdir, rmdir,
+ * unlink): the descriptor with `right`, EROFS beneath a read-only preopen, the guest's
+ * path read into the call's buffer (*p), and its parent opened beneath the directory
+ * (*pa, the caller's to close). */
+static uint32_t change_begin(weft_guest_t *g, uint32_t fd, uint64_t right, uint32_t path,
+                             uint32_t path_len, weft_wasi_fd_t **d, char **p, parent_t *pa) {
+    uint32_t rc = dir_lookup(g, fd, right, d);
+    if (rc)
+        return rc;
+    if ((*d)->readonly)
+        return WEFT_WASI_EROFS;
+    *p = weft_wasi_of(g)->paths[0];
+    rc = weft_wasi_path_read(g, path, path_len, *p);
+    if (rc)
+        return rc;
+    return parent_open((*d)->host, *p, pa);
+}
+
 uint32_t Z(path_create_directory)(weft_guest_t *g, uint32_t fd, uint32_t path,
                                   uint32_t path_len) {
     weft_wasi_fd_t *d;
-    uint32_t rc = dir_lookup(g, fd, WEFT_WASI_RIGHT_PATH_CREATE_DIRECTORY, &d);
-    if (rc)
-        return rc;
-    if (d->readonly)
-        return WEFT_WASI_EROFS;
-    char *p = weft_wasi_of(g)->paths[0];
-    rc = weft_wasi_path_read(g, path, path_len, p);
-    if (rc)
-        return rc;
+    char *p;
     parent_t pa;
-    rc = parent_open(d->host, p, &pa);
+    uint32_t rc = change_begin(g, fd, WEFT_WASI_RIGHT_PATH_CREATE_DIRECTORY, path, path_len, &d, &p, &pa);
     if (rc)
         return rc;
     if (pa.dots)
@@ -281,17 +291,9 @@ uint32_t Z(path_create_directory)(weft_guest_t *g, uint32_t fd, uint32_t path,
 uint32_t Z(path_remove_directory)(weft_guest_t *g, uint32_t fd, uint32_t path,
                                   uint32_t path_len) {
     weft_wasi_fd_t *d;
-    uint32_t rc = dir_lookup(g, fd, WEFT_WASI_RIGHT_PATH_REMOVE_DIRECTORY, &d);
-    if (rc)
-        return rc;
-    if (d->readonly)
-        return WEFT_WASI_EROFS;
-    char *p = weft_wasi_of(g)->paths[0];
-    rc = weft_wasi_path_read(g, path, path_len, p);
-    if (rc)
-        return rc;
+    char *p;
     parent_t pa;
-    rc = parent_open(d->host, p, &pa);
+    uint32_t rc = change_begin(g, fd, WEFT_WASI_RIGHT_PATH_REMOVE_DIRECTORY, path, path_len, &d, &p, &pa);
     if (rc)
         return rc;
     if (pa.dots) /* rmdir(2): "." is EINVAL, ".." ENOTEMPTY */
@@ -304,17 +306,9 @@ uint32_t Z(path_remove_directory)(weft_guest_t *g, uint32_t fd, uint32_t path,
 
 uint32_t Z(path_unlink_file)(weft_guest_t *g, uint32_t fd, uint32_t path, uint32_t path_len) {
     weft_wasi_fd_t *d;
-    uint32_t rc = dir_lookup(g, fd, WEFT_WASI_RIGHT_PATH_UNLINK_FILE, &d);
-    if (rc)
-        return rc;
-    if (d->readonly)
-        return WEFT_WASI_EROFS;
-    char *p = weft_wasi_of(g)->paths[0];
-    rc = weft_wasi_path_read(g, path, path_len, p);
-    if (rc)
-        return rc;
+    char *p;
     parent_t pa;
-    rc = parent_open(d->host, p, &pa);
+    uint32_t rc = change_begin(g, fd, WEFT_WASI_RIGHT_PATH_UNLINK_FILE, path, path_len, &d, &p, &pa);
     if (rc)
         return rc;
     if (pa.dots)
