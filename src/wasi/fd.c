@@ -115,21 +115,21 @@ static size_t iov_total(const struct iovec *iov, int n) {
     return t;
 }
 
-/* Reads from a host descriptor, waiting (interruptibly) when it is a pipe, socket or
- * device with nothing to read. */
-static uint32_t host_read(const weft_wasi_fd_t *e, const struct iovec *iov, int n,
-                          uint32_t *nread) {
+/* Reads from or writes to a host descriptor, waiting (interruptibly) when it is a
+ * pipe, socket or device that is not ready. */
+static uint32_t host_io(const weft_wasi_fd_t *e, const struct iovec *iov, int n, uint32_t *done,
+                        bool write) {
     bool nonblock = e->flags & WEFT_WASI_FDFLAG_NONBLOCK;
     bool wait = weft_wasi_fd_may_block(e) && iov_total(iov, n) > 0;
     for (;;) {
         if (wait) {
-            uint32_t rc = weft_wasi_wait(e->host, POLLIN, nonblock);
+            uint32_t rc = weft_wasi_wait(e->host, write ? POLLOUT : POLLIN, nonblock);
             if (rc)
                 return rc;
         }
-        ssize_t r = readv(e->host, iov, n);
+        ssize_t r = write ? weft_wasi_host_writev(e, iov, n) : readv(e->host, iov, n);
         if (r >= 0) {
-            *nread = (uint32_t)r;
+            *done = (uint32_t)r;
             return WEFT_WASI_ESUCCESS;
         }
         if (errno == EINTR) {
@@ -137,84 +137,50 @@ static uint32_t host_read(const weft_wasi_fd_t *e, const struct iovec *iov, int 
                 return WEFT_WASI_EINTR;
         } else if (!(errno == EAGAIN && wait && !nonblock)) {
             /* (EAGAIN after a wait: the host made the description nonblocking and
-             * someone else took the data; wait again.) */
+             * someone else took the data or the room; wait again.) */
             return weft_wasi_errno(errno);
         }
     }
 }
 
-static uint32_t host_write(const weft_wasi_fd_t *e, const struct iovec *iov, int n,
-                           uint32_t *nwritten) {
-    bool nonblock = e->flags & WEFT_WASI_FDFLAG_NONBLOCK;
-    bool wait = weft_wasi_fd_may_block(e) && iov_total(iov, n) > 0;
-    for (;;) {
-        if (wait) {
-            uint32_t rc = weft_wasi_wait(e->host, POLLOUT, nonblock);
-            if (rc)
-                return rc;
-        }
-        ssize_t r = weft_wasi_host_writev(e, iov, n);
-        if (r >= 0) {
-            *nwritten = (uint32_t)r;
-            return WEFT_WASI_ESUCCESS;
-        }
-        if (errno == EINTR) {
-            if (weft_deadline_expired())
-                return WEFT_WASI_EINTR;
-        } else if (!(errno == EAGAIN && wait && !nonblock)) {
-            return weft_wasi_errno(errno);
-        }
+/* fd_read and fd_write: the same checks, then a stream (stdio from or to memory) or a
+ * host descriptor. */
+static uint32_t sequential_io(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
+                              uint32_t done_ptr, bool write) {
+    weft_wasi_fd_t *e = weft_wasi_fd_get(weft_wasi_of(g), fd);
+    if (!e || e->filetype == WEFT_WASI_FILETYPE_DIRECTORY)
+        return WEFT_WASI_EBADF;
+    if (!(e->base & (write ? WEFT_WASI_RIGHT_FD_WRITE : WEFT_WASI_RIGHT_FD_READ)))
+        return WEFT_WASI_ENOTCAPABLE;
+    uint8_t *res = weft_guest_ptr(g, done_ptr, 4);
+    if (!res)
+        return WEFT_WASI_EFAULT;
+    const struct iovec *iov = weft_wasi_of(g)->iov;
+    int n;
+    uint32_t rc = weft_wasi_iovecs(g, iovs, iovs_len, &n);
+    if (rc)
+        return rc;
+    uint32_t done = 0;
+    if (e->kind == WEFT_WASI_FD_STREAM) {
+        weft_wasi_stream_t *st = &weft_wasi_of(g)->streams[e->stream];
+        rc = write ? weft_wasi_stream_write(st, iov, n, &done)
+                   : weft_wasi_stream_read(st, iov, n, &done);
+    } else {
+        rc = host_io(e, iov, n, &done, write);
     }
+    if (rc == WEFT_WASI_ESUCCESS)
+        weft_wasi_put_u32(res, done);
+    return rc;
 }
 
 uint32_t Z(fd_read)(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
                     uint32_t nread_ptr) {
-    weft_wasi_fd_t *e = weft_wasi_fd_get(weft_wasi_of(g), fd);
-    if (!e || e->filetype == WEFT_WASI_FILETYPE_DIRECTORY)
-        return WEFT_WASI_EBADF;
-    if (!(e->base & WEFT_WASI_RIGHT_FD_READ))
-        return WEFT_WASI_ENOTCAPABLE;
-    uint8_t *res = weft_guest_ptr(g, nread_ptr, 4);
-    if (!res)
-        return WEFT_WASI_EFAULT;
-    const struct iovec *iov = weft_wasi_of(g)->iov;
-    int n;
-    uint32_t rc = weft_wasi_iovecs(g, iovs, iovs_len, &n);
-    if (rc)
-        return rc;
-    uint32_t got = 0;
-    if (e->kind == WEFT_WASI_FD_STREAM)
-        rc = weft_wasi_stream_read(&weft_wasi_of(g)->streams[e->stream], iov, n, &got);
-    else
-        rc = host_read(e, iov, n, &got);
-    if (rc == WEFT_WASI_ESUCCESS)
-        weft_wasi_put_u32(res, got);
-    return rc;
+    return sequential_io(g, fd, iovs, iovs_len, nread_ptr, false);
 }
 
 uint32_t Z(fd_write)(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
                      uint32_t nwritten_ptr) {
-    weft_wasi_fd_t *e = weft_wasi_fd_get(weft_wasi_of(g), fd);
-    if (!e || e->filetype == WEFT_WASI_FILETYPE_DIRECTORY)
-        return WEFT_WASI_EBADF;
-    if (!(e->base & WEFT_WASI_RIGHT_FD_WRITE))
-        return WEFT_WASI_ENOTCAPABLE;
-    uint8_t *res = weft_guest_ptr(g, nwritten_ptr, 4);
-    if (!res)
-        return WEFT_WASI_EFAULT;
-    const struct iovec *iov = weft_wasi_of(g)->iov;
-    int n;
-    uint32_t rc = weft_wasi_iovecs(g, iovs, iovs_len, &n);
-    if (rc)
-        return rc;
-    uint32_t put = 0;
-    if (e->kind == WEFT_WASI_FD_STREAM)
-        rc = weft_wasi_stream_write(&weft_wasi_of(g)->streams[e->stream], iov, n, &put);
-    else
-        rc = host_write(e, iov, n, &put);
-    if (rc == WEFT_WASI_ESUCCESS)
-        weft_wasi_put_u32(res, put);
-    return rc;
+    return sequential_io(g, fd, iovs, iovs_len, nwritten_ptr, true);
 }
 
 /* fd_pread and fd_pwrite: the same checks and the same loop, with the read or the
