@@ -15,7 +15,7 @@ PACKAGES=(
   # sanitizers and fuzzers (clang's runtime)
   libclang-rt-14-dev
   # tests
-  curl python3 openssl
+  curl python3 openssl procps
 )
 if [ "${WEFT_BENCH:-0}" = 1 ]; then
   PACKAGES+=(wrk nginx-light hyperfine)
