@@ -19,6 +19,9 @@ typedef struct weft_rt_call {
 /* Runs call->fn inside a trap boundary; *out says how it ended. */
 int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *err);
 weft_trap_t weft_rt_trap_kind(wasm_rt_trap_t t);
+/* Disarms the deadline timer that the calls of an instance share; called when the
+ * instance is freed (on the thread that ran it). */
+void weft_rt_deadline_end(void);
 /* memory.c tells runtime.c where the running instance's reservation is. */
 void weft_rt_set_memory_range(uintptr_t lo, uintptr_t hi);
 uint32_t weft_rt_limit_pages(void);
@@ -27,6 +30,8 @@ uint32_t weft_rt_limit_pages(void);
 
 /* Tells the fault handler that mem belongs to the instance about to run on this thread. */
 void weft_memory_make_current(const wasm_rt_memory_t *mem);
+/* Gives the slot this thread kept back to the pool; called as the thread ends. */
+void weft_memory_thread_exit(void);
 
 /* ---- module.c ---- */
 

@@ -259,6 +259,8 @@ static void do_call(void *arg) {
 }
 
 static void instance_release(weft_instance_t *in) {
+    if (in->deadline_ns)
+        weft_rt_deadline_end();
     /* Also after an instantiation that trapped half way: the instance was zeroed, and
      * freeing a table or memory that was never allocated does nothing. */
     in->module->glue->free(in->data);

@@ -52,6 +52,7 @@ typedef struct thread_state {
     uintptr_t mem_lo, mem_hi;        /* reservation of its memory (set by memory.c) */
     uintptr_t stack_lo, stack_hi;
     uint64_t deadline_ns;            /* 0: none */
+    uint64_t armed_ns;               /* the deadline the timer is armed for; 0: disarmed */
     volatile sig_atomic_t deadline_hit;
     uint32_t exit_code;
     uint32_t limit_pages;            /* for the memory being allocated now */
@@ -132,6 +133,7 @@ static void on_deadline(int sig, siginfo_t *si, void *uctx) {
 
 static void thread_state_destroy(void *arg) {
     (void)arg;
+    weft_memory_thread_exit();
     if (ts.has_timer) {
         timer_delete(ts.timer);
         ts.has_timer = false;
@@ -237,6 +239,14 @@ static void timer_arm(uint64_t timeout_ns) {
     timer_settime(ts.timer, 0, &its, NULL);
 }
 
+void weft_rt_deadline_end(void) {
+    if (ts.armed_ns) {
+        timer_arm(0);
+        ts.armed_ns = 0;
+    }
+    ts.deadline_hit = 0;
+}
+
 bool weft_deadline_expired(void) {
     return ts.deadline_ns && (ts.deadline_hit || weft_now_ns() >= ts.deadline_ns);
 }
@@ -254,11 +264,14 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
         ts.code_lo = call->code_lo;
         ts.code_hi = call->code_hi;
         ts.limit_pages = call->limit_pages;
-        ts.deadline_hit = 0;
         ts.deadline_ns = call->deadline_ns;
-        if (call->deadline_ns) {
+        /* The calls of one instance share its deadline: the timer is armed once, at the
+         * first, and disarmed when the instance is freed (weft_rt_deadline_end). */
+        if (call->deadline_ns && ts.armed_ns != call->deadline_ns) {
             uint64_t now = weft_now_ns();
+            ts.deadline_hit = 0;
             timer_arm(call->deadline_ns > now ? call->deadline_ns - now : 1);
+            ts.armed_ns = call->deadline_ns;
         }
         ts.in_guest = 1;
         call->fn(call->arg);
@@ -275,7 +288,6 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
         }
     }
     if (call->deadline_ns) {
-        timer_arm(0);
         /* A guest whose blocking host call was cut short by the deadline may finish
          * before the next tick catches it in its own code; it still ran out of time. */
         if (out->kind != WEFT_OUTCOME_TRAPPED && ts.deadline_hit) {
