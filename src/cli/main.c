@@ -1,9 +1,12 @@
 /* weft: the command line. Each command is one function; usage mistakes print one line
  * and exit 2, as a shell user expects. */
+#include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,6 +22,8 @@
 #define WEFT_MAX_RUN_ENV 4096
 #define WEFT_MAX_RUN_DIRS 256
 #define WEFT_MAX_RUN_HOSTS 256
+#define WEFT_MAX_RUN_SOCKETS 16
+#define WEFT_LISTEN_BACKLOG 128
 
 int weft_cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -41,6 +46,8 @@ static const char run_help[] =
     "                        passes weft's own value of NAME)\n"
     "  --dir HOST[::GUEST]   preopen directory HOST, seen by the guest as GUEST\n"
     "                        (default: the same path); append :readonly for read-only\n"
+    "  --tcplisten ADDR:PORT listen on ADDR:PORT and hand the socket to the guest\n"
+    "                        (sock_accept); repeatable; numbered after the preopens\n"
     "  --invoke NAME         call export NAME instead of _start\n"
     "  --timeout DURATION    stop the guest after DURATION (e.g. 2s, 500ms)\n"
     "  --max-memory SIZE     limit linear memory (e.g. 64MiB)\n"
@@ -65,6 +72,52 @@ static const char compile_help[] =
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  -q, --quiet           no progress lines\n"
     "  -h, --help            this help\n";
+
+/* Opens a listening TCP socket on "ADDR:PORT" ("[::1]:8080" for IPv6); -1 and a message
+ * in err when it cannot. */
+static int listen_on(const char *spec, char *err, size_t errlen) {
+    char host[256];
+    const char *port;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':' || (size_t)(close - spec) > sizeof host) {
+            snprintf(err, errlen, "expected [ADDR]:PORT");
+            return -1;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(close - spec - 1), spec + 1);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        if (!colon || (size_t)(colon - spec) >= sizeof host) {
+            snprintf(err, errlen, "expected ADDR:PORT");
+            return -1;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
+        port = colon + 1;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+    if (gai) {
+        snprintf(err, errlen, "%s", gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, WEFT_LISTEN_BACKLOG)) {
+            snprintf(err, errlen, "%s", strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
 
 /* Splits "HOST::GUEST[:readonly]" (wasmtime's spelling) into a preopen. */
 static int parse_dir(char *spec, weft_preopen_t *p) {
@@ -92,12 +145,15 @@ static int cmd_run(int argc, char **argv) {
         {"invoke", required_argument, 0, 'i'},    {"timeout", required_argument, 0, 't'},
         {"max-memory", required_argument, 0, 'm'}, {"cache-dir", required_argument, 0, 'c'},
         {"allow-host", required_argument, 0, 'a'},
+        {"tcplisten", required_argument, 0, 'L'},
         {"http-max-concurrency", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     static const char *envs[WEFT_MAX_RUN_ENV];
     static char *env_owned[WEFT_MAX_RUN_ENV];
     static weft_preopen_t dirs[WEFT_MAX_RUN_DIRS];
     static const char *hosts[WEFT_MAX_RUN_HOSTS];
+    static int sockets[WEFT_MAX_RUN_SOCKETS];
+    size_t nsockets = 0;
     size_t nenv = 0, ndirs = 0, nhosts = 0;
     weft_http_policy_t http = {0};
     const char *entry = "_start";
@@ -165,6 +221,18 @@ static int cmd_run(int argc, char **argv) {
             hosts[nhosts++] = optarg;
             break;
         }
+        case 'L': {
+            char why[256];
+            if (nsockets == WEFT_MAX_RUN_SOCKETS)
+                return weft_cli_usage_error("run", "too many --tcplisten options");
+            int fd = listen_on(optarg, why, sizeof why);
+            if (fd < 0) {
+                fprintf(stderr, "weft: --tcplisten %s: %s\n", optarg, why);
+                return WEFT_EXIT_ERROR;
+            }
+            sockets[nsockets++] = fd;
+            break;
+        }
         case 'C': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
@@ -203,6 +271,8 @@ static int cmd_run(int argc, char **argv) {
         .envc = nenv,
         .preopens = dirs,
         .npreopens = ndirs,
+        .sockets = sockets,
+        .nsockets = nsockets,
         .limits = limits,
         .http = &http,
         .stdio = {{.kind = WEFT_STDIO_FD, .fd = 0},
@@ -226,6 +296,8 @@ static int cmd_run(int argc, char **argv) {
     weft_module_release(m);
     for (size_t i = 0; i < nenv; i++)
         free(env_owned[i]);
+    for (size_t i = 0; i < nsockets; i++)
+        close(sockets[i]);
     return status;
 }
 

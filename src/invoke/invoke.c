@@ -38,6 +38,8 @@ int weft_invoke(weft_module_t *m, const weft_invoke_request_t *req, weft_outcome
         .envc = req->envc,
         .preopens = req->preopens,
         .npreopens = req->npreopens,
+        .sockets = req->sockets,
+        .nsockets = req->nsockets,
     };
     memcpy(cfg.stdio, req->stdio, sizeof cfg.stdio);
     weft_wasi_t *wasi = NULL;

@@ -35,6 +35,8 @@ typedef struct weft_invoke_request {
     size_t envc;
     const weft_preopen_t *preopens;
     size_t npreopens;
+    const int *sockets; /* host sockets handed over, numbered after the preopens */
+    size_t nsockets;
     weft_stdio_t stdio[3]; /* see wasi.h */
     weft_limits_t limits;
     const weft_http_policy_t *http; /* NULL: no outbound HTTP */
