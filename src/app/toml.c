@@ -835,6 +835,23 @@ static long scan_digits(parser_t *p, const char *s, size_t *i, size_t end, int b
     return n;
 }
 
+/* scan_digits for a part of a number that must have digits: a misplaced underscore,
+ * running out of memory and an empty part (none_msg) are errors of the number at start.
+ * The count of digits goes to *count (count may be NULL). */
+static int scan_required_digits(parser_t *p, size_t start, size_t *i, size_t end, int base,
+                                bool keep, const char *none_msg, long *count) {
+    long n = scan_digits(p, p->s, i, end, base, keep);
+    if (n == -2)
+        return fail_nomem(p);
+    if (n == -1)
+        return fail_at(p, start, "misplaced '_' in a number: each must stand between two digits");
+    if (n == 0)
+        return fail_at(p, start, "%s", none_msg);
+    if (count)
+        *count = n;
+    return 0;
+}
+
 static int new_scalar(parser_t *p, weft_toml_type_t type, int line, int depth, node_t **out) {
     *out = node_new(type, line, depth);
     return *out ? 0 : fail_nomem(p);
@@ -859,11 +876,10 @@ static int parse_integer(parser_t *p, size_t start, size_t end, int line, int de
         i += 2;
     }
     size_t digits_at = i;
-    long n = scan_digits(p, s, &i, end, base, false);
-    if (n < 0)
-        return fail_at(p, start, "misplaced '_' in a number: each must stand between two digits");
-    if (n == 0)
-        return fail_at(p, start, "integer prefix without digits");
+    long n;
+    int rc = scan_required_digits(p, start, &i, end, base, false, "integer prefix without digits", &n);
+    if (rc)
+        return rc;
     if (i != end) {
         char what[32];
         return fail_at(p, i, "unexpected %s in %s integer", describe_char(p, i, what, sizeof what),
@@ -886,7 +902,7 @@ static int parse_integer(parser_t *p, size_t start, size_t end, int line, int de
                            s + start);
         v = v * (uint64_t)base + d;
     }
-    int rc = new_scalar(p, WEFT_TOML_INTEGER, line, depth, out);
+    rc = new_scalar(p, WEFT_TOML_INTEGER, line, depth, out);
     if (!rc)
         (*out)->v.u.i = !neg ? (int64_t)v : v > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v;
     return rc;
@@ -911,13 +927,11 @@ static int parse_float(parser_t *p, size_t start, size_t end, int line, int dept
         return rc;
     }
     size_t int_at = i;
-    long n = scan_digits(p, s, &i, end, 10, true);
-    if (n == -2)
-        return fail_nomem(p);
-    if (n == -1)
-        return fail_at(p, start, "misplaced '_' in a number: each must stand between two digits");
-    if (n == 0)
-        return fail_at(p, start, "invalid float: it must start with a digit");
+    long n;
+    int rc = scan_required_digits(p, start, &i, end, 10, true,
+                                  "invalid float: it must start with a digit", &n);
+    if (rc)
+        return rc;
     if (n > 1 && s[int_at] == '0')
         return fail_at(p, start, "leading zeros are not allowed in a float");
     bool frac = false, exp = false;
@@ -925,15 +939,10 @@ static int parse_float(parser_t *p, size_t start, size_t end, int line, int dept
         i++;
         if (weft_buf_append(&p->buf, ".", 1))
             return fail_nomem(p);
-        n = scan_digits(p, s, &i, end, 10, true);
-        if (n == -2)
-            return fail_nomem(p);
-        if (n == -1)
-            return fail_at(p, start,
-                           "misplaced '_' in a number: each must stand between two "
-                           "digits");
-        if (n == 0)
-            return fail_at(p, start, "invalid float: a digit must follow the decimal point");
+        if ((rc = scan_required_digits(p, start, &i, end, 10, true,
+                                       "invalid float: a digit must follow the decimal point",
+                                       NULL)))
+            return rc;
         frac = true;
     }
     if (i < end && (s[i] == 'e' || s[i] == 'E')) {
@@ -945,15 +954,9 @@ static int parse_float(parser_t *p, size_t start, size_t end, int line, int dept
                 return fail_nomem(p);
             i++;
         }
-        n = scan_digits(p, s, &i, end, 10, true);
-        if (n == -2)
-            return fail_nomem(p);
-        if (n == -1)
-            return fail_at(p, start,
-                           "misplaced '_' in a number: each must stand between two "
-                           "digits");
-        if (n == 0)
-            return fail_at(p, start, "invalid float: the exponent needs digits");
+        if ((rc = scan_required_digits(p, start, &i, end, 10, true,
+                                       "invalid float: the exponent needs digits", NULL)))
+            return rc;
         exp = true;
     }
     if (i != end || (!frac && !exp))
@@ -964,7 +967,7 @@ static int parse_float(parser_t *p, size_t start, size_t end, int line, int dept
     double v = strtod((const char *)p->buf.data, NULL);
     if (errno == ERANGE && isinf(v))
         return fail_at(p, start, "float %.*s is out of range", (int)(end - start), s + start);
-    int rc = new_scalar(p, WEFT_TOML_FLOAT, line, depth, out);
+    rc = new_scalar(p, WEFT_TOML_FLOAT, line, depth, out);
     if (!rc)
         (*out)->v.u.f = v;
     return rc;
