@@ -623,15 +623,27 @@ uint32_t Z_wasi_experimental_httpZ_close(weft_guest_t *g, uint32_t handle) {
     return WEFT_HTTP_SUCCESS;
 }
 
-uint32_t Z_wasi_experimental_httpZ_body_read(weft_guest_t *g, uint32_t handle, uint32_t buf,
-                                             uint32_t buf_len, uint32_t written_ptr) {
-    response_t *r = find(g->host, handle, NULL);
-    if (!r)
+/* The start of the calls that copy out of a response (body_read, header_get,
+ * headers_get_all): the handle, the guest's memory, its output buffer and the place for
+ * the count written. */
+static uint32_t response_out(weft_guest_t *g, uint32_t handle, uint32_t buf, uint32_t buf_len,
+                             uint32_t written_ptr, response_t **out) {
+    *out = find(g->host, handle, NULL);
+    if (!*out)
         return WEFT_HTTP_INVALID_HANDLE;
     if (!g->memory)
         return WEFT_HTTP_MEMORY_NOT_FOUND;
     if (!weft_guest_check(g, buf, buf_len) || !weft_guest_check(g, written_ptr, 4))
         return WEFT_HTTP_MEMORY_ACCESS_ERROR;
+    return WEFT_HTTP_SUCCESS;
+}
+
+uint32_t Z_wasi_experimental_httpZ_body_read(weft_guest_t *g, uint32_t handle, uint32_t buf,
+                                             uint32_t buf_len, uint32_t written_ptr) {
+    response_t *r;
+    uint32_t rc = response_out(g, handle, buf, buf_len, written_ptr, &r);
+    if (rc)
+        return rc;
     size_t left = r->body.len - r->pos;
     uint32_t n = left < buf_len ? (uint32_t)left : buf_len;
     if (n)
@@ -644,13 +656,11 @@ uint32_t Z_wasi_experimental_httpZ_body_read(weft_guest_t *g, uint32_t handle, u
 uint32_t Z_wasi_experimental_httpZ_header_get(weft_guest_t *g, uint32_t handle, uint32_t name,
                                               uint32_t name_len, uint32_t buf, uint32_t buf_len,
                                               uint32_t written_ptr) {
-    response_t *r = find(g->host, handle, NULL);
-    if (!r)
-        return WEFT_HTTP_INVALID_HANDLE;
-    if (!g->memory)
-        return WEFT_HTTP_MEMORY_NOT_FOUND;
-    if (!weft_guest_check(g, name, name_len) || !weft_guest_check(g, buf, buf_len) ||
-        !weft_guest_check(g, written_ptr, 4))
+    response_t *r;
+    uint32_t rc = response_out(g, handle, buf, buf_len, written_ptr, &r);
+    if (rc)
+        return rc;
+    if (!weft_guest_check(g, name, name_len))
         return WEFT_HTTP_MEMORY_ACCESS_ERROR;
     const char *want = weft_guest_ptr(g, name, name_len);
     if (!weft_utf8_valid((const uint8_t *)want, name_len))
@@ -678,13 +688,10 @@ uint32_t Z_wasi_experimental_httpZ_header_get(weft_guest_t *g, uint32_t handle, 
 
 uint32_t Z_wasi_experimental_httpZ_headers_get_all(weft_guest_t *g, uint32_t handle, uint32_t buf,
                                                    uint32_t buf_len, uint32_t written_ptr) {
-    response_t *r = find(g->host, handle, NULL);
-    if (!r)
-        return WEFT_HTTP_INVALID_HANDLE;
-    if (!g->memory)
-        return WEFT_HTTP_MEMORY_NOT_FOUND;
-    if (!weft_guest_check(g, buf, buf_len) || !weft_guest_check(g, written_ptr, 4))
-        return WEFT_HTTP_MEMORY_ACCESS_ERROR;
+    response_t *r;
+    uint32_t rc = response_out(g, handle, buf, buf_len, written_ptr, &r);
+    if (rc)
+        return rc;
     if (r->headers.len > buf_len)
         return WEFT_HTTP_BUFFER_TOO_SMALL;
     uint32_t n = (uint32_t)r->headers.len;
