@@ -388,6 +388,19 @@ static uint32_t link_fd(int fd, int dir, const char *name) {
     return host_rc(linkat(AT_FDCWD, proc, dir, name, AT_SYMLINK_FOLLOW));
 }
 
+/* The name link and symlink create must be new: "." and ".." name what exists, and
+ * link(2) and symlink(2) never make "name/" (EEXIST if something is there, else
+ * ENOENT). path is the one pa was opened from. */
+static uint32_t new_name_check(int dirfd, const char *path, const parent_t *pa) {
+    if (pa->dots)
+        return dots_check(dirfd, path, WEFT_WASI_EEXIST);
+    if (pa->slash) {
+        bool isdir;
+        return stat_name(pa, &isdir) == WEFT_WASI_ESUCCESS ? WEFT_WASI_EEXIST : WEFT_WASI_ENOENT;
+    }
+    return WEFT_WASI_ESUCCESS;
+}
+
 uint32_t Z(path_link)(weft_guest_t *g, uint32_t old_fd, uint32_t old_flags, uint32_t old_path,
                       uint32_t old_path_len, uint32_t new_fd, uint32_t new_path,
                       uint32_t new_path_len) {
@@ -414,14 +427,8 @@ uint32_t Z(path_link)(weft_guest_t *g, uint32_t old_fd, uint32_t old_flags, uint
     rc = parent_open(d2->host, p2, &b);
     if (rc)
         return rc;
-    if (b.dots)
-        return dots_check(d2->host, p2, WEFT_WASI_EEXIST);
-    if (b.slash) {
-        /* link(2) never makes "name/": EEXIST if something is there, else ENOENT. */
-        bool isdir;
-        rc = stat_name(&b, &isdir) == WEFT_WASI_ESUCCESS ? WEFT_WASI_EEXIST : WEFT_WASI_ENOENT;
+    if ((rc = new_name_check(d2->host, p2, &b)))
         goto out_b;
-    }
     if (old_flags & WEFT_WASI_LOOKUP_SYMLINK_FOLLOW) {
         /* The kernel follows the whole chain beneath the directory, then the object it
          * found is linked: a symlink pointing outside fails to resolve. */
@@ -485,14 +492,9 @@ uint32_t Z(path_symlink)(weft_guest_t *g, uint32_t old_path, uint32_t old_path_l
     rc = parent_open(d->host, p, &pa);
     if (rc)
         return rc;
-    if (pa.dots)
-        return dots_check(d->host, p, WEFT_WASI_EEXIST);
-    if (pa.slash) {
-        bool isdir;
-        rc = stat_name(&pa, &isdir) == WEFT_WASI_ESUCCESS ? WEFT_WASI_EEXIST : WEFT_WASI_ENOENT;
-    } else {
+    rc = new_name_check(d->host, p, &pa);
+    if (!rc)
         rc = host_rc(symlinkat(target, pa.dir, pa.name));
-    }
     parent_close(&pa);
     return rc;
 }
