@@ -1,12 +1,9 @@
 /* weft: the command line. Each command is one function; usage mistakes print one line
  * and exit 2, as a shell user expects. */
-#include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -72,52 +69,6 @@ static const char compile_help[] =
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  -q, --quiet           no progress lines\n"
     "  -h, --help            this help\n";
-
-/* Opens a listening TCP socket on "ADDR:PORT" ("[::1]:8080" for IPv6); -1 and a message
- * in err when it cannot. */
-static int listen_on(const char *spec, char *err, size_t errlen) {
-    char host[256];
-    const char *port;
-    if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        if (!close || close[1] != ':' || (size_t)(close - spec) > sizeof host) {
-            snprintf(err, errlen, "expected [ADDR]:PORT");
-            return -1;
-        }
-        snprintf(host, sizeof host, "%.*s", (int)(close - spec - 1), spec + 1);
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(spec, ':');
-        if (!colon || (size_t)(colon - spec) >= sizeof host) {
-            snprintf(err, errlen, "expected ADDR:PORT");
-            return -1;
-        }
-        snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-        port = colon + 1;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-    if (gai) {
-        snprintf(err, errlen, "%s", gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0)
-            continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, WEFT_LISTEN_BACKLOG)) {
-            snprintf(err, errlen, "%s", strerror(errno));
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(ai);
-    return fd;
-}
 
 /* Splits "HOST::GUEST[:readonly]" (wasmtime's spelling) into a preopen. */
 static int parse_dir(char *spec, weft_preopen_t *p) {
@@ -222,15 +173,16 @@ static int cmd_run(int argc, char **argv) {
             break;
         }
         case 'L': {
-            char why[256];
+            char host[256];
+            weft_error_t lerr = {0};
             if (nsockets == WEFT_MAX_RUN_SOCKETS)
                 return weft_cli_usage_error("run", "too many --tcplisten options");
-            int fd = listen_on(optarg, why, sizeof why);
-            if (fd < 0) {
-                fprintf(stderr, "weft: --tcplisten %s: %s\n", optarg, why);
+            if (weft_tcp_listen(optarg, "--tcplisten", WEFT_LISTEN_BACKLOG, host, sizeof host,
+                                &sockets[nsockets], &lerr)) {
+                fprintf(stderr, "weft: %s\n", lerr.msg);
                 return WEFT_EXIT_ERROR;
             }
-            sockets[nsockets++] = fd;
+            nsockets++;
             break;
         }
         case 'C': {

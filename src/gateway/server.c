@@ -175,46 +175,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 /* Binds ADDR:PORT ("127.0.0.1:3000", "[::1]:0", "localhost:3000", ":3000"). */
 static int bind_listen(weft_gateway_t *gw, const char *listen_on, weft_error_t *err) {
     char host[256];
-    const char *port, *colon;
-    if (listen_on[0] == '[') {
-        const char *close = strchr(listen_on, ']');
-        if (!close || close[1] != ':')
-            return weft_error_set(err, WEFT_EUSAGE, "--listen %s: expected [ADDR]:PORT", listen_on);
-        snprintf(host, sizeof host, "%.*s", (int)(close - listen_on - 1), listen_on + 1);
-        port = close + 2;
-    } else {
-        colon = strrchr(listen_on, ':');
-        if (!colon)
-            return weft_error_set(err, WEFT_EUSAGE, "--listen %s: expected ADDR:PORT", listen_on);
-        snprintf(host, sizeof host, "%.*s", (int)(colon - listen_on), listen_on);
-        port = colon + 1;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-    if (gai)
-        return weft_error_set(err, WEFT_EUSAGE, "--listen %s: %s", listen_on, gai_strerror(gai));
-    int fd = -1, e = 0;
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            e = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 ||
-            listen(fd, WEFT_GATEWAY_LISTEN_BACKLOG) != 0) {
-            e = errno;
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(ai);
-    if (fd < 0)
-        return weft_error_set(err, WEFT_EIO, "cannot listen on %s: %s", listen_on, strerror(e));
+    int fd;
+    int rc = weft_tcp_listen(listen_on, "--listen", WEFT_GATEWAY_LISTEN_BACKLOG, host, sizeof host,
+                             &fd, err);
+    if (rc)
+        return rc;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     char numeric[INET6_ADDRSTRLEN];

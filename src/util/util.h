@@ -96,6 +96,13 @@ uint64_t weft_now_ns(void);
  * weft-net.so plugin on first use (see plugin.c); NULL with err set when it cannot. */
 void *weft_net_sym(const char *name, weft_error_t *err);
 
+/* Binds and listens on "ADDR:PORT" ("[::1]:PORT" for IPv6, ":PORT" for every address);
+ * the ADDR part goes to host (host_size bytes). option names the flag the address came
+ * from, for messages ("--listen nonsense: expected ADDR:PORT", a usage error, EUSAGE);
+ * a failure to bind is EIO ("cannot listen on ...: Address already in use"). */
+int weft_tcp_listen(const char *spec, const char *option, int backlog, char *host,
+                    size_t host_size, int *fd_out, weft_error_t *err);
+
 /* Logging to stderr, one line per call, prefixed "weft: ". */
 void weft_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
