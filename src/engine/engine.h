@@ -111,8 +111,8 @@ typedef struct weft_compile_opts {
     bool quiet;            /* no progress on stderr */
 } weft_compile_opts_t;
 
-/* Compiles the module at wasm_path into the cache (or finds it there) and writes the
- * artifact's path to artifact (size bytes). */
+/* Compiles the module at wasm_path into the cache (or finds it there, its checksum
+ * verified) and writes the artifact's path to artifact (size bytes). */
 int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
                         size_t size, weft_error_t *err);
 

@@ -129,9 +129,11 @@ static int find_code_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 /* dlopen is not re-entrant with respect to init_module: one load at a time. */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int load_artifact(const char *artifact, const char *name, weft_module_t **out,
-                         weft_error_t *err) {
-    int rc = weft_artifact_verify(artifact, err);
+/* verified: the caller has just checked the artifact's trailer (weft_module_compile
+ * does, or wrote it itself), so it is not hashed a second time. */
+static int load_artifact(const char *artifact, const char *name, bool verified,
+                         weft_module_t **out, weft_error_t *err) {
+    int rc = verified ? 0 : weft_artifact_verify(artifact, err);
     if (rc)
         return rc;
     wasm_rt_init();
@@ -189,12 +191,12 @@ fail:
 int weft_module_load(const char *path, const weft_compile_opts_t *opts, weft_module_t **out,
                      weft_error_t *err) {
     if (weft_artifact_is(path))
-        return load_artifact(path, path, out, err);
+        return load_artifact(path, path, false, out, err);
     char artifact[4096];
     int rc = weft_module_compile(path, opts, artifact, sizeof artifact, err);
     if (rc)
         return rc;
-    return load_artifact(artifact, path, out, err);
+    return load_artifact(artifact, path, true, out, err);
 }
 
 void weft_module_retain(weft_module_t *m) {
