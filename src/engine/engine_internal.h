@@ -19,7 +19,7 @@ typedef struct weft_rt_call {
 /* Runs call->fn inside a trap boundary; *out says how it ended. */
 int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *err);
 weft_trap_t weft_rt_trap_kind(wasm_rt_trap_t t);
-/* Disarms the deadline timer that the calls of an instance share; called when the
+/* Stops watching the deadline that the calls of an instance share; called when the
  * instance is freed (on the thread that ran it). */
 void weft_rt_deadline_end(void);
 /* memory.c tells runtime.c where the running instance's reservation is. */

@@ -12,10 +12,17 @@
  *   code and the address is in its memory reservation (out of bounds) or at the
  *   thread's stack guard (call stack exhausted). Any other fault is a bug in weft and
  *   is passed on to the previous handler (a crash, or the sanitizer's report).
- * - A deadline is a per-thread POSIX timer that sends WEFT_DEADLINE_SIGNAL. The handler
- *   unwinds only when the thread is executing the module's own code; in host code it
- *   does nothing, and the timer's interval fires again shortly, so host code is never
+ * - Deadlines are watched by one thread for the whole process, which wakes every
+ *   WEFT_WATCHDOG_TICK_NS while some guest has a deadline and sends
+ *   WEFT_DEADLINE_SIGNAL to each thread whose guest is past its own. Starting or ending
+ *   a call costs an atomic store, no system call (a timer per thread cost two per
+ *   instance, which at tens of thousands of instances a second was a tenth of the
+ *   time). A deadline is therefore caught up to a tick late. The handler unwinds only
+ *   when the thread is executing the module's own code; in host code it does nothing,
+ *   and the watchdog signals again WEFT_DEADLINE_RETRY_NS later, so host code is never
  *   unwound in the middle of holding a lock or an allocation.
+ * - Trap boundaries do not save the signal mask (that is a system call per call); no
+ *   handler changes it, as both run with SA_NODEFER.
  * - Linear memories come from memory.c's pool of guard-page reservations.
  */
 #include <errno.h>
@@ -35,8 +42,12 @@
 #include "engine_internal.h"
 
 #define WEFT_DEADLINE_SIGNAL (SIGRTMIN + 3)
-/* How often the deadline timer fires again once the deadline has passed while the
- * thread was in host code. */
+/* How often the watchdog looks at the deadlines while there are some. */
+#define WEFT_WATCHDOG_TICK_NS 1000000ull
+/* How long it goes on ticking after the last deadline, before it sleeps until the
+ * next one (so that a busy server does not wake it for every request). */
+#define WEFT_WATCHDOG_LINGER_TICKS 100u
+/* How often a thread past its deadline is signalled again while it is in host code. */
 #define WEFT_DEADLINE_RETRY_NS 2000000ull
 /* Faults this far below the lowest address of the thread's stack are overflows. */
 #define WEFT_STACK_GUARD_SLACK (2u << 20)
@@ -52,13 +63,17 @@ typedef struct thread_state {
     uintptr_t mem_lo, mem_hi;        /* reservation of its memory (set by memory.c) */
     uintptr_t stack_lo, stack_hi;
     uint64_t deadline_ns;            /* 0: none */
-    uint64_t armed_ns;               /* the deadline the timer is armed for; 0: disarmed */
     volatile sig_atomic_t deadline_hit;
+    /* What the watchdog sees (under wd_lock, except watch_at). */
+    _Atomic uint64_t watch_at;       /* the deadline it watches for; 0: none */
+    uint64_t signalled_at;           /* watch_at when it last signalled, and when */
+    uint64_t signalled_ns;
+    pthread_t self;
+    struct thread_state *wd_prev, *wd_next;
     uint32_t exit_code;
     uint32_t limit_pages;            /* for the memory being allocated now */
     void *altstack;
-    timer_t timer;
-    bool has_timer;
+    bool watched; /* in the watchdog's list */
 } thread_state_t;
 
 static __thread thread_state_t ts;
@@ -118,6 +133,86 @@ static void on_fault(int sig, siginfo_t *si, void *uctx) {
     chain(sig == SIGSEGV ? &prev_segv : sig == SIGBUS ? &prev_bus : &prev_fpe, sig, si, uctx);
 }
 
+/* ---- The deadline watchdog --------------------------------------------------------- */
+
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_wake = PTHREAD_COND_INITIALIZER;
+static thread_state_t *wd_threads; /* every thread that runs guests */
+static atomic_bool wd_sleeping;
+static pthread_once_t wd_once = PTHREAD_ONCE_INIT;
+
+static void sleep_ns(uint64_t ns) {
+    struct timespec t = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        ;
+}
+
+static void *watchdog_main(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    unsigned quiet = 0;
+    pthread_mutex_lock(&wd_lock);
+    for (;;) {
+        if (quiet >= WEFT_WATCHDOG_LINGER_TICKS) {
+            /* Sleep, unless a deadline was set meanwhile: whoever sets one after
+             * this store sees wd_sleeping and wakes us (both are seq_cst). */
+            atomic_store(&wd_sleeping, true);
+            bool any = false;
+            for (thread_state_t *t = wd_threads; t && !any; t = t->wd_next)
+                any = atomic_load(&t->watch_at) != 0;
+            if (!any)
+                pthread_cond_wait(&wd_wake, &wd_lock);
+            atomic_store(&wd_sleeping, false);
+            quiet = 0;
+        }
+        pthread_mutex_unlock(&wd_lock);
+        sleep_ns(WEFT_WATCHDOG_TICK_NS);
+        pthread_mutex_lock(&wd_lock);
+        uint64_t now = weft_now_ns();
+        bool any = false;
+        for (thread_state_t *t = wd_threads; t; t = t->wd_next) {
+            uint64_t at = atomic_load_explicit(&t->watch_at, memory_order_acquire);
+            if (!at)
+                continue;
+            any = true;
+            if (now < at)
+                continue;
+            if (t->signalled_at == at && now - t->signalled_ns < WEFT_DEADLINE_RETRY_NS)
+                continue;
+            t->signalled_at = at;
+            t->signalled_ns = now;
+            pthread_kill(t->self, WEFT_DEADLINE_SIGNAL);
+        }
+        quiet = any ? 0 : quiet + 1;
+    }
+    return NULL;
+}
+
+static void watchdog_start(void) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64u << 10);
+    if (pthread_create(&t, &attr, watchdog_main, NULL) != 0) {
+        fprintf(stderr, "weft: cannot start the deadline watchdog thread\n");
+        abort();
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* Sets (or with 0 clears) the deadline the watchdog watches this thread for. */
+static void watch(uint64_t deadline_ns) {
+    atomic_store(&ts.watch_at, deadline_ns);
+    if (deadline_ns && atomic_load(&wd_sleeping)) {
+        pthread_mutex_lock(&wd_lock);
+        pthread_cond_signal(&wd_wake);
+        pthread_mutex_unlock(&wd_lock);
+    }
+}
+
 static void on_deadline(int sig, siginfo_t *si, void *uctx) {
     (void)sig;
     (void)si;
@@ -134,9 +229,16 @@ static void on_deadline(int sig, siginfo_t *si, void *uctx) {
 static void thread_state_destroy(void *arg) {
     (void)arg;
     weft_memory_thread_exit();
-    if (ts.has_timer) {
-        timer_delete(ts.timer);
-        ts.has_timer = false;
+    if (ts.watched) {
+        pthread_mutex_lock(&wd_lock);
+        if (ts.wd_prev)
+            ts.wd_prev->wd_next = ts.wd_next;
+        else
+            wd_threads = ts.wd_next;
+        if (ts.wd_next)
+            ts.wd_next->wd_prev = ts.wd_prev;
+        pthread_mutex_unlock(&wd_lock);
+        ts.watched = false;
     }
     if (ts.altstack) {
         stack_t ss = {.ss_flags = SS_DISABLE};
@@ -160,8 +262,9 @@ static void install_handlers(void) {
     struct sigaction sd;
     memset(&sd, 0, sizeof sd);
     sd.sa_sigaction = on_deadline;
-    /* No SA_RESTART: a guest blocked in a host call (read, poll) must see EINTR. */
-    sd.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    /* No SA_RESTART: a guest blocked in a host call (read, poll) must see EINTR.
+     * SA_NODEFER: the handler may leave by siglongjmp, which restores no mask. */
+    sd.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sd.sa_mask);
     sigaction(WEFT_DEADLINE_SIGNAL, &sd, NULL);
     pthread_key_create(&thread_key, thread_state_destroy);
@@ -213,37 +316,24 @@ static int thread_prepare(weft_error_t *err) {
         pthread_attr_destroy(&attr);
     }
 
-    struct sigevent sev;
-    memset(&sev, 0, sizeof sev);
-    sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = WEFT_DEADLINE_SIGNAL;
-    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-    if (timer_create(CLOCK_MONOTONIC, &sev, &ts.timer) != 0)
-        return weft_error_set(err, WEFT_EIO, "timer_create: %s", strerror(errno));
-    ts.has_timer = true;
+    pthread_once(&wd_once, watchdog_start);
+    ts.self = pthread_self();
+    pthread_mutex_lock(&wd_lock);
+    ts.wd_prev = NULL;
+    ts.wd_next = wd_threads;
+    if (wd_threads)
+        wd_threads->wd_prev = &ts;
+    wd_threads = &ts;
+    ts.watched = true;
+    pthread_mutex_unlock(&wd_lock);
     pthread_setspecific(thread_key, &ts);
     ts.ready = true;
     return 0;
 }
 
-static void timer_arm(uint64_t timeout_ns) {
-    struct itimerspec its;
-    memset(&its, 0, sizeof its);
-    if (timeout_ns) {
-        its.it_value.tv_sec = (time_t)(timeout_ns / 1000000000u);
-        its.it_value.tv_nsec = (long)(timeout_ns % 1000000000u);
-        if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
-            its.it_value.tv_nsec = 1;
-        its.it_interval.tv_nsec = (long)WEFT_DEADLINE_RETRY_NS;
-    }
-    timer_settime(ts.timer, 0, &its, NULL);
-}
-
 void weft_rt_deadline_end(void) {
-    if (ts.armed_ns) {
-        timer_arm(0);
-        ts.armed_ns = 0;
-    }
+    if (atomic_load_explicit(&ts.watch_at, memory_order_relaxed))
+        watch(0);
     ts.deadline_hit = 0;
 }
 
@@ -258,20 +348,19 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
     sigjmp_buf jb;
     sigjmp_buf *volatile outer = ts.jmp;
     memset(out, 0, sizeof *out);
-    int code = sigsetjmp(jb, 1);
+    int code = sigsetjmp(jb, 0);
     if (code == 0) {
         ts.jmp = &jb;
         ts.code_lo = call->code_lo;
         ts.code_hi = call->code_hi;
         ts.limit_pages = call->limit_pages;
         ts.deadline_ns = call->deadline_ns;
-        /* The calls of one instance share its deadline: the timer is armed once, at the
-         * first, and disarmed when the instance is freed (weft_rt_deadline_end). */
-        if (call->deadline_ns && ts.armed_ns != call->deadline_ns) {
-            uint64_t now = weft_now_ns();
+        /* The calls of one instance share its deadline: it is watched from the first
+         * until the instance is freed (weft_rt_deadline_end). */
+        if (call->deadline_ns &&
+            atomic_load_explicit(&ts.watch_at, memory_order_relaxed) != call->deadline_ns) {
             ts.deadline_hit = 0;
-            timer_arm(call->deadline_ns > now ? call->deadline_ns - now : 1);
-            ts.armed_ns = call->deadline_ns;
+            watch(call->deadline_ns);
         }
         ts.in_guest = 1;
         call->fn(call->arg);

@@ -6,7 +6,7 @@
  * line to end, and drops rather than repairs: a header that would not be valid HTTP
  * is not sent, so the client never sees what the guest could not have meant. Status
  * is read as WAGI does ("Status: 404 Not Found", or just "404"); the reason phrase is
- * not passed on, as libmicrohttpd writes the standard one.
+ * not passed on, as the server writes the standard one.
  */
 #include <stdio.h>
 #include <string.h>

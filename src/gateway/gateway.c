@@ -134,6 +134,8 @@ static int load_function(weft_gateway_t *gw, function_t *fn, const weft_app_func
     fn->http.nallowed = def->nallowed;
     fn->http.max_concurrency = def->http_max_concurrency;
     fn->http.log_tag = def->name;
+    fn->repeatable = def->nvolumes == 0 && def->nallowed == 0;
+    atomic_init(&fn->inline_after_ns, 0);
     return 0;
 }
 
@@ -200,9 +202,7 @@ void weft_gateway_each_route(const weft_gateway_t *gw,
 void weft_gateway_free(weft_gateway_t *gw) {
     if (!gw)
         return;
-    if (gw->daemon)
-        weft_gateway_stop(gw, 0);
-    weft_pool_destroy(&gw->pool);
+    weft_gateway_server_free(gw);
     for (size_t i = 0; i < gw->nfns; i++) {
         if (gw->fns[i].module)
             weft_module_release(gw->fns[i].module);
@@ -218,7 +218,5 @@ void weft_gateway_free(weft_gateway_t *gw) {
     weft_router_free(gw->router);
     if (gw->listen_fd >= 0)
         close(gw->listen_fd);
-    free(gw->tls_cert_pem);
-    free(gw->tls_key_pem);
     free(gw);
 }

@@ -3,8 +3,8 @@
  * An HTTP request is routed (router.c) to a function of the app, mapped to a CGI
  * invocation (cgi_request.c: environment, argv, the body as stdin), run in a fresh
  * instance on a worker thread (invoke layer), and the guest's stdout is parsed as a
- * CGI response (cgi.c). The server (server.c) is libmicrohttpd; guests never run on
- * its threads, so a slow guest stalls only its own request.
+ * CGI response (cgi.c). The server (server.c) is h2o; guests never run on its I/O
+ * threads, so a slow guest stalls only its own request.
  *
  * The router and the two CGI mappings are exported on their own as well, for unit
  * tests and fuzzers, and because the event layer delivers events to functions through

@@ -2,7 +2,9 @@
 #ifndef WEFT_GATEWAY_INTERNAL_H
 #define WEFT_GATEWAY_INTERNAL_H
 
-#include <microhttpd.h>
+/* h2o: the event-loop build (libh2o-evloop), not the libuv one. */
+#define H2O_USE_EPOLL 1
+#include <h2o.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -15,6 +17,14 @@ typedef struct function {
     weft_module_t *module;
     weft_preopen_t *preopens;
     weft_http_policy_t http;
+    /* Can a request run twice without anyone noticing? True when the function has no
+     * volume and no outbound HTTP: it touches nothing but its own stdin, stdout and
+     * stderr, which the gateway holds. Such a function runs on the I/O thread first
+     * (see server.c). */
+    bool repeatable;
+    /* Until when (weft_now_ns) requests skip the I/O thread because one ran over
+     * WEFT_GATEWAY_INLINE_NS there; 0: they do not. */
+    atomic_uint_fast64_t inline_after_ns;
 } function_t;
 
 /* What a route serves: a function's entry point, or a built-in. */
@@ -24,27 +34,46 @@ typedef struct handler {
     struct handler *next; /* every handler, for freeing */
 } handler_t;
 
-/* One request, from its request line to the end of its response. Made by the URI
- * callback, freed by the completion callback; between the two, it is touched by the
- * MHD thread, or (while the connection is suspended) by one worker, never both. */
+/* One request handed to a worker: made by the I/O thread that read it (with the
+ * guest's environment, argv and a copy of the body, so that the worker never touches
+ * h2o's request), run by one worker, and sent back to that I/O thread as a message,
+ * which answers the client and frees it. */
 typedef struct request {
+    h2o_multithread_message_t msg; /* first: the I/O thread's queue links these */
     struct weft_gateway *gw;
-    struct MHD_Connection *conn;
+    struct io_thread *io;      /* the thread that owns req */
+    h2o_req_t *req;            /* NULL once h2o has disposed of it (the client left) */
+    struct request **req_link; /* in req's memory pool, pointing back here */
     uint64_t id;
-    char *target;       /* the request target as received, cut at '?' */
-    const char *query;  /* into target, or NULL */
-    const char *method; /* MHD's, valid until the request completes */
-    const char *version;
     const weft_route_t *route;
-    bool headers_seen;
-    bool too_large;
-    bool in_flight; /* counted in weft_gateway_t.in_flight */
+    weft_strv_t env, argv;
     weft_buf_t body;
-    struct MHD_Response *response; /* set by the worker before it resumes */
+    /* The answer, set by the worker. */
     unsigned status;
-    struct request *next; /* in the pool's queue */
-    uint64_t queued_ns;   /* when it was queued there */
+    weft_buf_t out;               /* the guest's stdout, which resp points into */
+    weft_cgi_response_t *resp;    /* NULL: an error, text below */
+    const char *error_text;       /* static */
+    bool hold_stderr;             /* keep the guest's stderr lines in held_stderr */
+    weft_buf_t held_stderr;       /* until the run is known to count */
+    struct request *next;         /* in the pool's queue */
+    uint64_t queued_ns;           /* when it was queued there */
 } request_t;
+
+/* An I/O thread: an h2o event loop serving connections, answering routes without a
+ * guest itself, and handing requests with one to the pool. */
+typedef struct io_thread {
+    struct weft_gateway *gw;
+    pthread_t thread;
+    bool started;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    h2o_socket_t *listener; /* NULL once closed */
+    int listen_fd;          /* this thread's dup of the listening socket */
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t done; /* requests back from workers; or a wake-up */
+    struct conn_entry *conns;         /* the connections accepted here, still open */
+    size_t nconns;
+} io_thread_t;
 
 /* A pool of threads that run guests (pool.c). */
 typedef struct worker {
@@ -79,16 +108,24 @@ struct weft_gateway {
     handler_t *handlers;
     handler_t health;
     weft_router_t *router;
-    struct MHD_Daemon *daemon;
+    io_thread_t *io; /* nio of them */
+    size_t nio;
+    pthread_mutex_t ready_lock; /* I/O threads say when their loop is set up */
+    pthread_cond_t ready_cond;
+    size_t nready;
+    h2o_globalconf_t h2o;
+    SSL_CTX *ssl;
+    const char *default_authority; /* h2o's authority for a request without one */
+    bool running;
     int listen_fd;
     char host[256]; /* listen address, for SERVER_NAME without a Host header */
     char port[16];
     char url[300];
-    char *tls_cert_pem, *tls_key_pem;
     pool_t pool;
     atomic_uint_fast64_t next_id;
     atomic_int in_flight;
-    atomic_bool stopping;
+    atomic_bool stopping; /* no new connections; answers close theirs */
+    atomic_bool closing;  /* the I/O threads close every connection and exit */
 };
 
 int weft_pool_init(pool_t *p, size_t max, void (*run)(request_t *rq));
@@ -99,7 +136,17 @@ void weft_pool_drain(pool_t *p);
 /* Stops and joins every thread (after draining). */
 void weft_pool_destroy(pool_t *p);
 
-/* Runs rq's guest on the calling (worker) thread and sets rq->response. */
-void weft_gateway_run_request(request_t *rq);
+/* On the I/O thread: rq's environment, argv and body from req (request.c). */
+int weft_gateway_prepare_request(request_t *rq, h2o_req_t *req);
+/* Did the client name the host (Host, or HTTP/2's :authority)? h2o moves Host out of
+ * the headers into req->input.authority, which is its host entry's name when the
+ * client gave none. */
+bool weft_gateway_host_given(const h2o_req_t *req);
+/* Runs rq's guest and sets its answer (request.c). With budget_ns, a run still going
+ * after that long is stopped and nothing of it is kept: returns false, and rq can be
+ * run again. Otherwise (and always without a budget) returns true. */
+bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns);
+/* Stops the server if it runs and frees what weft_gateway_start made (server.c). */
+void weft_gateway_server_free(weft_gateway_t *gw);
 
 #endif

@@ -1,10 +1,10 @@
 /* pool: the worker threads that run guests.
  *
- * Why our own pool and not libmicrohttpd's threads: an MHD thread multiplexes many
- * connections, so a guest running on it would stall all of them, and MHD's
- * thread-per-connection mode would tie a thread to every idle keep-alive connection
- * and put no bound on how many guests run at once. Instead the MHD thread suspends
- * the connection, hands the request here, and a worker resumes it with the response.
+ * Why guests do not run on the server's I/O threads: an I/O thread multiplexes many
+ * connections, so a guest running on it would stall all of them, and a
+ * thread per connection would tie a thread to every idle keep-alive connection and
+ * put no bound on how many guests run at once. Instead the I/O thread hands the
+ * request here, and the worker sends it back with the answer (server.c).
  *
  * How many threads: a guest that computes gains nothing from more threads than
  * cores, and every extra one costs context switches and lock contention on the
@@ -48,7 +48,7 @@ static void take_job(pool_t *p, request_t **rq) {
 static void *worker_main(void *arg) {
     worker_t *w = arg;
     pool_t *p = w->pool;
-    /* Workers inherit the mask of whichever thread started them (an MHD thread). The
+    /* Workers inherit the mask of whichever thread started them (an I/O thread). The
      * engine's deadline signal must reach them; process signals must not. */
     sigset_t set;
     sigemptyset(&set);

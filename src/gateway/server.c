@@ -1,25 +1,42 @@
-/* server: HTTP on libmicrohttpd (MHD); the life of a request on the server side.
+/* server: HTTP on h2o (libh2o-evloop); the life of a request on the server side.
  *
- * MHD parses HTTP (request line, headers, chunked bodies, keep-alive, TLS) and answers
- * malformed requests with 4xx itself. weft sees a request in three callbacks:
+ * h2o parses HTTP/1.x and HTTP/2 (request line, headers, chunked bodies, keep-alive,
+ * TLS with ALPN) and answers malformed requests with 400 itself. weft runs one h2o
+ * event loop per core, the I/O threads; each accepts from the shared listening socket
+ * and serves its connections. h2o reads a request whole, body included (over the body
+ * limit it answers 413), and calls on_request on the I/O thread, which
  *
- *   uri_log      the request line was read: allocate the request, keep the target as
- *                it was on the wire (MHD decodes its own copy);
- *   on_request   called once when the headers are in (route it, refuse a declared
- *                body over the limit), once per piece of body, once at the end (hand
- *                it to a worker and suspend the connection), and once more after the
- *                worker resumed it (queue the response);
- *   completed    the response was sent or the connection died: free the request.
+ *   - answers what needs no guest itself: 404, /healthz, and the few checks h2o leaves
+ *     to its user (Host, header sizes);
+ *   - otherwise maps the request to a CGI invocation (request.c) and hands it to the
+ *     worker pool (pool.c), keeping the connection waiting. The worker runs the guest
+ *     and sends the request back to the I/O thread through h2o's thread queue, and
+ *     on_done answers the client.
  *
- * Graceful stop: the listening socket is closed (MHD_quiesce_daemon), requests in
- * flight finish (their responses say Connection: close), then MHD stops. A request is
- * in flight from the moment it has been read whole (or answered early) until its
- * response is sent: one whose client is still sending (or went quiet half-way) is not
- * waited for.
+ * Where guests run. Handing a request to a worker and back costs two thread wake-ups,
+ * several times what a small guest costs to run. So a function that can run twice
+ * without anyone noticing (no volumes, no outbound HTTP: function_t.repeatable) runs
+ * on the I/O thread first, for at most WEFT_GATEWAY_INLINE_NS. A run that takes longer
+ * is stopped there, its output and stderr are dropped, and it runs again from the
+ * start on a worker; the function's requests then go to the workers directly for
+ * WEFT_GATEWAY_INLINE_BACKOFF_NS. The other connections of that I/O thread wait at
+ * most that millisecond, once per function every ten seconds.
+ *
+ * A client may leave while its guest runs: h2o then frees its request, and a hook in
+ * the request's memory pool tells the request_t, whose answer is then dropped.
+ *
+ * Graceful stop: the I/O threads close their listening sockets, requests in flight
+ * finish (their answers say Connection: close), then every connection is shut down for
+ * reading, which h2o sees as the client's end, and the threads exit once their
+ * connections are gone. A request is in flight from the moment h2o hands it over until
+ * its answer is given to h2o; one whose client is still sending is not waited for.
  */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,149 +45,410 @@
 
 #include "internal.h"
 
-/* MHD threads doing network I/O (guests run on the pool, not on these). */
-#define WEFT_GATEWAY_IO_THREADS 2
 #define WEFT_GATEWAY_LISTEN_BACKLOG 1024
+/* Connections taken from the listening socket per wake-up of an I/O thread. */
+#define WEFT_GATEWAY_ACCEPT_BATCH 16
+/* Bound on the request target, and on the request line and headers together. */
+#define WEFT_GATEWAY_MAX_TARGET (16u << 10)
+/* How long a guest may run on an I/O thread before it is stopped and run again on a
+ * worker, and for how long its function's requests then go to the workers directly. */
+#define WEFT_GATEWAY_INLINE_NS 1000000ull
+#define WEFT_GATEWAY_INLINE_BACKOFF_NS 10000000000ull
+/* How long the I/O threads wait, at the end of a stop, for their clients to go. */
+#define WEFT_GATEWAY_CLOSE_NS 1000000000ull
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    char msg[1024];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = 0;
-    weft_log("http: %s", msg);
+/* A connection accepted by an I/O thread, until h2o closes it. */
+typedef struct conn_entry {
+    io_thread_t *io;
+    int fd;
+    struct conn_entry *prev, *next;
+} conn_entry_t;
+
+static io_thread_t *io_of(h2o_context_t *ctx) {
+    return H2O_STRUCT_FROM_MEMBER(io_thread_t, ctx, ctx);
 }
 
-static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn) {
-    weft_gateway_t *gw = cls;
-    request_t *rq = calloc(1, sizeof *rq);
-    if (!rq)
-        return NULL;
-    if (!(rq->target = strdup(uri ? uri : ""))) {
-        free(rq);
-        return NULL;
+/* RFC 9110's reason phrases, for the status line of HTTP/1.x. */
+static const char *reason_phrase(unsigned status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default:
+        return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirect"
+               : status < 500                                     ? "Client Error"
+                                                                  : "Server Error";
     }
-    char *q = strchr(rq->target, '?');
-    if (q) {
-        *q = 0;
-        rq->query = q + 1;
-    }
-    rq->gw = gw;
-    rq->conn = conn;
-    rq->id = atomic_fetch_add(&gw->next_id, 1);
-    return rq;
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe) {
-    weft_gateway_t *gw = cls;
-    request_t *rq = *con_cls;
-    if (!rq)
+/* Once the server is stopping, answers close their connections. */
+static void before_answer(h2o_req_t *req, weft_gateway_t *gw) {
+    if (atomic_load(&gw->stopping))
+        req->http1_is_persistent = 0;
+}
+
+static void send_body(h2o_req_t *req, const char *body, size_t len) {
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len);
+}
+
+/* A plain-text answer (text ends with a newline or gets one). */
+static void answer_text(weft_gateway_t *gw, h2o_req_t *req, unsigned status, const char *text) {
+    before_answer(req, gw);
+    req->res.status = (int)status;
+    req->res.reason = reason_phrase(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; charset=utf-8"));
+    size_t len = strlen(text);
+    if (len && text[len - 1] == '\n') {
+        send_body(req, text, len);
         return;
-    *con_cls = NULL;
-    if (rq->response)
-        MHD_destroy_response(rq->response);
+    }
+    char *line = h2o_mem_alloc_pool(&req->pool, len + 1);
+    memcpy(line, text, len);
+    line[len] = '\n';
+    send_body(req, line, len + 1);
+}
+
+static void request_free(request_t *rq) {
+    weft_strv_free(&rq->env);
+    weft_strv_free(&rq->argv);
     weft_buf_free(&rq->body);
-    free(rq->target);
-    if (rq->in_flight)
-        atomic_fetch_sub(&gw->in_flight, 1);
+    weft_buf_free(&rq->out);
+    weft_buf_free(&rq->held_stderr);
+    free(rq->resp);
     free(rq);
 }
 
-static void mark_in_flight(request_t *rq) {
-    if (!rq->in_flight) {
-        rq->in_flight = true;
-        atomic_fetch_add(&rq->gw->in_flight, 1);
+/* h2o is freeing a request whose guest may still run: forget it. */
+static void on_req_disposed(void *link) {
+    request_t *rq = *(request_t **)link;
+    if (rq)
+        rq->req = NULL;
+}
+
+/* The answer of a guest (request.c set it), given to h2o. */
+static void answer_guest(request_t *rq) {
+    h2o_req_t *req = rq->req;
+    if (!rq->resp) {
+        answer_text(rq->gw, req, rq->status, rq->error_text);
+        return;
     }
-}
-
-static enum MHD_Result queue(request_t *rq, unsigned status, struct MHD_Response *r) {
-    if (!r)
-        return MHD_NO;
-    mark_in_flight(rq);
-    if (atomic_load(&rq->gw->stopping))
-        MHD_add_response_header(r, "Connection", "close");
-    enum MHD_Result ret = MHD_queue_response(rq->conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result queue_text(request_t *rq, unsigned status, const char *text) {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-    if (r)
-        MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
-    return queue(rq, status, r);
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls) {
-    weft_gateway_t *gw = cls;
-    request_t *rq = *con_cls;
-    if (!rq)
-        return MHD_NO; /* uri_log ran out of memory: drop the connection */
-
-    if (rq->response) { /* a worker is done with it */
-        struct MHD_Response *r = rq->response;
-        rq->response = NULL;
-        return queue(rq, rq->status, r);
+    before_answer(req, rq->gw);
+    const weft_cgi_response_t *cgi = rq->resp;
+    req->res.status = (int)cgi->status;
+    req->res.reason = reason_phrase(cgi->status);
+    for (size_t i = 0; i < cgi->nheaders; i++) {
+        const char *name = cgi->headers[i].name, *value = cgi->headers[i].value;
+        size_t nlen = strlen(name), vlen = strlen(value);
+        /* h2o wants names in lower case (HTTP/2 requires it); HTTP/1.x keeps the
+         * guest's spelling. */
+        char *lower = h2o_mem_alloc_pool(&req->pool, nlen + 1);
+        for (size_t k = 0; k <= nlen; k++)
+            lower[k] = (char)h2o_tolower(name[k]);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, lower, nlen, 1,
+                              h2o_strdup(&req->pool, name, nlen).base,
+                              h2o_strdup(&req->pool, value, vlen).base, vlen);
     }
+    send_body(req, (const char *)cgi->body, cgi->body_len);
+}
 
-    if (!rq->headers_seen) {
-        rq->headers_seen = true;
-        rq->method = method;
-        rq->version = version;
-        rq->route = weft_router_match(gw->router, rq->target, strlen(rq->target));
-        /* 404 and /healthz are answered once the request is read whole: answered now,
-         * with a body still to come, MHD would have to close the connection. */
-        if (!rq->route || !((handler_t *)rq->route->target)->fn)
-            return MHD_YES;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || *end || n > gw->max_body)
-                return queue_text(rq, 413, "request body too large\n");
+/* Requests back from the workers. */
+static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
+    io_thread_t *io = H2O_STRUCT_FROM_MEMBER(io_thread_t, done, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        request_t *rq = (request_t *)m;
+        if (rq->req) {
+            *rq->req_link = NULL;
+            answer_guest(rq);
         }
-        return MHD_YES;
+        request_free(rq);
+        atomic_fetch_sub(&io->gw->in_flight, 1);
     }
+}
 
-    if (*upload_data_size) {
-        /* A chunked body has no declared size: count it as it comes, and once it is
-         * over the limit keep reading (so the answer can be sent) without keeping. */
-        if (!rq->too_large && rq->route && ((handler_t *)rq->route->target)->fn) {
-            if (rq->body.len + *upload_data_size > gw->max_body) {
-                rq->too_large = true;
-                weft_buf_free(&rq->body);
-            } else if (weft_buf_append(&rq->body, upload_data, *upload_data_size)) {
-                rq->too_large = true;
-                weft_buf_free(&rq->body);
-            }
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
+/* Tries rq on this I/O thread, within WEFT_GATEWAY_INLINE_NS; true when it was
+ * answered. See "Where guests run" at the top. */
+static bool run_inline(request_t *rq) {
+    function_t *fn = ((const handler_t *)rq->route->target)->fn;
+    if (!fn->repeatable)
+        return false;
+    uint64_t after = atomic_load_explicit(&fn->inline_after_ns, memory_order_relaxed);
+    if (after && weft_now_ns() < after)
+        return false;
+    if (!weft_gateway_run_request(rq, WEFT_GATEWAY_INLINE_NS)) {
+        atomic_store_explicit(&fn->inline_after_ns, weft_now_ns() + WEFT_GATEWAY_INLINE_BACKOFF_NS,
+                              memory_order_relaxed);
+        return false;
     }
+    answer_guest(rq);
+    request_free(rq);
+    return true;
+}
 
-    if (rq->too_large)
-        return queue_text(rq, 413, "request body too large\n");
-    if (!rq->route)
-        return queue_text(rq, 404, "not found\n");
-    if (!((handler_t *)rq->route->target)->fn)
-        return queue_text(rq, 200, "OK\n");
-    /* Suspend before handing over, so the worker's resume always finds it suspended. */
-    mark_in_flight(rq);
-    MHD_suspend_connection(conn);
+/* Run by a worker once the guest is done: back to the I/O thread that owns the
+ * request. */
+static void run_and_return(request_t *rq) {
+    weft_gateway_run_request(rq, 0);
+    h2o_multithread_send_message(&rq->io->done, &rq->msg);
+}
+
+/* What h2o leaves to its user: HTTP/1.1 requires Host (RFC 9112 section 3.2), and the
+ * sizes of the target and the header block, which h2o bounds only loosely. */
+static unsigned check_head(const h2o_req_t *req, const char **why) {
+    if (req->version == 0x101 && !weft_gateway_host_given(req)) {
+        *why = "an HTTP/1.1 request needs a Host header";
+        return 400;
+    }
+    if (req->input.path.len > WEFT_GATEWAY_MAX_TARGET) {
+        *why = "the request target is too long";
+        return 414;
+    }
+    size_t bytes = req->input.method.len + req->input.path.len;
+    for (size_t i = 0; i < req->headers.size; i++)
+        bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    if (bytes > WEFT_GATEWAY_MAX_HEADER_BYTES) {
+        *why = "the request headers are too large";
+        return 431;
+    }
+    return 0;
+}
+
+static int on_request(h2o_handler_t *self, h2o_req_t *req) {
+    (void)self;
+    io_thread_t *io = io_of(req->conn->ctx);
+    weft_gateway_t *gw = io->gw;
+    const char *why;
+    unsigned bad = check_head(req, &why);
+    if (bad) {
+        answer_text(gw, req, bad, why);
+        return 0;
+    }
+    const char *path = req->input.path.base;
+    const char *q = memchr(path, '?', req->input.path.len);
+    size_t plen = q ? (size_t)(q - path) : req->input.path.len;
+    const weft_route_t *route = weft_router_match(gw->router, path, plen);
+    if (!route) {
+        answer_text(gw, req, 404, "not found");
+        return 0;
+    }
+    if (!((const handler_t *)route->target)->fn) {
+        answer_text(gw, req, 200, "OK");
+        return 0;
+    }
+    request_t *rq = calloc(1, sizeof *rq);
+    if (!rq) {
+        answer_text(gw, req, 503, "out of memory");
+        return 0;
+    }
+    rq->gw = gw;
+    rq->io = io;
+    rq->route = route;
+    rq->id = atomic_fetch_add(&gw->next_id, 1);
+    int rc = weft_gateway_prepare_request(rq, req);
+    if (rc) {
+        request_free(rq);
+        if (rc == WEFT_ELIMIT)
+            answer_text(gw, req, 431, "too many request headers or query items");
+        else
+            answer_text(gw, req, 503, "out of memory");
+        return 0;
+    }
+    rq->req = req;
+    if (run_inline(rq))
+        return 0;
+    rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
+    *rq->req_link = rq;
+    atomic_fetch_add(&gw->in_flight, 1);
     if (weft_pool_submit(&gw->pool, rq)) {
-        MHD_resume_connection(conn);
-        rq->status = 503;
-        rq->response = MHD_create_response_from_buffer(strlen("no worker available\n"),
-                                                       (void *)"no worker available\n",
-                                                       MHD_RESPMEM_PERSISTENT);
+        atomic_fetch_sub(&gw->in_flight, 1);
+        *rq->req_link = NULL;
+        request_free(rq);
+        answer_text(gw, req, 503, "no worker available");
     }
-    return MHD_YES;
+    return 0;
 }
+
+/* ---- Connections ------------------------------------------------------------------- */
+
+static void on_conn_close(void *data) {
+    conn_entry_t *e = data;
+    io_thread_t *io = e->io;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        io->conns = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    io->nconns--;
+    free(e);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err) {
+    io_thread_t *io = listener->data;
+    if (err)
+        return;
+    for (int i = 0; i < WEFT_GATEWAY_ACCEPT_BATCH; i++) {
+        int fd = accept4(io->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                weft_log("http: cannot accept a connection: %s", strerror(errno));
+            return; /* EAGAIN: another I/O thread took it, or none left */
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        conn_entry_t *e = malloc(sizeof *e);
+        if (!e) {
+            close(fd);
+            continue;
+        }
+        h2o_socket_t *sock =
+            h2o_evloop_socket_create(io->ctx.loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+        *e = (conn_entry_t){.io = io, .fd = fd, .next = io->conns};
+        if (io->conns)
+            io->conns->prev = e;
+        io->conns = e;
+        io->nconns++;
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = e;
+        h2o_accept(&io->accept, sock);
+    }
+}
+
+static void close_listener(io_thread_t *io) {
+    if (!io->listener)
+        return;
+    h2o_socket_read_stop(io->listener);
+    h2o_socket_close(io->listener); /* closes io->listen_fd */
+    io->listener = NULL;
+    io->listen_fd = -1;
+}
+
+/* Frees the thread's loop, on that thread (see io_main). */
+static void io_dispose(io_thread_t *io) {
+    if (io->nconns) {
+        /* Clients that did not read their answers for a second: h2o cannot free a
+         * context with connections, and the process is about to end anyway. */
+        weft_log("http: %zu connection(s) did not close in time", io->nconns);
+        return;
+    }
+    close_listener(io);
+    h2o_multithread_unregister_receiver(io->queue, &io->done);
+    h2o_multithread_destroy_queue(io->queue);
+    h2o_evloop_t *loop = io->ctx.loop;
+    h2o_context_dispose(&io->ctx);
+    h2o_evloop_destroy(loop);
+    io->queue = NULL;
+}
+
+/* Waits until every I/O thread started has set up its loop. */
+static void wait_ready(weft_gateway_t *gw) {
+    size_t started = 0;
+    for (size_t i = 0; i < gw->nio; i++)
+        started += gw->io[i].started;
+    pthread_mutex_lock(&gw->ready_lock);
+    while (gw->nready < started)
+        pthread_cond_wait(&gw->ready_cond, &gw->ready_lock);
+    pthread_mutex_unlock(&gw->ready_lock);
+}
+
+/* An I/O thread. Its h2o loop and context are made here, not by the thread that
+ * starts it: h2o keeps per-thread state (memory recycling) that a loop run on another
+ * thread than the one it was made on corrupts. */
+static void *io_main(void *arg) {
+    io_thread_t *io = arg;
+    weft_gateway_t *gw = io->gw;
+    /* Process signals are the main thread's; writes to a closed socket are errors. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    h2o_context_init(&io->ctx, h2o_evloop_create(), &gw->h2o);
+    io->accept.ctx = &io->ctx;
+    io->accept.hosts = gw->h2o.hosts;
+    io->accept.ssl_ctx = gw->ssl;
+    io->queue = h2o_multithread_create_queue(io->ctx.loop);
+    h2o_multithread_register_receiver(io->queue, &io->done, on_done);
+    io->listener = h2o_evloop_socket_create(io->ctx.loop, io->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    io->listener->data = io;
+    h2o_socket_read_start(io->listener, on_accept);
+    pthread_mutex_lock(&gw->ready_lock);
+    gw->nready++;
+    pthread_cond_broadcast(&gw->ready_cond);
+    pthread_mutex_unlock(&gw->ready_lock);
+    uint64_t close_by = 0;
+    for (;;) {
+        h2o_evloop_run(io->ctx.loop, INT32_MAX);
+        if (atomic_load(&gw->stopping))
+            close_listener(io);
+        if (!atomic_load(&gw->closing))
+            continue;
+        if (!close_by) {
+            close_by = weft_now_ns() + WEFT_GATEWAY_CLOSE_NS;
+            /* h2o reads the end of the stream and closes each connection, once any
+             * answer still being written is out. */
+            for (conn_entry_t *e = io->conns; e; e = e->next)
+                shutdown(e->fd, SHUT_RD);
+        }
+        if (!io->nconns || weft_now_ns() >= close_by)
+            break;
+        /* Wake up in time to give up on clients that do not read. */
+        h2o_multithread_send_message(&io->done, NULL);
+        usleep(1000);
+    }
+    io_dispose(io);
+    return NULL;
+}
+
+/* ---- Start and stop ---------------------------------------------------------------- */
 
 /* Binds ADDR:PORT ("127.0.0.1:3000", "[::1]:0", "localhost:3000", ":3000"). */
 static int bind_listen(weft_gateway_t *gw, const char *listen_on, weft_error_t *err) {
@@ -197,51 +475,88 @@ static int bind_listen(weft_gateway_t *gw, const char *listen_on, weft_error_t *
     return 0;
 }
 
-static int read_pem(const char *path, char **out, weft_error_t *err) {
-    uint8_t *data;
-    size_t len;
-    int rc = weft_file_read(path, &data, &len, err);
-    if (rc)
-        return rc;
-    *out = (char *)data; /* weft_file_read leaves a NUL after the bytes */
+/* OpenSSL's last error, for a message. */
+static const char *ssl_error(char *buf, size_t cap) {
+    unsigned long e = ERR_get_error();
+    if (!e)
+        return "unknown error";
+    ERR_error_string_n(e, buf, cap);
+    ERR_clear_error();
+    return buf;
+}
+
+static int tls_setup(weft_gateway_t *gw, weft_error_t *err) {
+    char why[256];
+    gw->ssl = SSL_CTX_new(TLS_server_method());
+    if (!gw->ssl)
+        return weft_error_set(err, WEFT_ENOMEM, "TLS: %s", ssl_error(why, sizeof why));
+    SSL_CTX_set_min_proto_version(gw->ssl, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(gw->ssl, gw->cfg.tls_cert) != 1)
+        return weft_error_set(err, WEFT_EINVAL, "--tls-cert %s: %s", gw->cfg.tls_cert,
+                              ssl_error(why, sizeof why));
+    if (SSL_CTX_use_PrivateKey_file(gw->ssl, gw->cfg.tls_key, SSL_FILETYPE_PEM) != 1)
+        return weft_error_set(err, WEFT_EINVAL, "--tls-key %s (for --tls-cert %s): %s",
+                              gw->cfg.tls_key, gw->cfg.tls_cert, ssl_error(why, sizeof why));
+    if (SSL_CTX_check_private_key(gw->ssl) != 1)
+        return weft_error_set(err, WEFT_EINVAL, "--tls-key %s does not match --tls-cert %s: %s",
+                              gw->cfg.tls_key, gw->cfg.tls_cert, ssl_error(why, sizeof why));
+    h2o_ssl_register_alpn_protocols(gw->ssl, h2o_http2_alpn_protocols);
+    return 0;
+}
+
+static void h2o_setup(weft_gateway_t *gw) {
+    h2o_config_init(&gw->h2o);
+    gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("weft/" WEFT_VERSION));
+    gw->h2o.max_request_entity_size = (size_t)gw->max_body;
+    gw->h2o.http1.req_timeout = WEFT_GATEWAY_IDLE_TIMEOUT_S * 1000ull;
+    gw->h2o.http2.idle_timeout = WEFT_GATEWAY_IDLE_TIMEOUT_S * 1000ull;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&gw->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    gw->default_authority = host->authority.hostport.base;
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof *handler);
+    handler->on_req = on_request;
+}
+
+static int io_init(weft_gateway_t *gw, io_thread_t *io, weft_error_t *err) {
+    io->gw = gw;
+    io->listen_fd = dup(gw->listen_fd);
+    if (io->listen_fd < 0)
+        return weft_error_set(err, WEFT_EIO, "cannot listen: %s", strerror(errno));
     return 0;
 }
 
 int weft_gateway_start(weft_gateway_t *gw, weft_error_t *err) {
     int rc;
     size_t workers = gw->cfg.workers ? gw->cfg.workers : WEFT_GATEWAY_DEFAULT_WORKERS;
-    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    if (gw->cfg.tls_cert) {
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-            return weft_error_set(err, WEFT_EUNSUPPORTED,
-                                  "this libmicrohttpd was built without TLS");
-        if ((rc = read_pem(gw->cfg.tls_cert, &gw->tls_cert_pem, err)) ||
-            (rc = read_pem(gw->cfg.tls_key, &gw->tls_key_pem, err)))
-            return rc;
-        flags |= MHD_USE_TLS;
-    }
+    if (gw->cfg.tls_cert && (rc = tls_setup(gw, err)))
+        return rc;
     if ((rc = bind_listen(gw, gw->cfg.listen ? gw->cfg.listen : WEFT_APP_DEFAULT_LISTEN, err)))
         return rc;
-    if ((rc = weft_pool_init(&gw->pool, workers, weft_gateway_run_request)))
+    if ((rc = weft_pool_init(&gw->pool, workers, run_and_return)))
         return weft_error_set(err, rc, "out of memory");
-    struct MHD_OptionItem tls[] = {
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, gw->tls_cert_pem},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, gw->tls_key_pem},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    gw->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, gw,
-        MHD_OPTION_LISTEN_SOCKET, gw->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)WEFT_GATEWAY_IO_THREADS, MHD_OPTION_URI_LOG_CALLBACK, uri_log, gw,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, gw, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)WEFT_GATEWAY_MAX_HEADER_BYTES, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)WEFT_GATEWAY_IDLE_TIMEOUT_S, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY,
-        gw->cfg.tls_cert ? tls : tls + 2, MHD_OPTION_END);
-    if (!gw->daemon)
-        return weft_error_set(err, WEFT_EIO, "cannot start the HTTP server on %s (see the log)",
-                              gw->url);
-    /* MHD owns the listening socket now, until quiesce hands it back. */
+    h2o_setup(gw);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    gw->nio = cores > 0 ? (size_t)cores : 1;
+    if (!(gw->io = calloc(gw->nio, sizeof *gw->io)))
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < gw->nio; i++)
+        gw->io[i].listen_fd = -1;
+    pthread_mutex_init(&gw->ready_lock, NULL);
+    pthread_cond_init(&gw->ready_cond, NULL);
+    for (size_t i = 0; i < gw->nio; i++)
+        if ((rc = io_init(gw, &gw->io[i], err)))
+            return rc;
+    gw->running = true;
+    for (size_t i = 0; i < gw->nio; i++) {
+        if (pthread_create(&gw->io[i].thread, NULL, io_main, &gw->io[i]) != 0) {
+            wait_ready(gw);
+            weft_gateway_stop(gw, 1);
+            return weft_error_set(err, WEFT_ENOMEM, "cannot start the HTTP server's threads");
+        }
+        gw->io[i].started = true;
+    }
+    wait_ready(gw);
     return 0;
 }
 
@@ -249,13 +564,21 @@ const char *weft_gateway_url(const weft_gateway_t *gw) {
     return gw->url;
 }
 
+/* Makes every I/O thread look at gw->stopping and gw->closing. */
+static void wake_io(weft_gateway_t *gw) {
+    for (size_t i = 0; i < gw->nio; i++)
+        if (gw->io[i].started)
+            h2o_multithread_send_message(&gw->io[i].done, NULL);
+}
+
 void weft_gateway_stop(weft_gateway_t *gw, uint64_t grace_ns) {
-    if (!gw->daemon)
+    if (!gw->running)
         return;
+    gw->running = false;
     atomic_store(&gw->stopping, true);
-    MHD_socket fd = MHD_quiesce_daemon(gw->daemon);
-    if (fd != MHD_INVALID_SOCKET && fd == gw->listen_fd) {
-        close(fd);
+    wake_io(gw);
+    if (gw->listen_fd >= 0) {
+        close(gw->listen_fd); /* the I/O threads close their copies */
         gw->listen_fd = -1;
     }
     if (!grace_ns) {
@@ -273,17 +596,36 @@ void weft_gateway_stop(weft_gateway_t *gw, uint64_t grace_ns) {
     if (atomic_load(&gw->in_flight) > 0)
         weft_log("%d request(s) still unfinished after %.3gs: closing them",
                  atomic_load(&gw->in_flight), (double)grace_ns / 1e9);
-    /* A guest still running holds a suspended connection that MHD must not free under
-     * it: wait for the workers whatever the grace period says. */
+    /* A guest still running will send its request back to an I/O thread: wait for the
+     * workers whatever the grace period says, and for the I/O threads to take them. */
     weft_pool_drain(&gw->pool);
-    /* Let the responses the workers just queued go out before MHD closes everything. */
     end = weft_now_ns() + 1000000000ull;
     while (atomic_load(&gw->in_flight) > 0 && weft_now_ns() < end)
-        usleep(10000);
-    MHD_stop_daemon(gw->daemon);
-    gw->daemon = NULL;
-    if (gw->listen_fd >= 0) {
-        /* quiesce failed: MHD closed it */
-        gw->listen_fd = -1;
+        usleep(1000);
+    atomic_store(&gw->closing, true);
+    wake_io(gw);
+    for (size_t i = 0; i < gw->nio; i++)
+        if (gw->io[i].started) {
+            pthread_join(gw->io[i].thread, NULL);
+            gw->io[i].started = false;
+        }
+}
+
+void weft_gateway_server_free(weft_gateway_t *gw) {
+    if (gw->running)
+        weft_gateway_stop(gw, 0);
+    weft_pool_destroy(&gw->pool);
+    if (gw->io) {
+        for (size_t i = 0; i < gw->nio; i++)
+            if (gw->io[i].listen_fd >= 0) /* its thread never started */
+                close(gw->io[i].listen_fd);
+        free(gw->io);
+        gw->io = NULL;
+        pthread_mutex_destroy(&gw->ready_lock);
+        pthread_cond_destroy(&gw->ready_cond);
+        h2o_config_dispose(&gw->h2o);
     }
+    if (gw->ssl)
+        SSL_CTX_free(gw->ssl);
+    gw->ssl = NULL;
 }

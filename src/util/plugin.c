@@ -1,6 +1,6 @@
 /* plugin: weft's network plugin, loaded on first use.
  *
- * The gateway (libmicrohttpd) and outbound HTTP (libcurl) pull in some thirty shared
+ * The gateway (h2o) and outbound HTTP (libcurl) pull in some thirty shared
  * libraries whose loading and relocation cost several milliseconds at every start of
  * the process: more than all of `weft run` on a cached module otherwise takes. They are
  * therefore built into weft-net.so, next to the weft binary, and loaded only by what

@@ -67,8 +67,10 @@ static uint64_t ts_ns(const struct timespec *ts) {
     return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-/* The two CPU-time clocks both measure the CPU time of the guest's own thread since
- * its WASI state was created. The process clock cannot be weft's process: that is
+/* The two CPU-time clocks both measure the CPU time of the guest's own thread, from
+ * zero at the first time the guest reads either (starting them when the WASI state is
+ * made would cost two system calls for every instance, most of which never look at
+ * them; only differences of these clocks mean anything). The process clock cannot be weft's process: that is
  * every guest at once, and would tell one guest how busy the others are. A guest runs
  * on one thread; should a later call come from another thread, the clock carries on
  * from the last value it gave, so it never goes back. (wasmtime answers EBADF for

@@ -45,6 +45,8 @@ stop_weft() {
   kill -TERM "$PID" 2>/dev/null
   wait "$PID"
   STOP_RC=$?
+  # A sanitizer's report, or whatever else made the exit unclean, goes with the test.
+  ((STOP_RC == 0)) || { echo "weft up exited $STOP_RC; the end of its log:" >&2; tail -n 40 "$DIR/log" >&2; }
 }
 
 # get PATH [CURL ARGS...]: $BODY, $STATUS, $HEADERS (lower-cased names) of one request.

@@ -26,6 +26,12 @@ name = "slow"
 source = "gw_cgi.wasm"
 route = "/slow/..."
 timeout = "10s"
+
+[[function]]
+name = "pure"
+source = "gw_cgi.wasm"
+route = "/pure/..."
+timeout = "1s"
 TOML
 start_weft "$DIR" || { fail "server start"; finish; exit 1; }
 
@@ -51,6 +57,25 @@ cpu1=$(awk '{print $14+$15}' "/proc/$PID/stat")
 sleep 1
 cpu2=$(awk '{print $14+$15}' "/proc/$PID/stat")
 check "the stopped guest uses no CPU ($((cpu2 - cpu1)) ticks in 1 s)" "$([ $((cpu2 - cpu1)) -lt 30 ] && echo idle)" idle
+
+# A function with no volume and no outbound HTTP runs on the I/O thread first, and a
+# run over a millisecond there starts again on a worker (server.c). Neither the
+# answer, nor the timeout, nor the guest's stderr may show it.
+for ms in 5 30; do
+  get "/pure/busy?ms=$ms"
+  check "a guest that computes ${ms} ms: answered" "$STATUS:$BODY" "200:busy done"
+  log_has "busy for $ms ms"
+  check "its stderr line is logged once" "$(grep -c "^weft: /pure/\.\.\. #[0-9]*: busy for $ms ms\$" "$DIR/log")" 1
+done
+get /pure/state
+check "then a quick one, on a worker (fresh instance)" "$STATUS:$BODY" "200:counter=1"
+t0=$(date +%s%N)
+get /pure/spin
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "its timeout is still its own: 504" "$STATUS" 504
+check "... after about 1 s, not 1 ms (took ${ms} ms)" "$([ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ] && echo yes)" yes
+log_has "/pure/... #"
+check "the 504 is logged once" "$(grep -c '^weft: /pure/\.\.\. #[0-9]*: 504: ' "$DIR/log")" 1
 
 # Trap: 500, logged with the trap and the route.
 get /cgi/trap

@@ -23,6 +23,14 @@ check "HTTPS request, certificate verified" "$STATUS" 200
 check "X_FULL_URL is https" "$(printf '%s\n' "$BODY" | grep '^X_FULL_URL=')" "X_FULL_URL=https://127.0.0.1:$PORT/cgi/env"
 get /cgi/echo --cacert "$DIR/cert.pem" --data-binary 'over tls'
 check "a body over TLS" "$BODY" "over tls"
+# ALPN offers HTTP/2 as well as HTTP/1.1; the guest sees which one the client chose.
+get /cgi/env --cacert "$DIR/cert.pem" --http2
+check "HTTP/2 over TLS" "$(printf '%s\n' "$BODY" | grep '^SERVER_PROTOCOL=')" "SERVER_PROTOCOL=HTTP/2"
+check "HTTP/2 keeps the host" "$(printf '%s\n' "$BODY" | grep '^HTTP_HOST=')" "HTTP_HOST=127.0.0.1:$PORT"
+get /cgi/echo --cacert "$DIR/cert.pem" --http2 --data-binary 'over h2'
+check "a body over HTTP/2" "$BODY" "over h2"
+get /cgi/env --cacert "$DIR/cert.pem" --http1.1
+check "HTTP/1.1 over TLS" "$(printf '%s\n' "$BODY" | grep '^SERVER_PROTOCOL=')" "SERVER_PROTOCOL=HTTP/1.1"
 curl -s --max-time 10 --cacert "$DIR/cert.pem" "$URL/cgi/state" "$URL/cgi/state" -v -o /dev/null -o /dev/null 2>"$WORK/ka"
 check "keep-alive over TLS" "$(grep -c 'Re-using existing connection' "$WORK/ka")" 1
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://$HOSTPORT/cgi/state")
@@ -38,4 +46,15 @@ run "$WEFT" up --tls-cert cert.pem
 popd >/dev/null
 check "--tls-cert without --tls-key" "$RC" 2
 check_contains "says why" "$ERR" "--tls-cert and --tls-key go together"
+# A key that does not belong to the certificate, or a file that is not one.
+pushd "$DIR" >/dev/null
+openssl genrsa -out other.pem 2048 2>/dev/null
+run "$WEFT" up -q --listen 127.0.0.1:0 --tls-cert cert.pem --tls-key other.pem
+check "a key of another certificate: exit 1" "$RC" 1
+check_contains "says which files" "$ERR" "--tls-key other.pem (for --tls-cert cert.pem): "
+check_contains "and why" "$ERR" "key values mismatch"
+run "$WEFT" up -q --listen 127.0.0.1:0 --tls-cert weft.toml --tls-key key.pem
+check "a certificate file that is not one: exit 1" "$RC" 1
+check_contains "names it" "$ERR" "--tls-cert weft.toml:"
+popd >/dev/null
 finish

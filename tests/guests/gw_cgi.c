@@ -103,6 +103,18 @@ int main(int argc, char **argv) {
         nanosleep(&ts, NULL);
         text();
         printf("slept\n");
+    } else if (!strcmp(info, "/busy")) {
+        /* Says so on stderr first, then computes for ms milliseconds. */
+        const char *q = getenv("QUERY_STRING");
+        long ms = q && !strncmp(q, "ms=", 3) ? atol(q + 3) : 20;
+        fprintf(stderr, "busy for %ld ms\n", ms);
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+        text();
+        printf("busy done\n");
     } else if (!strcmp(info, "/stderr")) {
         fprintf(stderr, "first guest line\nsecond guest line\n");
         text();
