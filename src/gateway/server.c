@@ -266,6 +266,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     const char *why;
     unsigned bad = check_head(req, &why);
     if (bad) {
+        req->http1_is_persistent = 0; /* what else this client sends is suspect too */
         answer_text(gw, req, bad, why);
         return 0;
     }
