@@ -54,6 +54,7 @@ typedef struct request {
     weft_cgi_response_t *resp;    /* NULL: an error, text below */
     const char *error_text;       /* static */
     bool hold_stderr;             /* keep the guest's stderr lines in held_stderr */
+    bool retried;                 /* its run on the I/O thread was cut short */
     weft_buf_t held_stderr;       /* until the run is known to count */
     struct request *next;         /* in the pool's queue */
     uint64_t queued_ns;           /* when it was queued there */

@@ -19,8 +19,10 @@
  * on the I/O thread first, for at most WEFT_GATEWAY_INLINE_NS. A run that takes longer
  * is stopped there, its output and stderr are dropped, and it runs again from the
  * start on a worker; the function's requests then go to the workers directly for
- * WEFT_GATEWAY_INLINE_BACKOFF_NS. The other connections of that I/O thread wait at
- * most that millisecond, once per function every ten seconds.
+ * WEFT_GATEWAY_INLINE_BACKOFF_NS, unless that second run takes less than the budget
+ * (the first was slow only because its thread lost its core). The other connections
+ * of that I/O thread wait at most that millisecond, once per function every ten
+ * seconds.
  *
  * A client may leave while its guest runs: h2o then frees its request, and a hook in
  * the request's memory pool tells the request_t, whose answer is then dropped.
@@ -222,6 +224,7 @@ static bool run_inline(request_t *rq) {
     if (after && weft_now_ns() < after)
         return false;
     if (!weft_gateway_run_request(rq, WEFT_GATEWAY_INLINE_NS)) {
+        rq->retried = true;
         atomic_store_explicit(&fn->inline_after_ns, weft_now_ns() + WEFT_GATEWAY_INLINE_BACKOFF_NS,
                               memory_order_relaxed);
         return false;
@@ -234,7 +237,14 @@ static bool run_inline(request_t *rq) {
 /* Run by a worker once the guest is done: back to the I/O thread that owns the
  * request. */
 static void run_and_return(request_t *rq) {
+    uint64_t t0 = weft_now_ns();
     weft_gateway_run_request(rq, 0);
+    if (rq->retried && weft_now_ns() - t0 < WEFT_GATEWAY_INLINE_NS) {
+        /* Its trial ran out of time only because the thread was not on a core (the
+         * machine is busy): let its function's requests try the I/O thread again. */
+        function_t *fn = ((const handler_t *)rq->route->target)->fn;
+        atomic_store_explicit(&fn->inline_after_ns, 0, memory_order_relaxed);
+    }
     h2o_multithread_send_message(&rq->io->done, &rq->msg);
 }
 
