@@ -23,7 +23,7 @@ cp examples/http/modules.toml "$demo/modules.toml"
 clang --target=wasm32-wasi -O2 examples/http/handler.c -o "$demo/handler.wasm"
 build/weft up -c "$demo/modules.toml" --listen 127.0.0.1:0 >"$demo/up.log" 2>&1 &
 up=$!
-trap 'kill $up 2>/dev/null' EXIT
+trap 'kill $up 2>/dev/null || true' EXIT
 url=""
 for _ in $(seq 100); do
   url=$(sed -n 's/^Ready: serving on \(http[^ ]*\).*/\1/p' "$demo/up.log")
@@ -35,4 +35,7 @@ cat "$demo/up.log"
 curl -fsS "$url/hello/world?lang=c"
 curl -fsS -X POST --data 'Some string data' "$url/hello/upload"
 kill $up
-wait $up 2>/dev/null || true
+rc=0
+wait $up || rc=$?
+[ "$rc" -eq 0 ] || { echo "weft up exited $rc on SIGTERM:"; cat "$demo/up.log"; exit 1; }
+echo "== weft up stopped cleanly on SIGTERM"
