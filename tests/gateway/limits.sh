@@ -133,6 +133,14 @@ check "... before the slow one is done (${ms} ms)" "$([ "$ms" -lt 2500 ] && echo
 wait "$slow"
 check "the slow one finishes too" "$(cat "$WORK/slow")" "slept"
 
+# A client that leaves while its guest runs on a worker: the answer has nowhere to go
+# and is dropped; nothing else notices.
+curl -s --max-time 0.3 "$URL/slow/sleep?ms=800" -o /dev/null
+sleep 1
+get /slow/state
+check "a client left while its guest ran: the next request succeeds" "$STATUS:$BODY" "200:counter=1"
+check "weft up is still running" "$(kill -0 "$PID" && echo alive)" alive
+
 # More slow guests than cores: the pool grows past one worker per core once guests
 # wait rather than compute, so a quick request still gets through at once.
 slows=()
