@@ -21,8 +21,8 @@
  * start on a worker; the function's requests then go to the workers directly for
  * WEFT_GATEWAY_INLINE_BACKOFF_NS, unless that second run takes less than the budget
  * (the first was slow only because its thread lost its core). The other connections
- * of that I/O thread wait at most that millisecond, once per function every ten
- * seconds.
+ * of that I/O thread wait for it at most about 2 ms (the budget, plus up to a tick of
+ * the engine's deadline watchdog), once per function every ten seconds.
  *
  * A client may leave while its guest runs: h2o then frees its request, and a hook in
  * the request's memory pool tells the request_t, whose answer is then dropped.
