@@ -11,6 +11,11 @@
 #include "../invoke/invoke.h"
 #include "gateway.h"
 
+/* Native stack of a thread that runs guests (workers and I/O threads): wasm2c code
+ * recurses as deeply as the guest does (the engine turns an overflow into a trap),
+ * and a guest must get as deep on one kind of thread as on the other. */
+#define WEFT_GATEWAY_GUEST_STACK_BYTES (8u << 20)
+
 /* A function of the app, loaded. */
 typedef struct function {
     const weft_app_function_t *def; /* borrowed from the app */

@@ -33,9 +33,6 @@
 
 /* How long requests wait with no progress before the pool grows past the cores. */
 #define WEFT_POOL_STALL_NS 5000000ull
-/* Native stack of a worker: wasm2c code recurses as deeply as the guest does (the
- * engine turns an overflow into a trap). */
-#define WEFT_POOL_STACK_BYTES (8u << 20)
 
 static void take_job(pool_t *p, request_t **rq) {
     *rq = p->head;
@@ -94,7 +91,7 @@ static int start_worker(pool_t *p) {
     pthread_cond_init(&w->wake, NULL);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, WEFT_POOL_STACK_BYTES);
+    pthread_attr_setstacksize(&attr, WEFT_GATEWAY_GUEST_STACK_BYTES);
     int e = pthread_create(&w->thread, &attr, worker_main, w);
     pthread_attr_destroy(&attr);
     if (e) {

@@ -559,14 +559,19 @@ int weft_gateway_start(weft_gateway_t *gw, weft_error_t *err) {
         if ((rc = io_init(gw, &gw->io[i], err)))
             return rc;
     gw->running = true;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, WEFT_GATEWAY_GUEST_STACK_BYTES);
     for (size_t i = 0; i < gw->nio; i++) {
-        if (pthread_create(&gw->io[i].thread, NULL, io_main, &gw->io[i]) != 0) {
+        if (pthread_create(&gw->io[i].thread, &attr, io_main, &gw->io[i]) != 0) {
+            pthread_attr_destroy(&attr);
             wait_ready(gw);
             weft_gateway_stop(gw, 1);
             return weft_error_set(err, WEFT_ENOMEM, "cannot start the HTTP server's threads");
         }
         gw->io[i].started = true;
     }
+    pthread_attr_destroy(&attr);
     wait_ready(gw);
     return 0;
 }
