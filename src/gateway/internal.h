@@ -134,6 +134,11 @@ struct weft_gateway {
     atomic_bool closing;  /* the I/O threads close every connection and exit */
 };
 
+/* The I/O thread whose h2o context ctx is. */
+static inline io_thread_t *weft_gateway_io_of(h2o_context_t *ctx) {
+    return H2O_STRUCT_FROM_MEMBER(io_thread_t, ctx, ctx);
+}
+
 int weft_pool_init(pool_t *p, size_t max, void (*run)(request_t *rq));
 /* Queues rq; a thread is started when none is idle and the bound allows one. */
 int weft_pool_submit(pool_t *p, request_t *rq);

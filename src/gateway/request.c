@@ -127,7 +127,7 @@ static const char *protocol_name(int version) {
 }
 
 bool weft_gateway_host_given(const h2o_req_t *req) {
-    const weft_gateway_t *gw = H2O_STRUCT_FROM_MEMBER(io_thread_t, ctx, req->conn->ctx)->gw;
+    const weft_gateway_t *gw = weft_gateway_io_of(req->conn->ctx)->gw;
     return req->input.authority.base && req->input.authority.base != gw->default_authority;
 }
 

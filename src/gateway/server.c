@@ -66,10 +66,6 @@ typedef struct conn_entry {
     struct conn_entry *prev, *next;
 } conn_entry_t;
 
-static io_thread_t *io_of(h2o_context_t *ctx) {
-    return H2O_STRUCT_FROM_MEMBER(io_thread_t, ctx, ctx);
-}
-
 /* RFC 9110's reason phrases, for the status line of HTTP/1.x. */
 static const char *reason_phrase(unsigned status) {
     switch (status) {
@@ -271,7 +267,7 @@ static unsigned check_head(const h2o_req_t *req, const char **why) {
 
 static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
-    io_thread_t *io = io_of(req->conn->ctx);
+    io_thread_t *io = weft_gateway_io_of(req->conn->ctx);
     weft_gateway_t *gw = io->gw;
     const char *why;
     unsigned bad = check_head(req, &why);
