@@ -21,8 +21,17 @@
  *   when the thread is executing the module's own code; in host code it does nothing,
  *   and the watchdog signals again WEFT_DEADLINE_RETRY_NS later, so host code is never
  *   unwound in the middle of holding a lock or an allocation.
- * - Trap boundaries do not save the signal mask (that is a system call per call); no
- *   handler changes it, as both run with SA_NODEFER.
+ * - The deadline signal can never pile up on a thread, however the threads are
+ *   scheduled: it is a standard signal (a second one sent while one is pending is
+ *   merged with it, where a real-time signal would queue), the watchdog sends no other
+ *   while the last one has not been taken (sig_pending, cleared by the handler), and no
+ *   handler runs with SA_NODEFER, so none nests on itself on the 64 KiB alternate
+ *   stack. (With a queued real-time signal, SA_NODEFER and a resend every 2 ms, a
+ *   thread that lost its core for 40 ms took 20 nested handlers at once and overflowed
+ *   that stack: the whole server died of one looping guest.)
+ * - Handlers that leave by siglongjmp unblock the signals the kernel blocked for them
+ *   first (one system call, on the trap path only): trap boundaries do not save the
+ *   signal mask, as that would be a system call on every call.
  * - Linear memories come from memory.c's pool of guard-page reservations.
  */
 #include <errno.h>
@@ -40,7 +49,11 @@
 
 #include "engine_internal.h"
 
-#define WEFT_DEADLINE_SIGNAL (SIGRTMIN + 3)
+/* SIGURG: a standard signal, so it does not queue, and one nothing else in weft uses
+ * (the kernel sends it only for out-of-band data on a socket whose owner was set with
+ * F_SETOWN, which weft never does; Go's runtime preempts goroutines with it for the
+ * same reasons). A stray one is harmless: the handler acts only on a past deadline. */
+#define WEFT_DEADLINE_SIGNAL SIGURG
 /* How often the watchdog looks at the deadlines while there are some. */
 #define WEFT_WATCHDOG_TICK_NS 1000000ull
 /* How long it goes on ticking after the last deadline, before it sleeps until the
@@ -67,6 +80,7 @@ typedef struct thread_state {
     _Atomic uint64_t watch_at;       /* the deadline it watches for; 0: none */
     uint64_t signalled_at;           /* watch_at when it last signalled, and when */
     uint64_t signalled_ns;
+    _Atomic bool sig_pending;        /* sent by the watchdog, not yet taken */
     pthread_t self;
     struct thread_state *wd_prev, *wd_next;
     uint32_t exit_code;
@@ -79,6 +93,8 @@ static __thread thread_state_t ts;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static struct sigaction prev_segv, prev_bus, prev_fpe;
+/* What the kernel may have blocked on entry to a handler that unwinds. */
+static sigset_t handler_signals;
 static pthread_key_t thread_key;
 static atomic_bool rt_initialized;
 
@@ -116,17 +132,23 @@ static void chain(const struct sigaction *prev, int sig, siginfo_t *si, void *uc
     signal(sig, SIG_DFL);
 }
 
+/* Leaves a signal handler for the innermost trap boundary. */
+__attribute__((noreturn)) static void unwind_from_handler(int code) {
+    pthread_sigmask(SIG_UNBLOCK, &handler_signals, NULL);
+    siglongjmp(*ts.jmp, code);
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uctx) {
     if (ts.in_guest && ts.jmp) {
         uintptr_t addr = (uintptr_t)si->si_addr;
         uintptr_t pc = context_pc(uctx);
         bool in_code = pc >= ts.code_lo && pc < ts.code_hi;
         if (sig == SIGSEGV && addr < ts.stack_lo + 4096 && addr + WEFT_STACK_GUARD_SLACK >= ts.stack_lo)
-            siglongjmp(*ts.jmp, WASM_RT_TRAP_EXHAUSTION);
+            unwind_from_handler(WASM_RT_TRAP_EXHAUSTION);
         if (in_code && addr >= ts.mem_lo && addr < ts.mem_hi)
-            siglongjmp(*ts.jmp, WASM_RT_TRAP_OOB);
+            unwind_from_handler(WASM_RT_TRAP_OOB);
         if (in_code && sig == SIGFPE)
-            siglongjmp(*ts.jmp, si->si_code == FPE_INTDIV ? WASM_RT_TRAP_DIV_BY_ZERO
+            unwind_from_handler(si->si_code == FPE_INTDIV ? WASM_RT_TRAP_DIV_BY_ZERO
                                                           : WASM_RT_TRAP_INT_OVERFLOW);
     }
     chain(sig == SIGSEGV ? &prev_segv : sig == SIGBUS ? &prev_bus : &prev_fpe, sig, si, uctx);
@@ -151,6 +173,7 @@ static void *watchdog_main(void *arg) {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
+    weft_crash_thread("watchdog");
     unsigned quiet = 0;
     pthread_mutex_lock(&wd_lock);
     for (;;) {
@@ -179,6 +202,9 @@ static void *watchdog_main(void *arg) {
             if (now < at)
                 continue;
             if (t->signalled_at == at && now - t->signalled_ns < WEFT_DEADLINE_RETRY_NS)
+                continue;
+            /* One in flight at a time: the next only once the handler took this one. */
+            if (atomic_exchange(&t->sig_pending, true))
                 continue;
             t->signalled_at = at;
             t->signalled_ns = now;
@@ -215,6 +241,7 @@ static void watch(uint64_t deadline_ns) {
 static void on_deadline(int sig, siginfo_t *si, void *uctx) {
     (void)sig;
     (void)si;
+    atomic_store(&ts.sig_pending, false);
     if (!ts.in_guest || !ts.jmp || !ts.deadline_ns)
         return;
     if (weft_now_ns() < ts.deadline_ns)
@@ -222,7 +249,7 @@ static void on_deadline(int sig, siginfo_t *si, void *uctx) {
     ts.deadline_hit = 1;
     uintptr_t pc = context_pc(uctx);
     if (pc >= ts.code_lo && pc < ts.code_hi)
-        siglongjmp(*ts.jmp, WASM_RT_TRAP_DEADLINE);
+        unwind_from_handler(WASM_RT_TRAP_DEADLINE);
 }
 
 static void thread_state_destroy(void *arg) {
@@ -249,21 +276,32 @@ static void thread_state_destroy(void *arg) {
 }
 
 static void install_handlers(void) {
+    /* Below ours: a fault that is not the guest's is reported, then kills. */
+    weft_crash_init();
+    sigemptyset(&handler_signals);
+    sigaddset(&handler_signals, SIGSEGV);
+    sigaddset(&handler_signals, SIGBUS);
+    sigaddset(&handler_signals, SIGFPE);
+    sigaddset(&handler_signals, WEFT_DEADLINE_SIGNAL);
+
+    /* No SA_NODEFER: a second fault inside the handler is a bug in weft, which the
+     * kernel then ends at once; and no deadline signal lands on top of a trap. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, WEFT_DEADLINE_SIGNAL);
     sigaction(SIGSEGV, &sa, &prev_segv);
     sigaction(SIGBUS, &sa, &prev_bus);
     sigaction(SIGFPE, &sa, &prev_fpe);
 
+    /* No SA_RESTART: a guest blocked in a host call (read, poll) must see EINTR. No
+     * SA_NODEFER: the signal stays blocked while its handler runs, so it never nests. */
     struct sigaction sd;
     memset(&sd, 0, sizeof sd);
     sd.sa_sigaction = on_deadline;
-    /* No SA_RESTART: a guest blocked in a host call (read, poll) must see EINTR.
-     * SA_NODEFER: the handler may leave by siglongjmp, which restores no mask. */
-    sd.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sd.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sd.sa_mask);
     sigaction(WEFT_DEADLINE_SIGNAL, &sd, NULL);
     pthread_key_create(&thread_key, thread_state_destroy);

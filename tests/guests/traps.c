@@ -57,6 +57,10 @@ int main(int argc, char **argv) {
     } else if (!strcmp(k, "loop")) {
         for (volatile unsigned i = 0;; i++)
             ;
+    } else if (!strcmp(k, "flood")) {
+        /* Lives in host code (fd_write) as much as in its own. */
+        for (unsigned i = 0;; i++)
+            fprintf(stderr, "line %u of a guest that never stops writing\n", i);
     } else if (!strcmp(k, "alloc")) {
         /* Touch every byte so the memory is really used. */
         for (size_t total = 0;; total += 1 << 20) {
