@@ -233,6 +233,7 @@ static int cmd_run(int argc, char **argv) {
     };
     weft_outcome_t out;
     int status;
+    weft_crash_task(path, 0);
     if (weft_invoke(m, &req, &out, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         status = WEFT_EXIT_ERROR;
@@ -351,6 +352,8 @@ int main(int argc, char **argv) {
         printf("weft %s\n", WEFT_VERSION);
         return 0;
     }
+    weft_crash_init();
+    weft_crash_thread("main");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

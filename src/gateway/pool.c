@@ -54,6 +54,7 @@ static void *worker_main(void *arg) {
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_SETMASK, &set, NULL);
+    weft_crash_thread("worker");
     pthread_mutex_lock(&p->lock);
     for (;;) {
         request_t *rq = w->job; /* counted in busy by whoever handed it over */
@@ -118,6 +119,7 @@ static void *manager_main(void *arg) {
     sigset_t set;
     sigfillset(&set);
     pthread_sigmask(SIG_SETMASK, &set, NULL);
+    weft_crash_thread("pool manager");
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
         if (!p->head || p->idle || p->nthreads == p->max) {

@@ -229,7 +229,9 @@ bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns) {
     weft_error_t err = {0};
     unsigned long long id = (unsigned long long)rq->id;
     const char *route = rq->route->pattern;
+    weft_crash_task(route, id);
     int rc = weft_invoke(fn->module, &req, &outcome, &err);
+    weft_crash_task(NULL, 0);
     if (trial && !rc && outcome.kind == WEFT_OUTCOME_TRAPPED &&
         outcome.trap == WEFT_TRAP_DEADLINE) {
         release_stderr(rq, false);

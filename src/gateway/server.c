@@ -418,6 +418,7 @@ static void *io_main(void *arg) {
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    weft_crash_thread("I/O");
     h2o_context_init(&io->ctx, h2o_evloop_create(), &gw->h2o);
     io->accept.ctx = &io->ctx;
     io->accept.hosts = gw->h2o.hosts;

@@ -106,4 +106,17 @@ int weft_tcp_listen(const char *spec, const char *option, int backlog, char *hos
 /* Logging to stderr, one line per call, prefixed "weft: ". */
 void weft_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Fatal signals in weft itself (crash.c). weft_crash_init installs a handler that
+ * writes one line naming the signal, the thread's role and its task, then lets the
+ * signal take its course (the previous handler, else the default: death and a core).
+ * Call it before installing handlers that should see those signals first (the
+ * engine's trap handler does); calling it again does nothing. */
+void weft_crash_init(void);
+/* What this thread is, for that line: "worker", "I/O", "watchdog". role is static.
+ * Other threads than the main one are also named after it ("weft worker" in top -H). */
+void weft_crash_thread(const char *role);
+/* What this thread runs now ("/route", request 42); what is borrowed until the next
+ * call, which NULL ends. */
+void weft_crash_task(const char *what, uint64_t id);
+
 #endif
