@@ -12,7 +12,8 @@
  *             segments, tables, globals).
  *   run       weft_module_run (instantiate, call _start, free) with that same WASI
  *             state: with the two above, shows where the time of an invoke goes.
- * Exits 1 if any iteration fails or the guest's output is not what hello prints.
+ * Exits 1, saying why, if any iteration fails or the guest's output is not what hello
+ * prints (another module than hello.c's, say).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,22 @@ static bool ran_ok(const weft_outcome_t *o) {
     return o->kind == WEFT_OUTCOME_RETURNED || (o->kind == WEFT_OUTCOME_EXITED && !o->exit_code);
 }
 
+/* Says on stderr how a run that should have printed HELLO_OUTPUT went instead. */
+static void explain(const char *loop, const weft_outcome_t *o, const weft_buf_t *out) {
+    if (o->kind == WEFT_OUTCOME_TRAPPED)
+        fprintf(stderr, "%s: the guest trapped: %s\n", loop, weft_trap_text(o->trap));
+    else if (o->kind == WEFT_OUTCOME_EXITED && o->exit_code)
+        fprintf(stderr, "%s: the guest exited with status %u\n", loop, o->exit_code);
+    else if (out)
+        fprintf(stderr, "%s: the guest printed %zu bytes (\"%.40s%s\") instead of \"hello from "
+                        "weft\\n\"\n",
+                loop, out->len, out->data ? (const char *)out->data : "",
+                out->len > 40 ? "..." : "");
+    if (out)
+        fprintf(stderr, "bench_instantiate measures bench/engine/hello.c's module, which prints "
+                        "that line and exits 0; give it that one\n");
+}
+
 /* One weft_invoke of hello with stdout to a buffer; false if it failed or printed
  * anything but HELLO_OUTPUT. */
 static bool invoke_once(weft_module_t *m) {
@@ -63,10 +80,15 @@ static bool invoke_once(weft_module_t *m) {
     };
     weft_outcome_t o;
     weft_error_t err = {0};
-    bool ok = !weft_invoke(m, &req, &o, &err) && ran_ok(&o) && out.data &&
-              out.len == strlen(HELLO_OUTPUT) && !memcmp(out.data, HELLO_OUTPUT, out.len);
-    if (!ok && err.msg[0])
+    if (weft_invoke(m, &req, &o, &err)) {
         fprintf(stderr, "invoke: %s\n", err.msg);
+        weft_buf_free(&out);
+        return false;
+    }
+    bool ok = ran_ok(&o) && out.data && out.len == strlen(HELLO_OUTPUT) &&
+              !memcmp(out.data, HELLO_OUTPUT, out.len);
+    if (!ok)
+        explain("invoke", &o, &out);
     weft_buf_free(&out);
     return ok;
 }
@@ -92,6 +114,8 @@ static bool run_once(weft_module_t *m, weft_guest_t *guest) {
         fprintf(stderr, "run: %s\n", err.msg);
         return false;
     }
+    if (!ran_ok(&o))
+        explain("run", &o, NULL);
     return ran_ok(&o);
 }
 
@@ -141,7 +165,7 @@ int main(int argc, char **argv) {
     printf("%s, %ld iterations each after %d warm-up:\n", weft_module_name(m), iterations,
            BENCH_WARMUP);
     int failed = 0;
-    for (int i = 0; i < BENCH_WARMUP; i++)
+    for (int i = 0; i < BENCH_WARMUP && !failed; i++)
         failed += !invoke_once(m);
     for (long i = 0; i < iterations && !failed; i++) {
         uint64_t t0 = now_ns();
@@ -152,7 +176,7 @@ int main(int argc, char **argv) {
         goto out;
     report("instantiate + run + free (weft_invoke)", ns, (size_t)iterations);
 
-    for (int i = 0; i < BENCH_WARMUP; i++)
+    for (int i = 0; i < BENCH_WARMUP && !failed; i++)
         failed += !instance_once(m, &guest);
     for (long i = 0; i < iterations && !failed; i++) {
         uint64_t t0 = now_ns();
@@ -163,7 +187,7 @@ int main(int argc, char **argv) {
         goto out;
     report("instantiate + free (weft_instance_new/free)", ns, (size_t)iterations);
 
-    for (int i = 0; i < BENCH_WARMUP; i++)
+    for (int i = 0; i < BENCH_WARMUP && !failed; i++)
         failed += !run_once(m, &guest);
     for (long i = 0; i < iterations && !failed; i++) {
         uint64_t t0 = now_ns();
