@@ -401,11 +401,59 @@ static const char fast_memory_text[] =
     "#define i64_store16(m, a, v) weft_i64_store16(weft_mb, a, v)\n"
     "#define i64_store32(m, a, v) weft_i64_store32(weft_mb, a, v)\n";
 
-/* Rewrites tmp/module.c with fast_memory_text (MEMORY replaced by the field name). A
- * module.c without the anchor is left as it is: correct, only slower. */
-static int speed_up_memory(const char *tmp, const char *memory_field, weft_error_t *err) {
-    if (!memory_field[0])
-        return 0;
+/* ---- Host calls keep a reserve of native stack ------------------------------------------- *
+ *
+ * A guest that recursed to just short of the end of its thread's stack and then calls a
+ * host function would overflow it inside weft's own code (fd_write, libc, malloc),
+ * where unwinding could leave a lock held. So every call of an imported function in the
+ * generated code first calls weft_rt_host_call (runtime.c), which traps "call stack
+ * exhausted" while still in the guest's frame when less than the reserve is left.
+ * wasm2c 1.0.32 calls an import as "(*Z_<module>Z_<name>)(instance, ...)"; each such
+ * call becomes "(weft_rt_host_call(), *Z_<module>Z_<name>)(instance, ...)". Other uses
+ * of the name (its address in a table) are left alone. */
+#define WEFT_HOST_CALL_PREFIX "(*Z_"
+
+/* The first needle in [from, to), or NULL. */
+static const char *find_in(const char *from, const char *to, const char *needle) {
+    size_t n = strlen(needle);
+    for (const char *p = from; p && p + n <= to; p++) {
+        p = memchr(p, needle[0], (size_t)(to - p));
+        if (!p || p + n > to)
+            return NULL;
+        if (!memcmp(p, needle, n))
+            return p;
+    }
+    return NULL;
+}
+
+/* Appends c[0..len) to out with every call of an import guarded as above; nonzero
+ * when out of memory. */
+static int guard_host_calls(weft_buf_t *out, const char *c, size_t len) {
+    const char *p = c, *end = c + len;
+    int rc = 0;
+    for (;;) {
+        const char *at = find_in(p, end, WEFT_HOST_CALL_PREFIX);
+        if (!at)
+            return rc | weft_buf_append(out, p, (size_t)(end - p));
+        const char *name = at + 2, *q = name;
+        while (q < end && (isalnum((unsigned char)*q) || *q == '_'))
+            q++;
+        bool call = end - q >= 2 && q[0] == ')' && q[1] == '(';
+        rc |= weft_buf_append(out, p, (size_t)(at - p));
+        if (call) {
+            rc |= weft_buf_puts(out, "(weft_rt_host_call(), *");
+            rc |= weft_buf_append(out, name, (size_t)(q - name));
+        } else {
+            rc |= weft_buf_append(out, at, (size_t)(q - at));
+        }
+        p = q;
+    }
+}
+
+/* Rewrites tmp/module.c: host calls guarded, and fast_memory_text (MEMORY replaced by
+ * the field name) after the load/store helpers when the module has a memory. A
+ * module.c without the anchor gets no fast memory access: correct, only slower. */
+static int rewrite_module_c(const char *tmp, const char *memory_field, weft_error_t *err) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/module.c", tmp);
     uint8_t *c = NULL;
@@ -413,26 +461,27 @@ static int speed_up_memory(const char *tmp, const char *memory_field, weft_error
     int rc = weft_file_read(path, &c, &len, err);
     if (rc)
         return rc;
-    char *at = strstr((char *)c, WEFT_LOAD_STORE_ANCHOR);
+    weft_buf_t out = {0};
+    char *at = memory_field[0] ? strstr((char *)c, WEFT_LOAD_STORE_ANCHOR) : NULL;
+    size_t head = at ? (size_t)(at - (char *)c) + strlen(WEFT_LOAD_STORE_ANCHOR) : 0;
+    rc = weft_buf_append(&out, c, head);
     if (at) {
-        size_t head = (size_t)(at - (char *)c) + strlen(WEFT_LOAD_STORE_ANCHOR);
-        weft_buf_t out = {0};
-        weft_buf_append(&out, c, head);
         const char *t = fast_memory_text, *m;
         while ((m = strstr(t, "MEMORY"))) {
-            weft_buf_append(&out, t, (size_t)(m - t));
-            weft_buf_puts(&out, memory_field);
+            rc |= weft_buf_append(&out, t, (size_t)(m - t));
+            rc |= weft_buf_puts(&out, memory_field);
             t = m + strlen("MEMORY");
         }
-        weft_buf_puts(&out, t);
-        rc = weft_buf_append(&out, c + head, len - head);
-        if (!rc)
-            rc = weft_file_write_atomic(path, out.data, out.len, err);
-        else
-            rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-        weft_buf_free(&out);
+        rc |= weft_buf_puts(&out, t);
     }
+    rc |= guard_host_calls(&out, (const char *)c + head, len - head);
     free(c);
+    if (rc) {
+        weft_buf_free(&out);
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    }
+    rc = weft_file_write_atomic(path, out.data, out.len, err);
+    weft_buf_free(&out);
     return rc;
 }
 
@@ -498,7 +547,7 @@ static int write_glue(const char *dir, const weft_wasm_module_t *m, bool strippe
     int rc = read_header(hdr, &f, err);
     if (rc)
         return rc;
-    if ((rc = speed_up_memory(dir, f.memory_field, err)))
+    if ((rc = rewrite_module_c(dir, f.memory_field, err)))
         return rc;
     weft_buf_t g = {0}, s = {0};
     weft_buf_puts(&g, "/* generated by weft: the glue.h ABI for one module */\n"
@@ -645,17 +694,6 @@ typedef struct span {
     size_t n;
 } span_t;
 
-static const char *find_in(const char *from, const char *to, const char *needle) {
-    size_t n = strlen(needle);
-    for (const char *p = from; p && p + n <= to; p++) {
-        p = memchr(p, needle[0], (size_t)(to - p));
-        if (!p || p + n > to)
-            return NULL;
-        if (!memcmp(p, needle, n))
-            return p;
-    }
-    return NULL;
-}
 
 /* Is the line at p ("static <type> w2c_name(" ...) a module function's prototype or
  * definition? */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEFT_GLUE_ABI 3u
+#define WEFT_GLUE_ABI 4u
 
 typedef struct weft_glue_export {
     const char *name;      /* export name, for (func) exports only */

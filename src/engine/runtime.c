@@ -9,9 +9,13 @@
  *   per-thread alternate signal stack, so a guest that overflows its call stack can
  *   still be stopped.
  * - A fault is a trap only when the faulting instruction is in the running module's
- *   code and the address is in its memory reservation (out of bounds) or at the
- *   thread's stack guard (call stack exhausted). Any other fault is a bug in weft and
- *   is passed on to the previous handler (a crash, or the sanitizer's report).
+ *   code and the address is in its memory reservation (out of bounds), or when the
+ *   address is at the thread's stack guard (call stack exhausted). Any other fault is a
+ *   bug in weft and is passed on to the previous handler (a crash, or the sanitizer's
+ *   report). Host functions do not run into the stack guard: every call of one from
+ *   guest code first checks that WEFT_HOST_STACK_RESERVE is left (weft_rt_host_call),
+ *   so the stack runs out in the guest's frames, or in the runtime's small leaf helpers
+ *   (memory.grow, memory.copy), never half-way through a host function holding a lock.
  * - Deadlines are watched by one thread for the whole process, which wakes every
  *   WEFT_WATCHDOG_TICK_NS while some guest has a deadline and sends
  *   WEFT_DEADLINE_SIGNAL to each thread whose guest is past its own. Starting or ending
@@ -64,6 +68,9 @@
 /* Faults this far below the lowest address of the thread's stack are overflows. */
 #define WEFT_STACK_GUARD_SLACK (2u << 20)
 #define WEFT_ALTSTACK_BYTES (64u << 10)
+/* Native stack kept for host functions: a guest with less left traps as it calls one
+ * (weft_rt_host_call). Outbound HTTP (libcurl, OpenSSL) is the hungriest host code. */
+#define WEFT_HOST_STACK_RESERVE (256u << 10)
 /* Unwind code for proc_exit; trap codes are small. */
 #define WEFT_UNWIND_EXIT 0x10000
 
@@ -425,6 +432,11 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
     ts.jmp = outer;
     ts.mem_lo = ts.mem_hi = 0;
     return 0;
+}
+
+void weft_rt_host_call(void) {
+    if (UNLIKELY((uintptr_t)__builtin_frame_address(0) < ts.stack_lo + WEFT_HOST_STACK_RESERVE))
+        wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);
 }
 
 weft_trap_t weft_rt_trap_kind(wasm_rt_trap_t t) {

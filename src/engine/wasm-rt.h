@@ -38,6 +38,11 @@ extern "C" {
 #define WASM_RT_MERGED_OOB_AND_EXHAUSTION_TRAPS 0
 #define WASM_RT_NO_RETURN __attribute__((noreturn))
 
+/* weft: called by the generated code before every call of a host function (compile.c
+ * inserts it); traps "call stack exhausted" when the native stack left is less than
+ * the reserve host functions are given, so that no host function overflows it. */
+void weft_rt_host_call(void);
+
 typedef enum {
     WASM_RT_TRAP_NONE,
     WASM_RT_TRAP_OOB,

@@ -21,6 +21,8 @@ expect_trap conversion "invalid conversion to integer"
 expect_trap unreachable "unreachable instruction executed"
 expect_trap indirect "indirect call type mismatch"
 expect_trap stack "call stack exhausted"
+# Out of stack at a host call: stopped before the host function runs (weft_rt_host_call).
+expect_trap stack-host "call stack exhausted"
 expect_trap alloc "memory limit exceeded" --max-memory 64MiB
 
 # The deadline stops a guest spinning in its own code, promptly.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static volatile int zero = 0;
 static volatile int one = 1;
@@ -23,6 +24,19 @@ static int recurse(int depth);
 static int (*volatile recurse_ptr)(int) = recurse;
 static int recurse(int depth) {
     return recurse_ptr(depth + 1) * 3 + depth;
+}
+
+/* The same, calling the host at every level: the stack runs out at a host call. The
+ * clock is read into a global: a local whose address is taken would live on the
+ * guest's own 64 KiB stack in linear memory, which would overflow into its data long
+ * before the native stack ran out. */
+static struct timespec now;
+static int recurse_host(int depth);
+static int (*volatile recurse_host_ptr)(int) = recurse_host;
+static int recurse_host(int depth) {
+    struct timespec *const t = &now;
+    clock_gettime(CLOCK_MONOTONIC, t);
+    return recurse_host_ptr(depth + 1) * 3 + depth + (int)t->tv_nsec;
 }
 
 int main(int argc, char **argv) {
@@ -54,6 +68,8 @@ int main(int argc, char **argv) {
         printf("%f\n", wrong(1.0, 2.0));
     } else if (!strcmp(k, "stack")) {
         printf("%d\n", recurse(0));
+    } else if (!strcmp(k, "stack-host")) {
+        printf("%d\n", recurse_host(0));
     } else if (!strcmp(k, "loop")) {
         for (volatile unsigned i = 0;; i++)
             ;
