@@ -16,9 +16,11 @@ PACKAGES=(
   libclang-rt-14-dev
   # tests
   curl python3 openssl procps
+  # the fault-mix soak test's load generator
+  wrk
 )
 if [ "${WEFT_BENCH:-0}" = 1 ]; then
-  PACKAGES+=(wrk nginx-light hyperfine)
+  PACKAGES+=(nginx-light hyperfine)
 fi
 
 missing=()

@@ -17,6 +17,9 @@
  *   /state     a counter in a global: 1 on every request if instances are fresh
  *   /volume    reads /data/in.txt and writes /data/out.txt
  *   /big       a 1 MiB body of 'x'
+ *   /print     a body of ?mb=N MiB (default 50) of 'y', written 64 KiB at a time
+ *   /stack     recurses until the native stack is exhausted (500)
+ *   /flood     writes stderr lines until its timeout stops it (504)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,13 @@
 extern char **environ;
 static int counter;
 static char *volatile last_block; /* keeps the compiler from dropping allocations */
+
+/* Recursion through a function pointer, so that clang keeps every frame. */
+static int recurse(int depth);
+static int (*volatile recurse_ptr)(int) = recurse;
+static int recurse(int depth) {
+    return recurse_ptr(depth + 1) * 3 + depth;
+}
 
 static void text(void) {
     printf("Content-Type: text/plain\n\n");
@@ -144,6 +154,20 @@ int main(int argc, char **argv) {
         static char block[1 << 20];
         memset(block, 'x', sizeof block);
         fwrite(block, 1, sizeof block, stdout);
+    } else if (!strcmp(info, "/print")) {
+        const char *q = getenv("QUERY_STRING");
+        long mb = q && !strncmp(q, "mb=", 3) ? atol(q + 3) : 50;
+        text();
+        static char chunk[64 << 10];
+        memset(chunk, 'y', sizeof chunk);
+        for (long i = 0; i < mb * 16; i++)
+            fwrite(chunk, 1, sizeof chunk, stdout);
+    } else if (!strcmp(info, "/stack")) {
+        text();
+        printf("%d\n", recurse(0));
+    } else if (!strcmp(info, "/flood")) {
+        for (unsigned long i = 0;; i++)
+            fprintf(stderr, "flood line %lu\n", i);
     } else {
         const char *who = getenv("WHO");
         printf("Status: 404 Not Found\nContent-Type: text/plain\nX-Who: %s\n\n"
