@@ -61,6 +61,9 @@ typedef struct request {
     bool hold_stderr;             /* keep the guest's stderr lines in held_stderr */
     bool retried;                 /* its run on the I/O thread was cut short */
     weft_buf_t held_stderr;       /* until the run is known to count */
+    /* The guest's stderr lines logged (or held) for this run, and those past the caps
+     * (cfg.max_stderr_lines, cfg.max_stderr_bytes), counted for one summary line. */
+    uint64_t stderr_lines, stderr_bytes, stderr_dropped_lines, stderr_dropped_bytes;
     struct request *next;         /* in the pool's queue */
     uint64_t queued_ns;           /* when it was queued there */
 } request_t;
