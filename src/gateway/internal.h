@@ -106,7 +106,9 @@ typedef struct io_thread {
     h2o_multithread_receiver_t done; /* requests back from workers; or a wake-up */
     struct conn_entry *conns;         /* the connections accepted here, still open */
     size_t nconns;
-    h2o_timeout_t tick_timeout; /* the periodic tick (the guard's deadlines) */
+    size_t max_conns;    /* this thread's share of max_connections */
+    bool accept_paused;  /* the listener is not read: max_conns reached, or no descriptor */
+    h2o_timeout_t tick_timeout; /* the periodic tick (sweep, accept retry) */
     h2o_timeout_entry_t tick;
     /* The head guard (guard.c). */
     h2o_socket_cb h1_read;         /* h2o's HTTP/1 read callback, once seen */

@@ -2,8 +2,10 @@
  *
  * h2o parses HTTP/1.x and HTTP/2 (request line, headers, chunked bodies, keep-alive,
  * TLS with ALPN) and answers malformed requests with 400 itself. weft runs one h2o
- * event loop per core, the I/O threads; each accepts from the shared listening socket
- * and serves its connections. While an HTTP/1 connection waits for a request head, the head
+ * event loop per core, the I/O threads; each accepts from the shared listening socket,
+ * up to its share of max_connections (past it, it stops reading the listening socket
+ * and new connections wait in the kernel's backlog until one of its own closes), and
+ * serves its connections. While an HTTP/1 connection waits for a request head, the head
  * guard (guard.c) stands in front of h2o: it refuses what h2o 2.2 would let through or
  * answer wrongly (an ambiguous body length: 400; a head over max_header_bytes or with
  * too many headers: 431; a head not received within header_timeout: 408) and closes
@@ -47,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,8 +67,11 @@
 /* How long the I/O threads wait, at the end of a stop, for their clients to go. */
 #define WEFT_GATEWAY_CLOSE_NS 1000000000ull
 
-/* How often each I/O thread looks at the guard's deadlines. */
+/* How often each I/O thread looks at the guard's deadlines and at a paused listener. */
 #define WEFT_GATEWAY_TICK_MS 250
+/* Descriptors weft needs besides its connections: listening sockets, the I/O threads'
+ * loops and queues, guests' preopened folders, outbound HTTP, artifacts being loaded. */
+#define WEFT_GATEWAY_RESERVED_FDS 256
 
 _Static_assert(WEFT_GATEWAY_MAX_HEADER_BYTES_LIMIT == H2O_MAX_REQLEN,
                "gateway.h's bound on max_header_bytes is h2o's H2O_MAX_REQLEN");
@@ -330,6 +336,25 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
 
 /* ---- Connections ------------------------------------------------------------------- */
 
+/* Accepting stops while the thread holds its share of max_connections (or has no
+ * descriptor left): new connections wait in the kernel's listen backlog. */
+static void pause_accept(io_thread_t *io) {
+    if (io->accept_paused || !io->listener)
+        return;
+    h2o_socket_read_stop(io->listener);
+    io->accept_paused = true;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void resume_accept(io_thread_t *io) {
+    if (!io->accept_paused || !io->listener || io->nconns >= io->max_conns ||
+        atomic_load(&io->gw->stopping))
+        return;
+    io->accept_paused = false;
+    h2o_socket_read_start(io->listener, on_accept);
+}
+
 static void on_conn_close(void *data) {
     conn_entry_t *e = data;
     io_thread_t *io = e->io;
@@ -342,6 +367,7 @@ static void on_conn_close(void *data) {
         e->next->prev = e->prev;
     io->nconns--;
     free(e);
+    resume_accept(io);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err) {
@@ -349,10 +375,18 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     if (err)
         return;
     for (int i = 0; i < WEFT_GATEWAY_ACCEPT_BATCH; i++) {
+        if (io->nconns >= io->max_conns) {
+            pause_accept(io);
+            return;
+        }
         int fd = accept4(io->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The listener stays readable: reading it again at once would spin.
+                 * The next tick tries again. */
                 weft_log("http: cannot accept a connection: %s", strerror(errno));
+                pause_accept(io);
+            }
             return; /* EAGAIN: another I/O thread took it, or none left */
         }
         int one = 1;
@@ -382,6 +416,7 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
 static void on_tick(h2o_timeout_entry_t *entry) {
     io_thread_t *io = H2O_STRUCT_FROM_MEMBER(io_thread_t, tick, entry);
     weft_guard_sweep(io);
+    resume_accept(io);
     h2o_timeout_link(io->ctx.loop, &io->tick_timeout, &io->tick);
 }
 
@@ -555,6 +590,30 @@ static void h2o_setup(weft_gateway_t *gw) {
     handler->on_req = on_request;
 }
 
+/* How many connections may be open at once: max_connections, within what the open-file
+ * limit allows. The soft limit is raised as far as the hard one lets it for that (many
+ * systems start processes at 1024), as servers commonly do; when even that is too low,
+ * fewer connections are served at once than asked (and logged, when asked explicitly),
+ * rather than failing accept() with EMFILE. */
+static size_t connection_limit(const weft_gateway_t *gw) {
+    size_t want = gw->cfg.max_connections ? gw->cfg.max_connections : WEFT_GATEWAY_MAX_CONNECTIONS;
+    rlim_t need = (rlim_t)want + WEFT_GATEWAY_RESERVED_FDS;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return want;
+    rlim_t cur = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        cur = rl.rlim_cur;
+    if (cur >= need)
+        return want;
+    size_t fit = cur > WEFT_GATEWAY_RESERVED_FDS + 16 ? (size_t)cur - WEFT_GATEWAY_RESERVED_FDS : 16;
+    if (gw->cfg.max_connections)
+        weft_log("max_connections %zu: the open-file limit (%llu) leaves room for %zu", want,
+                 (unsigned long long)cur, fit);
+    return fit;
+}
+
 static int io_init(weft_gateway_t *gw, io_thread_t *io, weft_error_t *err) {
     io->gw = gw;
     weft_guard_init(io);
@@ -585,6 +644,10 @@ int weft_gateway_start(weft_gateway_t *gw, weft_error_t *err) {
     for (size_t i = 0; i < gw->nio; i++)
         if ((rc = io_init(gw, &gw->io[i], err)))
             return rc;
+    /* Each thread accepts on its own up to its share (an even split). */
+    size_t max_conns = connection_limit(gw);
+    for (size_t i = 0; i < gw->nio; i++)
+        gw->io[i].max_conns = max_conns / gw->nio + (i < max_conns % gw->nio);
     gw->running = true;
     pthread_attr_t attr;
     pthread_attr_init(&attr);

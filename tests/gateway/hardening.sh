@@ -3,8 +3,8 @@
 # whose length is ambiguous (Content-Length twice and different, or with
 # Transfer-Encoding) get 400; a header block over the limit gets 431 at any size; a
 # head that does not arrive in time gets 408; idle keep-alive connections are closed;
-# a guest's stderr is logged up to a cap and summed up past it; a response over
-# max_response is a 500.
+# connections over max_connections wait in the listen backlog; a guest's stderr is
+# logged up to a cap and summed up past it; a response over max_response is a 500.
 source "$(dirname "$0")/gw.bash"
 
 DIR="$WORK/app"
@@ -188,6 +188,71 @@ get /out/x?bytes=3000000
 check "three times more: 500" "$STATUS" 500
 get /cgi/state
 check "still serving after all of it" "$STATUS:$BODY" "200:counter=1"
+stop_weft
+check "clean exit" "$STOP_RC" 0
+
+# ---- max_connections: the ones past it wait in the listen backlog ------------------------
+cat >"$DIR/weft.toml" <<'TOML'
+[server]
+max_connections = 2
+max_stderr_bytes = "2KiB"
+
+[[function]]
+name = "cgi"
+source = "gw_cgi.wasm"
+route = "/cgi/..."
+
+[[function]]
+name = "out"
+source = "gw_output.wasm"
+route = "/out/..."
+TOML
+start_weft "$DIR" || { fail "server restart"; finish; exit 1; }
+out=$(conn '
+req = b"GET /cgi/state HTTP/1.1\r\nHost: x\r\n\r\n"
+s.sendall(req)
+a = response(5).split()[1]
+b = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+b.sendall(req)
+s2 = s; s = b
+bb = response(5).split()[1]
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(req)
+s = c
+try:
+    response(1.5)
+    waited = "answered at once"
+except OSError:
+    waited = "waited"
+t1 = time.monotonic()
+s2.close()
+cc = response(5).split()[1]
+print(a, bb, waited, cc, "%.1f" % (time.monotonic() - t1))')
+read -r a b waited c secs <<<"$out"
+check "two connections are served" "$a $b" "200 200"
+check "a third waits while both stay open" "$waited" "waited"
+check "... and is served once one closes" "$c" 200
+check "... at once (${secs} s)" "$(awk -v s="$secs" 'BEGIN{print (s < 1.5) ? "yes" : "no"}')" yes
+# max_stderr_bytes = 2KiB: lines of 22 to 25 bytes, so the 2 KiB cap comes first.
+get /out/x?lines=5000
+check "a guest past max_stderr_bytes is answered" "$STATUS:$BODY" "200:done"
+log_has "more stderr lines"
+logged=$(grep -c '^weft: /out/\.\.\. #[0-9]*: stderr line ' "$DIR/log")
+check "fewer than 2 KiB of its lines logged ($logged)" "$(((logged * 22 <= 2048) && (logged * 25 > 2048 - 25) ? 1 : 0))" 1
+check "the rest summed up" "$(grep -c "\.\.\. $((5000 - logged)) more stderr lines" "$DIR/log")" 1
+stop_weft
+check "clean exit" "$STOP_RC" 0
+
+# A lower open-file limit than max_connections needs: fewer connections, and a line
+# saying so. (The soft limit is raised up to the hard one first.)
+printf '#!/bin/sh\nulimit -n 300 && exec "%s" "$@"\n' "$WEFT" >"$WORK/weft-300"
+chmod +x "$WORK/weft-300"
+sed -i 's/^max_connections = .*/max_connections = 1000/' "$DIR/weft.toml"
+WEFT="$WORK/weft-300" start_weft "$DIR" || { fail "server start with 300 descriptors"; finish; exit 1; }
+check_contains "max_connections past the open-file limit is lowered, and logged" "$(cat "$DIR/log")" \
+  "max_connections 1000: the open-file limit (300) leaves room for 44"
+get /cgi/state
+check "... and serves" "$STATUS" 200
 stop_weft
 check "clean exit" "$STOP_RC" 0
 
