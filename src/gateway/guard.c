@@ -402,6 +402,8 @@ static void pend(conn_entry_t *e, uint8_t state) {
  * follows.) */
 static void on_request_disposed(void *link) {
     conn_entry_t *e = *(conn_entry_t **)link;
+    if (e->state != GUARD_OFF) /* a request h2o handed to on_request twice: done */
+        return;
     h2o_buffer_t *in = e->sock->input;
     size_t done = e->req_len;
     e->req_len = 0;
@@ -434,15 +436,17 @@ static void on_request_disposed(void *link) {
     }
 }
 
-void weft_guard_request(h2o_req_t *req) {
+bool weft_guard_request(h2o_req_t *req) {
     if (req->version >= 0x200)
-        return;
+        return true;
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
     conn_entry_t *e = sock->on_close.data;
-    e->req_len = e->head_len ? e->head_len + req->entity.len : 0;
+    bool seen = e->head_len != 0;
+    e->req_len = seen ? e->head_len + req->entity.len : 0;
     e->head_len = 0;
     conn_entry_t **link = h2o_mem_alloc_shared(&req->pool, sizeof *link, on_request_disposed);
     *link = e;
+    return seen;
 }
 
 void weft_guard_arm(io_thread_t *io) {

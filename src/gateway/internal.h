@@ -210,8 +210,9 @@ void weft_guard_init(io_thread_t *io);
  * TLS, with the guard in front of its first head. */
 void weft_guard_accept(conn_entry_t *e);
 /* For each request (on_request): an HTTP/1 one is watched until its memory is freed,
- * which is when h2o turns to the next head. */
-void weft_guard_request(h2o_req_t *req);
+ * which is when h2o turns to the next head. False for an HTTP/1 request whose head the
+ * guard did not read (a bug: on_request refuses it rather than trust it). */
+bool weft_guard_request(h2o_req_t *req);
 /* Puts the guard back in front of the connections whose answer is written; io_main
  * calls it before each turn of the loop, before they can read again. */
 void weft_guard_arm(io_thread_t *io);

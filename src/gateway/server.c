@@ -281,9 +281,13 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
     io_thread_t *io = weft_gateway_io_of(req->conn->ctx);
     weft_gateway_t *gw = io->gw;
-    weft_guard_request(req);
     const char *why;
     unsigned bad = check_head(gw, req, &why);
+    if (!weft_guard_request(req)) {
+        weft_log("http: a request head the guard did not check (a bug in weft): refused");
+        bad = 400;
+        why = "the request could not be checked";
+    }
     if (bad) {
         req->http1_is_persistent = 0; /* what else this client sends is suspect too */
         answer_text(gw, req, bad, why);

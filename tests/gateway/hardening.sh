@@ -92,10 +92,15 @@ resp=$(raw 'GET /cgi/state HTTP/1.1\r\nHost: x\r\n\r\nPOST /cgi/echo HTTP/1.1\r\
 check "pipelined: the first request answered, the ambiguous second refused" \
   "$(grep '^HTTP/1.1' <<<"$resp" | awk '{print $2}' | tr '\n' ' ')" "200 400 "
 check "... and the third never run" "$(grep -c '^REQUEST_METHOD=' <<<"$resp")" 0
-resp=$(raw 'POST /cgi/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabcPOST /cgi/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nde\r\n0\r\n\r\n' | tr -d '\r')
-check "pipelined requests with bodies (length, then chunked) are both served" \
-  "$(grep -o 'HTTP/1.1 [0-9]*' <<<"$resp" | tr '\n' ' ')$(grep -c '^abcHTTP/1.1 200' <<<"$resp") $(tail -1 <<<"$resp")" \
-  "HTTP/1.1 200 HTTP/1.1 200 1 de"
+# Behind a request with a body (a length, or chunked and decoded in place by h2o) the
+# guard still finds where the next head starts: the bodies hold a space, so that a head
+# looked for inside one would not parse, and the guard would step aside.
+resp=$(raw 'POST /cgi/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\na bPOST /cgi/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nfg' | tr -d '\r')
+check "pipelined behind a body of known length: 200, then 400 for the ambiguous one" \
+  "$(grep -o 'HTTP/1.1 [0-9]*' <<<"$resp" | awk '{print $2}' | tr '\n' ' ')$(grep -c '^a bHTTP/1.1 400' <<<"$resp")" "200 400 1"
+resp=$(raw 'POST /cgi/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nd e\r\n0\r\n\r\nPOST /cgi/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nfg' | tr -d '\r')
+check "pipelined behind a chunked body: 200, then 400 for the ambiguous one" \
+  "$(grep -o 'HTTP/1.1 [0-9]*' <<<"$resp" | awk '{print $2}' | tr '\n' ' ')$(grep -c '^d eHTTP/1.1 400' <<<"$resp")" "200 400 1"
 
 # ---- header blocks over the limit (64 KiB by default) get 431, whatever their size ------
 for kib in 100 500 1024; do
