@@ -38,7 +38,8 @@
  * behind the one answered is already in h2o's buffer, and h2o parses it at once: the hook
  * checks it first, knowing where it starts (h2o consumes the answered request's head, as
  * the guard measured it, and its body, req->entity.len, decoded in place when chunked),
- * and hides it from h2o when it must be refused.
+ * and hides it from h2o when it must be refused. Should a head ever reach on_request
+ * unread by the guard, the request is refused (400, logged as a bug), not trusted.
  *
  * Deadlines. Three lists per I/O thread, each in the order of its deadlines, are swept
  * every tick (server.c): connections waiting for a head (since accept, or since the
@@ -98,7 +99,7 @@ static uint64_t ms_of(uint64_t ns) {
 
 uint64_t weft_guard_backstop_ms(const weft_gateway_t *gw) {
     /* The longest a connection can wait while guarded: idle, then a head arriving
-     * slowly, then refused and lingering; plus two ticks and a margin. */
+     * slowly, then refused and lingering; plus a margin of many ticks. */
     return ms_of(gw->cfg.idle_timeout_ns) + ms_of(gw->cfg.header_timeout_ns) +
            WEFT_GUARD_LINGER_MS + 5000u;
 }
