@@ -487,14 +487,41 @@ static int parse_app_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
     return rc ? rc : dup_string(c, v, &w, "name", &app->name);
 }
 
+/* A duration that must not be zero ("0s" would mean "no time at all", not "none"). */
+static int get_positive_duration(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                                 const char *key, uint64_t *out) {
+    int rc = get_duration(c, t, w, key, out);
+    if (!rc && weft_toml_get(t, key) && !*out)
+        rc = fail(c, weft_toml_get(t, key)->line, "'%s' in %s must be longer than zero", key,
+                  w->section);
+    return rc;
+}
+
+static int get_positive_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                            uint32_t *out) {
+    int rc = get_u32(c, t, w, key, out);
+    if (!rc && weft_toml_get(t, key) && !*out)
+        rc = fail(c, weft_toml_get(t, key)->line, "'%s' in %s must be positive", key, w->section);
+    return rc;
+}
+
 static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
-    static const char *const keys[] = {"listen", "max_body", NULL};
+    static const char *const keys[] = {
+        "listen",          "max_body",     "max_header_bytes", "header_timeout",   "idle_timeout",
+        "max_connections", "max_response", "max_stderr_bytes", "max_stderr_lines", NULL};
     where_t w = {"[server]", NULL};
     if (v->type != WEFT_TOML_TABLE)
         return fail(c, v->line, "'server' must be a table ([server])");
     int rc = check_keys(c, v, &w, keys);
     if (rc || (rc = dup_string(c, v, &w, "listen", &app->listen)) ||
-        (rc = get_size(c, v, &w, "max_body", &app->max_body)))
+        (rc = get_size(c, v, &w, "max_body", &app->max_body)) ||
+        (rc = get_size(c, v, &w, "max_header_bytes", &app->max_header_bytes)) ||
+        (rc = get_positive_duration(c, v, &w, "header_timeout", &app->header_timeout_ns)) ||
+        (rc = get_positive_duration(c, v, &w, "idle_timeout", &app->idle_timeout_ns)) ||
+        (rc = get_positive_u32(c, v, &w, "max_connections", &app->max_connections)) ||
+        (rc = get_size(c, v, &w, "max_response", &app->max_response)) ||
+        (rc = get_size(c, v, &w, "max_stderr_bytes", &app->max_stderr_bytes)) ||
+        (rc = get_positive_u32(c, v, &w, "max_stderr_lines", &app->max_stderr_lines)))
         return rc;
     return 0;
 }

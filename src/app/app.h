@@ -78,9 +78,17 @@ typedef struct weft_app {
     size_t nfunctions;
     weft_app_route_t *routes;
     size_t nroutes;
-    /* [server]; NULL / 0 when the manifest does not say (the command line decides) */
+    /* [server]; NULL / 0 when the manifest does not say (the command line, then the
+     * gateway's defaults decide). Every number given is positive. */
     char *listen;
     uint64_t max_body;
+    uint64_t max_header_bytes;  /* request line and headers */
+    uint64_t header_timeout_ns; /* to receive a request head */
+    uint64_t idle_timeout_ns;   /* keep-alive connection between requests */
+    uint32_t max_connections;   /* open at once */
+    uint64_t max_response;      /* a guest's stdout */
+    uint64_t max_stderr_bytes;  /* a guest's stderr logged per request ... */
+    uint32_t max_stderr_lines;  /* ... whichever comes first */
 } weft_app_t;
 
 typedef struct weft_app_opts {

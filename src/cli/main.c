@@ -1,6 +1,7 @@
 /* weft: the command line. Each command is one function; usage mistakes print one line
  * and exit 2, as a shell user expects. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,12 @@ static int cmd_run(int argc, char **argv) {
         return weft_cli_usage_error("run", "missing MODULE");
     const char *path = argv[optind];
 
+    /* A reader that leaves (`weft run app.wasm | head`) makes writes fail with EPIPE,
+     * which the guest gets as WASI's errno 64 (the wasi layer already keeps its own
+     * pipe writes from raising SIGPIPE); weft's own messages, like the line naming a
+     * trap, must not be killed by the signal either, so that the exit status is the
+     * guest's. */
+    signal(SIGPIPE, SIG_IGN);
     weft_invoke_init();
     weft_error_t err = {0};
     weft_module_t *m = NULL;

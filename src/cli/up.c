@@ -38,6 +38,15 @@ static const char up_help[] =
     "                          passes weft's own value)\n"
     "  --env-file FILE         NAME=VALUE lines ('#' comments, optional quotes)\n"
     "  --max-body SIZE         largest request body; larger ones get 413 (default 16MiB)\n"
+    "  --max-header-bytes SIZE largest request line and headers; larger get 431\n"
+    "                          (default 64KiB, at most 408KiB)\n"
+    "  --header-timeout DURATION  a request head not received in time gets 408\n"
+    "                          (default 10s)\n"
+    "  --idle-timeout DURATION a keep-alive connection idle that long is closed\n"
+    "                          (default 60s)\n"
+    "  --max-connections N     connections open at once; more wait to be accepted\n"
+    "                          (default 10000, less if the open-file limit says so)\n"
+    "  --max-response SIZE     largest guest output; larger is a 500 (default 64MiB)\n"
     "  --workers N             most guests running at once on worker threads (default\n"
     "                          64); one per core starts at once, more only while guests\n"
     "                          wait (short guests run on the I/O threads: see README)\n"
@@ -146,6 +155,11 @@ int weft_cli_up(int argc, char **argv) {
                                          {"env", required_argument, 0, 'e'},
                                          {"env-file", required_argument, 0, 'f'},
                                          {"max-body", required_argument, 0, 'b'},
+                                         {"max-header-bytes", required_argument, 0, 'H'},
+                                         {"header-timeout", required_argument, 0, 'T'},
+                                         {"idle-timeout", required_argument, 0, 'I'},
+                                         {"max-connections", required_argument, 0, 'n'},
+                                         {"max-response", required_argument, 0, 'r'},
                                          {"workers", required_argument, 0, 'w'},
                                          {"tls-cert", required_argument, 0, 'C'},
                                          {"tls-key", required_argument, 0, 'K'},
@@ -175,6 +189,30 @@ int weft_cli_up(int argc, char **argv) {
         case 'b':
             if (weft_parse_size(optarg, &gcfg.max_body) || !gcfg.max_body)
                 return usage_error("--max-body %s: expected a size like 16MiB", optarg);
+            break;
+        case 'H':
+            if (weft_parse_size(optarg, &gcfg.max_header_bytes) || !gcfg.max_header_bytes)
+                return usage_error("--max-header-bytes %s: expected a size like 64KiB", optarg);
+            break;
+        case 'T':
+            if (weft_parse_duration(optarg, &gcfg.header_timeout_ns) || !gcfg.header_timeout_ns)
+                return usage_error("--header-timeout %s: expected a duration like 10s", optarg);
+            break;
+        case 'I':
+            if (weft_parse_duration(optarg, &gcfg.idle_timeout_ns) || !gcfg.idle_timeout_ns)
+                return usage_error("--idle-timeout %s: expected a duration like 60s", optarg);
+            break;
+        case 'n': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 1000000)
+                return usage_error("--max-connections %s: expected 1 to 1000000", optarg);
+            gcfg.max_connections = (size_t)n;
+            break;
+        }
+        case 'r':
+            if (weft_parse_size(optarg, &gcfg.max_response) || !gcfg.max_response)
+                return usage_error("--max-response %s: expected a size like 64MiB", optarg);
             break;
         case 'w': {
             char *end;
@@ -229,6 +267,18 @@ int weft_cli_up(int argc, char **argv) {
         gcfg.listen = app->listen ? app->listen : WEFT_APP_DEFAULT_LISTEN;
     if (!gcfg.max_body)
         gcfg.max_body = app->max_body;
+    if (!gcfg.max_header_bytes)
+        gcfg.max_header_bytes = app->max_header_bytes;
+    if (!gcfg.header_timeout_ns)
+        gcfg.header_timeout_ns = app->header_timeout_ns;
+    if (!gcfg.idle_timeout_ns)
+        gcfg.idle_timeout_ns = app->idle_timeout_ns;
+    if (!gcfg.max_connections)
+        gcfg.max_connections = app->max_connections;
+    if (!gcfg.max_response)
+        gcfg.max_response = app->max_response;
+    gcfg.max_stderr_bytes = app->max_stderr_bytes;
+    gcfg.max_stderr_lines = app->max_stderr_lines;
     gcfg.env = (const char *const *)env.v;
     gcfg.nenv = env.n;
     /* Blocked after the modules are compiled (a Ctrl-C while the compiler runs just

@@ -139,6 +139,23 @@ static int load_function(weft_gateway_t *gw, function_t *fn, const weft_app_func
     return 0;
 }
 
+/* Gives every number the configuration leaves at 0 its default (gateway.h). */
+static void set_defaults(weft_gateway_config_t *cfg) {
+    if (!cfg->max_header_bytes)
+        cfg->max_header_bytes = WEFT_GATEWAY_MAX_HEADER_BYTES;
+    if (!cfg->header_timeout_ns)
+        cfg->header_timeout_ns = WEFT_GATEWAY_HEADER_TIMEOUT_S * 1000000000ull;
+    if (!cfg->idle_timeout_ns)
+        cfg->idle_timeout_ns = WEFT_GATEWAY_IDLE_TIMEOUT_S * 1000000000ull;
+    if (!cfg->max_response)
+        cfg->max_response = WEFT_GATEWAY_MAX_RESPONSE;
+    if (!cfg->max_stderr_bytes)
+        cfg->max_stderr_bytes = WEFT_GATEWAY_MAX_STDERR_BYTES;
+    if (!cfg->max_stderr_lines)
+        cfg->max_stderr_lines = WEFT_GATEWAY_MAX_STDERR_LINES;
+    /* max_connections: weft_gateway_start, which knows the descriptor limit. */
+}
+
 int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
                         weft_gateway_t **out, weft_error_t *err) {
     *out = NULL;
@@ -151,6 +168,16 @@ int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
     gw->cfg = *cfg;
     gw->listen_fd = -1;
     gw->max_body = cfg->max_body ? cfg->max_body : WEFT_APP_DEFAULT_MAX_BODY;
+    set_defaults(&gw->cfg);
+    if (gw->cfg.max_header_bytes < WEFT_GATEWAY_MIN_HEADER_BYTES ||
+        gw->cfg.max_header_bytes > WEFT_GATEWAY_MAX_HEADER_BYTES_LIMIT) {
+        free(gw);
+        return weft_error_set(err, WEFT_ECONFIG,
+                              "max_header_bytes: %llu bytes is out of range (%u to %u: h2o "
+                              "reads no further into a request head)",
+                              (unsigned long long)cfg->max_header_bytes,
+                              WEFT_GATEWAY_MIN_HEADER_BYTES, WEFT_GATEWAY_MAX_HEADER_BYTES_LIMIT);
+    }
     atomic_init(&gw->next_id, 1);
     atomic_init(&gw->in_flight, 0);
     atomic_init(&gw->stopping, false);

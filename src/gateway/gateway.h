@@ -146,17 +146,38 @@ int weft_cgi_parse(uint8_t *out, size_t len, weft_cgi_response_t *resp, weft_cgi
 
 /* ---- The gateway ------------------------------------------------------------------- */
 
-/* Bounds of the server, each with one place to change it. */
+/* Bounds of the server, each with one place to change it; the defaults of the
+ * [server] keys of the same names (README.md, "weft.toml"). */
 #define WEFT_GATEWAY_MAX_HEADER_BYTES (64u << 10) /* request line + headers */
+/* The most max_header_bytes may be: h2o reads no further into a head than its
+ * H2O_MAX_REQLEN (8192 + 4096 * 100 bytes; server.c checks that the two agree). */
+#define WEFT_GATEWAY_MAX_HEADER_BYTES_LIMIT 417792u
+#define WEFT_GATEWAY_MIN_HEADER_BYTES 1024u
+#define WEFT_GATEWAY_HEADER_TIMEOUT_S 10 /* to receive a request head */
+#define WEFT_GATEWAY_IDLE_TIMEOUT_S 60   /* keep-alive connection between requests */
+/* Connections open at once. Each costs a descriptor and a few KiB; ten thousand is far
+ * more than the guests behind them can serve at once, and few enough to stay clear of
+ * the descriptor limit once weft has raised it (see server.c). */
+#define WEFT_GATEWAY_MAX_CONNECTIONS 10000
 #define WEFT_GATEWAY_MAX_RESPONSE (64u << 20)     /* guest stdout */
-#define WEFT_GATEWAY_IDLE_TIMEOUT_S 60            /* idle keep-alive connection */
+#define WEFT_GATEWAY_MAX_STDERR_BYTES (64u << 10) /* guest stderr logged per request ... */
+#define WEFT_GATEWAY_MAX_STDERR_LINES 1000        /* ... whichever comes first */
 #define WEFT_GATEWAY_DEFAULT_WORKERS 64           /* guests running at once */
 
+/* For each number below, 0 means the default above (WEFT_APP_DEFAULT_MAX_BODY for
+ * max_body). */
 typedef struct weft_gateway_config {
     const char *listen;     /* "ADDR:PORT" ("[::1]:3000"); port 0 picks one */
     const char *const *env; /* global "NAME=value", borrowed until free */
     size_t nenv;
-    uint64_t max_body;    /* request bodies beyond get 413; 0: the default */
+    uint64_t max_body;          /* request bodies beyond get 413 */
+    uint64_t max_header_bytes;  /* heads beyond get 431; at most the LIMIT above */
+    uint64_t header_timeout_ns; /* a head not received in time: 408 */
+    uint64_t idle_timeout_ns;   /* an idle keep-alive connection is closed */
+    size_t max_connections;     /* more wait in the listen backlog */
+    uint64_t max_response;      /* a guest's stdout beyond: 500 */
+    uint64_t max_stderr_bytes;  /* a guest's stderr logged per request */
+    uint64_t max_stderr_lines;
     const char *tls_cert; /* PEM files; both or neither */
     const char *tls_key;
     size_t workers;        /* 0: WEFT_GATEWAY_DEFAULT_WORKERS */

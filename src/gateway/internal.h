@@ -61,9 +61,36 @@ typedef struct request {
     bool hold_stderr;             /* keep the guest's stderr lines in held_stderr */
     bool retried;                 /* its run on the I/O thread was cut short */
     weft_buf_t held_stderr;       /* until the run is known to count */
+    /* The guest's stderr lines logged (or held) for this run, and those past the caps
+     * (cfg.max_stderr_lines, cfg.max_stderr_bytes), counted for one summary line. */
+    uint64_t stderr_lines, stderr_bytes, stderr_dropped_lines, stderr_dropped_bytes;
     struct request *next;         /* in the pool's queue */
     uint64_t queued_ns;           /* when it was queued there */
 } request_t;
+
+/* A connection accepted by an I/O thread, until h2o closes it (server.c), with what the
+ * head guard knows of it (guard.c). */
+typedef struct conn_entry {
+    struct io_thread *io;
+    h2o_socket_t *sock; /* its on_close.data is this entry */
+    int fd;
+    struct conn_entry *prev, *next; /* in io->conns */
+    struct timeval connected_at;
+    /* The head guard. */
+    uint8_t state;            /* GUARD_* in guard.c */
+    h2o_socket_cb h2o_read;   /* h2o's read callback, while the guard's stands in front */
+    size_t parsed;            /* bytes the last parse of an incomplete head saw */
+    size_t head_len;          /* of the request h2o reads now, as the guard measured it */
+    size_t req_len;           /* head and body of the request being answered; 0: unknown */
+    uint64_t since_ms;        /* when the wait the sweep measures began */
+    h2o_linklist_t wait;      /* in one of io's wait lists, oldest first */
+    h2o_linklist_t pending;   /* in io->guard_pending, until weft_guard_arm */
+    unsigned refuse_status;   /* the answer a pending refusal gives ... */
+    const char *refuse_why;   /* ... and why (static) */
+    char *answer;             /* a refusal being written (owned) */
+    bool answer_sent;         /* it is written */
+    bool peer_gone;           /* the client closed before that */
+} conn_entry_t;
 
 /* An I/O thread: an h2o event loop serving connections, answering routes without a
  * guest itself, and handing requests with one to the pool. */
@@ -79,6 +106,16 @@ typedef struct io_thread {
     h2o_multithread_receiver_t done; /* requests back from workers; or a wake-up */
     struct conn_entry *conns;         /* the connections accepted here, still open */
     size_t nconns;
+    size_t max_conns;    /* this thread's share of max_connections */
+    bool accept_paused;  /* the listener is not read: max_conns reached, or no descriptor */
+    h2o_timeout_t tick_timeout; /* the periodic tick (sweep, accept retry) */
+    h2o_timeout_entry_t tick;
+    /* The head guard (guard.c). */
+    h2o_socket_cb h1_read;         /* h2o's HTTP/1 read callback, once seen */
+    h2o_linklist_t wait_head;      /* waiting for a head: header_timeout */
+    h2o_linklist_t wait_idle;      /* kept alive, nothing sent yet: idle_timeout */
+    h2o_linklist_t wait_linger;    /* refused, draining: WEFT_GUARD_LINGER_MS */
+    h2o_linklist_t guard_pending;  /* answered, to guard again before the next loop turn */
 } io_thread_t;
 
 /* A pool of threads that run guests (pool.c). */
@@ -159,5 +196,32 @@ bool weft_gateway_host_given(const h2o_req_t *req);
 bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns);
 /* Stops the server if it runs and frees what weft_gateway_start made (server.c). */
 void weft_gateway_server_free(weft_gateway_t *gw);
+/* RFC 9110's reason phrase for status (server.c). */
+const char *weft_gateway_reason_phrase(unsigned status);
+
+/* ---- The head guard (guard.c) -------------------------------------------------------
+ * What h2o 2.2 leaves undone while an HTTP/1 connection waits for a request head:
+ * ambiguous lengths (400), heads over max_header_bytes or H2O_MAX_HEADERS (431), heads
+ * late (408), idle keep-alive connections. All on the connection's I/O thread. */
+
+/* Sets up the thread's lists (before its loop runs). */
+void weft_guard_init(io_thread_t *io);
+/* Hands a connection just accepted to h2o, after a TLS handshake when the server has
+ * TLS, with the guard in front of its first head. */
+void weft_guard_accept(conn_entry_t *e);
+/* For each request (on_request): an HTTP/1 one is watched until its memory is freed,
+ * which is when h2o turns to the next head. False for an HTTP/1 request whose head the
+ * guard did not read (a bug: on_request refuses it rather than trust it). */
+bool weft_guard_request(h2o_req_t *req);
+/* Puts the guard back in front of the connections whose answer is written; io_main
+ * calls it before each turn of the loop, before they can read again. */
+void weft_guard_arm(io_thread_t *io);
+/* Acts on the deadlines: 408, idle and lingering connections closed. */
+void weft_guard_sweep(io_thread_t *io);
+/* The connection's socket is being freed (its on_close). */
+void weft_guard_forget(conn_entry_t *e);
+/* h2o's http1.req_timeout: a backstop that must never fire before the guard's own
+ * deadlines, in milliseconds. */
+uint64_t weft_guard_backstop_ms(const weft_gateway_t *gw);
 
 #endif

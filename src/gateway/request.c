@@ -43,10 +43,21 @@ static void log_stderr_line(const request_t *rq, const char *line, size_t len) {
     weft_log("%s #%llu: %s", rq->route->pattern, (unsigned long long)rq->id, clean);
 }
 
-/* Guest stderr: one log line per guest line; held back during a run that may not
- * count (a line is never logged twice). */
+/* Guest stderr: one log line per guest line, up to cfg.max_stderr_lines lines or
+ * cfg.max_stderr_bytes bytes (newlines included) per request, whichever comes first;
+ * past that, lines are only counted (log_dropped_stderr sums them up). Held back during
+ * a run that may not count (a line is never logged twice). */
 static void on_stderr_line(void *arg, const char *line, size_t len) {
     request_t *rq = arg;
+    const weft_gateway_config_t *cfg = &rq->gw->cfg;
+    if (rq->stderr_dropped_lines || rq->stderr_lines >= cfg->max_stderr_lines ||
+        rq->stderr_bytes + len + 1 > cfg->max_stderr_bytes) {
+        rq->stderr_dropped_lines++;
+        rq->stderr_dropped_bytes += len + 1;
+        return;
+    }
+    rq->stderr_lines++;
+    rq->stderr_bytes += len + 1;
     if (!rq->hold_stderr) {
         log_stderr_line(rq, line, len);
         return;
@@ -58,7 +69,7 @@ static void on_stderr_line(void *arg, const char *line, size_t len) {
         log_stderr_line(rq, line, len); /* out of memory: better now than never */
 }
 
-/* Logs the held lines, or forgets them. */
+/* Logs the held lines, or forgets them (and that the run wrote any). */
 static void release_stderr(request_t *rq, bool log) {
     const char *p = (const char *)rq->held_stderr.data, *end = p + rq->held_stderr.len;
     while (log && p < end) {
@@ -68,6 +79,19 @@ static void release_stderr(request_t *rq, bool log) {
     }
     weft_buf_free(&rq->held_stderr);
     rq->hold_stderr = false;
+    if (!log)
+        rq->stderr_lines = rq->stderr_bytes = rq->stderr_dropped_lines =
+            rq->stderr_dropped_bytes = 0;
+}
+
+/* One line for the stderr lines the caps kept out of the log. */
+static void log_dropped_stderr(const request_t *rq) {
+    if (!rq->stderr_dropped_lines)
+        return;
+    weft_log("%s #%llu: ... %llu more stderr line%s (%llu bytes) not logged", rq->route->pattern,
+             (unsigned long long)rq->id, (unsigned long long)rq->stderr_dropped_lines,
+             rq->stderr_dropped_lines == 1 ? "" : "s",
+             (unsigned long long)rq->stderr_dropped_bytes);
 }
 
 static void on_dropped_header(void *arg, const char *why, const char *line, size_t len) {
@@ -205,6 +229,7 @@ bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns) {
     const handler_t *h = rq->route->target;
     const function_t *fn = h->fn;
     uint64_t timeout_ns = fn->def->timeout_ns;
+    uint64_t max_response = rq->gw->cfg.max_response;
     bool trial = budget_ns && (!timeout_ns || budget_ns < timeout_ns);
     if (trial)
         timeout_ns = budget_ns;
@@ -222,7 +247,7 @@ bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns) {
         .stdio = {{.kind = WEFT_STDIO_INPUT, .in = rq->body.data, .in_len = rq->body.len},
                   {.kind = WEFT_STDIO_OUTPUT,
                    .out = &rq->out,
-                   .out_limit = WEFT_GATEWAY_MAX_RESPONSE},
+                   .out_limit = max_response + 1}, /* one byte over tells "too large" */
                   {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = rq}},
     };
     weft_outcome_t outcome;
@@ -239,6 +264,7 @@ bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns) {
         return false;
     }
     release_stderr(rq, true);
+    log_dropped_stderr(rq);
     if (rc) {
         weft_log("%s #%llu: 500: cannot run the function: %s", route, id, err.msg);
         fail(rq, 500, "the function could not be started");
@@ -246,16 +272,18 @@ bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns) {
         weft_log("%s #%llu: 504: stopped after its timeout of %.3gs", route, id,
                  (double)fn->def->timeout_ns / 1e9);
         fail(rq, 504, "the function did not answer in time");
+    } else if (rq->out.len > max_response) {
+        /* Before the exit status: a guest whose write past the limit failed may well
+         * have given up with an error, and this is why. */
+        weft_log("%s #%llu: 500: response larger than %llu bytes", route, id,
+                 (unsigned long long)max_response);
+        fail(rq, 500, "the function's response is too large");
     } else if (outcome.kind == WEFT_OUTCOME_TRAPPED) {
         weft_log("%s #%llu: 500: trap: %s", route, id, weft_trap_text(outcome.trap));
         fail(rq, 500, "the function failed");
     } else if (outcome.kind == WEFT_OUTCOME_EXITED && outcome.exit_code != 0) {
         weft_log("%s #%llu: 500: exited with status %u", route, id, outcome.exit_code);
         fail(rq, 500, "the function failed");
-    } else if (rq->out.len >= WEFT_GATEWAY_MAX_RESPONSE) {
-        weft_log("%s #%llu: 500: response larger than %u bytes", route, id,
-                 WEFT_GATEWAY_MAX_RESPONSE);
-        fail(rq, 500, "the function's response is too large");
     } else {
         parse_cgi(rq);
     }

@@ -2,12 +2,19 @@
  *
  * h2o parses HTTP/1.x and HTTP/2 (request line, headers, chunked bodies, keep-alive,
  * TLS with ALPN) and answers malformed requests with 400 itself. weft runs one h2o
- * event loop per core, the I/O threads; each accepts from the shared listening socket
- * and serves its connections. h2o reads a request whole, body included (over the body
- * limit it answers 413), and calls on_request on the I/O thread, which
+ * event loop per core, the I/O threads; each accepts from the shared listening socket,
+ * up to its share of max_connections (past it, it stops reading the listening socket
+ * and new connections wait in the kernel's backlog until one of its own closes), and
+ * serves its connections. While an HTTP/1 connection waits for a request head, the head
+ * guard (guard.c) stands in front of h2o: it refuses what h2o 2.2 would let through or
+ * answer wrongly (an ambiguous body length: 400; a head over max_header_bytes or with
+ * too many headers: 431; a head not received within header_timeout: 408) and closes
+ * keep-alive connections idle for idle_timeout. h2o then reads the request whole, body
+ * included (over the body limit it answers 413), and calls on_request on the I/O
+ * thread, which
  *
  *   - answers what needs no guest itself: 404, /healthz, and the few checks h2o leaves
- *     to its user (Host, header sizes);
+ *     to its user (Host, the target's length, HTTP/2's header sizes);
  *   - otherwise maps the request to a CGI invocation (request.c) and hands it to the
  *     worker pool (pool.c), keeping the connection waiting. The worker runs the guest
  *     and sends the request back to the I/O thread through h2o's thread queue, and
@@ -42,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,15 +67,17 @@
 /* How long the I/O threads wait, at the end of a stop, for their clients to go. */
 #define WEFT_GATEWAY_CLOSE_NS 1000000000ull
 
-/* A connection accepted by an I/O thread, until h2o closes it. */
-typedef struct conn_entry {
-    io_thread_t *io;
-    int fd;
-    struct conn_entry *prev, *next;
-} conn_entry_t;
+/* How often each I/O thread looks at the guard's deadlines and at a paused listener. */
+#define WEFT_GATEWAY_TICK_MS 250
+/* Descriptors weft needs besides its connections: listening sockets, the I/O threads'
+ * loops and queues, guests' preopened folders, outbound HTTP, artifacts being loaded. */
+#define WEFT_GATEWAY_RESERVED_FDS 256
+
+_Static_assert(WEFT_GATEWAY_MAX_HEADER_BYTES_LIMIT == H2O_MAX_REQLEN,
+               "gateway.h's bound on max_header_bytes is h2o's H2O_MAX_REQLEN");
 
 /* RFC 9110's reason phrases, for the status line of HTTP/1.x. */
-static const char *reason_phrase(unsigned status) {
+const char *weft_gateway_reason_phrase(unsigned status) {
     switch (status) {
     case 200: return "OK";
     case 201: return "Created";
@@ -136,7 +146,7 @@ static void send_body(h2o_req_t *req, const char *body, size_t len) {
 static void answer_text(weft_gateway_t *gw, h2o_req_t *req, unsigned status, const char *text) {
     before_answer(req, gw);
     req->res.status = (int)status;
-    req->res.reason = reason_phrase(status);
+    req->res.reason = weft_gateway_reason_phrase(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/plain; charset=utf-8"));
     size_t len = strlen(text);
@@ -177,7 +187,7 @@ static void answer_guest(request_t *rq) {
     before_answer(req, rq->gw);
     const weft_cgi_response_t *cgi = rq->resp;
     req->res.status = (int)cgi->status;
-    req->res.reason = reason_phrase(cgi->status);
+    req->res.reason = weft_gateway_reason_phrase(cgi->status);
     for (size_t i = 0; i < cgi->nheaders; i++) {
         const char *name = cgi->headers[i].name, *value = cgi->headers[i].value;
         size_t nlen = strlen(name), vlen = strlen(value);
@@ -245,8 +255,10 @@ static void run_and_return(request_t *rq) {
 }
 
 /* What h2o leaves to its user: HTTP/1.1 requires Host (RFC 9112 section 3.2), and the
- * sizes of the target and the header block, which h2o bounds only loosely. */
-static unsigned check_head(const h2o_req_t *req, const char **why) {
+ * sizes of the target and the header block, which h2o bounds only loosely (an HTTP/1
+ * head over max_header_bytes was refused by the guard before h2o read it; this bounds
+ * HTTP/2's). */
+static unsigned check_head(const weft_gateway_t *gw, const h2o_req_t *req, const char **why) {
     if (req->version == 0x101 && !weft_gateway_host_given(req)) {
         *why = "an HTTP/1.1 request needs a Host header";
         return 400;
@@ -258,7 +270,7 @@ static unsigned check_head(const h2o_req_t *req, const char **why) {
     size_t bytes = req->input.method.len + req->input.path.len;
     for (size_t i = 0; i < req->headers.size; i++)
         bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
-    if (bytes > WEFT_GATEWAY_MAX_HEADER_BYTES) {
+    if (bytes > gw->cfg.max_header_bytes) {
         *why = "the request headers are too large";
         return 431;
     }
@@ -270,7 +282,12 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     io_thread_t *io = weft_gateway_io_of(req->conn->ctx);
     weft_gateway_t *gw = io->gw;
     const char *why;
-    unsigned bad = check_head(req, &why);
+    unsigned bad = check_head(gw, req, &why);
+    if (!weft_guard_request(req)) {
+        weft_log("http: a request head the guard did not check (a bug in weft): refused");
+        bad = 400;
+        why = "the request could not be checked";
+    }
     if (bad) {
         req->http1_is_persistent = 0; /* what else this client sends is suspect too */
         answer_text(gw, req, bad, why);
@@ -323,9 +340,29 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
 
 /* ---- Connections ------------------------------------------------------------------- */
 
+/* Accepting stops while the thread holds its share of max_connections (or has no
+ * descriptor left): new connections wait in the kernel's listen backlog. */
+static void pause_accept(io_thread_t *io) {
+    if (io->accept_paused || !io->listener)
+        return;
+    h2o_socket_read_stop(io->listener);
+    io->accept_paused = true;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void resume_accept(io_thread_t *io) {
+    if (!io->accept_paused || !io->listener || io->nconns >= io->max_conns ||
+        atomic_load(&io->gw->stopping))
+        return;
+    io->accept_paused = false;
+    h2o_socket_read_start(io->listener, on_accept);
+}
+
 static void on_conn_close(void *data) {
     conn_entry_t *e = data;
     io_thread_t *io = e->io;
+    weft_guard_forget(e);
     if (e->prev)
         e->prev->next = e->next;
     else
@@ -334,6 +371,7 @@ static void on_conn_close(void *data) {
         e->next->prev = e->prev;
     io->nconns--;
     free(e);
+    resume_accept(io);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err) {
@@ -341,30 +379,55 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     if (err)
         return;
     for (int i = 0; i < WEFT_GATEWAY_ACCEPT_BATCH; i++) {
+        if (io->nconns >= io->max_conns) {
+            pause_accept(io);
+            return;
+        }
         int fd = accept4(io->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The listener stays readable: reading it again at once would spin.
+                 * The next tick tries again. */
                 weft_log("http: cannot accept a connection: %s", strerror(errno));
+                pause_accept(io);
+            }
             return; /* EAGAIN: another I/O thread took it, or none left */
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        conn_entry_t *e = malloc(sizeof *e);
+        conn_entry_t *e = calloc(1, sizeof *e);
         if (!e) {
             close(fd);
             continue;
         }
         h2o_socket_t *sock =
             h2o_evloop_socket_create(io->ctx.loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
-        *e = (conn_entry_t){.io = io, .fd = fd, .next = io->conns};
+        e->io = io;
+        e->sock = sock;
+        e->fd = fd;
+        e->next = io->conns;
         if (io->conns)
             io->conns->prev = e;
         io->conns = e;
         io->nconns++;
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = e;
-        h2o_accept(&io->accept, sock);
+        weft_guard_accept(e);
     }
+}
+
+/* Every WEFT_GATEWAY_TICK_MS on each I/O thread. */
+static void on_tick(h2o_timeout_entry_t *entry) {
+    io_thread_t *io = H2O_STRUCT_FROM_MEMBER(io_thread_t, tick, entry);
+    weft_guard_sweep(io);
+    resume_accept(io);
+    h2o_timeout_link(io->ctx.loop, &io->tick_timeout, &io->tick);
+}
+
+static void tick_start(io_thread_t *io) {
+    h2o_timeout_init(io->ctx.loop, &io->tick_timeout, WEFT_GATEWAY_TICK_MS);
+    io->tick.cb = on_tick;
+    h2o_timeout_link(io->ctx.loop, &io->tick_timeout, &io->tick);
 }
 
 static void close_listener(io_thread_t *io) {
@@ -385,6 +448,8 @@ static void io_dispose(io_thread_t *io) {
         return;
     }
     close_listener(io);
+    h2o_timeout_unlink(&io->tick);
+    h2o_timeout_dispose(io->ctx.loop, &io->tick_timeout);
     h2o_multithread_unregister_receiver(io->queue, &io->done);
     h2o_multithread_destroy_queue(io->queue);
     h2o_evloop_t *loop = io->ctx.loop;
@@ -425,6 +490,7 @@ static void *io_main(void *arg) {
     io->accept.ssl_ctx = gw->ssl;
     io->queue = h2o_multithread_create_queue(io->ctx.loop);
     h2o_multithread_register_receiver(io->queue, &io->done, on_done);
+    tick_start(io);
     io->listener = h2o_evloop_socket_create(io->ctx.loop, io->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     io->listener->data = io;
     h2o_socket_read_start(io->listener, on_accept);
@@ -434,6 +500,7 @@ static void *io_main(void *arg) {
     pthread_mutex_unlock(&gw->ready_lock);
     uint64_t close_by = 0;
     for (;;) {
+        weft_guard_arm(io);
         h2o_evloop_run(io->ctx.loop, INT32_MAX);
         if (atomic_load(&gw->stopping))
             close_listener(io);
@@ -516,8 +583,10 @@ static void h2o_setup(weft_gateway_t *gw) {
     h2o_config_init(&gw->h2o);
     gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("weft/" WEFT_VERSION));
     gw->h2o.max_request_entity_size = (size_t)gw->max_body;
-    gw->h2o.http1.req_timeout = WEFT_GATEWAY_IDLE_TIMEOUT_S * 1000ull;
-    gw->h2o.http2.idle_timeout = WEFT_GATEWAY_IDLE_TIMEOUT_S * 1000ull;
+    /* HTTP/1 heads and idle connections are timed by the guard; h2o's timer is a
+     * backstop behind it (and bounds a request body that stops coming). */
+    gw->h2o.http1.req_timeout = weft_guard_backstop_ms(gw);
+    gw->h2o.http2.idle_timeout = (gw->cfg.idle_timeout_ns + 999999u) / 1000000u;
     h2o_hostconf_t *host =
         h2o_config_register_host(&gw->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     gw->default_authority = host->authority.hostport.base;
@@ -526,8 +595,33 @@ static void h2o_setup(weft_gateway_t *gw) {
     handler->on_req = on_request;
 }
 
+/* How many connections may be open at once: max_connections, within what the open-file
+ * limit allows. The soft limit is raised as far as the hard one lets it for that (many
+ * systems start processes at 1024), as servers commonly do; when even that is too low,
+ * fewer connections are served at once than asked (and logged, when asked explicitly),
+ * rather than failing accept() with EMFILE. */
+static size_t connection_limit(const weft_gateway_t *gw) {
+    size_t want = gw->cfg.max_connections ? gw->cfg.max_connections : WEFT_GATEWAY_MAX_CONNECTIONS;
+    rlim_t need = (rlim_t)want + WEFT_GATEWAY_RESERVED_FDS;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return want;
+    rlim_t cur = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        cur = rl.rlim_cur;
+    if (cur >= need)
+        return want;
+    size_t fit = cur > WEFT_GATEWAY_RESERVED_FDS + 16 ? (size_t)cur - WEFT_GATEWAY_RESERVED_FDS : 16;
+    if (gw->cfg.max_connections)
+        weft_log("max_connections %zu: the open-file limit (%llu) leaves room for %zu", want,
+                 (unsigned long long)cur, fit);
+    return fit;
+}
+
 static int io_init(weft_gateway_t *gw, io_thread_t *io, weft_error_t *err) {
     io->gw = gw;
+    weft_guard_init(io);
     io->listen_fd = dup(gw->listen_fd);
     if (io->listen_fd < 0)
         return weft_error_set(err, WEFT_EIO, "cannot listen: %s", strerror(errno));
@@ -555,6 +649,10 @@ int weft_gateway_start(weft_gateway_t *gw, weft_error_t *err) {
     for (size_t i = 0; i < gw->nio; i++)
         if ((rc = io_init(gw, &gw->io[i], err)))
             return rc;
+    /* Each thread accepts on its own up to its share (an even split). */
+    size_t max_conns = connection_limit(gw);
+    for (size_t i = 0; i < gw->nio; i++)
+        gw->io[i].max_conns = max_conns / gw->nio + (i < max_conns % gw->nio);
     gw->running = true;
     pthread_attr_t attr;
     pthread_attr_init(&attr);

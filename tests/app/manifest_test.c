@@ -131,6 +131,35 @@ int main(void) {
         weft_app_free(app);
     }
 
+    /* [server]'s bounds of the HTTP server */
+    app = parse("[server]\n"
+                "max_header_bytes = \"32KiB\"\n"
+                "header_timeout = \"500ms\"\n"
+                "idle_timeout = 90\n"
+                "max_connections = 500\n"
+                "max_response = \"1MiB\"\n"
+                "max_stderr_bytes = 4096\n"
+                "max_stderr_lines = 10\n"
+                "[[function]]\nname = \"f\"\nsource = \"f.wasm\"\n",
+                WEFT_APP_WEFT, &err);
+    CHECK(app != NULL);
+    if (app) {
+        CHECK_EQ_INT(app->max_header_bytes, 32 << 10);
+        CHECK_EQ_INT(app->header_timeout_ns, 500000000ull);
+        CHECK_EQ_INT(app->idle_timeout_ns, 90000000000ull);
+        CHECK_EQ_INT(app->max_connections, 500);
+        CHECK_EQ_INT(app->max_response, 1 << 20);
+        CHECK_EQ_INT(app->max_stderr_bytes, 4096);
+        CHECK_EQ_INT(app->max_stderr_lines, 10);
+        weft_app_free(app);
+    }
+    REFUSED("[server]\nheader_timeout = \"0s\"\n",
+            "weft.toml:2: 'header_timeout' in [server] must be longer than zero");
+    REFUSED("[server]\nmax_connections = 0\n",
+            "weft.toml:2: 'max_connections' in [server] must be positive");
+    REFUSED("[server]\nmax_stderr_lines = \"many\"\n",
+            "weft.toml:2: 'max_stderr_lines' in [server] must be an integer, not a string");
+
     /* ---- weft.toml mistakes: file, line, key --------------------------------------- */
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\ntiemout = \"1s\"\n",
             "weft.toml:4: unknown key 'tiemout' in [[function]] 'f'");

@@ -36,6 +36,17 @@ nan min 1
 overflow inf
 copysign -3.0"
 
+# A reader that leaves: the guest's writes fail with EPIPE (it says so and exits 3), and
+# weft is not killed by SIGPIPE, not even when it has to report a trap on that pipe.
+"$WEFT" run "$GUESTS/flood.wasm" 2>"$WORK/flood.err" | head -c 10 >"$WORK/flood.out"
+rcs="${PIPESTATUS[*]}"
+check "a closed stdout pipe: the exit status is the guest's" "$rcs" "3 0"
+check "the guest saw EPIPE" "$(tail -n 1 "$WORK/flood.err")" "EPIPE seen"
+check "head read its 10 bytes" "$(wc -c <"$WORK/flood.out")" 10
+"$WEFT" run "$GUESTS/flood.wasm" trap 2>&1 | head -c 10 >/dev/null
+rcs="${PIPESTATUS[*]}"
+check "a trap reported on a closed pipe: 134, not death by SIGPIPE (141)" "$rcs" "134 0"
+
 # The command line.
 run "$WEFT" --version
 check "--version" "$RC" 0

@@ -15,7 +15,7 @@ name = "cgi"
 source = "gw_cgi.wasm"
 route = "/cgi/..."
 TOML
-start_weft "$DIR" --tls-cert cert.pem --tls-key key.pem || { fail "server start"; finish; exit 1; }
+start_weft "$DIR" --tls-cert cert.pem --tls-key key.pem --header-timeout 1s || { fail "server start"; finish; exit 1; }
 check_contains "the Ready line says https" "$URL" "https://127.0.0.1:"
 
 get /cgi/env --cacert "$DIR/cert.pem"
@@ -44,6 +44,39 @@ code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://$HOSTPORT/cgi
 check "plain HTTP to the TLS port gets no HTTP answer" "$code" 000
 get /healthz --cacert "$DIR/cert.pem"
 check "still serving after a plain-HTTP client" "$STATUS" 200
+# The head guard stands in front over TLS too. tls_raw BYTES: sends BYTES (Python
+# escapes) over TLS; prints the status codes received and when the first came.
+tls_raw() {
+  python3 - "$PORT" "$DIR/cert.pem" "$1" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="127.0.0.1")
+t0, first = time.monotonic(), None
+s.sendall(sys.argv[3].encode().decode("unicode_escape").encode("latin-1"))
+s.settimeout(10)
+out = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        first = first or time.monotonic() - t0
+        out += d
+except (OSError, ssl.SSLError):
+    pass
+codes = [l.split(b" ")[1].decode() for l in out.split(b"\r\n") if b"HTTP/1.1 " in l]
+print(" ".join(codes), "%.1f" % (first or 0))
+PY
+}
+read -r code _ <<<"$(tls_raw 'POST /cgi/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!')"
+check "over TLS: two different Content-Length headers get 400" "$code" 400
+read -r c1 c2 _ <<<"$(tls_raw 'GET /cgi/state HTTP/1.1\r\nHost: x\r\n\r\nPOST /cgi/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')"
+check "over TLS: pipelined, a good request then Content-Length with Transfer-Encoding" "$c1 $c2" "200 400"
+read -r code secs <<<"$(tls_raw 'GET /cgi/state HTTP/1.1\r\nHost: x\r\n')"
+check "over TLS: half a head gets 408" "$code" 408
+check "... after --header-timeout 1s (${secs} s)" "$(awk -v s="$secs" 'BEGIN{print (s >= 0.9 && s < 3) ? "yes" : "no"}')" yes
+get /healthz --cacert "$DIR/cert.pem"
+check "still serving over TLS after them" "$STATUS" 200
 stop_weft
 check "clean exit" "$STOP_RC" 0
 

@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(info, "/echo")) {
         const char *ct = getenv("CONTENT_TYPE");
         printf("Content-Type: %s\r\n\r\n", ct && *ct ? ct : "application/octet-stream");
-        char buf[65536];
+        static char buf[65536]; /* not on the stack: wasm-ld gives it 64 KiB in all */
         size_t n;
         while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
             fwrite(buf, 1, n, stdout);
