@@ -6,16 +6,16 @@
  *   translate  wasm2c (validates the module; its message and offset are passed on)
  *   glue     generate glue.c (the fixed ABI of glue.h) and data.S
  *   cc       cc -O2 -fPIC -shared
- *   store    append the trailer, rename into the cache
+ *   store    cache.c: append the trailer, rename into the cache
  *
  * Data segments stay out of the C: wasm2c would write them as byte-array initializers,
  * which gcc parses slowly (a module with 17 MB of data took most of a minute). They are
  * removed from the module given to wasm2c and assembled into the artifact with .incbin
  * straight from the module bytes, then copied into memory at instantiation by the glue.
  *
- * The cache key covers the module bytes, weft's version and glue ABI, the compiler
- * (resolved path, size, mtime) and the flags, so a change to any of them compiles
- * anew. Two processes compiling the same module serialize on a lock file; artifacts are
+ * The cache key (cache.c) covers the module bytes, weft's version and glue ABI, the
+ * compiler (resolved path, size, mtime) and the flags, so a change to any of them
+ * compiles anew. Two processes compiling the same module serialize on a lock file; artifacts are
  * written under a temporary name and renamed, so a reader never sees half of one.
  */
 #include <ctype.h>
@@ -28,8 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,8 +40,6 @@
 extern char **environ;
 
 #define WEFT_MODULE_NAME "weftmod"
-#define WEFT_ARTIFACT_MAGIC "WEFTART1"
-#define WEFT_TRAILER_BYTES (32 + 8 + 8)
 /* Flags for the generated C: compiling, then linking the shared object. */
 #define WEFT_CC_COMPILE                                                                            \
     "-O2", "-std=gnu11", "-fPIC", "-w", "-fvisibility=hidden", "-fno-semantic-interposition"
@@ -51,6 +47,7 @@ extern char **environ;
 #define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,noexecstack"
 /* After the objects: wasm2c's float operations call libm (sqrt, floor, ...). */
 #define WEFT_CC_LIBS "-lm"
+/* The flags as the cache key spells them. */
 #define WEFT_CFLAGS_TEXT                                                                           \
     "-O2 -std=gnu11 -fPIC -w -fvisibility=hidden -fno-semantic-interposition -shared "            \
     "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; split " WEFT_STR(WEFT_SPLIT_MIN_BYTES)
@@ -61,74 +58,6 @@ extern char **environ;
 #define WEFT_MAX_PARTS 8
 /* Show progress once a compile has run this long. */
 #define WEFT_PROGRESS_AFTER_NS 1000000000ull
-
-/* ---- Cache location and artifact trailer ------------------------------------------- */
-
-int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft_error_t *err) {
-    int n;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    if (opts && opts->cache_dir)
-        n = snprintf(out, size, "%s", opts->cache_dir);
-    else if (xdg && *xdg)
-        n = snprintf(out, size, "%s/weft", xdg);
-    else if (home && *home)
-        n = snprintf(out, size, "%s/.cache/weft", home);
-    else
-        return weft_error_set(err, WEFT_ECONFIG,
-                              "no cache directory: set XDG_CACHE_HOME or HOME");
-    if (n < 0 || (size_t)n >= size)
-        return weft_error_set(err, WEFT_EINVAL, "cache directory path too long");
-    if (weft_mkdirs(out, 0755))
-        return weft_error_set(err, WEFT_EIO, "%s: cannot create cache directory: %s", out,
-                              strerror(errno));
-    return 0;
-}
-
-bool weft_artifact_is(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    unsigned char magic[4];
-    bool is = read(fd, magic, 4) == 4 && !memcmp(magic, "\x7f" "ELF", 4);
-    close(fd);
-    return is;
-}
-
-int weft_artifact_verify(const char *path, weft_error_t *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return weft_error_set(err, WEFT_ENOTFOUND, "%s: %s", path, strerror(errno));
-    int rc = 0;
-    struct stat st;
-    void *map = MAP_FAILED;
-    if (fstat(fd, &st) || st.st_size < WEFT_TRAILER_BYTES + 4) {
-        rc = weft_error_set(err, WEFT_ELOAD, "%s: truncated artifact", path);
-        goto out;
-    }
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-        rc = weft_error_set(err, WEFT_ELOAD, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    const uint8_t *t = (const uint8_t *)map + st.st_size - WEFT_TRAILER_BYTES;
-    uint64_t len;
-    memcpy(&len, t + 32, 8);
-    if (memcmp(t + 40, WEFT_ARTIFACT_MAGIC, 8) != 0 ||
-        len != (uint64_t)st.st_size - WEFT_TRAILER_BYTES) {
-        rc = weft_error_set(err, WEFT_ELOAD, "%s: not a weft artifact, or truncated", path);
-        goto out;
-    }
-    uint8_t sum[32];
-    weft_sha256(map, (size_t)len, sum);
-    if (memcmp(sum, t, 32) != 0)
-        rc = weft_error_set(err, WEFT_ELOAD, "%s: corrupt artifact (checksum mismatch)", path);
-out:
-    if (map != MAP_FAILED)
-        munmap(map, (size_t)st.st_size);
-    close(fd);
-    return rc;
-}
 
 /* ---- Running tools ------------------------------------------------------------------ */
 
@@ -244,63 +173,9 @@ static void tool_log(const char *dir, int i, char *out, size_t size) {
     free(text);
 }
 
-/* ---- Key ------------------------------------------------------------------------------ */
-
-/* Finds cmd in PATH (or takes it as a path), resolved through symlinks. */
-static int resolve_program(const char *cmd, char *out, size_t size) {
-    if (strchr(cmd, '/'))
-        return realpath(cmd, out) ? 0 : -1;
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        char cand[PATH_MAX];
-        if (snprintf(cand, sizeof cand, "%.*s/%s", (int)n, path, cmd) < (int)sizeof cand &&
-            access(cand, X_OK) == 0 && realpath(cand, out))
-            return 0;
-        path += n;
-        if (*path == ':')
-            path++;
-    }
-    (void)size;
-    return -1;
-}
-
 static const char *cc_command(void) {
     const char *cc = getenv("CC");
     return cc && *cc ? cc : "cc";
-}
-
-static int artifact_key(const uint8_t *bytes, size_t len, char key[65], weft_error_t *err) {
-    char cc[PATH_MAX], w2c[PATH_MAX];
-    if (resolve_program(cc_command(), cc, sizeof cc))
-        return weft_error_set(err, WEFT_ECOMPILE,
-                              "no C compiler '%s' found: install gcc (apt-get install gcc) or set CC",
-                              cc_command());
-    if (resolve_program("wasm2c", w2c, sizeof w2c))
-        return weft_error_set(err, WEFT_ECOMPILE,
-                              "wasm2c not found: install it with apt-get install wabt");
-    struct stat sc, sw;
-    stat(cc, &sc);
-    stat(w2c, &sw);
-    uint8_t mod[32];
-    weft_sha256(bytes, len, mod);
-    char modhex[65];
-    weft_hex(mod, 32, modhex);
-    weft_buf_t b = {0};
-    weft_buf_printf(&b, "weft %s abi %u\ncc %s %lld %lld\nwasm2c %s %lld %lld\nflags %s\nmodule %s\n",
-                    WEFT_VERSION, WEFT_GLUE_ABI, cc, (long long)sc.st_size,
-                    (long long)sc.st_mtime, w2c, (long long)sw.st_size, (long long)sw.st_mtime,
-                    WEFT_CFLAGS_TEXT, modhex);
-    /* The embedded runtime header is part of the ABI too. */
-    weft_buf_puts(&b, weft_embedded_wasm_rt_h);
-    uint8_t k[32];
-    weft_sha256(b.data, b.len, k);
-    weft_buf_free(&b);
-    weft_hex(k, 32, key);
-    return 0;
 }
 
 /* ---- Checks before translating ---------------------------------------------------------- */
@@ -965,77 +840,41 @@ out:
     return rc;
 }
 
-/* Appends the trailer to tmp/module.so and renames it to dest. */
-static int store(const char *tmp, const char *dest, weft_error_t *err) {
-    char so[PATH_MAX];
-    snprintf(so, sizeof so, "%s/module.so", tmp);
-    uint8_t *data = NULL;
-    size_t len;
-    int rc = weft_file_read(so, &data, &len, err);
-    if (rc)
-        return rc;
-    if (len < 64) {
-        free(data);
-        return weft_error_set(err, WEFT_ECOMPILE, "the C compiler wrote an empty object");
-    }
-    uint8_t *full = realloc(data, len + WEFT_TRAILER_BYTES);
-    if (!full) {
-        free(data);
-        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    }
-    weft_sha256(full, len, full + len);
-    uint64_t l = len;
-    memcpy(full + len + 32, &l, 8);
-    memcpy(full + len + 40, WEFT_ARTIFACT_MAGIC, 8);
-    rc = weft_file_write_atomic(dest, full, len + WEFT_TRAILER_BYTES, err);
-    free(full);
-    return rc;
-}
-
 int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
                         size_t size, weft_error_t *err) {
     uint8_t *bytes = NULL;
     size_t len = 0;
     int lock = -1;
-    char tmp[PATH_MAX] = "";
+    char tmp[PATH_MAX] = "", lockpath[PATH_MAX] = "";
     int rc = weft_file_read(wasm_path, &bytes, &len, err);
     if (rc)
         return rc;
     char dir[PATH_MAX - 200], key[65];
     if ((rc = weft_cache_dir(opts, dir, sizeof dir, err)) ||
-        (rc = artifact_key(bytes, len, key, err)))
+        (rc = weft_cache_key(bytes, len, cc_command(), WEFT_CFLAGS_TEXT, key, err)) ||
+        (rc = weft_cache_artifact_path(dir, key, artifact, size, err)))
         goto out;
-    if (snprintf(artifact, size, "%s/%s.so", dir, key) >= (int)size) {
-        rc = weft_error_set(err, WEFT_EINVAL, "artifact path too long");
-        goto out;
-    }
     if (weft_artifact_verify(artifact, NULL) == 0)
         goto out; /* cached */
 
     /* One compiler per module at a time; whoever waited finds the artifact made. */
-    char lockpath[PATH_MAX];
-    snprintf(lockpath, sizeof lockpath, "%s/%s.lock", dir, key);
-    lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock >= 0)
-        while (flock(lock, LOCK_EX) != 0 && errno == EINTR)
-            ;
+    lock = weft_cache_lock(dir, key, lockpath, sizeof lockpath);
     if (weft_artifact_verify(artifact, NULL) == 0)
         goto out;
 
-    snprintf(tmp, sizeof tmp, "%s/tmp-%s-%d-XXXXXX", dir, key, (int)getpid());
-    if (!mkdtemp(tmp)) {
-        rc = weft_error_set(err, WEFT_EIO, "%s: %s", tmp, strerror(errno));
-        tmp[0] = 0;
+    if ((rc = weft_cache_build_dir(dir, key, tmp, sizeof tmp, err)))
         goto out;
-    }
     progress_t prog = {.module = wasm_path,
                        .module_bytes = len,
                        .started = weft_now_ns(),
                        .quiet = opts && opts->quiet,
                        .tty = isatty(2)};
     rc = build_in(tmp, wasm_path, bytes, len, &prog, err);
-    if (!rc)
-        rc = store(tmp, artifact, err);
+    if (!rc) {
+        char so[PATH_MAX];
+        snprintf(so, sizeof so, "%s/module.so", tmp);
+        rc = weft_artifact_store(so, artifact, err);
+    }
     if (prog.shown && prog.tty)
         fputs("\n", stderr);
     if (!rc && prog.shown)
@@ -1044,10 +883,7 @@ int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, 
 out:
     if (tmp[0] && !getenv("WEFT_KEEP_BUILD"))
         remove_tree(tmp);
-    if (lock >= 0) {
-        unlink(lockpath);
-        close(lock);
-    }
+    weft_cache_unlock(lock, lockpath);
     free(bytes);
     return rc;
 }

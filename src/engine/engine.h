@@ -111,6 +111,11 @@ typedef struct weft_compile_opts {
     bool quiet;            /* no progress on stderr */
 } weft_compile_opts_t;
 
+/* Writes the cache folder (opts->cache_dir, $XDG_CACHE_HOME/weft or ~/.cache/weft) to out
+ * and creates it. Other layers keep what they derive from modules in it too (the app
+ * layer's converted .wat files, in its wat/ folder). */
+int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft_error_t *err);
+
 /* Compiles the module at wasm_path into the cache (or finds it there, its checksum
  * verified) and writes the artifact's path to artifact (size bytes). */
 int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,

@@ -43,12 +43,30 @@ struct weft_module {
     char *name;
 };
 
-/* ---- compile.c / cache.c ---- */
+/* ---- cache.c ---- (weft_cache_dir is in engine.h) */
 
-/* Where artifacts live: opts->cache_dir, $XDG_CACHE_HOME/weft or ~/.cache/weft. */
-int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft_error_t *err);
+/* The cache key of the module bytes[0..len) built with the C compiler cc (a command,
+ * looked up in PATH) and flags (their text, as the pipeline passes them): 64 hex
+ * digits and a NUL. Fails when cc or wasm2c cannot be found. */
+int weft_cache_key(const uint8_t *bytes, size_t len, const char *cc, const char *flags,
+                   char key[65], weft_error_t *err);
+/* dir/<key>.so */
+int weft_cache_artifact_path(const char *dir, const char *key, char *out, size_t size,
+                             weft_error_t *err);
+/* Creates a fresh build folder dir/tmp-<key>-<pid>-XXXXXX and writes its path to out
+ * (out[0] is 0 when it fails). */
+int weft_cache_build_dir(const char *dir, const char *key, char *out, size_t size,
+                         weft_error_t *err);
+/* Waits for dir/<key>.lock, the lock of whoever compiles key; writes its path to
+ * lockpath. Returns the descriptor to give weft_cache_unlock, or -1 when the lock file
+ * cannot be opened (the compile then goes on unserialized, as it is still correct). */
+int weft_cache_lock(const char *dir, const char *key, char *lockpath, size_t size);
+void weft_cache_unlock(int lock, const char *lockpath);
+/* Writes the shared object at so to dest (atomically) with the trailer appended. */
+int weft_artifact_store(const char *so, const char *dest, weft_error_t *err);
 /* Checks an artifact's trailer (size and SHA-256 of what precedes it). */
 int weft_artifact_verify(const char *path, weft_error_t *err);
+/* Is path a shared object (an artifact) rather than a .wasm? */
 bool weft_artifact_is(const char *path);
 
 #endif
