@@ -33,15 +33,21 @@ typedef struct weft_import_def {
     const char *sig;
 } weft_import_def_t;
 
+/* How many tables of host functions, and how many loaders, the engine holds. */
+#define WEFT_MAX_PROVIDERS 16
+
 /* Adds defs (borrowed for the life of the process) to what guests may import. Call at
- * start-up, before compiling or loading anything. */
-void weft_engine_provide(const weft_import_def_t *defs, size_t n);
+ * start-up, before compiling or loading anything. Adding the same defs again does
+ * nothing; adding more than WEFT_MAX_PROVIDERS tables fails with WEFT_ELIMIT. */
+int weft_engine_provide(const weft_import_def_t *defs, size_t n, weft_error_t *err);
 /* Registers a loader for the host functions of import module `module` that are not in
  * the weft binary itself but in a plugin loaded on demand (so that commands which do not
  * need them do not pay for loading their libraries). The loader runs once, before a
  * module importing from `module` is compiled or loaded, and must make the functions
- * available (dlopen with RTLD_GLOBAL) and provide their defs. */
-void weft_engine_provide_loader(const char *module, int (*load)(weft_error_t *err));
+ * available (dlopen with RTLD_GLOBAL) and provide their defs. More than
+ * WEFT_MAX_PROVIDERS loaders fail with WEFT_ELIMIT. */
+int weft_engine_provide_loader(const char *module, int (*load)(weft_error_t *err),
+                               weft_error_t *err);
 /* Makes sure the functions of import module `module` are available, running its loader
  * if it has one. */
 int weft_engine_require_module(const char *module, weft_error_t *err);

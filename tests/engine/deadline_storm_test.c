@@ -105,10 +105,13 @@ static void *busy_thread(void *arg) {
 int main(void) {
     if (getenv("STORM_TIMEOUT_MS"))
         timeout_ms = strtoull(getenv("STORM_TIMEOUT_MS"), NULL, 10);
-    weft_invoke_init();
+    weft_error_t err = {0};
+    if (weft_invoke_init(&err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     char path[4096];
     snprintf(path, sizeof path, "%s/traps.wasm", getenv("GUESTS"));
-    weft_error_t err = {0};
     weft_compile_opts_t opts = {.quiet = true};
     if (weft_module_load(path, &opts, &module, &err)) {
         fprintf(stderr, "load %s: %s\n", path, err.msg);
