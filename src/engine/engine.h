@@ -123,7 +123,8 @@ typedef struct weft_compile_opts {
 int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft_error_t *err);
 
 /* Compiles the module at wasm_path into the cache (or finds it there, its checksum
- * verified) and writes the artifact's path to artifact (size bytes). */
+ * verified) and writes the artifact's path to artifact (size bytes). The one way into
+ * the pipeline (compile.c); weft_module_load of a .wasm comes through here. */
 int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
                         size_t size, weft_error_t *err);
 

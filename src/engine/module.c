@@ -1,4 +1,10 @@
-/* module: loading compiled artifacts and running instances of them. */
+/* module: loading compiled artifacts and running instances of them.
+ *
+ * Loading a .wasm compiles it first, through the one public entry of the pipeline,
+ * weft_module_compile (compile.c): module.c depends on compile.c, and compile.c knows
+ * nothing of module.c. Everything else loading needs is the cache's trailer check
+ * (cache.c) and the providers of the artifact's imports (imports.c).
+ */
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
@@ -7,6 +13,15 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "glue.h"
+
+struct weft_module {
+    int refs; /* atomic */
+    void *dl;
+    const weft_glue_t *glue;
+    uintptr_t code_lo, code_hi;
+    char *name;
+};
 
 /* ---- Loading ----------------------------------------------------------------------- */
 
