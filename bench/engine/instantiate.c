@@ -145,12 +145,11 @@ int main(int argc, char **argv) {
     uint64_t *ns = malloc((size_t)iterations * sizeof *ns);
     weft_error_t err = {0};
     weft_compile_opts_t opts = {.cache_dir = cache_dir, .quiet = true};
-    weft_invoke_init();
     if (!ns) {
         fprintf(stderr, "out of memory\n");
         goto out;
     }
-    if (weft_module_load(path, &opts, &m, &err)) {
+    if (weft_invoke_init(&err) || weft_module_load(path, &opts, &m, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         goto out;
     }

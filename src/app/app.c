@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../engine/engine.h"
 #include "toml.h"
 
 extern char **environ;
@@ -706,20 +707,6 @@ out:
 
 /* ---- .wat sources -------------------------------------------------------------------- */
 
-static int default_cache_dir(const weft_app_opts_t *opts, char *out, size_t cap) {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n;
-    if (opts && opts->cache_dir)
-        n = snprintf(out, cap, "%s/wat", opts->cache_dir);
-    else if (xdg && *xdg)
-        n = snprintf(out, cap, "%s/weft/wat", xdg);
-    else if (home && *home)
-        n = snprintf(out, cap, "%s/.cache/weft/wat", home);
-    else
-        n = snprintf(out, cap, "%s/weft-wat-%d", P_tmpdir, (int)getuid());
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
 /* Runs wat2wasm on the .wat at src, writing dst; its own messages go to our stderr. */
 static int run_wat2wasm(const char *src, const char *dst, weft_error_t *err) {
     char *const argv[] = {"wat2wasm", (char *)src, "-o", (char *)dst, NULL};
@@ -751,9 +738,14 @@ static int convert_wat(weft_app_function_t *f, const weft_app_opts_t *opts, weft
     weft_sha256(text, len, hash);
     weft_hex(hash, sizeof hash, hex);
     free(text);
+    /* Into the wat/ folder of the engine's artifact cache. */
     char dir[PATH_MAX], path[PATH_MAX + 80], tmp[PATH_MAX + 100];
-    if (default_cache_dir(opts, dir, sizeof dir))
-        return weft_error_set(err, WEFT_EINVAL, "%s: cache path too long", wat);
+    weft_compile_opts_t copts = {.cache_dir = opts ? opts->cache_dir : NULL};
+    if ((rc = weft_cache_dir(&copts, dir, sizeof dir - strlen("/wat"), err))) {
+        weft_error_prefix(err, "%s", wat);
+        return rc;
+    }
+    strcat(dir, "/wat");
     snprintf(path, sizeof path, "%s/%s.wasm", dir, hex);
     struct stat st;
     if (stat(path, &st) != 0) {

@@ -92,8 +92,9 @@ typedef struct weft_app {
 } weft_app_t;
 
 typedef struct weft_app_opts {
-    const char *cache_dir; /* where converted .wat files go; NULL: the artifact cache's
-                              default ($XDG_CACHE_HOME/weft or ~/.cache/weft) */
+    const char *cache_dir; /* the artifact cache, whose wat/ folder holds converted .wat
+                              files; NULL: its default ($XDG_CACHE_HOME/weft or
+                              ~/.cache/weft) */
 } weft_app_opts_t;
 
 /* Parses text[0..len) as a manifest of the given format. name is used in messages; dir

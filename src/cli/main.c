@@ -212,10 +212,9 @@ static int cmd_run(int argc, char **argv) {
      * trap, must not be killed by the signal either, so that the exit status is the
      * guest's. */
     signal(SIGPIPE, SIG_IGN);
-    weft_invoke_init();
     weft_error_t err = {0};
     weft_module_t *m = NULL;
-    if (weft_module_load(path, &copts, &m, &err)) {
+    if (weft_invoke_init(&err) || weft_module_load(path, &copts, &m, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
     }
@@ -291,10 +290,10 @@ static int cmd_compile(int argc, char **argv) {
     }
     if (optind != argc - 1)
         return weft_cli_usage_error("compile", optind >= argc ? "missing MODULE" : "one MODULE only");
-    weft_invoke_init();
     char artifact[4096];
     weft_error_t err = {0};
-    if (weft_module_compile(argv[optind], &copts, artifact, sizeof artifact, &err)) {
+    if (weft_invoke_init(&err) ||
+        weft_module_compile(argv[optind], &copts, artifact, sizeof artifact, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
     }

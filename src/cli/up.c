@@ -253,12 +253,11 @@ int weft_cli_up(int argc, char **argv) {
         return 1;
     }
 
-    weft_invoke_init();
     weft_error_t err = {0};
     weft_app_t *app = NULL;
     weft_gateway_t *gw = NULL;
     weft_app_opts_t aopts = {.cache_dir = gcfg.cache_dir};
-    if (weft_app_load(config, &aopts, &app, &err)) {
+    if (weft_invoke_init(&err) || weft_app_load(config, &aopts, &app, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         rc = 1;
         goto out;

@@ -33,15 +33,21 @@ typedef struct weft_import_def {
     const char *sig;
 } weft_import_def_t;
 
+/* How many tables of host functions, and how many loaders, the engine holds. */
+#define WEFT_MAX_PROVIDERS 16
+
 /* Adds defs (borrowed for the life of the process) to what guests may import. Call at
- * start-up, before compiling or loading anything. */
-void weft_engine_provide(const weft_import_def_t *defs, size_t n);
+ * start-up, before compiling or loading anything. Adding the same defs again does
+ * nothing; adding more than WEFT_MAX_PROVIDERS tables fails with WEFT_ELIMIT. */
+int weft_engine_provide(const weft_import_def_t *defs, size_t n, weft_error_t *err);
 /* Registers a loader for the host functions of import module `module` that are not in
  * the weft binary itself but in a plugin loaded on demand (so that commands which do not
  * need them do not pay for loading their libraries). The loader runs once, before a
  * module importing from `module` is compiled or loaded, and must make the functions
- * available (dlopen with RTLD_GLOBAL) and provide their defs. */
-void weft_engine_provide_loader(const char *module, int (*load)(weft_error_t *err));
+ * available (dlopen with RTLD_GLOBAL) and provide their defs. More than
+ * WEFT_MAX_PROVIDERS loaders fail with WEFT_ELIMIT. */
+int weft_engine_provide_loader(const char *module, int (*load)(weft_error_t *err),
+                               weft_error_t *err);
 /* Makes sure the functions of import module `module` are available, running its loader
  * if it has one. */
 int weft_engine_require_module(const char *module, weft_error_t *err);
@@ -111,8 +117,14 @@ typedef struct weft_compile_opts {
     bool quiet;            /* no progress on stderr */
 } weft_compile_opts_t;
 
+/* Writes the cache folder (opts->cache_dir, $XDG_CACHE_HOME/weft or ~/.cache/weft) to out
+ * and creates it. Other layers keep what they derive from modules in it too (the app
+ * layer's converted .wat files, in its wat/ folder). */
+int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft_error_t *err);
+
 /* Compiles the module at wasm_path into the cache (or finds it there, its checksum
- * verified) and writes the artifact's path to artifact (size bytes). */
+ * verified) and writes the artifact's path to artifact (size bytes). The one way into
+ * the pipeline (compile.c); weft_module_load of a .wasm comes through here. */
 int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
                         size_t size, weft_error_t *err);
 

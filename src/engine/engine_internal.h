@@ -1,9 +1,30 @@
-/* engine_internal: what the engine's files share among themselves (not exported). */
+/* engine_internal: what the engine's files share among themselves (not exported).
+ *
+ * The files, and which way they call:
+ *   module.c       loading artifacts, instances -> compile.c only through
+ *                  weft_module_compile (engine.h); cache.c, imports.c, runtime.c, memory.c
+ *   compile.c      the pipeline, .wasm to artifact -> wasm_reader.c, check.c, tools.c,
+ *                  rewrite.c, glue.c, split.c, cache.c
+ *   check.c        what weft refuses before translating -> imports.c
+ *   tools.c        running wasm2c and the C compiler, progress lines
+ *   rewrite.c      wasm2c's module.c rewritten (host calls guarded, fast memory access)
+ *   glue.c         generated glue.c and data.S (glue.h's ABI)
+ *   split.c        a large module.c cut into translation units
+ *   cache.c        the cache folder, keys, locks, the artifact trailer
+ *   imports.c      what the host provides (engine.h only)
+ *   wasm_reader.c  the module's structure (wasm_reader.h)
+ *   runtime.c      traps, deadlines, guarded calls (wasm-rt.h) -> memory.c
+ *   memory.c       linear memories from a pool (wasm-rt.h) -> runtime.c
+ * runtime.c and memory.c, together weft's wasm2c runtime, call each other. Loading
+ * depends on compiling, never the reverse: nothing in the pipeline calls module.c.
+ */
 #ifndef WEFT_ENGINE_INTERNAL_H
 #define WEFT_ENGINE_INTERNAL_H
 
+#include <string.h>
+
 #include "engine.h"
-#include "glue.h"
+#include "wasm_reader.h"
 
 /* ---- runtime.c ---- */
 
@@ -33,22 +54,108 @@ void weft_memory_make_current(const wasm_rt_memory_t *mem);
 /* Gives the slot this thread kept back to the pool; called as the thread ends. */
 void weft_memory_thread_exit(void);
 
-/* ---- module.c ---- */
+/* ---- cache.c ---- (weft_cache_dir is in engine.h) */
 
-struct weft_module {
-    int refs; /* atomic */
-    void *dl;
-    const weft_glue_t *glue;
-    uintptr_t code_lo, code_hi;
-    char *name;
-};
-
-/* ---- compile.c / cache.c ---- */
-
-/* Where artifacts live: opts->cache_dir, $XDG_CACHE_HOME/weft or ~/.cache/weft. */
-int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft_error_t *err);
+/* The cache key of the module bytes[0..len) built with the C compiler cc (a command,
+ * looked up in PATH) and flags (their text, as the pipeline passes them): 64 hex
+ * digits and a NUL. Fails when cc or wasm2c cannot be found. */
+int weft_cache_key(const uint8_t *bytes, size_t len, const char *cc, const char *flags,
+                   char key[65], weft_error_t *err);
+/* dir/<key>.so */
+int weft_cache_artifact_path(const char *dir, const char *key, char *out, size_t size,
+                             weft_error_t *err);
+/* Creates a fresh build folder dir/tmp-<key>-<pid>-XXXXXX and writes its path to out
+ * (out[0] is 0 when it fails). */
+int weft_cache_build_dir(const char *dir, const char *key, char *out, size_t size,
+                         weft_error_t *err);
+/* Waits for dir/<key>.lock, the lock of whoever compiles key; writes its path to
+ * lockpath. Returns the descriptor to give weft_cache_unlock, or -1 when the lock file
+ * cannot be opened (the compile then goes on unserialized, as it is still correct). */
+int weft_cache_lock(const char *dir, const char *key, char *lockpath, size_t size);
+void weft_cache_unlock(int lock, const char *lockpath);
+/* Writes the shared object at so to dest (atomically) with the trailer appended. */
+int weft_artifact_store(const char *so, const char *dest, weft_error_t *err);
 /* Checks an artifact's trailer (size and SHA-256 of what precedes it). */
 int weft_artifact_verify(const char *path, weft_error_t *err);
+/* Is path a shared object (an artifact) rather than a .wasm? */
 bool weft_artifact_is(const char *path);
+
+/* ---- tools.c ---- */
+
+/* Progress of one compile, for the lines weft_progress_note prints. */
+typedef struct weft_progress {
+    const char *module;
+    size_t module_bytes;
+    uint64_t started;
+    uint64_t last_line; /* when a line was last printed */
+    const char *stage;  /* the stage last printed */
+    bool shown;
+    bool quiet;
+    bool tty;
+} weft_progress_t;
+
+void weft_progress_note(weft_progress_t *p, const char *stage);
+/* Runs n (at most WEFT_MAX_PARTS + 1) commands in dir at once, their output to
+ * dir/log<i>; returns the index of the first that failed, or -1. */
+int weft_tools_run(const char *dir, char *const *const argvs[], int n, weft_progress_t *p,
+                   const char *stage, bool *crashed);
+int weft_tool_run(const char *dir, char *const argv[], weft_progress_t *p, const char *stage,
+                  bool *crashed);
+/* The first lines of dir/log<i>, for an error message. */
+void weft_tool_log(const char *dir, int i, char *out, size_t size);
+/* The C compiler: $CC, or cc. */
+const char *weft_tool_cc(void);
+
+/* ---- check.c ---- */
+
+/* Refuses (with a message naming name) a module weft cannot run. */
+int weft_check_module(const char *name, const weft_wasm_module_t *m, weft_error_t *err);
+
+/* ---- rewrite.c ---- */
+
+/* Rewrites dir/module.c in place; memory_field is the instance field of memory 0
+ * (weft_glue_facts_t), "" when the module has none. */
+int weft_rewrite_module_c(const char *dir, const char *memory_field, weft_error_t *err);
+
+/* ---- glue.c ---- */
+
+/* The name the pipeline gives wasm2c (-n), which the generated glue refers to. */
+#define WEFT_MODULE_NAME "weftmod"
+
+/* Facts about wasm2c's output that the glue and the rewrite need, read from its header. */
+typedef struct weft_glue_facts {
+    int import_modules;    /* pointers instantiate takes after the instance */
+    char memory_field[256]; /* "w2c_memory": the instance field of memory 0, or "" */
+} weft_glue_facts_t;
+
+int weft_glue_read_header(const char *hdr, weft_glue_facts_t *f, weft_error_t *err);
+/* Writes dir/glue.c and dir/data.S for m; stripped: its data segments were removed from
+ * the module given to wasm2c (weft_wasm_strip_data) and come back through data.S. */
+int weft_glue_write(const char *dir, const weft_wasm_module_t *m, bool stripped,
+                    const char *hdr, const weft_glue_facts_t *f, weft_error_t *err);
+
+/* ---- split.c ---- */
+
+/* At most this many translation units (and C compilers at once) per module. */
+#define WEFT_MAX_PARTS 8
+
+/* Splits dir/module.c into at most want parts (module.c, part1.c, ...); *nparts says
+ * how many (1: unchanged). */
+int weft_split_module_c(const char *dir, int want, int *nparts, weft_error_t *err);
+
+/* ---- rewrite.c and split.c: wasm2c's output as text ---- */
+
+/* The first needle in [from, to), or NULL. */
+static inline const char *weft_find_in(const char *from, const char *to, const char *needle) {
+    size_t n = strlen(needle);
+    for (const char *p = from; p && p + n <= to; p++) {
+        p = memchr(p, needle[0], (size_t)(to - p));
+        if (!p || p + n > to)
+            return NULL;
+        if (!memcmp(p, needle, n))
+            return p;
+    }
+    return NULL;
+}
 
 #endif

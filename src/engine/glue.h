@@ -1,11 +1,11 @@
 /* glue: the ABI between weft and a compiled artifact.
  *
  * wasm2c names everything after the module and passes one pointer per imported module
- * to its instantiate function, so each module's C interface is different. compile.c
- * therefore generates, next to wasm2c's output, a small C file that exports one symbol
- * of this fixed shape, `weft_glue`. Bump WEFT_GLUE_ABI whenever this struct, wasm-rt.h or
- * the host function ABI changes: it is part of the cache key, and loading an artifact
- * with another ABI is refused.
+ * to its instantiate function, so each module's C interface is different. The pipeline
+ * therefore generates (glue.c), next to wasm2c's output, a small C file that exports one
+ * symbol of this fixed shape, `weft_glue`. Bump WEFT_GLUE_ABI whenever this struct,
+ * wasm-rt.h or the host function ABI changes: it is part of the cache key, and loading
+ * an artifact with another ABI is refused.
  */
 #ifndef WEFT_GLUE_H
 #define WEFT_GLUE_H

@@ -1,4 +1,10 @@
-/* module: loading compiled artifacts and running instances of them. */
+/* module: loading compiled artifacts and running instances of them.
+ *
+ * Loading a .wasm compiles it first, through the one public entry of the pipeline,
+ * weft_module_compile (compile.c): module.c depends on compile.c, and compile.c knows
+ * nothing of module.c. Everything else loading needs is the cache's trailer check
+ * (cache.c) and the providers of the artifact's imports (imports.c).
+ */
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
@@ -7,90 +13,15 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "glue.h"
 
-/* ---- What the host provides ---------------------------------------------------------- */
-
-#define WEFT_MAX_PROVIDERS 16
-
-static struct {
-    const weft_import_def_t *defs;
-    size_t n;
-} providers[WEFT_MAX_PROVIDERS];
-static size_t nproviders;
-static pthread_mutex_t providers_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void weft_engine_provide(const weft_import_def_t *defs, size_t n) {
-    pthread_mutex_lock(&providers_lock);
-    for (size_t i = 0; i < nproviders; i++) {
-        if (providers[i].defs == defs) {
-            pthread_mutex_unlock(&providers_lock);
-            return;
-        }
-    }
-    if (nproviders < WEFT_MAX_PROVIDERS)
-        providers[nproviders++] = (typeof(providers[0])){defs, n};
-    pthread_mutex_unlock(&providers_lock);
-}
-
-static struct {
-    const char *module;
-    int (*load)(weft_error_t *err);
-    bool done;
-} loaders[WEFT_MAX_PROVIDERS];
-static size_t nloaders;
-
-void weft_engine_provide_loader(const char *module, int (*load)(weft_error_t *err)) {
-    pthread_mutex_lock(&providers_lock);
-    if (nloaders < WEFT_MAX_PROVIDERS)
-        loaders[nloaders++] = (typeof(loaders[0])){module, load, false};
-    pthread_mutex_unlock(&providers_lock);
-}
-
-static bool module_provided(const char *module) {
-    bool found = false;
-    pthread_mutex_lock(&providers_lock);
-    for (size_t p = 0; p < nproviders && !found; p++)
-        for (size_t i = 0; i < providers[p].n && !found; i++)
-            found = !strcmp(providers[p].defs[i].module, module);
-    pthread_mutex_unlock(&providers_lock);
-    return found;
-}
-
-int weft_engine_require_module(const char *module, weft_error_t *err) {
-    /* Loaders run under their own lock: they call weft_engine_provide. */
-    static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER;
-    int rc = 0;
-    pthread_mutex_lock(&loading);
-    for (size_t i = 0; i < nloaders; i++) {
-        if (strcmp(loaders[i].module, module) || loaders[i].done)
-            continue;
-        rc = loaders[i].load(err);
-        if (!rc)
-            loaders[i].done = true;
-        break;
-    }
-    pthread_mutex_unlock(&loading);
-    if (!rc && !module_provided(module))
-        rc = weft_error_set(err, WEFT_EIMPORT, "import module '%s' is not provided by weft",
-                            module);
-    return rc;
-}
-
-const weft_import_def_t *weft_engine_find_import(const char *module, const char *name) {
-    const weft_import_def_t *found = NULL;
-    pthread_mutex_lock(&providers_lock);
-    for (size_t p = 0; p < nproviders && !found; p++) {
-        for (size_t i = 0; i < providers[p].n; i++) {
-            const weft_import_def_t *d = &providers[p].defs[i];
-            if (!strcmp(d->module, module) && !strcmp(d->name, name)) {
-                found = d;
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&providers_lock);
-    return found;
-}
+struct weft_module {
+    int refs; /* atomic */
+    void *dl;
+    const weft_glue_t *glue;
+    uintptr_t code_lo, code_hi;
+    char *name;
+};
 
 /* ---- Loading ----------------------------------------------------------------------- */
 

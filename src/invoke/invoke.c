@@ -18,15 +18,16 @@ static int load_http(weft_error_t *err) {
         return err ? err->code : WEFT_ELOAD;
     size_t n;
     const weft_import_def_t *defs = imports(&n);
-    weft_engine_provide(defs, n);
-    return 0;
+    return weft_engine_provide(defs, n, err);
 }
 
-void weft_invoke_init(void) {
+int weft_invoke_init(weft_error_t *err) {
     size_t n;
     const weft_import_def_t *defs = weft_wasi_imports(&n);
-    weft_engine_provide(defs, n);
-    weft_engine_provide_loader(WEFT_HTTP_MODULE, load_http);
+    int rc = weft_engine_provide(defs, n, err);
+    if (!rc)
+        rc = weft_engine_provide_loader(WEFT_HTTP_MODULE, load_http, err);
+    return rc;
 }
 
 int weft_invoke(weft_module_t *m, const weft_invoke_request_t *req, weft_outcome_t *out,

@@ -16,8 +16,9 @@
 #include "../engine/engine.h"
 #include "../wasi/wasi.h"
 
-/* Registers every host function weft provides with the engine. Call once at start-up. */
-void weft_invoke_init(void);
+/* Registers every host function weft provides with the engine. Call once at start-up;
+ * it fails only when the engine's tables are full (WEFT_MAX_PROVIDERS). */
+int weft_invoke_init(weft_error_t *err);
 
 /* Outbound HTTP policy (wasi_experimental_http). */
 typedef struct weft_http_policy {

@@ -179,7 +179,11 @@ static void test_deadline_and_limit_through_the_api(void) {
 
 int main(void) {
     setenv("XDG_CACHE_HOME", getenv("WEFT_TEST_CACHE") ? getenv("WEFT_TEST_CACHE") : "/tmp/weft-test-cache", 0);
-    weft_invoke_init();
+    weft_error_t err = {0};
+    if (weft_invoke_init(&err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     test_thousand_instances_stay_flat();
     test_memory_is_fresh_per_instance();
     test_threads_trap_independently();
