@@ -139,7 +139,7 @@ int main(void) {
            atomic_load(&slow));
     /* Enough of a storm to mean something, even under the sanitizers on a busy machine
      * (about 450 there in 20 s; 1500 in the optimized build; the old runtime died within
-     * the first 100). */
+     * 300 ms). */
     CHECK(atomic_load(&deadlines) >= 200);
     CHECK(atomic_load(&exhausted) >= 1);
     CHECK(atomic_load(&oob) >= 10);
