@@ -1,5 +1,6 @@
 # Shared helpers for weft's shell tests. Source it; then call the checks; end with
-# `finish`, which prints "N passed, N failed" and sets the exit status.
+# `finish`, which prints "N passed, N failed" and sets the exit status: a test that
+# made no check fails. A test that cannot run here calls `skip` instead.
 set -u
 PASSED=0
 FAILED=0
@@ -36,5 +37,15 @@ run_in() {
 }
 finish() {
   echo "$PASSED passed, $FAILED failed"
+  if [ $((PASSED + FAILED)) -eq 0 ]; then
+    echo "FAIL: the test made no check" >&2
+    return 1
+  fi
   [ "$FAILED" -eq 0 ]
+}
+# skip REASON: ends the test as skipped (status 77, ctest's SKIP_RETURN_CODE), saying
+# why: for what this machine lacks, never for what weft does wrong.
+skip() {
+  echo "skipped: $*"
+  exit 77
 }

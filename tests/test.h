@@ -1,5 +1,5 @@
 /* A minimal assertion kit for weft's C tests: each CHECK names the expression and the
- * line; main() returns the number of failures, so ctest sees them. */
+ * line; main() returns TEST_DONE(), so ctest sees a failure. */
 #ifndef WEFT_TEST_H
 #define WEFT_TEST_H
 #include <stdio.h>
@@ -39,7 +39,10 @@ static int weft_test_checks;
         }                                                                                          \
     } while (0)
 
+/* main's return value: 1 when a check failed, or when none was made (a test that
+ * checks nothing would otherwise pass whatever weft does). */
 #define TEST_DONE()                                                                                \
     (printf("%d checks, %d failed\n", weft_test_checks, weft_test_failures),                       \
-     weft_test_failures ? 1 : 0)
+     weft_test_checks == 0 ? (fprintf(stderr, "the test made no check\n"), 1)                      \
+                           : weft_test_failures ? 1 : 0)
 #endif

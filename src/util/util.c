@@ -241,6 +241,13 @@ static int parse_number_unit(const char *s, double *num, const char **unit) {
     return 0;
 }
 
+/* A decimal fraction is seldom a double: "1.001s" is 1000999999.99... ns, which a cast
+ * would cut to 1000999999: rounding to the nearest nanosecond or byte gives the value
+ * the user wrote. r is in [0, 1.8e19]. */
+static uint64_t round_to_u64(double r) {
+    return (uint64_t)(r + 0.5);
+}
+
 int weft_parse_duration(const char *s, uint64_t *ns) {
     double v;
     const char *u;
@@ -264,7 +271,7 @@ int weft_parse_duration(const char *s, uint64_t *ns) {
     double r = v * mult;
     if (r > 1.8e19)
         return WEFT_EINVAL;
-    *ns = (uint64_t)r;
+    *ns = round_to_u64(r);
     return 0;
 }
 
@@ -284,7 +291,7 @@ int weft_parse_size(const char *s, uint64_t *bytes) {
             double r = v * units[i].mult;
             if (r > 1.8e19)
                 return WEFT_EINVAL;
-            *bytes = (uint64_t)r;
+            *bytes = round_to_u64(r);
             return 0;
         }
     }

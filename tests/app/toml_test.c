@@ -314,6 +314,12 @@ static void run_corpus(void) {
         corpus_case(dir, line);
     }
     fclose(f);
+    /* A list that names no case (emptied, or laid out otherwise) must not pass as a
+     * corpus that all passed. */
+    if (corpus_passed + corpus_failed == 0) {
+        fprintf(stderr, "%s names no valid/ or invalid/ .toml case\n", list);
+        corpus_failed++;
+    }
 }
 
 /* ---- direct checks ---------------------------------------------------------------- */

@@ -53,11 +53,18 @@ check "--version" "$RC" 0
 check_contains "--version prints it" "$OUT" "weft 0."
 run "$WEFT" --help
 check "--help" "$RC" 0
-check_contains "--help lists run" "$OUT" "run"
+# The commands listed, one a line under "commands:" (the word "run" alone is in
+# the help's first lines whatever the list holds).
+check "--help lists every command" \
+  "$(printf '%s\n' "$OUT" | sed -n '/^commands:$/,/^$/s/^  \([a-z]\{1,\}\)  .*/\1/p' | tr '\n' ' ')" \
+  "run compile up "
 run "$WEFT" run --help
-check_contains "run --help" "$OUT" "--max-memory"
+check "run --help" "$RC" 0
+check_contains "run --help is run's" "$OUT" "usage: weft run [options] MODULE [ARGS...]"
+check_contains "run --help lists its options" "$OUT" "--max-memory"
 run "$WEFT" compile --help
 check "compile --help" "$RC" 0
+check_contains "compile --help is compile's" "$OUT" "usage: weft compile [options] MODULE.wasm"
 run "$WEFT" frobnicate
 check "unknown command is a usage error" "$RC" 2
 check "usage error is one line" "$(printf '%s\n' "$ERR" | wc -l)" 1

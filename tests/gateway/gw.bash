@@ -101,3 +101,14 @@ log_has() {
   done
   return 1
 }
+
+# log_count ERE: how many lines of the server's log match ERE (an extended regular
+# expression: a whole line can be checked, route and request id included), once one
+# does or after waiting as long as log_has.
+log_count() {
+  for _ in $(seq 1 50); do
+    grep -qE -- "$1" "$DIR/log" && break
+    sleep 0.1
+  done
+  grep -cE -- "$1" "$DIR/log"
+}

@@ -33,6 +33,8 @@ source = "gw_cgi.wasm"
 route = "/pure/..."
 timeout = "1s"
 TOML
+# In weft's environment, never in a guest's (checked with the volumes below).
+export WEFT_TEST_HOST_ONLY=1
 start_weft "$DIR" || { fail "server start"; finish; exit 1; }
 
 good() {
@@ -47,9 +49,8 @@ t1=$(date +%s%N)
 check "a guest past its timeout: 504" "$STATUS" 504
 ms=$(((t1 - t0) / 1000000))
 check "504 after about 1 s (took ${ms} ms)" "$([ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ] && echo yes)" yes
-log_has "/cgi/... #"
-log_has "504: stopped after its timeout"
-check "the timeout is logged with the route" $? 0
+check "the timeout is logged once, with the route" \
+  "$(log_count '^weft: /cgi/\.\.\. #[0-9]+: 504: stopped after its timeout of 1s$')" 1
 good "after 504"
 # The spinning guest was stopped: the process is not burning a core any more.
 sleep 0.3
@@ -64,8 +65,7 @@ check "the stopped guest uses no CPU ($((cpu2 - cpu1)) ticks in 1 s)" "$([ $((cp
 for ms in 5 30; do
   get "/pure/busy?ms=$ms"
   check "a guest that computes ${ms} ms: answered" "$STATUS:$BODY" "200:busy done"
-  log_has "busy for $ms ms"
-  check "its stderr line is logged once" "$(grep -c "^weft: /pure/\.\.\. #[0-9]*: busy for $ms ms\$" "$DIR/log")" 1
+  check "its stderr line is logged once" "$(log_count "^weft: /pure/\.\.\. #[0-9]+: busy for $ms ms\$")" 1
 done
 get /pure/state
 check "then a quick one, on a worker (fresh instance)" "$STATUS:$BODY" "200:counter=1"
@@ -74,8 +74,7 @@ get /pure/spin
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "its timeout is still its own: 504" "$STATUS" 504
 check "... after about 1 s, not 1 ms (took ${ms} ms)" "$([ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ] && echo yes)" yes
-log_has "/pure/... #"
-check "the 504 is logged once" "$(grep -c '^weft: /pure/\.\.\. #[0-9]*: 504: ' "$DIR/log")" 1
+check "the 504 is logged once" "$(log_count '^weft: /pure/\.\.\. #[0-9]+: 504: ')" 1
 
 # Trap: 500, logged with the trap and the route.
 get /cgi/trap
@@ -109,8 +108,8 @@ get /cgi/volume
 check "volume read" "$(printf '%s\n' "$BODY" | head -1)" "in=hello from the host"
 check "volume write" "$(cat "$DIR/data/out.txt" 2>/dev/null)" "written by the guest"
 get /cgi/env
-check "nothing else of the host is visible (no preopen but /data)" \
-  "$(printf '%s\n' "$BODY" | grep -c '^PWD=')" 0
+check "weft's own environment does not reach the guest" \
+  "$(printf '%s\n' "$BODY" | grep -c '^WEFT_TEST_HOST_ONLY=')" 0
 
 # A slow guest does not stall others: start one that sleeps 3 s, then ten quick
 # requests must all finish well before it does.
