@@ -94,6 +94,7 @@ alive=$(kill -0 "$PID" 2>/dev/null && echo alive || echo dead)
 check "weft up lived through the soak" "$alive" alive
 [ "$alive" = alive ] || { tail -n 20 "$DIR/log" >&2; finish; exit 1; }
 rss1=$(rss_kib)
+threads=$(awk '/^Threads:/ {print $2}' "/proc/$PID/status")
 
 # Hello: every request 200.
 hellos=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
@@ -125,7 +126,7 @@ check "flood: the rest of each request's stderr is summarized in one line" "$sum
 grown=$(((rss1 - rss0) / 1024))
 check "RSS after the soak within ${RSS_BOUND_MIB} MiB of RSS before (${rss0} KiB -> ${rss1} KiB)" \
   "$([ "$grown" -le "$RSS_BOUND_MIB" ] && echo yes)" yes
-echo "soak ${RUN_S}s: $summary; RSS ${rss0} KiB -> ${rss1} KiB; log $(wc -l <"$DIR/log") lines"
+echo "soak ${RUN_S}s: $summary; RSS ${rss0} KiB -> ${rss1} KiB, $threads threads; log $(wc -l <"$DIR/log") lines"
 
 stop_weft
 check "weft up stops cleanly after the soak" "$STOP_RC" 0
