@@ -6,7 +6,7 @@
 # after, and whether every check held.
 #
 # usage: bash bench/soak/run.sh [SECONDS]     (default 300)
-# Environment: BUILD_DIR (default ./build), SOAK_RSS_MIB (the RSS bound, default 96).
+# Environment: BUILD_DIR (default ./build), SOAK_RSS_MIB (the RSS bound, default 32).
 # It builds weft in BUILD_DIR; the test's own log goes to bench/out/soak/.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -15,10 +15,10 @@ if ldd "$WEFT" 2>/dev/null | grep -q libasan; then
   RUN_S=${SOAK_SECONDS:-10}
   # AddressSanitizer keeps freed memory in quarantine (256 MiB by default) to catch
   # use after free; leaks are LeakSanitizer's to find, at exit.
-  RSS_BOUND_MIB=${SOAK_RSS_MIB:-352}
+  RSS_BOUND_MIB=${SOAK_RSS_MIB:-288}
 else
   RUN_S=${SOAK_SECONDS:-30}
-  RSS_BOUND_MIB=${SOAK_RSS_MIB:-96}
+  RSS_BOUND_MIB=${SOAK_RSS_MIB:-32}
 fi
 STDERR_LINES=1000 # weft's default cap on stderr lines logged per request
 
