@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -149,7 +150,16 @@ static void print_route(void *arg, const char *pattern, const char *function,
         printf("  %-30s (weft: health check)\n", pattern);
 }
 
+/* Allocations from this size up (a guest's large response, a large request body) are
+ * mapped and unmapped on their own. By default glibc raises that threshold to the
+ * largest block freed so far (up to 32 MiB), after which such buffers come from the
+ * heap of the thread that ran the request and are kept there once freed: on the
+ * fault-mix soak, one or two max_response-sized stdout buffers (16 MiB each) stayed in
+ * RSS in some runs. */
+#define WEFT_UP_MMAP_THRESHOLD (1u << 20)
+
 int weft_cli_up(int argc, char **argv) {
+    mallopt(M_MMAP_THRESHOLD, WEFT_UP_MMAP_THRESHOLD);
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"listen", required_argument, 0, 'l'},
                                          {"env", required_argument, 0, 'e'},
