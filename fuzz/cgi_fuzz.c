@@ -1,8 +1,8 @@
-/* libFuzzer target for the CGI response parser (src/gateway/cgi.c): a guest's stdout
+/* libFuzzer target for the CGI response parser (src/invoke/cgi_response.c): a guest's stdout
  * is hostile, and every byte of it reaches this parser.
  *
  * Any input must either be refused with an error message, or parse into a response
- * that keeps the contract of gateway.h: a final status 200..599, at most
+ * that keeps the contract of invoke.h: a final status 200..599, at most
  * WEFT_CGI_MAX_HEADERS headers whose names are HTTP tokens and whose values hold no
  * control character but tab, every string inside the buffer and NUL-terminated there,
  * and a body that is the tail of the output. Anything else aborts.
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gateway/gateway.h"
+#include "invoke/invoke.h"
 
 static const uint8_t *lo, *hi; /* the parsed buffer, hi included (the writable byte) */
 

@@ -5,7 +5,7 @@
  * HELLO.wasm is bench/engine/hello.c (one line on stdout). Three loops, each after a
  * warm-up, each iteration timed on its own so that the median and the 99th percentile
  * can be told apart:
- *   invoke    weft_invoke: WASI world created, instance made, _start run with stdout
+ *   invoke    weft_wasi_run: WASI world created, instance made, _start run with stdout
  *             captured to a buffer, everything freed. What a request to the gateway pays.
  *   instance  weft_instance_new + weft_instance_free through the engine API, with one
  *             WASI state created once: the instance alone (memory from the pool, data
@@ -22,6 +22,7 @@
 
 #include "engine/engine.h"
 #include "invoke/invoke.h"
+#include "wasi/wasi.h"
 #include "wasi/wasi.h"
 
 #define BENCH_WARMUP 1000
@@ -66,12 +67,12 @@ static void explain(const char *loop, const weft_outcome_t *o, const weft_buf_t 
                         "that line and exits 0; give it that one\n");
 }
 
-/* One weft_invoke of hello with stdout to a buffer; false if it failed or printed
+/* One weft_wasi_run of hello with stdout to a buffer; false if it failed or printed
  * anything but HELLO_OUTPUT. */
 static bool invoke_once(weft_module_t *m) {
     static const char *const argv[] = {"hello"};
     weft_buf_t out = {0};
-    weft_invoke_request_t req = {
+    weft_wasi_config_t req = {
         .argv = argv,
         .argc = 1,
         .stdio = {{.kind = WEFT_STDIO_NULL},
@@ -80,7 +81,7 @@ static bool invoke_once(weft_module_t *m) {
     };
     weft_outcome_t o;
     weft_error_t err = {0};
-    if (weft_invoke(m, &req, &o, &err)) {
+    if (weft_wasi_run(m, NULL, &req, NULL, &(weft_limits_t){0}, &o, &err)) {
         fprintf(stderr, "invoke: %s\n", err.msg);
         weft_buf_free(&out);
         return false;
@@ -173,7 +174,7 @@ int main(int argc, char **argv) {
     }
     if (failed)
         goto out;
-    report("instantiate + run + free (weft_invoke)", ns, (size_t)iterations);
+    report("instantiate + run + free (weft_wasi_run)", ns, (size_t)iterations);
 
     for (int i = 0; i < BENCH_WARMUP && !failed; i++)
         failed += !instance_once(m, &guest);

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/app.h"
 #include "cli.h"
 #include "engine/engine.h"
-#include "host/host.h"
 #include "invoke/invoke.h"
 #include "util/util.h"
 
@@ -71,8 +71,8 @@ static const char compile_help[] =
     "  -q, --quiet           no progress lines\n"
     "  -h, --help            this help\n";
 
-/* Splits "HOST::GUEST[:readonly]" (wasmtime's spelling) into a preopen. */
-static int parse_dir(char *spec, weft_preopen_t *p) {
+/* Splits "HOST::GUEST[:readonly]" (wasmtime's spelling) into a volume. */
+static int parse_dir(char *spec, weft_app_volume_t *p) {
     p->readonly = false;
     size_t n = strlen(spec);
     if (n > 9 && !strcmp(spec + n - 9, ":readonly")) {
@@ -82,13 +82,13 @@ static int parse_dir(char *spec, weft_preopen_t *p) {
     char *sep = strstr(spec, "::");
     if (sep) {
         *sep = 0;
-        p->host_path = spec;
-        p->guest_path = sep + 2;
+        p->host = spec;
+        p->guest = sep + 2;
     } else {
-        p->host_path = spec;
-        p->guest_path = spec;
+        p->host = spec;
+        p->guest = spec;
     }
-    return *p->host_path && *p->guest_path ? 0 : -1;
+    return *p->host && *p->guest ? 0 : -1;
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -102,13 +102,13 @@ static int cmd_run(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     static const char *envs[WEFT_MAX_RUN_ENV];
     static char *env_owned[WEFT_MAX_RUN_ENV];
-    static weft_preopen_t dirs[WEFT_MAX_RUN_DIRS];
-    static const char *hosts[WEFT_MAX_RUN_HOSTS];
+    static weft_app_volume_t dirs[WEFT_MAX_RUN_DIRS];
+    static char *hosts[WEFT_MAX_RUN_HOSTS];
     static int sockets[WEFT_MAX_RUN_SOCKETS];
     size_t nsockets = 0;
     size_t nenv = 0, ndirs = 0, nhosts = 0;
-    weft_http_policy_t http = {0};
-    const char *entry = "_start";
+    uint32_t http_max_concurrency = 0;
+    char *entry = "_start";
     weft_limits_t limits = {0};
     weft_compile_opts_t copts = {0};
     int c;
@@ -192,7 +192,7 @@ static int cmd_run(int argc, char **argv) {
             if (!*optarg || *end || v == 0 || v > UINT32_MAX)
                 return weft_cli_usage_error("run", "--http-max-concurrency %s: expected a "
                                             "number from 1", optarg);
-            http.max_concurrency = (uint32_t)v;
+            http_max_concurrency = (uint32_t)v;
             break;
         }
         case 'h':
@@ -212,47 +212,49 @@ static int cmd_run(int argc, char **argv) {
      * trap, must not be killed by the signal either, so that the exit status is the
      * guest's. */
     signal(SIGPIPE, SIG_IGN);
+    /* The command as a function of a one-function app. */
+    weft_app_function_t def = {
+        .name = (char *)path,
+        .source = (char *)path,
+        .wasm = (char *)path,
+        .entrypoint = entry,
+        .allowed_hosts = hosts,
+        .nallowed = nhosts,
+        .volumes = dirs,
+        .nvolumes = ndirs,
+        .timeout_ns = limits.timeout_ns,
+        .max_memory = limits.max_memory,
+        .http_max_concurrency = http_max_concurrency,
+    };
+    weft_function_opts_t fopts = {.env = envs, .nenv = nenv, .cache_dir = copts.cache_dir};
     weft_error_t err = {0};
-    weft_module_t *m = NULL;
-    if (weft_invoke_init(&err) || weft_module_load(path, &copts, &m, &err)) {
+    weft_function_t *fn = NULL;
+    if (weft_invoke_init(&err) || weft_function_load(&def, &fopts, &fn, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
     }
-    http.allowed_hosts = hosts;
-    http.nallowed = nhosts;
-    http.log_tag = path;
-    weft_invoke_request_t req = {
-        .entry = entry,
+    weft_run_opts_t ropts = {
         .argv = (const char *const *)argv + optind,
         .argc = (size_t)(argc - optind),
-        .envp = envs,
-        .envc = nenv,
-        .preopens = dirs,
-        .npreopens = ndirs,
         .sockets = sockets,
         .nsockets = nsockets,
-        .limits = limits,
-        .http = &http,
-        .stdio = {{.kind = WEFT_STDIO_FD, .fd = 0},
-                  {.kind = WEFT_STDIO_FD, .fd = 1},
-                  {.kind = WEFT_STDIO_FD, .fd = 2}},
     };
-    weft_outcome_t out;
+    weft_call_outcome_t out;
     int status;
     weft_crash_task(path, 0);
-    if (weft_invoke(m, &req, &out, &err)) {
+    if (weft_function_run(fn, &ropts, &out, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         status = WEFT_EXIT_ERROR;
-    } else if (out.kind == WEFT_OUTCOME_TRAPPED) {
+    } else if (out.trap) {
         fflush(stdout);
-        fprintf(stderr, "weft: %s: trap: %s\n", path, weft_trap_text(out.trap));
+        fprintf(stderr, "weft: %s: trap: %s\n", path, out.trap);
         status = WEFT_EXIT_TRAP;
-    } else if (out.kind == WEFT_OUTCOME_EXITED) {
+    } else if (out.end == WEFT_CALL_EXITED) {
         status = (int)(out.exit_code & 0xff);
     } else {
         status = 0;
     }
-    weft_module_release(m);
+    weft_function_release(fn);
     for (size_t i = 0; i < nenv; i++)
         free(env_owned[i]);
     for (size_t i = 0; i < nsockets; i++)

@@ -15,11 +15,6 @@
 /* Bound on the _routes output of one module. */
 #define WEFT_GATEWAY_MAX_ROUTES_OUTPUT (1u << 20)
 
-static void log_stderr_line(void *arg, const char *line, size_t len) {
-    const char *tag = arg;
-    weft_log("%s: _routes: %.*s", tag, (int)len, line);
-}
-
 static handler_t *new_handler(weft_gateway_t *gw, function_t *fn, const char *entry) {
     handler_t *h = calloc(1, sizeof *h);
     if (!h || !(h->entrypoint = strdup(entry))) {
@@ -40,7 +35,7 @@ static int add_route(weft_gateway_t *gw, const char *pattern, function_t *fn, co
                  gw->app->path);
         return 0;
     }
-    if (!weft_module_has_entry(fn->module, entry))
+    if (!weft_function_has_entry(fn->fn, entry))
         return weft_error_set(err, WEFT_ENOTFOUND,
                               "%s: route %s: the module %s exports no function '%s'", gw->app->path,
                               pattern, fn->def->wasm, entry);
@@ -56,30 +51,22 @@ static int add_route(weft_gateway_t *gw, const char *pattern, function_t *fn, co
 /* Runs the module's _routes export, if it has one, and adds a route per output line
  * "<route> <entrypoint>", joined to each route the function is declared on. */
 static int add_dynamic_routes(weft_gateway_t *gw, function_t *fn, weft_error_t *err) {
-    if (!weft_module_has_entry(fn->module, "_routes"))
+    if (!weft_function_has_entry(fn->fn, "_routes"))
         return 0;
-    weft_buf_t out = {0};
-    const char *argv[] = {fn->def->name};
-    weft_invoke_request_t req = {
-        .entry = "_routes",
-        .argv = argv,
-        .argc = 1,
-        .limits = {.max_memory = fn->def->max_memory, .timeout_ns = fn->def->timeout_ns},
-        .stdio =
-            {{.kind = WEFT_STDIO_NULL},
-             {.kind = WEFT_STDIO_OUTPUT, .out = &out, .out_limit = WEFT_GATEWAY_MAX_ROUTES_OUTPUT},
-             {.kind = WEFT_STDIO_LINES, .on_line = log_stderr_line, .arg = (void *)fn->def->name}},
-    };
-    weft_outcome_t outcome;
-    int rc = weft_invoke(fn->module, &req, &outcome, err);
-    if (!rc && outcome.kind == WEFT_OUTCOME_TRAPPED)
+    char tag[300];
+    snprintf(tag, sizeof tag, "%s: _routes", fn->def->name);
+    weft_call_opts_t opts = {
+        .entry = "_routes", .max_response = WEFT_GATEWAY_MAX_ROUTES_OUTPUT, .log_tag = tag};
+    weft_response_t resp;
+    int rc = weft_function_call(fn->fn, NULL, &opts, &resp, err);
+    if (!rc && resp.outcome.trap)
         rc = weft_error_set(err, WEFT_ETRAP, "%s: _routes trapped: %s", fn->def->wasm,
-                            weft_trap_text(outcome.trap));
-    else if (!rc && outcome.kind == WEFT_OUTCOME_EXITED && outcome.exit_code)
+                            resp.outcome.trap);
+    else if (!rc && resp.outcome.end == WEFT_CALL_EXITED && resp.outcome.exit_code)
         rc = weft_error_set(err, WEFT_ETRAP, "%s: _routes exited with status %u", fn->def->wasm,
-                            outcome.exit_code);
+                            resp.outcome.exit_code);
     char *save = NULL, *words = NULL;
-    char *text = rc || !out.data ? NULL : (char *)out.data;
+    char *text = rc || !resp.body ? NULL : (char *)resp.body;
     for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line && !rc;
          line = strtok_r(NULL, "\n", &save)) {
         char *sub = strtok_r(line, " \t\r", &words);
@@ -103,38 +90,29 @@ static int add_dynamic_routes(weft_gateway_t *gw, function_t *fn, weft_error_t *
                 rc = add_route(gw, joined, fn, entry, err);
         }
     }
-    weft_buf_free(&out);
+    weft_response_free(&resp);
     return rc;
 }
 
 static int load_function(weft_gateway_t *gw, function_t *fn, const weft_app_function_t *def,
                          weft_error_t *err) {
     fn->def = def;
-    weft_compile_opts_t copts = {.cache_dir = gw->cfg.cache_dir, .quiet = gw->cfg.quiet};
-    int rc = weft_module_load(def->wasm, &copts, &fn->module, err);
+    weft_function_opts_t opts = {.env = gw->cfg.env,
+                                 .nenv = gw->cfg.nenv,
+                                 .cache_dir = gw->cfg.cache_dir,
+                                 .quiet = gw->cfg.quiet};
+    int rc = weft_function_load(def, &opts, &fn->fn, err);
     if (rc) {
         weft_error_prefix(err, "function '%s'", def->name);
         return rc;
     }
-    if (def->nvolumes) {
-        fn->preopens = calloc(def->nvolumes, sizeof *fn->preopens);
-        if (!fn->preopens)
-            return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-        for (size_t i = 0; i < def->nvolumes; i++) {
-            fn->preopens[i].host_path = def->volumes[i].host;
-            fn->preopens[i].guest_path = def->volumes[i].guest;
-            fn->preopens[i].readonly = def->volumes[i].readonly;
-            if (access(def->volumes[i].host, F_OK) != 0)
-                return weft_error_set(err, WEFT_ENOTFOUND,
-                                      "function '%s': volume %s: host folder %s does not exist",
-                                      def->name, def->volumes[i].guest, def->volumes[i].host);
-        }
-    }
-    fn->http.allowed_hosts = (const char *const *)def->allowed_hosts;
-    fn->http.nallowed = def->nallowed;
-    fn->http.max_concurrency = def->http_max_concurrency;
-    fn->http.log_tag = def->name;
-    fn->repeatable = def->nvolumes == 0 && def->nallowed == 0;
+    /* At start-up rather than at each request. */
+    for (size_t i = 0; i < def->nvolumes; i++)
+        if (access(def->volumes[i].host, F_OK) != 0)
+            return weft_error_set(err, WEFT_ENOTFOUND,
+                                  "function '%s': volume %s: host folder %s does not exist",
+                                  def->name, def->volumes[i].guest, def->volumes[i].host);
+    fn->repeatable = weft_function_repeatable(fn->fn);
     atomic_init(&fn->inline_after_ns, 0);
     return 0;
 }
@@ -148,11 +126,8 @@ static void set_defaults(weft_gateway_config_t *cfg) {
     if (!cfg->idle_timeout_ns)
         cfg->idle_timeout_ns = WEFT_GATEWAY_IDLE_TIMEOUT_S * 1000000000ull;
     if (!cfg->max_response)
-        cfg->max_response = WEFT_GATEWAY_MAX_RESPONSE;
-    if (!cfg->max_stderr_bytes)
-        cfg->max_stderr_bytes = WEFT_GATEWAY_MAX_STDERR_BYTES;
-    if (!cfg->max_stderr_lines)
-        cfg->max_stderr_lines = WEFT_GATEWAY_MAX_STDERR_LINES;
+        cfg->max_response = WEFT_INVOKE_MAX_RESPONSE;
+    /* max_stderr_bytes, max_stderr_lines: 0 is the invoke layer's default. */
     /* max_connections: weft_gateway_start, which knows the descriptor limit. */
 }
 
@@ -230,11 +205,8 @@ void weft_gateway_free(weft_gateway_t *gw) {
     if (!gw)
         return;
     weft_gateway_server_free(gw);
-    for (size_t i = 0; i < gw->nfns; i++) {
-        if (gw->fns[i].module)
-            weft_module_release(gw->fns[i].module);
-        free(gw->fns[i].preopens);
-    }
+    for (size_t i = 0; i < gw->nfns; i++)
+        weft_function_release(gw->fns[i].fn);
     free(gw->fns);
     while (gw->handlers) {
         handler_t *h = gw->handlers;

@@ -1,14 +1,12 @@
 /* gateway: WASI modules served as HTTP handlers, the way WAGI does it.
  *
- * An HTTP request is routed (router.c) to a function of the app, mapped to a CGI
- * invocation (cgi_request.c: environment, argv, the body as stdin), run in a fresh
- * instance on a worker thread (invoke layer), and the guest's stdout is parsed as a
- * CGI response (cgi.c). The server (server.c) is h2o; guests never run on its I/O
- * threads, so a slow guest stalls only its own request.
+ * An HTTP request is routed (router.c) to a function of the app and handed to the
+ * invoke layer as a transport-neutral request; its response (status, headers, body)
+ * goes back to the client. The server (server.c) is h2o; short functions are tried on
+ * its I/O threads within a budget, every other call runs on a worker thread, so a slow
+ * guest stalls only its own request.
  *
- * The router and the two CGI mappings are exported on their own as well, for unit
- * tests and fuzzers, and because the event layer delivers events to functions through
- * the same mapping.
+ * The router is exported on its own as well, for unit tests.
  */
 #ifndef WEFT_GATEWAY_H
 #define WEFT_GATEWAY_H
@@ -18,22 +16,7 @@
 #include <stdint.h>
 
 #include "../app/app.h"
-#include "../engine/engine.h"
 #include "../util/util.h"
-
-/* ---- A list of strings ------------------------------------------------------------- */
-
-/* The strings live one after the other in one buffer, so that building a request's
- * environment costs a few allocations rather than one per variable. */
-typedef struct weft_strv {
-    char **v; /* NULL-terminated; point into arena, valid until the next add or free */
-    size_t n, cap;
-    weft_buf_t arena;
-} weft_strv_t;
-
-/* Appends a copy of s[0..len). WEFT_ELIMIT past WEFT_CGI_MAX_VARS strings. */
-int weft_strv_add(weft_strv_t *sv, const char *s, size_t len);
-void weft_strv_free(weft_strv_t *sv);
 
 /* ---- Router ------------------------------------------------------------------------ */
 
@@ -66,84 +49,6 @@ void weft_router_free(weft_router_t *r);
  * NUL-terminated string; WEFT_EINVAL when it does not fit. */
 int weft_route_join(const char *base, const char *sub, char *out, size_t cap);
 
-/* SCRIPT_NAME for a route: the pattern without "/..." ("/" for "/..."). */
-const char *weft_route_script_name(const weft_route_t *route);
-
-/* ---- CGI request mapping ----------------------------------------------------------- */
-
-/* Bound on the variables or arguments of one request. */
-#define WEFT_CGI_MAX_VARS 4096
-
-typedef struct weft_cgi_header_in {
-    const char *name; /* as received */
-    const char *value;
-} weft_cgi_header_in_t;
-
-/* What the gateway knows of one request, all borrowed. */
-typedef struct weft_cgi_request {
-    const char *method;
-    const char *protocol; /* "HTTP/1.1" */
-    const char *raw_path; /* as on the wire, without the query */
-    const char *query;    /* after '?', raw; NULL when the target had no '?' */
-    const weft_route_t *route;
-    const char *remote_addr; /* "127.0.0.1" */
-    const char *server_name; /* from Host, else the listen address */
-    const char *server_port;
-    bool tls;
-    uint64_t content_length; /* of the body as the guest gets it */
-    const weft_cgi_header_in_t *headers;
-    size_t nheaders;
-} weft_cgi_request_t;
-
-/* Builds the guest's environment: the global variables (--env, --env-file) first, the
- * module's environment next, the CGI variables last; a later definition of a name
- * replaces an earlier one, so every name appears once and the CGI variables cannot be
- * overridden. Every request header becomes HTTP_<NAME> (upper case, '-' as '_'),
- * except Authorization and Connection; repeated headers are joined with ", ". */
-int weft_cgi_env(const weft_cgi_request_t *rq, const char *const *global, size_t nglobal,
-                 const char *const *module, size_t nmodule, weft_strv_t *out);
-
-/* Builds argv. Without a template: the raw request path, then each non-empty
- * '&'-separated item of the raw query. With one (WAGI's `argv`): ${SCRIPT_NAME} and
- * ${ARGS} (the query items, space-separated) are substituted and the result is split
- * on spaces. */
-int weft_cgi_argv(const char *tmpl, const weft_cgi_request_t *rq, weft_strv_t *out);
-
-/* ---- CGI response parsing ---------------------------------------------------------- */
-
-/* Bounds on what a guest may answer with. */
-#define WEFT_CGI_MAX_HEADERS 128
-#define WEFT_CGI_MAX_HEADER_BLOCK (64u << 10)
-
-typedef struct weft_cgi_header {
-    const char *name; /* NUL-terminated, inside the parsed buffer */
-    const char *value;
-} weft_cgi_header_t;
-
-typedef struct weft_cgi_response {
-    unsigned status;
-    weft_cgi_header_t headers[WEFT_CGI_MAX_HEADERS]; /* to send, in the guest's order */
-    size_t nheaders;
-    const uint8_t *body;
-    size_t body_len;
-    const char *error; /* why the output is not a CGI response (for the 500 body) */
-} weft_cgi_response_t;
-
-/* Told about each header line that is dropped, and why. */
-typedef void (*weft_cgi_warn_fn)(void *arg, const char *why, const char *line, size_t len);
-
-/* Parses a guest's stdout out[0..len) as a CGI response. out[len] must be writable (a
- * weft_buf_t always has that byte): names and values are cut in place with NULs, and
- * resp points into out. The header block ends at the first empty line ("\n\n" or
- * "\r\n\r\n"); output that ends inside it is all headers. Content-Type, Location and
- * Status are the CGI fields; Location alone means 302. Any other header that is valid
- * HTTP is passed on, repeated ones kept in order; invalid ones and the ones the server
- * owns (Content-Length, Transfer-Encoding, Connection, ...) are dropped and reported
- * to warn. Returns 0, or WEFT_EINVAL with resp->error set when there is no
- * Content-Type, Location or Status, or the header block is too large. */
-int weft_cgi_parse(uint8_t *out, size_t len, weft_cgi_response_t *resp, weft_cgi_warn_fn warn,
-                   void *arg);
-
 /* ---- The gateway ------------------------------------------------------------------- */
 
 /* Bounds of the server, each with one place to change it; the defaults of the
@@ -159,9 +64,7 @@ int weft_cgi_parse(uint8_t *out, size_t len, weft_cgi_response_t *resp, weft_cgi
  * more than the guests behind them can serve at once, and few enough to stay clear of
  * the descriptor limit once weft has raised it (see server.c). */
 #define WEFT_GATEWAY_MAX_CONNECTIONS 10000
-#define WEFT_GATEWAY_MAX_RESPONSE (64u << 20)     /* guest stdout */
-#define WEFT_GATEWAY_MAX_STDERR_BYTES (64u << 10) /* guest stderr logged per request ... */
-#define WEFT_GATEWAY_MAX_STDERR_LINES 1000        /* ... whichever comes first */
+/* max_response, max_stderr_bytes, max_stderr_lines: invoke.h's WEFT_INVOKE_MAX_*. */
 #define WEFT_GATEWAY_DEFAULT_WORKERS 64           /* guests running at once */
 
 /* For each number below, 0 means the default above (WEFT_APP_DEFAULT_MAX_BODY for

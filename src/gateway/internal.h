@@ -19,13 +19,8 @@
 /* A function of the app, loaded. */
 typedef struct function {
     const weft_app_function_t *def; /* borrowed from the app */
-    weft_module_t *module;
-    weft_preopen_t *preopens;
-    weft_http_policy_t http;
-    /* Can a request run twice without anyone noticing? True when the function has no
-     * volume and no outbound HTTP: it touches nothing but its own stdin, stdout and
-     * stderr, which the gateway holds. Such a function runs on the I/O thread first
-     * (see server.c). */
+    weft_function_t *fn;
+    /* Runs on the I/O thread first (see server.c): weft_function_repeatable. */
     bool repeatable;
     /* Until when (weft_now_ns) requests skip the I/O thread because one ran over
      * WEFT_GATEWAY_INLINE_NS there; 0: they do not. */
@@ -39,10 +34,10 @@ typedef struct handler {
     struct handler *next; /* every handler, for freeing */
 } handler_t;
 
-/* One request handed to a worker: made by the I/O thread that read it (with the
- * guest's environment, argv and a copy of the body, so that the worker never touches
- * h2o's request), run by one worker, and sent back to that I/O thread as a message,
- * which answers the client and frees it. */
+/* One request handed to a worker: made by the I/O thread that read it (with copies of
+ * what the guest gets of it, so that the worker never touches h2o's request), run by
+ * one worker, and sent back to that I/O thread as a message, which answers the client
+ * and frees it. */
 typedef struct request {
     h2o_multithread_message_t msg; /* first: the I/O thread's queue links these */
     struct weft_gateway *gw;
@@ -51,21 +46,19 @@ typedef struct request {
     struct request **req_link; /* in req's memory pool, pointing back here */
     uint64_t id;
     const weft_route_t *route;
-    weft_strv_t env, argv;
+    char tag[128]; /* "/route #id", for the log */
+    /* The request as the function gets it: call.headers and the strings point into
+     * strings (method, protocol, path, [query], remote, name, port, then each header's
+     * name and value), call.body into body. */
+    weft_request_t call;
+    weft_strv_t strings;
+    weft_header_t *headers;
     weft_buf_t body;
     /* The answer, set by the worker. */
-    unsigned status;
-    weft_buf_t out;               /* the guest's stdout, which resp points into */
-    weft_cgi_response_t *resp;    /* NULL: an error, text below */
-    const char *error_text;       /* static */
-    bool hold_stderr;             /* keep the guest's stderr lines in held_stderr */
-    bool retried;                 /* its run on the I/O thread was cut short */
-    weft_buf_t held_stderr;       /* until the run is known to count */
-    /* The guest's stderr lines logged (or held) for this run, and those past the caps
-     * (cfg.max_stderr_lines, cfg.max_stderr_bytes), counted for one summary line. */
-    uint64_t stderr_lines, stderr_bytes, stderr_dropped_lines, stderr_dropped_bytes;
-    struct request *next;         /* in the pool's queue */
-    uint64_t queued_ns;           /* when it was queued there */
+    weft_response_t resp;
+    bool retried;         /* its run on the I/O thread was cut short */
+    struct request *next; /* in the pool's queue */
+    uint64_t queued_ns;   /* when it was queued there */
 } request_t;
 
 /* A connection accepted by an I/O thread, until h2o closes it (server.c), with what the
@@ -184,15 +177,15 @@ void weft_pool_drain(pool_t *p);
 /* Stops and joins every thread (after draining). */
 void weft_pool_destroy(pool_t *p);
 
-/* On the I/O thread: rq's environment, argv and body from req (request.c). */
+/* On the I/O thread: rq's request for the function, copied from req (request.c). */
 int weft_gateway_prepare_request(request_t *rq, h2o_req_t *req);
 /* Did the client name the host (Host, or HTTP/2's :authority)? h2o moves Host out of
  * the headers into req->input.authority, which is its host entry's name when the
  * client gave none. */
 bool weft_gateway_host_given(const h2o_req_t *req);
-/* Runs rq's guest and sets its answer (request.c). With budget_ns, a run still going
- * after that long is stopped and nothing of it is kept: returns false, and rq can be
- * run again. Otherwise (and always without a budget) returns true. */
+/* Calls rq's function and sets its answer (request.c). With budget_ns, a run still
+ * going after that long is stopped and nothing of it is kept: returns false, and rq can
+ * be run again. Otherwise (and always without a budget) returns true. */
 bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns);
 /* Stops the server if it runs and frees what weft_gateway_start made (server.c). */
 void weft_gateway_server_free(weft_gateway_t *gw);

@@ -110,9 +110,3 @@ int weft_route_join(const char *base, const char *sub, char *out, size_t cap) {
     int n = snprintf(out, cap, "%.*s/%s", (int)bl, base, sub);
     return n >= 0 && (size_t)n < cap ? 0 : WEFT_EINVAL;
 }
-
-const char *weft_route_script_name(const weft_route_t *route) {
-    if (!route->wildcard)
-        return route->pattern;
-    return route->prefix[0] ? route->prefix : "/";
-}

@@ -161,12 +161,10 @@ static void answer_text(weft_gateway_t *gw, h2o_req_t *req, unsigned status, con
 }
 
 static void request_free(request_t *rq) {
-    weft_strv_free(&rq->env);
-    weft_strv_free(&rq->argv);
+    weft_strv_free(&rq->strings);
+    free(rq->headers);
     weft_buf_free(&rq->body);
-    weft_buf_free(&rq->out);
-    weft_buf_free(&rq->held_stderr);
-    free(rq->resp);
+    weft_response_free(&rq->resp);
     free(rq);
 }
 
@@ -180,12 +178,12 @@ static void on_req_disposed(void *link) {
 /* The answer of a guest (request.c set it), given to h2o. */
 static void answer_guest(request_t *rq) {
     h2o_req_t *req = rq->req;
-    if (!rq->resp) {
-        answer_text(rq->gw, req, rq->status, rq->error_text);
+    const weft_response_t *cgi = &rq->resp;
+    if (cgi->error) {
+        answer_text(rq->gw, req, cgi->status, cgi->error);
         return;
     }
     before_answer(req, rq->gw);
-    const weft_cgi_response_t *cgi = rq->resp;
     req->res.status = (int)cgi->status;
     req->res.reason = weft_gateway_reason_phrase(cgi->status);
     for (size_t i = 0; i < cgi->nheaders; i++) {

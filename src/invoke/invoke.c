@@ -1,11 +1,43 @@
-/* invoke: one call of one function with one request (see invoke.h). */
+/* invoke: loading a function and calling it (contract in invoke.h).
+ *
+ * One call puts together what a guest needs for one run: a fresh instance of the
+ * module (engine), its WASI world (arguments, environment, preopens, stdio from and to
+ * memory or host descriptors) and the host APIs it may use (outbound HTTP within its
+ * allowed hosts), runs the entry point under the limits, and tears everything down.
+ *
+ * A request's call (weft_function_call) then reads the outcome as a status: a guest
+ * that ran out of time is 504 (the engine has stopped it), a response over the limit,
+ * any other trap or a non-zero exit status is 500, and a guest that ran to completion
+ * is answered with what its stdout says. Every failure is logged with the call's tag,
+ * which also prefixes the guest's own stderr lines.
+ */
 #include "invoke.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../engine/engine.h"
 #include "../host/host.h"
+#include "../wasi/wasi.h"
 
 #define WEFT_HTTP_MODULE "wasi_experimental_http"
+
+struct weft_function {
+    const weft_app_function_t *def; /* borrowed */
+    weft_function_opts_t opts;      /* borrowed strings */
+    weft_module_t *module;
+    weft_preopen_t *preopens; /* def->nvolumes of them */
+    weft_host_policy_t http;
+};
+
+/* What a response's fields point into. */
+struct weft_response_data {
+    weft_buf_t out; /* the guest's stdout */
+    weft_cgi_response_t cgi;
+};
+
+/* ---- the host APIs in the network plugin ------------------------------------------- */
 
 /* The host layer lives in the network plugin (util/plugin.c): these reach it. */
 typedef const weft_import_def_t *(*host_imports_fn)(size_t *n);
@@ -30,46 +62,334 @@ int weft_invoke_init(weft_error_t *err) {
     return rc;
 }
 
-int weft_invoke(weft_module_t *m, const weft_invoke_request_t *req, weft_outcome_t *out,
-                weft_error_t *err) {
-    weft_wasi_config_t cfg = {
-        .argv = req->argv,
-        .argc = req->argc,
-        .envp = req->envp,
-        .envc = req->envc,
-        .preopens = req->preopens,
-        .npreopens = req->npreopens,
-        .sockets = req->sockets,
-        .nsockets = req->nsockets,
-    };
-    memcpy(cfg.stdio, req->stdio, sizeof cfg.stdio);
-    weft_wasi_t *wasi = NULL;
-    int rc = weft_wasi_create(&cfg, &wasi, err);
+/* ---- functions ---------------------------------------------------------------------- */
+
+int weft_function_load(const weft_app_function_t *def, const weft_function_opts_t *opts,
+                       weft_function_t **out, weft_error_t *err) {
+    *out = NULL;
+    weft_function_t *fn = calloc(1, sizeof *fn);
+    if (!fn)
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    fn->def = def;
+    if (opts)
+        fn->opts = *opts;
+    weft_compile_opts_t copts = {.cache_dir = fn->opts.cache_dir, .quiet = fn->opts.quiet};
+    int rc = weft_module_load(def->wasm, &copts, &fn->module, err);
     if (rc)
-        return rc;
-    /* Outbound HTTP: req->http NULL denies every request. */
-    weft_host_policy_t policy = {0};
-    if (req->http)
-        policy = (weft_host_policy_t){req->http->allowed_hosts, req->http->nallowed,
-                                      req->http->max_concurrency, req->http->log_tag};
+        goto fail;
+    if (def->nvolumes && !(fn->preopens = calloc(def->nvolumes, sizeof *fn->preopens))) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < def->nvolumes; i++) {
+        fn->preopens[i].host_path = def->volumes[i].host;
+        fn->preopens[i].guest_path = def->volumes[i].guest;
+        fn->preopens[i].readonly = def->volumes[i].readonly;
+    }
+    fn->http = (weft_host_policy_t){(const char *const *)def->allowed_hosts, def->nallowed,
+                                    def->http_max_concurrency, def->name};
+    *out = fn;
+    return 0;
+fail:
+    weft_function_release(fn);
+    return rc;
+}
+
+void weft_function_release(weft_function_t *fn) {
+    if (!fn)
+        return;
+    if (fn->module)
+        weft_module_release(fn->module);
+    free(fn->preopens);
+    free(fn);
+}
+
+const weft_app_function_t *weft_function_def(const weft_function_t *fn) {
+    return fn->def;
+}
+
+bool weft_function_has_entry(const weft_function_t *fn, const char *entry) {
+    return weft_module_has_entry(fn->module, entry);
+}
+
+bool weft_function_repeatable(const weft_function_t *fn) {
+    return fn->def->nvolumes == 0 && fn->def->nallowed == 0;
+}
+
+/* ---- one run -------------------------------------------------------------------------- */
+
+static weft_call_outcome_t outcome_of(const weft_outcome_t *o) {
+    weft_call_outcome_t c = {.exit_code = o->exit_code};
+    switch (o->kind) {
+    case WEFT_OUTCOME_RETURNED:
+        c.end = WEFT_CALL_RETURNED;
+        break;
+    case WEFT_OUTCOME_EXITED:
+        c.end = WEFT_CALL_EXITED;
+        break;
+    case WEFT_OUTCOME_TRAPPED:
+        c.end = o->trap == WEFT_TRAP_DEADLINE       ? WEFT_CALL_DEADLINE
+                : o->trap == WEFT_TRAP_MEMORY_LIMIT ? WEFT_CALL_MEMORY_LIMIT
+                                                    : WEFT_CALL_TRAPPED;
+        c.trap = weft_trap_text(o->trap);
+        break;
+    }
+    return c;
+}
+
+/* Runs entry of fn with the WASI world cfg, under timeout_ns (0: the function's). */
+static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t *cfg,
+               uint64_t timeout_ns, weft_call_outcome_t *out, weft_error_t *err) {
     weft_host_t *host = NULL;
     host_destroy_fn host_destroy = NULL;
-    if (weft_module_imports(m, WEFT_HTTP_MODULE)) {
+    if (weft_module_imports(fn->module, WEFT_HTTP_MODULE)) {
         /* The engine loaded the plugin when it loaded the module. */
         host_create_fn host_create = (host_create_fn)weft_net_sym("weft_host_create", err);
         host_destroy = (host_destroy_fn)weft_net_sym("weft_host_destroy", err);
-        rc = host_create && host_destroy
-                 ? host_create(req->http ? &policy : NULL, &host, err)
-                 : WEFT_ELOAD;
-        if (rc) {
-            weft_wasi_destroy(wasi);
+        int rc = host_create && host_destroy ? host_create(&fn->http, &host, err) : WEFT_ELOAD;
+        if (rc)
             return rc;
-        }
     }
-    weft_guest_t guest = {.wasi = wasi, .host = host};
-    rc = weft_module_run(m, req->entry ? req->entry : "_start", &guest, &req->limits, out, err);
+    weft_limits_t limits = {.max_memory = fn->def->max_memory,
+                            .timeout_ns = timeout_ns ? timeout_ns : fn->def->timeout_ns};
+    weft_outcome_t o;
+    int rc = weft_wasi_run(fn->module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o,
+                           err);
+    if (!rc)
+        *out = outcome_of(&o);
     if (host)
         host_destroy(host);
-    weft_wasi_destroy(wasi);
     return rc;
+}
+
+int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts,
+                      weft_call_outcome_t *out, weft_error_t *err) {
+    weft_wasi_config_t cfg = {
+        .argv = opts->argv,
+        .argc = opts->argc,
+        .envp = fn->opts.env,
+        .envc = fn->opts.nenv,
+        .preopens = fn->preopens,
+        .npreopens = fn->def->nvolumes,
+        .sockets = opts->sockets,
+        .nsockets = opts->nsockets,
+        .stdio = {{.kind = WEFT_STDIO_FD, .fd = 0},
+                  {.kind = WEFT_STDIO_FD, .fd = 1},
+                  {.kind = WEFT_STDIO_FD, .fd = 2}},
+    };
+    *out = (weft_call_outcome_t){.end = WEFT_CALL_NOT_STARTED};
+    return run(fn, opts->entry, &cfg, 0, out, err);
+}
+
+/* ---- the guest's stderr ---------------------------------------------------------------- */
+
+/* One call's stderr: delivered line by line (to on_stderr or the log) up to the caps,
+ * past which lines are only counted (summed up in one log line at the end); held back
+ * during a trial until the trial is known to count, so that a line is never delivered
+ * twice. */
+typedef struct call {
+    const weft_call_opts_t *opts;
+    const char *tag;
+    uint64_t max_lines, max_bytes;
+    bool hold;
+    weft_buf_t held;
+    uint64_t lines, bytes, dropped_lines, dropped_bytes;
+} call_t;
+
+/* Copies line into clean (cap bytes) with control characters made visible, so that a
+ * guest cannot forge log lines of its own. Returns how many bytes of line it kept. */
+static size_t log_safe(char *clean, size_t cap, const char *line, size_t len) {
+    size_t n = len < cap - 1 ? len : cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)line[i];
+        clean[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    clean[n] = 0;
+    return n;
+}
+
+static void deliver(const call_t *c, const char *line, size_t len) {
+    if (c->opts->on_stderr) {
+        c->opts->on_stderr(c->opts->arg, line,
+                           len < WEFT_INVOKE_MAX_STDERR_LINE ? len : WEFT_INVOKE_MAX_STDERR_LINE);
+        return;
+    }
+    char clean[WEFT_INVOKE_MAX_STDERR_LINE];
+    log_safe(clean, sizeof clean, line, len);
+    weft_log("%s: %s", c->tag, clean);
+}
+
+static void on_stderr_line(void *arg, const char *line, size_t len) {
+    call_t *c = arg;
+    if (c->dropped_lines || c->lines >= c->max_lines || c->bytes + len + 1 > c->max_bytes) {
+        c->dropped_lines++;
+        c->dropped_bytes += len + 1;
+        return;
+    }
+    c->lines++;
+    c->bytes += len + 1;
+    if (!c->hold) {
+        deliver(c, line, len);
+        return;
+    }
+    if (len > WEFT_INVOKE_MAX_STDERR_LINE)
+        len = WEFT_INVOKE_MAX_STDERR_LINE;
+    if (weft_buf_append(&c->held, line, len) || weft_buf_append(&c->held, "\n", 1))
+        deliver(c, line, len); /* out of memory: better now than never */
+}
+
+/* Delivers the held lines and sums up the dropped ones, or forgets both. */
+static void release_stderr(call_t *c, bool keep) {
+    const char *p = (const char *)c->held.data, *end = p + c->held.len;
+    while (keep && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        deliver(c, p, (size_t)(nl - p));
+        p = nl + 1;
+    }
+    weft_buf_free(&c->held);
+    if (keep && c->dropped_lines)
+        weft_log("%s: ... %llu more stderr line%s (%llu bytes) not logged", c->tag,
+                 (unsigned long long)c->dropped_lines, c->dropped_lines == 1 ? "" : "s",
+                 (unsigned long long)c->dropped_bytes);
+}
+
+static void on_dropped_header(void *arg, const char *why, const char *line, size_t len) {
+    const call_t *c = arg;
+    char clean[256];
+    size_t n = log_safe(clean, sizeof clean, line, len);
+    weft_log("%s: response header dropped (%s): %s%s", c->tag, why, clean, len > n ? "..." : "");
+}
+
+/* ---- a request's call ------------------------------------------------------------------ */
+
+static void fail(weft_response_t *resp, unsigned status, const char *text) {
+    resp->status = status;
+    resp->error = text;
+}
+
+/* The status of a call that ran (see the top of this file). */
+static void answer(const weft_function_t *fn, const call_t *c, uint64_t max_response,
+                   weft_response_t *resp) {
+    const weft_call_outcome_t *o = &resp->outcome;
+    weft_buf_t *out = &resp->data_->out;
+    if (o->end == WEFT_CALL_DEADLINE) {
+        weft_log("%s: 504: stopped after its timeout of %.3gs", c->tag,
+                 (double)fn->def->timeout_ns / 1e9);
+        fail(resp, 504, "the function did not answer in time");
+    } else if (out->len > max_response) {
+        /* Before the exit status: a guest whose write past the limit failed may well
+         * have given up with an error, and this is why. */
+        weft_log("%s: 500: response larger than %llu bytes", c->tag,
+                 (unsigned long long)max_response);
+        fail(resp, 500, "the function's response is too large");
+    } else if (o->trap) {
+        weft_log("%s: 500: trap: %s", c->tag, o->trap);
+        fail(resp, 500, "the function failed");
+    } else if (o->end == WEFT_CALL_EXITED && o->exit_code != 0) {
+        weft_log("%s: 500: exited with status %u", c->tag, o->exit_code);
+        fail(resp, 500, "the function failed");
+    } else if (weft_buf_reserve(out, 0)) { /* the parser needs out->data[len] */
+        fail(resp, 500, "out of memory");
+    } else if (weft_cgi_parse(out->data, out->len, &resp->data_->cgi, on_dropped_header,
+                              (void *)c)) {
+        weft_log("%s: 500: %s", c->tag, resp->data_->cgi.error);
+        fail(resp, 500, resp->data_->cgi.error); /* a string constant of cgi_response.c */
+    } else {
+        const weft_cgi_response_t *cgi = &resp->data_->cgi;
+        resp->status = cgi->status;
+        resp->headers = cgi->headers;
+        resp->nheaders = cgi->nheaders;
+        resp->body = cgi->body;
+        resp->body_len = cgi->body_len;
+    }
+}
+
+int weft_function_call(weft_function_t *fn, const weft_request_t *rq,
+                       const weft_call_opts_t *opts, weft_response_t *resp, weft_error_t *err) {
+    static const weft_call_opts_t no_opts;
+    if (!opts)
+        opts = &no_opts;
+    memset(resp, 0, sizeof *resp);
+    resp->outcome.end = WEFT_CALL_NOT_STARTED;
+    if (!(resp->data_ = calloc(1, sizeof *resp->data_)))
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    uint64_t max_response = opts->max_response ? opts->max_response : WEFT_INVOKE_MAX_RESPONSE;
+    uint64_t timeout_ns = fn->def->timeout_ns;
+    bool trial = opts->budget_ns && (!timeout_ns || opts->budget_ns < timeout_ns);
+    if (trial)
+        timeout_ns = opts->budget_ns;
+    call_t c = {
+        .opts = opts,
+        .tag = opts->log_tag ? opts->log_tag : fn->def->name,
+        .max_lines = opts->max_stderr_lines ? opts->max_stderr_lines : WEFT_INVOKE_MAX_STDERR_LINES,
+        .max_bytes = opts->max_stderr_bytes ? opts->max_stderr_bytes : WEFT_INVOKE_MAX_STDERR_BYTES,
+        .hold = trial,
+    };
+    weft_strv_t env = {0}, argv = {0};
+    int rc = 0;
+    if (rq) {
+        rc = weft_cgi_env(rq, fn->opts.env, fn->opts.nenv, (const char *const *)fn->def->env,
+                          fn->def->nenv, &env);
+        if (!rc)
+            rc = weft_cgi_argv(fn->def->argv, rq, &argv);
+    } else {
+        rc = weft_strv_add(&argv, fn->def->name, strlen(fn->def->name));
+    }
+    if (rc) {
+        weft_strv_free(&env);
+        weft_strv_free(&argv);
+        return weft_error_set(err, rc, "%s: cannot map the request: %s", c.tag, weft_err_text(rc));
+    }
+    weft_wasi_config_t cfg = {
+        .argv = (const char *const *)argv.v,
+        .argc = argv.n,
+        .envp = (const char *const *)env.v,
+        .envc = env.n,
+        .preopens = fn->preopens,
+        .npreopens = fn->def->nvolumes,
+        .stdio = {{.kind = rq ? WEFT_STDIO_INPUT : WEFT_STDIO_NULL,
+                   .in = rq ? rq->body : NULL,
+                   .in_len = rq ? rq->body_len : 0},
+                  {.kind = WEFT_STDIO_OUTPUT,
+                   .out = &resp->data_->out,
+                   .out_limit = max_response + 1}, /* one byte over tells "too large" */
+                  {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c}},
+    };
+    weft_error_t run_err = {0};
+    rc = run(fn, opts->entry, &cfg, timeout_ns, &resp->outcome, &run_err);
+    weft_strv_free(&env);
+    weft_strv_free(&argv);
+    if (trial && !rc && resp->outcome.end == WEFT_CALL_DEADLINE) {
+        release_stderr(&c, false);
+        resp->outcome = (weft_call_outcome_t){.end = WEFT_CALL_BUDGET};
+        weft_buf_free(&resp->data_->out);
+        return 0;
+    }
+    release_stderr(&c, true);
+    if (rc && !rq) {
+        *err = run_err;
+        return rc;
+    }
+    if (rc) {
+        weft_log("%s: 500: cannot run the function: %s", c.tag, run_err.msg);
+        fail(resp, 500, "the function could not be started");
+        return 0;
+    }
+    if (rq) {
+        answer(fn, &c, max_response, resp);
+    } else { /* a set-up export: its caller judges the outcome */
+        bool ok = !resp->outcome.trap && !resp->outcome.exit_code;
+        resp->status = ok ? 200 : 500;
+        resp->body = resp->data_->out.data;
+        resp->body_len = resp->data_->out.len;
+    }
+    return 0;
+}
+
+void weft_response_free(weft_response_t *resp) {
+    if (resp->data_) {
+        weft_buf_free(&resp->data_->out);
+        free(resp->data_);
+    }
+    memset(resp, 0, sizeof *resp);
 }

@@ -1,52 +1,239 @@
-/* invoke: one call of one function with one request.
+/* invoke: the one way to call a function.
  *
- * Puts together what a guest needs for one run: a fresh instance of the module (engine),
- * its WASI world (arguments, environment, preopens, stdio from and to memory or host
- * descriptors) and the host APIs it may use (outbound HTTP within its allowed hosts),
- * runs the entry point under the limits, and tears everything down. The gateway (HTTP
- * routes), the event triggers and `weft run` all come through here, so a function does
- * not know who called it.
+ * A function is loaded once from the app model (its module compiled and loaded, its
+ * volumes checked) and then called any number of times, from any thread, each call in
+ * a fresh instance with its own WASI world and host APIs, under the function's limits.
+ * Two kinds of call:
+ *
+ *  - weft_function_call: a transport-neutral request (what an HTTP request or an event
+ *    delivered to a function is) mapped to a CGI invocation (cgi_env.c: environment
+ *    and argv; the body is stdin) and the guest's stdout read as a CGI response
+ *    (cgi_response.c). The outcome decides the status as WAGI users know it: a trap or
+ *    a non-zero exit is 500, the function's timeout 504, a response over the limit
+ *    500, otherwise the status the guest printed. The gateway and the event triggers
+ *    come through here, so a function does not know who called it.
+ *  - weft_function_run: a plain WASI command with weft's own stdio, argv, preopens and
+ *    sockets (`weft run`).
+ *
+ * Nothing of the engine or of WASI shows through this header: callers see the app
+ * model, requests, responses and outcomes.
  */
 #ifndef WEFT_INVOKE_H
 #define WEFT_INVOKE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/engine.h"
-#include "../wasi/wasi.h"
+#include "../app/app.h"
+#include "../util/util.h"
 
 /* Registers every host function weft provides with the engine. Call once at start-up;
- * it fails only when the engine's tables are full (WEFT_MAX_PROVIDERS). */
+ * it fails only when the engine's tables are full. */
 int weft_invoke_init(weft_error_t *err);
 
-/* Outbound HTTP policy (wasi_experimental_http). */
-typedef struct weft_http_policy {
-    const char *const *allowed_hosts; /* as in wagi.toml / spin.toml; empty denies all */
-    size_t nallowed;
-    uint32_t max_concurrency; /* open response handles; 0: default */
-    const char *log_tag;      /* e.g. the module or route, for "denied" log lines */
-} weft_http_policy_t;
+/* ---- Bounds (one place to change each) ------------------------------------------- */
 
-typedef struct weft_invoke_request {
-    const char *entry; /* export to call; NULL: "_start" */
+/* Defaults of the call options below when they are 0 (the [server] keys of the same
+ * names, README.md "weft.toml"). */
+#define WEFT_INVOKE_MAX_RESPONSE (64u << 20)     /* guest stdout */
+#define WEFT_INVOKE_MAX_STDERR_BYTES (64u << 10) /* guest stderr delivered per call ... */
+#define WEFT_INVOKE_MAX_STDERR_LINES 1000        /* ... whichever comes first */
+/* Bytes of one guest stderr line delivered (the rest of the line is cut). */
+#define WEFT_INVOKE_MAX_STDERR_LINE 4096
+/* Bound on the variables or arguments of one request. */
+#define WEFT_CGI_MAX_VARS 4096
+/* Longest SCRIPT_NAME kept (a longer route is cut). */
+#define WEFT_CGI_MAX_ROUTE 4096
+/* Bounds on what a guest may answer with. */
+#define WEFT_CGI_MAX_HEADERS 128
+#define WEFT_CGI_MAX_HEADER_BLOCK (64u << 10)
+
+/* ---- Functions ------------------------------------------------------------------- */
+
+typedef struct weft_function weft_function_t;
+
+typedef struct weft_function_opts {
+    const char *const *env; /* global "NAME=value" (--env, --env-file), before the
+                               function's own; borrowed until weft_function_release */
+    size_t nenv;
+    const char *cache_dir; /* artifact cache; NULL: the default */
+    bool quiet;            /* no compile progress */
+} weft_function_opts_t;
+
+/* Compiles (through the cache) and loads def's module. def and opts' strings are
+ * borrowed until weft_function_release. A volume's folder is opened at each call (a
+ * missing one fails that call). */
+int weft_function_load(const weft_app_function_t *def, const weft_function_opts_t *opts,
+                       weft_function_t **out, weft_error_t *err);
+void weft_function_release(weft_function_t *fn);
+
+/* The definition it was loaded from. */
+const weft_app_function_t *weft_function_def(const weft_function_t *fn);
+/* Does its module export a function `entry` that a call can start at? */
+bool weft_function_has_entry(const weft_function_t *fn, const char *entry);
+/* Can a call run twice without anyone noticing? True when the function has no volume
+ * and no outbound HTTP: it touches nothing but its own stdin, stdout and stderr, which
+ * the call holds. Such a call may be tried within a budget and run again. */
+bool weft_function_repeatable(const weft_function_t *fn);
+
+/* ---- Outcomes -------------------------------------------------------------------- */
+
+typedef enum {
+    WEFT_CALL_RETURNED,     /* the entry point returned */
+    WEFT_CALL_EXITED,       /* proc_exit(exit_code) */
+    WEFT_CALL_TRAPPED,      /* a trap (trap names it) other than the two below */
+    WEFT_CALL_DEADLINE,     /* stopped at the function's timeout */
+    WEFT_CALL_MEMORY_LIMIT, /* a memory.grow past the function's max_memory */
+    WEFT_CALL_BUDGET,       /* stopped by the call's budget: nothing of it was kept or
+                               delivered, and the same call may be made again */
+    WEFT_CALL_NOT_STARTED,  /* could not be started (the error says why) */
+} weft_call_end_t;
+
+typedef struct weft_call_outcome {
+    weft_call_end_t end;
+    uint32_t exit_code; /* WEFT_CALL_EXITED */
+    const char *trap;   /* the trap, "integer divide by zero" (static); NULL: none */
+} weft_call_outcome_t;
+
+/* ---- Requests and responses -------------------------------------------------------- */
+
+typedef struct weft_header {
+    const char *name;
+    const char *value;
+} weft_header_t;
+
+/* What the caller knows of one request, all borrowed for the call. */
+typedef struct weft_request {
+    const char *method;
+    const char *protocol; /* "HTTP/1.1" */
+    const char *path;     /* as on the wire, without the query */
+    const char *query;    /* after '?', raw; NULL when there was no '?' */
+    /* The route the path matched: "/exact", or "/prefix/..." (SCRIPT_NAME is the
+     * prefix, PATH_INFO what follows it). NULL: the path itself, as an exact route. */
+    const char *route;
+    const char *remote_addr; /* "127.0.0.1" */
+    const char *server_name; /* from Host, else the listen address */
+    const char *server_port;
+    bool tls;
+    const weft_header_t *headers; /* in the order received, repeats kept */
+    size_t nheaders;
+    const uint8_t *body;
+    size_t body_len;
+} weft_request_t;
+
+typedef struct weft_call_opts {
+    const char *entry; /* export to call; NULL: the function's entrypoint */
+    /* A trial: a call still running after budget_ns (when that is shorter than the
+     * function's timeout) is stopped and ends WEFT_CALL_BUDGET; until the call is
+     * known to count, its stderr is held back. 0: no budget. */
+    uint64_t budget_ns;
+    uint64_t max_response;     /* stdout beyond: 500; 0: WEFT_INVOKE_MAX_RESPONSE */
+    uint64_t max_stderr_lines; /* 0: WEFT_INVOKE_MAX_STDERR_LINES */
+    uint64_t max_stderr_bytes; /* 0: WEFT_INVOKE_MAX_STDERR_BYTES */
+    /* Prefixes every log line of the call: the guest's stderr lines (control
+     * characters made visible), the failures, the dropped response headers
+     * ("/cart/... #17: 500: trap: ..."). NULL: the function's name. */
+    const char *log_tag;
+    /* When set, the guest's stderr lines (within the caps, without their newline) go
+     * here instead of the log. Called on the calling thread. */
+    void (*on_stderr)(void *arg, const char *line, size_t len);
+    void *arg;
+} weft_call_opts_t;
+
+typedef struct weft_response {
+    weft_call_outcome_t outcome;
+    unsigned status; /* 200..599 */
+    /* Why the call failed, a short text for the body of an error status (static);
+     * NULL when status, headers and body are the guest's own. */
+    const char *error;
+    const weft_header_t *headers; /* in the guest's order, repeats kept */
+    size_t nheaders;
+    const uint8_t *body;
+    size_t body_len; /* all borrowed from the response until weft_response_free */
+    struct weft_response_data *data_; /* private: what the fields point into */
+} weft_response_t;
+
+/* Calls fn with rq, filling *resp (every field; free it with weft_response_free,
+ * whatever the outcome). Returns 0 when the call ended one way or another (its
+ * outcome and status in *resp), and an error only when the call could not be set up
+ * at all (out of memory, too many variables). Thread-safe.
+ *
+ * rq NULL calls a module's own set-up export (WAGI's _routes): argv is the function's
+ * name, there is no environment and no stdin, and stdout, up to max_response, is the
+ * body as printed (not read as CGI; status 200 when the guest returned or exited 0). */
+int weft_function_call(weft_function_t *fn, const weft_request_t *rq,
+                       const weft_call_opts_t *opts, weft_response_t *resp, weft_error_t *err);
+void weft_response_free(weft_response_t *resp);
+
+/* A plain WASI command: weft's own stdin, stdout and stderr, the argv given, the
+ * function's environment and volumes, and host sockets handed over (numbered after
+ * the volumes). The error is set when the call could not start. */
+typedef struct weft_run_opts {
+    const char *entry; /* NULL: the function's entrypoint */
     const char *const *argv;
     size_t argc;
-    const char *const *envp; /* "NAME=value" */
-    size_t envc;
-    const weft_preopen_t *preopens;
-    size_t npreopens;
-    const int *sockets; /* host sockets handed over, numbered after the preopens */
+    const int *sockets;
     size_t nsockets;
-    weft_stdio_t stdio[3]; /* see wasi.h */
-    weft_limits_t limits;
-    const weft_http_policy_t *http; /* NULL: no outbound HTTP */
-} weft_invoke_request_t;
+} weft_run_opts_t;
 
-/* Runs req against m. Returns 0 when the guest ran (its outcome in *out: returned,
- * exited with a code, or trapped), or an error when it could not be started (bad
- * preopen, no such entry point). Thread-safe. */
-int weft_invoke(weft_module_t *m, const weft_invoke_request_t *req, weft_outcome_t *out,
-                weft_error_t *err);
+int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts,
+                      weft_call_outcome_t *out, weft_error_t *err);
+
+/* ---- The CGI mapping, on its own (for unit tests and fuzzers) -------------------- */
+
+/* A list of strings living one after the other in one buffer, so that building a
+ * request's environment costs a few allocations rather than one per variable. */
+typedef struct weft_strv {
+    char **v; /* NULL-terminated; point into arena, valid until the next add or free */
+    size_t n, cap;
+    weft_buf_t arena;
+} weft_strv_t;
+
+/* Appends a copy of s[0..len). WEFT_ELIMIT past WEFT_CGI_MAX_VARS strings. */
+int weft_strv_add(weft_strv_t *sv, const char *s, size_t len);
+void weft_strv_free(weft_strv_t *sv);
+
+/* Builds the guest's environment: the global variables first, the function's own
+ * next, the CGI variables last; a later definition of a name replaces an earlier one,
+ * so every name appears once and the CGI variables cannot be overridden. Every request
+ * header becomes HTTP_<NAME> (upper case, '-' as '_'), except Authorization and
+ * Connection; repeated headers are joined with ", ". CONTENT_LENGTH is rq->body_len. */
+int weft_cgi_env(const weft_request_t *rq, const char *const *global, size_t nglobal,
+                 const char *const *module, size_t nmodule, weft_strv_t *out);
+
+/* Builds argv. Without a template: the raw request path, then each non-empty
+ * '&'-separated item of the raw query. With one (WAGI's `argv`): ${SCRIPT_NAME} and
+ * ${ARGS} (the query items, space-separated) are substituted and the result is split
+ * on spaces. */
+int weft_cgi_argv(const char *tmpl, const weft_request_t *rq, weft_strv_t *out);
+
+/* SCRIPT_NAME for a route: the pattern without "/..." ("/" for "/..."). */
+const char *weft_cgi_script_name(const char *route, char *buf, size_t cap);
+
+/* A guest's stdout parsed as a CGI response. */
+typedef struct weft_cgi_response {
+    unsigned status;
+    weft_header_t headers[WEFT_CGI_MAX_HEADERS]; /* to send, in the guest's order */
+    size_t nheaders;
+    const uint8_t *body;
+    size_t body_len;
+    const char *error; /* why the output is not a CGI response (for the 500 body) */
+} weft_cgi_response_t;
+
+/* Told about each header line that is dropped, and why. */
+typedef void (*weft_cgi_warn_fn)(void *arg, const char *why, const char *line, size_t len);
+
+/* Parses a guest's stdout out[0..len) as a CGI response. out[len] must be writable (a weft_buf_t
+ * always has that byte): names and values are cut in place with NULs, and resp points
+ * into out. The header block ends at the first empty line ("\n\n" or "\r\n\r\n");
+ * output that ends inside it is all headers. Content-Type, Location and Status are the
+ * CGI fields; Location alone means 302. Any other header that is valid HTTP is passed
+ * on, repeated ones kept in order; invalid ones and the ones the server owns
+ * (Content-Length, Transfer-Encoding, Connection, ...) are dropped and reported to
+ * warn. Returns 0, or WEFT_EINVAL with resp->error set when there is no Content-Type,
+ * Location or Status, or the header block is too large. */
+int weft_cgi_parse(uint8_t *out, size_t len, weft_cgi_response_t *resp, weft_cgi_warn_fn warn,
+                   void *arg);
 
 #endif

@@ -459,3 +459,15 @@ void weft_wasi_destroy(weft_wasi_t *w) {
     free(w->strings);
     free(w);
 }
+
+int weft_wasi_run(weft_module_t *m, const char *entry, const weft_wasi_config_t *cfg, void *host,
+                  const weft_limits_t *limits, weft_outcome_t *out, weft_error_t *err) {
+    weft_wasi_t *wasi = NULL;
+    int rc = weft_wasi_create(cfg, &wasi, err);
+    if (rc)
+        return rc;
+    weft_guest_t guest = {.wasi = wasi, .host = host};
+    rc = weft_module_run(m, entry ? entry : "_start", &guest, limits, out, err);
+    weft_wasi_destroy(wasi);
+    return rc;
+}

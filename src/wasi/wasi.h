@@ -105,6 +105,13 @@ int weft_wasi_create(const weft_wasi_config_t *cfg, weft_wasi_t **out, weft_erro
  * WEFT_STDIO_LINES streams. */
 void weft_wasi_destroy(weft_wasi_t *w);
 
+/* Runs entry (NULL: "_start") of m in a fresh instance, with a WASI world made from
+ * cfg for the call and host as the guest's further host APIs (weft_guest_t.host,
+ * borrowed; NULL: none), under limits: weft_wasi_create, weft_module_run and
+ * weft_wasi_destroy in one step. Returns as weft_module_run does. Thread-safe. */
+int weft_wasi_run(weft_module_t *m, const char *entry, const weft_wasi_config_t *cfg, void *host,
+                  const weft_limits_t *limits, weft_outcome_t *out, weft_error_t *err);
+
 /* The functions of wasi_snapshot_preview1 with their signatures. */
 const weft_import_def_t *weft_wasi_imports(size_t *n);
 

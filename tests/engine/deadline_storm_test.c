@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "invoke/invoke.h"
+#include "wasi/wasi.h"
 #include "test.h"
 
 #define GUEST_THREADS 6
@@ -34,10 +35,9 @@ static void discard_line(void *arg, const char *line, size_t len) {
 static weft_outcome_t run_kind(const char *kind, uint64_t timeout_ms, uint64_t *took_ns) {
     const char *argv[] = {"traps", kind};
     weft_buf_t out = {0};
-    weft_invoke_request_t req = {
+    weft_wasi_config_t req = {
         .argv = argv,
         .argc = 2,
-        .limits = {.timeout_ns = timeout_ms * 1000000ull},
         .stdio = {{.kind = WEFT_STDIO_NULL},
                   {.kind = WEFT_STDIO_OUTPUT, .out = &out},
                   {.kind = WEFT_STDIO_LINES, .on_line = discard_line}},
@@ -45,7 +45,8 @@ static weft_outcome_t run_kind(const char *kind, uint64_t timeout_ms, uint64_t *
     weft_outcome_t o;
     weft_error_t err = {0};
     uint64_t t0 = weft_now_ns();
-    if (weft_invoke(module, &req, &o, &err)) {
+    weft_limits_t limits = {.timeout_ns = timeout_ms * 1000000ull};
+    if (weft_wasi_run(module, NULL, &req, NULL, &limits, &o, &err)) {
         fprintf(stderr, "invoke: %s\n", err.msg);
         exit(1);
     }

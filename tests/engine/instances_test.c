@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "invoke/invoke.h"
+#include "wasi/wasi.h"
 #include "test.h"
 
 static weft_module_t *load(const char *name) {
@@ -26,7 +27,7 @@ static weft_module_t *load(const char *name) {
 /* Runs m once with argv and stdin; returns its outcome, its stdout in *out. */
 static weft_outcome_t run(weft_module_t *m, const char *const *argv, size_t argc,
                           const char *input, weft_buf_t *out) {
-    weft_invoke_request_t req = {
+    weft_wasi_config_t req = {
         .argv = argv,
         .argc = argc,
         .stdio = {{.kind = WEFT_STDIO_INPUT, .in = (const uint8_t *)input, .in_len = strlen(input)},
@@ -35,7 +36,7 @@ static weft_outcome_t run(weft_module_t *m, const char *const *argv, size_t argc
     };
     weft_outcome_t o;
     weft_error_t err = {0};
-    if (weft_invoke(m, &req, &o, &err)) {
+    if (weft_wasi_run(m, NULL, &req, NULL, &(weft_limits_t){0}, &o, &err)) {
         fprintf(stderr, "invoke: %s\n", err.msg);
         exit(1);
     }
@@ -164,18 +165,20 @@ static void test_threads_trap_independently(void) {
 static void test_deadline_and_limit_through_the_api(void) {
     weft_module_t *m = load("traps.wasm");
     const char *loop[] = {"traps", "loop"};
-    weft_invoke_request_t req = {.argv = loop, .argc = 2, .limits = {.timeout_ns = 100000000}};
+    weft_wasi_config_t req = {.argv = loop, .argc = 2};
+    weft_limits_t limits = {.timeout_ns = 100000000};
     weft_outcome_t o;
     weft_error_t err = {0};
     uint64_t t0 = weft_now_ns();
-    CHECK_EQ_INT(weft_invoke(m, &req, &o, &err), 0);
+    CHECK_EQ_INT(weft_wasi_run(m, NULL, &req, NULL, &limits, &o, &err), 0);
     uint64_t ms = (weft_now_ns() - t0) / 1000000;
     CHECK_EQ_INT(o.kind, WEFT_OUTCOME_TRAPPED);
     CHECK_EQ_INT(o.trap, WEFT_TRAP_DEADLINE);
     CHECK(ms >= 90 && ms < 2000);
     const char *alloc[] = {"traps", "alloc"};
-    weft_invoke_request_t req2 = {.argv = alloc, .argc = 2, .limits = {.max_memory = 8 << 20}};
-    CHECK_EQ_INT(weft_invoke(m, &req2, &o, &err), 0);
+    weft_wasi_config_t req2 = {.argv = alloc, .argc = 2};
+    weft_limits_t limits2 = {.max_memory = 8 << 20};
+    CHECK_EQ_INT(weft_wasi_run(m, NULL, &req2, NULL, &limits2, &o, &err), 0);
     CHECK_EQ_INT(o.kind, WEFT_OUTCOME_TRAPPED);
     CHECK_EQ_INT(o.trap, WEFT_TRAP_MEMORY_LIMIT);
     weft_module_release(m);

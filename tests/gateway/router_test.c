@@ -55,10 +55,6 @@ int main(void) {
     CHECK_EQ_STR(match(r, "/foo/bar"), "/foo/bar");
     CHECK_EQ_STR(weft_router_at(r, 5)->pattern, "/...");
     CHECK_EQ_INT(weft_router_count(r), 6);
-    /* SCRIPT_NAME of each kind */
-    CHECK_EQ_STR(weft_route_script_name(weft_router_match(r, "/foo/x", 6)), "/foo");
-    CHECK_EQ_STR(weft_route_script_name(weft_router_match(r, "/exact", 6)), "/exact");
-    CHECK_EQ_STR(weft_route_script_name(weft_router_match(r, "/zzz", 4)), "/");
     /* a path given with a length: bytes past it are not looked at */
     CHECK_EQ_STR(weft_router_match(r, "/exactXYZ", 6)->pattern, "/exact");
     weft_router_free(r);

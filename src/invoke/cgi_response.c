@@ -1,5 +1,5 @@
-/* cgi: a guest's stdout read as a CGI response (RFC 3875 section 6; contract in
- * gateway.h).
+/* cgi_response: a guest's stdout read as a CGI response (RFC 3875 section 6; contract
+ * in invoke.h).
  *
  * The output is hostile: any byte may appear anywhere. The parser only ever looks at
  * out[0..len] (the last byte being the one the caller keeps writable), never trusts a
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gateway.h"
+#include "invoke.h"
 
 /* RFC 9110 token characters: what a header name may be made of. */
 static bool is_tchar(unsigned char c) {

@@ -1,9 +1,9 @@
-/* The CGI response parser (gateway/cgi.c), case by case: what a guest may print and
+/* The CGI response parser (invoke/cgi_response.c), case by case: what a guest may print and
  * what the client gets. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/gateway.h"
+#include "invoke/invoke.h"
 #include "test.h"
 
 static char dropped[4096];

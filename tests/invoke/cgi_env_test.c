@@ -1,8 +1,8 @@
-/* The CGI request mapping (gateway/cgi_request.c): the environment a guest gets, in
+/* The CGI request mapping (invoke/cgi_env.c): the environment a guest gets, in
  * which order, and its argv. */
 #include <string.h>
 
-#include "gateway/gateway.h"
+#include "invoke/invoke.h"
 #include "test.h"
 
 static const char *get(const weft_strv_t *sv, const char *name) {
@@ -30,15 +30,7 @@ static const char *joined(const weft_strv_t *sv) {
 }
 
 int main(void) {
-    weft_router_t *r;
-    weft_error_t err;
-    int t;
-    weft_router_new(&r);
-    weft_router_add(r, "/api/...", &t, &err);
-    weft_router_add(r, "/exact", &t, &err);
-    weft_router_add(r, "/...", &t, &err);
-
-    weft_cgi_header_in_t headers[] = {
+    weft_header_t headers[] = {
         {"Host", "example.com:8080"},
         {"User-Agent", "test"},
         {"Content-Type", "text/csv"},
@@ -53,17 +45,17 @@ int main(void) {
         {"X-Dash", "a"},
         {"X_Dash", "b"},
     };
-    weft_cgi_request_t rq = {
+    weft_request_t rq = {
         .method = "POST",
         .protocol = "HTTP/1.1",
-        .raw_path = "/api/a%2Fb/c%20d",
+        .path = "/api/a%2Fb/c%20d",
         .query = "x=1&&y=%41&z",
-        .route = weft_router_match(r, "/api/a%2Fb/c%20d", 16),
+        .route = "/api/...",
         .remote_addr = "192.0.2.7",
         .server_name = "example.com",
         .server_port = "8080",
         .tls = true,
-        .content_length = 1234,
+        .body_len = 1234, /* only its length is read */
         .headers = headers,
         .nheaders = sizeof headers / sizeof headers[0],
     };
@@ -138,8 +130,8 @@ int main(void) {
 
     /* no query at all; an exact route; the catch-all */
     rq.query = NULL;
-    rq.raw_path = "/exact";
-    rq.route = weft_router_match(r, "/exact", 6);
+    rq.path = "/exact";
+    rq.route = "/exact";
     rq.tls = false;
     CHECK_EQ_INT(weft_cgi_argv("${SCRIPT_NAME} ${ARGS}", &rq, &argv), 0);
     CHECK_EQ_STR(joined(&argv), "[/exact]");
@@ -150,19 +142,23 @@ int main(void) {
     CHECK_EQ_STR(get(&env, "SCRIPT_NAME"), "/exact");
     CHECK_EQ_STR(get(&env, "X_FULL_URL"), "http://example.com:8080/exact");
     weft_strv_free(&env);
-    rq.raw_path = "/";
-    rq.route = weft_router_match(r, "/", 1);
+    rq.path = "/";
+    rq.route = "/...";
     rq.server_name = "::1";
     CHECK_EQ_INT(weft_cgi_env(&rq, NULL, 0, NULL, 0, &env), 0);
     CHECK_EQ_STR(get(&env, "SCRIPT_NAME"), "/");
     CHECK_EQ_STR(get(&env, "PATH_INFO"), "/");
     CHECK_EQ_STR(get(&env, "X_FULL_URL"), "http://[::1]:8080/");
     weft_strv_free(&env);
+    /* SCRIPT_NAME of each kind of route */
+    char buf[64];
+    CHECK_EQ_STR(weft_cgi_script_name("/foo/...", buf, sizeof buf), "/foo");
+    CHECK_EQ_STR(weft_cgi_script_name("/exact", buf, sizeof buf), "/exact");
+    CHECK_EQ_STR(weft_cgi_script_name("/...", buf, sizeof buf), "/");
     /* a bad escape stays as written */
-    rq.raw_path = "/x%zz%4";
+    rq.path = "/x%zz%4";
     CHECK_EQ_INT(weft_cgi_env(&rq, NULL, 0, NULL, 0, &env), 0);
     CHECK_EQ_STR(get(&env, "PATH_INFO"), "/x%zz%4");
     weft_strv_free(&env);
-    weft_router_free(r);
     return TEST_DONE();
 }

@@ -1,5 +1,5 @@
-/* cgi_request: an HTTP request as a CGI invocation: environment and argv (contract in
- * gateway.h). The variables are RFC 3875's plus WAGI's X_ additions, with two of
+/* cgi_env: a request as a CGI invocation: environment and argv (contract in
+ * invoke.h). The variables are RFC 3875's plus WAGI's X_ additions, with two of
  * WAGI's bugs fixed: CONTENT_TYPE is the request's content type (WAGI looked up a
  * header named "CONTENT_TYPE" and always passed ""), and an empty query item does not
  * become an empty argument.
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gateway.h"
+#include "invoke.h"
 
 /* ---- a list of strings in one arena -------------------------------------------------- */
 
@@ -70,6 +70,27 @@ void weft_strv_free(weft_strv_t *sv) {
     weft_buf_free(&sv->arena);
     sv->v = NULL;
     sv->n = sv->cap = 0;
+}
+
+/* ---- the route ------------------------------------------------------------------- */
+
+/* For a wildcard route ("/prefix/...", or "/..." and "..." for every path) the length
+ * of its prefix, as the gateway's router reads a pattern; -1 for an exact route. */
+static long route_prefix_len(const char *route) {
+    size_t n = strlen(route);
+    if (n >= 4 && !strcmp(route + n - 4, "/..."))
+        return (long)(n - 4);
+    return strcmp(route, "...") ? -1 : 0;
+}
+
+const char *weft_cgi_script_name(const char *route, char *buf, size_t cap) {
+    long n = route_prefix_len(route);
+    if (n < 0)
+        return route;
+    if (n == 0)
+        return "/";
+    snprintf(buf, cap, "%.*s", (int)n, route);
+    return buf;
 }
 
 /* ---- environment ------------------------------------------------------------------- */
@@ -128,7 +149,7 @@ static bool header_is(const char *header, const char *s, size_t n) {
 }
 
 /* Is NAME[0..n) one of the variables the CGI layer sets for this request? */
-static bool cgi_sets(const weft_cgi_request_t *rq, const char *name, size_t n) {
+static bool cgi_sets(const weft_request_t *rq, const char *name, size_t n) {
     for (size_t i = 0; i < V_COUNT; i++)
         if (strlen(cgi_names[i]) == n && !memcmp(cgi_names[i], name, n))
             return true;
@@ -169,7 +190,7 @@ static int put_decoded(weft_strv_t *sv, const char *s, size_t len) {
 
 /* HTTP_<NAME>=value, ", "-joined over every header that maps to NAME ("; " for
  * Cookie); only the first such header emits it. */
-static int put_headers(const weft_cgi_request_t *rq, weft_strv_t *sv) {
+static int put_headers(const weft_request_t *rq, weft_strv_t *sv) {
     int rc = 0;
     for (size_t i = 0; i < rq->nheaders && !rc; i++) {
         const char *name = rq->headers[i].name;
@@ -214,7 +235,7 @@ static int put_headers(const weft_cgi_request_t *rq, weft_strv_t *sv) {
     return rc;
 }
 
-int weft_cgi_env(const weft_cgi_request_t *rq, const char *const *global, size_t nglobal,
+int weft_cgi_env(const weft_request_t *rq, const char *const *global, size_t nglobal,
                  const char *const *module, size_t nmodule, weft_strv_t *out) {
     int rc = 0;
     /* The layers: a global variable is left out when a later global one, a module one
@@ -240,11 +261,13 @@ int weft_cgi_env(const weft_cgi_request_t *rq, const char *const *global, size_t
             break;
         }
     /* PATH_INFO: what follows the matched prefix (nothing for an exact route). */
+    const char *route = rq->route ? rq->route : rq->path;
+    long prefix = route_prefix_len(route);
     const char *raw_info = "";
-    if (rq->route->wildcard && strlen(rq->raw_path) >= strlen(rq->route->prefix))
-        raw_info = rq->raw_path + strlen(rq->route->prefix);
-    char length[32];
-    snprintf(length, sizeof length, "%llu", (unsigned long long)rq->content_length);
+    if (prefix >= 0 && strlen(rq->path) >= (size_t)prefix)
+        raw_info = rq->path + prefix;
+    char length[32], script[WEFT_CGI_MAX_ROUTE];
+    snprintf(length, sizeof length, "%llu", (unsigned long long)rq->body_len);
     const char *values[V_COUNT] = {
         [V_AUTH_TYPE] = "",
         [V_REMOTE_USER] = "",
@@ -259,8 +282,8 @@ int weft_cgi_env(const weft_cgi_request_t *rq, const char *const *global, size_t
         [V_REMOTE_HOST] = rq->remote_addr, /* RFC 3875 4.1.9: no reverse lookup */
         [V_SERVER_NAME] = rq->server_name,
         [V_SERVER_PORT] = rq->server_port,
-        [V_X_MATCHED_ROUTE] = rq->route->pattern,
-        [V_SCRIPT_NAME] = weft_route_script_name(rq->route),
+        [V_X_MATCHED_ROUTE] = route,
+        [V_SCRIPT_NAME] = weft_cgi_script_name(route, script, sizeof script),
         [V_X_RAW_PATH_INFO] = raw_info,
     };
     for (size_t i = 0; i < V_COUNT && !rc; i++) {
@@ -273,7 +296,7 @@ int weft_cgi_env(const weft_cgi_request_t *rq, const char *const *global, size_t
             if (!(rc = put_str(out, rq->tls ? "https://" : "http://")) &&
                 !(rc = put_str(out, v6 ? "[" : "")) && !(rc = put_str(out, rq->server_name)) &&
                 !(rc = put_str(out, v6 ? "]:" : ":")) && !(rc = put_str(out, rq->server_port)) &&
-                !(rc = put_str(out, rq->raw_path)) && rq->query && !(rc = strv_put(out, "?", 1)))
+                !(rc = put_str(out, rq->path)) && rq->query && !(rc = strv_put(out, "?", 1)))
                 rc = put_str(out, rq->query);
         } else if (i == V_PATH_INFO || i == V_PATH_TRANSLATED) {
             rc = put_decoded(out, raw_info, strlen(raw_info));
@@ -317,14 +340,15 @@ static int add_joined(void *arg, const char *s, size_t n) {
     return rc ? rc : weft_buf_append(b, s, n);
 }
 
-int weft_cgi_argv(const char *tmpl, const weft_cgi_request_t *rq, weft_strv_t *out) {
+int weft_cgi_argv(const char *tmpl, const weft_request_t *rq, weft_strv_t *out) {
     if (!tmpl) {
-        int rc = weft_strv_add(out, rq->raw_path, strlen(rq->raw_path));
+        int rc = weft_strv_add(out, rq->path, strlen(rq->path));
         return rc ? rc : each_query_item(rq->query, add_arg, out);
     }
     weft_buf_t args = {0}, line = {0};
     int rc = each_query_item(rq->query, add_joined, &args);
-    const char *script = weft_route_script_name(rq->route);
+    char buf[WEFT_CGI_MAX_ROUTE];
+    const char *script = weft_cgi_script_name(rq->route ? rq->route : rq->path, buf, sizeof buf);
     for (const char *p = tmpl; *p && !rc;) {
         if (!strncmp(p, "${SCRIPT_NAME}", 14)) {
             rc = weft_buf_puts(&line, script);
