@@ -120,11 +120,11 @@ int weft_gateway_prepare_request(request_t *rq, h2o_req_t *req) {
         return rc;
     /* The strings no longer move: point at them. */
     char **v = rq->strings.v;
-    size_t at = 0;
+    size_t at = 3; /* after method, protocol and path (the order of keep() above) */
     rq->call = (weft_request_t){
-        .method = v[at++],
-        .protocol = v[at++],
-        .path = v[at++],
+        .method = v[0],
+        .protocol = v[1],
+        .path = v[2],
         .route = rq->route->pattern,
         .tls = gw->ssl != NULL,
         .headers = rq->headers,
