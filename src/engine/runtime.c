@@ -124,21 +124,6 @@ static uintptr_t context_pc(void *uctx) {
 #endif
 }
 
-static void chain(const struct sigaction *prev, int sig, siginfo_t *si, void *uctx) {
-    if (prev->sa_flags & SA_SIGINFO) {
-        if (prev->sa_sigaction) {
-            prev->sa_sigaction(sig, si, uctx);
-            return;
-        }
-    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
-        prev->sa_handler(sig);
-        return;
-    }
-    /* Default action: restore it and return; the faulting instruction runs again and
-     * the process dies with the right signal and a core. */
-    signal(sig, SIG_DFL);
-}
-
 /* Leaves a signal handler for the innermost trap boundary. */
 __attribute__((noreturn)) static void unwind_from_handler(int code) {
     pthread_sigmask(SIG_UNBLOCK, &handler_signals, NULL);
@@ -158,7 +143,8 @@ static void on_fault(int sig, siginfo_t *si, void *uctx) {
             unwind_from_handler(si->si_code == FPE_INTDIV ? WASM_RT_TRAP_DIV_BY_ZERO
                                                           : WASM_RT_TRAP_INT_OVERFLOW);
     }
-    chain(sig == SIGSEGV ? &prev_segv : sig == SIGBUS ? &prev_bus : &prev_fpe, sig, si, uctx);
+    const struct sigaction *prev = sig == SIGSEGV ? &prev_segv : sig == SIGBUS ? &prev_bus : &prev_fpe;
+    weft_signal_chain(prev, sig, si, uctx);
 }
 
 /* ---- The deadline watchdog --------------------------------------------------------- */

@@ -126,17 +126,12 @@ static void report(int sig, const siginfo_t *si) {
     (void)w;
 }
 
-static void on_fatal(int sig, siginfo_t *si, void *uctx) {
-    report(sig, si);
-    const struct sigaction *prev = NULL;
-    for (size_t i = 0; i < NFATAL; i++)
-        if (fatal_signals[i] == sig)
-            prev = &previous[i];
-    if (prev && (prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) {
+void weft_signal_chain(const struct sigaction *prev, int sig, siginfo_t *si, void *uctx) {
+    if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) {
         prev->sa_sigaction(sig, si, uctx);
         return;
     }
-    if (prev && !(prev->sa_flags & SA_SIGINFO) && prev->sa_handler != SIG_DFL &&
+    if (!(prev->sa_flags & SA_SIGINFO) && prev->sa_handler != SIG_DFL &&
         prev->sa_handler != SIG_IGN) {
         prev->sa_handler(sig);
         return;
@@ -146,6 +141,13 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx) {
      * it returns (a fault caused by an instruction would also simply recur). */
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uctx) {
+    report(sig, si);
+    for (size_t i = 0; i < NFATAL; i++)
+        if (fatal_signals[i] == sig)
+            weft_signal_chain(&previous[i], sig, si, uctx);
 }
 
 static void install(void) {

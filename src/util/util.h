@@ -8,6 +8,7 @@
 #ifndef WEFT_UTIL_H
 #define WEFT_UTIL_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -118,5 +119,9 @@ void weft_crash_thread(const char *role);
 /* What this thread runs now ("/route", request 42); what is borrowed until the next
  * call, which NULL ends. */
 void weft_crash_task(const char *what, uint64_t id);
+/* Passes a signal on from a handler to the one it replaced (prev, as sigaction(2)
+ * returned it), or to the default action: death by that signal, with its core. */
+void weft_signal_chain(const struct sigaction *prev, int sig, siginfo_t *si, void *uctx);
+
 
 #endif
