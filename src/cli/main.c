@@ -10,28 +10,17 @@
 #include "app/app.h"
 #include "cli.h"
 #include "engine/engine.h"
+#include "host/host.h"
 #include "invoke/invoke.h"
 #include "util/util.h"
 
 /* Exit status of `weft run` when the guest traps, as wasmtime does (128 + SIGABRT). */
 #define WEFT_EXIT_TRAP 134
-#define WEFT_EXIT_ERROR 1
-#define WEFT_EXIT_USAGE 2
 #define WEFT_MAX_RUN_ENV 4096
 #define WEFT_MAX_RUN_DIRS 256
 #define WEFT_MAX_RUN_HOSTS 256
 #define WEFT_MAX_RUN_SOCKETS 16
 #define WEFT_LISTEN_BACKLOG 128
-
-int weft_cli_usage_error(const char *cmd, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "weft%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'weft %s--help')\n", cmd ? cmd : "");
-    va_end(ap);
-    return WEFT_EXIT_USAGE;
-}
 
 static const char run_help[] =
     "usage: weft run [options] MODULE [ARGS...]\n"
@@ -162,13 +151,12 @@ static int cmd_run(int argc, char **argv) {
             weft_error_t herr = {0};
             if (nhosts == WEFT_MAX_RUN_HOSTS)
                 return weft_cli_usage_error("run", "too many --allow-host options");
-            typedef int (*check_fn)(const char *, weft_error_t *);
-            check_fn check = (check_fn)weft_net_sym("weft_host_allowed_check", &herr);
-            if (!check) {
+            const weft_net_plugin_t *net = weft_net_plugin_get(&herr);
+            if (!net) {
                 fprintf(stderr, "weft: %s\n", herr.msg);
                 return WEFT_EXIT_ERROR;
             }
-            if (check(optarg, &herr))
+            if (net->host_allowed_check(optarg, &herr))
                 return weft_cli_usage_error("run", "--allow-host: %s", herr.msg);
             hosts[nhosts++] = optarg;
             break;
@@ -318,12 +306,13 @@ static int cmd_compile(int argc, char **argv) {
 /* `weft up` lives in the network plugin with the gateway. */
 static int cmd_up(int argc, char **argv) {
     weft_error_t err = {0};
-    int (*up)(int, char **) = (int (*)(int, char **))weft_net_sym("weft_cli_up", &err);
+    const weft_net_plugin_t *net = weft_net_plugin_get(&err);
+    const weft_plugin_command_t *up = net ? weft_plugin_command(&net->head, "up") : NULL;
     if (!up) {
-        fprintf(stderr, "weft: %s\n", err.msg);
+        fprintf(stderr, "weft: %s\n", net ? "weft-net.so has no command up" : err.msg);
         return WEFT_EXIT_ERROR;
     }
-    return up(argc, argv);
+    return up->run(argc, argv);
 }
 
 typedef struct command {

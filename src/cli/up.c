@@ -60,19 +60,6 @@ static const char up_help[] =
     "Global variables come first in a guest's environment, the function's own next,\n"
     "the CGI variables last; a later one replaces an earlier one of the same name.\n";
 
-/* As weft_cli_usage_error in main.c, which is not linked into the test programs that
- * link every layer (this file is): "weft up: <message> (see 'weft up --help')". */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("weft up: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see 'weft up --help')\n", stderr);
-    va_end(ap);
-    return 2;
-}
-
 typedef struct env_list {
     char *v[WEFT_UP_MAX_ENV];
     size_t n;
@@ -80,9 +67,9 @@ typedef struct env_list {
 
 static int env_add(env_list_t *e, const char *name, size_t nlen, const char *value) {
     if (e->n == WEFT_UP_MAX_ENV)
-        return usage_error("more than %d environment variables", WEFT_UP_MAX_ENV);
+        return weft_cli_usage_error("up", "more than %d environment variables", WEFT_UP_MAX_ENV);
     if (!nlen)
-        return usage_error("an environment variable has an empty name");
+        return weft_cli_usage_error("up", "an environment variable has an empty name");
     if (asprintf(&e->v[e->n], "%.*s=%s", (int)nlen, name, value) < 0)
         return 1;
     e->n++;
@@ -198,37 +185,37 @@ int weft_cli_up(int argc, char **argv) {
             break;
         case 'b':
             if (weft_parse_size(optarg, &gcfg.max_body) || !gcfg.max_body)
-                return usage_error("--max-body %s: expected a size like 16MiB", optarg);
+                return weft_cli_usage_error("up", "--max-body %s: expected a size like 16MiB", optarg);
             break;
         case 'H':
             if (weft_parse_size(optarg, &gcfg.max_header_bytes) || !gcfg.max_header_bytes)
-                return usage_error("--max-header-bytes %s: expected a size like 64KiB", optarg);
+                return weft_cli_usage_error("up", "--max-header-bytes %s: expected a size like 64KiB", optarg);
             break;
         case 'T':
             if (weft_parse_duration(optarg, &gcfg.header_timeout_ns) || !gcfg.header_timeout_ns)
-                return usage_error("--header-timeout %s: expected a duration like 10s", optarg);
+                return weft_cli_usage_error("up", "--header-timeout %s: expected a duration like 10s", optarg);
             break;
         case 'I':
             if (weft_parse_duration(optarg, &gcfg.idle_timeout_ns) || !gcfg.idle_timeout_ns)
-                return usage_error("--idle-timeout %s: expected a duration like 60s", optarg);
+                return weft_cli_usage_error("up", "--idle-timeout %s: expected a duration like 60s", optarg);
             break;
         case 'n': {
             char *end;
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 1000000)
-                return usage_error("--max-connections %s: expected 1 to 1000000", optarg);
+                return weft_cli_usage_error("up", "--max-connections %s: expected 1 to 1000000", optarg);
             gcfg.max_connections = (size_t)n;
             break;
         }
         case 'r':
             if (weft_parse_size(optarg, &gcfg.max_response) || !gcfg.max_response)
-                return usage_error("--max-response %s: expected a size like 64MiB", optarg);
+                return weft_cli_usage_error("up", "--max-response %s: expected a size like 64MiB", optarg);
             break;
         case 'w': {
             char *end;
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 4096)
-                return usage_error("--workers %s: expected 1 to 4096", optarg);
+                return weft_cli_usage_error("up", "--workers %s: expected 1 to 4096", optarg);
             gcfg.workers = (size_t)n;
             break;
         }
@@ -248,15 +235,15 @@ int weft_cli_up(int argc, char **argv) {
             fputs(up_help, stdout);
             return 0;
         default:
-            return usage_error("unknown option");
+            return weft_cli_usage_error("up", "unknown option");
         }
         if (rc)
             return rc;
     }
     if (optind != argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return weft_cli_usage_error("up", "unexpected argument '%s'", argv[optind]);
     if ((gcfg.tls_cert == NULL) != (gcfg.tls_key == NULL))
-        return usage_error("--tls-cert and --tls-key go together");
+        return weft_cli_usage_error("up", "--tls-cert and --tls-key go together");
     if (!config && !(config = weft_app_find_default())) {
         fprintf(stderr, "weft up: no weft.toml, wagi.toml or modules.toml here; name one "
                         "with -c FILE\n");

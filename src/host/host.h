@@ -119,6 +119,36 @@ void weft_host_destroy(weft_host_t *h);
 /* The functions of wasi_experimental_http with their signatures. */
 const weft_import_def_t *weft_host_imports(size_t *n);
 
+/* ---- The plugin ------------------------------------------------------------------ */
+
+/* This layer, the gateway and `weft up` live in the plugin weft-net.so (util.h,
+ * "Plugins"), whose libraries (libcurl, h2o) only they need. What lives in the binary
+ * reaches them through this table, the plugin's one exported symbol. Change the table
+ * (members, their types or what they mean) only together with WEFT_NET_PLUGIN_ABI: a
+ * weft binary refuses a weft-net.so built with another version. Commands: "up". */
+#define WEFT_NET_PLUGIN_ABI 1u
+#define WEFT_NET_PLUGIN_FILE "weft-net.so"
+#define WEFT_NET_PLUGIN_SYMBOL "weft_net_plugin"
+
+typedef struct weft_net_plugin {
+    weft_plugin_head_t head;
+    const weft_import_def_t *(*host_imports)(size_t *n);
+    int (*host_create)(const weft_host_policy_t *policy, weft_host_t **out, weft_error_t *err);
+    void (*host_destroy)(weft_host_t *h);
+    int (*host_allowed_check)(const char *entry, weft_error_t *err);
+} weft_net_plugin_t;
+
+/* Defined in the plugin (src/cli/net_plugin.c). */
+extern const weft_net_plugin_t weft_net_plugin;
+
+/* The table, loading weft-net.so on first use; NULL with err set when it cannot. */
+static inline const weft_net_plugin_t *weft_net_plugin_get(weft_error_t *err) {
+    static const weft_plugin_head_t *cache;
+    const weft_plugin_spec_t spec = {WEFT_NET_PLUGIN_FILE, WEFT_NET_PLUGIN_SYMBOL,
+                                     WEFT_NET_PLUGIN_ABI, sizeof(weft_net_plugin_t), &cache};
+    return (const weft_net_plugin_t *)weft_plugin_get(&spec, err);
+}
+
 /* ---- The host functions ---------------------------------------------------------- */
 
 /* X(name, sig, parameters): one list builds the declarations below and the import

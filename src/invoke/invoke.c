@@ -39,17 +39,14 @@ struct weft_response_data {
 
 /* ---- the host APIs in the network plugin ------------------------------------------- */
 
-/* The host layer lives in the network plugin (util/plugin.c): these reach it. */
-typedef const weft_import_def_t *(*host_imports_fn)(size_t *n);
-typedef int (*host_create_fn)(const weft_host_policy_t *, weft_host_t **, weft_error_t *);
-typedef void (*host_destroy_fn)(weft_host_t *);
-
+/* The host layer lives in the network plugin (host.h, weft_net_plugin_t). The engine
+ * runs this loader before it compiles or loads a module that imports outbound HTTP. */
 static int load_http(weft_error_t *err) {
-    host_imports_fn imports = (host_imports_fn)weft_net_sym("weft_host_imports", err);
-    if (!imports)
+    const weft_net_plugin_t *net = weft_net_plugin_get(err);
+    if (!net)
         return err ? err->code : WEFT_ELOAD;
     size_t n;
-    const weft_import_def_t *defs = imports(&n);
+    const weft_import_def_t *defs = net->host_imports(&n);
     return weft_engine_provide(defs, n, err);
 }
 
@@ -141,12 +138,11 @@ static weft_call_outcome_t outcome_of(const weft_outcome_t *o) {
 static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t *cfg,
                uint64_t timeout_ns, weft_call_outcome_t *out, weft_error_t *err) {
     weft_host_t *host = NULL;
-    host_destroy_fn host_destroy = NULL;
+    const weft_net_plugin_t *net = NULL;
     if (weft_module_imports(fn->module, WEFT_HTTP_MODULE)) {
         /* The engine loaded the plugin when it loaded the module. */
-        host_create_fn host_create = (host_create_fn)weft_net_sym("weft_host_create", err);
-        host_destroy = (host_destroy_fn)weft_net_sym("weft_host_destroy", err);
-        int rc = host_create && host_destroy ? host_create(&fn->http, &host, err) : WEFT_ELOAD;
+        net = weft_net_plugin_get(err);
+        int rc = net ? net->host_create(&fn->http, &host, err) : WEFT_ELOAD;
         if (rc)
             return rc;
     }
@@ -158,7 +154,7 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
     if (!rc)
         *out = outcome_of(&o);
     if (host)
-        host_destroy(host);
+        net->host_destroy(host);
     return rc;
 }
 

@@ -78,7 +78,9 @@ int weft_file_write_atomic(const char *path, const void *data, size_t len, weft_
 /* mkdir -p */
 int weft_mkdirs(const char *path, int mode);
 
-/* SHA-256 (OpenSSL libcrypto). hex must hold 65 bytes. */
+/* SHA-256 (nettle: it needs no set-up, where OpenSSL 3's libcrypto spends some 5 ms
+ * of every process start loading its providers for one digest). hex must hold 65
+ * bytes. */
 void weft_sha256(const void *data, size_t len, uint8_t out[32]);
 void weft_hex(const uint8_t *bytes, size_t n, char *out);
 
@@ -93,9 +95,48 @@ bool weft_utf8_valid(const uint8_t *s, size_t n);
 /* Monotonic clock in nanoseconds. */
 uint64_t weft_now_ns(void);
 
-/* Finds a function of weft's network layers (gateway, outbound HTTP), loading the
- * weft-net.so plugin on first use (see plugin.c); NULL with err set when it cannot. */
-void *weft_net_sym(const char *name, weft_error_t *err);
+/* ---- Plugins --------------------------------------------------------------------- */
+
+/* A plugin is a shared object beside the weft binary that carries layers whose
+ * libraries cost too much to load at every start (weft-net.so: h2o and libcurl). It
+ * exports exactly one symbol: a table of functions whose type the lowest layer it
+ * serves declares in its header (weft-net.so: weft_net_plugin_t in host/host.h). The
+ * table begins with this head. The plugin calls back into the binary only through
+ * functions that public headers declare; the build exports those and nothing else. */
+
+/* A command of the weft CLI that lives in a plugin (`weft up`). */
+typedef struct weft_plugin_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command's name */
+} weft_plugin_command_t;
+
+typedef struct weft_plugin_head {
+    uint32_t abi;     /* the version of the table's type the plugin was built with */
+    uint32_t size;    /* sizeof the whole table, as the plugin was built */
+    const char *name; /* "weft-net", for messages */
+    const weft_plugin_command_t *commands;
+    size_t ncommands;
+} weft_plugin_head_t;
+
+/* What a layer asks for: the file, the table's symbol, and the version and size of
+ * the table type its header declares. `cache` (one per caller, starting NULL) keeps
+ * the table once found. */
+typedef struct weft_plugin_spec {
+    const char *file;   /* "weft-net.so" */
+    const char *symbol; /* "weft_net_plugin" */
+    uint32_t abi;
+    uint32_t size;
+    const weft_plugin_head_t **cache;
+} weft_plugin_spec_t;
+
+/* The plugin's table, loading the plugin on first use; NULL with err set (WEFT_ELOAD)
+ * when the file is missing or does not load, has no such table, or was built with
+ * another version of it (the message names the file and both versions). A program
+ * that links the plugin's layers itself (the tests) uses its own table. The plugin is
+ * looked for in $WEFT_PLUGIN_DIR, the binary's folder, then ../lib/weft beside it. */
+const weft_plugin_head_t *weft_plugin_get(const weft_plugin_spec_t *spec, weft_error_t *err);
+/* The command `name` of a plugin's table, or NULL. */
+const weft_plugin_command_t *weft_plugin_command(const weft_plugin_head_t *p, const char *name);
 
 /* Binds and listens on "ADDR:PORT" ("[::1]:PORT" for IPv6, ":PORT" for every address);
  * the ADDR part goes to host (host_size bytes). option names the flag the address came

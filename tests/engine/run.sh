@@ -73,6 +73,7 @@ check "missing module is a usage error" "$RC" 2
 run "$WEFT" run --timeout soon "$H"
 check "bad duration is a usage error" "$RC" 2
 check_contains "bad duration names the value" "$ERR" "--timeout soon"
+check_contains "a usage error points at the command's help" "$ERR" "(see 'weft run --help')"
 run "$WEFT" run --max-memory lots "$H"
 check "bad size is a usage error" "$RC" 2
 run "$WEFT" run --bogus "$H"

@@ -1,0 +1,22 @@
+/* net_plugin: the table weft-net.so exports (host/host.h, weft_net_plugin_t).
+ *
+ * Built into the plugin with the host and gateway layers and `weft up`; the weft
+ * binary reaches all of them through this one symbol. */
+#include "../host/host.h"
+#include "cli.h"
+
+static const weft_plugin_command_t commands[] = {
+    {"up", weft_cli_up},
+};
+
+__attribute__((visibility("default"))) const weft_net_plugin_t weft_net_plugin = {
+    .head = {.abi = WEFT_NET_PLUGIN_ABI,
+             .size = sizeof(weft_net_plugin_t),
+             .name = "weft-net",
+             .commands = commands,
+             .ncommands = sizeof commands / sizeof commands[0]},
+    .host_imports = weft_host_imports,
+    .host_create = weft_host_create,
+    .host_destroy = weft_host_destroy,
+    .host_allowed_check = weft_host_allowed_check,
+};
