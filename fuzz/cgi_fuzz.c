@@ -29,8 +29,8 @@ static void check_string(const char *s, int is_name) {
     for (; *p; p++) {
         if (p >= hi)
             abort(); /* ran past the buffer without a NUL */
-        if (is_name && !(((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') ||
-                         (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p)))
+        if (is_name && !(((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') || (*p >= '0' && *p <= '9') ||
+                         strchr("!#$%&'*+-.^_`|~", *p)))
             abort();
         if (!is_name && (*p < 0x20 || *p == 0x7f) && *p != '\t')
             abort();

@@ -16,7 +16,7 @@
 #define EXPECT(cond)                                                                               \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "wasm_reader_fuzz: broken promise: %s (line %d)\n", #cond, __LINE__); \
+            fprintf(stderr, "wasm_reader_fuzz: broken promise: %s (line %d)\n", #cond, __LINE__);  \
             abort();                                                                               \
         }                                                                                          \
     } while (0)

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  gcc make cmake pkg-config
+  gcc make cmake pkg-config clang-format
   # guests: C to wasm32-wasi, and wasm2c
   clang lld wasi-libc libclang-rt-dev-wasm32 wabt
   # libraries

@@ -13,7 +13,7 @@ static int weft_test_checks;
         weft_test_checks++;                                                                        \
         if (!(cond)) {                                                                             \
             weft_test_failures++;                                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 
@@ -44,5 +44,6 @@ static int weft_test_checks;
 #define TEST_DONE()                                                                                \
     (printf("%d checks, %d failed\n", weft_test_checks, weft_test_failures),                       \
      weft_test_checks == 0 ? (fprintf(stderr, "the test made no check\n"), 1)                      \
-                           : weft_test_failures ? 1 : 0)
+     : weft_test_failures  ? 1                                                                     \
+                           : 0)
 #endif

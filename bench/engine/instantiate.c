@@ -23,7 +23,6 @@
 #include "engine/engine.h"
 #include "invoke/invoke.h"
 #include "wasi/wasi.h"
-#include "wasi/wasi.h"
 
 #define BENCH_WARMUP 1000
 #define BENCH_DEFAULT_ITERATIONS 20000
@@ -58,8 +57,9 @@ static void explain(const char *loop, const weft_outcome_t *o, const weft_buf_t 
     else if (o->kind == WEFT_OUTCOME_EXITED && o->exit_code)
         fprintf(stderr, "%s: the guest exited with status %u\n", loop, o->exit_code);
     else if (out)
-        fprintf(stderr, "%s: the guest printed %zu bytes (\"%.40s%s\") instead of \"hello from "
-                        "weft\\n\"\n",
+        fprintf(stderr,
+                "%s: the guest printed %zu bytes (\"%.40s%s\") instead of \"hello from "
+                "weft\\n\"\n",
                 loop, out->len, out->data ? (const char *)out->data : "",
                 out->len > 40 ? "..." : "");
     if (out)

@@ -877,7 +877,8 @@ static int parse_integer(parser_t *p, size_t start, size_t end, int line, int de
     }
     size_t digits_at = i;
     long n;
-    int rc = scan_required_digits(p, start, &i, end, base, false, "integer prefix without digits", &n);
+    int rc =
+        scan_required_digits(p, start, &i, end, base, false, "integer prefix without digits", &n);
     if (rc)
         return rc;
     if (i != end) {

@@ -42,18 +42,18 @@ struct weft_toml_value {
         struct {
             char *ptr; /* NUL-terminated; may contain NUL (see len) */
             size_t len;
-        } str;         /* STRING; and the date/time kinds hold their canonical text here */
-        int64_t i;     /* INTEGER */
-        double f;      /* FLOAT */
-        bool b;        /* BOOL */
+        } str;     /* STRING; and the date/time kinds hold their canonical text here */
+        int64_t i; /* INTEGER */
+        double f;  /* FLOAT */
+        bool b;    /* BOOL */
         struct {
             weft_toml_value_t **items;
             size_t len;
-        } arr;         /* ARRAY (arrays of tables too) */
+        } arr; /* ARRAY (arrays of tables too) */
         struct {
             weft_toml_kv_t *items; /* in document order */
             size_t len;
-        } tab;         /* TABLE */
+        } tab; /* TABLE */
     } u;
 };
 

@@ -81,14 +81,17 @@ static int parse_dir(char *spec, weft_app_volume_t *p) {
 }
 
 static int cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"env", required_argument, 0, 'e'},       {"dir", required_argument, 0, 'd'},
-        {"invoke", required_argument, 0, 'i'},    {"timeout", required_argument, 0, 't'},
-        {"max-memory", required_argument, 0, 'm'}, {"cache-dir", required_argument, 0, 'c'},
-        {"allow-host", required_argument, 0, 'a'},
-        {"tcplisten", required_argument, 0, 'L'},
-        {"http-max-concurrency", required_argument, 0, 'C'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    static const struct option opts[] = {{"env", required_argument, 0, 'e'},
+                                         {"dir", required_argument, 0, 'd'},
+                                         {"invoke", required_argument, 0, 'i'},
+                                         {"timeout", required_argument, 0, 't'},
+                                         {"max-memory", required_argument, 0, 'm'},
+                                         {"cache-dir", required_argument, 0, 'c'},
+                                         {"allow-host", required_argument, 0, 'a'},
+                                         {"tcplisten", required_argument, 0, 'L'},
+                                         {"http-max-concurrency", required_argument, 0, 'C'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     static const char *envs[WEFT_MAX_RUN_ENV];
     static char *env_owned[WEFT_MAX_RUN_ENV];
     static weft_app_volume_t dirs[WEFT_MAX_RUN_DIRS];
@@ -178,8 +181,10 @@ static int cmd_run(int argc, char **argv) {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
             if (!*optarg || *end || v == 0 || v > UINT32_MAX)
-                return weft_cli_usage_error("run", "--http-max-concurrency %s: expected a "
-                                            "number from 1", optarg);
+                return weft_cli_usage_error("run",
+                                            "--http-max-concurrency %s: expected a "
+                                            "number from 1",
+                                            optarg);
             http_max_concurrency = (uint32_t)v;
             break;
         }
@@ -279,7 +284,8 @@ static int cmd_compile(int argc, char **argv) {
         }
     }
     if (optind != argc - 1)
-        return weft_cli_usage_error("compile", optind >= argc ? "missing MODULE" : "one MODULE only");
+        return weft_cli_usage_error("compile",
+                                    optind >= argc ? "missing MODULE" : "one MODULE only");
     char artifact[4096];
     weft_error_t err = {0};
     if (weft_invoke_init(&err) ||

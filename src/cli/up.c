@@ -1,9 +1,9 @@
 /* weft up: serve the app's functions over HTTP until SIGINT or SIGTERM.
  *
  * Once the modules are loaded, SIGINT and SIGTERM are blocked in every thread (the
- * gateway's threads inherit the mask) and taken by sigwait() here, so shutdown runs as ordinary code: stop accepting, let the
- * requests in flight finish, exit 0. A second signal during that wait ends the process
- * at once, for the user who does not want to wait.
+ * gateway's threads inherit the mask) and taken by sigwait() here, so shutdown runs as ordinary
+ * code: stop accepting, let the requests in flight finish, exit 0. A second signal during that wait
+ * ends the process at once, for the user who does not want to wait.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -185,31 +185,37 @@ int weft_cli_up(int argc, char **argv) {
             break;
         case 'b':
             if (weft_parse_size(optarg, &gcfg.max_body) || !gcfg.max_body)
-                return weft_cli_usage_error("up", "--max-body %s: expected a size like 16MiB", optarg);
+                return weft_cli_usage_error("up", "--max-body %s: expected a size like 16MiB",
+                                            optarg);
             break;
         case 'H':
             if (weft_parse_size(optarg, &gcfg.max_header_bytes) || !gcfg.max_header_bytes)
-                return weft_cli_usage_error("up", "--max-header-bytes %s: expected a size like 64KiB", optarg);
+                return weft_cli_usage_error(
+                    "up", "--max-header-bytes %s: expected a size like 64KiB", optarg);
             break;
         case 'T':
             if (weft_parse_duration(optarg, &gcfg.header_timeout_ns) || !gcfg.header_timeout_ns)
-                return weft_cli_usage_error("up", "--header-timeout %s: expected a duration like 10s", optarg);
+                return weft_cli_usage_error(
+                    "up", "--header-timeout %s: expected a duration like 10s", optarg);
             break;
         case 'I':
             if (weft_parse_duration(optarg, &gcfg.idle_timeout_ns) || !gcfg.idle_timeout_ns)
-                return weft_cli_usage_error("up", "--idle-timeout %s: expected a duration like 60s", optarg);
+                return weft_cli_usage_error("up", "--idle-timeout %s: expected a duration like 60s",
+                                            optarg);
             break;
         case 'n': {
             char *end;
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 1000000)
-                return weft_cli_usage_error("up", "--max-connections %s: expected 1 to 1000000", optarg);
+                return weft_cli_usage_error("up", "--max-connections %s: expected 1 to 1000000",
+                                            optarg);
             gcfg.max_connections = (size_t)n;
             break;
         }
         case 'r':
             if (weft_parse_size(optarg, &gcfg.max_response) || !gcfg.max_response)
-                return weft_cli_usage_error("up", "--max-response %s: expected a size like 64MiB", optarg);
+                return weft_cli_usage_error("up", "--max-response %s: expected a size like 64MiB",
+                                            optarg);
             break;
         case 'w': {
             char *end;
@@ -283,8 +289,8 @@ int weft_cli_up(int argc, char **argv) {
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
-    if (weft_gateway_create(app, &gcfg, &gw, &err) ||
-        pthread_sigmask(SIG_BLOCK, &stop, NULL) || weft_gateway_start(gw, &err)) {
+    if (weft_gateway_create(app, &gcfg, &gw, &err) || pthread_sigmask(SIG_BLOCK, &stop, NULL) ||
+        weft_gateway_start(gw, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         rc = err.code == WEFT_EUSAGE ? 2 : 1; /* a bad --listen is a usage mistake */
         goto out;

@@ -49,8 +49,7 @@ int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft
     else if (home && *home)
         n = snprintf(out, size, "%s/.cache/weft", home);
     else
-        return weft_error_set(err, WEFT_ECONFIG,
-                              "no cache directory: set XDG_CACHE_HOME or HOME");
+        return weft_error_set(err, WEFT_ECONFIG, "no cache directory: set XDG_CACHE_HOME or HOME");
     if (n < 0 || (size_t)n >= size)
         return weft_error_set(err, WEFT_EINVAL, "cache directory path too long");
     if (weft_mkdirs(out, 0755))
@@ -105,9 +104,9 @@ int weft_cache_key(const uint8_t *bytes, size_t len, const char *cc_cmd, const c
                    char key[65], weft_error_t *err) {
     char cc[PATH_MAX], w2c[PATH_MAX];
     if (resolve_program(cc_cmd, cc, sizeof cc))
-        return weft_error_set(err, WEFT_ECOMPILE,
-                              "no C compiler '%s' found: install gcc (apt-get install gcc) or set CC",
-                              cc_cmd);
+        return weft_error_set(
+            err, WEFT_ECOMPILE,
+            "no C compiler '%s' found: install gcc (apt-get install gcc) or set CC", cc_cmd);
     if (resolve_program("wasm2c", w2c, sizeof w2c))
         return weft_error_set(err, WEFT_ECOMPILE,
                               "wasm2c not found: install it with apt-get install wabt");
@@ -119,10 +118,10 @@ int weft_cache_key(const uint8_t *bytes, size_t len, const char *cc_cmd, const c
     char modhex[65];
     weft_hex(mod, 32, modhex);
     weft_buf_t b = {0};
-    weft_buf_printf(&b, "weft %s abi %u\ncc %s %lld %lld\nwasm2c %s %lld %lld\nflags %s\nmodule %s\n",
-                    WEFT_VERSION, WEFT_GLUE_ABI, cc, (long long)sc.st_size,
-                    (long long)sc.st_mtime, w2c, (long long)sw.st_size, (long long)sw.st_mtime,
-                    flags, modhex);
+    weft_buf_printf(&b,
+                    "weft %s abi %u\ncc %s %lld %lld\nwasm2c %s %lld %lld\nflags %s\nmodule %s\n",
+                    WEFT_VERSION, WEFT_GLUE_ABI, cc, (long long)sc.st_size, (long long)sc.st_mtime,
+                    w2c, (long long)sw.st_size, (long long)sw.st_mtime, flags, modhex);
     /* The embedded runtime header is part of the ABI too. */
     weft_buf_puts(&b, weft_embedded_wasm_rt_h);
     uint8_t k[32];
@@ -157,7 +156,10 @@ bool weft_artifact_is(const char *path) {
     if (fd < 0)
         return false;
     unsigned char magic[4];
-    bool is = read(fd, magic, 4) == 4 && !memcmp(magic, "\x7f" "ELF", 4);
+    bool is = read(fd, magic, 4) == 4 && !memcmp(magic,
+                                                 "\x7f"
+                                                 "ELF",
+                                                 4);
     close(fd);
     return is;
 }

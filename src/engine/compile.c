@@ -44,7 +44,7 @@
 #define WEFT_CC_LIBS "-lm"
 /* The flags as the cache key spells them. */
 #define WEFT_CFLAGS_TEXT                                                                           \
-    "-O2 -std=gnu11 -fPIC -w -fvisibility=hidden -fno-semantic-interposition -shared "            \
+    "-O2 -std=gnu11 -fPIC -w -fvisibility=hidden -fno-semantic-interposition -shared "             \
     "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; split " WEFT_STR(WEFT_SPLIT_MIN_BYTES)
 #define WEFT_STR_(x) #x
 #define WEFT_STR(x) WEFT_STR_(x)
@@ -55,8 +55,7 @@
 
 /* Compiles tmp's C into tmp/module.so: one compiler run for small modules, parallel
  * ones for large. */
-static int compile_c(const char *tmp, const char *name, weft_progress_t *prog,
-                     weft_error_t *err) {
+static int compile_c(const char *tmp, const char *name, weft_progress_t *prog, weft_error_t *err) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/module.c", tmp);
     struct stat st;
@@ -76,8 +75,8 @@ static int compile_c(const char *tmp, const char *name, weft_progress_t *prog,
     bool crashed;
     int failed;
     if (parts == 1) {
-        char *argv[] = {cc,    WEFT_CC_COMPILE, WEFT_CC_LINK, "-I.",   "-o", "module.so",
-                        "module.c", "glue.c",   "data.S",     WEFT_CC_LIBS, NULL};
+        char *argv[] = {cc,         WEFT_CC_COMPILE, WEFT_CC_LINK, "-I.",        "-o", "module.so",
+                        "module.c", "glue.c",        "data.S",     WEFT_CC_LIBS, NULL};
         failed = weft_tool_run(tmp, argv, prog, "compiling C", &crashed);
     } else {
         char srcs[WEFT_MAX_PARTS][32], objs[WEFT_MAX_PARTS][32];
@@ -176,8 +175,8 @@ static int build_in(const char *tmp, const char *name, const uint8_t *bytes, siz
                             err)) ||
         (rc = write_file_in(tmp, "wasm-rt.h", weft_embedded_wasm_rt_h,
                             strlen(weft_embedded_wasm_rt_h), err)) ||
-        (rc = write_file_in(tmp, "glue.h", weft_embedded_glue_h, strlen(weft_embedded_glue_h),
-                            err)))
+        (rc =
+             write_file_in(tmp, "glue.h", weft_embedded_glue_h, strlen(weft_embedded_glue_h), err)))
         goto out;
 
     weft_progress_note(prog, "translating to C (wasm2c)");

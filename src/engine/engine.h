@@ -181,9 +181,9 @@ void weft_instance_free(weft_instance_t *inst);
 
 /* Process-wide memory pool statistics, for tests and benchmarks. */
 typedef struct weft_pool_stats {
-    size_t reserved;  /* reservations that exist (in use + free) */
+    size_t reserved; /* reservations that exist (in use + free) */
     size_t in_use;
-    uint64_t reused;  /* allocations served from the pool */
+    uint64_t reused; /* allocations served from the pool */
 } weft_pool_stats_t;
 void weft_pool_stats(weft_pool_stats_t *s);
 

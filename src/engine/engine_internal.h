@@ -124,15 +124,15 @@ int weft_rewrite_module_c(const char *dir, const char *memory_field, weft_error_
 
 /* Facts about wasm2c's output that the glue and the rewrite need, read from its header. */
 typedef struct weft_glue_facts {
-    int import_modules;    /* pointers instantiate takes after the instance */
+    int import_modules;     /* pointers instantiate takes after the instance */
     char memory_field[256]; /* "w2c_memory": the instance field of memory 0, or "" */
 } weft_glue_facts_t;
 
 int weft_glue_read_header(const char *hdr, weft_glue_facts_t *f, weft_error_t *err);
 /* Writes dir/glue.c and dir/data.S for m; stripped: its data segments were removed from
  * the module given to wasm2c (weft_wasm_strip_data) and come back through data.S. */
-int weft_glue_write(const char *dir, const weft_wasm_module_t *m, bool stripped,
-                    const char *hdr, const weft_glue_facts_t *f, weft_error_t *err);
+int weft_glue_write(const char *dir, const weft_wasm_module_t *m, bool stripped, const char *hdr,
+                    const weft_glue_facts_t *f, weft_error_t *err);
 
 /* ---- split.c ---- */
 

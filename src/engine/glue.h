@@ -16,7 +16,7 @@
 #define WEFT_GLUE_ABI 4u
 
 typedef struct weft_glue_export {
-    const char *name;      /* export name, for (func) exports only */
+    const char *name;       /* export name, for (func) exports only */
     void (*fn)(void *inst); /* calls the export on an instance */
 } weft_glue_export_t;
 
@@ -24,7 +24,7 @@ typedef struct weft_glue {
     uint32_t abi;
     uint32_t nexports;
     size_t instance_size;
-    void (*init_module)(void);                 /* once per process, before instantiate */
+    void (*init_module)(void);                    /* once per process, before instantiate */
     void (*instantiate)(void *inst, void *guest); /* may trap */
     void (*free)(void *inst);
     void *(*memory)(void *inst); /* wasm_rt_memory_t* of memory 0, NULL if none */

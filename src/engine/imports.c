@@ -86,8 +86,8 @@ int weft_engine_require_module(const char *module, weft_error_t *err) {
     }
     pthread_mutex_unlock(&loading);
     if (!rc && !module_provided(module))
-        rc = weft_error_set(err, WEFT_EIMPORT, "import module '%s' is not provided by weft",
-                            module);
+        rc =
+            weft_error_set(err, WEFT_EIMPORT, "import module '%s' is not provided by weft", module);
     return rc;
 }
 

@@ -62,8 +62,8 @@ static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* verified: the caller has just checked the artifact's trailer (weft_module_compile
  * does, or wrote it itself), so it is not hashed a second time. */
-static int load_artifact(const char *artifact, const char *name, bool verified,
-                         weft_module_t **out, weft_error_t *err) {
+static int load_artifact(const char *artifact, const char *name, bool verified, weft_module_t **out,
+                         weft_error_t *err) {
     int rc = verified ? 0 : weft_artifact_verify(artifact, err);
     if (rc)
         return rc;
@@ -237,8 +237,8 @@ int weft_instance_call(weft_instance_t *in, const char *entry, weft_outcome_t *o
     const weft_glue_export_t *fn = find_export(in->module, entry);
     if (!fn)
         return weft_error_set(err, WEFT_ENOTFOUND,
-                              "%s has no exported function '%s' of type (func)",
-                              in->module->name, entry);
+                              "%s has no exported function '%s' of type (func)", in->module->name,
+                              entry);
     call_arg_t c = {in, fn};
     weft_rt_call_t call = {.fn = do_call,
                            .arg = &c,

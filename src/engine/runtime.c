@@ -76,22 +76,22 @@
 
 typedef struct thread_state {
     bool ready;
-    sigjmp_buf *jmp;                 /* innermost trap boundary, NULL outside guests */
-    volatile sig_atomic_t in_guest;  /* a trap boundary is active on this thread */
-    uintptr_t code_lo, code_hi;      /* text of the module running now */
-    uintptr_t mem_lo, mem_hi;        /* reservation of its memory (set by memory.c) */
+    sigjmp_buf *jmp;                /* innermost trap boundary, NULL outside guests */
+    volatile sig_atomic_t in_guest; /* a trap boundary is active on this thread */
+    uintptr_t code_lo, code_hi;     /* text of the module running now */
+    uintptr_t mem_lo, mem_hi;       /* reservation of its memory (set by memory.c) */
     uintptr_t stack_lo, stack_hi;
-    uint64_t deadline_ns;            /* 0: none */
+    uint64_t deadline_ns; /* 0: none */
     volatile sig_atomic_t deadline_hit;
     /* What the watchdog sees (under wd_lock, except watch_at). */
-    _Atomic uint64_t watch_at;       /* the deadline it watches for; 0: none */
-    uint64_t signalled_at;           /* watch_at when it last signalled, and when */
+    _Atomic uint64_t watch_at; /* the deadline it watches for; 0: none */
+    uint64_t signalled_at;     /* watch_at when it last signalled, and when */
     uint64_t signalled_ns;
-    _Atomic bool sig_pending;        /* sent by the watchdog, not yet taken */
+    _Atomic bool sig_pending; /* sent by the watchdog, not yet taken */
     pthread_t self;
     struct thread_state *wd_prev, *wd_next;
     uint32_t exit_code;
-    uint32_t limit_pages;            /* for the memory being allocated now */
+    uint32_t limit_pages; /* for the memory being allocated now */
     void *altstack;
     bool watched; /* in the watchdog's list */
 } thread_state_t;
@@ -135,7 +135,8 @@ static void on_fault(int sig, siginfo_t *si, void *uctx) {
         uintptr_t addr = (uintptr_t)si->si_addr;
         uintptr_t pc = context_pc(uctx);
         bool in_code = pc >= ts.code_lo && pc < ts.code_hi;
-        if (sig == SIGSEGV && addr < ts.stack_lo + 4096 && addr + WEFT_STACK_GUARD_SLACK >= ts.stack_lo)
+        if (sig == SIGSEGV && addr < ts.stack_lo + 4096 &&
+            addr + WEFT_STACK_GUARD_SLACK >= ts.stack_lo)
             unwind_from_handler(WASM_RT_TRAP_EXHAUSTION);
         if (in_code && addr >= ts.mem_lo && addr < ts.mem_hi)
             unwind_from_handler(WASM_RT_TRAP_OOB);
@@ -143,7 +144,9 @@ static void on_fault(int sig, siginfo_t *si, void *uctx) {
             unwind_from_handler(si->si_code == FPE_INTDIV ? WASM_RT_TRAP_DIV_BY_ZERO
                                                           : WASM_RT_TRAP_INT_OVERFLOW);
     }
-    const struct sigaction *prev = sig == SIGSEGV ? &prev_segv : sig == SIGBUS ? &prev_bus : &prev_fpe;
+    const struct sigaction *prev = sig == SIGSEGV  ? &prev_segv
+                                   : sig == SIGBUS ? &prev_bus
+                                                   : &prev_fpe;
     weft_signal_chain(prev, sig, si, uctx);
 }
 
@@ -309,8 +312,7 @@ bool wasm_rt_is_initialized(void) {
     return atomic_load(&rt_initialized);
 }
 
-void wasm_rt_free(void) {
-}
+void wasm_rt_free(void) {}
 
 /* Prepares this thread to run guests: an alternate signal stack (a stack overflow
  * leaves no room for the handler on the normal one), the stack bounds that tell an
@@ -319,15 +321,16 @@ static int thread_prepare(weft_error_t *err) {
     if (ts.ready)
         return 0;
     wasm_rt_init();
-    ts.altstack = mmap(NULL, WEFT_ALTSTACK_BYTES, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ts.altstack =
+        mmap(NULL, WEFT_ALTSTACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (ts.altstack == MAP_FAILED) {
         ts.altstack = NULL;
         return weft_error_set(err, WEFT_ENOMEM, "cannot allocate a signal stack");
     }
     stack_t ss = {.ss_sp = ts.altstack, .ss_size = WEFT_ALTSTACK_BYTES, .ss_flags = 0};
     stack_t old;
-    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE) && old.ss_size >= WEFT_ALTSTACK_BYTES) {
+    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE) &&
+        old.ss_size >= WEFT_ALTSTACK_BYTES) {
         /* Someone (a sanitizer runtime) already gave this thread one: keep it. */
         munmap(ts.altstack, WEFT_ALTSTACK_BYTES);
         ts.altstack = NULL;
@@ -636,5 +639,4 @@ WEFT_DEFINE_TABLE_ALLOC(wasm_rt_allocate_externref_table, wasm_rt_free_externref
         return old;                                                                                \
     }
 WEFT_DEFINE_TABLE_GROW(wasm_rt_grow_funcref_table, wasm_rt_funcref_table_t, wasm_rt_funcref_t)
-WEFT_DEFINE_TABLE_GROW(wasm_rt_grow_externref_table, wasm_rt_externref_table_t,
-                       wasm_rt_externref_t)
+WEFT_DEFINE_TABLE_GROW(wasm_rt_grow_externref_table, wasm_rt_externref_table_t, wasm_rt_externref_t)

@@ -43,17 +43,16 @@ enum {
 };
 
 static const char *const section_names[SEC_COUNT_] = {
-    "custom", "type",    "import", "function", "table", "memory",    "global",
-    "export", "start",   "element", "code",    "data",  "datacount", "tag",
+    "custom", "type",  "import",  "function", "table", "memory",    "global",
+    "export", "start", "element", "code",     "data",  "datacount", "tag",
 };
 
 /* Where each known section may appear: ids are not in file order (datacount comes before
  * code, tag between memory and global), so order is checked on this rank instead. */
 static const uint8_t section_rank[SEC_COUNT_] = {
-    [SEC_TYPE] = 1,    [SEC_IMPORT] = 2,  [SEC_FUNCTION] = 3,   [SEC_TABLE] = 4,
-    [SEC_MEMORY] = 5,  [SEC_TAG] = 6,     [SEC_GLOBAL] = 7,     [SEC_EXPORT] = 8,
-    [SEC_START] = 9,   [SEC_ELEMENT] = 10, [SEC_DATACOUNT] = 11, [SEC_CODE] = 12,
-    [SEC_DATA] = 13,
+    [SEC_TYPE] = 1,       [SEC_IMPORT] = 2, [SEC_FUNCTION] = 3, [SEC_TABLE] = 4, [SEC_MEMORY] = 5,
+    [SEC_TAG] = 6,        [SEC_GLOBAL] = 7, [SEC_EXPORT] = 8,   [SEC_START] = 9, [SEC_ELEMENT] = 10,
+    [SEC_DATACOUNT] = 11, [SEC_CODE] = 12,  [SEC_DATA] = 13,
 };
 
 /* read_expr's answer when a function body holds a 0xfd opcode this reader has no entry
@@ -90,7 +89,8 @@ typedef struct reader {
             return rc_;                                                                            \
     } while (0)
 
-static int fail(reader_t *r, size_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(reader_t *r, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(reader_t *r, size_t off, const char *fmt, ...) {
     char what[WEFT_ERROR_MAX];
     va_list ap;
@@ -189,8 +189,8 @@ static int read_count(reader_t *r, uint32_t *out, uint32_t max, size_t min_bytes
     if (*out > max)
         return fail(r, start, "too many %s: %u (at most %u)", what, *out, max);
     if (*out > remaining(r) / min_bytes)
-        return fail(r, start, "%s count %u is larger than the %zu bytes left can hold", what,
-                    *out, remaining(r));
+        return fail(r, start, "%s count %u is larger than the %zu bytes left can hold", what, *out,
+                    remaining(r));
     return 0;
 }
 
@@ -675,7 +675,14 @@ static int read_misc(reader_t *r, size_t at) {
     uint32_t op;
     TRY(read_u32(r, &op, "0xfc opcode"));
     switch (op) {
-    case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7: /* trunc_sat */
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 6:
+    case 7: /* trunc_sat */
         return 0;
     case 8: /* memory.init data memory */
         TRY(read_index(r, "data index"));
@@ -695,7 +702,9 @@ static int read_misc(reader_t *r, size_t at) {
     case 14: /* table.copy dst src */
         TRY(read_index(r, "table index"));
         return read_index(r, "table index");
-    case 15: case 16: case 17: /* table.grow, table.size, table.fill */
+    case 15:
+    case 16:
+    case 17: /* table.grow, table.size, table.fill */
         return read_index(r, "table index");
     default:
         return fail(r, at, "unknown opcode 0xfc 0x%x", op);
@@ -716,14 +725,19 @@ static int read_expr(reader_t *r, bool in_body) {
         int64_t imm;
         TRY(read_byte(r, &op, what));
         switch (op) {
-        case 0x00: case 0x01: /* unreachable, nop */
-        case 0x05:            /* else */
-        case 0x0f:            /* return */
-        case 0x19:            /* catch_all */
-        case 0x1a: case 0x1b: /* drop, select */
-        case 0xd1:            /* ref.is_null */
+        case 0x00:
+        case 0x01: /* unreachable, nop */
+        case 0x05: /* else */
+        case 0x0f: /* return */
+        case 0x19: /* catch_all */
+        case 0x1a:
+        case 0x1b: /* drop, select */
+        case 0xd1: /* ref.is_null */
             break;
-        case 0x02: case 0x03: case 0x04: case 0x06: /* block, loop, if, try */
+        case 0x02:
+        case 0x03:
+        case 0x04:
+        case 0x06: /* block, loop, if, try */
             TRY(read_blocktype(r));
             depth++;
             break;
@@ -731,10 +745,13 @@ static int read_expr(reader_t *r, bool in_body) {
             if (--depth == 0)
                 return 0;
             break;
-        case 0x07: case 0x08: /* catch, throw */
+        case 0x07:
+        case 0x08: /* catch, throw */
             TRY(read_index(r, "tag index"));
             break;
-        case 0x09: case 0x0c: case 0x0d: /* rethrow, br, br_if */
+        case 0x09:
+        case 0x0c:
+        case 0x0d: /* rethrow, br, br_if */
             TRY(read_index(r, "label index"));
             break;
         case 0x18: /* delegate: ends its try */
@@ -749,11 +766,13 @@ static int read_expr(reader_t *r, bool in_body) {
                 TRY(read_index(r, "label index"));
             TRY(read_index(r, "label index"));
             break;
-        case 0x10: case 0x12: /* call, return_call */
-        case 0xd2:            /* ref.func */
+        case 0x10:
+        case 0x12: /* call, return_call */
+        case 0xd2: /* ref.func */
             TRY(read_index(r, "function index"));
             break;
-        case 0x11: case 0x13: /* call_indirect, return_call_indirect */
+        case 0x11:
+        case 0x13: /* call_indirect, return_call_indirect */
             TRY(read_index(r, "type index"));
             TRY(read_index(r, "table index"));
             break;
@@ -764,16 +783,21 @@ static int read_expr(reader_t *r, bool in_body) {
                 TRY(read_valtype(r, &t, "v128 select type"));
             }
             break;
-        case 0x20: case 0x21: case 0x22: /* local.get/set/tee */
+        case 0x20:
+        case 0x21:
+        case 0x22: /* local.get/set/tee */
             TRY(read_index(r, "local index"));
             break;
-        case 0x23: case 0x24: /* global.get/set */
+        case 0x23:
+        case 0x24: /* global.get/set */
             TRY(read_index(r, "global index"));
             break;
-        case 0x25: case 0x26: /* table.get/set */
+        case 0x25:
+        case 0x26: /* table.get/set */
             TRY(read_index(r, "table index"));
             break;
-        case 0x3f: case 0x40: /* memory.size, memory.grow */
+        case 0x3f:
+        case 0x40: /* memory.size, memory.grow */
             TRY(read_index(r, "memory index"));
             break;
         case 0x41:
@@ -825,8 +849,7 @@ static int read_const_expr(reader_t *r, bool *is_i32_const, uint32_t *value) {
     t.err = NULL;
     t.pos = start + 1;
     int64_t v;
-    if (read_sleb(&t, 32, &v, "i32.const") == 0 && t.pos + 1 == r->pos &&
-        r->base[t.pos] == 0x0b) {
+    if (read_sleb(&t, 32, &v, "i32.const") == 0 && t.pos + 1 == r->pos && r->base[t.pos] == 0x0b) {
         *is_i32_const = true;
         *value = (uint32_t)v;
     }
@@ -965,8 +988,8 @@ static int read_function_section(reader_t *r) {
     uint32_t n;
     TRY(read_count(r, &n, WEFT_WASM_MAX_FUNCS, 1, "functions"));
     if (n > WEFT_WASM_MAX_FUNCS - m->nfuncs)
-        return fail(r, at, "too many functions: %u imported and %u defined (at most %u)",
-                    m->nfuncs, n, WEFT_WASM_MAX_FUNCS);
+        return fail(r, at, "too many functions: %u imported and %u defined (at most %u)", m->nfuncs,
+                    n, WEFT_WASM_MAX_FUNCS);
     if (n) {
         uint32_t *p = realloc(m->func_types, ((size_t)m->nfuncs + n) * sizeof *p);
         if (!p)
@@ -1092,8 +1115,8 @@ static int read_element_section(reader_t *r) {
                 uint32_t table;
                 TRY(read_u32(r, &table, "table index"));
                 if (table >= r->ntables)
-                    return fail(r, t_at, "element segment table %u out of range (%u tables)",
-                                table, r->ntables);
+                    return fail(r, t_at, "element segment table %u out of range (%u tables)", table,
+                                r->ntables);
             }
             TRY(read_const_expr(r, NULL, NULL));
         }
@@ -1117,8 +1140,8 @@ static int read_element_section(reader_t *r) {
                 uint32_t func;
                 TRY(read_u32(r, &func, "function index"));
                 if (func >= r->m->nfuncs)
-                    return fail(r, f_at, "element function %u out of range (%u functions)",
-                                func, r->m->nfuncs);
+                    return fail(r, f_at, "element function %u out of range (%u functions)", func,
+                                r->m->nfuncs);
             }
         }
     }
@@ -1136,8 +1159,8 @@ static int read_code_section(reader_t *r) {
     uint32_t n;
     TRY(read_count(r, &n, WEFT_WASM_MAX_FUNCS, 2, "function bodies"));
     if (n != r->ndefined)
-        return fail(r, at, "the code section has %u function bodies, the function section %u",
-                    n, r->ndefined);
+        return fail(r, at, "the code section has %u function bodies, the function section %u", n,
+                    r->ndefined);
     size_t section_end = r->end;
     for (uint32_t i = 0; i < n; i++) {
         size_t size_at = r->pos;
@@ -1284,7 +1307,8 @@ static int read_module(reader_t *r) {
         size_t size_at = r->pos;
         TRY(read_u32(r, &size, "section size"));
         if (size > file_end - r->pos)
-            return fail(r, size_at, "%s section size %u is past the end of the file (%zu bytes left)",
+            return fail(r, size_at,
+                        "%s section size %u is past the end of the file (%zu bytes left)",
                         section_names[id], size, file_end - r->pos);
         if (id != SEC_CUSTOM) {
             if (section_rank[id] == last_rank)
@@ -1298,8 +1322,8 @@ static int read_module(reader_t *r) {
         r->end = r->pos + size;
         TRY(read_section(r, id));
         if (r->pos != r->end)
-            return fail(r, r->pos, "%s section has %zu bytes past its contents",
-                        section_names[id], r->end - r->pos);
+            return fail(r, r->pos, "%s section has %zu bytes past its contents", section_names[id],
+                        r->end - r->pos);
         if (id == SEC_DATA) {
             r->m->data_section_offset = sec_at;
             r->m->data_section_end = r->end;
@@ -1309,11 +1333,15 @@ static int read_module(reader_t *r) {
         r->end = file_end;
     }
     if (r->ndefined && !has_code)
-        return fail(r, file_end, "the function section declares %u functions but there is no "
-                                 "code section", r->ndefined);
+        return fail(r, file_end,
+                    "the function section declares %u functions but there is no "
+                    "code section",
+                    r->ndefined);
     if (r->has_datacount && r->datacount && !r->m->data_section_end)
-        return fail(r, file_end, "the data count section says %u segments but there is no data "
-                                 "section", r->datacount);
+        return fail(r, file_end,
+                    "the data count section says %u segments but there is no data "
+                    "section",
+                    r->datacount);
     return 0;
 }
 

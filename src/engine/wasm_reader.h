@@ -37,11 +37,17 @@ enum {
     WEFT_WASM_EXTERNREF = 0x6f,
 };
 
-enum { WEFT_EXTERN_FUNC = 0, WEFT_EXTERN_TABLE = 1, WEFT_EXTERN_MEMORY = 2, WEFT_EXTERN_GLOBAL = 3, WEFT_EXTERN_TAG = 4 };
+enum {
+    WEFT_EXTERN_FUNC = 0,
+    WEFT_EXTERN_TABLE = 1,
+    WEFT_EXTERN_MEMORY = 2,
+    WEFT_EXTERN_GLOBAL = 3,
+    WEFT_EXTERN_TAG = 4
+};
 
 typedef struct weft_wasm_functype {
     uint32_t nparams, nresults;
-    uint8_t *params;  /* value type bytes (WEFT_WASM_*) */
+    uint8_t *params; /* value type bytes (WEFT_WASM_*) */
     uint8_t *results;
 } weft_wasm_functype_t;
 
@@ -67,11 +73,11 @@ typedef struct weft_wasm_memory {
 } weft_wasm_memory_t;
 
 typedef struct weft_wasm_data {
-    uint32_t flags;          /* 0: active memory 0; 1: passive; 2: active with memidx */
+    uint32_t flags; /* 0: active memory 0; 1: passive; 2: active with memidx */
     uint32_t memidx;
-    bool offset_is_const;    /* the offset expression is a single i32.const */
-    uint32_t offset;         /* its value, when offset_is_const */
-    size_t bytes_offset;     /* where the segment's bytes start in the file */
+    bool offset_is_const; /* the offset expression is a single i32.const */
+    uint32_t offset;      /* its value, when offset_is_const */
+    size_t bytes_offset;  /* where the segment's bytes start in the file */
     size_t bytes_len;
 } weft_wasm_data_t;
 
@@ -81,8 +87,8 @@ typedef struct weft_wasm_module {
     weft_wasm_import_t *imports;
     uint32_t nimports;
     uint32_t nfunc_imports;
-    uint32_t *func_types; /* type index of each function, imported ones first */
-    uint32_t nfuncs;      /* imported + defined */
+    uint32_t *func_types;         /* type index of each function, imported ones first */
+    uint32_t nfuncs;              /* imported + defined */
     weft_wasm_memory_t *memories; /* imported ones first */
     uint32_t nmemories;
     weft_wasm_export_t *exports;
@@ -96,8 +102,8 @@ typedef struct weft_wasm_module {
     size_t data_section_end;    /* offset just past the section */
     /* First SIMD instruction in the code, if any. */
     bool uses_simd;
-    size_t simd_offset;       /* file offset of the 0xfd prefix byte */
-    char simd_name[48];       /* e.g. "i32x4.add" (or "simd opcode 0xfd 0x..." if unnamed) */
+    size_t simd_offset; /* file offset of the 0xfd prefix byte */
+    char simd_name[48]; /* e.g. "i32x4.add" (or "simd opcode 0xfd 0x..." if unnamed) */
 } weft_wasm_module_t;
 
 /* Reads bytes[0..len). On error fills err with "offset 0x..: what" and returns WEFT_EMODULE;

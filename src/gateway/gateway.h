@@ -65,7 +65,7 @@ int weft_route_join(const char *base, const char *sub, char *out, size_t cap);
  * the descriptor limit once weft has raised it (see server.c). */
 #define WEFT_GATEWAY_MAX_CONNECTIONS 10000
 /* max_response, max_stderr_bytes, max_stderr_lines: invoke.h's WEFT_INVOKE_MAX_*. */
-#define WEFT_GATEWAY_DEFAULT_WORKERS 64           /* guests running at once */
+#define WEFT_GATEWAY_DEFAULT_WORKERS 64 /* guests running at once */
 
 /* For each number below, 0 means the default above (WEFT_APP_DEFAULT_MAX_BODY for
  * max_body). */

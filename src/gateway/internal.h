@@ -70,19 +70,19 @@ typedef struct conn_entry {
     struct conn_entry *prev, *next; /* in io->conns */
     struct timeval connected_at;
     /* The head guard. */
-    uint8_t state;            /* GUARD_* in guard.c */
-    h2o_socket_cb h2o_read;   /* h2o's read callback, while the guard's stands in front */
-    size_t parsed;            /* bytes the last parse of an incomplete head saw */
-    size_t head_len;          /* of the request h2o reads now, as the guard measured it */
-    size_t req_len;           /* head and body of the request being answered; 0: unknown */
-    uint64_t since_ms;        /* when the wait the sweep measures began */
-    h2o_linklist_t wait;      /* in one of io's wait lists, oldest first */
-    h2o_linklist_t pending;   /* in io->guard_pending, until weft_guard_arm */
-    unsigned refuse_status;   /* the answer a pending refusal gives ... */
-    const char *refuse_why;   /* ... and why (static) */
-    char *answer;             /* a refusal being written (owned) */
-    bool answer_sent;         /* it is written */
-    bool peer_gone;           /* the client closed before that */
+    uint8_t state;          /* GUARD_* in guard.c */
+    h2o_socket_cb h2o_read; /* h2o's read callback, while the guard's stands in front */
+    size_t parsed;          /* bytes the last parse of an incomplete head saw */
+    size_t head_len;        /* of the request h2o reads now, as the guard measured it */
+    size_t req_len;         /* head and body of the request being answered; 0: unknown */
+    uint64_t since_ms;      /* when the wait the sweep measures began */
+    h2o_linklist_t wait;    /* in one of io's wait lists, oldest first */
+    h2o_linklist_t pending; /* in io->guard_pending, until weft_guard_arm */
+    unsigned refuse_status; /* the answer a pending refusal gives ... */
+    const char *refuse_why; /* ... and why (static) */
+    char *answer;           /* a refusal being written (owned) */
+    bool answer_sent;       /* it is written */
+    bool peer_gone;         /* the client closed before that */
 } conn_entry_t;
 
 /* An I/O thread: an h2o event loop serving connections, answering routes without a
@@ -97,18 +97,18 @@ typedef struct io_thread {
     int listen_fd;          /* this thread's dup of the listening socket */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t done; /* requests back from workers; or a wake-up */
-    struct conn_entry *conns;         /* the connections accepted here, still open */
+    struct conn_entry *conns;        /* the connections accepted here, still open */
     size_t nconns;
-    size_t max_conns;    /* this thread's share of max_connections */
-    bool accept_paused;  /* the listener is not read: max_conns reached, or no descriptor */
+    size_t max_conns;           /* this thread's share of max_connections */
+    bool accept_paused;         /* the listener is not read: max_conns reached, or no descriptor */
     h2o_timeout_t tick_timeout; /* the periodic tick (sweep, accept retry) */
     h2o_timeout_entry_t tick;
     /* The head guard (guard.c). */
-    h2o_socket_cb h1_read;         /* h2o's HTTP/1 read callback, once seen */
-    h2o_linklist_t wait_head;      /* waiting for a head: header_timeout */
-    h2o_linklist_t wait_idle;      /* kept alive, nothing sent yet: idle_timeout */
-    h2o_linklist_t wait_linger;    /* refused, draining: WEFT_GUARD_LINGER_MS */
-    h2o_linklist_t guard_pending;  /* answered, to guard again before the next loop turn */
+    h2o_socket_cb h1_read;        /* h2o's HTTP/1 read callback, once seen */
+    h2o_linklist_t wait_head;     /* waiting for a head: header_timeout */
+    h2o_linklist_t wait_idle;     /* kept alive, nothing sent yet: idle_timeout */
+    h2o_linklist_t wait_linger;   /* refused, draining: WEFT_GUARD_LINGER_MS */
+    h2o_linklist_t guard_pending; /* answered, to guard again before the next loop turn */
 } io_thread_t;
 
 /* A pool of threads that run guests (pool.c). */

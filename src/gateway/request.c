@@ -42,8 +42,8 @@ static void server_name_port(const request_t *rq, const char *host, char *name, 
 static void remote_address(h2o_req_t *req, char *out, size_t cap) {
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (!len || getnameinfo((struct sockaddr *)&ss, len, out, (socklen_t)cap, NULL, 0,
-                            NI_NUMERICHOST))
+    if (!len ||
+        getnameinfo((struct sockaddr *)&ss, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST))
         snprintf(out, cap, "unknown");
 }
 

@@ -149,8 +149,8 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
     weft_limits_t limits = {.max_memory = fn->def->max_memory,
                             .timeout_ns = timeout_ns ? timeout_ns : fn->def->timeout_ns};
     weft_outcome_t o;
-    int rc = weft_wasi_run(fn->module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o,
-                           err);
+    int rc =
+        weft_wasi_run(fn->module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o, err);
     if (!rc)
         *out = outcome_of(&o);
     if (host)
@@ -158,8 +158,8 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
     return rc;
 }
 
-int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts,
-                      weft_call_outcome_t *out, weft_error_t *err) {
+int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts, weft_call_outcome_t *out,
+                      weft_error_t *err) {
     weft_wasi_config_t cfg = {
         .argv = opts->argv,
         .argc = opts->argc,
@@ -300,8 +300,8 @@ static void answer(const weft_function_t *fn, const call_t *c, uint64_t max_resp
     }
 }
 
-int weft_function_call(weft_function_t *fn, const weft_request_t *rq,
-                       const weft_call_opts_t *opts, weft_response_t *resp, weft_error_t *err) {
+int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft_call_opts_t *opts,
+                       weft_response_t *resp, weft_error_t *err) {
     static const weft_call_opts_t no_opts;
     if (!opts)
         opts = &no_opts;

@@ -150,7 +150,7 @@ typedef struct weft_response {
     const weft_header_t *headers; /* in the guest's order, repeats kept */
     size_t nheaders;
     const uint8_t *body;
-    size_t body_len; /* all borrowed from the response until weft_response_free */
+    size_t body_len;                  /* all borrowed from the response until weft_response_free */
     struct weft_response_data *data_; /* private: what the fields point into */
 } weft_response_t;
 
@@ -162,8 +162,8 @@ typedef struct weft_response {
  * rq NULL calls a module's own set-up export (WAGI's _routes): argv is the function's
  * name, there is no environment and no stdin, and stdout, up to max_response, is the
  * body as printed (not read as CGI; status 200 when the guest returned or exited 0). */
-int weft_function_call(weft_function_t *fn, const weft_request_t *rq,
-                       const weft_call_opts_t *opts, weft_response_t *resp, weft_error_t *err);
+int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft_call_opts_t *opts,
+                       weft_response_t *resp, weft_error_t *err);
 void weft_response_free(weft_response_t *resp);
 
 /* A plain WASI command: weft's own stdin, stdout and stderr, the argv given, the
@@ -177,8 +177,8 @@ typedef struct weft_run_opts {
     size_t nsockets;
 } weft_run_opts_t;
 
-int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts,
-                      weft_call_outcome_t *out, weft_error_t *err);
+int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts, weft_call_outcome_t *out,
+                      weft_error_t *err);
 
 /* ---- The CGI mapping, on its own (for unit tests and fuzzers) -------------------- */
 

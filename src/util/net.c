@@ -9,8 +9,8 @@
 
 #include "util.h"
 
-int weft_tcp_listen(const char *spec, const char *option, int backlog, char *host,
-                    size_t host_size, int *fd_out, weft_error_t *err) {
+int weft_tcp_listen(const char *spec, const char *option, int backlog, char *host, size_t host_size,
+                    int *fd_out, weft_error_t *err) {
     const char *port;
     if (spec[0] == '[') {
         const char *close = strchr(spec, ']');

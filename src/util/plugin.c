@@ -90,8 +90,8 @@ static const weft_plugin_head_t *load(const weft_plugin_spec_t *spec, weft_error
     }
     t = dlsym(h, spec->symbol);
     if (!t) {
-        weft_error_set(err, WEFT_ELOAD, "%s has no table %s: not a %s plugin", path,
-                       spec->symbol, spec->file);
+        weft_error_set(err, WEFT_ELOAD, "%s has no table %s: not a %s plugin", path, spec->symbol,
+                       spec->file);
         dlclose(h);
         return NULL;
     }

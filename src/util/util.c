@@ -285,9 +285,10 @@ int weft_parse_size(const char *s, uint64_t *bytes) {
     static const struct {
         const char *unit;
         double mult;
-    } units[] = {{"", 1},          {"B", 1},           {"K", 1024},      {"KiB", 1024},
-                 {"KB", 1000},     {"M", 1048576},     {"MiB", 1048576}, {"MB", 1e6},
-                 {"G", 1073741824}, {"GiB", 1073741824}, {"GB", 1e9}};
+    } units[] = {
+        {"", 1},        {"B", 1},         {"K", 1024}, {"KiB", 1024},     {"KB", 1000},
+        {"M", 1048576}, {"MiB", 1048576}, {"MB", 1e6}, {"G", 1073741824}, {"GiB", 1073741824},
+        {"GB", 1e9}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (!strcmp(u, units[i].unit)) {
             double r = v * units[i].mult;

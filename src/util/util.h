@@ -142,8 +142,8 @@ const weft_plugin_command_t *weft_plugin_command(const weft_plugin_head_t *p, co
  * the ADDR part goes to host (host_size bytes). option names the flag the address came
  * from, for messages ("--listen nonsense: expected ADDR:PORT", a usage error, EUSAGE);
  * a failure to bind is EIO ("cannot listen on ...: Address already in use"). */
-int weft_tcp_listen(const char *spec, const char *option, int backlog, char *host,
-                    size_t host_size, int *fd_out, weft_error_t *err);
+int weft_tcp_listen(const char *spec, const char *option, int backlog, char *host, size_t host_size,
+                    int *fd_out, weft_error_t *err);
 
 /* Logging to stderr, one line per call, prefixed "weft: ". */
 void weft_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -163,6 +163,5 @@ void weft_crash_task(const char *what, uint64_t id);
 /* Passes a signal on from a handler to the one it replaced (prev, as sigaction(2)
  * returned it), or to the default action: death by that signal, with its core. */
 void weft_signal_chain(const struct sigaction *prev, int sig, siginfo_t *si, void *uctx);
-
 
 #endif

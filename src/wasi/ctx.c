@@ -17,7 +17,7 @@ static const weft_import_def_t imports[] = {
 #define WEFT_WASI_IMPORT_(name, sig, params) {"wasi_snapshot_preview1", #name, sig},
     WEFT_WASI_FUNCTIONS(WEFT_WASI_IMPORT_)
 #undef WEFT_WASI_IMPORT_
-    {"wasi_snapshot_preview1", "proc_exit", "i:"},
+        {"wasi_snapshot_preview1", "proc_exit", "i:"},
 };
 
 const weft_import_def_t *weft_wasi_imports(size_t *n) {
@@ -291,7 +291,10 @@ static bool have_openat2(int dirfd) {
 
 /* Sets up the descriptor for stdio slot i. */
 static int stdio_open(weft_wasi_t *w, int i, const weft_stdio_t *cfg, weft_error_t *err) {
-    weft_wasi_fd_t e = {.kind = WEFT_WASI_FD_STREAM, .host = -1, .stream = i, .preopen = -1,
+    weft_wasi_fd_t e = {.kind = WEFT_WASI_FD_STREAM,
+                        .host = -1,
+                        .stream = i,
+                        .preopen = -1,
                         .filetype = WEFT_WASI_FILETYPE_UNKNOWN};
     /* Like wasmtime: stdin can be read, stdout and stderr written, none sought. */
     uint64_t dir = i == 0 ? WEFT_WASI_RIGHT_FD_READ : WEFT_WASI_RIGHT_FD_WRITE;
@@ -305,7 +308,8 @@ static int stdio_open(weft_wasi_t *w, int i, const weft_stdio_t *cfg, weft_error
         struct stat st;
         if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
             e.filetype = weft_wasi_filetype_of(fd, st.st_mode);
-            e.base |= WEFT_WASI_RIGHTS_SOCKET & ~(WEFT_WASI_RIGHT_FD_READ | WEFT_WASI_RIGHT_FD_WRITE);
+            e.base |=
+                WEFT_WASI_RIGHTS_SOCKET & ~(WEFT_WASI_RIGHT_FD_READ | WEFT_WASI_RIGHT_FD_WRITE);
         } else if (isatty(fd)) {
             e.filetype = WEFT_WASI_FILETYPE_CHARACTER_DEVICE;
         }

@@ -49,8 +49,8 @@ static bool pack(packer_t *pk, uint64_t next, uint64_t ino, uint8_t type, const 
     weft_wasi_put_u64(ent + 8, ino);
     weft_wasi_put_u32(ent + 16, namlen);
     weft_wasi_put_u8(ent + 20, type);
-    uint32_t k = pk->cap - pk->used < WEFT_WASI_DIRENT_SIZE ? pk->cap - pk->used
-                                                            : WEFT_WASI_DIRENT_SIZE;
+    uint32_t k =
+        pk->cap - pk->used < WEFT_WASI_DIRENT_SIZE ? pk->cap - pk->used : WEFT_WASI_DIRENT_SIZE;
     memcpy(pk->out + pk->used, ent, k);
     pk->used += k;
     k = pk->cap - pk->used < namlen ? pk->cap - pk->used : namlen;
@@ -114,8 +114,8 @@ uint32_t Z(fd_readdir)(weft_guest_t *g, uint32_t fd, uint32_t buf, uint32_t buf_
     if (pk.used == pk.cap)
         goto done;
 
-    off_t pos = cookie <= WEFT_WASI_COOKIE_HOST_BASE ? 0
-                                                     : (off_t)(cookie - WEFT_WASI_COOKIE_HOST_BASE);
+    off_t pos =
+        cookie <= WEFT_WASI_COOKIE_HOST_BASE ? 0 : (off_t)(cookie - WEFT_WASI_COOKIE_HOST_BASE);
     if (lseek(e->host, pos, SEEK_SET) < 0) {
         rc = weft_wasi_errno(errno);
         goto done;

@@ -193,8 +193,8 @@ static uint32_t positioned_io(weft_guest_t *g, uint32_t fd, uint32_t iovs, uint3
         return WEFT_WASI_EBADF;
     if (weft_wasi_fd_is_stream(e))
         return WEFT_WASI_ESPIPE;
-    uint64_t rights = (write ? WEFT_WASI_RIGHT_FD_WRITE : WEFT_WASI_RIGHT_FD_READ) |
-                      WEFT_WASI_RIGHT_FD_SEEK;
+    uint64_t rights =
+        (write ? WEFT_WASI_RIGHT_FD_WRITE : WEFT_WASI_RIGHT_FD_READ) | WEFT_WASI_RIGHT_FD_SEEK;
     if ((e->base & rights) != rights)
         return WEFT_WASI_ENOTCAPABLE;
     if (offset > INT64_MAX)
@@ -329,22 +329,20 @@ uint32_t Z(fd_fdstat_set_flags)(weft_guest_t *g, uint32_t fd, uint32_t flags) {
     if (flags & ~(uint32_t)(WEFT_WASI_FDFLAG_APPEND | WEFT_WASI_FDFLAG_NONBLOCK))
         return WEFT_WASI_EINVAL;
     bool append = flags & WEFT_WASI_FDFLAG_APPEND;
-    if (e->kind == WEFT_WASI_FD_HOST && !e->shared &&
-        e->filetype != WEFT_WASI_FILETYPE_DIRECTORY &&
+    if (e->kind == WEFT_WASI_FD_HOST && !e->shared && e->filetype != WEFT_WASI_FILETYPE_DIRECTORY &&
         append != (bool)(e->flags & WEFT_WASI_FDFLAG_APPEND)) {
         int fl = fcntl(e->host, F_GETFL);
         if (fl < 0 || fcntl(e->host, F_SETFL, append ? fl | O_APPEND : fl & ~O_APPEND) < 0)
             return weft_wasi_errno(errno);
     }
-    e->flags = (uint16_t)((e->flags & ~(WEFT_WASI_FDFLAG_APPEND | WEFT_WASI_FDFLAG_NONBLOCK)) |
-                          flags);
+    e->flags =
+        (uint16_t)((e->flags & ~(WEFT_WASI_FDFLAG_APPEND | WEFT_WASI_FDFLAG_NONBLOCK)) | flags);
     return WEFT_WASI_ESUCCESS;
 }
 
 /* Rights only shrink: asking for one the descriptor does not have is ENOTCAPABLE
  * (wasmtime accepts and ignores the call; weft enforces rights). */
-uint32_t Z(fd_fdstat_set_rights)(weft_guest_t *g, uint32_t fd, uint64_t base,
-                                 uint64_t inheriting) {
+uint32_t Z(fd_fdstat_set_rights)(weft_guest_t *g, uint32_t fd, uint64_t base, uint64_t inheriting) {
     weft_wasi_fd_t *e = weft_wasi_fd_get(weft_wasi_of(g), fd);
     if (!e)
         return WEFT_WASI_EBADF;
@@ -366,12 +364,12 @@ void weft_wasi_put_filestat(uint8_t *p, const struct stat *st, uint8_t filetype)
     weft_wasi_put_u8(p + 16, filetype);
     weft_wasi_put_u64(p + 24, (uint64_t)st->st_nlink);
     weft_wasi_put_u64(p + 32, (uint64_t)st->st_size);
-    weft_wasi_put_u64(p + 40, (uint64_t)st->st_atim.tv_sec * 1000000000u +
-                                  (uint64_t)st->st_atim.tv_nsec);
-    weft_wasi_put_u64(p + 48, (uint64_t)st->st_mtim.tv_sec * 1000000000u +
-                                  (uint64_t)st->st_mtim.tv_nsec);
-    weft_wasi_put_u64(p + 56, (uint64_t)st->st_ctim.tv_sec * 1000000000u +
-                                  (uint64_t)st->st_ctim.tv_nsec);
+    weft_wasi_put_u64(p + 40,
+                      (uint64_t)st->st_atim.tv_sec * 1000000000u + (uint64_t)st->st_atim.tv_nsec);
+    weft_wasi_put_u64(p + 48,
+                      (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec);
+    weft_wasi_put_u64(p + 56,
+                      (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec);
 }
 
 uint32_t Z(fd_filestat_get)(weft_guest_t *g, uint32_t fd, uint32_t stat_ptr) {

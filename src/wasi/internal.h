@@ -48,6 +48,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "weft's WASI layer ass
 
 /* ---- wasi_snapshot_preview1 numbers ----------------------------------------------- */
 
+/* clang-format off */
 #define WEFT_WASI_ERRNOS(X)                                                                        \
     X(SUCCESS, 0) X(2BIG, 1) X(ACCES, 2) X(ADDRINUSE, 3) X(ADDRNOTAVAIL, 4) X(AFNOSUPPORT, 5)      \
     X(AGAIN, 6) X(ALREADY, 7) X(BADF, 8) X(BADMSG, 9) X(BUSY, 10) X(CANCELED, 11) X(CHILD, 12)     \
@@ -62,6 +63,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "weft's WASI layer ass
     X(OWNERDEAD, 62) X(PERM, 63) X(PIPE, 64) X(PROTO, 65) X(PROTONOSUPPORT, 66) X(PROTOTYPE, 67)   \
     X(RANGE, 68) X(ROFS, 69) X(SPIPE, 70) X(SRCH, 71) X(STALE, 72) X(TIMEDOUT, 73) X(TXTBSY, 74)   \
     X(XDEV, 75) X(NOTCAPABLE, 76)
+/* clang-format on */
 
 enum {
 #define WEFT_WASI_ERRNO_ENUM_(name, value) WEFT_WASI_E##name = value,
@@ -106,7 +108,7 @@ enum {
  * down by how it was opened and by what the guest asked for. */
 #define WEFT_WASI_RIGHTS_FILE                                                                      \
     (WEFT_WASI_RIGHT_FD_DATASYNC | WEFT_WASI_RIGHT_FD_READ | WEFT_WASI_RIGHT_FD_SEEK |             \
-     WEFT_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | WEFT_WASI_RIGHT_FD_SYNC | WEFT_WASI_RIGHT_FD_TELL |      \
+     WEFT_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | WEFT_WASI_RIGHT_FD_SYNC | WEFT_WASI_RIGHT_FD_TELL |     \
      WEFT_WASI_RIGHT_FD_WRITE | WEFT_WASI_RIGHT_FD_ADVISE | WEFT_WASI_RIGHT_FD_ALLOCATE |          \
      WEFT_WASI_RIGHT_FD_FILESTAT_GET | WEFT_WASI_RIGHT_FD_FILESTAT_SET_SIZE |                      \
      WEFT_WASI_RIGHT_FD_FILESTAT_SET_TIMES | WEFT_WASI_RIGHT_POLL_FD_READWRITE)
@@ -206,15 +208,15 @@ typedef enum {
 
 typedef struct weft_wasi_fd {
     weft_wasi_fd_kind_t kind;
-    int host;        /* HOST: the host descriptor, owned */
-    int stream;      /* STREAM: index into weft_wasi.streams */
+    int host;   /* HOST: the host descriptor, owned */
+    int stream; /* STREAM: index into weft_wasi.streams */
     uint8_t filetype;
-    uint16_t flags;  /* fdflags the guest sees (APPEND, NONBLOCK, sync flags at open) */
+    uint16_t flags; /* fdflags the guest sees (APPEND, NONBLOCK, sync flags at open) */
     uint64_t base, inheriting;
-    int preopen;     /* index into weft_wasi.preopen_names when preopened, else -1 */
-    bool readonly;   /* lies beneath a read-only preopen */
-    bool shared;     /* host: the open file description is the embedder's (dup'ed
-                        stdio), so its status flags are never changed */
+    int preopen;   /* index into weft_wasi.preopen_names when preopened, else -1 */
+    bool readonly; /* lies beneath a read-only preopen */
+    bool shared;   /* host: the open file description is the embedder's (dup'ed
+                      stdio), so its status flags are never changed */
 } weft_wasi_fd_t;
 
 typedef struct weft_wasi_stream {
@@ -243,8 +245,8 @@ struct weft_wasi {
     /* Scratch space for one call at a time (a guest is one thread and host calls do
      * not nest). On the heap rather than the stack: host functions run on the guest's
      * stack, which a deep guest may have nearly used up. */
-    struct iovec *iov;                       /* WEFT_WASI_MAX_IOVS */
-    char (*paths)[WEFT_WASI_MAX_PATH + 1];   /* 2 paths (rename, link, symlink) */
+    struct iovec *iov;                     /* WEFT_WASI_MAX_IOVS */
+    char (*paths)[WEFT_WASI_MAX_PATH + 1]; /* 2 paths (rename, link, symlink) */
     /* CPU-time clocks measure the guest's own thread from its start (see proc.c). */
     int cpu_tid;
     uint64_t cpu_base, cpu_last;

@@ -183,8 +183,8 @@ uint32_t Z(path_open)(weft_guest_t *g, uint32_t fd, uint32_t dirflags, uint32_t 
     uint64_t inheriting = rights_inheriting & d->inheriting;
     bool want_dir = oflags & WEFT_WASI_OFLAG_DIRECTORY;
     bool rd = base & WEFT_WASI_RIGHTS_NEED_READ;
-    bool wr = !want_dir && ((base & WEFT_WASI_RIGHTS_NEED_WRITE) ||
-                            (fdflags & WEFT_WASI_FDFLAG_APPEND));
+    bool wr =
+        !want_dir && ((base & WEFT_WASI_RIGHTS_NEED_WRITE) || (fdflags & WEFT_WASI_FDFLAG_APPEND));
     if (d->readonly && (wr || (oflags & (WEFT_WASI_OFLAG_CREAT | WEFT_WASI_OFLAG_TRUNC))))
         return WEFT_WASI_EROFS;
     uint8_t *res = weft_guest_ptr(g, fd_ptr, 4);
@@ -273,12 +273,12 @@ static uint32_t change_begin(weft_guest_t *g, uint32_t fd, uint64_t right, uint3
     return parent_open((*d)->host, *p, pa);
 }
 
-uint32_t Z(path_create_directory)(weft_guest_t *g, uint32_t fd, uint32_t path,
-                                  uint32_t path_len) {
+uint32_t Z(path_create_directory)(weft_guest_t *g, uint32_t fd, uint32_t path, uint32_t path_len) {
     weft_wasi_fd_t *d;
     char *p;
     parent_t pa;
-    uint32_t rc = change_begin(g, fd, WEFT_WASI_RIGHT_PATH_CREATE_DIRECTORY, path, path_len, &d, &p, &pa);
+    uint32_t rc =
+        change_begin(g, fd, WEFT_WASI_RIGHT_PATH_CREATE_DIRECTORY, path, path_len, &d, &p, &pa);
     if (rc)
         return rc;
     if (pa.dots)
@@ -288,12 +288,12 @@ uint32_t Z(path_create_directory)(weft_guest_t *g, uint32_t fd, uint32_t path,
     return rc;
 }
 
-uint32_t Z(path_remove_directory)(weft_guest_t *g, uint32_t fd, uint32_t path,
-                                  uint32_t path_len) {
+uint32_t Z(path_remove_directory)(weft_guest_t *g, uint32_t fd, uint32_t path, uint32_t path_len) {
     weft_wasi_fd_t *d;
     char *p;
     parent_t pa;
-    uint32_t rc = change_begin(g, fd, WEFT_WASI_RIGHT_PATH_REMOVE_DIRECTORY, path, path_len, &d, &p, &pa);
+    uint32_t rc =
+        change_begin(g, fd, WEFT_WASI_RIGHT_PATH_REMOVE_DIRECTORY, path, path_len, &d, &p, &pa);
     if (rc)
         return rc;
     if (pa.dots) /* rmdir(2): "." is EINVAL, ".." ENOTEMPTY */
@@ -308,7 +308,8 @@ uint32_t Z(path_unlink_file)(weft_guest_t *g, uint32_t fd, uint32_t path, uint32
     weft_wasi_fd_t *d;
     char *p;
     parent_t pa;
-    uint32_t rc = change_begin(g, fd, WEFT_WASI_RIGHT_PATH_UNLINK_FILE, path, path_len, &d, &p, &pa);
+    uint32_t rc =
+        change_begin(g, fd, WEFT_WASI_RIGHT_PATH_UNLINK_FILE, path, path_len, &d, &p, &pa);
     if (rc)
         return rc;
     if (pa.dots)

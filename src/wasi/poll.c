@@ -76,9 +76,9 @@ uint32_t weft_wasi_wait(int host, short events, bool nonblock) {
 typedef struct sub {
     uint64_t userdata;
     uint8_t type;
-    uint16_t error;    /* known before waiting (bad descriptor, no right) */
-    bool ready;        /* ready without waiting (files, memory streams, errors) */
-    uint64_t nbytes;   /* for ready fd events */
+    uint16_t error;  /* known before waiting (bad descriptor, no right) */
+    bool ready;      /* ready without waiting (files, memory streams, errors) */
+    uint64_t nbytes; /* for ready fd events */
     uint16_t rwflags;
     int pfd;           /* index into the pollfd array, or -1 */
     uint64_t deadline; /* clock: monotonic ns */
@@ -161,7 +161,8 @@ uint32_t Z(poll_oneoff)(weft_guest_t *g, uint32_t in, uint32_t out, uint32_t nsu
     /* Zero subscriptions would sleep forever: EINVAL, as wasmtime. */
     if (nsubscriptions == 0 || nsubscriptions > WEFT_WASI_MAX_SUBSCRIPTIONS)
         return WEFT_WASI_EINVAL;
-    const uint8_t *subs = weft_guest_ptr(g, in, (uint64_t)nsubscriptions * WEFT_WASI_SUBSCRIPTION_SIZE);
+    const uint8_t *subs =
+        weft_guest_ptr(g, in, (uint64_t)nsubscriptions * WEFT_WASI_SUBSCRIPTION_SIZE);
     uint8_t *events = weft_guest_ptr(g, out, (uint64_t)nsubscriptions * WEFT_WASI_EVENT_SIZE);
     uint8_t *nevents = weft_guest_ptr(g, nevents_ptr, 4);
     if (!subs || !events || !nevents)

@@ -12,8 +12,8 @@
 
 /* argv-style vector and its strings, as args_get and environ_get lay them out: the
  * pointers at vec, the NUL-terminated strings packed from buf. */
-static uint32_t strings_get(weft_guest_t *g, char **strs, uint32_t n, uint32_t bytes,
-                            uint32_t vec, uint32_t buf) {
+static uint32_t strings_get(weft_guest_t *g, char **strs, uint32_t n, uint32_t bytes, uint32_t vec,
+                            uint32_t buf) {
     uint8_t *pv = weft_guest_ptr(g, vec, (uint64_t)n * 4);
     uint8_t *pb = weft_guest_ptr(g, buf, bytes);
     if (!pv || !pb)
@@ -70,11 +70,10 @@ static uint64_t ts_ns(const struct timespec *ts) {
 /* The two CPU-time clocks both measure the CPU time of the guest's own thread, from
  * zero at the first time the guest reads either (starting them when the WASI state is
  * made would cost two system calls for every instance, most of which never look at
- * them; only differences of these clocks mean anything). The process clock cannot be weft's process: that is
- * every guest at once, and would tell one guest how busy the others are. A guest runs
- * on one thread; should a later call come from another thread, the clock carries on
- * from the last value it gave, so it never goes back. (wasmtime answers EBADF for
- * both clocks.) */
+ * them; only differences of these clocks mean anything). The process clock cannot be weft's
+ * process: that is every guest at once, and would tell one guest how busy the others are. A guest
+ * runs on one thread; should a later call come from another thread, the clock carries on from the
+ * last value it gave, so it never goes back. (wasmtime answers EBADF for both clocks.) */
 static uint64_t guest_cpu_ns(weft_wasi_t *w) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);

@@ -13,8 +13,8 @@
 
 #include "engine/engine.h"
 #include "invoke/invoke.h"
-#include "wasi/wasi.h"
 #include "test.h"
+#include "wasi/wasi.h"
 
 #define GUEST_THREADS 6
 #define BUSY_THREADS 32

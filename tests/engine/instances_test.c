@@ -8,8 +8,8 @@
 
 #include "engine/engine.h"
 #include "invoke/invoke.h"
-#include "wasi/wasi.h"
 #include "test.h"
+#include "wasi/wasi.h"
 
 static weft_module_t *load(const char *name) {
     char path[4096];
@@ -25,8 +25,8 @@ static weft_module_t *load(const char *name) {
 }
 
 /* Runs m once with argv and stdin; returns its outcome, its stdout in *out. */
-static weft_outcome_t run(weft_module_t *m, const char *const *argv, size_t argc,
-                          const char *input, weft_buf_t *out) {
+static weft_outcome_t run(weft_module_t *m, const char *const *argv, size_t argc, const char *input,
+                          weft_buf_t *out) {
     weft_wasi_config_t req = {
         .argv = argv,
         .argc = argc,
@@ -185,7 +185,8 @@ static void test_deadline_and_limit_through_the_api(void) {
 }
 
 int main(void) {
-    setenv("XDG_CACHE_HOME", getenv("WEFT_TEST_CACHE") ? getenv("WEFT_TEST_CACHE") : "/tmp/weft-test-cache", 0);
+    setenv("XDG_CACHE_HOME",
+           getenv("WEFT_TEST_CACHE") ? getenv("WEFT_TEST_CACHE") : "/tmp/weft-test-cache", 0);
     weft_error_t err = {0};
     if (weft_invoke_init(&err)) {
         fprintf(stderr, "%s\n", err.msg);

@@ -15,7 +15,9 @@ static volatile float not_a_number = NAN;
 
 typedef int (*int_fn)(int);
 typedef double (*double_fn)(double, double);
-static int twice(int x) { return 2 * x; }
+static int twice(int x) {
+    return 2 * x;
+}
 static volatile int_fn fn_ptr = twice;
 
 /* Recursion through a function pointer with no locals in linear memory: it exhausts

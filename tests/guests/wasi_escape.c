@@ -58,9 +58,8 @@ int main(int argc, char **argv) {
     report("rename-out", rename("/sandbox/mine", "/sandbox/updir/outside/mine") == 0, "");
     report("rename-in", rename("/sandbox/updir/outside/secret", "/sandbox/stolen") == 0, "");
     report("link-out", link("/sandbox/mine", "/sandbox/../outside/hard") == 0, "");
-    report("link-in", link("/sandbox/rel", "/sandbox/hard") == 0 &&
-                          open("/sandbox/hard", O_RDONLY) >= 0,
-           "");
+    report("link-in",
+           link("/sandbox/rel", "/sandbox/hard") == 0 && open("/sandbox/hard", O_RDONLY) >= 0, "");
     /* links the guest makes itself */
     int made = symlink("../outside/secret", "/sandbox/mylink");
     printf("symlink relative out: %s\n", made ? strerror(errno) : "made");

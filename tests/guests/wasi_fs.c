@@ -197,8 +197,8 @@ static int readonly(const char *dir) {
     show(at(dir, "data"));
     FILE *fp = fopen(at(dir, "data"), "a");
     printf("append: %s\n", fp ? "opened" : strerror(errno));
-    printf("create: %s\n", open(at(dir, "new"), O_CREAT | O_WRONLY, 0644) < 0 ? strerror(errno)
-                                                                             : "created");
+    printf("create: %s\n",
+           open(at(dir, "new"), O_CREAT | O_WRONLY, 0644) < 0 ? strerror(errno) : "created");
     printf("mkdir: %s\n", mkdir(at(dir, "d"), 0755) ? strerror(errno) : "made");
     printf("unlink: %s\n", unlink(at(dir, "data")) ? strerror(errno) : "removed");
     return 0;

@@ -53,7 +53,7 @@ static bool body_is(const weft_response_t *r, const char *want) {
 
 static const char *header(const weft_response_t *r, size_t i, const char *name) {
     return i < r->nheaders && !strcasecmp(r->headers[i].name, name) ? r->headers[i].value
-                                                                      : "(other)";
+                                                                    : "(other)";
 }
 
 static void test_a_response_keeps_status_headers_in_order_and_body(void) {

@@ -58,8 +58,8 @@ static void test_durations_with_a_fraction_are_exact(void) {
 
 static void test_durations_past_64_bits_are_refused(void) {
     DURATION("10000000000s", 10000000000000000000ull); /* 1e19 ns: fits */
-    NOT_DURATION("18446744074s");               /* just past 2^64 ns */
-    NOT_DURATION("5124096h");                   /* 2^64 ns is 5124095.6 h */
+    NOT_DURATION("18446744074s");                      /* just past 2^64 ns */
+    NOT_DURATION("5124096h");                          /* 2^64 ns is 5124095.6 h */
     NOT_DURATION("1e30s");
     NOT_DURATION("1e400"); /* past a double */
     NOT_DURATION("inf");

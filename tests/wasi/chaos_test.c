@@ -2,8 +2,9 @@
  * lengths and flags, the way a hostile or broken guest might. Under ASan any read or
  * write outside guest memory is reported; the test checks that every answer is a WASI
  * errno and that nothing outside the sandbox changed. Deterministic (fixed seed;
- * WEFT_CHAOS_SEED picks another); WEFT_CHAOS_ITERATIONS sets the length. Not here: proc_exit (it ends the guest) and
- * poll_oneoff with long clocks (they would sleep): its clocks are cut to 1 ms. */
+ * WEFT_CHAOS_SEED picks another); WEFT_CHAOS_ITERATIONS sets the length. Not here: proc_exit (it
+ * ends the guest) and poll_oneoff with long clocks (they would sleep): its clocks are cut to 1 ms.
+ */
 #include "harness.h"
 
 static uint64_t state = 0x9e3779b97f4a7c15ull;
@@ -199,8 +200,8 @@ static uint32_t call_one(fixture_t *f) {
 }
 
 int main(void) {
-    long iterations = getenv("WEFT_CHAOS_ITERATIONS") ? atol(getenv("WEFT_CHAOS_ITERATIONS"))
-                                                      : 100000;
+    long iterations =
+        getenv("WEFT_CHAOS_ITERATIONS") ? atol(getenv("WEFT_CHAOS_ITERATIONS")) : 100000;
     if (getenv("WEFT_CHAOS_SEED"))
         state ^= strtoull(getenv("WEFT_CHAOS_SEED"), NULL, 0) * 0x2545f4914f6cdd1dull;
     fixture_t f;

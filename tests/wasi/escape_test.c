@@ -35,8 +35,8 @@ static void try_following(fixture_t *f, uint32_t dir, const char *path) {
                  &fd) != OK);
     CHECK(h_stat(f, dir, WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, path, &type, &size) != OK);
     uint32_t len = h_str(f, G_PATH, path);
-    CHECK(W(path_filestat_set_times)(&f->g, dir, WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, G_PATH, len, 0,
-                                     0, WEFT_WASI_FST_MTIM_NOW) != OK);
+    CHECK(W(path_filestat_set_times)(&f->g, dir, WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, G_PATH, len, 0, 0,
+                                     WEFT_WASI_FST_MTIM_NOW) != OK);
     CHECK(!leaked(f));
 }
 
@@ -223,12 +223,12 @@ static void test_a_hard_link_cannot_reach_out(void) {
     /* in: a name inside for the outside file, directly or by following a link */
     CHECK_EQ_INT(h_link(&f, FD_PREOPEN, 0, "../outside/secret", FD_PREOPEN, "stolen"),
                  WEFT_WASI_ENOTCAPABLE);
-    CHECK_EQ_INT(h_link(&f, FD_PREOPEN, WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, "abs", FD_PREOPEN,
-                        "stolen"),
-                 WEFT_WASI_ENOTCAPABLE);
-    CHECK_EQ_INT(h_link(&f, FD_PREOPEN, WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, "rel", FD_PREOPEN,
-                        "stolen"),
-                 WEFT_WASI_ENOTCAPABLE);
+    CHECK_EQ_INT(
+        h_link(&f, FD_PREOPEN, WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, "abs", FD_PREOPEN, "stolen"),
+        WEFT_WASI_ENOTCAPABLE);
+    CHECK_EQ_INT(
+        h_link(&f, FD_PREOPEN, WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, "rel", FD_PREOPEN, "stolen"),
+        WEFT_WASI_ENOTCAPABLE);
     CHECK(!h_exists(f.sandbox, "stolen"));
     /* Without following, the link names the symlink itself: still a symlink that
      * leads nowhere the guest may go. */
@@ -347,8 +347,8 @@ static void test_a_directory_swapped_for_a_symlink_mid_call_leads_nowhere(void) 
     }
     atomic_store(&s.stop, true);
     pthread_join(t, NULL);
-    printf("swap race: %ld swaps, %d opens inside, %d refused, %d mkdirs inside\n", s.swaps,
-           opened, refused, made);
+    printf("swap race: %ld swaps, %d opens inside, %d refused, %d mkdirs inside\n", s.swaps, opened,
+           refused, made);
     CHECK(s.swaps > 100);
     CHECK(opened > 0 && refused > 0); /* both states were really seen */
     CHECK_EQ_INT(leaks, 0);

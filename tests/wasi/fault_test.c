@@ -45,9 +45,8 @@ static void test_results_written_out_of_bounds(void) {
         CHECK_EQ_INT(W(path_readlink)(&f.g, FD_PREOPEN, G_PATH, n, G_BUF, 16, b), EF);
         /* path_open must not create the file when it cannot say which fd it got */
         n = h_str(&f, G_PATH, "created");
-        CHECK_EQ_INT(W(path_open)(&f.g, FD_PREOPEN, 0, G_PATH, n, WEFT_WASI_OFLAG_CREAT, H_RW, 0,
-                                  0, b),
-                     EF);
+        CHECK_EQ_INT(
+            W(path_open)(&f.g, FD_PREOPEN, 0, G_PATH, n, WEFT_WASI_OFLAG_CREAT, H_RW, 0, 0, b), EF);
         CHECK(!h_exists(f.sandbox, "created"));
         CHECK_EQ_INT(W(poll_oneoff)(&f.g, G_BUF, G_BUF + 1024, 1, b), EF);
         CHECK_EQ_INT(W(poll_oneoff)(&f.g, b, G_BUF + 1024, 1, G_RES), EF);
@@ -125,9 +124,8 @@ static void test_paths_out_of_bounds_or_malformed(void) {
         CHECK_EQ_INT(W(path_create_directory)(&f.g, FD_PREOPEN, b, 4), EF);
         CHECK_EQ_INT(W(path_unlink_file)(&f.g, FD_PREOPEN, b, 4), EF);
         CHECK_EQ_INT(W(path_remove_directory)(&f.g, FD_PREOPEN, b, 4), EF);
-        CHECK_EQ_INT(W(path_open)(&f.g, FD_PREOPEN, 0, b, 4, WEFT_WASI_OFLAG_CREAT, H_RW, 0, 0,
-                                  G_RES),
-                     EF);
+        CHECK_EQ_INT(
+            W(path_open)(&f.g, FD_PREOPEN, 0, b, 4, WEFT_WASI_OFLAG_CREAT, H_RW, 0, 0, G_RES), EF);
         CHECK_EQ_INT(W(path_filestat_get)(&f.g, FD_PREOPEN, 0, b, 4, G_RES), EF);
         CHECK_EQ_INT(W(path_filestat_set_times)(&f.g, FD_PREOPEN, 0, b, 4, 0, 0, 0), EF);
         CHECK_EQ_INT(W(path_readlink)(&f.g, FD_PREOPEN, b, 4, G_BUF, 10, G_RES), EF);
@@ -148,7 +146,8 @@ static void test_paths_out_of_bounds_or_malformed(void) {
     /* a NUL inside, and bytes that are not UTF-8 */
     memcpy(h_mem(&f, G_PATH), "a\0b", 3);
     CHECK_EQ_INT(W(path_create_directory)(&f.g, FD_PREOPEN, G_PATH, 3), WEFT_WASI_EINVAL);
-    static const char *not_utf8[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+    static const char *not_utf8[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                     "\xf4\x90\x80\x80"};
     for (size_t i = 0; i < sizeof not_utf8 / sizeof not_utf8[0]; i++) {
         uint32_t n = h_str(&f, G_PATH, not_utf8[i]);
         CHECK_EQ_INT(W(path_create_directory)(&f.g, FD_PREOPEN, G_PATH, n), WEFT_WASI_EILSEQ);

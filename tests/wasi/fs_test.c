@@ -35,8 +35,8 @@ static void test_create_write_read_back(void) {
     CHECK(h_read_file(f.sandbox, "new.txt", host, sizeof host));
     CHECK_EQ_STR(host, "hello file");
     /* O_EXCL on an existing file */
-    CHECK_EQ_INT(h_open(&f, FD_PREOPEN, "new.txt", 0,
-                        WEFT_WASI_OFLAG_CREAT | WEFT_WASI_OFLAG_EXCL, H_RW, 0, &fd),
+    CHECK_EQ_INT(h_open(&f, FD_PREOPEN, "new.txt", 0, WEFT_WASI_OFLAG_CREAT | WEFT_WASI_OFLAG_EXCL,
+                        H_RW, 0, &fd),
                  WEFT_WASI_EEXIST);
     /* O_TRUNC empties it */
     CHECK_EQ_INT(h_open(&f, FD_PREOPEN, "new.txt", 0, WEFT_WASI_OFLAG_TRUNC, H_RW, 0, &fd), OK);
@@ -144,15 +144,14 @@ static void test_size_times_allocate_advise_sync(void) {
     CHECK_EQ_INT(W(fd_datasync)(&f.g, fd), OK);
     CHECK_EQ_INT(W(fd_sync)(&f.g, fd), OK);
     uint64_t t = 1000000000ull * 1234567 + 89;
-    CHECK_EQ_INT(W(fd_filestat_set_times)(&f.g, fd, t, t + 1,
-                                          WEFT_WASI_FST_ATIM | WEFT_WASI_FST_MTIM),
-                 OK);
+    CHECK_EQ_INT(
+        W(fd_filestat_set_times)(&f.g, fd, t, t + 1, WEFT_WASI_FST_ATIM | WEFT_WASI_FST_MTIM), OK);
     CHECK_EQ_INT(W(fd_filestat_get)(&f.g, fd, G_RES), OK);
     CHECK_EQ_INT(h_u64(&f, G_RES + 40), t);
     CHECK_EQ_INT(h_u64(&f, G_RES + 48), t + 1);
-    CHECK_EQ_INT(W(fd_filestat_set_times)(&f.g, fd, 0, 0,
-                                          WEFT_WASI_FST_ATIM | WEFT_WASI_FST_ATIM_NOW),
-                 WEFT_WASI_EINVAL);
+    CHECK_EQ_INT(
+        W(fd_filestat_set_times)(&f.g, fd, 0, 0, WEFT_WASI_FST_ATIM | WEFT_WASI_FST_ATIM_NOW),
+        WEFT_WASI_EINVAL);
     /* MTIM_NOW: close to the host's clock */
     CHECK_EQ_INT(W(fd_filestat_set_times)(&f.g, fd, 0, 0, WEFT_WASI_FST_MTIM_NOW), OK);
     CHECK_EQ_INT(W(fd_filestat_get)(&f.g, fd, G_RES), OK);
@@ -169,9 +168,8 @@ static void test_size_times_allocate_advise_sync(void) {
     char p[PATH_MAX];
     h_path(p, f.sandbox, "f");
     CHECK(stat(p, &st) == 0 && st.st_mtim.tv_sec == 0 && st.st_mtim.tv_nsec == 42);
-    CHECK_EQ_INT(W(path_filestat_set_times)(&f.g, FD_PREOPEN, 0, G_PATH, n, 0, 77,
-                                            WEFT_WASI_FST_MTIM),
-                 OK);
+    CHECK_EQ_INT(
+        W(path_filestat_set_times)(&f.g, FD_PREOPEN, 0, G_PATH, n, 0, 77, WEFT_WASI_FST_MTIM), OK);
     h_path(p, f.sandbox, "lnk");
     CHECK(lstat(p, &st) == 0 && st.st_mtim.tv_nsec == 77);
     h_path(p, f.sandbox, "f");
@@ -214,9 +212,8 @@ static void test_directories_symlinks_and_stat(void) {
     /* opening a symlink: followed only when asked */
     uint32_t fd;
     CHECK_EQ_INT(h_open(&f, FD_PREOPEN, "dir/link", 0, 0, H_READ, 0, &fd), WEFT_WASI_ELOOP);
-    CHECK_EQ_INT(h_open(&f, FD_PREOPEN, "dir/link", WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, 0, H_READ, 0,
-                        &fd),
-                 OK);
+    CHECK_EQ_INT(
+        h_open(&f, FD_PREOPEN, "dir/link", WEFT_WASI_LOOKUP_SYMLINK_FOLLOW, 0, H_READ, 0, &fd), OK);
     W(fd_close)(&f.g, fd);
     /* removing */
     CHECK_EQ_INT(h_rmdir(&f, FD_PREOPEN, "dir"), WEFT_WASI_ENOTEMPTY);
@@ -317,8 +314,8 @@ static void test_hard_links(void) {
 /* Reads fd's whole listing with buffers of bufsize bytes, the way wasi-libc does:
  * entries that are whole are taken, the next call starts at the last whole entry's
  * d_next. Counts each name in seen[] (index from the name "fNNNN"); dots in *dots. */
-static int list_all(fixture_t *f, uint32_t fd, uint32_t bufsize, int *seen, int nseen,
-                    int *dots, int *calls) {
+static int list_all(fixture_t *f, uint32_t fd, uint32_t bufsize, int *seen, int nseen, int *dots,
+                    int *calls) {
     uint64_t cookie = 0;
     int total = 0;
     for (;;) {

@@ -30,10 +30,10 @@
 #define H_MEM_BYTES (H_PAGES * 65536u)
 #define G_PATH 0x100u
 #define G_PATH2 0x1200u
-#define G_RES 0x2400u  /* 64 bytes of results */
+#define G_RES 0x2400u /* 64 bytes of results */
 #define G_RES2 0x2480u
-#define G_IOV 0x2800u  /* iovec arrays */
-#define G_BUF 0x4000u  /* data, up to H_BUF_BYTES */
+#define G_IOV 0x2800u /* iovec arrays */
+#define G_BUF 0x4000u /* data, up to H_BUF_BYTES */
 #define H_BUF_BYTES 0x20000u
 #define G_BIG 0x24000u /* a second large area, up to the end of memory */
 
@@ -225,10 +225,10 @@ static inline uint64_t h_u64(fixture_t *f, uint32_t off) {
 
 /* path_open relative to dir; the new fd in *fd. */
 static inline uint32_t h_open(fixture_t *f, uint32_t dir, const char *path, uint32_t lookup,
-                       uint32_t oflags, uint64_t rights, uint32_t fdflags, uint32_t *fd) {
+                              uint32_t oflags, uint64_t rights, uint32_t fdflags, uint32_t *fd) {
     uint32_t n = h_str(f, G_PATH, path);
-    uint32_t rc = W(path_open)(&f->g, dir, lookup, G_PATH, n, oflags, rights, R_ALL, fdflags,
-                               G_RES);
+    uint32_t rc =
+        W(path_open)(&f->g, dir, lookup, G_PATH, n, oflags, rights, R_ALL, fdflags, G_RES);
     *fd = rc == OK ? h_u32(f, G_RES) : UINT32_MAX;
     return rc;
 }
@@ -269,12 +269,13 @@ static inline uint32_t h_rmdir(fixture_t *f, uint32_t dir, const char *p) {
 static inline uint32_t h_unlink(fixture_t *f, uint32_t dir, const char *p) {
     return W(path_unlink_file)(&f->g, dir, G_PATH, h_str(f, G_PATH, p));
 }
-static inline uint32_t h_rename(fixture_t *f, uint32_t d1, const char *a, uint32_t d2, const char *b) {
+static inline uint32_t h_rename(fixture_t *f, uint32_t d1, const char *a, uint32_t d2,
+                                const char *b) {
     uint32_t na = h_str(f, G_PATH, a), nb = h_str(f, G_PATH2, b);
     return W(path_rename)(&f->g, d1, G_PATH, na, d2, G_PATH2, nb);
 }
 static inline uint32_t h_link(fixture_t *f, uint32_t d1, uint32_t flags, const char *a, uint32_t d2,
-                       const char *b) {
+                              const char *b) {
     uint32_t na = h_str(f, G_PATH, a), nb = h_str(f, G_PATH2, b);
     return W(path_link)(&f->g, d1, flags, G_PATH, na, d2, G_PATH2, nb);
 }
@@ -283,8 +284,8 @@ static inline uint32_t h_symlink(fixture_t *f, const char *target, uint32_t dir,
     return W(path_symlink)(&f->g, G_PATH, nt, dir, G_PATH2, np);
 }
 /* path_filestat_get: filetype in *type, size in *size. */
-static inline uint32_t h_stat(fixture_t *f, uint32_t dir, uint32_t flags, const char *p, uint8_t *type,
-                       uint64_t *size) {
+static inline uint32_t h_stat(fixture_t *f, uint32_t dir, uint32_t flags, const char *p,
+                              uint8_t *type, uint64_t *size) {
     uint32_t rc = W(path_filestat_get)(&f->g, dir, flags, G_PATH, h_str(f, G_PATH, p), G_RES);
     if (rc == OK) {
         *type = h_mem(f, G_RES)[16];

@@ -71,10 +71,11 @@ static int check_wasm2c(const char *guests) {
         for (char *a = strchr(paren, ','); a && a < end && k < 20; a = strchr(a + 1, ',')) {
             while (*++a == ' ')
                 ;
-            sig[k++] = !strncmp(a, "u32", 3) ? 'i' : !strncmp(a, "u64", 3) ? 'I'
-                                           : !strncmp(a, "f32", 3) ? 'f'
-                                           : !strncmp(a, "f64", 3) ? 'F'
-                                                                   : '?';
+            sig[k++] = !strncmp(a, "u32", 3)   ? 'i'
+                       : !strncmp(a, "u64", 3) ? 'I'
+                       : !strncmp(a, "f32", 3) ? 'f'
+                       : !strncmp(a, "f64", 3) ? 'F'
+                                               : '?';
         }
         sig[k++] = ':';
         if (!strncmp(line, "u32 ", 4))

@@ -140,8 +140,7 @@ static void test_sockets_handed_over(void) {
     /* (the rest arrives from a second write before the call returns: made here by
      * writing it first, since waiting for a thread is not the point) */
     CHECK(write(sp[1], "cd", 2) == 2);
-    CHECK_EQ_INT(W(sock_recv)(&f.g, conn_fd, G_IOV, 1, WEFT_WASI_RIFLAG_WAITALL, G_RES,
-                              G_RES + 4),
+    CHECK_EQ_INT(W(sock_recv)(&f.g, conn_fd, G_IOV, 1, WEFT_WASI_RIFLAG_WAITALL, G_RES, G_RES + 4),
                  OK);
     CHECK_EQ_INT(h_u32(&f, G_RES), 4);
     /* nonblocking with nothing there */

@@ -45,15 +45,14 @@ static void test_every_change_is_erofs(void) {
     CHECK_EQ_INT(h_symlink(&f, "data", FD_RO, "l2"), WEFT_WASI_EROFS);
     CHECK_EQ_INT(h_link(&f, FD_RO, 0, "data", FD_RO, "hard"), WEFT_WASI_EROFS);
     uint32_t n = h_str(&f, G_PATH, "data");
-    CHECK_EQ_INT(W(path_filestat_set_times)(&f.g, FD_RO, 0, G_PATH, n, 0, 0,
-                                            WEFT_WASI_FST_MTIM_NOW),
-                 WEFT_WASI_EROFS);
+    CHECK_EQ_INT(
+        W(path_filestat_set_times)(&f.g, FD_RO, 0, G_PATH, n, 0, 0, WEFT_WASI_FST_MTIM_NOW),
+        WEFT_WASI_EROFS);
     CHECK_EQ_INT(W(fd_filestat_set_times)(&f.g, FD_RO, 0, 0, WEFT_WASI_FST_MTIM_NOW),
                  WEFT_WASI_EROFS);
     /* through a file opened for reading */
     CHECK_EQ_INT(h_open(&f, FD_RO, "data", 0, 0, H_READ, 0, &fd), OK);
-    CHECK_EQ_INT(W(fd_filestat_set_times)(&f.g, fd, 0, 0, WEFT_WASI_FST_MTIM_NOW),
-                 WEFT_WASI_EROFS);
+    CHECK_EQ_INT(W(fd_filestat_set_times)(&f.g, fd, 0, 0, WEFT_WASI_FST_MTIM_NOW), WEFT_WASI_EROFS);
     CHECK_EQ_INT(h_write(&f, fd, "x", &n), WEFT_WASI_ENOTCAPABLE);
     CHECK_EQ_INT(W(fd_filestat_set_size)(&f.g, fd, 0), WEFT_WASI_ENOTCAPABLE);
     W(fd_close)(&f.g, fd);

@@ -21,9 +21,8 @@ static void on_line(void *arg, const char *line, size_t len) {
 
 static void test_null_reads_eof_and_swallows_writes(void) {
     fixture_t f;
-    weft_wasi_config_t cfg = {.stdio = {{.kind = WEFT_STDIO_NULL},
-                                        {.kind = WEFT_STDIO_NULL},
-                                        {.kind = WEFT_STDIO_NULL}}};
+    weft_wasi_config_t cfg = {
+        .stdio = {{.kind = WEFT_STDIO_NULL}, {.kind = WEFT_STDIO_NULL}, {.kind = WEFT_STDIO_NULL}}};
     h_setup_with(&f, &cfg, false);
     char buf[64];
     uint32_t n = 99;
@@ -62,8 +61,8 @@ static void test_input_is_read_in_pieces_then_eof(void) {
 static void test_output_appends_up_to_its_limit(void) {
     fixture_t f;
     weft_buf_t out = {0};
-    weft_wasi_config_t cfg = {
-        .stdio = {{.kind = WEFT_STDIO_NULL}, {.kind = WEFT_STDIO_OUTPUT, .out = &out, .out_limit = 8}}};
+    weft_wasi_config_t cfg = {.stdio = {{.kind = WEFT_STDIO_NULL},
+                                        {.kind = WEFT_STDIO_OUTPUT, .out = &out, .out_limit = 8}}};
     h_setup_with(&f, &cfg, false);
     uint32_t n;
     CHECK_EQ_INT(h_write(&f, 1, "abcde", &n), OK);
