@@ -72,6 +72,9 @@ get /entry
 check "entrypoint" "$BODY" "wild entry"
 get /healthz
 check "/healthz" "$STATUS" 200
+check "/healthz answers exactly OK, as WAGI does" "$(od -An -tx1 "$WORK/body" | tr -d ' \n')" "4f4b"
+check "... with no Content-Type, as WAGI" "$(grep -ci '^content-type:' <<<"$HEADERS")" 0
+check "... and a length of 2" "$(grep -i '^content-length:' <<<"$HEADERS")" "content-length: 2"
 stop_weft
 check "clean exit" "$STOP_RC" 0
 
