@@ -135,6 +135,8 @@ cp "$DIR/modules/hello.wat" "$LAYOUT/examples/hello.wat"
 cp "$GUESTS/gw_cgi.wasm" "$LAYOUT/examples/"
 echo "layout text" >"$LAYOUT/examples/data/in.txt"
 cat >"$LAYOUT/examples/modules.toml" <<'TOML'
+default_host = "localhost:3000"
+
 [[module]]
 route = "/"
 module = "examples/hello.wat"
@@ -146,6 +148,8 @@ volumes = { "/data" = "examples/data" }
 TOML
 DIR=$LAYOUT
 start_weft "$LAYOUT" -c examples/modules.toml || { fail "server start (WAGI's layout)"; finish; exit 1; }
+check_contains "WAGI's layout: its default_host is only a warning" "$(cat "$LAYOUT/log")" \
+  "examples/modules.toml:1: warning: unknown key 'default_host' in the top level ignored"
 get /
 check "WAGI's layout: the module's answer" "$STATUS:$BODY" "200:hello from wat"
 get /cgi/volume
