@@ -21,7 +21,8 @@ build/weft run --timeout 200ms build/guests/traps.wasm loop || echo "(exit statu
 echo "== weft up: the same kind of function as an HTTP handler (a WAGI modules.toml)"
 cp examples/http/modules.toml "$demo/modules.toml"
 clang --target=wasm32-wasi -O2 examples/http/handler.c -o "$demo/handler.wasm"
-build/weft up -c "$demo/modules.toml" --listen 127.0.0.1:0 >"$demo/up.log" 2>&1 &
+# From the manifest's folder: a WAGI file's paths are relative to the working directory.
+(cd "$demo" && exec ../weft up -c modules.toml --listen 127.0.0.1:0) >"$demo/up.log" 2>&1 &
 up=$!
 trap 'kill $up 2>/dev/null || true' EXIT
 url=""

@@ -24,7 +24,8 @@ extern char **environ;
 /* What one parse needs to say where an error is. */
 typedef struct ctx {
     const char *name; /* the manifest, for messages */
-    const char *dir;
+    const char *base; /* what relative paths are resolved against: the manifest's folder
+                         (weft.toml), or NULL for the working directory (WAGI) */
     weft_app_format_t format;
     weft_error_t *err;
 } ctx_t;
@@ -205,7 +206,7 @@ static int get_strings(ctx_t *c, const weft_toml_value_t *t, const where_t *w, c
     return 0;
 }
 
-/* Joins a manifest-relative path to the manifest's folder. */
+/* Joins a relative path to dir; with no dir (the working directory) it stays as written. */
 static char *resolve(const char *dir, const char *p) {
     if (p[0] == '/' || !dir || !*dir || !strcmp(dir, "."))
         return strdup(p);
@@ -234,8 +235,9 @@ static int set_source(ctx_t *c, weft_app_function_t *f, const char *src, int lin
         return fail(c, line, "module path is empty");
     if (!(f->source = strdup(src)))
         return nomem(c);
+    f->source_line = line;
     /* A .wat stays in wasm until weft_app_load converts it. */
-    if (!(f->wasm = resolve(c->dir, p)))
+    if (!(f->wasm = resolve(c->base, p)))
         return nomem(c);
     return 0;
 }
@@ -323,8 +325,9 @@ static int add_volumes(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t
         }
         if (!*host)
             return fail(c, e->line, "volume '%s' has an empty host path", kv->key);
-        if (!(vol->guest = strdup(kv->key)) || !(vol->host = resolve(c->dir, host)))
+        if (!(vol->guest = strdup(kv->key)) || !(vol->host = resolve(c->base, host)))
             return nomem(c);
+        vol->line = e->line;
         f->nvolumes++;
     }
     return 0;
@@ -459,7 +462,8 @@ static int parse_wagi(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) 
             return rc;
         if (!(f->name = strdup(route)))
             return nomem(c);
-        if ((rc = set_source(c, f, module, m->line)) || (rc = read_function_common(c, f, m, &w)))
+        if ((rc = set_source(c, f, module, weft_toml_get(m, "module")->line)) ||
+            (rc = read_function_common(c, f, m, &w)))
             return rc;
         if ((rc = add_route(c, app, route, app->nfunctions - 1, NULL, m->line)))
             return rc;
@@ -682,7 +686,12 @@ int weft_app_parse(const char *text, size_t len, const char *name, const char *d
     int rc = weft_toml_parse(text, len, name, &root, err);
     if (rc)
         return rc;
-    ctx_t c = {.name = name, .dir = dir, .format = format, .err = err};
+    /* WAGI opens a relative module or volume path as written, from the working
+     * directory it was started in (its docs: "Relative paths will be resolved from the
+     * current working directory in which wagi was started"); weft.toml's own rule is
+     * its folder, so that `weft up -c some/app/weft.toml` works from anywhere. */
+    ctx_t c = {
+        .name = name, .base = format == WEFT_APP_WAGI ? NULL : dir, .format = format, .err = err};
     weft_app_t *app = calloc(1, sizeof *app);
     if (!app) {
         rc = nomem(&c);
@@ -771,6 +780,45 @@ static int convert_wat(weft_app_function_t *f, const weft_app_opts_t *opts, weft
     return 0;
 }
 
+/* ---- WAGI's paths ------------------------------------------------------------------- */
+
+/* A relative path in a WAGI file that is missing from the working directory but
+ * present beside the manifest: the file was written to be run from its own folder (or
+ * by someone expecting weft.toml's rule). Says so, rather than leaving the user with
+ * "no such file". Returns 0 when there is nothing to say (the path exists, is
+ * absolute, or is missing under both readings: loading it then fails as usual). */
+static int wagi_path_check(const weft_app_t *app, const char *what, const char *written,
+                           const char *path, bool folder, int line, weft_error_t *err) {
+    struct stat st;
+    if (path[0] == '/' || !strcmp(app->dir, ".") || stat(path, &st) == 0 ||
+        (errno != ENOENT && errno != ENOTDIR))
+        return 0;
+    char beside[PATH_MAX];
+    if (snprintf(beside, sizeof beside, "%s/%s", app->dir, path) >= (int)sizeof beside ||
+        stat(beside, &st) != 0)
+        return 0;
+    bool dotted = !strncmp(path, "./", 2) || !strncmp(path, "../", 3);
+    return weft_error_set(
+        err, WEFT_ENOTFOUND,
+        "%s:%d: %s '%s': no such %s %s%s; WAGI resolves %s paths against the working "
+        "directory, and %s exists: run weft up from %s, or use an absolute path",
+        app->path, line, what, written, folder ? "folder" : "file", dotted ? "" : "./", path,
+        folder ? "volume" : "module", beside, app->dir);
+}
+
+static int wagi_paths_check(const weft_app_t *app, weft_error_t *err) {
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        const weft_app_function_t *f = &app->functions[i];
+        int rc = wagi_path_check(app, "module", f->source, f->wasm, false, f->source_line, err);
+        for (size_t k = 0; !rc && k < f->nvolumes; k++)
+            rc = wagi_path_check(app, "volume", f->volumes[k].guest, f->volumes[k].host, true,
+                                 f->volumes[k].line, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* weft.toml declares [[function]]; WAGI's files declare [[module]]. The file name
  * decides for the three names weft looks for, the content for any other. */
 static weft_app_format_t detect_format(const char *path, const char *text, size_t len) {
@@ -818,6 +866,10 @@ int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **ou
     free(dir);
     if (rc)
         return rc;
+    if (app->format == WEFT_APP_WAGI && (rc = wagi_paths_check(app, err))) {
+        weft_app_free(app);
+        return rc;
+    }
     for (size_t i = 0; i < app->nfunctions; i++) {
         weft_app_function_t *f = &app->functions[i];
         if (ends_with(f->wasm, ".wat") && (rc = convert_wat(f, opts, err))) {

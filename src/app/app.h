@@ -5,11 +5,15 @@
  * module with everything needed to run it) and a list of routes that point at them.
  * The layers above (gateway, events) never look at TOML.
  *
- * Paths in a manifest are relative to the manifest's folder; the model holds them
- * resolved. In weft.toml an unknown key or a value of the wrong type is an error that
- * names the file, the line and the key ("weft.toml:12: unknown key 'tiemout' in
- * [[function]] 'hello'"). In a WAGI file unknown keys are only warned about, because
- * WAGI itself ignored them and its users' files must keep working.
+ * A relative path in weft.toml is relative to the manifest's folder, and the model
+ * holds it joined to that folder. A relative path in a WAGI file is relative to the
+ * working directory, as WAGI resolves it (WAGI's own examples/modules.toml names
+ * examples/hello.wat and is run from the folder above), and is held as written.
+ *
+ * In weft.toml an unknown key or a value of the wrong type is an error that names the
+ * file, the line and the key ("weft.toml:12: unknown key 'tiemout' in [[function]]
+ * 'hello'"). In a WAGI file unknown keys are only warned about, because WAGI itself
+ * ignored them and its users' files must keep working.
  *
  * The schema of weft.toml is in README.md ("weft.toml").
  */
@@ -39,15 +43,17 @@ typedef enum {
 
 typedef struct weft_app_volume {
     char *guest; /* path the guest sees, e.g. "/data" */
-    char *host;  /* resolved host directory */
+    char *host;  /* host directory, resolved as the file's format says */
     bool readonly;
+    int line; /* where it was declared */
 } weft_app_volume_t;
 
 typedef struct weft_app_function {
     char *name;       /* weft.toml: its name; WAGI: the module's route */
     char *source;     /* the module as written in the manifest */
-    char *wasm;       /* resolved path of the .wasm to load; a .wat source is held
-                         here until weft_app_load converts it and puts the .wasm */
+    char *wasm;       /* path of the .wasm to load, resolved as the file's format says;
+                         a .wat source is held here until weft_app_load converts it
+                         and puts the .wasm */
     char *entrypoint; /* export called for a request; "_start" by default */
     char *argv;       /* argv template ("${SCRIPT_NAME} ${ARGS}"), NULL: the default */
     char **env;       /* "NAME=value", in manifest order */
@@ -60,6 +66,7 @@ typedef struct weft_app_function {
     uint64_t max_memory;           /* bytes; 0: the module's own maximum */
     uint32_t http_max_concurrency; /* 0: default */
     int line;                      /* where it was declared */
+    int source_line;               /* where its module / source was named */
 } weft_app_function_t;
 
 typedef struct weft_app_route {
@@ -72,7 +79,7 @@ typedef struct weft_app_route {
 typedef struct weft_app {
     weft_app_format_t format;
     char *path; /* the manifest as given */
-    char *dir;  /* its folder, against which relative paths were resolved */
+    char *dir;  /* its folder (weft.toml's relative paths were resolved against it) */
     char *name; /* [app] name, or NULL */
     weft_app_function_t *functions;
     size_t nfunctions;
@@ -98,7 +105,8 @@ typedef struct weft_app_opts {
 } weft_app_opts_t;
 
 /* Parses text[0..len) as a manifest of the given format. name is used in messages; dir
- * is the folder relative paths are resolved against. No file other than the text is
+ * is the manifest's folder, which weft.toml's relative paths are resolved against (a
+ * WAGI file's stay relative to the working directory). No file other than the text is
  * read and no .wat is converted (weft_app_load does that). On success *out is owned by
  * the caller (weft_app_free). */
 int weft_app_parse(const char *text, size_t len, const char *name, const char *dir,
@@ -107,7 +115,9 @@ int weft_app_parse(const char *text, size_t len, const char *name, const char *d
 /* Reads the manifest at path (format from its name: weft.toml is weft's, wagi.toml and
  * modules.toml are WAGI's, any other name is WAGI's if it opens a [[module]] table),
  * parses it and converts every .wat source to a .wasm with wat2wasm (into the cache,
- * named by the hash of the text, so a changed .wat is converted again). */
+ * named by the hash of the text, so a changed .wat is converted again). A WAGI file
+ * whose relative module or volume path is missing from the working directory but
+ * present beside the manifest is refused with a message saying so (WEFT_ENOTFOUND). */
 int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **out,
                   weft_error_t *err);
 

@@ -207,6 +207,16 @@ static void answer_text(weft_gateway_t *gw, h2o_req_t *req, unsigned status, con
     send_body(req, line, len + 1);
 }
 
+/* /healthz: 200 and exactly "OK", no newline and no Content-Type, byte for byte what
+ * WAGI answers (its health check is a bare Response::new(Body::from("OK"))), so that
+ * probes written against WAGI keep matching. */
+static void answer_health(weft_gateway_t *gw, h2o_req_t *req) {
+    before_answer(req, gw);
+    req->res.status = 200;
+    req->res.reason = weft_gateway_reason_phrase(200);
+    send_body(req, "OK", 2);
+}
+
 static void request_free(request_t *rq) {
     weft_strv_free(&rq->strings);
     free(rq->headers);
@@ -347,7 +357,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
         return 0;
     }
     if (!((const handler_t *)route->target)->fn) {
-        answer_text(gw, req, 200, "OK");
+        answer_health(gw, req);
         return 0;
     }
     request_t *rq = calloc(1, sizeof *rq);

@@ -128,11 +128,14 @@ enum {
      WEFT_WASI_RIGHT_FD_FILESTAT_GET | WEFT_WASI_RIGHT_POLL_FD_READWRITE)
 #define WEFT_WASI_RIGHTS_SOCKET                                                                    \
     (WEFT_WASI_RIGHTS_STREAM | WEFT_WASI_RIGHT_SOCK_SHUTDOWN | WEFT_WASI_RIGHT_SOCK_ACCEPT)
-/* Rights that only make sense with a host descriptor open for reading / writing. */
+/* Rights that only make sense with a host descriptor open for reading / writing.
+ * FD_DATASYNC is not among them: fdatasync(2) works on a descriptor open for reading,
+ * and a directory holds that right, so that a guest passing a directory's own rights
+ * back to path_open (as for ".") must not get a directory opened for writing (EISDIR).
+ * wasmtime opens for writing only on FD_WRITE. */
 #define WEFT_WASI_RIGHTS_NEED_READ (WEFT_WASI_RIGHT_FD_READ | WEFT_WASI_RIGHT_FD_READDIR)
 #define WEFT_WASI_RIGHTS_NEED_WRITE                                                                \
-    (WEFT_WASI_RIGHT_FD_WRITE | WEFT_WASI_RIGHT_FD_DATASYNC | WEFT_WASI_RIGHT_FD_ALLOCATE |        \
-     WEFT_WASI_RIGHT_FD_FILESTAT_SET_SIZE)
+    (WEFT_WASI_RIGHT_FD_WRITE | WEFT_WASI_RIGHT_FD_ALLOCATE | WEFT_WASI_RIGHT_FD_FILESTAT_SET_SIZE)
 
 /* filetype */
 #define WEFT_WASI_FILETYPE_UNKNOWN 0

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/app.h"
@@ -226,6 +227,7 @@ int main(void) {
             "weft.toml:4:1: duplicate key 'name' (first defined on line 2)");
 
     /* ---- WAGI ------------------------------------------------------------------------ */
+    /* Relative paths stay as written: WAGI opens them from the working directory. */
     app = parse("[[module]]\n"
                 "route = \"/hello\"\n"
                 "module = \"hello.wasm\"\n"
@@ -246,13 +248,15 @@ int main(void) {
         CHECK_EQ_INT(app->format, WEFT_APP_WAGI);
         CHECK_EQ_INT(app->nfunctions, 2);
         CHECK_EQ_STR(app->functions[0].name, "/hello");
-        CHECK_EQ_STR(app->functions[0].wasm, "/srv/app/hello.wasm");
+        CHECK_EQ_STR(app->functions[0].wasm, "hello.wasm");
+        CHECK_EQ_INT(app->functions[0].source_line, 3);
         CHECK_EQ_STR(app->functions[0].entrypoint, "_start");
         CHECK_EQ_INT(app->functions[0].timeout_ns, WEFT_APP_DEFAULT_TIMEOUT_NS);
         CHECK_EQ_STR(app->functions[1].wasm, "/abs/fileserver.wat"); /* converted at load */
         CHECK_EQ_STR(app->functions[1].entrypoint, "serve");
         CHECK_EQ_STR(app->functions[1].volumes[0].guest, "/");
-        CHECK_EQ_STR(app->functions[1].volumes[0].host, "/srv/app/site");
+        CHECK_EQ_STR(app->functions[1].volumes[0].host, "site");
+        CHECK_EQ_INT(app->functions[1].volumes[0].line, 9);
         CHECK_EQ_INT(app->functions[1].nallowed, 2);
         CHECK_EQ_INT(app->functions[1].http_max_concurrency, 2);
         CHECK_EQ_STR(app->functions[1].env[0], "KEY=value");
@@ -268,7 +272,7 @@ int main(void) {
                  "weft.toml:4: 'volumes' in [[module]] '/' must be a table of \"/guest/path\" = "
                  "\"host/path\", not an array");
     REFUSED_WAGI("[[module]]\nroute = \"/\"\nmodule = \"oci:registry/x\"\n",
-                 "weft.toml:1: module 'oci:registry/x': only local files (a path or file://) are "
+                 "weft.toml:3: module 'oci:registry/x': only local files (a path or file://) are "
                  "supported");
     REFUSED_WAGI("title = \"x\"\n", "weft.toml:1: no [[module]] tables: nothing to serve");
 
@@ -287,7 +291,11 @@ int main(void) {
     fclose(w);
     weft_app_opts_t opts = {.cache_dir = cache};
     memset(&err, 0, sizeof err);
-    CHECK_EQ_INT(weft_app_load(path, &opts, &app, &err), 0);
+    /* Run from the manifest's folder, as a WAGI file is meant to be. */
+    char cwd[1024];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    CHECK_EQ_INT(chdir(dir), 0);
+    CHECK_EQ_INT(weft_app_load("custom-name.toml", &opts, &app, &err), 0);
     if (app) {
         CHECK_EQ_INT(app->format, WEFT_APP_WAGI);
         const char *wasm = app->functions[0].wasm;
@@ -303,9 +311,75 @@ int main(void) {
     w = fopen(path, "w");
     fputs("(module (func (export \"_start\") (i32.add)))\n", w);
     fclose(w);
-    snprintf(path, sizeof path, "%s/custom-name.toml", dir);
-    CHECK_EQ_INT(weft_app_load(path, &opts, &app, &err), WEFT_EMODULE);
+    CHECK_EQ_INT(weft_app_load("custom-name.toml", &opts, &app, &err), WEFT_EMODULE);
     CHECK(strstr(err.msg, "wat2wasm failed") != NULL);
+    CHECK_EQ_INT(chdir(cwd), 0);
+
+    /* ---- weft_app_load: relative paths, run from elsewhere -------------------------- */
+    /* WAGI's own layout: examples/modules.toml names examples/hello.wat and is run from the
+     * folder above. */
+    char sub[300], manifest[320];
+    snprintf(sub, sizeof sub, "%s/examples", dir);
+    CHECK_EQ_INT(mkdir(sub, 0755), 0);
+    snprintf(path, sizeof path, "%s/examples/hello.wat", dir);
+    w = fopen(path, "w");
+    fputs("(module (func (export \"_start\")))\n", w);
+    fclose(w);
+    snprintf(path, sizeof path, "%s/examples/data", dir);
+    CHECK_EQ_INT(mkdir(path, 0755), 0);
+    snprintf(manifest, sizeof manifest, "%s/examples/modules.toml", dir);
+    w = fopen(manifest, "w");
+    fputs("[[module]]\nroute = \"/\"\nmodule = \"examples/hello.wat\"\n"
+          "volumes = { \"/data\" = \"examples/data\" }\n",
+          w);
+    fclose(w);
+    CHECK_EQ_INT(chdir(dir), 0);
+    CHECK_EQ_INT(weft_app_load("examples/modules.toml", &opts, &app, &err), 0);
+    if (app) {
+        CHECK(strncmp(app->functions[0].wasm, cache, strlen(cache)) == 0); /* converted */
+        CHECK_EQ_STR(app->functions[0].volumes[0].host, "examples/data");
+        weft_app_free(app);
+    }
+    /* The same file run from its own folder names what is not there; what it names
+     * beside the manifest does not exist either: the usual message, at load. */
+    CHECK_EQ_INT(chdir(sub), 0);
+    CHECK_EQ_INT(weft_app_load("modules.toml", &opts, &app, &err), WEFT_ENOTFOUND);
+    CHECK(strstr(err.msg, "examples/hello.wat") != NULL);
+    /* A file written for its own folder, run from above: the error says so. */
+    CHECK_EQ_INT(chdir(dir), 0);
+    w = fopen(manifest, "w");
+    fputs("[[module]]\nroute = \"/\"\nmodule = \"hello.wat\"\n", w);
+    fclose(w);
+    CHECK_EQ_INT(weft_app_load("examples/modules.toml", &opts, &app, &err), WEFT_ENOTFOUND);
+    CHECK_EQ_STR(err.msg,
+                 "examples/modules.toml:3: module 'hello.wat': no such file ./hello.wat; WAGI "
+                 "resolves module paths against the working directory, and "
+                 "examples/hello.wat exists: run weft up from examples, or use an "
+                 "absolute path");
+    w = fopen(manifest, "w");
+    fputs("[[module]]\nroute = \"/\"\nmodule = \"examples/hello.wat\"\n\n"
+          "volumes = { \"/data\" = \"data\" }\n",
+          w);
+    fclose(w);
+    CHECK_EQ_INT(weft_app_load("examples/modules.toml", &opts, &app, &err), WEFT_ENOTFOUND);
+    CHECK_EQ_STR(err.msg, "examples/modules.toml:5: volume '/data': no such folder ./data; WAGI "
+                          "resolves volume paths against the working directory, and "
+                          "examples/data exists: run weft up from examples, or use an "
+                          "absolute path");
+    /* weft.toml keeps its own rule: relative to its folder, from anywhere. */
+    snprintf(manifest, sizeof manifest, "%s/examples/weft.toml", dir);
+    w = fopen(manifest, "w");
+    fputs(
+        "[[function]]\nname = \"hello\"\nsource = \"hello.wat\"\nvolumes = { \"/d\" = \"data\" }\n",
+        w);
+    fclose(w);
+    CHECK_EQ_INT(weft_app_load("examples/weft.toml", &opts, &app, &err), 0);
+    if (app) {
+        CHECK(strncmp(app->functions[0].wasm, cache, strlen(cache)) == 0);
+        CHECK_EQ_STR(app->functions[0].volumes[0].host, "examples/data");
+        weft_app_free(app);
+    }
+    CHECK_EQ_INT(chdir(cwd), 0);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK_EQ_INT(system(cmd), 0);
