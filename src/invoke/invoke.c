@@ -70,7 +70,12 @@ int weft_function_load(const weft_app_function_t *def, const weft_function_opts_
     fn->def = def;
     if (opts)
         fn->opts = *opts;
-    weft_compile_opts_t copts = {.cache_dir = fn->opts.cache_dir, .quiet = fn->opts.quiet};
+    weft_compile_opts_t copts = {.cache_dir = fn->opts.cache_dir,
+                                 .quiet = fn->opts.quiet,
+                                 .tier = fn->opts.tier == WEFT_FUNCTION_TIER_FAST ? WEFT_TIER_FAST
+                                         : fn->opts.tier == WEFT_FUNCTION_TIER_OPT
+                                             ? WEFT_TIER_OPT
+                                             : WEFT_TIER_AUTO};
     int rc = weft_module_load(def->wasm, &copts, &fn->module, err);
     if (rc)
         goto fail;

@@ -53,12 +53,21 @@ int weft_invoke_init(weft_error_t *err);
 
 typedef struct weft_function weft_function_t;
 
+/* Which compiled form of the module to load: the engine compiles a module two ways
+ * (tiers), each cached. */
+typedef enum weft_function_tier {
+    WEFT_FUNCTION_TIER_AUTO = 0, /* optimized if cached; else fast for a large module */
+    WEFT_FUNCTION_TIER_FAST,     /* tcc: compiles quickly, runs several times slower */
+    WEFT_FUNCTION_TIER_OPT,      /* cc -O2: wait for it if need be */
+} weft_function_tier_t;
+
 typedef struct weft_function_opts {
     const char *const *env; /* global "NAME=value" (--env, --env-file), before the
                                function's own; borrowed until weft_function_release */
     size_t nenv;
     const char *cache_dir; /* artifact cache; NULL: the default */
     bool quiet;            /* no compile progress */
+    weft_function_tier_t tier;
 } weft_function_opts_t;
 
 /* Compiles (through the cache) and loads def's module. def and opts' strings are
