@@ -344,8 +344,12 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
                             .module_bytes = len,
                             .started = weft_now_ns(),
                             .quiet = opts && opts->quiet,
-                            .tty = isatty(2)};
+                            .tty = isatty(2),
+                            .cancel = opts ? opts->cancel : NULL};
     rc = build_in(tmp, wasm_path, bytes, len, tier, &prog, err);
+    if (rc && prog.canceled)
+        rc = weft_error_set(err, WEFT_ECANCELED, "%s: compile of the %s tier canceled", wasm_path,
+                            weft_tier_name(tier));
     if (!rc) {
         char so[PATH_MAX];
         snprintf(so, sizeof so, "%s/module.so", tmp);

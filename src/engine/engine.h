@@ -130,6 +130,9 @@ typedef struct weft_compile_opts {
     const char *cache_dir; /* NULL: $XDG_CACHE_HOME/weft or ~/.cache/weft */
     bool quiet;            /* no progress on stderr */
     weft_tier_t tier;
+    /* When set (by another thread) while compiling: the compilers are stopped and the
+     * compile fails with WEFT_ECANCELED. NULL: never. */
+    const _Atomic bool *cancel;
 } weft_compile_opts_t;
 
 /* "fast", "optimized", "auto". */
@@ -163,6 +166,8 @@ void weft_module_release(weft_module_t *m);
 bool weft_module_has_entry(const weft_module_t *m, const char *name);
 /* Does the module import functions from import module `module`? */
 bool weft_module_imports(const weft_module_t *m, const char *module);
+/* The tier it was compiled to (WEFT_TIER_AUTO: loaded from an artifact file). */
+weft_tier_t weft_module_tier(const weft_module_t *m);
 /* Name the module was loaded from (for messages). */
 const char *weft_module_name(const weft_module_t *m);
 

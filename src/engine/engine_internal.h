@@ -93,6 +93,8 @@ typedef struct weft_progress {
     bool shown;
     bool quiet;
     bool tty;
+    const _Atomic bool *cancel; /* set: stop the tools (weft_compile_opts_t) */
+    bool canceled;              /* they were stopped */
 } weft_progress_t;
 
 void weft_progress_note(weft_progress_t *p, const char *stage);

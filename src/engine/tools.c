@@ -7,7 +7,9 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,14 @@ int weft_tools_run(const char *dir, char *const *const argvs[], int n, int jobs,
         }
         if (running == 0)
             break;
+        if (p->cancel && atomic_load(p->cancel) && !p->canceled) {
+            p->canceled = true;
+            for (int i = 0; i < next; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], SIGKILL);
+            if (failed < 0)
+                failed = next - 1;
+        }
         for (int i = 0; i < next; i++) {
             if (pids[i] <= 0)
                 continue;

@@ -5,12 +5,23 @@ spread over the whole module, beside an active segment. The module prints one li
 a hash of what every function computed and of the memory the segments were copied
 into. This script prints the line the module must print.
 
-usage: segments.py OUT.wat [FUNCS]
+usage: segments.py OUT.wat [FUNCS] [--cgi] [--pad BYTES]
+  --cgi        print a CGI header first ("Content-Type: text/plain" and a blank line),
+               so that the module answers HTTP requests
+  --pad BYTES  add an active segment of BYTES pseudo-random bytes (a larger file)
 """
 import sys
 
-out = sys.argv[1]
-nfuncs = int(sys.argv[2]) if len(sys.argv) > 2 else 3000
+args = [a for a in sys.argv[1:]]
+cgi = '--cgi' in args
+pad = 0
+if '--pad' in args:
+    pad = int(args[args.index('--pad') + 1])
+    del args[args.index('--pad'):args.index('--pad') + 2]
+args = [a for a in args if a != '--cgi']
+out = args[0]
+nfuncs = int(args[1]) if len(args) > 1 else 3000
+HEADER = b"Content-Type: text/plain\n\n"
 NSEG = 12
 M32 = 0xFFFFFFFF
 ACTIVE = b"active segment.."
@@ -29,10 +40,17 @@ step = nfuncs // NSEG
 lines = ['(module',
          '  (import "wasi_snapshot_preview1" "fd_write"',
          '    (func $fd_write (param i32 i32 i32 i32) (result i32)))',
-         '  (memory (export "memory") 1)',
+         '  (memory (export "memory") %d)' % (1 + (16384 + pad + 65535) // 65536),
          '  (data (i32.const 0) "%s")' % ACTIVE.decode()]
 for k in range(NSEG):
     lines.append('  (data $p%d "%s")' % (k, ''.join('\\%02x' % b for b in seg_bytes(k))))
+if pad:
+    state = 1
+    chunk = []
+    for i in range(pad):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        chunk.append('\\%02x' % (state >> 16 & 0xFF))
+    lines.append('  (data (i32.const 16384) "%s")' % ''.join(chunk))
 copies, drops = {}, {}
 for k in range(NSEG):
     copies[k * step] = k
@@ -81,10 +99,16 @@ lines.append('        (i32.load8_u (i32.add (i32.const 8208) (i32.and (local.get
 lines.append('      (local.set $h (i32.shr_u (local.get $h) (i32.const 4)))')
 lines.append('      (br $digit)))')
 lines.append('    (i32.store8 (i32.const 8200) (i32.const 10))')
+if cgi:
+    lines.append('    (i32.store (i32.const 8224) (i32.const 8240))')
+    lines.append('    (i32.store (i32.const 8228) (i32.const %d))' % len(HEADER))
+    lines.append('    (drop (call $fd_write (i32.const 1) (i32.const 8224) (i32.const 1) (i32.const 8232)))')
 lines.append('    (i32.store (i32.const 8224) (i32.const 8192))')
 lines.append('    (i32.store (i32.const 8228) (i32.const 9))')
 lines.append('    (drop (call $fd_write (i32.const 1) (i32.const 8224) (i32.const 1) (i32.const 8232))))')
 lines.append('  (data (i32.const 8208) "0123456789abcdef")')
+if cgi:
+    lines.append('  (data (i32.const 8240) "%s")' % ''.join('\\%02x' % b for b in HEADER))
 lines.append(')')
 with open(out, 'w') as f:
     f.write('\n'.join(lines) + '\n')
