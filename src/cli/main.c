@@ -257,6 +257,12 @@ static int cmd_run(int argc, char **argv) {
         fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
     }
+    /* Chosen for the user, not by them: say so, to a person only. */
+    if (fopts.tier == WEFT_FUNCTION_TIER_AUTO && !weft_function_optimized(fn) && isatty(2))
+        fprintf(stderr,
+                "weft: running the fast tier of %s; 'weft compile %s' builds the optimized "
+                "one\n",
+                argv[optind], argv[optind]);
     weft_run_opts_t ropts = {
         .argv = (const char *const *)argv + optind,
         .argc = (size_t)(argc - optind),
