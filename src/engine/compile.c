@@ -24,7 +24,6 @@
  *
  * Nothing here calls module.c: loading calls weft_module_compile, never the reverse.
  */
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,22 +232,6 @@ out:
 
 /* ---- The pipeline ------------------------------------------------------------------------ */
 
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[PATH_MAX];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 /* Runs the stages in tmp; on success tmp/module.so holds the shared object. */
 static int build_in(const char *tmp, const char *name, const uint8_t *bytes, size_t len,
                     weft_tier_t tier, weft_progress_t *prog, weft_error_t *err) {
@@ -334,6 +317,8 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
     if (rc || weft_artifact_verify(artifact, NULL) == 0)
         return rc; /* cached */
 
+    /* Build folders of compiles that were killed go first. */
+    weft_cache_sweep(dir);
     /* One compiler per module and tier at a time; whoever waited finds it made. */
     lock = weft_cache_lock(dir, key, lockpath, sizeof lockpath);
     if (weft_artifact_verify(artifact, NULL) == 0)
@@ -362,7 +347,7 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
                 (double)(weft_now_ns() - prog.started) / 1e9);
 out:
     if (tmp[0] && !getenv("WEFT_KEEP_BUILD"))
-        remove_tree(tmp);
+        weft_cache_remove_tree(tmp);
     weft_cache_unlock(lock, lockpath);
     return rc;
 }

@@ -66,6 +66,12 @@ int weft_cache_artifact_path(const char *dir, const char *key, char *out, size_t
                              weft_error_t *err);
 /* Creates a fresh build folder dir/tmp-<key>-<pid>-XXXXXX and writes its path to out
  * (out[0] is 0 when it fails). */
+/* Removes a build folder and the files in it. */
+void weft_cache_remove_tree(const char *dir);
+/* Removes the build folders in dir left by compiles whose process is gone (killed,
+ * or the machine stopped): their names carry the pid. A folder whose process still
+ * exists is left alone, even if that pid now belongs to something else. */
+void weft_cache_sweep(const char *dir);
 int weft_cache_build_dir(const char *dir, const char *key, char *out, size_t size,
                          weft_error_t *err);
 /* Waits for dir/<key>.lock, the lock of whoever compiles key; writes its path to
