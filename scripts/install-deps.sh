@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   gcc make cmake pkg-config clang-format
   # guests: C to wasm32-wasi, and wasm2c
-  clang lld wasi-libc libclang-rt-dev-wasm32 wabt
+  clang lld wasi-libc libclang-rt-dev-wasm32 wabt tcc
   # libraries
   libssl-dev nettle-dev libh2o-evloop-dev libcurl4-openssl-dev libjansson-dev
   # third-party C sources a test builds for WASI (stb_image)

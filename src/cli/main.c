@@ -44,6 +44,10 @@ static const char run_help[] =
     "                        insecure:allow-all. None: every request is denied\n"
     "  --http-max-concurrency N  responses the guest may hold open at once\n"
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
+    "  --tier TIER           auto (default): the optimized tier if it is in the\n"
+    "                        cache, else for a module of 1 MB or more the fast\n"
+    "                        tier (tcc), built now if need be ('weft compile'\n"
+    "                        builds the optimized one); fast; opt: wait for cc -O2\n"
     "  -h, --help            this help\n"
     "\n"
     "A trap prints one line naming it and exits with status 134.\n";
@@ -56,9 +60,26 @@ static const char compile_help[] =
     "\n"
     "options:\n"
     "  -o, --output FILE     also copy the artifact to FILE\n"
+    "  --tier TIER           fast (tcc: compiles about ten times faster, runs\n"
+    "                        several times slower), opt (cc -O2), or auto (the\n"
+    "                        default: a module of 1 MB or more gets the fast tier\n"
+    "                        first, then the optimized one; smaller ones opt only)\n"
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  -q, --quiet           no progress lines\n"
     "  -h, --help            this help\n";
+
+/* "fast", "opt" (or "optimized"), "auto". */
+static int parse_tier(const char *s, weft_tier_t *out) {
+    if (!strcmp(s, "fast"))
+        *out = WEFT_TIER_FAST;
+    else if (!strcmp(s, "opt") || !strcmp(s, "optimized"))
+        *out = WEFT_TIER_OPT;
+    else if (!strcmp(s, "auto"))
+        *out = WEFT_TIER_AUTO;
+    else
+        return -1;
+    return 0;
+}
 
 /* Splits "HOST::GUEST[:readonly]" (wasmtime's spelling) into a volume. */
 static int parse_dir(char *spec, weft_app_volume_t *p) {
@@ -90,6 +111,7 @@ static int cmd_run(int argc, char **argv) {
                                          {"allow-host", required_argument, 0, 'a'},
                                          {"tcplisten", required_argument, 0, 'L'},
                                          {"http-max-concurrency", required_argument, 0, 'C'},
+                                         {"tier", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     static const char *envs[WEFT_MAX_RUN_ENV];
@@ -149,6 +171,10 @@ static int cmd_run(int argc, char **argv) {
             break;
         case 'c':
             copts.cache_dir = optarg;
+            break;
+        case 'T':
+            if (parse_tier(optarg, &copts.tier))
+                return weft_cli_usage_error("run", "--tier %s: expected fast, opt or auto", optarg);
             break;
         case 'a': {
             weft_error_t herr = {0};
@@ -219,13 +245,24 @@ static int cmd_run(int argc, char **argv) {
         .max_memory = limits.max_memory,
         .http_max_concurrency = http_max_concurrency,
     };
-    weft_function_opts_t fopts = {.env = envs, .nenv = nenv, .cache_dir = copts.cache_dir};
+    weft_function_opts_t fopts = {.env = envs,
+                                  .nenv = nenv,
+                                  .cache_dir = copts.cache_dir,
+                                  .tier = copts.tier == WEFT_TIER_FAST  ? WEFT_FUNCTION_TIER_FAST
+                                          : copts.tier == WEFT_TIER_OPT ? WEFT_FUNCTION_TIER_OPT
+                                                                        : WEFT_FUNCTION_TIER_AUTO};
     weft_error_t err = {0};
     weft_function_t *fn = NULL;
     if (weft_invoke_init(&err) || weft_function_load(&def, &fopts, &fn, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
     }
+    /* Chosen for the user, not by them: say so, to a person only. */
+    if (fopts.tier == WEFT_FUNCTION_TIER_AUTO && !weft_function_optimized(fn) && isatty(2))
+        fprintf(stderr,
+                "weft: running the fast tier of %s; 'weft compile %s' builds the optimized "
+                "one\n",
+                argv[optind], argv[optind]);
     weft_run_opts_t ropts = {
         .argv = (const char *const *)argv + optind,
         .argc = (size_t)(argc - optind),
@@ -256,11 +293,10 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_compile(int argc, char **argv) {
-    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
-                                         {"cache-dir", required_argument, 0, 'c'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"cache-dir", required_argument, 0, 'c'},
+        {"tier", required_argument, 0, 'T'},   {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *output = NULL;
     weft_compile_opts_t copts = {0};
     int c;
@@ -276,6 +312,11 @@ static int cmd_compile(int argc, char **argv) {
         case 'q':
             copts.quiet = true;
             break;
+        case 'T':
+            if (parse_tier(optarg, &copts.tier))
+                return weft_cli_usage_error("compile", "--tier %s: expected fast, opt or auto",
+                                            optarg);
+            break;
         case 'h':
             fputs(compile_help, stdout);
             return 0;
@@ -288,10 +329,22 @@ static int cmd_compile(int argc, char **argv) {
                                     optind >= argc ? "missing MODULE" : "one MODULE only");
     char artifact[4096];
     weft_error_t err = {0};
+    weft_tier_t built;
     if (weft_invoke_init(&err) ||
-        weft_module_compile(argv[optind], &copts, artifact, sizeof artifact, &err)) {
+        weft_module_compile_tier(argv[optind], &copts, artifact, sizeof artifact, &built, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
+    }
+    /* Auto: a large module gets the fast tier first, ready to run, then the optimized. */
+    if (copts.tier == WEFT_TIER_AUTO && built == WEFT_TIER_FAST) {
+        if (!copts.quiet)
+            fprintf(stderr, "weft: fast tier ready (%s); building the optimized tier\n", artifact);
+        copts.tier = WEFT_TIER_OPT;
+        if (weft_module_compile_tier(argv[optind], &copts, artifact, sizeof artifact, &built,
+                                     &err)) {
+            fprintf(stderr, "weft: %s\n", err.msg);
+            return WEFT_EXIT_ERROR;
+        }
     }
     if (output) {
         uint8_t *data;

@@ -18,9 +18,11 @@
  * so a reader sees either none or a whole one; the trailer catches what a rename
  * cannot (a disk that lost blocks, a copy cut short).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,45 @@ int weft_cache_build_dir(const char *dir, const char *key, char *out, size_t siz
         return rc;
     }
     return 0;
+}
+
+void weft_cache_remove_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+void weft_cache_sweep(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        /* "tmp-<64 hex>-<pid>-XXXXXX" (weft_cache_build_dir) */
+        const char *n = e->d_name;
+        if (strncmp(n, "tmp-", 4) || strlen(n) < 4 + 64 + 2 || n[4 + 64] != '-')
+            continue;
+        char *end;
+        long pid = strtol(n + 4 + 64 + 1, &end, 10);
+        if (pid <= 0 || *end != '-' || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its compile may still be running */
+        char p[PATH_MAX];
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, n) < sizeof p)
+            weft_cache_remove_tree(p);
+    }
+    closedir(d);
 }
 
 /* ---- Key ----------------------------------------------------------------------------- */

@@ -24,7 +24,6 @@
  *
  * Nothing here calls module.c: loading calls weft_module_compile, never the reverse.
  */
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,99 +41,72 @@
 #define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,noexecstack"
 /* After the objects: wasm2c's float operations call libm (sqrt, floor, ...). */
 #define WEFT_CC_LIBS "-lm"
-/* The flags as the cache key spells them. */
+/* The fast tier's compiler, and its flags: the builtins wasm2c's output uses that tcc
+ * lacks come from tcc_compat.h. */
+#define WEFT_TCC "tcc"
+#define WEFT_TCC_COMPILE "-fPIC", "-w", "-include", "tcc_compat.h"
+/* The flags as the cache key spells them; a tier's key differs from the other's. */
 #define WEFT_CFLAGS_TEXT                                                                           \
     "-O2 -std=gnu11 -fPIC -w -fvisibility=hidden -fno-semantic-interposition -shared "             \
-    "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; split " WEFT_STR(WEFT_SPLIT_MIN_BYTES)
+    "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; units " WEFT_STR(WEFT_UNIT_BYTES)
+#define WEFT_TCC_TEXT                                                                              \
+    "tier fast 1: tcc -fPIC -w -include tcc_compat.h; cc -shared -Wl,-Bsymbolic "                  \
+    "-Wl,-z,noexecstack -lm; units " WEFT_STR(WEFT_UNIT_BYTES)
 #define WEFT_STR_(x) #x
 #define WEFT_STR(x) WEFT_STR_(x)
-/* Generated C larger than this is split into parallel translation units. */
+/* Generated C larger than this is compiled in units, at least one per core and each
+ * of at most about WEFT_UNIT_BYTES of function definitions, on which gcc -O2 stays well
+ * under 1 GB (split.c). */
 #define WEFT_SPLIT_MIN_BYTES 1000000
+#define WEFT_UNIT_BYTES 4000000
 
-/* ---- cc ---------------------------------------------------------------------------------- */
+/* What tcc lacks of the GNU C that wasm2c's output uses. */
+static const char tcc_compat_h[] =
+    "static inline int weft_clz32(unsigned x) {\n"
+    "    int n = 0;\n"
+    "    if (!(x & 0xffff0000u)) { n += 16; x <<= 16; }\n"
+    "    if (!(x & 0xff000000u)) { n += 8; x <<= 8; }\n"
+    "    if (!(x & 0xf0000000u)) { n += 4; x <<= 4; }\n"
+    "    if (!(x & 0xc0000000u)) { n += 2; x <<= 2; }\n"
+    "    if (!(x & 0x80000000u)) { n += 1; }\n"
+    "    return n;\n"
+    "}\n"
+    "static inline int weft_clz64(unsigned long long x) {\n"
+    "    return (x >> 32) ? weft_clz32((unsigned)(x >> 32)) : 32 + weft_clz32((unsigned)x);\n"
+    "}\n"
+    "static inline int weft_ctz32(unsigned x) {\n"
+    "    int n = 0;\n"
+    "    if (!(x & 0xffffu)) { n += 16; x >>= 16; }\n"
+    "    if (!(x & 0xffu)) { n += 8; x >>= 8; }\n"
+    "    if (!(x & 0xfu)) { n += 4; x >>= 4; }\n"
+    "    if (!(x & 0x3u)) { n += 2; x >>= 2; }\n"
+    "    if (!(x & 0x1u)) { n += 1; }\n"
+    "    return n;\n"
+    "}\n"
+    "static inline int weft_ctz64(unsigned long long x) {\n"
+    "    return (unsigned)x ? weft_ctz32((unsigned)x) : 32 + weft_ctz32((unsigned)(x >> 32));\n"
+    "}\n"
+    "static inline int weft_popcount32(unsigned x) {\n"
+    "    x = x - ((x >> 1) & 0x55555555u);\n"
+    "    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);\n"
+    "    return (int)((((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24);\n"
+    "}\n"
+    "static inline int weft_popcount64(unsigned long long x) {\n"
+    "    return weft_popcount32((unsigned)x) + weft_popcount32((unsigned)(x >> 32));\n"
+    "}\n"
+    "#define __builtin_clz(x) weft_clz32(x)\n"
+    "#define __builtin_clzll(x) weft_clz64(x)\n"
+    "#define __builtin_ctz(x) weft_ctz32(x)\n"
+    "#define __builtin_ctzll(x) weft_ctz64(x)\n"
+    "#define __builtin_popcount(x) weft_popcount32(x)\n"
+    "#define __builtin_popcountll(x) weft_popcount64(x)\n";
 
-/* Compiles tmp's C into tmp/module.so: one compiler run for small modules, parallel
- * ones for large. */
-static int compile_c(const char *tmp, const char *name, weft_progress_t *prog, weft_error_t *err) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/module.c", tmp);
-    struct stat st;
-    int parts = 1, rc;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (stat(path, &st) == 0 && st.st_size > WEFT_SPLIT_MIN_BYTES && cores > 1) {
-        long want = st.st_size / (WEFT_SPLIT_MIN_BYTES / 2);
-        if (want > cores)
-            want = cores;
-        if (want > WEFT_MAX_PARTS)
-            want = WEFT_MAX_PARTS;
-        if ((rc = weft_split_module_c(tmp, (int)want, &parts, err)))
-            return rc;
-    }
-    weft_progress_note(prog, "compiling C");
-    char *cc = (char *)weft_tool_cc();
-    bool crashed;
-    int failed;
-    if (parts == 1) {
-        char *argv[] = {cc,         WEFT_CC_COMPILE, WEFT_CC_LINK, "-I.",        "-o", "module.so",
-                        "module.c", "glue.c",        "data.S",     WEFT_CC_LIBS, NULL};
-        failed = weft_tool_run(tmp, argv, prog, "compiling C", &crashed);
-    } else {
-        char srcs[WEFT_MAX_PARTS][32], objs[WEFT_MAX_PARTS][32];
-        char *argvs_store[WEFT_MAX_PARTS][16];
-        char *const *argvs[WEFT_MAX_PARTS];
-        for (int i = 0; i < parts; i++) {
-            if (i == 0) {
-                snprintf(srcs[i], sizeof srcs[i], "module.c");
-                snprintf(objs[i], sizeof objs[i], "module.o");
-            } else {
-                snprintf(srcs[i], sizeof srcs[i], "part%d.c", i);
-                snprintf(objs[i], sizeof objs[i], "part%d.o", i);
-            }
-            char *a[] = {cc, WEFT_CC_COMPILE, "-I.", "-c", srcs[i], "-o", objs[i], NULL};
-            memcpy(argvs_store[i], a, sizeof a);
-            argvs[i] = argvs_store[i];
-        }
-        failed = weft_tools_run(tmp, argvs, parts, prog, "compiling C", &crashed);
-        if (failed < 0) {
-            char *argv[8 + WEFT_MAX_PARTS + 12];
-            int k = 0;
-            char *head[] = {cc, WEFT_CC_COMPILE, WEFT_CC_LINK, "-I.", "-o", "module.so"};
-            for (size_t j = 0; j < sizeof head / sizeof head[0]; j++)
-                argv[k++] = head[j];
-            for (int i = 0; i < parts; i++)
-                argv[k++] = objs[i];
-            argv[k++] = "glue.c";
-            argv[k++] = "data.S";
-            argv[k++] = WEFT_CC_LIBS;
-            argv[k] = NULL;
-            failed = weft_tool_run(tmp, argv, prog, "linking", &crashed);
-        }
-    }
-    if (failed >= 0) {
-        char log[WEFT_ERROR_MAX - 200];
-        weft_tool_log(tmp, failed, log, sizeof log);
-        return weft_error_set(err, WEFT_ECOMPILE, "%s: the C compiler failed%s: %s", name,
-                              crashed ? " (it crashed)" : "", log[0] ? log : "no message");
-    }
-    return 0;
+const char *weft_tier_name(weft_tier_t tier) {
+    return tier == WEFT_TIER_FAST ? "fast" : tier == WEFT_TIER_OPT ? "optimized" : "auto";
 }
 
-/* ---- The pipeline ------------------------------------------------------------------------ */
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char p[PATH_MAX];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+bool weft_tier_available(weft_tier_t tier) {
+    return tier != WEFT_TIER_FAST || weft_tool_available(WEFT_TCC);
 }
 
 static int write_file_in(const char *dir, const char *name, const void *data, size_t len,
@@ -144,9 +116,125 @@ static int write_file_in(const char *dir, const char *name, const void *data, si
     return weft_file_write_atomic(p, data, len, err);
 }
 
+/* ---- cc ---------------------------------------------------------------------------------- */
+
+/* The command that compiles src to obj in tier. */
+static void compile_argv(weft_tier_t tier, char *cc, char *src, char *obj, char **out) {
+    if (tier == WEFT_TIER_FAST) {
+        char *a[] = {WEFT_TCC, WEFT_TCC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
+        memcpy(out, a, sizeof a);
+    } else {
+        char *a[] = {cc, WEFT_CC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
+        memcpy(out, a, sizeof a);
+    }
+}
+#define WEFT_ARGV_MAX 16
+
+/* Compiles tmp's C into tmp/module.so: module.c and, for a large module, the units of
+ * its function definitions (split.c), at most one compiler per core; then glue.c and
+ * data.S (always with cc: they are small, and tcc's assembler lacks .incbin), and links. */
+static int compile_c(const char *tmp, const char *name, weft_tier_t tier, weft_progress_t *prog,
+                     weft_error_t *err) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/module.c", tmp);
+    struct stat st;
+    int units = 0, rc;
+    if (stat(path, &st) == 0 && st.st_size > WEFT_SPLIT_MIN_BYTES) {
+        /* Enough units to bound each compiler's memory, and at least one per core. */
+        size_t size = (size_t)st.st_size, jobs = (size_t)weft_tool_jobs();
+        size_t want = (size + WEFT_UNIT_BYTES - 1) / WEFT_UNIT_BYTES;
+        size_t parallel = size / (WEFT_SPLIT_MIN_BYTES / 2);
+        if (parallel > jobs)
+            parallel = jobs;
+        if (want < parallel)
+            want = parallel;
+        if (want > WEFT_MAX_UNITS)
+            want = WEFT_MAX_UNITS;
+        /* $WEFT_COMPILE_UNITS overrides (1: one unit), to compare builds. */
+        const char *env = getenv("WEFT_COMPILE_UNITS");
+        if (env && atoi(env) > 0)
+            want = (size_t)atoi(env) < WEFT_MAX_UNITS ? (size_t)atoi(env) : WEFT_MAX_UNITS;
+        weft_progress_note(prog, "splitting C");
+        if (want >= 2 && (rc = weft_split_module_c(tmp, (int)want, &units, err)))
+            return rc;
+    }
+    if (tier == WEFT_TIER_FAST &&
+        (rc = write_file_in(tmp, "tcc_compat.h", tcc_compat_h, strlen(tcc_compat_h), err)))
+        return rc;
+    char *cc = (char *)weft_tool_cc();
+    /* Jobs: module.c, the units, glue.c, data.S. */
+    int n = units + 3;
+    char(*names)[2][32] = calloc((size_t)n, sizeof *names);
+    char *(*store)[WEFT_ARGV_MAX] = calloc((size_t)n, sizeof *store);
+    char *const **argvs = calloc((size_t)n, sizeof *argvs);
+    char **link = calloc((size_t)n + 16, sizeof *link);
+    bool crashed = false;
+    int failed = -1;
+    const char *stage = tier == WEFT_TIER_FAST ? "compiling C (fast tier, tcc)" : "compiling C";
+    if (!names || !store || !argvs || !link) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", name);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        char *src = names[i][0], *obj = names[i][1];
+        if (i == 0)
+            snprintf(src, 32, "module.c");
+        else if (i <= units)
+            snprintf(src, 32, "unit%d.c", i - 1);
+        else
+            snprintf(src, 32, "%s", i == units + 1 ? "glue.c" : "data.S");
+        snprintf(obj, 32, "%.*s.o", (int)(strrchr(src, '.') - src), src);
+        compile_argv(i <= units ? tier : WEFT_TIER_OPT, cc, src, obj, store[i]);
+        argvs[i] = store[i];
+    }
+    failed = weft_tools_run(tmp, argvs, n, weft_tool_jobs(), prog, stage, &crashed);
+    if (failed < 0) {
+        int k = 0;
+        char *head[] = {cc, WEFT_CC_LINK, "-o", "module.so"};
+        for (size_t j = 0; j < sizeof head / sizeof head[0]; j++)
+            link[k++] = head[j];
+        for (int i = 0; i < n; i++)
+            link[k++] = names[i][1];
+        char tcc_rt[PATH_MAX];
+        if (tier == WEFT_TIER_FAST) {
+            if (weft_tool_tcc_runtime(tcc_rt, sizeof tcc_rt)) {
+                rc = weft_error_set(err, WEFT_ECOMPILE,
+                                    "%s: tcc's runtime library (libtcc1.a) was not found: "
+                                    "'tcc -print-search-dirs' does not name one that exists",
+                                    name);
+                goto out;
+            }
+            link[k++] = "-Wl,--exclude-libs,ALL";
+            link[k++] = tcc_rt;
+        }
+        link[k++] = WEFT_CC_LIBS;
+        link[k] = NULL;
+        failed = weft_tool_run(tmp, link, prog, "linking", &crashed);
+        if (failed >= 0)
+            failed = n; /* the link's log is log0 of its own run */
+    }
+    rc = 0;
+    if (failed >= 0) {
+        char log[WEFT_ERROR_MAX - 200];
+        weft_tool_log(tmp, failed == n ? 0 : failed, log, sizeof log);
+        rc = weft_error_set(
+            err, WEFT_ECOMPILE, "%s: the C compiler%s failed%s (%s): %s", name,
+            tier == WEFT_TIER_FAST ? " of the fast tier (tcc)" : "", crashed ? " (it crashed)" : "",
+            failed == n ? "linking" : names[failed][0], log[0] ? log : "no message");
+    }
+out:
+    free(names);
+    free(store);
+    free(argvs);
+    free(link);
+    return rc;
+}
+
+/* ---- The pipeline ------------------------------------------------------------------------ */
+
 /* Runs the stages in tmp; on success tmp/module.so holds the shared object. */
 static int build_in(const char *tmp, const char *name, const uint8_t *bytes, size_t len,
-                    weft_progress_t *prog, weft_error_t *err) {
+                    weft_tier_t tier, weft_progress_t *prog, weft_error_t *err) {
     weft_wasm_module_t m;
     uint8_t *stripped = NULL;
     size_t stripped_len = 0;
@@ -202,7 +290,7 @@ static int build_in(const char *tmp, const char *name, const uint8_t *bytes, siz
         (rc = weft_rewrite_module_c(tmp, facts.memory_field, err)) ||
         (rc = weft_glue_write(tmp, &m, strip, (const char *)hdr, &facts, err)))
         goto out;
-    rc = compile_c(tmp, name, prog, err);
+    rc = compile_c(tmp, name, tier, prog, err);
 out:
     free(hdr);
     free(stripped);
@@ -210,36 +298,43 @@ out:
     return rc;
 }
 
-int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
-                        size_t size, weft_error_t *err) {
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    int lock = -1;
-    char tmp[PATH_MAX] = "", lockpath[PATH_MAX] = "";
-    int rc = weft_file_read(wasm_path, &bytes, &len, err);
-    if (rc)
-        return rc;
-    char dir[PATH_MAX - 200], key[65];
-    if ((rc = weft_cache_dir(opts, dir, sizeof dir, err)) ||
-        (rc = weft_cache_key(bytes, len, weft_tool_cc(), WEFT_CFLAGS_TEXT, key, err)) ||
-        (rc = weft_cache_artifact_path(dir, key, artifact, size, err)))
-        goto out;
-    if (weft_artifact_verify(artifact, NULL) == 0)
-        goto out; /* cached */
+/* The cache key and artifact path of tier for a module's bytes. */
+static int tier_artifact(const uint8_t *bytes, size_t len, const char *dir, weft_tier_t tier,
+                         char *artifact, size_t size, char key[65], weft_error_t *err) {
+    bool fast = tier == WEFT_TIER_FAST;
+    int rc = weft_cache_key(bytes, len, fast ? WEFT_TCC : weft_tool_cc(),
+                            fast ? WEFT_TCC_TEXT : WEFT_CFLAGS_TEXT, key, err);
+    return rc ? rc : weft_cache_artifact_path(dir, key, artifact, size, err);
+}
 
-    /* One compiler per module at a time; whoever waited finds the artifact made. */
+/* Finds or builds the artifact of one tier. */
+static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len, const char *dir,
+                        weft_tier_t tier, const weft_compile_opts_t *opts, char *artifact,
+                        size_t size, weft_error_t *err) {
+    int lock = -1;
+    char tmp[PATH_MAX] = "", lockpath[PATH_MAX] = "", key[65];
+    int rc = tier_artifact(bytes, len, dir, tier, artifact, size, key, err);
+    if (rc || weft_artifact_verify(artifact, NULL) == 0)
+        return rc; /* cached */
+
+    /* Build folders of compiles that were killed go first. */
+    weft_cache_sweep(dir);
+    /* One compiler per module and tier at a time; whoever waited finds it made. */
     lock = weft_cache_lock(dir, key, lockpath, sizeof lockpath);
     if (weft_artifact_verify(artifact, NULL) == 0)
         goto out;
-
     if ((rc = weft_cache_build_dir(dir, key, tmp, sizeof tmp, err)))
         goto out;
     weft_progress_t prog = {.module = wasm_path,
                             .module_bytes = len,
                             .started = weft_now_ns(),
                             .quiet = opts && opts->quiet,
-                            .tty = isatty(2)};
-    rc = build_in(tmp, wasm_path, bytes, len, &prog, err);
+                            .tty = isatty(2),
+                            .cancel = opts ? opts->cancel : NULL};
+    rc = build_in(tmp, wasm_path, bytes, len, tier, &prog, err);
+    if (rc && prog.canceled)
+        rc = weft_error_set(err, WEFT_ECANCELED, "%s: compile of the %s tier canceled", wasm_path,
+                            weft_tier_name(tier));
     if (!rc) {
         char so[PATH_MAX];
         snprintf(so, sizeof so, "%s/module.so", tmp);
@@ -248,12 +343,58 @@ int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, 
     if (prog.shown && prog.tty)
         fputs("\n", stderr);
     if (!rc && prog.shown)
-        fprintf(stderr, "weft: compiled %s in %.1f s\n", wasm_path,
+        fprintf(stderr, "weft: compiled %s (%s tier) in %.1f s\n", wasm_path, weft_tier_name(tier),
                 (double)(weft_now_ns() - prog.started) / 1e9);
 out:
     if (tmp[0] && !getenv("WEFT_KEEP_BUILD"))
-        remove_tree(tmp);
+        weft_cache_remove_tree(tmp);
     weft_cache_unlock(lock, lockpath);
+    return rc;
+}
+
+int weft_module_compile_tier(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
+                             size_t size, weft_tier_t *built, weft_error_t *err) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = weft_file_read(wasm_path, &bytes, &len, err);
+    if (rc)
+        return rc;
+    char dir[PATH_MAX - 200], key[65];
+    weft_tier_t tier = opts ? opts->tier : WEFT_TIER_AUTO;
+    const char *env = getenv("WEFT_TIER");
+    if (tier == WEFT_TIER_AUTO && env)
+        tier = !strcmp(env, "fast")  ? WEFT_TIER_FAST
+               : !strcmp(env, "opt") ? WEFT_TIER_OPT
+                                     : WEFT_TIER_AUTO;
+    if ((rc = weft_cache_dir(opts, dir, sizeof dir, err)))
+        goto out;
+    if (tier == WEFT_TIER_AUTO) {
+        /* The optimized tier when it is there; else the fast one for a large module. */
+        if ((rc = tier_artifact(bytes, len, dir, WEFT_TIER_OPT, artifact, size, key, err)))
+            goto out;
+        if (weft_artifact_verify(artifact, NULL) == 0) {
+            tier = WEFT_TIER_OPT;
+            goto out;
+        }
+        tier = len >= WEFT_TIER_FAST_FROM && weft_tier_available(WEFT_TIER_FAST) ? WEFT_TIER_FAST
+                                                                                 : WEFT_TIER_OPT;
+    }
+    if (!weft_tier_available(tier)) {
+        rc = weft_error_set(err, WEFT_ECOMPILE,
+                            "%s: the fast tier compiles with tcc, which is not installed "
+                            "(apt-get install tcc)",
+                            wasm_path);
+        goto out;
+    }
+    rc = compile_tier(wasm_path, bytes, len, dir, tier, opts, artifact, size, err);
+out:
+    if (!rc && built)
+        *built = tier;
     free(bytes);
     return rc;
+}
+
+int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
+                        size_t size, weft_error_t *err) {
+    return weft_module_compile_tier(wasm_path, opts, artifact, size, NULL, err);
 }

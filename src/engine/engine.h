@@ -112,10 +112,33 @@ const char *weft_trap_text(weft_trap_t trap);
 
 typedef struct weft_module weft_module_t;
 
+/* Tiers: the same module compiled two ways, each cached by content. The fast tier
+ * (tcc) compiles about ten times faster and runs several times slower; the optimized
+ * tier (cc -O2) is the one to serve with. */
+typedef enum weft_tier {
+    /* $WEFT_TIER ("fast" or "opt") when set; else the optimized tier if it is in the
+     * cache; else, for a module of at least WEFT_TIER_FAST_FROM bytes, the fast tier
+     * when tcc is installed; else the optimized tier, compiled now. */
+    WEFT_TIER_AUTO = 0,
+    WEFT_TIER_FAST,
+    WEFT_TIER_OPT,
+} weft_tier_t;
+/* Smaller modules compile with cc -O2 in about a second: they always get that tier. */
+#define WEFT_TIER_FAST_FROM 1000000
+
 typedef struct weft_compile_opts {
     const char *cache_dir; /* NULL: $XDG_CACHE_HOME/weft or ~/.cache/weft */
     bool quiet;            /* no progress on stderr */
+    weft_tier_t tier;
+    /* When set (by another thread) while compiling: the compilers are stopped and the
+     * compile fails with WEFT_ECANCELED. NULL: never. */
+    const _Atomic bool *cancel;
 } weft_compile_opts_t;
+
+/* "fast", "optimized", "auto". */
+const char *weft_tier_name(weft_tier_t tier);
+/* Can this machine build the tier (the fast one needs tcc)? */
+bool weft_tier_available(weft_tier_t tier);
 
 /* Writes the cache folder (opts->cache_dir, $XDG_CACHE_HOME/weft or ~/.cache/weft) to out
  * and creates it. Other layers keep what they derive from modules in it too (the app
@@ -127,6 +150,10 @@ int weft_cache_dir(const weft_compile_opts_t *opts, char *out, size_t size, weft
  * the pipeline (compile.c); weft_module_load of a .wasm comes through here. */
 int weft_module_compile(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
                         size_t size, weft_error_t *err);
+/* As weft_module_compile, in the tier opts->tier chooses; *built (if not NULL) says
+ * which tier the artifact is. */
+int weft_module_compile_tier(const char *wasm_path, const weft_compile_opts_t *opts, char *artifact,
+                             size_t size, weft_tier_t *built, weft_error_t *err);
 
 /* Loads a module from a .wasm (compiled through the cache) or from a compiled artifact.
  * The module is shared and immutable; it lives until the last weft_module_release. */
@@ -139,6 +166,8 @@ void weft_module_release(weft_module_t *m);
 bool weft_module_has_entry(const weft_module_t *m, const char *name);
 /* Does the module import functions from import module `module`? */
 bool weft_module_imports(const weft_module_t *m, const char *module);
+/* The tier it was compiled to (WEFT_TIER_AUTO: loaded from an artifact file). */
+weft_tier_t weft_module_tier(const weft_module_t *m);
 /* Name the module was loaded from (for messages). */
 const char *weft_module_name(const weft_module_t *m);
 

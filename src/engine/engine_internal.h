@@ -66,6 +66,12 @@ int weft_cache_artifact_path(const char *dir, const char *key, char *out, size_t
                              weft_error_t *err);
 /* Creates a fresh build folder dir/tmp-<key>-<pid>-XXXXXX and writes its path to out
  * (out[0] is 0 when it fails). */
+/* Removes a build folder and the files in it. */
+void weft_cache_remove_tree(const char *dir);
+/* Removes the build folders in dir left by compiles whose process is gone (killed,
+ * or the machine stopped): their names carry the pid. A folder whose process still
+ * exists is left alone, even if that pid now belongs to something else. */
+void weft_cache_sweep(const char *dir);
 int weft_cache_build_dir(const char *dir, const char *key, char *out, size_t size,
                          weft_error_t *err);
 /* Waits for dir/<key>.lock, the lock of whoever compiles key; writes its path to
@@ -89,20 +95,31 @@ typedef struct weft_progress {
     uint64_t started;
     uint64_t last_line; /* when a line was last printed */
     const char *stage;  /* the stage last printed */
+    char detail[48];    /* "37/96 units", after the stage */
     bool shown;
     bool quiet;
     bool tty;
+    const _Atomic bool *cancel; /* set: stop the tools (weft_compile_opts_t) */
+    bool canceled;              /* they were stopped */
 } weft_progress_t;
 
 void weft_progress_note(weft_progress_t *p, const char *stage);
-/* Runs n (at most WEFT_MAX_PARTS + 1) commands in dir at once, their output to
- * dir/log<i>; returns the index of the first that failed, or -1. */
-int weft_tools_run(const char *dir, char *const *const argvs[], int n, weft_progress_t *p,
+/* Runs the n commands argvs[i] in dir, at most jobs at once, their output to
+ * dir/log<i>; stops starting more after the first failure. Returns the index of the
+ * first that failed, or -1. Progress says "k/n units" when n > 1. */
+int weft_tools_run(const char *dir, char *const *const argvs[], int n, int jobs, weft_progress_t *p,
                    const char *stage, bool *crashed);
+/* How many compilers run at once: the cores this process may use. */
+int weft_tool_jobs(void);
 int weft_tool_run(const char *dir, char *const argv[], weft_progress_t *p, const char *stage,
                   bool *crashed);
 /* The first lines of dir/log<i>, for an error message. */
 void weft_tool_log(const char *dir, int i, char *out, size_t size);
+/* Is prog (a name looked up in $PATH, or a path) there to run? */
+bool weft_tool_available(const char *prog);
+/* The path of tcc's runtime library (libtcc1.a: conversions such as __floatundisf
+ * that tcc's code calls), as tcc reports it; -1 when it cannot be found. */
+int weft_tool_tcc_runtime(char *out, size_t size);
 /* The C compiler: $CC, or cc. */
 const char *weft_tool_cc(void);
 
@@ -136,12 +153,13 @@ int weft_glue_write(const char *dir, const weft_wasm_module_t *m, bool stripped,
 
 /* ---- split.c ---- */
 
-/* At most this many translation units (and C compilers at once) per module. */
-#define WEFT_MAX_PARTS 8
+/* At most this many units per module. */
+#define WEFT_MAX_UNITS 4096
 
-/* Splits dir/module.c into at most want parts (module.c, part1.c, ...); *nparts says
- * how many (1: unchanged). */
-int weft_split_module_c(const char *dir, int want, int *nparts, weft_error_t *err);
+/* Moves the function definitions of dir/module.c into about `units` runs of equal
+ * size (dir/unit0.c, unit1.c, ...), compiled apart from module.c; *nunits says how
+ * many (0: module.c is unchanged and compiles alone). */
+int weft_split_module_c(const char *dir, int units, int *nunits, weft_error_t *err);
 
 /* ---- rewrite.c and split.c: wasm2c's output as text ---- */
 

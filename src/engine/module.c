@@ -21,6 +21,7 @@ struct weft_module {
     const weft_glue_t *glue;
     uintptr_t code_lo, code_hi;
     char *name;
+    weft_tier_t tier; /* the tier compiled from a .wasm; WEFT_TIER_AUTO for an artifact */
 };
 
 /* ---- Loading ----------------------------------------------------------------------- */
@@ -124,10 +125,18 @@ int weft_module_load(const char *path, const weft_compile_opts_t *opts, weft_mod
     if (weft_artifact_is(path))
         return load_artifact(path, path, false, out, err);
     char artifact[4096];
-    int rc = weft_module_compile(path, opts, artifact, sizeof artifact, err);
+    weft_tier_t tier;
+    int rc = weft_module_compile_tier(path, opts, artifact, sizeof artifact, &tier, err);
     if (rc)
         return rc;
-    return load_artifact(artifact, path, true, out, err);
+    rc = load_artifact(artifact, path, true, out, err);
+    if (!rc)
+        (*out)->tier = tier;
+    return rc;
+}
+
+weft_tier_t weft_module_tier(const weft_module_t *m) {
+    return m->tier;
 }
 
 void weft_module_retain(weft_module_t *m) {

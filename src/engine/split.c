@@ -1,4 +1,26 @@
-/* split: cuts a large module.c into translation units the C compiler runs on at once. */
+/* split: cuts a large module.c into translation units of bounded size.
+ *
+ * A C compiler's memory and time grow with the size of what it compiles at once: the
+ * 341 MB of C that wasm2c writes for a 30 MB module made each gcc -O2 grow past 7 GB.
+ * So the definitions of the module's functions are cut into units of bounded size
+ * (compile.c chooses how many), compiled separately (at most one compiler per core,
+ * tools.c) and linked together.
+ *
+ * wasm2c 1.0.32 writes one file whose layout is regular: helpers (macros and static
+ * inline functions), then s_module_initialized, func_types, prototypes of the module's
+ * functions (static ... w2c_name(...);), the segments' bytes and the init functions,
+ * the definitions of the w2c_* functions, and last the exports, init_module and
+ * instantiate. The split keeps everything but the definitions in module.c and moves
+ * the definitions, in runs, to unit<i>.c, each of which gets the helpers, the
+ * prototypes and extern declarations of what they share with module.c: func_types and
+ * the bytes of passive data and element segments (memory.init and table.init read
+ * them; whether a segment was dropped is a field of the instance, which every unit
+ * sees). What is shared loses `static`; it stays inside the artifact, which is built
+ * with -fvisibility=hidden.
+ *
+ * Anything that does not fit this layout is compiled as one unit, as before: correct,
+ * only slower and hungrier.
+ */
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -7,31 +29,18 @@
 
 #include "engine_internal.h"
 
-/* gcc -O2 spends its time evenly over all functions, so a large module compiles about
- * n times faster as n translation units on n cores. wasm2c 1.0.32 writes one file whose
- * layout is regular: helpers (macros and static inline functions), then
- * s_module_initialized, func_types, prototypes of the module's functions (w2c_*), the
- * init functions and segments, the definitions of the w2c_* functions, and last the
- * exports and instantiate. The split keeps everything in module.c but moves runs of
- * definitions to part<i>.c, each of which gets the helpers, the prototypes and
- * func_types as extern. The w2c_* functions lose `static` (they stay hidden: the object
- * is built with -fvisibility=hidden). Definitions that refer to data or element
- * segments (bulk memory, table.init) stay in module.c; if there are any, nothing is
- * split. */
-
-typedef struct span {
-    const char *p;
-    size_t n;
-} span_t;
+/* Length of the line at p, its '\n' included. */
+static size_t line_len(const char *p, const char *end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    return (size_t)((eol ? eol + 1 : end) - p);
+}
 
 /* Is the line at p ("static <type> w2c_name(" ...) a module function's prototype or
  * definition? */
 static bool is_w2c_function_line(const char *p, const char *end) {
     if ((size_t)(end - p) < 8 || memcmp(p, "static ", 7) != 0)
         return false;
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    if (!eol)
-        eol = end;
+    const char *eol = p + line_len(p, end);
     const char *name = weft_find_in(p, eol, " w2c_");
     if (!name)
         return false;
@@ -41,21 +50,60 @@ static bool is_w2c_function_line(const char *p, const char *end) {
     return name < eol && *name == '(';
 }
 
-/* Appends [p, end) with "static " removed from the w2c_* function lines. */
+/* A definition's first line ends with "{", a prototype's with ";". */
+static bool ends_with_char(const char *p, const char *end, char c) {
+    size_t n = line_len(p, end);
+    while (n && (p[n - 1] == '\n' || p[n - 1] == ' '))
+        n--;
+    return n && p[n - 1] == c;
+}
+
+/* Is the line at p the definition of a segment's bytes that the functions read
+ * ("static const u8 data_segment_data_w2c_d1[] = {", the element segments' likewise)?
+ * *name and *name_len get the array's name. */
+static bool is_segment_line(const char *p, const char *end, const char **name, size_t *name_len) {
+    static const char *const kinds[] = {
+        "static const u8 data_segment_data_",
+        "static const wasm_elem_segment_expr_t elem_segment_exprs_"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        size_t kl = strlen(kinds[k]);
+        if ((size_t)(end - p) > kl && !memcmp(p, kinds[k], kl)) {
+            const char *n = p + strlen("static const ");
+            n = memchr(n, ' ', (size_t)(end - n));
+            if (!n)
+                return false;
+            n++;
+            const char *e = n;
+            while (e < end && (isalnum((unsigned char)*e) || *e == '_'))
+                e++;
+            if (e + 1 >= end || e[0] != '[' || e[1] != ']')
+                return false;
+            *name = n;
+            *name_len = (size_t)(e - n);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Appends [p, end) with "static " removed from the lines that unit files share: the
+ * w2c_* functions and the segments' bytes. */
 static void append_unstatic(weft_buf_t *b, const char *p, const char *end) {
     while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        eol = eol ? eol + 1 : end;
-        if (is_w2c_function_line(p, end))
+        size_t n = line_len(p, end);
+        const char *name;
+        size_t name_len;
+        if (is_w2c_function_line(p, end) || is_segment_line(p, end, &name, &name_len)) {
             p += 7;
-        weft_buf_append(b, p, (size_t)(eol - p));
-        p = eol;
+            n -= 7;
+        }
+        weft_buf_append(b, p, n);
+        p += n;
     }
 }
 
-/* Splits tmp/module.c into at most want parts; *nparts says how many (1: unchanged). */
-int weft_split_module_c(const char *tmp, int want, int *nparts, weft_error_t *err) {
-    *nparts = 1;
+int weft_split_module_c(const char *tmp, int units, int *nunits, weft_error_t *err) {
+    *nunits = 0;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/module.c", tmp);
     uint8_t *data = NULL;
@@ -64,81 +112,114 @@ int weft_split_module_c(const char *tmp, int want, int *nparts, weft_error_t *er
     if (rc)
         return rc;
     const char *c = (const char *)data, *end = c + len;
-    weft_buf_t bufs[WEFT_MAX_PARTS] = {{0}};
-    span_t chunks[WEFT_MAX_PARTS];
+    weft_buf_t head = {0}, b = {0};
+
+    /* The landmarks: s_module_initialized, func_types, the first prototype, the first
+     * definition, the end of the definitions. */
     const char *init = weft_find_in(c, end, "\nstatic bool s_module_initialized = false;\n");
     const char *ft = init ? weft_find_in(init, end, "\nstatic u32 func_types[") : NULL;
-    const char *elem = ft ? weft_find_in(ft, end, "\nstatic void init_elem_instances(") : NULL;
-    const char *defs = elem ? weft_find_in(elem, end, "\n}\n") : NULL;
-    const char *defs_end = NULL;
-    if (defs) {
-        defs += 3;
-        const char *e1 = weft_find_in(defs, end, "\n/* export: ");
-        const char *e2 = weft_find_in(defs, end, "\nstatic void init_instance_import(");
-        defs_end = e1 && (!e2 || e1 < e2) ? e1 + 1 : e2 ? e2 + 1 : NULL;
-    }
-    if (!defs || !defs_end || defs_end <= defs)
-        goto out; /* not the layout this was written for: compile as one unit */
     unsigned ntypes = 0;
-    if (sscanf(ft + strlen("\nstatic u32 func_types["), "%u", &ntypes) != 1)
+    if (!ft || sscanf(ft + strlen("\nstatic u32 func_types["), "%u", &ntypes) != 1)
         goto out;
-
-    /* Cut the definitions into want runs of about equal size, at function starts. */
+    init++;
+    ft++;
+    const char *defs = NULL, *protos = NULL;
+    for (const char *q = ft; q < end; q += line_len(q, end)) {
+        if (!is_w2c_function_line(q, end))
+            continue;
+        if (ends_with_char(q, end, '{')) {
+            defs = q;
+            break;
+        }
+        if (!protos)
+            protos = q;
+    }
+    if (!defs || !protos)
+        goto out;
+    /* The definitions run until the first line at column 0 that neither belongs to one
+     * (its body and closing brace are indented or "}") nor starts the next. */
+    const char *defs_end = defs;
+    while (defs_end < end) {
+        size_t n = line_len(defs_end, end);
+        char first = *defs_end;
+        if (first == '\n' || first == ' ' || first == '}' || is_w2c_function_line(defs_end, end))
+            defs_end += n;
+        else
+            break;
+    }
+    /* Everything after must be outside the definitions: exports and init. */
+    if (defs_end >= end || !weft_find_in(defs_end, end, "_init_module(void)"))
+        goto out;
+    for (const char *q = defs_end; q < end; q += line_len(q, end))
+        if (is_w2c_function_line(q, end))
+            goto out;
     size_t total = (size_t)(defs_end - defs);
+    size_t want = units > 0 ? (size_t)units : 1;
+    if (want < 2)
+        goto out;
+    if (want > WEFT_MAX_UNITS)
+        want = WEFT_MAX_UNITS;
+
+    /* What every unit starts with: the helpers, func_types and the segments' bytes as
+     * extern, the prototypes without static. */
+    weft_buf_append(&head, c, (size_t)(init - c));
+    weft_buf_printf(&head, "extern u32 func_types[%u];\n", ntypes);
+    for (const char *q = ft; q < defs; q += line_len(q, defs)) {
+        const char *name;
+        size_t name_len;
+        if (is_segment_line(q, defs, &name, &name_len)) {
+            bool data = !strncmp(name, "data_", 5);
+            weft_buf_printf(&head, "extern const %s %.*s[];\n",
+                            data ? "u8" : "wasm_elem_segment_expr_t", (int)name_len, name);
+        }
+    }
+    for (const char *q = protos; q < defs; q += line_len(q, defs))
+        if (is_w2c_function_line(q, defs) && ends_with_char(q, defs, ';'))
+            append_unstatic(&head, q, q + line_len(q, defs));
+
+    /* The units, cut at definitions into runs of about total / want bytes. */
     const char *at = defs;
     int n = 0;
-    for (int i = 0; i < want && at < defs_end; i++) {
-        const char *target =
-            i == want - 1 ? defs_end : defs + total * (size_t)(i + 1) / (size_t)want;
-        const char *cut =
-            target >= defs_end ? defs_end : weft_find_in(target, defs_end, "\nstatic ");
-        cut = cut && cut < defs_end ? cut + 1 : defs_end;
-        chunks[n++] = (span_t){at, (size_t)(cut - at)};
+    for (size_t i = 0; i < want && at < defs_end && !rc; i++) {
+        const char *target = defs + total * (i + 1) / want;
+        const char *cut = defs_end;
+        if (i + 1 < want && target < defs_end) {
+            for (const char *q = target; q < defs_end; q++) {
+                q = memchr(q, '\n', (size_t)(defs_end - q));
+                if (!q || q + 1 >= defs_end)
+                    break;
+                if (is_w2c_function_line(q + 1, defs_end)) {
+                    cut = q + 1;
+                    break;
+                }
+            }
+        }
+        if (cut <= at)
+            continue;
+        b.len = 0;
+        weft_buf_append(&b, head.data, head.len);
+        append_unstatic(&b, at, cut);
+        char unit[PATH_MAX];
+        snprintf(unit, sizeof unit, "%s/unit%d.c", tmp, n);
+        rc = weft_file_write_atomic(unit, b.data, b.len, err);
+        n++;
         at = cut;
     }
-    for (int i = 1; i < n; i++) {
-        const char *e = chunks[i].p + chunks[i].n;
-        if (weft_find_in(chunks[i].p, e, "data_segment_") ||
-            weft_find_in(chunks[i].p, e, "elem_segment_") ||
-            weft_find_in(chunks[i].p, e, "s_module_initialized"))
-            goto out;
-    }
-    if (n < 2)
+    if (rc)
         goto out;
 
-    /* module.c: all but chunks 1.., func_types made visible to the parts. */
-    weft_buf_t *m = &bufs[0];
-    weft_buf_append(m, c, (size_t)(ft + 1 - c));
-    weft_buf_puts(m, "u32 func_types[");
-    append_unstatic(m, ft + strlen("\nstatic u32 func_types["), chunks[0].p + chunks[0].n);
-    weft_buf_append(m, defs_end, (size_t)(end - defs_end));
-    /* The parts: helpers, func_types, prototypes, their run of definitions. */
-    for (int i = 1; i < n; i++) {
-        weft_buf_t *b = &bufs[i];
-        weft_buf_append(b, c, (size_t)(init + 1 - c));
-        weft_buf_printf(b, "extern u32 func_types[%u];\n", ntypes);
-        for (const char *q = init + 1; q < defs;) {
-            const char *eol = memchr(q, '\n', (size_t)(defs - q));
-            eol = eol ? eol + 1 : defs;
-            if (is_w2c_function_line(q, defs) && eol - q >= 3 && eol[-2] == ';')
-                append_unstatic(b, q, eol);
-            q = eol;
-        }
-        append_unstatic(b, chunks[i].p, chunks[i].p + chunks[i].n);
-    }
-    for (int i = 0; i < n && !rc; i++) {
-        char out_path[PATH_MAX];
-        if (i == 0)
-            snprintf(out_path, sizeof out_path, "%s/module.c", tmp);
-        else
-            snprintf(out_path, sizeof out_path, "%s/part%d.c", tmp, i);
-        rc = weft_file_write_atomic(out_path, bufs[i].data, bufs[i].len, err);
-    }
+    /* module.c: all but the definitions, what the units share made visible. */
+    b.len = 0;
+    weft_buf_append(&b, c, (size_t)(ft - c));
+    weft_buf_puts(&b, "u32 func_types[");
+    append_unstatic(&b, ft + strlen("static u32 func_types["), defs);
+    weft_buf_append(&b, defs_end, (size_t)(end - defs_end));
+    rc = weft_file_write_atomic(path, b.data, b.len, err);
     if (!rc)
-        *nparts = n;
+        *nunits = n;
 out:
-    for (int i = 0; i < WEFT_MAX_PARTS; i++)
-        weft_buf_free(&bufs[i]);
+    weft_buf_free(&head);
+    weft_buf_free(&b);
     free(data);
     return rc;
 }

@@ -5,12 +5,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine_internal.h"
 
@@ -19,8 +24,18 @@ extern char **environ;
 /* Show progress once a compile has run this long. */
 #define WEFT_PROGRESS_AFTER_NS 1000000000ull
 
+/* "12.3 s" under a minute, "1m12s" after. */
+static void format_elapsed(uint64_t ns, char *out, size_t size) {
+    double s = (double)ns / 1e9;
+    if (s < 60)
+        snprintf(out, size, "%.1f s", s);
+    else
+        snprintf(out, size, "%um%02us", (unsigned)(s / 60), (unsigned)s % 60);
+}
+
 /* Says what the compiler is doing once a compile has taken a second: a line per stage,
- * then the elapsed time, redrawn in place on a terminal and every 10 s otherwise. */
+ * then the elapsed time and the units done, redrawn in place on a terminal and every
+ * 10 s otherwise. */
 void weft_progress_note(weft_progress_t *p, const char *stage) {
     if (p->quiet)
         return;
@@ -31,9 +46,11 @@ void weft_progress_note(weft_progress_t *p, const char *stage) {
     if (!new_stage && !p->tty && now - p->last_line < 10 * 1000000000ull)
         return;
     if (p->tty && p->shown)
-        fputs(new_stage ? "\n" : "\r", stderr);
-    fprintf(stderr, "weft: compiling %s (%.1f MB): %s (%.1f s)%s", p->module,
-            (double)p->module_bytes / 1e6, stage, (double)(now - p->started) / 1e9,
+        fputs(new_stage ? "\n" : "\r\033[K", stderr);
+    char elapsed[32];
+    format_elapsed(now - p->started, elapsed, sizeof elapsed);
+    fprintf(stderr, "weft: compiling %s (%.1f MB): %s%s%s, %s%s", p->module,
+            (double)p->module_bytes / 1e6, stage, p->detail[0] ? ": " : "", p->detail, elapsed,
             p->tty ? "" : "\n");
     fflush(stderr);
     p->shown = true;
@@ -41,37 +58,60 @@ void weft_progress_note(weft_progress_t *p, const char *stage) {
     p->last_line = now;
 }
 
-/* Runs the n commands argvs[i] in dir at once, each with stdout and stderr to
- * dir/log<i>, and waits for all, noting progress each second. Returns the index of the
- * first that failed (exit status != 0, or could not run, or died), or -1 if all
- * succeeded. */
-int weft_tools_run(const char *dir, char *const *const argvs[], int n, weft_progress_t *p,
+int weft_tool_jobs(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Starts argv in dir with stdout and stderr to dir/log<i>; the child's pid, or -1. */
+static pid_t spawn_in(const char *dir, char *const argv[], int i) {
+    char log[32];
+    snprintf(log, sizeof log, "log%d", i);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addchdir_np(&fa, dir);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+}
+
+int weft_tools_run(const char *dir, char *const *const argvs[], int n, int jobs, weft_progress_t *p,
                    const char *stage, bool *crashed) {
     *crashed = false;
-    pid_t pids[WEFT_MAX_PARTS + 1];
-    int failed = -1, running = 0;
-    for (int i = 0; i < n; i++) {
-        char log[32];
-        snprintf(log, sizeof log, "log%d", i);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addchdir_np(&fa, dir);
-        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        int rc = posix_spawnp(&pids[i], argvs[i][0], &fa, NULL, argvs[i], environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0) {
-            pids[i] = -1;
-            if (failed < 0)
-                failed = i;
-        } else {
-            running++;
-        }
-    }
+    if (jobs < 1)
+        jobs = 1;
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    if (!pids)
+        return 0;
+    int failed = -1, running = 0, next = 0, done = 0;
     uint64_t next_note = weft_now_ns();
-    while (running > 0) {
-        for (int i = 0; i < n; i++) {
+    for (;;) {
+        while (failed < 0 && running < jobs && next < n) {
+            pids[next] = spawn_in(dir, argvs[next], next);
+            if (pids[next] < 0)
+                failed = next;
+            else
+                running++;
+            next++;
+        }
+        if (running == 0)
+            break;
+        if (p->cancel && atomic_load(p->cancel) && !p->canceled) {
+            p->canceled = true;
+            for (int i = 0; i < next; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], SIGKILL);
+            if (failed < 0)
+                failed = next - 1;
+        }
+        for (int i = 0; i < next; i++) {
             if (pids[i] <= 0)
                 continue;
             int status;
@@ -80,27 +120,32 @@ int weft_tools_run(const char *dir, char *const *const argvs[], int n, weft_prog
                 continue;
             pids[i] = 0;
             running--;
+            done++;
             if ((w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) && failed < 0) {
                 failed = i;
                 *crashed = w < 0 || !WIFEXITED(status);
             }
         }
-        if (running == 0)
-            break;
+        if (n > 1)
+            snprintf(p->detail, sizeof p->detail, "%d/%d units", done, n);
         if (weft_now_ns() >= next_note) {
             weft_progress_note(p, stage);
             next_note = weft_now_ns() + 1000000000ull;
         }
+        if (running == 0 && (failed >= 0 || next == n))
+            break;
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }
+    p->detail[0] = 0;
+    free(pids);
     return failed;
 }
 
 int weft_tool_run(const char *dir, char *const argv[], weft_progress_t *p, const char *stage,
                   bool *crashed) {
     char *const *const argvs[] = {argv};
-    return weft_tools_run(dir, argvs, 1, p, stage, crashed);
+    return weft_tools_run(dir, argvs, 1, 1, p, stage, crashed);
 }
 
 /* Reads dir/log<i> for an error message: its first lines, trimmed. */
@@ -118,6 +163,53 @@ void weft_tool_log(const char *dir, int i, char *out, size_t size) {
     while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
         out[--n] = 0;
     free(text);
+}
+
+bool weft_tool_available(const char *prog) {
+    const char *path = getenv("PATH");
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    while (path && *path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        char full[PATH_MAX];
+        if ((size_t)snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? path : ".", prog) <
+                sizeof full &&
+            access(full, X_OK) == 0)
+            return true;
+        path = colon ? colon + 1 : NULL;
+    }
+    return false;
+}
+
+int weft_tool_tcc_runtime(char *out, size_t size) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char found[PATH_MAX];
+    pthread_mutex_lock(&lock);
+    if (!found[0]) {
+        /* tcc says where it is: "libtcc1:\n  /usr/lib/x86_64-linux-gnu/tcc/libtcc1.a". */
+        FILE *f = popen("tcc -print-search-dirs 2>/dev/null", "r");
+        char line[PATH_MAX + 16];
+        bool next = false;
+        while (f && fgets(line, sizeof line, f)) {
+            char *p = line + strspn(line, " \t");
+            p[strcspn(p, "\n")] = 0;
+            if (next && *p) {
+                snprintf(found, sizeof found, "%s", p);
+                break;
+            }
+            next = !strcmp(p, "libtcc1:");
+        }
+        if (f)
+            pclose(f);
+        if (found[0] && access(found, R_OK) != 0)
+            found[0] = 0;
+    }
+    int rc = found[0] ? 0 : -1;
+    if (!rc)
+        snprintf(out, size, "%s", found);
+    pthread_mutex_unlock(&lock);
+    return rc;
 }
 
 const char *weft_tool_cc(void) {

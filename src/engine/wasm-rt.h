@@ -25,8 +25,36 @@ extern "C" {
 
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LIKELY(x) __builtin_expect(!!(x), 1)
+#ifdef __TINYC__
+/* The fast tier (tcc) would call libc's memcpy for every load and store of linear
+ * memory, and a fault there is outside the module's code, where weft cannot tell an
+ * out-of-bounds access from a crash of its own: copy in the module's code instead. */
+static inline void *weft_tcc_memcpy(void *d, const void *s, unsigned long n) {
+    switch (n) {
+    case 1:
+        *(unsigned char *)d = *(const unsigned char *)s;
+        break;
+    case 2:
+        *(unsigned short *)d = *(const unsigned short *)s;
+        break;
+    case 4:
+        *(unsigned int *)d = *(const unsigned int *)s;
+        break;
+    case 8:
+        *(unsigned long long *)d = *(const unsigned long long *)s;
+        break;
+    default:
+        for (unsigned long i = 0; i < n; i++)
+            ((unsigned char *)d)[i] = ((const unsigned char *)s)[i];
+    }
+    return d;
+}
+#define wasm_rt_memcpy weft_tcc_memcpy
+#define wasm_rt_unreachable() ((void)0)
+#else
 #define wasm_rt_memcpy __builtin_memcpy
 #define wasm_rt_unreachable __builtin_unreachable
+#endif
 
 /* weft: linear memories are reserved with guard regions covering every address a
  * 32-bit index plus a 32-bit offset can form, so loads and stores need no bounds check

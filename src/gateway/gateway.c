@@ -100,7 +100,9 @@ static int load_function(weft_gateway_t *gw, function_t *fn, const weft_app_func
     weft_function_opts_t opts = {.env = gw->cfg.env,
                                  .nenv = gw->cfg.nenv,
                                  .cache_dir = gw->cfg.cache_dir,
-                                 .quiet = gw->cfg.quiet};
+                                 .quiet = gw->cfg.quiet,
+                                 /* A large module serves on the fast tier at once. */
+                                 .upgrade = true};
     int rc = weft_function_load(def, &opts, &fn->fn, err);
     if (rc) {
         weft_error_prefix(err, "function '%s'", def->name);

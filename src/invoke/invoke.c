@@ -13,6 +13,8 @@
  */
 #include "invoke.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +28,13 @@
 struct weft_function {
     const weft_app_function_t *def; /* borrowed */
     weft_function_opts_t opts;      /* borrowed strings */
-    weft_module_t *module;
-    weft_preopen_t *preopens; /* def->nvolumes of them */
+    pthread_mutex_t lock;           /* guards module: the upgrade replaces it */
+    weft_module_t *module;          /* each call holds a reference of its own */
+    weft_preopen_t *preopens;       /* def->nvolumes of them */
     weft_host_policy_t http;
+    pthread_t upgrader; /* building the optimized tier, when upgrading */
+    bool upgrading;
+    _Atomic bool cancel; /* tells the upgrader's compilers to stop */
 };
 
 /* What a response's fields point into. */
@@ -61,6 +67,62 @@ int weft_invoke_init(weft_error_t *err) {
 
 /* ---- functions ---------------------------------------------------------------------- */
 
+static weft_compile_opts_t compile_opts(weft_function_t *fn, weft_tier_t tier) {
+    return (weft_compile_opts_t){.cache_dir = fn->opts.cache_dir,
+                                 .quiet = fn->opts.quiet,
+                                 .tier = tier,
+                                 .cancel = &fn->cancel};
+}
+
+/* The module a call runs: a reference the caller releases. */
+static weft_module_t *current_module(weft_function_t *fn) {
+    pthread_mutex_lock(&fn->lock);
+    weft_module_t *m = fn->module;
+    weft_module_retain(m);
+    pthread_mutex_unlock(&fn->lock);
+    return m;
+}
+
+/* One background build at a time: each runs a compiler per core already. */
+static pthread_mutex_t upgrade_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Builds the optimized tier of fn's module and puts it in place for new calls. */
+static void *upgrade_main(void *arg) {
+    weft_function_t *fn = arg;
+    weft_crash_thread("tier upgrade");
+    pthread_mutex_lock(&upgrade_lock);
+    uint64_t started = weft_now_ns();
+    weft_compile_opts_t copts = compile_opts(fn, WEFT_TIER_OPT);
+    copts.quiet = true;
+    weft_module_t *m = NULL;
+    weft_error_t err = {0};
+    int rc = atomic_load(&fn->cancel) ? WEFT_ECANCELED
+                                      : weft_module_load(fn->def->wasm, &copts, &m, &err);
+    pthread_mutex_unlock(&upgrade_lock);
+    if (rc) {
+        if (rc != WEFT_ECANCELED)
+            weft_log("function %s: the optimized tier could not be built; the fast tier "
+                     "keeps serving: %s",
+                     fn->def->name, err.msg);
+        return NULL;
+    }
+    pthread_mutex_lock(&fn->lock);
+    weft_module_t *old = fn->module;
+    fn->module = m;
+    pthread_mutex_unlock(&fn->lock);
+    weft_module_release(old);
+    weft_log("function %s: optimized tier ready after %.1f s; new calls use it", fn->def->name,
+             (double)(weft_now_ns() - started) / 1e9);
+    return NULL;
+}
+
+bool weft_function_optimized(weft_function_t *fn) {
+    weft_module_t *m = current_module(fn);
+    bool opt = weft_module_tier(m) != WEFT_TIER_FAST;
+    weft_module_release(m);
+    return opt;
+}
+
 int weft_function_load(const weft_app_function_t *def, const weft_function_opts_t *opts,
                        weft_function_t **out, weft_error_t *err) {
     *out = NULL;
@@ -70,10 +132,27 @@ int weft_function_load(const weft_app_function_t *def, const weft_function_opts_
     fn->def = def;
     if (opts)
         fn->opts = *opts;
-    weft_compile_opts_t copts = {.cache_dir = fn->opts.cache_dir, .quiet = fn->opts.quiet};
+    pthread_mutex_init(&fn->lock, NULL);
+    weft_compile_opts_t copts =
+        compile_opts(fn, fn->opts.tier == WEFT_FUNCTION_TIER_FAST  ? WEFT_TIER_FAST
+                         : fn->opts.tier == WEFT_FUNCTION_TIER_OPT ? WEFT_TIER_OPT
+                                                                   : WEFT_TIER_AUTO);
     int rc = weft_module_load(def->wasm, &copts, &fn->module, err);
     if (rc)
         goto fail;
+    if (fn->opts.upgrade && fn->opts.tier == WEFT_FUNCTION_TIER_AUTO &&
+        weft_module_tier(fn->module) == WEFT_TIER_FAST) {
+        if (pthread_create(&fn->upgrader, NULL, upgrade_main, fn) == 0) {
+            fn->upgrading = true;
+            weft_log("function %s: serving the fast tier; building the optimized tier in the "
+                     "background",
+                     def->name);
+        } else {
+            weft_log("function %s: serving the fast tier; no thread to build the optimized "
+                     "one",
+                     def->name);
+        }
+    }
     if (def->nvolumes && !(fn->preopens = calloc(def->nvolumes, sizeof *fn->preopens))) {
         rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
         goto fail;
@@ -95,8 +174,13 @@ fail:
 void weft_function_release(weft_function_t *fn) {
     if (!fn)
         return;
+    if (fn->upgrading) {
+        atomic_store(&fn->cancel, true);
+        pthread_join(fn->upgrader, NULL);
+    }
     if (fn->module)
         weft_module_release(fn->module);
+    pthread_mutex_destroy(&fn->lock);
     free(fn->preopens);
     free(fn);
 }
@@ -106,7 +190,11 @@ const weft_app_function_t *weft_function_def(const weft_function_t *fn) {
 }
 
 bool weft_function_has_entry(const weft_function_t *fn, const char *entry) {
-    return weft_module_has_entry(fn->module, entry);
+    /* Both tiers export the same. */
+    weft_module_t *m = current_module((weft_function_t *)fn);
+    bool has = weft_module_has_entry(m, entry);
+    weft_module_release(m);
+    return has;
 }
 
 bool weft_function_repeatable(const weft_function_t *fn) {
@@ -139,22 +227,26 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
                uint64_t timeout_ns, weft_call_outcome_t *out, weft_error_t *err) {
     weft_host_t *host = NULL;
     const weft_net_plugin_t *net = NULL;
-    if (weft_module_imports(fn->module, WEFT_HTTP_MODULE)) {
+    weft_module_t *module = current_module(fn);
+    if (weft_module_imports(module, WEFT_HTTP_MODULE)) {
         /* The engine loaded the plugin when it loaded the module. */
         net = weft_net_plugin_get(err);
         int rc = net ? net->host_create(&fn->http, &host, err) : WEFT_ELOAD;
-        if (rc)
+        if (rc) {
+            weft_module_release(module);
             return rc;
+        }
     }
     weft_limits_t limits = {.max_memory = fn->def->max_memory,
                             .timeout_ns = timeout_ns ? timeout_ns : fn->def->timeout_ns};
     weft_outcome_t o;
     int rc =
-        weft_wasi_run(fn->module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o, err);
+        weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o, err);
     if (!rc)
         *out = outcome_of(&o);
     if (host)
         net->host_destroy(host);
+    weft_module_release(module);
     return rc;
 }
 

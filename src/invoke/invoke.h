@@ -53,12 +53,25 @@ int weft_invoke_init(weft_error_t *err);
 
 typedef struct weft_function weft_function_t;
 
+/* Which compiled form of the module to load: the engine compiles a module two ways
+ * (tiers), each cached. */
+typedef enum weft_function_tier {
+    WEFT_FUNCTION_TIER_AUTO = 0, /* optimized if cached; else fast for a large module */
+    WEFT_FUNCTION_TIER_FAST,     /* tcc: compiles quickly, runs several times slower */
+    WEFT_FUNCTION_TIER_OPT,      /* cc -O2: wait for it if need be */
+} weft_function_tier_t;
+
 typedef struct weft_function_opts {
     const char *const *env; /* global "NAME=value" (--env, --env-file), before the
                                function's own; borrowed until weft_function_release */
     size_t nenv;
     const char *cache_dir; /* artifact cache; NULL: the default */
     bool quiet;            /* no compile progress */
+    weft_function_tier_t tier;
+    /* When the fast tier was loaded (auto, for a large module): build the optimized
+     * tier in the background, one function at a time, and give new calls that one
+     * when it is ready; calls under way finish on the fast tier. weft up does this. */
+    bool upgrade;
 } weft_function_opts_t;
 
 /* Compiles (through the cache) and loads def's module. def and opts' strings are
@@ -66,7 +79,12 @@ typedef struct weft_function_opts {
  * missing one fails that call). */
 int weft_function_load(const weft_app_function_t *def, const weft_function_opts_t *opts,
                        weft_function_t **out, weft_error_t *err);
+/* Stops a background build of the optimized tier (its compilers are killed) and
+ * frees fn once no call uses it. */
 void weft_function_release(weft_function_t *fn);
+/* Is fn running its module's optimized tier (or an artifact file)? False while the fast
+ * tier serves and the optimized one is still being built. */
+bool weft_function_optimized(weft_function_t *fn);
 
 /* The definition it was loaded from. */
 const weft_app_function_t *weft_function_def(const weft_function_t *fn);

@@ -30,7 +30,8 @@
     X(ETRAP, "guest trapped")                                                                      \
     X(ELIMIT, "limit exceeded")                                                                    \
     X(ECONFIG, "invalid configuration")                                                            \
-    X(EUSAGE, "usage error")
+    X(EUSAGE, "usage error")                                                                       \
+    X(ECANCELED, "canceled")
 
 enum {
     WEFT_OK = 0,

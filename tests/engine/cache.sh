@@ -50,4 +50,27 @@ ok=0
 for i in 1 2 3 4; do wait -n && ok=$((ok + 1)); done
 check "concurrent compiles all succeed" "$ok" 4
 check "one artifact, no temporaries left" "$(ls "$WORK/cache/weft" | grep -c .)" 1
+
+# A compile that is killed leaves its build folder behind; the next compile removes
+# it, and leaves alone the folder of a compile whose process is alive.
+python3 "$SRC/tests/engine/segments.py" "$WORK/slow.wat" 3000 >/dev/null &&
+  wat2wasm "$WORK/slow.wat" -o "$WORK/slow.wasm"
+check "a module that takes seconds to compile" "$?" 0
+"$WEFT" compile -q --tier opt "$WORK/slow.wasm" >/dev/null 2>&1 &
+victim=$!
+for _ in $(seq 1 100); do
+  ls -d "$WORK"/cache/weft/tmp-* >/dev/null 2>&1 && break
+  sleep 0.1
+done
+sleep 0.5
+kill -KILL $victim
+wait $victim 2>/dev/null
+left=$(ls -d "$WORK"/cache/weft/tmp-* 2>/dev/null | wc -l)
+check "the killed compile left its build folder" "$left" 1
+key=$(printf '%064d' 0)
+mkdir -p "$WORK/cache/weft/tmp-$key-$$-alive0"
+run "$WEFT" compile -q --tier opt "$WORK/slow.wasm"
+check "the next compile succeeds" "$RC" 0
+check "and removes the dead compile's folder, not the live one's" \
+  "$(cd "$WORK/cache/weft" && ls -d tmp-* 2>/dev/null | tr '\n' ' ')" "tmp-$key-$$-alive0 "
 finish
