@@ -63,6 +63,9 @@ static const char compile_help[] =
     "\n"
     "options:\n"
     "  -o, --output FILE     also copy the artifact to FILE\n"
+    "  --unknown-imports MODE  compile a module that imports functions weft does not\n"
+    "                        provide (MODE trap or default; each run chooses what\n"
+    "                        calling one does, with its own --unknown-imports)\n"
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  -q, --quiet           no progress lines\n"
     "  -h, --help            this help\n";
@@ -310,6 +313,7 @@ static int cmd_run(int argc, char **argv) {
 static int cmd_compile(int argc, char **argv) {
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"cache-dir", required_argument, 0, 'c'},
+                                         {"unknown-imports", required_argument, 0, 'U'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -328,6 +332,19 @@ static int cmd_compile(int argc, char **argv) {
         case 'q':
             copts.quiet = true;
             break;
+        case 'U': {
+            weft_app_unknown_imports_t mode;
+            if (weft_app_unknown_imports_parse(optarg, &mode))
+                return weft_cli_usage_error("compile",
+                                            "--unknown-imports %s: expected trap, default or "
+                                            "refuse",
+                                            optarg);
+            /* The artifact is the same for trap and default: only refusing differs. */
+            copts.unknown_imports = mode == WEFT_APP_UNKNOWN_IMPORTS_REFUSE
+                                        ? WEFT_UNKNOWN_IMPORTS_REFUSE
+                                        : WEFT_UNKNOWN_IMPORTS_TRAP;
+            break;
+        }
         case 'h':
             fputs(compile_help, stdout);
             return 0;
