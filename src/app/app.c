@@ -392,10 +392,36 @@ static int add_route(ctx_t *c, weft_app_t *app, const char *path, size_t fn, con
     return 0;
 }
 
-/* The keys a function may have in either format; weft.toml adds its own. */
+/* The keys a function may have in either format; weft.toml adds its own. (WAGI has no
+ * unknown_imports: weft accepts it in WAGI files too.) */
 #define COMMON_FUNCTION_KEYS                                                                       \
     "entrypoint", "argv", "environment", "allowed_hosts", "volumes", "http_max_concurrency",       \
-        "timeout", "max_memory"
+        "timeout", "max_memory", "unknown_imports"
+
+int weft_app_unknown_imports_parse(const char *s, weft_app_unknown_imports_t *out) {
+    static const char *const names[] = {"refuse", "trap", "default"};
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(s, names[i])) {
+            *out = (weft_app_unknown_imports_t)i;
+            return 0;
+        }
+    }
+    return WEFT_EINVAL;
+}
+
+static int get_unknown_imports(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                               weft_app_unknown_imports_t *out) {
+    const char *s;
+    int rc = get_string(c, t, w, "unknown_imports", &s);
+    if (rc || !s)
+        return rc;
+    if (weft_app_unknown_imports_parse(s, out))
+        return fail(c, weft_toml_get(t, "unknown_imports")->line,
+                    "'unknown_imports' in %s%s%s%s: '%s' is not \"trap\", \"default\" or "
+                    "\"refuse\"",
+                    w->section, w->item ? " '" : "", w->item ? w->item : "", w->item ? "'" : "", s);
+    return 0;
+}
 
 static int read_function_common(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
                                 const where_t *w) {
@@ -406,7 +432,8 @@ static int read_function_common(ctx_t *c, weft_app_function_t *f, const weft_tom
         (rc = add_volumes(c, f, t, w)) ||
         (rc = get_u32(c, t, w, "http_max_concurrency", &f->http_max_concurrency)) ||
         (rc = get_duration(c, t, w, "timeout", &f->timeout_ns)) ||
-        (rc = get_size(c, t, w, "max_memory", &f->max_memory)))
+        (rc = get_size(c, t, w, "max_memory", &f->max_memory)) ||
+        (rc = get_unknown_imports(c, t, w, &f->unknown_imports)))
         return rc;
     if (!f->entrypoint && !(f->entrypoint = strdup(WEFT_APP_DEFAULT_ENTRYPOINT)))
         return nomem(c);

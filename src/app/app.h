@@ -48,6 +48,14 @@ typedef struct weft_app_volume {
     int line; /* where it was declared */
 } weft_app_volume_t;
 
+/* What calls of the module's imports that weft does not provide do (`unknown_imports`,
+ * wasmtime's unknown-imports-trap / unknown-imports-default). */
+typedef enum {
+    WEFT_APP_UNKNOWN_IMPORTS_REFUSE = 0, /* the module is refused, the import named */
+    WEFT_APP_UNKNOWN_IMPORTS_TRAP,       /* "trap": a call of one traps */
+    WEFT_APP_UNKNOWN_IMPORTS_DEFAULT,    /* "default": a call of one returns zeros */
+} weft_app_unknown_imports_t;
+
 typedef struct weft_app_function {
     char *name;       /* weft.toml: its name; WAGI: the module's route */
     char *source;     /* the module as written in the manifest */
@@ -65,8 +73,9 @@ typedef struct weft_app_function {
     uint64_t timeout_ns;           /* 0: no limit */
     uint64_t max_memory;           /* bytes; 0: the module's own maximum */
     uint32_t http_max_concurrency; /* 0: default */
-    int line;                      /* where it was declared */
-    int source_line;               /* where its module / source was named */
+    weft_app_unknown_imports_t unknown_imports;
+    int line;        /* where it was declared */
+    int source_line; /* where its module / source was named */
 } weft_app_function_t;
 
 typedef struct weft_app_route {
@@ -126,5 +135,9 @@ int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **ou
 const char *weft_app_find_default(void);
 
 void weft_app_free(weft_app_t *app);
+
+/* Reads "trap", "default" or "refuse" (the manifest's unknown_imports, `weft run
+ * --unknown-imports`); WEFT_EINVAL for anything else. */
+int weft_app_unknown_imports_parse(const char *s, weft_app_unknown_imports_t *out);
 
 #endif

@@ -27,6 +27,8 @@ static const char run_help[] =
     "\n"
     "Runs a WASI command module (.wasm, compiled through the cache, or an artifact from\n"
     "'weft compile'). Its stdin, stdout and stderr are weft's; its exit code is weft's.\n"
+    "A reactor's _initialize (a module exporting it) runs first; a module without _start\n"
+    "is only instantiated, unless --invoke names a function to call.\n"
     "\n"
     "options:\n"
     "  --env NAME=VALUE      set an environment variable for the guest (NAME alone\n"
@@ -35,7 +37,12 @@ static const char run_help[] =
     "                        (default: the same path); append :readonly for read-only\n"
     "  --tcplisten ADDR:PORT listen on ADDR:PORT and hand the socket to the guest\n"
     "                        (sock_accept); repeatable; numbered after the preopens\n"
-    "  --invoke NAME         call export NAME instead of _start\n"
+    "  --invoke NAME         call export NAME instead of _start, with ARGS read as its\n"
+    "                        parameters (i32, i64: decimal or 0x hex; f32, f64), and\n"
+    "                        print its results, one a line\n"
+    "  --unknown-imports MODE  run a module that imports functions weft does not\n"
+    "                        provide: 'trap' (calling one traps) or 'default' (it\n"
+    "                        returns zeros); 'refuse' (the default) refuses it\n"
     "  --timeout DURATION    stop the guest after DURATION (e.g. 2s, 500ms)\n"
     "  --max-memory SIZE     limit linear memory (e.g. 64MiB)\n"
     "  --allow-host URL      let the guest send HTTP requests to URL's host\n"
@@ -64,6 +71,9 @@ static const char compile_help[] =
     "                        several times slower), opt (cc -O2), or auto (the\n"
     "                        default: a module of 1 MB or more gets the fast tier\n"
     "                        first, then the optimized one; smaller ones opt only)\n"
+    "  --unknown-imports MODE  compile a module that imports functions weft does not\n"
+    "                        provide (MODE trap or default; each run chooses what\n"
+    "                        calling one does, with its own --unknown-imports)\n"
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  -q, --quiet           no progress lines\n"
     "  -h, --help            this help\n";
@@ -101,6 +111,20 @@ static int parse_dir(char *spec, weft_app_volume_t *p) {
     return *p->host && *p->guest ? 0 : -1;
 }
 
+/* After `weft run` of a module that has no _start (nor ""): wasmtime only instantiates
+ * it and says nothing; weft says why nothing more happened and what to do. */
+static void note_not_a_command(const weft_function_t *fn, const char *path) {
+    char exports[512];
+    weft_function_exports(fn, exports, sizeof exports);
+    bool reactor = weft_function_has_entry(fn, "_initialize");
+    fprintf(stderr,
+            "weft: %s %s; to call one of its functions, name it with --invoke NAME (%s%s)\n", path,
+            reactor ? "is a reactor (it exports _initialize and no _start): ran its _initialize "
+                      "only"
+                    : "exports neither _start nor _initialize: instantiated it only",
+            exports[0] ? "its functions: " : "it exports no functions", exports);
+}
+
 static int cmd_run(int argc, char **argv) {
     static const struct option opts[] = {{"env", required_argument, 0, 'e'},
                                          {"dir", required_argument, 0, 'd'},
@@ -112,6 +136,7 @@ static int cmd_run(int argc, char **argv) {
                                          {"tcplisten", required_argument, 0, 'L'},
                                          {"http-max-concurrency", required_argument, 0, 'C'},
                                          {"tier", required_argument, 0, 'T'},
+                                         {"unknown-imports", required_argument, 0, 'U'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     static const char *envs[WEFT_MAX_RUN_ENV];
@@ -122,7 +147,8 @@ static int cmd_run(int argc, char **argv) {
     size_t nsockets = 0;
     size_t nenv = 0, ndirs = 0, nhosts = 0;
     uint32_t http_max_concurrency = 0;
-    char *entry = "_start";
+    weft_app_unknown_imports_t unknown_imports = WEFT_APP_UNKNOWN_IMPORTS_REFUSE;
+    char *entry = NULL; /* --invoke */
     weft_limits_t limits = {0};
     weft_compile_opts_t copts = {0};
     int c;
@@ -214,6 +240,13 @@ static int cmd_run(int argc, char **argv) {
             http_max_concurrency = (uint32_t)v;
             break;
         }
+        case 'U':
+            if (weft_app_unknown_imports_parse(optarg, &unknown_imports))
+                return weft_cli_usage_error("run",
+                                            "--unknown-imports %s: expected trap, default or "
+                                            "refuse",
+                                            optarg);
+            break;
         case 'h':
             fputs(run_help, stdout);
             return 0;
@@ -236,7 +269,7 @@ static int cmd_run(int argc, char **argv) {
         .name = (char *)path,
         .source = (char *)path,
         .wasm = (char *)path,
-        .entrypoint = entry,
+        .entrypoint = entry ? entry : "_start",
         .allowed_hosts = hosts,
         .nallowed = nhosts,
         .volumes = dirs,
@@ -244,6 +277,7 @@ static int cmd_run(int argc, char **argv) {
         .timeout_ns = limits.timeout_ns,
         .max_memory = limits.max_memory,
         .http_max_concurrency = http_max_concurrency,
+        .unknown_imports = unknown_imports,
     };
     weft_function_opts_t fopts = {.env = envs,
                                   .nenv = nenv,
@@ -263,12 +297,28 @@ static int cmd_run(int argc, char **argv) {
                 "weft: running the fast tier of %s; 'weft compile %s' builds the optimized "
                 "one\n",
                 argv[optind], argv[optind]);
+    weft_buf_t results = {0};
     weft_run_opts_t ropts = {
+        .entry = entry,
         .argv = (const char *const *)argv + optind,
         .argc = (size_t)(argc - optind),
         .sockets = sockets,
         .nsockets = nsockets,
+        .invoke = entry != NULL,
+        .params = (const char *const *)argv + optind + 1,
+        .nparams = (size_t)(argc - optind - 1),
+        .results = &results,
     };
+    /* Without --invoke, as wasmtime: the export "" or else _start; a module with
+     * neither (a reactor) is only instantiated, its _initialize run. */
+    bool only_instantiate = false;
+    if (!entry) {
+        ropts.entry = weft_function_has_entry(fn, "") ? "" : "_start";
+        only_instantiate = !weft_function_has_entry(fn, ropts.entry);
+        ropts.invoke = only_instantiate;
+        if (only_instantiate)
+            ropts.entry = NULL;
+    }
     weft_call_outcome_t out;
     int status;
     weft_crash_task(path, 0);
@@ -282,8 +332,13 @@ static int cmd_run(int argc, char **argv) {
     } else if (out.end == WEFT_CALL_EXITED) {
         status = (int)(out.exit_code & 0xff);
     } else {
+        if (results.len)
+            fwrite(results.data, 1, results.len, stdout);
         status = 0;
     }
+    if (only_instantiate && status == 0)
+        note_not_a_command(fn, path);
+    weft_buf_free(&results);
     weft_function_release(fn);
     for (size_t i = 0; i < nenv; i++)
         free(env_owned[i]);
@@ -293,10 +348,13 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_compile(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"cache-dir", required_argument, 0, 'c'},
-        {"tier", required_argument, 0, 'T'},   {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"cache-dir", required_argument, 0, 'c'},
+                                         {"tier", required_argument, 0, 'T'},
+                                         {"unknown-imports", required_argument, 0, 'U'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *output = NULL;
     weft_compile_opts_t copts = {0};
     int c;
@@ -317,6 +375,19 @@ static int cmd_compile(int argc, char **argv) {
                 return weft_cli_usage_error("compile", "--tier %s: expected fast, opt or auto",
                                             optarg);
             break;
+        case 'U': {
+            weft_app_unknown_imports_t mode;
+            if (weft_app_unknown_imports_parse(optarg, &mode))
+                return weft_cli_usage_error("compile",
+                                            "--unknown-imports %s: expected trap, default or "
+                                            "refuse",
+                                            optarg);
+            /* The artifact is the same for trap and default: only refusing differs. */
+            copts.unknown_imports = mode == WEFT_APP_UNKNOWN_IMPORTS_REFUSE
+                                        ? WEFT_UNKNOWN_IMPORTS_REFUSE
+                                        : WEFT_UNKNOWN_IMPORTS_TRAP;
+            break;
+        }
         case 'h':
             fputs(compile_help, stdout);
             return 0;

@@ -18,9 +18,11 @@
  *
  * The cache key (cache.c) covers the module bytes, weft's version and glue ABI, the
  * compiler (resolved path, size, mtime) and the flags below, so a change to any of them
- * compiles anew. Two processes compiling the same module serialize on a lock file;
- * artifacts are written under a temporary name and renamed, so a reader never sees half
- * of one.
+ * compiles anew. It does not cover what unknown imports do (engine.h): an artifact
+ * serves every mode, its stubs asking the running call, and loading refuses it where
+ * unknown imports are refused. Two processes compiling the same module serialize on a
+ * lock file; artifacts are written under a temporary name and renamed, so a reader never
+ * sees half of one.
  *
  * Nothing here calls module.c: loading calls weft_module_compile, never the reverse.
  */
@@ -234,18 +236,25 @@ out:
 
 /* Runs the stages in tmp; on success tmp/module.so holds the shared object. */
 static int build_in(const char *tmp, const char *name, const uint8_t *bytes, size_t len,
-                    weft_tier_t tier, weft_progress_t *prog, weft_error_t *err) {
+                    weft_tier_t tier, weft_unknown_imports_t mode, weft_progress_t *prog,
+                    weft_error_t *err) {
     weft_wasm_module_t m;
     uint8_t *stripped = NULL;
     size_t stripped_len = 0;
     uint8_t *hdr = NULL;
+    bool *unknown = NULL;
     size_t hdr_len;
     int rc = weft_wasm_read(bytes, len, &m, err);
     if (rc) {
         weft_error_prefix(err, "%s", name);
         return rc;
     }
-    rc = weft_check_module(name, &m, err);
+    if (mode != WEFT_UNKNOWN_IMPORTS_REFUSE && m.nimports &&
+        !(unknown = calloc(m.nimports, sizeof *unknown))) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = weft_check_module(name, &m, mode, unknown, err);
     if (rc)
         goto out;
     /* With a start function the data must be in place before instantiate returns, so
@@ -288,10 +297,11 @@ static int build_in(const char *tmp, const char *name, const uint8_t *bytes, siz
     weft_glue_facts_t facts;
     if ((rc = weft_glue_read_header((const char *)hdr, &facts, err)) ||
         (rc = weft_rewrite_module_c(tmp, facts.memory_field, err)) ||
-        (rc = weft_glue_write(tmp, &m, strip, (const char *)hdr, &facts, err)))
+        (rc = weft_glue_write(tmp, &m, strip, unknown, (const char *)hdr, &facts, err)))
         goto out;
     rc = compile_c(tmp, name, tier, prog, err);
 out:
+    free(unknown);
     free(hdr);
     free(stripped);
     weft_wasm_module_free(&m);
@@ -331,7 +341,7 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
                             .quiet = opts && opts->quiet,
                             .tty = isatty(2),
                             .cancel = opts ? opts->cancel : NULL};
-    rc = build_in(tmp, wasm_path, bytes, len, tier, &prog, err);
+    rc = build_in(tmp, wasm_path, bytes, len, tier, opts ? opts->unknown_imports : 0, &prog, err);
     if (rc && prog.canceled)
         rc = weft_error_set(err, WEFT_ECANCELED, "%s: compile of the %s tier canceled", wasm_path,
                             weft_tier_name(tier));

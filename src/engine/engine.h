@@ -97,7 +97,8 @@ bool weft_deadline_expired(void);
     X(UNCAUGHT_EXCEPTION, "uncaught exception")                                                    \
     X(EXHAUSTION, "call stack exhausted")                                                          \
     X(DEADLINE, "deadline exceeded")                                                               \
-    X(MEMORY_LIMIT, "memory limit exceeded")
+    X(MEMORY_LIMIT, "memory limit exceeded")                                                       \
+    X(UNKNOWN_IMPORT, "unknown import called")
 
 typedef enum {
 #define WEFT_TRAP_ENUM_(name, text) WEFT_TRAP_##name,
@@ -125,6 +126,16 @@ typedef enum weft_tier {
 } weft_tier_t;
 /* Smaller modules compile with cc -O2 in about a second: they always get that tier. */
 #define WEFT_TIER_FAST_FROM 1000000
+/* What becomes of a module's function imports that weft does not provide (wasmtime's
+ * -W unknown-imports-trap=y and -W unknown-imports-default=y). The artifact is the same
+ * in every mode: each such import is compiled as a stub that asks the running call what
+ * to do, so that changing the mode never recompiles a module. Imports of memories,
+ * tables and globals weft does not provide are refused in every mode. */
+typedef enum {
+    WEFT_UNKNOWN_IMPORTS_REFUSE = 0, /* the module is refused, the import named */
+    WEFT_UNKNOWN_IMPORTS_TRAP,       /* a call of one traps, naming it */
+    WEFT_UNKNOWN_IMPORTS_DEFAULT,    /* a call of one returns zeros */
+} weft_unknown_imports_t;
 
 typedef struct weft_compile_opts {
     const char *cache_dir; /* NULL: $XDG_CACHE_HOME/weft or ~/.cache/weft */
@@ -133,6 +144,10 @@ typedef struct weft_compile_opts {
     /* When set (by another thread) while compiling: the compilers are stopped and the
      * compile fails with WEFT_ECANCELED. NULL: never. */
     const _Atomic bool *cancel;
+    /* Compiling: refuse a module with unknown function imports, or stub them (a module
+     * found in the cache is not checked again: its artifact is refused when loaded).
+     * Loading: refuse an artifact with stubs, or what calling them does. */
+    weft_unknown_imports_t unknown_imports;
 } weft_compile_opts_t;
 
 /* "fast", "optimized", "auto". */
@@ -164,6 +179,13 @@ void weft_module_release(weft_module_t *m);
 
 /* Does the module export a function `name` of type (func)? */
 bool weft_module_has_entry(const weft_module_t *m, const char *name);
+/* The module's function exports, in its order: name (i from 0 to count - 1) and type,
+ * spelt as weft_import_def_t spells it ("ii:i"); the type is NULL for an export that
+ * takes or returns references (which weft cannot pass) and for a name it does not
+ * export. */
+size_t weft_module_export_count(const weft_module_t *m);
+const char *weft_module_export_name(const weft_module_t *m, size_t i);
+const char *weft_module_export_sig(const weft_module_t *m, const char *name);
 /* Does the module import functions from import module `module`? */
 bool weft_module_imports(const weft_module_t *m, const char *module);
 /* The tier it was compiled to (WEFT_TIER_AUTO: loaded from an artifact file). */
@@ -188,14 +210,26 @@ typedef struct weft_outcome {
     weft_outcome_kind_t kind;
     uint32_t exit_code;
     weft_trap_t trap;
+    /* A trap's own message when it has one ("unknown import env.bridge called"); lives
+     * as long as the process (artifacts stay mapped). NULL: weft_trap_text(trap). */
+    const char *trap_detail;
 } weft_outcome_t;
+
+/* The text of a trap: its own message, else its kind's. */
+static inline const char *weft_outcome_trap_text(const weft_outcome_t *o) {
+    return o->trap_detail ? o->trap_detail : weft_trap_text(o->trap);
+}
 
 typedef struct weft_instance weft_instance_t;
 
 /* Instantiates m and runs entry (e.g. "_start") under limits. guest is borrowed for
  * the duration of the call; its memory field is set by the engine. Returns 0 when the
  * guest ran (whatever its outcome, in *out), or an error when it could not be started
- * (no such entry). Safe to call from many threads at once. */
+ * (no such entry). Safe to call from many threads at once.
+ *
+ * A WASI reactor's _initialize runs once in every instance, before the first call of
+ * any other export, as wasmtime runs it (also when the module exports _start as well);
+ * when it traps or exits, the entry is not called and *out says how it ended. */
 int weft_module_run(weft_module_t *m, const char *entry, weft_guest_t *guest,
                     const weft_limits_t *limits, weft_outcome_t *out, weft_error_t *err);
 
@@ -206,6 +240,15 @@ int weft_instance_new(weft_module_t *m, weft_guest_t *guest, const weft_limits_t
                       weft_instance_t **inst, weft_outcome_t *out, weft_error_t *err);
 int weft_instance_call(weft_instance_t *inst, const char *entry, weft_outcome_t *out,
                        weft_error_t *err);
+
+/* A wasm value as its bits: i32 and f32 in the low 32 bits, i64 and f64 in all 64. */
+typedef uint64_t weft_value_t;
+
+/* Calls export `name`, of any type weft_module_export_sig spells, with args (one per
+ * parameter) and writes its results (one per result) to results; _initialize runs
+ * first as for weft_instance_call. */
+int weft_instance_invoke(weft_instance_t *inst, const char *name, const weft_value_t *args,
+                         weft_value_t *results, weft_outcome_t *out, weft_error_t *err);
 void weft_instance_free(weft_instance_t *inst);
 
 /* Process-wide memory pool statistics, for tests and benchmarks. */

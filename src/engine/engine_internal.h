@@ -35,6 +35,7 @@ typedef struct weft_rt_call {
     uintptr_t code_lo, code_hi; /* the module's executable segment */
     uint64_t deadline_ns;       /* absolute, weft_now_ns() clock; 0: none */
     uint32_t limit_pages;       /* memory limit for memories allocated by fn; 0: none */
+    uint8_t unknown_imports;    /* weft_unknown_imports_t: what stubs do during fn */
 } weft_rt_call_t;
 
 /* Runs call->fn inside a trap boundary; *out says how it ended. */
@@ -125,8 +126,14 @@ const char *weft_tool_cc(void);
 
 /* ---- check.c ---- */
 
-/* Refuses (with a message naming name) a module weft cannot run. */
-int weft_check_module(const char *name, const weft_wasm_module_t *m, weft_error_t *err);
+/* Refuses (with a message naming name) a module weft cannot run. Function imports that
+ * weft does not provide are refused in mode WEFT_UNKNOWN_IMPORTS_REFUSE; in the other
+ * modes they are marked in unknown (m->nimports flags, NULL when refusing) to be
+ * stubbed. */
+int weft_check_module(const char *name, const weft_wasm_module_t *m, weft_unknown_imports_t mode,
+                      bool *unknown, weft_error_t *err);
+/* "(func (param i32))", "(memory)", ...: import i's kind and type, for messages. */
+void weft_check_import_str(const weft_wasm_module_t *m, uint32_t i, char *out, size_t size);
 
 /* ---- rewrite.c ---- */
 
@@ -147,9 +154,11 @@ typedef struct weft_glue_facts {
 
 int weft_glue_read_header(const char *hdr, weft_glue_facts_t *f, weft_error_t *err);
 /* Writes dir/glue.c and dir/data.S for m; stripped: its data segments were removed from
- * the module given to wasm2c (weft_wasm_strip_data) and come back through data.S. */
-int weft_glue_write(const char *dir, const weft_wasm_module_t *m, bool stripped, const char *hdr,
-                    const weft_glue_facts_t *f, weft_error_t *err);
+ * the module given to wasm2c (weft_wasm_strip_data) and come back through data.S;
+ * unknown (NULL: none): the imports, flagged by weft_check_module, that get stubs. */
+int weft_glue_write(const char *dir, const weft_wasm_module_t *m, bool stripped,
+                    const bool *unknown, const char *hdr, const weft_glue_facts_t *f,
+                    weft_error_t *err);
 
 /* ---- split.c ---- */
 

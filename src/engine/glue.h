@@ -13,11 +13,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEFT_GLUE_ABI 4u
+#define WEFT_GLUE_ABI 5u
 
+/* One function export. Those whose type has a reference (funcref, externref) in it are
+ * not listed: nothing weft calls can pass one. */
 typedef struct weft_glue_export {
-    const char *name;       /* export name, for (func) exports only */
-    void (*fn)(void *inst); /* calls the export on an instance */
+    const char *name;
+    const char *sig;        /* its type as weft_import_def_t spells it: "iI:f" */
+    void (*fn)(void *inst); /* calls it, when its type is (func); else NULL */
+    /* Calls it with args (one per parameter) and writes its results (one per result),
+     * each value's bits in a uint64_t (i32 and f32 in the low 32). */
+    void (*call)(void *inst, const uint64_t *args, uint64_t *results);
 } weft_glue_export_t;
 
 typedef struct weft_glue {
@@ -29,9 +35,15 @@ typedef struct weft_glue {
     void (*free)(void *inst);
     void *(*memory)(void *inst); /* wasm_rt_memory_t* of memory 0, NULL if none */
     const weft_glue_export_t *exports;
-    /* Modules the artifact imports functions from, NULL-terminated: their providers
-     * must be present before the first call (see weft_engine_provide_loader). */
+    /* Modules the artifact imports functions weft provides from, NULL-terminated:
+     * their providers must be present before the first call (see
+     * weft_engine_provide_loader). */
     const char *const *import_modules;
+    /* The function imports weft did not provide when it compiled the artifact, each as
+     * "env.bridge (func (param i32))", NULL-terminated: each is a stub calling
+     * weft_rt_unknown_import (wasm-rt.h). A module with any is refused where unknown
+     * imports are. */
+    const char *const *unknown_imports;
 } weft_glue_t;
 
 #endif

@@ -22,6 +22,7 @@ struct weft_module {
     uintptr_t code_lo, code_hi;
     char *name;
     weft_tier_t tier; /* the tier compiled from a .wasm; WEFT_TIER_AUTO for an artifact */
+    weft_unknown_imports_t unknown_imports; /* what its stubs do (engine.h) */
 };
 
 /* ---- Loading ----------------------------------------------------------------------- */
@@ -120,18 +121,37 @@ fail:
     return rc;
 }
 
+/* An artifact has stubs for the imports weft did not provide (glue.h); where unknown
+ * imports are refused, so is it, as the compiler would have refused its module: the
+ * artifact may come from the cache or a file compiled in another mode. */
+static int set_unknown_imports(weft_module_t *m, const weft_compile_opts_t *opts,
+                               weft_error_t *err) {
+    m->unknown_imports = opts ? opts->unknown_imports : WEFT_UNKNOWN_IMPORTS_REFUSE;
+    const char *first = m->glue->unknown_imports[0];
+    if (!first || m->unknown_imports != WEFT_UNKNOWN_IMPORTS_REFUSE)
+        return 0;
+    int rc = weft_error_set(err, WEFT_EIMPORT, "%s imports %s, which weft does not provide",
+                            m->name, first);
+    weft_module_release(m);
+    return rc;
+}
+
 int weft_module_load(const char *path, const weft_compile_opts_t *opts, weft_module_t **out,
                      weft_error_t *err) {
-    if (weft_artifact_is(path))
-        return load_artifact(path, path, false, out, err);
-    char artifact[4096];
-    weft_tier_t tier;
-    int rc = weft_module_compile_tier(path, opts, artifact, sizeof artifact, &tier, err);
-    if (rc)
-        return rc;
-    rc = load_artifact(artifact, path, true, out, err);
+    int rc;
+    weft_tier_t tier = WEFT_TIER_AUTO;
+    if (weft_artifact_is(path)) {
+        rc = load_artifact(path, path, false, out, err);
+    } else {
+        char artifact[4096];
+        rc = weft_module_compile_tier(path, opts, artifact, sizeof artifact, &tier, err);
+        if (!rc)
+            rc = load_artifact(artifact, path, true, out, err);
+    }
     if (!rc)
         (*out)->tier = tier;
+    if (!rc && (rc = set_unknown_imports(*out, opts, err)))
+        *out = NULL;
     return rc;
 }
 
@@ -171,7 +191,21 @@ static const weft_glue_export_t *find_export(const weft_module_t *m, const char 
 }
 
 bool weft_module_has_entry(const weft_module_t *m, const char *name) {
-    return find_export(m, name) != NULL;
+    const weft_glue_export_t *e = find_export(m, name);
+    return e && e->fn;
+}
+
+size_t weft_module_export_count(const weft_module_t *m) {
+    return m->glue->nexports;
+}
+
+const char *weft_module_export_name(const weft_module_t *m, size_t i) {
+    return i < m->glue->nexports ? m->glue->exports[i].name : NULL;
+}
+
+const char *weft_module_export_sig(const weft_module_t *m, const char *name) {
+    const weft_glue_export_t *e = find_export(m, name);
+    return e ? e->sig : NULL;
 }
 
 /* ---- Instances ---------------------------------------------------------------------- */
@@ -181,6 +215,7 @@ struct weft_instance {
     weft_guest_t *guest;
     uint64_t deadline_ns;
     uint32_t limit_pages;
+    bool initialized; /* _initialize has run (or was never to run) */
     _Alignas(16) unsigned char data[];
 };
 
@@ -193,11 +228,16 @@ static void do_instantiate(void *arg) {
 typedef struct call_arg {
     weft_instance_t *in;
     const weft_glue_export_t *fn;
+    const weft_value_t *args; /* NULL: fn is of type (func) */
+    weft_value_t *results;
 } call_arg_t;
 
 static void do_call(void *arg) {
     call_arg_t *c = arg;
-    c->fn->fn(c->in->data);
+    if (c->args)
+        c->fn->call(c->in->data, c->args, c->results);
+    else
+        c->fn->fn(c->in->data);
 }
 
 static void instance_release(weft_instance_t *in) {
@@ -231,7 +271,8 @@ int weft_instance_new(weft_module_t *m, weft_guest_t *guest, const weft_limits_t
                            .code_lo = m->code_lo,
                            .code_hi = m->code_hi,
                            .deadline_ns = in->deadline_ns,
-                           .limit_pages = in->limit_pages};
+                           .limit_pages = in->limit_pages,
+                           .unknown_imports = (uint8_t)m->unknown_imports};
     int rc = weft_rt_run(&call, out, err);
     if (rc || out->kind != WEFT_OUTCOME_RETURNED) {
         instance_release(in);
@@ -241,24 +282,72 @@ int weft_instance_new(weft_module_t *m, weft_guest_t *guest, const weft_limits_t
     return 0;
 }
 
-int weft_instance_call(weft_instance_t *in, const char *entry, weft_outcome_t *out,
-                       weft_error_t *err) {
-    const weft_glue_export_t *fn = find_export(in->module, entry);
-    if (!fn)
-        return weft_error_set(err, WEFT_ENOTFOUND,
-                              "%s has no exported function '%s' of type (func)", in->module->name,
-                              entry);
-    call_arg_t c = {in, fn};
+/* Runs fn of in (c's other fields set) inside the trap boundary. */
+static int call_guarded(weft_instance_t *in, call_arg_t *c, weft_outcome_t *out,
+                        weft_error_t *err) {
     weft_rt_call_t call = {.fn = do_call,
-                           .arg = &c,
+                           .arg = c,
                            .code_lo = in->module->code_lo,
                            .code_hi = in->module->code_hi,
                            .deadline_ns = in->deadline_ns,
-                           .limit_pages = in->limit_pages};
+                           .limit_pages = in->limit_pages,
+                           .unknown_imports = (uint8_t)in->module->unknown_imports};
     /* The memory's reservation must be known to the fault handler during the call. */
     if (in->guest->memory)
         weft_memory_make_current(in->guest->memory);
     return weft_rt_run(&call, out, err);
+}
+
+/* A reactor's _initialize, once per instance and before any other export, as wasmtime
+ * calls it (for modules that export _start too). Returns with *ran false when there
+ * was nothing to run; otherwise *out says how it ended. */
+static int initialize(weft_instance_t *in, const char *entry, bool *ran, weft_outcome_t *out,
+                      weft_error_t *err) {
+    *ran = false;
+    if (in->initialized)
+        return 0;
+    in->initialized = true;
+    const weft_glue_export_t *init = find_export(in->module, "_initialize");
+    if (!init || !init->fn || !strcmp(entry, "_initialize"))
+        return 0;
+    *ran = true;
+    call_arg_t c = {.in = in, .fn = init};
+    return call_guarded(in, &c, out, err);
+}
+
+static int no_export(const weft_module_t *m, const char *entry, const char *type,
+                     weft_error_t *err) {
+    return weft_error_set(err, WEFT_ENOTFOUND, "%s has no exported function '%s'%s", m->name, entry,
+                          type);
+}
+
+int weft_instance_call(weft_instance_t *in, const char *entry, weft_outcome_t *out,
+                       weft_error_t *err) {
+    const weft_glue_export_t *fn = find_export(in->module, entry);
+    if (!fn || !fn->fn)
+        return no_export(in->module, entry, " of type (func)", err);
+    bool ran;
+    int rc = initialize(in, entry, &ran, out, err);
+    if (rc || (ran && out->kind != WEFT_OUTCOME_RETURNED))
+        return rc;
+    call_arg_t c = {.in = in, .fn = fn};
+    return call_guarded(in, &c, out, err);
+}
+
+int weft_instance_invoke(weft_instance_t *in, const char *name, const weft_value_t *args,
+                         weft_value_t *results, weft_outcome_t *out, weft_error_t *err) {
+    static const weft_value_t none[1];
+    const weft_glue_export_t *fn = find_export(in->module, name);
+    if (!fn)
+        return no_export(in->module, name, "", err);
+    bool ran;
+    int rc = initialize(in, name, &ran, out, err);
+    if (rc || (ran && out->kind != WEFT_OUTCOME_RETURNED))
+        return rc;
+    weft_value_t ignored[1];
+    call_arg_t c = {
+        .in = in, .fn = fn, .args = args ? args : none, .results = results ? results : ignored};
+    return call_guarded(in, &c, out, err);
 }
 
 void weft_instance_free(weft_instance_t *in) {
@@ -268,21 +357,13 @@ void weft_instance_free(weft_instance_t *in) {
 
 int weft_module_run(weft_module_t *m, const char *entry, weft_guest_t *guest,
                     const weft_limits_t *limits, weft_outcome_t *out, weft_error_t *err) {
-    if (!find_export(m, entry))
-        return weft_error_set(err, WEFT_ENOTFOUND,
-                              "%s has no exported function '%s' of type (func)", m->name, entry);
+    if (!weft_module_has_entry(m, entry))
+        return no_export(m, entry, " of type (func)", err);
     weft_instance_t *in;
     int rc = weft_instance_new(m, guest, limits, &in, out, err);
     if (rc || !in)
         return rc;
-    /* A reactor (_initialize) is initialized before its entry point, as wasmtime does. */
-    if (strcmp(entry, "_initialize") && find_export(m, "_initialize")) {
-        rc = weft_instance_call(in, "_initialize", out, err);
-        if (rc || out->kind != WEFT_OUTCOME_RETURNED)
-            goto done;
-    }
     rc = weft_instance_call(in, entry, out, err);
-done:
     weft_instance_free(in);
     return rc;
 }

@@ -91,7 +91,9 @@ typedef struct thread_state {
     pthread_t self;
     struct thread_state *wd_prev, *wd_next;
     uint32_t exit_code;
-    uint32_t limit_pages; /* for the memory being allocated now */
+    uint32_t limit_pages;    /* for the memory being allocated now */
+    uint8_t unknown_imports; /* weft_unknown_imports_t of the running call */
+    const char *trap_detail; /* the message of the last weft_rt_unknown_import trap */
     void *altstack;
     bool watched; /* in the watchdog's list */
 } thread_state_t;
@@ -399,6 +401,7 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
         ts.code_lo = call->code_lo;
         ts.code_hi = call->code_hi;
         ts.limit_pages = call->limit_pages;
+        ts.unknown_imports = call->unknown_imports;
         ts.deadline_ns = call->deadline_ns;
         /* The calls of one instance share its deadline: it is watched from the first
          * until the instance is freed (weft_rt_deadline_end). */
@@ -421,6 +424,8 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
             out->trap = weft_rt_trap_kind((wasm_rt_trap_t)code);
             if (out->trap == WEFT_TRAP_EXHAUSTION)
                 release_stack();
+            if (out->trap == WEFT_TRAP_UNKNOWN_IMPORT)
+                out->trap_detail = ts.trap_detail;
         }
     }
     if (call->deadline_ns) {
@@ -440,6 +445,15 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
 void weft_rt_host_call(void) {
     if (UNLIKELY((uintptr_t)__builtin_frame_address(0) < ts.stack_lo + WEFT_HOST_STACK_RESERVE))
         wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);
+}
+
+void weft_rt_unknown_import(const char *message) {
+    if (ts.unknown_imports == WEFT_UNKNOWN_IMPORTS_DEFAULT)
+        return;
+    /* Trap mode, and also refusal: a module with stubs is not loaded in that mode, so
+     * reaching this is a bug, and a trap is the safe way out of it. */
+    ts.trap_detail = message;
+    wasm_rt_trap(WASM_RT_TRAP_UNKNOWN_IMPORT);
 }
 
 weft_trap_t weft_rt_trap_kind(wasm_rt_trap_t t) {
@@ -464,6 +478,8 @@ weft_trap_t weft_rt_trap_kind(wasm_rt_trap_t t) {
         return WEFT_TRAP_DEADLINE;
     case WASM_RT_TRAP_MEMORY_LIMIT:
         return WEFT_TRAP_MEMORY_LIMIT;
+    case WASM_RT_TRAP_UNKNOWN_IMPORT:
+        return WEFT_TRAP_UNKNOWN_IMPORT;
     default:
         return WEFT_TRAP_UNREACHABLE;
     }

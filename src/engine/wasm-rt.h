@@ -71,6 +71,13 @@ static inline void *weft_tcc_memcpy(void *d, const void *s, unsigned long n) {
  * the reserve host functions are given, so that no host function overflows it. */
 void weft_rt_host_call(void);
 
+/* weft: what the stub of an imported function weft does not provide calls (glue.c
+ * generates one per such import; engine.h's weft_unknown_imports_t). It traps, with
+ * message as the trap's text (a string constant of the artifact), unless the running
+ * call returns zeros from unknown imports, in which case it returns and the stub
+ * returns zeros. */
+void weft_rt_unknown_import(const char *message);
+
 typedef enum {
     WASM_RT_TRAP_NONE,
     WASM_RT_TRAP_OOB,
@@ -84,6 +91,7 @@ typedef enum {
     /* weft: traps the generated code never raises itself. */
     WASM_RT_TRAP_DEADLINE,
     WASM_RT_TRAP_MEMORY_LIMIT,
+    WASM_RT_TRAP_UNKNOWN_IMPORT,
 } wasm_rt_trap_t;
 
 typedef enum {

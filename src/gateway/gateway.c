@@ -35,14 +35,15 @@ static int add_route(weft_gateway_t *gw, const char *pattern, function_t *fn, co
                  gw->app->path);
         return 0;
     }
-    if (!weft_function_has_entry(fn->fn, entry))
-        return weft_error_set(err, WEFT_ENOTFOUND,
-                              "%s: route %s: the module %s exports no function '%s'", gw->app->path,
-                              pattern, fn->def->wasm, entry);
+    int rc = weft_function_entry_check(fn->fn, entry, err);
+    if (rc) {
+        weft_error_prefix(err, "%s: route %s", gw->app->path, pattern);
+        return rc;
+    }
     handler_t *h = new_handler(gw, fn, entry);
     if (!h)
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    int rc = weft_router_add(gw->router, pattern, h, err);
+    rc = weft_router_add(gw->router, pattern, h, err);
     if (rc)
         weft_error_prefix(err, "%s", gw->app->path);
     return rc;

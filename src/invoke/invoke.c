@@ -30,6 +30,8 @@ struct weft_function {
     weft_function_opts_t opts;      /* borrowed strings */
     pthread_mutex_t lock;           /* guards module: the upgrade replaces it */
     weft_module_t *module;          /* each call holds a reference of its own */
+    weft_module_t *meta;            /* the module first loaded, for its exports: both tiers have the
+                                       same, and this one stays until release */
     weft_preopen_t *preopens;       /* def->nvolumes of them */
     weft_host_policy_t http;
     pthread_t upgrader; /* building the optimized tier, when upgrading */
@@ -68,10 +70,16 @@ int weft_invoke_init(weft_error_t *err) {
 /* ---- functions ---------------------------------------------------------------------- */
 
 static weft_compile_opts_t compile_opts(weft_function_t *fn, weft_tier_t tier) {
-    return (weft_compile_opts_t){.cache_dir = fn->opts.cache_dir,
-                                 .quiet = fn->opts.quiet,
-                                 .tier = tier,
-                                 .cancel = &fn->cancel};
+    weft_app_unknown_imports_t u = fn->def->unknown_imports;
+    return (weft_compile_opts_t){
+        .cache_dir = fn->opts.cache_dir,
+        .quiet = fn->opts.quiet,
+        .tier = tier,
+        .cancel = &fn->cancel,
+        .unknown_imports = u == WEFT_APP_UNKNOWN_IMPORTS_TRAP      ? WEFT_UNKNOWN_IMPORTS_TRAP
+                           : u == WEFT_APP_UNKNOWN_IMPORTS_DEFAULT ? WEFT_UNKNOWN_IMPORTS_DEFAULT
+                                                                   : WEFT_UNKNOWN_IMPORTS_REFUSE,
+    };
 }
 
 /* The module a call runs: a reference the caller releases. */
@@ -140,6 +148,8 @@ int weft_function_load(const weft_app_function_t *def, const weft_function_opts_
     int rc = weft_module_load(def->wasm, &copts, &fn->module, err);
     if (rc)
         goto fail;
+    fn->meta = fn->module;
+    weft_module_retain(fn->meta);
     if (fn->opts.upgrade && fn->opts.tier == WEFT_FUNCTION_TIER_AUTO &&
         weft_module_tier(fn->module) == WEFT_TIER_FAST) {
         if (pthread_create(&fn->upgrader, NULL, upgrade_main, fn) == 0) {
@@ -180,6 +190,8 @@ void weft_function_release(weft_function_t *fn) {
     }
     if (fn->module)
         weft_module_release(fn->module);
+    if (fn->meta)
+        weft_module_release(fn->meta);
     pthread_mutex_destroy(&fn->lock);
     free(fn->preopens);
     free(fn);
@@ -195,6 +207,67 @@ bool weft_function_has_entry(const weft_function_t *fn, const char *entry) {
     bool has = weft_module_has_entry(m, entry);
     weft_module_release(m);
     return has;
+}
+
+void weft_function_exports(const weft_function_t *fn, char *out, size_t size) {
+    size_t n = weft_module_export_count(fn->meta), used = 0;
+    if (!size)
+        return;
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = weft_module_export_name(fn->meta, i);
+        /* Room for this name and its separator, and for "..." after it. */
+        if (used + strlen(name) + 2 + 4 >= size) {
+            snprintf(out + used, size - used, "%s...", i ? ", " : "");
+            return;
+        }
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "", name);
+    }
+}
+
+/* "(func (param i32 i32) (result i32))" for the signature "ii:i". */
+static void sig_text(const char *sig, char *out, size_t size) {
+    static const char *const names[] = {"i32", "i64", "f32", "f64"};
+    weft_buf_t b = {0};
+    weft_buf_puts(&b, "(func");
+    const char *colon = strchr(sig, ':');
+    for (int part = 0; part < 2; part++) {
+        const char *from = part ? colon + 1 : sig, *to = part ? colon + strlen(colon) : colon;
+        if (from < to)
+            weft_buf_puts(&b, part ? " (result" : " (param");
+        for (const char *p = from; p < to; p++)
+            weft_buf_printf(&b, " %s", names[strchr("iIfF", *p) - "iIfF"]);
+        if (from < to)
+            weft_buf_puts(&b, ")");
+    }
+    weft_buf_puts(&b, ")");
+    snprintf(out, size, "%s", b.data ? (char *)b.data : "(func)");
+    weft_buf_free(&b);
+}
+
+int weft_function_entry_check(const weft_function_t *fn, const char *entry, weft_error_t *err) {
+    if (weft_module_has_entry(fn->meta, entry))
+        return 0;
+    const char *name = weft_module_name(fn->meta);
+    const char *sig = weft_module_export_sig(fn->meta, entry);
+    char type[256], exports[512];
+    if (sig) {
+        sig_text(sig, type, sizeof type);
+        return weft_error_set(err, WEFT_ENOTFOUND,
+                              "%s: export '%s' has type %s; a call can start only at a function "
+                              "that takes no parameters and returns nothing",
+                              name, entry, type);
+    }
+    weft_function_exports(fn, exports, sizeof exports);
+    bool command = weft_module_has_entry(fn->meta, "_start");
+    bool reactor = weft_module_has_entry(fn->meta, "_initialize");
+    const char *kind = reactor && !command
+                           ? "it is a reactor (it exports _initialize and no _start); "
+                       : !reactor && !command ? "it exports neither _start nor _initialize; "
+                                              : "";
+    return weft_error_set(err, WEFT_ENOTFOUND, "%s has no exported function '%s': %s%s%s", name,
+                          entry, kind,
+                          exports[0] ? "its functions are " : "it exports no functions", exports);
 }
 
 bool weft_function_repeatable(const weft_function_t *fn) {
@@ -216,36 +289,128 @@ static weft_call_outcome_t outcome_of(const weft_outcome_t *o) {
         c.end = o->trap == WEFT_TRAP_DEADLINE       ? WEFT_CALL_DEADLINE
                 : o->trap == WEFT_TRAP_MEMORY_LIMIT ? WEFT_CALL_MEMORY_LIMIT
                                                     : WEFT_CALL_TRAPPED;
-        c.trap = weft_trap_text(o->trap);
+        c.trap = weft_outcome_trap_text(o);
         break;
     }
     return c;
 }
 
+/* The host APIs of one call: outbound HTTP when the module imports it (*host stays
+ * NULL otherwise). Ended by host_end. */
+static int host_begin(weft_function_t *fn, weft_module_t *module, weft_host_t **host,
+                      const weft_net_plugin_t **net, weft_error_t *err) {
+    *host = NULL;
+    *net = NULL;
+    if (!weft_module_imports(module, WEFT_HTTP_MODULE))
+        return 0;
+    /* The engine loaded the plugin when it loaded the module. */
+    *net = weft_net_plugin_get(err);
+    return *net ? (*net)->host_create(&fn->http, host, err) : WEFT_ELOAD;
+}
+
+static void host_end(weft_host_t *host, const weft_net_plugin_t *net) {
+    if (host)
+        net->host_destroy(host);
+}
+
 /* Runs entry of fn with the WASI world cfg, under timeout_ns (0: the function's). */
 static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t *cfg,
                uint64_t timeout_ns, weft_call_outcome_t *out, weft_error_t *err) {
-    weft_host_t *host = NULL;
-    const weft_net_plugin_t *net = NULL;
+    weft_host_t *host;
+    const weft_net_plugin_t *net;
     weft_module_t *module = current_module(fn);
-    if (weft_module_imports(module, WEFT_HTTP_MODULE)) {
-        /* The engine loaded the plugin when it loaded the module. */
-        net = weft_net_plugin_get(err);
-        int rc = net ? net->host_create(&fn->http, &host, err) : WEFT_ELOAD;
-        if (rc) {
-            weft_module_release(module);
-            return rc;
-        }
+    int rc = host_begin(fn, module, &host, &net, err);
+    if (rc) {
+        weft_module_release(module);
+        return rc;
     }
     weft_limits_t limits = {.max_memory = fn->def->max_memory,
                             .timeout_ns = timeout_ns ? timeout_ns : fn->def->timeout_ns};
     weft_outcome_t o;
-    int rc =
-        weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o, err);
+    rc = weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o, err);
     if (!rc)
         *out = outcome_of(&o);
-    if (host)
-        net->host_destroy(host);
+    host_end(host, net);
+    weft_module_release(module);
+    weft_module_release(module);
+    return rc;
+}
+
+/* Bounds on what one --invoke passes (wasm allows 1000 of each; no C compiler writes a
+ * function with that many). */
+#define WEFT_INVOKE_MAX_VALUES 64
+
+/* Reads the arguments of export entry of type sig from opts->params into args. */
+static int invoke_args(const weft_function_t *fn, const char *entry, const char *sig,
+                       const weft_run_opts_t *opts, weft_value_t *args, weft_error_t *err) {
+    const char *colon = strchr(sig, ':');
+    size_t n = (size_t)(colon - sig);
+    char type[256];
+    sig_text(sig, type, sizeof type);
+    if (n > WEFT_INVOKE_MAX_VALUES || strlen(colon + 1) > WEFT_INVOKE_MAX_VALUES)
+        return weft_error_set(err, WEFT_EUNSUPPORTED,
+                              "%s: '%s' has type %s: weft passes at most %d",
+                              weft_module_name(fn->meta), entry, type, WEFT_INVOKE_MAX_VALUES);
+    const char *name = weft_module_name(fn->meta);
+    if (opts->nparams < n)
+        return weft_error_set(err, WEFT_EINVAL, "%s: '%s' takes %zu argument%s, %s; %zu given",
+                              name, entry, n, n == 1 ? "" : "s", type, opts->nparams);
+    static const char *const names[] = {"an i32", "an i64", "an f32", "an f64"};
+    for (size_t i = 0; i < n; i++) {
+        if (weft_value_parse(sig[i], opts->params[i], &args[i]))
+            return weft_error_set(
+                err, WEFT_EINVAL, "%s: '%s' takes %s: argument %zu, '%s', is not %s", name, entry,
+                type, i + 1, opts->params[i], names[strchr("iIfF", sig[i]) - "iIfF"]);
+    }
+    return 0;
+}
+
+/* wasmtime's --invoke (invoke.h, weft_run_opts_t): one instance, its _initialize, then
+ * entry with arguments read from text and its results written as text. */
+static int run_invoke(weft_function_t *fn, const weft_run_opts_t *opts,
+                      const weft_wasi_config_t *cfg, weft_call_outcome_t *out, weft_error_t *err) {
+    const char *entry = opts->entry;
+    const char *sig = entry ? weft_module_export_sig(fn->meta, entry) : ":";
+    weft_value_t args[WEFT_INVOKE_MAX_VALUES], results[WEFT_INVOKE_MAX_VALUES];
+    if (!sig) { /* no such export: the check says what there is instead */
+        int rc = weft_function_entry_check(fn, entry, err);
+        return rc ? rc : WEFT_ENOTFOUND;
+    }
+    int rc = invoke_args(fn, entry, sig, opts, args, err);
+    weft_host_t *host = NULL;
+    const weft_net_plugin_t *net = NULL;
+    weft_wasi_t *wasi = NULL;
+    weft_instance_t *in = NULL;
+    weft_module_t *module = current_module(fn);
+    if (rc || (rc = host_begin(fn, module, &host, &net, err)) ||
+        (rc = weft_wasi_create(cfg, &wasi, err)))
+        goto done;
+    weft_guest_t guest = {.wasi = wasi, .host = host};
+    weft_limits_t limits = {.max_memory = fn->def->max_memory, .timeout_ns = fn->def->timeout_ns};
+    weft_outcome_t o;
+    if ((rc = weft_instance_new(module, &guest, &limits, &in, &o, err)))
+        goto done;
+    if (in && entry)
+        rc = weft_instance_invoke(in, entry, args, results, &o, err);
+    else if (in && weft_module_has_entry(module, "_initialize"))
+        rc = weft_instance_call(in, "_initialize", &o, err);
+    if (rc)
+        goto done;
+    *out = outcome_of(&o);
+    const char *types = strchr(sig, ':') + 1;
+    for (size_t i = 0; o.kind == WEFT_OUTCOME_RETURNED && types[i] && opts->results; i++) {
+        char text[400];
+        weft_value_format(types[i], results[i], text, sizeof text);
+        if (weft_buf_puts(opts->results, text) || weft_buf_puts(opts->results, "\n")) {
+            rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+    }
+done:
+    weft_instance_free(in);
+    if (wasi)
+        weft_wasi_destroy(wasi);
+    host_end(host, net);
     weft_module_release(module);
     return rc;
 }
@@ -266,6 +431,8 @@ int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts, weft_cal
                   {.kind = WEFT_STDIO_FD, .fd = 2}},
     };
     *out = (weft_call_outcome_t){.end = WEFT_CALL_NOT_STARTED};
+    if (opts->invoke)
+        return run_invoke(fn, opts, &cfg, out, err);
     return run(fn, opts->entry, &cfg, 0, out, err);
 }
 

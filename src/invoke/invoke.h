@@ -13,7 +13,11 @@
  *    500, otherwise the status the guest printed. The gateway and the event triggers
  *    come through here, so a function does not know who called it.
  *  - weft_function_run: a plain WASI command with weft's own stdio, argv, preopens and
- *    sockets (`weft run`).
+ *    sockets (`weft run`), or wasmtime's --invoke: any export called with arguments
+ *    given as text, its results printed.
+ *
+ * Either way a WASI reactor (a module exporting _initialize) has its _initialize run
+ * once in every instance, before the export called, as wasmtime does.
  *
  * Nothing of the engine or of WASI shows through this header: callers see the app
  * model, requests, responses and outcomes.
@@ -90,6 +94,13 @@ bool weft_function_optimized(weft_function_t *fn);
 const weft_app_function_t *weft_function_def(const weft_function_t *fn);
 /* Does its module export a function `entry` that a call can start at? */
 bool weft_function_has_entry(const weft_function_t *fn, const char *entry);
+/* 0 when it does; otherwise an error that names the module and says what it exports
+ * instead ("app.wasm has no exported function '_start': it is a reactor (it exports
+ * _initialize and no _start); its functions are _initialize, add, handle"). */
+int weft_function_entry_check(const weft_function_t *fn, const char *entry, weft_error_t *err);
+/* Writes the names of the functions its module exports, ", "-separated ("" when none),
+ * cut with "..." to fit size. */
+void weft_function_exports(const weft_function_t *fn, char *out, size_t size);
 /* Can a call run twice without anyone noticing? True when the function has no volume
  * and no outbound HTTP: it touches nothing but its own stdin, stdout and stderr, which
  * the call holds. Such a call may be tried within a budget and run again. */
@@ -186,17 +197,40 @@ void weft_response_free(weft_response_t *resp);
 
 /* A plain WASI command: weft's own stdin, stdout and stderr, the argv given, the
  * function's environment and volumes, and host sockets handed over (numbered after
- * the volumes). The error is set when the call could not start. */
+ * the volumes). The error is set when the call could not start.
+ *
+ * With `invoke`, wasmtime's --invoke: entry may be any function export; its parameters
+ * are read from params (as many as it takes, as weft_value_parse reads them; more are
+ * ignored) and its results, when it returns, are written to *results one a line (as
+ * weft_value_format writes them). An entry NULL then calls nothing: the module is
+ * instantiated and its _initialize, if any, run. */
 typedef struct weft_run_opts {
     const char *entry; /* NULL: the function's entrypoint */
     const char *const *argv;
     size_t argc;
     const int *sockets;
     size_t nsockets;
+    bool invoke;
+    const char *const *params;
+    size_t nparams;
+    weft_buf_t *results;
 } weft_run_opts_t;
 
 int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts, weft_call_outcome_t *out,
                       weft_error_t *err);
+
+/* ---- Values as text (wasmtime's --invoke), on their own (for unit tests) ----------- */
+
+/* Reads s as a value of type t ('i' i32, 'I' i64, 'f' f32, 'F' f64: weft_import_def_t's
+ * letters) into its bits (engine.h's weft_value_t): an integer in decimal with an
+ * optional sign or in hex after 0x (an i32 from -2147483648 to 4294967295, an i64 in
+ * either 64-bit range), a float as 1.5, -2e-3, inf or NaN. WEFT_EINVAL for anything
+ * else. */
+int weft_value_parse(char t, const char *s, uint64_t *out);
+/* Writes the value of type t with bits v as wasmtime prints a result: integers signed,
+ * floats in the shortest decimal that reads back the same, without an exponent (1.5,
+ * 3, 0.1, 100000000000000000000, NaN, -inf). 400 bytes always suffice. */
+void weft_value_format(char t, uint64_t v, char *out, size_t size);
 
 /* ---- The CGI mapping, on its own (for unit tests and fuzzers) -------------------- */
 

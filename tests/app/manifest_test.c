@@ -57,6 +57,7 @@ int main(void) {
                             "max_memory = \"64MiB\"\n"
                             "allowed_hosts = [\"https://api.example.com\"]\n"
                             "http_max_concurrency = 4\n"
+                            "unknown_imports = \"trap\"\n"
                             "environment = { STAGE = \"test\", RETRIES = 3, DEBUG = true }\n"
                             "volumes = { \"/data\" = \"data\", \"/ro\" = { path = \"/etc/app\", "
                             "readonly = true } }\n"
@@ -95,6 +96,7 @@ int main(void) {
     CHECK_EQ_INT(f->nallowed, 1);
     CHECK_EQ_STR(f->allowed_hosts[0], "https://api.example.com");
     CHECK_EQ_INT(f->http_max_concurrency, 4);
+    CHECK_EQ_INT(f->unknown_imports, WEFT_APP_UNKNOWN_IMPORTS_TRAP);
     CHECK_EQ_INT(f->nenv, 3);
     CHECK_EQ_STR(f->env[0], "STAGE=test");
     CHECK_EQ_STR(f->env[1], "RETRIES=3");
@@ -111,6 +113,7 @@ int main(void) {
     CHECK_EQ_INT(f->timeout_ns, 5000000000ull);
     CHECK_EQ_INT(f->max_memory, 0);
     CHECK_EQ_INT(f->nallowed, 0);
+    CHECK_EQ_INT(f->unknown_imports, WEFT_APP_UNKNOWN_IMPORTS_REFUSE);
     CHECK_EQ_INT(app->nroutes, 3);
     CHECK_EQ_STR(app->routes[0].path, "/cart/...");
     CHECK_EQ_INT(app->routes[0].function, 0);
@@ -118,7 +121,7 @@ int main(void) {
     CHECK_EQ_STR(app->routes[1].path, "/");
     CHECK_EQ_INT(app->routes[1].function, 1);
     CHECK_EQ_STR(app->routes[2].entrypoint, "checkout");
-    CHECK_EQ_INT(app->routes[2].line, 30);
+    CHECK_EQ_INT(app->routes[2].line, 31);
     weft_app_free(app);
 
     /* defaults */
@@ -182,6 +185,11 @@ int main(void) {
             "\"500ms\")");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nmax_memory = \"lots\"\n",
             "weft.toml:4: 'max_memory' in [[function]]: 'lots' is not a size (like \"64MiB\")");
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nunknown_imports = \"stub\"\n",
+            "weft.toml:4: 'unknown_imports' in [[function]] 'f': 'stub' is not \"trap\", "
+            "\"default\" or \"refuse\"");
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nunknown_imports = true\n",
+            "weft.toml:4: 'unknown_imports' in [[function]] 'f' must be a string, not a boolean");
     REFUSED("[[function]]\nname = \"f\"\nsource = 42\n",
             "weft.toml:3: 'source' in [[function]] 'f' must be a string, not an integer");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nallowed_hosts = \"*\"\n",
@@ -241,6 +249,7 @@ int main(void) {
                 "http_max_concurrency = 2\n"
                 "argv = \"${SCRIPT_NAME} ${ARGS}\"\n"
                 "environment = { KEY = \"value\" }\n"
+                "unknown_imports = \"default\"\n"
                 "bindle = \"ignored/with/a/warning\"\n",
                 WEFT_APP_WAGI, &err);
     CHECK(app != NULL);
@@ -260,6 +269,8 @@ int main(void) {
         CHECK_EQ_INT(app->functions[1].nallowed, 2);
         CHECK_EQ_INT(app->functions[1].http_max_concurrency, 2);
         CHECK_EQ_STR(app->functions[1].env[0], "KEY=value");
+        CHECK_EQ_INT(app->functions[0].unknown_imports, WEFT_APP_UNKNOWN_IMPORTS_REFUSE);
+        CHECK_EQ_INT(app->functions[1].unknown_imports, WEFT_APP_UNKNOWN_IMPORTS_DEFAULT);
         CHECK_EQ_INT(app->nroutes, 2);
         CHECK_EQ_STR(app->routes[0].path, "/hello");
         CHECK_EQ_STR(app->routes[1].path, "/static/..."); /* WAGI's missing slash, added */
@@ -275,6 +286,9 @@ int main(void) {
                  "weft.toml:3: module 'oci:registry/x': only local files (a path or file://) are "
                  "supported");
     REFUSED_WAGI("title = \"x\"\n", "weft.toml:1: no [[module]] tables: nothing to serve");
+    REFUSED_WAGI("[[module]]\nroute = \"/\"\nmodule = \"x.wasm\"\nunknown_imports = \"yes\"\n",
+                 "weft.toml:4: 'unknown_imports' in [[module]] '/': 'yes' is not \"trap\", "
+                 "\"default\" or \"refuse\"");
 
     /* ---- weft_app_load: format detection and .wat conversion ------------------------ */
     char dir[] = "/tmp/weft-manifest-test.XXXXXX";

@@ -121,5 +121,6 @@ pushd "$DIR" >/dev/null
 run "$WEFT" up -q --listen 127.0.0.1:0
 popd >/dev/null
 check "a missing entry point: weft up fails" "$RC" 1
-check_contains "and says which" "$ERR" "exports no function '_nope'"
+check_contains "and says which, and what the module exports" "$ERR" \
+  "gw_routes.wasm has no exported function '_nope': its functions are _start, _routes, _hello, _wild"
 finish
