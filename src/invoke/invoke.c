@@ -332,7 +332,6 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
         *out = outcome_of(&o);
     host_end(host, net);
     weft_module_release(module);
-    weft_module_release(module);
     return rc;
 }
 
