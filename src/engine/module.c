@@ -2,8 +2,9 @@
  *
  * Loading a .wasm compiles it first, through the one public entry of the pipeline,
  * weft_module_compile (compile.c): module.c depends on compile.c, and compile.c knows
- * nothing of module.c. Everything else loading needs is the cache's trailer check
- * (cache.c) and the providers of the artifact's imports (imports.c).
+ * nothing of module.c. Everything else loading needs is the cache, which checks a
+ * standalone artifact and takes it in (cache.c, artifact.c), and the providers of the
+ * artifact's imports (imports.c).
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -60,13 +61,12 @@ static int find_code_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 /* dlopen is not re-entrant with respect to init_module: one load at a time. */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* verified: the caller has just checked the artifact's trailer (weft_module_compile
- * does, or wrote it itself), so it is not hashed a second time. */
-static int load_artifact(const char *artifact, const char *name, bool verified, weft_module_t **out,
+/* Loads the artifact at artifact, whose trailer the caller has just checked
+ * (weft_module_compile and weft_cache_adopt do); its path has a slash, so that dlopen()
+ * does not search the library path for it. */
+static int load_artifact(const char *artifact, const char *name, weft_module_t **out,
                          weft_error_t *err) {
-    int rc = verified ? 0 : weft_artifact_verify(artifact, err);
-    if (rc)
-        return rc;
+    int rc = 0;
     wasm_rt_init();
     weft_module_t *m = calloc(1, sizeof *m);
     if (!m)
@@ -121,13 +121,13 @@ fail:
 
 int weft_module_load(const char *path, const weft_compile_opts_t *opts, weft_module_t **out,
                      weft_error_t *err) {
-    if (weft_artifact_is(path))
-        return load_artifact(path, path, false, out, err);
     char artifact[4096];
-    int rc = weft_module_compile(path, opts, artifact, sizeof artifact, err);
+    int rc = weft_artifact_is(path)
+                 ? weft_cache_adopt(path, opts, artifact, sizeof artifact, err)
+                 : weft_module_compile(path, opts, artifact, sizeof artifact, err);
     if (rc)
         return rc;
-    return load_artifact(artifact, path, true, out, err);
+    return load_artifact(artifact, path, out, err);
 }
 
 void weft_module_retain(weft_module_t *m) {
