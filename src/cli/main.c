@@ -55,10 +55,19 @@ static const char compile_help[] =
     "prints the artifact's path. 'weft run' accepts that path as well.\n"
     "\n"
     "options:\n"
-    "  -o, --output FILE     also copy the artifact to FILE\n"
+    "  -o, --output FILE     also write the artifact to FILE, and print FILE\n"
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  -q, --quiet           no progress lines\n"
-    "  -h, --help            this help\n";
+    "  -h, --help            this help\n"
+    "\n"
+    "FILE is a standalone artifact (as 'wasmtime compile -o' writes): 'weft run FILE'\n"
+    "and the module paths of weft.toml, wagi.toml and modules.toml take it wherever\n"
+    "they take a .wasm, whatever its name. A module weft refuses leaves no FILE.\n"
+    "Before loading one, weft refuses it, saying which, when it is:\n"
+    "  truncated or corrupted  (cut short, or its checksum does not match)\n"
+    "  from another weft       (another version of weft or of its glue ABI)\n"
+    "  for another CPU         (compiled for another architecture or system)\n"
+    "Recompile it from its .wasm then.\n";
 
 /* Splits "HOST::GUEST[:readonly]" (wasmtime's spelling) into a volume. */
 static int parse_dir(char *spec, weft_app_volume_t *p) {
@@ -265,7 +274,8 @@ static int cmd_compile(int argc, char **argv) {
     weft_compile_opts_t copts = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+ho:q", opts, NULL)) != -1) {
+    /* Options may follow the module (`weft compile app.wasm -o app.wasmc`). */
+    while ((c = getopt_long(argc, argv, "ho:q", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             output = optarg;
@@ -289,24 +299,27 @@ static int cmd_compile(int argc, char **argv) {
     char artifact[4096];
     weft_error_t err = {0};
     if (weft_invoke_init(&err) ||
-        weft_module_compile(argv[optind], &copts, artifact, sizeof artifact, &err)) {
-        fprintf(stderr, "weft: %s\n", err.msg);
-        return WEFT_EXIT_ERROR;
-    }
+        weft_module_compile(argv[optind], &copts, artifact, sizeof artifact, &err))
+        goto fail;
     if (output) {
         uint8_t *data;
         size_t len;
-        if (weft_file_read(artifact, &data, &len, &err) ||
-            weft_file_write_atomic(output, data, len, &err)) {
-            fprintf(stderr, "weft: %s\n", err.msg);
-            return WEFT_EXIT_ERROR;
-        }
+        if (weft_file_read(artifact, &data, &len, &err))
+            goto fail;
+        int rc = weft_file_write_atomic(output, data, len, &err);
         free(data);
+        if (rc) {
+            weft_error_prefix(&err, "cannot write %s", output);
+            goto fail;
+        }
         puts(output);
     } else {
         puts(artifact);
     }
     return 0;
+fail:
+    fprintf(stderr, "weft: %s\n", err.msg);
+    return WEFT_EXIT_ERROR;
 }
 
 /* `weft up` lives in the network plugin with the gateway. */
