@@ -66,7 +66,7 @@ static const char compile_help[] =
     "prints the artifact's path. 'weft run' accepts that path as well.\n"
     "\n"
     "options:\n"
-    "  -o, --output FILE     also copy the artifact to FILE\n"
+    "  -o, --output FILE     also write the artifact to FILE, and print FILE\n"
     "  --tier TIER           fast (tcc: compiles about ten times faster, runs\n"
     "                        several times slower), opt (cc -O2), or auto (the\n"
     "                        default: a module of 1 MB or more gets the fast tier\n"
@@ -76,7 +76,16 @@ static const char compile_help[] =
     "                        calling one does, with its own --unknown-imports)\n"
     "  --cache-dir DIR       artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  -q, --quiet           no progress lines\n"
-    "  -h, --help            this help\n";
+    "  -h, --help            this help\n"
+    "\n"
+    "FILE is a standalone artifact (as 'wasmtime compile -o' writes): 'weft run FILE'\n"
+    "and the module paths of weft.toml, wagi.toml and modules.toml take it wherever\n"
+    "they take a .wasm, whatever its name. A module weft refuses leaves no FILE.\n"
+    "Before loading one, weft refuses it, saying which, when it is:\n"
+    "  truncated or corrupted  (cut short, or its checksum does not match)\n"
+    "  from another weft       (another version of weft or of its glue ABI)\n"
+    "  for another CPU         (compiled for another architecture or system)\n"
+    "Recompile it from its .wasm then.\n";
 
 /* "fast", "opt" (or "optimized"), "auto". */
 static int parse_tier(const char *s, weft_tier_t *out) {
@@ -359,7 +368,8 @@ static int cmd_compile(int argc, char **argv) {
     weft_compile_opts_t copts = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+ho:q", opts, NULL)) != -1) {
+    /* Options may follow the module (`weft compile app.wasm -o app.wasmc`). */
+    while ((c = getopt_long(argc, argv, "ho:q", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             output = optarg;
@@ -402,35 +412,35 @@ static int cmd_compile(int argc, char **argv) {
     weft_error_t err = {0};
     weft_tier_t built;
     if (weft_invoke_init(&err) ||
-        weft_module_compile_tier(argv[optind], &copts, artifact, sizeof artifact, &built, &err)) {
-        fprintf(stderr, "weft: %s\n", err.msg);
-        return WEFT_EXIT_ERROR;
-    }
+        weft_module_compile_tier(argv[optind], &copts, artifact, sizeof artifact, &built, &err))
+        goto fail;
     /* Auto: a large module gets the fast tier first, ready to run, then the optimized. */
     if (copts.tier == WEFT_TIER_AUTO && built == WEFT_TIER_FAST) {
         if (!copts.quiet)
             fprintf(stderr, "weft: fast tier ready (%s); building the optimized tier\n", artifact);
         copts.tier = WEFT_TIER_OPT;
-        if (weft_module_compile_tier(argv[optind], &copts, artifact, sizeof artifact, &built,
-                                     &err)) {
-            fprintf(stderr, "weft: %s\n", err.msg);
-            return WEFT_EXIT_ERROR;
-        }
+        if (weft_module_compile_tier(argv[optind], &copts, artifact, sizeof artifact, &built, &err))
+            goto fail;
     }
     if (output) {
         uint8_t *data;
         size_t len;
-        if (weft_file_read(artifact, &data, &len, &err) ||
-            weft_file_write_atomic(output, data, len, &err)) {
-            fprintf(stderr, "weft: %s\n", err.msg);
-            return WEFT_EXIT_ERROR;
-        }
+        if (weft_file_read(artifact, &data, &len, &err))
+            goto fail;
+        int rc = weft_file_write_atomic(output, data, len, &err);
         free(data);
+        if (rc) {
+            weft_error_prefix(&err, "cannot write %s", output);
+            goto fail;
+        }
         puts(output);
     } else {
         puts(artifact);
     }
     return 0;
+fail:
+    fprintf(stderr, "weft: %s\n", err.msg);
+    return WEFT_EXIT_ERROR;
 }
 
 /* `weft up` lives in the network plugin with the gateway. */

@@ -1,22 +1,23 @@
-/* cache: where compiled artifacts live, what they are named by, and how a reader knows
- * one is whole.
+/* cache: where compiled artifacts live, what they are named by, and how a standalone
+ * artifact joins them.
  *
  * The folder is opts->cache_dir, else $XDG_CACHE_HOME/weft, else ~/.cache/weft. In it,
  * for a module whose key is K:
- *   K.so              the artifact: a shared object, then a trailer
+ *   K.so              the artifact (artifact.c: a shared object, then a trailer)
  *   K.lock            held (flock) by the one process compiling K
  *   tmp-K-<pid>-XXXX  that process's build folder (kept with WEFT_KEEP_BUILD=1)
+ *   art-S.so          a copy of a standalone artifact (`weft compile -o`) whose
+ *                     checksum is S, loaded instead of it (weft_cache_adopt)
  *   wat/              .wat sources converted by the app layer (app.c)
  *
- * The key covers the module bytes, weft's version and glue ABI, the C compiler and
- * wasm2c (resolved path, size, mtime), the compiler flags and the embedded runtime
- * header, so a change to any of them compiles anew; so does a change to the text that
- * weft_cache_key hashes, which is why it only changes with a reason.
+ * The key covers the module bytes, weft's version and glue ABI, the artifact format,
+ * the C compiler and wasm2c (resolved path, size, mtime), the compiler flags and the
+ * embedded runtime header, so a change to any of them compiles anew; so does a change
+ * to the text that weft_cache_key hashes, which is why it only changes with a reason.
  *
- * The trailer is the SHA-256 of everything before it, that length (8 bytes, host order)
- * and WEFT_ARTIFACT_MAGIC. Artifacts are written under a temporary name and renamed,
- * so a reader sees either none or a whole one; the trailer catches what a rename
- * cannot (a disk that lost blocks, a copy cut short).
+ * Artifacts are written under a temporary name and renamed, so a reader sees either
+ * none or a whole one; their trailer catches what a rename cannot (a disk that lost
+ * blocks, a copy cut short). Nothing in the folder is ever written in place.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,9 +35,6 @@
 #include "embedded_headers.h"
 #include "engine_internal.h"
 #include "glue.h"
-
-#define WEFT_ARTIFACT_MAGIC "WEFTART1"
-#define WEFT_TRAILER_BYTES (32 + 8 + 8)
 
 /* ---- Location ------------------------------------------------------------------------ */
 
@@ -159,10 +157,11 @@ int weft_cache_key(const uint8_t *bytes, size_t len, const char *cc_cmd, const c
     char modhex[65];
     weft_hex(mod, 32, modhex);
     weft_buf_t b = {0};
-    weft_buf_printf(&b,
-                    "weft %s abi %u\ncc %s %lld %lld\nwasm2c %s %lld %lld\nflags %s\nmodule %s\n",
-                    WEFT_VERSION, WEFT_GLUE_ABI, cc, (long long)sc.st_size, (long long)sc.st_mtime,
-                    w2c, (long long)sw.st_size, (long long)sw.st_mtime, flags, modhex);
+    weft_buf_printf(
+        &b,
+        "weft %s abi %u artifact %c\ncc %s %lld %lld\nwasm2c %s %lld %lld\nflags %s\nmodule %s\n",
+        WEFT_VERSION, WEFT_GLUE_ABI, WEFT_ARTIFACT_FORMAT, cc, (long long)sc.st_size,
+        (long long)sc.st_mtime, w2c, (long long)sw.st_size, (long long)sw.st_mtime, flags, modhex);
     /* The embedded runtime header is part of the ABI too. */
     weft_buf_puts(&b, weft_embedded_wasm_rt_h);
     uint8_t k[32];
@@ -190,76 +189,73 @@ void weft_cache_unlock(int lock, const char *lockpath) {
     }
 }
 
-/* ---- Artifact trailer ---------------------------------------------------------------- */
+/* ---- Standalone artifacts ------------------------------------------------------------ */
 
-bool weft_artifact_is(const char *path) {
+/* Is the file at path in the folder dir? */
+static bool in_folder(const char *path, const char *dir) {
+    char rp[PATH_MAX], rd[PATH_MAX];
+    if (!realpath(path, rp) || !realpath(dir, rd))
+        return false;
+    char *slash = strrchr(rp, '/');
+    if (!slash)
+        return false;
+    *slash = 0;
+    return !strcmp(rp[0] ? rp : "/", rd);
+}
+
+/* Does the file at path hold exactly data[0..len)? */
+static bool same_bytes(const char *path, const uint8_t *data, size_t len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    unsigned char magic[4];
-    bool is = read(fd, magic, 4) == 4 && !memcmp(magic,
-                                                 "\x7f"
-                                                 "ELF",
-                                                 4);
-    close(fd);
-    return is;
-}
-
-int weft_artifact_verify(const char *path, weft_error_t *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return weft_error_set(err, WEFT_ENOTFOUND, "%s: %s", path, strerror(errno));
-    int rc = 0;
     struct stat st;
-    void *map = MAP_FAILED;
-    if (fstat(fd, &st) || st.st_size < WEFT_TRAILER_BYTES + 4) {
-        rc = weft_error_set(err, WEFT_ELOAD, "%s: truncated artifact", path);
-        goto out;
+    bool same = false;
+    if (!fstat(fd, &st) && len > 0 && (uint64_t)st.st_size == len) {
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map != MAP_FAILED) {
+            same = !memcmp(map, data, len);
+            munmap(map, len);
+        }
     }
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-        rc = weft_error_set(err, WEFT_ELOAD, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    const uint8_t *t = (const uint8_t *)map + st.st_size - WEFT_TRAILER_BYTES;
-    uint64_t len;
-    memcpy(&len, t + 32, 8);
-    if (memcmp(t + 40, WEFT_ARTIFACT_MAGIC, 8) != 0 ||
-        len != (uint64_t)st.st_size - WEFT_TRAILER_BYTES) {
-        rc = weft_error_set(err, WEFT_ELOAD, "%s: not a weft artifact, or truncated", path);
-        goto out;
-    }
-    uint8_t sum[32];
-    weft_sha256(map, (size_t)len, sum);
-    if (memcmp(sum, t, 32) != 0)
-        rc = weft_error_set(err, WEFT_ELOAD, "%s: corrupt artifact (checksum mismatch)", path);
-out:
-    if (map != MAP_FAILED)
-        munmap(map, (size_t)st.st_size);
     close(fd);
-    return rc;
+    return same;
 }
 
-int weft_artifact_store(const char *so, const char *dest, weft_error_t *err) {
+/* A standalone artifact is read once, checked in memory, and loaded from a copy of
+ * those bytes in the cache, named by their checksum, rather than from where it lies:
+ * - what is checked is what is loaded: a file replaced between the check and dlopen()
+ *   cannot slip in unchecked code;
+ * - the user's file can be overwritten while weft runs it (`cp new.wasmc app.wasmc`
+ *   truncates and rewrites the inode in place, which kills a process that maps it
+ *   with SIGBUS); the cache's files are only ever replaced by rename;
+ * - dlopen() returns the handle already open for a path it has seen, whatever the
+ *   file holds now: a path per content means the same bytes share one handle (and
+ *   their pages, across processes) and new bytes are never taken for old ones.
+ * The copy costs one write the first time, then one comparison. A file already in the
+ * cache folder is loaded where it is, and so is any artifact when the cache cannot be
+ * written (a read-only home), as it is still checked; a path without a slash then gets
+ * "./", or dlopen() would search the library path for it. */
+int weft_cache_adopt(const char *path, const weft_compile_opts_t *opts, char *out, size_t size,
+                     weft_error_t *err) {
     uint8_t *data = NULL;
-    size_t len;
-    int rc = weft_file_read(so, &data, &len, err);
+    size_t len = 0;
+    uint8_t sum[32];
+    int rc = weft_file_read(path, &data, &len, err);
     if (rc)
         return rc;
-    if (len < 64) {
-        free(data);
-        return weft_error_set(err, WEFT_ECOMPILE, "the C compiler wrote an empty object");
+    if ((rc = weft_artifact_check(path, data, len, sum, err)))
+        goto out;
+    char dir[PATH_MAX - 100], hex[65];
+    bool copied = false;
+    if (weft_cache_dir(opts, dir, sizeof dir, NULL) == 0 && !in_folder(path, dir)) {
+        weft_hex(sum, 32, hex);
+        int n = snprintf(out, size, "%s/art-%s.so", dir, hex);
+        copied = n > 0 && (size_t)n < size &&
+                 (same_bytes(out, data, len) || weft_file_write_atomic(out, data, len, NULL) == 0);
     }
-    uint8_t *full = realloc(data, len + WEFT_TRAILER_BYTES);
-    if (!full) {
-        free(data);
-        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    }
-    weft_sha256(full, len, full + len);
-    uint64_t l = len;
-    memcpy(full + len + 32, &l, 8);
-    memcpy(full + len + 40, WEFT_ARTIFACT_MAGIC, 8);
-    rc = weft_file_write_atomic(dest, full, len + WEFT_TRAILER_BYTES, err);
-    free(full);
+    if (!copied && snprintf(out, size, "%s%s", strchr(path, '/') ? "" : "./", path) >= (int)size)
+        rc = weft_error_set(err, WEFT_EINVAL, "%s: path too long", path);
+out:
+    free(data);
     return rc;
 }

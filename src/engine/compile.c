@@ -9,7 +9,7 @@
  *   rewrite    rewrite.c: host calls guarded, fast memory access
  *   glue       glue.c: generate glue.c (the fixed ABI of glue.h) and data.S
  *   cc         cc -O2 -fPIC -shared (here), large modules split first (split.c)
- *   store      cache.c: append the trailer, rename into the cache
+ *   store      artifact.c: append the trailer, rename into the cache
  *
  * Data segments stay out of the C: wasm2c would write them as byte-array initializers,
  * which gcc parses slowly (a module with 17 MB of data took most of a minute). They are
@@ -366,6 +366,11 @@ int weft_module_compile_tier(const char *wasm_path, const weft_compile_opts_t *o
                              size_t size, weft_tier_t *built, weft_error_t *err) {
     uint8_t *bytes = NULL;
     size_t len = 0;
+    if (weft_artifact_is(wasm_path))
+        return weft_error_set(err, WEFT_EMODULE,
+                              "%s is a compiled artifact already: compile the .wasm it was "
+                              "compiled from",
+                              wasm_path);
     int rc = weft_file_read(wasm_path, &bytes, &len, err);
     if (rc)
         return rc;

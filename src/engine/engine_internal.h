@@ -4,13 +4,15 @@
  *   module.c       loading artifacts, instances -> compile.c only through
  *                  weft_module_compile (engine.h); cache.c, imports.c, runtime.c, memory.c
  *   compile.c      the pipeline, .wasm to artifact -> wasm_reader.c, check.c, tools.c,
- *                  rewrite.c, glue.c, split.c, cache.c
+ *                  rewrite.c, glue.c, split.c, cache.c, artifact.c
  *   check.c        what weft refuses before translating -> imports.c
  *   tools.c        running wasm2c and the C compiler, progress lines
  *   rewrite.c      wasm2c's module.c rewritten (host calls guarded, fast memory access)
  *   glue.c         generated glue.c and data.S (glue.h's ABI)
  *   split.c        a large module.c cut into translation units
- *   cache.c        the cache folder, keys, locks, the artifact trailer
+ *   cache.c        the cache folder, keys, locks; standalone artifacts taken in
+ *                  -> artifact.c
+ *   artifact.c     the artifact file: its trailer, the checks before dlopen()
  *   imports.c      what the host provides (engine.h only)
  *   wasm_reader.c  the module's structure (wasm_reader.h)
  *   runtime.c      traps, deadlines, guarded calls (wasm-rt.h) -> memory.c
@@ -80,11 +82,31 @@ int weft_cache_build_dir(const char *dir, const char *key, char *out, size_t siz
  * cannot be opened (the compile then goes on unserialized, as it is still correct). */
 int weft_cache_lock(const char *dir, const char *key, char *lockpath, size_t size);
 void weft_cache_unlock(int lock, const char *lockpath);
+/* Checks the standalone artifact at path (`weft compile -o`), takes it into the cache
+ * (dir/art-<checksum>.so) and writes to out the path to dlopen(): that copy, or path
+ * itself when it is in the cache already or the cache cannot be written (see cache.c). */
+int weft_cache_adopt(const char *path, const weft_compile_opts_t *opts, char *out, size_t size,
+                     weft_error_t *err);
+
+/* ---- artifact.c ---- */
+
+/* The format of the trailer weft writes (its magic's last character); part of the
+ * cache key. */
+#define WEFT_ARTIFACT_FORMAT '2'
+
 /* Writes the shared object at so to dest (atomically) with the trailer appended. */
 int weft_artifact_store(const char *so, const char *dest, weft_error_t *err);
-/* Checks an artifact's trailer (size and SHA-256 of what precedes it). */
+/* Checks the artifact data[0..len) read from name before it is loaded: whole (not cut
+ * off), undamaged (length and SHA-256), built for this CPU and by this weft (glue ABI,
+ * version, runtime headers). A refusal says which, names the file and tells how to
+ * recompile it. On success the checksum is written to sum (if not NULL). */
+int weft_artifact_check(const char *name, const uint8_t *data, size_t len, uint8_t sum[32],
+                        weft_error_t *err);
+/* weft_artifact_check of the file at path. */
 int weft_artifact_verify(const char *path, weft_error_t *err);
-/* Is path a shared object (an artifact) rather than a .wasm? */
+/* Is path an artifact rather than a .wasm? Decided by content: a shared object (ELF
+ * magic), or a file that ends with weft's trailer magic (whose start may be damaged),
+ * whatever its name. */
 bool weft_artifact_is(const char *path);
 
 /* ---- tools.c ---- */

@@ -2,8 +2,9 @@
  *
  * Loading a .wasm compiles it first, through the one public entry of the pipeline,
  * weft_module_compile (compile.c): module.c depends on compile.c, and compile.c knows
- * nothing of module.c. Everything else loading needs is the cache's trailer check
- * (cache.c) and the providers of the artifact's imports (imports.c).
+ * nothing of module.c. Everything else loading needs is the cache, which checks a
+ * standalone artifact and takes it in (cache.c, artifact.c), and the providers of the
+ * artifact's imports (imports.c).
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -62,13 +63,12 @@ static int find_code_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 /* dlopen is not re-entrant with respect to init_module: one load at a time. */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* verified: the caller has just checked the artifact's trailer (weft_module_compile
- * does, or wrote it itself), so it is not hashed a second time. */
-static int load_artifact(const char *artifact, const char *name, bool verified, weft_module_t **out,
+/* Loads the artifact at artifact, whose trailer the caller has just checked
+ * (weft_module_compile and weft_cache_adopt do); its path has a slash, so that dlopen()
+ * does not search the library path for it. */
+static int load_artifact(const char *artifact, const char *name, weft_module_t **out,
                          weft_error_t *err) {
-    int rc = verified ? 0 : weft_artifact_verify(artifact, err);
-    if (rc)
-        return rc;
+    int rc = 0;
     wasm_rt_init();
     weft_module_t *m = calloc(1, sizeof *m);
     if (!m)
@@ -138,16 +138,14 @@ static int set_unknown_imports(weft_module_t *m, const weft_compile_opts_t *opts
 
 int weft_module_load(const char *path, const weft_compile_opts_t *opts, weft_module_t **out,
                      weft_error_t *err) {
-    int rc;
+    char artifact[4096];
     weft_tier_t tier = WEFT_TIER_AUTO;
-    if (weft_artifact_is(path)) {
-        rc = load_artifact(path, path, false, out, err);
-    } else {
-        char artifact[4096];
-        rc = weft_module_compile_tier(path, opts, artifact, sizeof artifact, &tier, err);
-        if (!rc)
-            rc = load_artifact(artifact, path, true, out, err);
-    }
+    int rc = weft_artifact_is(path)
+                 ? weft_cache_adopt(path, opts, artifact, sizeof artifact, err)
+                 : weft_module_compile_tier(path, opts, artifact, sizeof artifact, &tier, err);
+    if (rc)
+        return rc;
+    rc = load_artifact(artifact, path, out, err);
     if (!rc)
         (*out)->tier = tier;
     if (!rc && (rc = set_unknown_imports(*out, opts, err)))
