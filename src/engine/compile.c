@@ -38,7 +38,11 @@
 
 /* Flags for the generated C: compiling, then linking the shared object. */
 #define WEFT_CC_COMPILE                                                                            \
-    "-O2", "-std=gnu11", "-fPIC", "-w", "-fvisibility=hidden", "-fno-semantic-interposition"
+    "-std=gnu11", "-fPIC", "-w", "-fvisibility=hidden", "-fno-semantic-interposition"
+/* The optimized tier's level: -O2, but -O1 for generated C over WEFT_O2_MAX_BYTES, on
+ * which -O2 costs about 4 s of CPU per MB (a 30 MB module's 350 MB of C: 24 minutes of
+ * CPU, 12 on two cores) and -O1 about 2.8. */
+#define WEFT_O2_MAX_BYTES 64000000
 /* No -z now: host functions from plugins are bound lazily (engine.h). */
 #define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,noexecstack"
 /* After the objects: wasm2c's float operations call libm (sqrt, floor, ...). */
@@ -49,8 +53,11 @@
 #define WEFT_TCC_COMPILE "-fPIC", "-w", "-include", "tcc_compat.h"
 /* The flags as the cache key spells them; a tier's key differs from the other's. */
 #define WEFT_CFLAGS_TEXT                                                                           \
-    "-O2 -std=gnu11 -fPIC -w -fvisibility=hidden -fno-semantic-interposition -shared "             \
-    "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; units " WEFT_STR(WEFT_UNIT_BYTES)
+    "-O2 (-O1 over " WEFT_STR(                                                                     \
+        WEFT_O2_MAX_BYTES) ") -std=gnu11 -fPIC -w -fvisibility=hidden "                            \
+                           "-fno-semantic-interposition -shared "                                  \
+                           "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; units " WEFT_STR(               \
+                               WEFT_UNIT_BYTES)
 #define WEFT_TCC_TEXT                                                                              \
     "tier fast 1: tcc -fPIC -w -include tcc_compat.h; cc -shared -Wl,-Bsymbolic "                  \
     "-Wl,-z,noexecstack -lm; units " WEFT_STR(WEFT_UNIT_BYTES)
@@ -121,12 +128,13 @@ static int write_file_in(const char *dir, const char *name, const void *data, si
 /* ---- cc ---------------------------------------------------------------------------------- */
 
 /* The command that compiles src to obj in tier. */
-static void compile_argv(weft_tier_t tier, char *cc, char *src, char *obj, char **out) {
+static void compile_argv(weft_tier_t tier, char *level, char *cc, char *src, char *obj,
+                         char **out) {
     if (tier == WEFT_TIER_FAST) {
         char *a[] = {WEFT_TCC, WEFT_TCC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
         memcpy(out, a, sizeof a);
     } else {
-        char *a[] = {cc, WEFT_CC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
+        char *a[] = {cc, level, WEFT_CC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
         memcpy(out, a, sizeof a);
     }
 }
@@ -141,7 +149,9 @@ static int compile_c(const char *tmp, const char *name, weft_tier_t tier, weft_p
     snprintf(path, sizeof path, "%s/module.c", tmp);
     struct stat st;
     int units = 0, rc;
-    if (stat(path, &st) == 0 && st.st_size > WEFT_SPLIT_MIN_BYTES) {
+    bool have_size = stat(path, &st) == 0;
+    char *level = have_size && st.st_size > WEFT_O2_MAX_BYTES ? "-O1" : "-O2";
+    if (have_size && st.st_size > WEFT_SPLIT_MIN_BYTES) {
         /* Enough units to bound each compiler's memory, and at least one per core. */
         size_t size = (size_t)st.st_size, jobs = (size_t)weft_tool_jobs();
         size_t want = (size + WEFT_UNIT_BYTES - 1) / WEFT_UNIT_BYTES;
@@ -186,7 +196,7 @@ static int compile_c(const char *tmp, const char *name, weft_tier_t tier, weft_p
         else
             snprintf(src, 32, "%s", i == units + 1 ? "glue.c" : "data.S");
         snprintf(obj, 32, "%.*s.o", (int)(strrchr(src, '.') - src), src);
-        compile_argv(i <= units ? tier : WEFT_TIER_OPT, cc, src, obj, store[i]);
+        compile_argv(i <= units ? tier : WEFT_TIER_OPT, level, cc, src, obj, store[i]);
         argvs[i] = store[i];
     }
     failed = weft_tools_run(tmp, argvs, n, weft_tool_jobs(), prog, stage, &crashed);
