@@ -65,7 +65,9 @@ measure() {
     while kill -0 "$pid" 2>/dev/null; do
         sum=0
         for p in $(pstree -p "$pid" 2>/dev/null | grep -o '([0-9]*)' | tr -d '()'); do
-            sum=$((sum + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+            local rss
+            rss=$(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+            sum=$((sum + ${rss:-0}))
         done
         ((sum > peak)) && peak=$sum
         sleep 0.2
