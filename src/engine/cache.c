@@ -117,36 +117,14 @@ void weft_cache_sweep(const char *dir) {
 
 /* ---- Key ----------------------------------------------------------------------------- */
 
-/* Finds cmd in PATH (or takes it as a path), resolved through symlinks. */
-static int resolve_program(const char *cmd, char *out, size_t size) {
-    if (strchr(cmd, '/'))
-        return realpath(cmd, out) ? 0 : -1;
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        char cand[PATH_MAX];
-        if (snprintf(cand, sizeof cand, "%.*s/%s", (int)n, path, cmd) < (int)sizeof cand &&
-            access(cand, X_OK) == 0 && realpath(cand, out))
-            return 0;
-        path += n;
-        if (*path == ':')
-            path++;
-    }
-    (void)size;
-    return -1;
-}
-
 int weft_cache_key(const uint8_t *bytes, size_t len, const char *cc_cmd, const char *flags,
                    char key[65], weft_error_t *err) {
     char cc[PATH_MAX], w2c[PATH_MAX];
-    if (resolve_program(cc_cmd, cc, sizeof cc))
+    if (weft_tool_find(cc_cmd, cc, sizeof cc))
         return weft_error_set(
             err, WEFT_ECOMPILE,
             "no C compiler '%s' found: install gcc (apt-get install gcc) or set CC", cc_cmd);
-    if (resolve_program("wasm2c", w2c, sizeof w2c))
+    if (weft_tool_find("wasm2c", w2c, sizeof w2c))
         return weft_error_set(err, WEFT_ECOMPILE,
                               "wasm2c not found: install it with apt-get install wabt");
     struct stat sc, sw;

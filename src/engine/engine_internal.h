@@ -138,6 +138,9 @@ int weft_tool_run(const char *dir, char *const argv[], weft_progress_t *p, const
                   bool *crashed);
 /* The first lines of dir/log<i>, for an error message. */
 void weft_tool_log(const char *dir, int i, char *out, size_t size);
+/* Finds cmd in $PATH (or takes it as a path), resolved through symlinks, into out
+ * (PATH_MAX bytes); -1 when it is not there to run. */
+int weft_tool_find(const char *cmd, char *out, size_t size);
 /* Is prog (a name looked up in $PATH, or a path) there to run? */
 bool weft_tool_available(const char *prog);
 /* The path of tcc's runtime library (libtcc1.a: conversions such as __floatundisf

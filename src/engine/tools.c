@@ -165,21 +165,30 @@ void weft_tool_log(const char *dir, int i, char *out, size_t size) {
     free(text);
 }
 
-bool weft_tool_available(const char *prog) {
+int weft_tool_find(const char *cmd, char *out, size_t size) {
+    if (strchr(cmd, '/'))
+        return realpath(cmd, out) ? 0 : -1;
     const char *path = getenv("PATH");
-    if (strchr(prog, '/'))
-        return access(prog, X_OK) == 0;
-    while (path && *path) {
-        const char *colon = strchr(path, ':');
-        size_t n = colon ? (size_t)(colon - path) : strlen(path);
-        char full[PATH_MAX];
-        if ((size_t)snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? path : ".", prog) <
-                sizeof full &&
-            access(full, X_OK) == 0)
-            return true;
-        path = colon ? colon + 1 : NULL;
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        char cand[PATH_MAX];
+        if (snprintf(cand, sizeof cand, "%.*s/%s", (int)n, path, cmd) < (int)sizeof cand &&
+            access(cand, X_OK) == 0 && realpath(cand, out))
+            return 0;
+        path += n;
+        if (*path == ':')
+            path++;
     }
-    return false;
+    (void)size;
+    return -1;
+}
+
+bool weft_tool_available(const char *prog) {
+    char path[PATH_MAX];
+    return weft_tool_find(prog, path, sizeof path) == 0;
 }
 
 int weft_tool_tcc_runtime(char *out, size_t size) {

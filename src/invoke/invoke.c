@@ -202,11 +202,7 @@ const weft_app_function_t *weft_function_def(const weft_function_t *fn) {
 }
 
 bool weft_function_has_entry(const weft_function_t *fn, const char *entry) {
-    /* Both tiers export the same. */
-    weft_module_t *m = current_module((weft_function_t *)fn);
-    bool has = weft_module_has_entry(m, entry);
-    weft_module_release(m);
-    return has;
+    return weft_module_has_entry(fn->meta, entry); /* both tiers export the same */
 }
 
 void weft_function_exports(const weft_function_t *fn, char *out, size_t size) {
