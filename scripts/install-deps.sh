@@ -9,7 +9,7 @@ PACKAGES=(
   # guests: C to wasm32-wasi, and wasm2c
   clang lld wasi-libc libclang-rt-dev-wasm32 wabt tcc
   # libraries
-  libssl-dev nettle-dev libh2o-evloop-dev libcurl4-openssl-dev libjansson-dev
+  libssl-dev nettle-dev libh2o-evloop-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev
   # third-party C sources a test builds for WASI (stb_image)
   libstb-dev
   # sanitizers and fuzzers (clang's runtime)
