@@ -411,6 +411,8 @@ static int cmd_compile(int argc, char **argv) {
     char artifact[4096];
     weft_error_t err = {0};
     weft_tier_t built;
+    /* Auto: the optimized build that may follow reuses the fast one's translation. */
+    copts.keep_c = copts.tier == WEFT_TIER_AUTO;
     if (weft_invoke_init(&err) ||
         weft_module_compile_tier(argv[optind], &copts, artifact, sizeof artifact, &built, &err))
         goto fail;

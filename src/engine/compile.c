@@ -26,7 +26,9 @@
  *
  * Nothing here calls module.c: loading calls weft_module_compile, never the reverse.
  */
+#include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +41,16 @@
 /* Flags for the generated C: compiling, then linking the shared object. */
 #define WEFT_CC_COMPILE                                                                            \
     "-std=gnu11", "-fPIC", "-w", "-fvisibility=hidden", "-fno-semantic-interposition"
-/* The optimized tier's level: -O2, but -O1 for generated C over WEFT_O2_MAX_BYTES, on
- * which -O2 costs about 4 s of CPU per MB (a 30 MB module's 350 MB of C: 24 minutes of
- * CPU, 12 on two cores) and -O1 about 2.8. */
+/* The optimized tier's level: -O2, but a lighter one for generated C over
+ * WEFT_O2_MAX_BYTES, on which -O2 costs about 4 s of CPU per MB (a 30 MB module's 350 MB
+ * of C: 24 minutes of CPU, 12 on two cores). WEFT_HUGE_LEVEL is gcc's -Og with loop
+ * invariant motion and scalar replacement put back: about 2.0 s of CPU per MB against
+ * 2.8 for -O1 (a 5.7 MB unit of yosys: 5.5 s against 7.4), for code as fast as -O1's
+ * on the engine benchmark (both levels forced on it: geomean 1.02x and 1.05x gcc -O2,
+ * within that run's noise; bench/README.md, "Compile"). */
 #define WEFT_O2_MAX_BYTES 64000000
+#define WEFT_HUGE_LEVEL "-Og", "-fmove-loop-invariants", "-ftree-sra"
+#define WEFT_HUGE_LEVEL_TEXT "-Og -fmove-loop-invariants -ftree-sra"
 /* No -z now: host functions from plugins are bound lazily (engine.h). */
 #define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,noexecstack"
 /* After the objects: wasm2c's float operations call libm (sqrt, floor, ...). */
@@ -53,11 +61,11 @@
 #define WEFT_TCC_COMPILE "-fPIC", "-w", "-include", "tcc_compat.h"
 /* The flags as the cache key spells them; a tier's key differs from the other's. */
 #define WEFT_CFLAGS_TEXT                                                                           \
-    "-O2 (-O1 over " WEFT_STR(                                                                     \
-        WEFT_O2_MAX_BYTES) ") -std=gnu11 -fPIC -w -fvisibility=hidden "                            \
-                           "-fno-semantic-interposition -shared "                                  \
-                           "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; units " WEFT_STR(               \
-                               WEFT_UNIT_BYTES)
+    "-O2 (" WEFT_HUGE_LEVEL_TEXT                                                                   \
+    " over " WEFT_STR(WEFT_O2_MAX_BYTES) ") -std=gnu11 -fPIC -w -fvisibility=hidden "              \
+                                         "-fno-semantic-interposition -shared "                    \
+                                         "-Wl,-Bsymbolic -Wl,-z,noexecstack -lm; units " WEFT_STR( \
+                                             WEFT_UNIT_BYTES)
 #define WEFT_TCC_TEXT                                                                              \
     "tier fast 1: tcc -fPIC -w -include tcc_compat.h; cc -shared -Wl,-Bsymbolic "                  \
     "-Wl,-z,noexecstack -lm; units " WEFT_STR(WEFT_UNIT_BYTES)
@@ -127,31 +135,40 @@ static int write_file_in(const char *dir, const char *name, const void *data, si
 
 /* ---- cc ---------------------------------------------------------------------------------- */
 
-/* The command that compiles src to obj in tier. */
-static void compile_argv(weft_tier_t tier, char *level, char *cc, char *src, char *obj,
-                         char **out) {
+/* The command that compiles src to obj in tier; huge: the C is over WEFT_O2_MAX_BYTES. */
+static void compile_argv(weft_tier_t tier, bool huge, char *cc, char *src, char *obj, char **out) {
     if (tier == WEFT_TIER_FAST) {
         char *a[] = {WEFT_TCC, WEFT_TCC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
         memcpy(out, a, sizeof a);
+    } else if (huge) {
+        char *a[] = {cc, WEFT_HUGE_LEVEL, WEFT_CC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
+        memcpy(out, a, sizeof a);
     } else {
-        char *a[] = {cc, level, WEFT_CC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
+        char *a[] = {cc, "-O2", WEFT_CC_COMPILE, "-I.", "-c", src, "-o", obj, NULL};
         memcpy(out, a, sizeof a);
     }
 }
 #define WEFT_ARGV_MAX 16
 
-/* Compiles tmp's C into tmp/module.so: module.c and, for a large module, the units of
- * its function definitions (split.c), at most one compiler per core; then glue.c and
- * data.S (always with cc: they are small, and tcc's assembler lacks .incbin), and links. */
-static int compile_c(const char *tmp, const char *name, weft_tier_t tier, weft_progress_t *prog,
-                     weft_error_t *err) {
+/* The translated C in a build folder: module.c and, when it was split, units
+ * unit0.c .. unit<units-1>.c; c_bytes is the size of module.c as wasm2c wrote it. */
+typedef struct c_tree {
+    int units;
+    size_t c_bytes;
+} c_tree_t;
+
+/* Splits a large tmp/module.c into units (split.c): enough to bound each compiler's
+ * memory, and at least one per core. */
+static int split_c(const char *tmp, weft_progress_t *prog, c_tree_t *tree, weft_error_t *err) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/module.c", tmp);
     struct stat st;
-    int units = 0, rc;
-    bool have_size = stat(path, &st) == 0;
-    char *level = have_size && st.st_size > WEFT_O2_MAX_BYTES ? "-O1" : "-O2";
-    if (have_size && st.st_size > WEFT_SPLIT_MIN_BYTES) {
+    int rc;
+    *tree = (c_tree_t){0};
+    if (stat(path, &st))
+        return 0; /* the compiler will say */
+    tree->c_bytes = (size_t)st.st_size;
+    if (st.st_size > WEFT_SPLIT_MIN_BYTES) {
         /* Enough units to bound each compiler's memory, and at least one per core. */
         size_t size = (size_t)st.st_size, jobs = (size_t)weft_tool_jobs();
         size_t want = (size + WEFT_UNIT_BYTES - 1) / WEFT_UNIT_BYTES;
@@ -167,9 +184,19 @@ static int compile_c(const char *tmp, const char *name, weft_tier_t tier, weft_p
         if (env && atoi(env) > 0)
             want = (size_t)atoi(env) < WEFT_MAX_UNITS ? (size_t)atoi(env) : WEFT_MAX_UNITS;
         weft_progress_note(prog, "splitting C");
-        if (want >= 2 && (rc = weft_split_module_c(tmp, (int)want, &units, err)))
+        if (want >= 2 && (rc = weft_split_module_c(tmp, (int)want, &tree->units, err)))
             return rc;
     }
+    return 0;
+}
+
+/* Compiles tmp's C (tree) into tmp/module.so: module.c and the units, at most one
+ * compiler per core; then glue.c and data.S (always with cc: they are small, and tcc's
+ * assembler lacks .incbin), and links. */
+static int compile_c(const char *tmp, const char *name, weft_tier_t tier, const c_tree_t *tree,
+                     weft_progress_t *prog, weft_error_t *err) {
+    int units = tree->units, rc;
+    bool huge = tree->c_bytes > WEFT_O2_MAX_BYTES;
     if (tier == WEFT_TIER_FAST &&
         (rc = write_file_in(tmp, "tcc_compat.h", tcc_compat_h, strlen(tcc_compat_h), err)))
         return rc;
@@ -196,7 +223,7 @@ static int compile_c(const char *tmp, const char *name, weft_tier_t tier, weft_p
         else
             snprintf(src, 32, "%s", i == units + 1 ? "glue.c" : "data.S");
         snprintf(obj, 32, "%.*s.o", (int)(strrchr(src, '.') - src), src);
-        compile_argv(i <= units ? tier : WEFT_TIER_OPT, level, cc, src, obj, store[i]);
+        compile_argv(i <= units ? tier : WEFT_TIER_OPT, huge, cc, src, obj, store[i]);
         argvs[i] = store[i];
     }
     failed = weft_tools_run(tmp, argvs, n, weft_tool_jobs(), prog, stage, &crashed);
@@ -247,7 +274,7 @@ out:
 /* Runs the stages in tmp; on success tmp/module.so holds the shared object. */
 static int build_in(const char *tmp, const char *name, const uint8_t *bytes, size_t len,
                     weft_tier_t tier, weft_unknown_imports_t mode, weft_progress_t *prog,
-                    weft_error_t *err) {
+                    c_tree_t *tree, weft_error_t *err) {
     weft_wasm_module_t m;
     uint8_t *stripped = NULL;
     size_t stripped_len = 0;
@@ -309,7 +336,8 @@ static int build_in(const char *tmp, const char *name, const uint8_t *bytes, siz
         (rc = weft_rewrite_module_c(tmp, facts.memory_field, err)) ||
         (rc = weft_glue_write(tmp, &m, strip, unknown, (const char *)hdr, &facts, err)))
         goto out;
-    rc = compile_c(tmp, name, tier, prog, err);
+    if (!(rc = split_c(tmp, prog, tree, err)))
+        rc = compile_c(tmp, name, tier, tree, prog, err);
 out:
     free(unknown);
     free(hdr);
@@ -325,6 +353,69 @@ static int tier_artifact(const uint8_t *bytes, size_t len, const char *dir, weft
     int rc = weft_cache_key(bytes, len, fast ? WEFT_TCC : weft_tool_cc(),
                             fast ? WEFT_TCC_TEXT : WEFT_CFLAGS_TEXT, key, err);
     return rc ? rc : weft_cache_artifact_path(dir, key, artifact, size, err);
+}
+
+/* ---- Translations kept for the optimized tier ------------------------------------ */
+
+/* A fast build asked to (keep_c) leaves its folder, stripped of what tcc made, for the
+ * optimized build of the same module that follows in this process: that build compiles
+ * the same C again with gcc instead of translating anew (a minute of wasm2c for a 30 MB
+ * module). The folder keeps its build-folder name, so a process that exits before using
+ * it leaves it to weft_cache_sweep, like any other dead build. */
+#define WEFT_KEPT_MAX 4
+static struct kept_c {
+    char key[65]; /* the optimized tier's cache key */
+    char dir[PATH_MAX];
+    c_tree_t tree;
+} kept[WEFT_KEPT_MAX];
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Removes what the fast tier wrote beside the C: objects, logs, its header, module.so. */
+static void strip_fast_outputs(const char *tmp) {
+    DIR *d = opendir(tmp);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if ((n > 2 && !strcmp(e->d_name + n - 2, ".o")) || !strncmp(e->d_name, "log", 3) ||
+            !strcmp(e->d_name, "module.so") || !strcmp(e->d_name, "tcc_compat.h")) {
+            char p[PATH_MAX];
+            if ((size_t)snprintf(p, sizeof p, "%s/%s", tmp, e->d_name) < sizeof p)
+                unlink(p);
+        }
+    }
+    closedir(d);
+}
+
+/* Keeps tmp for key; a full table drops its oldest entry. */
+static void keep_c(const char *key, const char *tmp, const c_tree_t *tree) {
+    strip_fast_outputs(tmp);
+    pthread_mutex_lock(&kept_lock);
+    if (kept[WEFT_KEPT_MAX - 1].dir[0])
+        weft_cache_remove_tree(kept[WEFT_KEPT_MAX - 1].dir);
+    memmove(&kept[1], &kept[0], (WEFT_KEPT_MAX - 1) * sizeof kept[0]);
+    snprintf(kept[0].key, sizeof kept[0].key, "%s", key);
+    snprintf(kept[0].dir, sizeof kept[0].dir, "%s", tmp);
+    kept[0].tree = *tree;
+    pthread_mutex_unlock(&kept_lock);
+}
+
+/* Takes the folder kept for key into tmp (size bytes); false when there is none. */
+static bool take_kept_c(const char *key, char *tmp, size_t size, c_tree_t *tree) {
+    bool found = false;
+    pthread_mutex_lock(&kept_lock);
+    for (int i = 0; i < WEFT_KEPT_MAX && !found; i++) {
+        if (!kept[i].dir[0] || strcmp(kept[i].key, key))
+            continue;
+        snprintf(tmp, size, "%s", kept[i].dir);
+        *tree = kept[i].tree;
+        memmove(&kept[i], &kept[i + 1], (size_t)(WEFT_KEPT_MAX - 1 - i) * sizeof kept[0]);
+        memset(&kept[WEFT_KEPT_MAX - 1], 0, sizeof kept[0]);
+        found = true;
+    }
+    pthread_mutex_unlock(&kept_lock);
+    return found;
 }
 
 /* Finds or builds the artifact of one tier. */
@@ -343,7 +434,9 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
     lock = weft_cache_lock(dir, key, lockpath, sizeof lockpath);
     if (weft_artifact_verify(artifact, NULL) == 0)
         goto out;
-    if ((rc = weft_cache_build_dir(dir, key, tmp, sizeof tmp, err)))
+    c_tree_t tree;
+    bool reuse = tier == WEFT_TIER_OPT && take_kept_c(key, tmp, sizeof tmp, &tree);
+    if (!reuse && (rc = weft_cache_build_dir(dir, key, tmp, sizeof tmp, err)))
         goto out;
     weft_progress_t prog = {.module = wasm_path,
                             .module_bytes = len,
@@ -351,7 +444,9 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
                             .quiet = opts && opts->quiet,
                             .tty = isatty(2),
                             .cancel = opts ? opts->cancel : NULL};
-    rc = build_in(tmp, wasm_path, bytes, len, tier, opts ? opts->unknown_imports : 0, &prog, err);
+    rc = reuse ? compile_c(tmp, wasm_path, tier, &tree, &prog, err)
+               : build_in(tmp, wasm_path, bytes, len, tier, opts ? opts->unknown_imports : 0, &prog,
+                          &tree, err);
     if (rc && prog.canceled)
         rc = weft_error_set(err, WEFT_ECANCELED, "%s: compile of the %s tier canceled", wasm_path,
                             weft_tier_name(tier));
@@ -365,6 +460,14 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
     if (!rc && prog.shown)
         fprintf(stderr, "weft: compiled %s (%s tier) in %.1f s\n", wasm_path, weft_tier_name(tier),
                 (double)(weft_now_ns() - prog.started) / 1e9);
+    if (!rc && tier == WEFT_TIER_FAST && opts && opts->keep_c) {
+        char opt_artifact[PATH_MAX], opt_key[65];
+        if (tier_artifact(bytes, len, dir, WEFT_TIER_OPT, opt_artifact, sizeof opt_artifact,
+                          opt_key, NULL) == 0) {
+            keep_c(opt_key, tmp, &tree);
+            tmp[0] = 0;
+        }
+    }
 out:
     if (tmp[0] && !getenv("WEFT_KEEP_BUILD"))
         weft_cache_remove_tree(tmp);

@@ -148,6 +148,9 @@ typedef struct weft_compile_opts {
      * found in the cache is not checked again: its artifact is refused when loaded).
      * Loading: refuse an artifact with stubs, or what calling them does. */
     weft_unknown_imports_t unknown_imports;
+    /* Compiling the fast tier: keep its translation to C for a compile of the optimized
+     * tier that follows in this process, which then skips translating (wasm2c). */
+    bool keep_c;
 } weft_compile_opts_t;
 
 /* "fast", "optimized", "auto". */

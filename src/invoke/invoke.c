@@ -145,6 +145,8 @@ int weft_function_load(const weft_app_function_t *def, const weft_function_opts_
         compile_opts(fn, fn->opts.tier == WEFT_FUNCTION_TIER_FAST  ? WEFT_TIER_FAST
                          : fn->opts.tier == WEFT_FUNCTION_TIER_OPT ? WEFT_TIER_OPT
                                                                    : WEFT_TIER_AUTO);
+    /* The background build of the optimized tier reuses a fast build's translation. */
+    copts.keep_c = fn->opts.upgrade && fn->opts.tier == WEFT_FUNCTION_TIER_AUTO;
     int rc = weft_module_load(def->wasm, &copts, &fn->module, err);
     if (rc)
         goto fail;

@@ -20,6 +20,14 @@ name = "big"
 source = "big.wasm"
 route = "/"
 T
+# wasm2c through a wrapper that counts its runs: the optimized build reuses the fast
+# build's translation instead of translating again.
+mkdir -p "$WORK/bin"
+real_w2c=$(command -v wasm2c)
+printf '#!/bin/sh\necho run >>"%s"\nexec "%s" "$@"\n' "$WORK/w2c.runs" "$real_w2c" >"$WORK/bin/wasm2c"
+chmod +x "$WORK/bin/wasm2c"
+export PATH=$WORK/bin:$PATH
+w2c_runs() { if [ -f "$WORK/w2c.runs" ]; then wc -l <"$WORK/w2c.runs"; else echo 0; fi; }
 # A cache of its own: the optimized tier must not be there yet.
 export XDG_CACHE_HOME=$WORK/tiers-cache
 start_weft "$DIR" || { fail "weft up did not start"; finish; exit; }
@@ -45,6 +53,8 @@ check "no request failed through the switch" "$bad" 0
 stop_weft
 check "clean exit" "$STOP_RC" 0
 check "both tiers in the cache" "$(ls "$XDG_CACHE_HOME"/weft/*.so | wc -l)" 2
+check "one translation served both tiers" "$(w2c_runs)" 1
+check "no build folder left" "$(ls -d "$XDG_CACHE_HOME"/weft/tmp-* 2>/dev/null | wc -l)" 0
 
 start_weft "$DIR" || { fail "weft up did not restart"; finish; exit; }
 get /
@@ -54,4 +64,14 @@ case "$(cat "$DIR/log")" in
   *) pass ;;
 esac
 stop_weft
+
+# weft compile, auto: the fast tier, then the optimized one from the same translation.
+export XDG_CACHE_HOME=$WORK/compile-cache
+rm -f "$WORK/w2c.runs"
+run "$WEFT" compile "$DIR/big.wasm"
+check "weft compile: exit" "$RC" 0
+check_contains "weft compile: fast tier first" "$ERR" "fast tier ready"
+check "weft compile: both tiers" "$(ls "$XDG_CACHE_HOME"/weft/*.so | wc -l)" 2
+check "weft compile: one translation" "$(w2c_runs)" 1
+check "weft compile: no build folder left" "$(ls -d "$XDG_CACHE_HOME"/weft/tmp-* 2>/dev/null | wc -l)" 0
 finish
