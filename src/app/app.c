@@ -540,12 +540,21 @@ bool weft_app_valid_name(const char *s) {
 }
 
 static int parse_app_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
-    static const char *const keys[] = {"name", NULL};
+    static const char *const keys[] = {"name", "state_dir", NULL};
     where_t w = {"[app]", NULL, NULL};
+    const char *state_dir;
     if (v->type != WEFT_TOML_TABLE)
         return weft_app_fail(c, v->line, "'app' must be a table ([app])");
     int rc = weft_app_check_keys(c, v, &w, keys);
-    return rc ? rc : dup_string(c, v, &w, "name", &app->name);
+    if (rc || (rc = dup_string(c, v, &w, "name", &app->name)) ||
+        (rc = weft_app_get_string(c, v, &w, "state_dir", &state_dir)) || !state_dir)
+        return rc;
+    if (!*state_dir)
+        return weft_app_fail(c, weft_toml_get(v, "state_dir")->line,
+                             "'state_dir' in [app] is empty");
+    if (!(app->state_dir = weft_app_resolve(c->base, state_dir)))
+        return weft_app_nomem(c);
+    return 0;
 }
 
 static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
@@ -653,9 +662,10 @@ static int parse_routes(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
     return 0;
 }
 
-/* The sections of weft.toml, in the order they are read (functions before the routes
- * that name them). Brokers, triggers and stores are added here by the issues that
- * bring them. */
+/* The sections of weft.toml, in the order they are read: each may name what the ones
+ * before it declared (a route its function; a target its function; a trigger its
+ * broker, target and dead letter). Stores are added here by the issue that brings
+ * them. */
 typedef struct section {
     const char *key;
     int (*parse)(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
@@ -666,6 +676,9 @@ static const section_t sections[] = {
     {"server", parse_server_table},
     {"function", parse_functions},
     {"route", parse_routes},
+    {"broker", weft_app_parse_brokers},
+    {"target", weft_app_parse_targets},
+    {"trigger", weft_app_parse_triggers},
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
@@ -716,9 +729,11 @@ void weft_app_free(weft_app_t *app) {
         free(app->routes[i].entrypoint);
     }
     free(app->routes);
+    weft_app_events_free(app);
     free(app->path);
     free(app->dir);
     free(app->name);
+    free(app->state_dir);
     free(app->listen);
     free(app);
 }
@@ -747,8 +762,19 @@ int weft_app_parse(const char *text, size_t len, const char *name, const char *d
         goto out;
     }
     rc = format == WEFT_APP_WAGI ? parse_wagi(&c, root, app) : parse_weft(&c, root, app);
-    if (!rc && !app->nfunctions)
-        rc = weft_app_fail(&c, 1, "no functions declared: nothing to serve");
+    if (rc)
+        goto out;
+    if (format == WEFT_APP_WAGI) {
+        if (!app->nfunctions)
+            rc = weft_app_fail(&c, 1, "no functions declared: nothing to serve");
+        goto out;
+    }
+    /* A broker alone serves its ingest (to URL targets, or only to its log). */
+    if (!app->nfunctions && !app->nbrokers)
+        rc = weft_app_fail(&c, 1, "no functions or brokers declared: nothing to serve");
+    else if (!app->state_dir &&
+             !(app->state_dir = weft_app_resolve(c.base, WEFT_APP_DEFAULT_STATE_DIR)))
+        rc = weft_app_nomem(&c);
 out:
     weft_toml_free(root);
     if (rc)

@@ -1,4 +1,6 @@
-/* app internals shared by its files; not part of the layer's contract.
+/* app internals shared by its files (app.c: weft.toml's functions and routes, WAGI's
+ * files and the model; app_events.c: the event sections); not part of the layer's
+ * contract.
  *
  * The weft_app_get_* readers take a table, a key and where the table is, and return 0
  * when the key is absent (leaving *out as it was: the caller's default) or holds a
@@ -68,5 +70,14 @@ int weft_app_grow(ctx_t *c, void **items, size_t n, size_t size, const char *wha
 char *weft_app_resolve(const char *dir, const char *p);
 /* A function's name: letters, digits, '-', '_' and '.'. */
 bool weft_app_valid_name(const char *s);
+
+/* The event sections of weft.toml (app_events.c), read after [[function]] and
+ * [[route]]: [[broker]], then [[target]], then [[trigger]], each of which may name what
+ * the ones before it declared. */
+int weft_app_parse_brokers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
+int weft_app_parse_targets(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
+int weft_app_parse_triggers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
+/* Frees what those put in app (its brokers, targets and triggers). */
+void weft_app_events_free(weft_app_t *app);
 
 #endif

@@ -231,7 +231,8 @@ int main(void) {
             "weft.toml:3: module 'https://x/f.wasm': only local files (a path or file://) are "
             "supported");
     REFUSED("function = 1\n", "weft.toml:1: 'function' must be an array of tables ([[function]])");
-    REFUSED("[app]\nname = \"x\"\n", "weft.toml:1: no functions declared: nothing to serve");
+    REFUSED("[app]\nname = \"x\"\n",
+            "weft.toml:1: no functions or brokers declared: nothing to serve");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nname = \"g\"\n",
             "weft.toml:4:1: duplicate key 'name' (first defined on line 2)");
 
