@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +18,11 @@
 #include <unistd.h>
 
 #include "../engine/engine.h"
-#include "toml.h"
+#include "internal.h"
 
 extern char **environ;
 
-/* What one parse needs to say where an error is. */
-typedef struct ctx {
-    const char *name; /* the manifest, for messages */
-    const char *base; /* what relative paths are resolved against: the manifest's folder
-                         (weft.toml), or NULL for the working directory (WAGI) */
-    weft_app_format_t format;
-    weft_error_t *err;
-} ctx_t;
-
-static int fail(ctx_t *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(ctx_t *c, int line, const char *fmt, ...) {
+int weft_app_fail(ctx_t *c, int line, const char *fmt, ...) {
     char msg[WEFT_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -40,11 +31,11 @@ static int fail(ctx_t *c, int line, const char *fmt, ...) {
     return weft_error_set(c->err, WEFT_ECONFIG, "%s:%d: %s", c->name, line, msg);
 }
 
-static int nomem(ctx_t *c) {
+int weft_app_nomem(ctx_t *c) {
     return weft_error_set(c->err, WEFT_ENOMEM, "%s: out of memory", c->name);
 }
 
-static const char *type_name(const weft_toml_value_t *v) {
+const char *weft_app_type_name(const weft_toml_value_t *v) {
     switch (v->type) {
     case WEFT_TOML_STRING:
         return "a string";
@@ -63,23 +54,26 @@ static const char *type_name(const weft_toml_value_t *v) {
     }
 }
 
-/* Names the table a key sits in, for messages: "[[function]] 'hello'". */
-typedef struct where {
-    const char *section; /* "[server]", "[[function]]", "top level" */
-    const char *item;    /* the item's name or route, or NULL */
-} where_t;
-
-static int fail_type(ctx_t *c, const where_t *w, const char *key, const weft_toml_value_t *v,
-                     const char *want) {
-    return fail(c, v->line, "'%s' in %s%s%s%s must be %s, not %s", key, w->section,
-                w->item ? " '" : "", w->item ? w->item : "", w->item ? "'" : "", want,
-                type_name(v));
+const char *weft_app_where_key(const where_t *w, const char *key, char *buf, size_t size) {
+    snprintf(buf, size, "'%s%s%s' in %s%s%s%s", w->table ? w->table : "", w->table ? "." : "", key,
+             w->section, w->item ? " '" : "", w->item ? w->item : "", w->item ? "'" : "");
+    return buf;
 }
 
-/* Checks that every key of table t is one of keys[] (NULL-terminated). In weft.toml an
- * unknown key is an error; in a WAGI file it is a warning, as WAGI ignored them. */
-static int check_keys(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
-                      const char *const *keys) {
+/* Room for weft_app_where_key's text: a key, a section and an item name (each a line of
+ * the manifest at most, cut to fit). */
+#define WHERE_MAX 512
+
+int weft_app_fail_type(ctx_t *c, const where_t *w, const char *key, const weft_toml_value_t *v,
+                       const char *want) {
+    char where[WHERE_MAX];
+    return weft_app_fail(c, v->line, "%s must be %s, not %s",
+                         weft_app_where_key(w, key, where, sizeof where), want,
+                         weft_app_type_name(v));
+}
+
+int weft_app_check_keys(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                        const char *const *keys) {
     for (size_t i = 0; i < t->u.tab.len; i++) {
         const weft_toml_kv_t *kv = &t->u.tab.items[i];
         bool known = false;
@@ -87,28 +81,31 @@ static int check_keys(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
             known = kv->key_len == strlen(keys[k]) && !memcmp(kv->key, keys[k], kv->key_len);
         if (known)
             continue;
+        char where[WHERE_MAX];
         if (c->format == WEFT_APP_WAGI) {
             weft_log("%s:%d: warning: unknown key '%s' in %s ignored (as WAGI does)", c->name,
                      kv->value->line, kv->key, w->section);
             continue;
         }
-        return fail(c, kv->value->line, "unknown key '%s' in %s%s%s%s", kv->key, w->section,
-                    w->item ? " '" : "", w->item ? w->item : "", w->item ? "'" : "");
+        return weft_app_fail(c, kv->value->line, "unknown key %s",
+                             weft_app_where_key(w, kv->key, where, sizeof where));
     }
     return 0;
 }
 
 /* A string value without embedded NULs, or an error naming the key. */
-static int get_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
-                      const char **out) {
+int weft_app_get_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                        const char **out) {
     const weft_toml_value_t *v = weft_toml_get(t, key);
+    char where[WHERE_MAX];
     *out = NULL;
     if (!v)
         return 0;
     if (v->type != WEFT_TOML_STRING)
-        return fail_type(c, w, key, v, "a string");
+        return weft_app_fail_type(c, w, key, v, "a string");
     if (strlen(v->u.str.ptr) != v->u.str.len)
-        return fail(c, v->line, "'%s' in %s must not contain a NUL character", key, w->section);
+        return weft_app_fail(c, v->line, "%s must not contain a NUL character",
+                             weft_app_where_key(w, key, where, sizeof where));
     *out = v->u.str.ptr;
     return 0;
 }
@@ -116,98 +113,123 @@ static int get_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, co
 static int dup_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
                       char **out) {
     const char *s;
-    int rc = get_string(c, t, w, key, &s);
+    int rc = weft_app_get_string(c, t, w, key, &s);
     if (rc || !s)
         return rc;
     if (!(*out = strdup(s)))
-        return nomem(c);
+        return weft_app_nomem(c);
     return 0;
 }
 
-/* A duration: a string ("30s", "500ms") or an integer number of seconds. */
-static int get_duration(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
-                        uint64_t *out) {
+int weft_app_get_duration(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                          uint64_t *out) {
     const weft_toml_value_t *v = weft_toml_get(t, key);
+    char where[WHERE_MAX];
     if (!v)
         return 0;
     if (v->type == WEFT_TOML_INTEGER) {
         if (v->u.i < 0 || v->u.i > 1000000)
-            return fail(c, v->line, "'%s' in %s: %lld seconds is out of range", key, w->section,
-                        (long long)v->u.i);
+            return weft_app_fail(c, v->line, "%s: %lld seconds is out of range",
+                                 weft_app_where_key(w, key, where, sizeof where),
+                                 (long long)v->u.i);
         *out = (uint64_t)v->u.i * 1000000000ull;
         return 0;
     }
     if (v->type != WEFT_TOML_STRING)
-        return fail_type(c, w, key, v, "a duration like \"30s\"");
+        return weft_app_fail_type(c, w, key, v, "a duration like \"30s\"");
     if (weft_parse_duration(v->u.str.ptr, out))
-        return fail(c, v->line, "'%s' in %s: '%s' is not a duration (like \"30s\" or \"500ms\")",
-                    key, w->section, v->u.str.ptr);
+        return weft_app_fail(c, v->line, "%s: '%s' is not a duration (like \"30s\" or \"500ms\")",
+                             weft_app_where_key(w, key, where, sizeof where), v->u.str.ptr);
     return 0;
 }
 
-/* A size: a string ("64MiB") or an integer number of bytes. */
-static int get_size(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
-                    uint64_t *out) {
+/* A duration that must not be zero ("0s" would mean "no time at all", not "none"). */
+int weft_app_get_positive_duration(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                                   const char *key, uint64_t *out) {
+    char where[WHERE_MAX];
+    int rc = weft_app_get_duration(c, t, w, key, out);
+    if (!rc && weft_toml_get(t, key) && !*out)
+        rc = weft_app_fail(c, weft_toml_get(t, key)->line, "%s must be longer than zero",
+                           weft_app_where_key(w, key, where, sizeof where));
+    return rc;
+}
+
+int weft_app_get_size(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                      uint64_t *out) {
     const weft_toml_value_t *v = weft_toml_get(t, key);
+    char where[WHERE_MAX];
     if (!v)
         return 0;
     if (v->type == WEFT_TOML_INTEGER) {
         if (v->u.i <= 0)
-            return fail(c, v->line, "'%s' in %s must be positive", key, w->section);
+            return weft_app_fail(c, v->line, "%s must be positive",
+                                 weft_app_where_key(w, key, where, sizeof where));
         *out = (uint64_t)v->u.i;
         return 0;
     }
     if (v->type != WEFT_TOML_STRING)
-        return fail_type(c, w, key, v, "a size like \"64MiB\"");
+        return weft_app_fail_type(c, w, key, v, "a size like \"64MiB\"");
     if (weft_parse_size(v->u.str.ptr, out) || !*out)
-        return fail(c, v->line, "'%s' in %s: '%s' is not a size (like \"64MiB\")", key, w->section,
-                    v->u.str.ptr);
+        return weft_app_fail(c, v->line, "%s: '%s' is not a size (like \"64MiB\")",
+                             weft_app_where_key(w, key, where, sizeof where), v->u.str.ptr);
     return 0;
 }
 
-static int get_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
-                   uint32_t *out) {
+int weft_app_get_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                     uint32_t *out) {
     const weft_toml_value_t *v = weft_toml_get(t, key);
+    char where[WHERE_MAX];
     if (!v)
         return 0;
     if (v->type != WEFT_TOML_INTEGER)
-        return fail_type(c, w, key, v, "an integer");
+        return weft_app_fail_type(c, w, key, v, "an integer");
     if (v->u.i < 0 || v->u.i > UINT32_MAX)
-        return fail(c, v->line, "'%s' in %s: %lld is out of range", key, w->section,
-                    (long long)v->u.i);
+        return weft_app_fail(c, v->line, "%s: %lld is out of range",
+                             weft_app_where_key(w, key, where, sizeof where), (long long)v->u.i);
     *out = (uint32_t)v->u.i;
     return 0;
+}
+
+int weft_app_get_positive_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                              const char *key, uint32_t *out) {
+    char where[WHERE_MAX];
+    int rc = weft_app_get_u32(c, t, w, key, out);
+    if (!rc && weft_toml_get(t, key) && !*out)
+        rc = weft_app_fail(c, weft_toml_get(t, key)->line, "%s must be positive",
+                           weft_app_where_key(w, key, where, sizeof where));
+    return rc;
 }
 
 /* An array of strings, copied. */
 static int get_strings(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
                        char ***out, size_t *n) {
     const weft_toml_value_t *v = weft_toml_get(t, key);
+    char where[WHERE_MAX];
     if (!v)
         return 0;
     if (v->type != WEFT_TOML_ARRAY)
-        return fail_type(c, w, key, v, "an array of strings");
+        return weft_app_fail_type(c, w, key, v, "an array of strings");
     if (v->u.arr.len > WEFT_APP_MAX_LIST)
-        return fail(c, v->line, "'%s' in %s: more than %d entries", key, w->section,
-                    WEFT_APP_MAX_LIST);
+        return weft_app_fail(c, v->line, "%s: more than %d entries",
+                             weft_app_where_key(w, key, where, sizeof where), WEFT_APP_MAX_LIST);
     char **list = calloc(v->u.arr.len + 1, sizeof *list);
     if (!list)
-        return nomem(c);
+        return weft_app_nomem(c);
     *out = list;
     for (size_t i = 0; i < v->u.arr.len; i++) {
         const weft_toml_value_t *e = v->u.arr.items[i];
         if (e->type != WEFT_TOML_STRING || strlen(e->u.str.ptr) != e->u.str.len)
-            return fail(c, e->line, "'%s' in %s must hold strings only, not %s", key, w->section,
-                        type_name(e));
+            return weft_app_fail(c, e->line, "%s must hold strings only, not %s",
+                                 weft_app_where_key(w, key, where, sizeof where),
+                                 weft_app_type_name(e));
         if (!(list[i] = strdup(e->u.str.ptr)))
-            return nomem(c);
+            return weft_app_nomem(c);
         (*n)++;
     }
     return 0;
 }
 
-/* Joins a relative path to dir; with no dir (the working directory) it stays as written. */
-static char *resolve(const char *dir, const char *p) {
+char *weft_app_resolve(const char *dir, const char *p) {
     if (p[0] == '/' || !dir || !*dir || !strcmp(dir, "."))
         return strdup(p);
     size_t n = strlen(dir) + strlen(p) + 2;
@@ -229,36 +251,39 @@ static int set_source(ctx_t *c, weft_app_function_t *f, const char *src, int lin
     if (!strncmp(p, "file://", 7))
         p += 7;
     else if (strstr(p, "://") || !strncmp(p, "oci:", 4) || !strncmp(p, "bindle:", 7))
-        return fail(c, line, "module '%s': only local files (a path or file://) are supported",
-                    src);
+        return weft_app_fail(
+            c, line, "module '%s': only local files (a path or file://) are supported", src);
     if (!*p)
-        return fail(c, line, "module path is empty");
+        return weft_app_fail(c, line, "module path is empty");
     if (!(f->source = strdup(src)))
-        return nomem(c);
+        return weft_app_nomem(c);
     f->source_line = line;
     /* A .wat stays in wasm until weft_app_load converts it. */
-    if (!(f->wasm = resolve(c->base, p)))
-        return nomem(c);
+    if (!(f->wasm = weft_app_resolve(c->base, p)))
+        return weft_app_nomem(c);
     return 0;
 }
 
 static int add_env(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t, const where_t *w) {
     const weft_toml_value_t *v = weft_toml_get(t, "environment");
+    char where[WHERE_MAX];
     if (!v)
         return 0;
     if (v->type != WEFT_TOML_TABLE)
-        return fail_type(c, w, "environment", v, "a table of NAME = \"value\"");
+        return weft_app_fail_type(c, w, "environment", v, "a table of NAME = \"value\"");
     if (v->u.tab.len > WEFT_APP_MAX_LIST)
-        return fail(c, v->line, "'environment' in %s: more than %d entries", w->section,
-                    WEFT_APP_MAX_LIST);
+        return weft_app_fail(c, v->line, "%s: more than %d entries",
+                             weft_app_where_key(w, "environment", where, sizeof where),
+                             WEFT_APP_MAX_LIST);
     f->env = calloc(v->u.tab.len + 1, sizeof *f->env);
     if (!f->env)
-        return nomem(c);
+        return weft_app_nomem(c);
     for (size_t i = 0; i < v->u.tab.len; i++) {
         const weft_toml_kv_t *kv = &v->u.tab.items[i];
         const weft_toml_value_t *e = kv->value;
         if (!kv->key_len || strlen(kv->key) != kv->key_len || strchr(kv->key, '='))
-            return fail(c, e->line, "environment variable name '%s' is not valid", kv->key);
+            return weft_app_fail(c, e->line, "environment variable name '%s' is not valid",
+                                 kv->key);
         char num[32];
         const char *val;
         if (e->type == WEFT_TOML_STRING && strlen(e->u.str.ptr) == e->u.str.len) {
@@ -269,12 +294,12 @@ static int add_env(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
         } else if (e->type == WEFT_TOML_BOOL) {
             val = e->u.b ? "true" : "false";
         } else {
-            return fail(c, e->line, "environment variable '%s' must be a string, not %s", kv->key,
-                        type_name(e));
+            return weft_app_fail(c, e->line, "environment variable '%s' must be a string, not %s",
+                                 kv->key, weft_app_type_name(e));
         }
         size_t n = kv->key_len + strlen(val) + 2;
         if (!(f->env[i] = malloc(n)))
-            return nomem(c);
+            return weft_app_nomem(c);
         snprintf(f->env[i], n, "%s=%s", kv->key, val);
         f->nenv++;
     }
@@ -286,47 +311,49 @@ static int add_env(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
 static int add_volumes(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
                        const where_t *w) {
     const weft_toml_value_t *v = weft_toml_get(t, "volumes");
+    char where[WHERE_MAX];
     if (!v)
         return 0;
     if (v->type != WEFT_TOML_TABLE)
-        return fail_type(c, w, "volumes", v, "a table of \"/guest/path\" = \"host/path\"");
+        return weft_app_fail_type(c, w, "volumes", v, "a table of \"/guest/path\" = \"host/path\"");
     if (v->u.tab.len > WEFT_APP_MAX_LIST)
-        return fail(c, v->line, "'volumes' in %s: more than %d entries", w->section,
-                    WEFT_APP_MAX_LIST);
+        return weft_app_fail(c, v->line, "%s: more than %d entries",
+                             weft_app_where_key(w, "volumes", where, sizeof where),
+                             WEFT_APP_MAX_LIST);
     f->volumes = calloc(v->u.tab.len + 1, sizeof *f->volumes);
     if (!f->volumes)
-        return nomem(c);
+        return weft_app_nomem(c);
     for (size_t i = 0; i < v->u.tab.len; i++) {
         const weft_toml_kv_t *kv = &v->u.tab.items[i];
         const weft_toml_value_t *e = kv->value;
         weft_app_volume_t *vol = &f->volumes[f->nvolumes];
         const char *host = NULL;
         if (!kv->key_len || strlen(kv->key) != kv->key_len)
-            return fail(c, e->line, "volume name '%s' is not valid", kv->key);
+            return weft_app_fail(c, e->line, "volume name '%s' is not valid", kv->key);
         if (e->type == WEFT_TOML_STRING) {
             if (strlen(e->u.str.ptr) != e->u.str.len)
-                return fail(c, e->line, "volume '%s': host path contains a NUL", kv->key);
+                return weft_app_fail(c, e->line, "volume '%s': host path contains a NUL", kv->key);
             host = e->u.str.ptr;
         } else if (e->type == WEFT_TOML_TABLE && c->format == WEFT_APP_WEFT) {
             static const char *const keys[] = {"path", "readonly", NULL};
-            where_t vw = {"volume", kv->key};
-            int rc = check_keys(c, e, &vw, keys);
-            if (rc || (rc = get_string(c, e, &vw, "path", &host)))
+            where_t vw = {"volume", kv->key, NULL};
+            int rc = weft_app_check_keys(c, e, &vw, keys);
+            if (rc || (rc = weft_app_get_string(c, e, &vw, "path", &host)))
                 return rc;
             const weft_toml_value_t *ro = weft_toml_get(e, "readonly");
             if (ro && ro->type != WEFT_TOML_BOOL)
-                return fail_type(c, &vw, "readonly", ro, "a boolean");
+                return weft_app_fail_type(c, &vw, "readonly", ro, "a boolean");
             vol->readonly = ro && ro->u.b;
             if (!host)
-                return fail(c, e->line, "volume '%s' needs a 'path'", kv->key);
+                return weft_app_fail(c, e->line, "volume '%s' needs a 'path'", kv->key);
         } else {
-            return fail(c, e->line, "volume '%s' must be a host path string, not %s", kv->key,
-                        type_name(e));
+            return weft_app_fail(c, e->line, "volume '%s' must be a host path string, not %s",
+                                 kv->key, weft_app_type_name(e));
         }
         if (!*host)
-            return fail(c, e->line, "volume '%s' has an empty host path", kv->key);
-        if (!(vol->guest = strdup(kv->key)) || !(vol->host = resolve(c->base, host)))
-            return nomem(c);
+            return weft_app_fail(c, e->line, "volume '%s' has an empty host path", kv->key);
+        if (!(vol->guest = strdup(kv->key)) || !(vol->host = weft_app_resolve(c->base, host)))
+            return weft_app_nomem(c);
         vol->line = e->line;
         f->nvolumes++;
     }
@@ -337,29 +364,30 @@ static int add_volumes(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t
  * missing leading slash, which is added). */
 static int check_route(ctx_t *c, const char *r, int line, char **out) {
     if (!*r)
-        return fail(c, line, "route is empty");
+        return weft_app_fail(c, line, "route is empty");
     for (const char *p = r; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#' || (unsigned char)*p == 0x7f)
-            return fail(c, line, "route '%s' must not contain spaces, '?' or '#'", r);
+            return weft_app_fail(c, line, "route '%s' must not contain spaces, '?' or '#'", r);
     const char *dots = strstr(r, "...");
     if (dots && (dots[3] || (dots != r && dots[-1] != '/')))
-        return fail(c, line, "route '%s': '...' may only end a route, as in '/prefix/...'", r);
+        return weft_app_fail(c, line, "route '%s': '...' may only end a route, as in '/prefix/...'",
+                             r);
     size_t n = strlen(r) + 2;
     char *s = malloc(n);
     if (!s)
-        return nomem(c);
+        return weft_app_nomem(c);
     snprintf(s, n, "%s%s", r[0] == '/' ? "" : "/", r);
     *out = s;
     return 0;
 }
 
-static int grow(ctx_t *c, void **items, size_t n, size_t size) {
+int weft_app_grow(ctx_t *c, void **items, size_t n, size_t size, const char *what) {
     if (n >= WEFT_APP_MAX_FUNCTIONS)
-        return fail(c, 0, "more than %d functions or routes", WEFT_APP_MAX_FUNCTIONS);
+        return weft_app_fail(c, 0, "more than %d %s", WEFT_APP_MAX_FUNCTIONS, what);
     if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: double */
         void *p = realloc(*items, (n ? n * 2 : 1) * size);
         if (!p)
-            return nomem(c);
+            return weft_app_nomem(c);
         *items = p;
     }
     memset((char *)*items + n * size, 0, size);
@@ -368,7 +396,7 @@ static int grow(ctx_t *c, void **items, size_t n, size_t size) {
 
 static int add_route(ctx_t *c, weft_app_t *app, const char *path, size_t fn, const char *entry,
                      int line) {
-    int rc = grow(c, (void **)&app->routes, app->nroutes, sizeof *app->routes);
+    int rc = weft_app_grow(c, (void **)&app->routes, app->nroutes, sizeof *app->routes, "routes");
     if (rc)
         return rc;
     weft_app_route_t *r = &app->routes[app->nroutes];
@@ -378,12 +406,12 @@ static int add_route(ctx_t *c, weft_app_t *app, const char *path, size_t fn, con
         return rc;
     if (entry && !(r->entrypoint = strdup(entry))) {
         free(r->path);
-        return nomem(c);
+        return weft_app_nomem(c);
     }
     for (size_t i = 0; i < app->nroutes; i++)
         if (!strcmp(app->routes[i].path, r->path)) {
-            rc = fail(c, line, "route '%s' is already declared on line %d", r->path,
-                      app->routes[i].line);
+            rc = weft_app_fail(c, line, "route '%s' is already declared on line %d", r->path,
+                               app->routes[i].line);
             free(r->path);
             free(r->entrypoint);
             return rc;
@@ -412,14 +440,14 @@ int weft_app_unknown_imports_parse(const char *s, weft_app_unknown_imports_t *ou
 static int get_unknown_imports(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
                                weft_app_unknown_imports_t *out) {
     const char *s;
-    int rc = get_string(c, t, w, "unknown_imports", &s);
+    char where[WHERE_MAX];
+    int rc = weft_app_get_string(c, t, w, "unknown_imports", &s);
     if (rc || !s)
         return rc;
     if (weft_app_unknown_imports_parse(s, out))
-        return fail(c, weft_toml_get(t, "unknown_imports")->line,
-                    "'unknown_imports' in %s%s%s%s: '%s' is not \"trap\", \"default\" or "
-                    "\"refuse\"",
-                    w->section, w->item ? " '" : "", w->item ? w->item : "", w->item ? "'" : "", s);
+        return weft_app_fail(c, weft_toml_get(t, "unknown_imports")->line,
+                             "%s: '%s' is not \"trap\", \"default\" or \"refuse\"",
+                             weft_app_where_key(w, "unknown_imports", where, sizeof where), s);
     return 0;
 }
 
@@ -430,21 +458,22 @@ static int read_function_common(ctx_t *c, weft_app_function_t *f, const weft_tom
         (rc = dup_string(c, t, w, "argv", &f->argv)) || (rc = add_env(c, f, t, w)) ||
         (rc = get_strings(c, t, w, "allowed_hosts", &f->allowed_hosts, &f->nallowed)) ||
         (rc = add_volumes(c, f, t, w)) ||
-        (rc = get_u32(c, t, w, "http_max_concurrency", &f->http_max_concurrency)) ||
-        (rc = get_duration(c, t, w, "timeout", &f->timeout_ns)) ||
-        (rc = get_size(c, t, w, "max_memory", &f->max_memory)) ||
+        (rc = weft_app_get_u32(c, t, w, "http_max_concurrency", &f->http_max_concurrency)) ||
+        (rc = weft_app_get_duration(c, t, w, "timeout", &f->timeout_ns)) ||
+        (rc = weft_app_get_size(c, t, w, "max_memory", &f->max_memory)) ||
         (rc = get_unknown_imports(c, t, w, &f->unknown_imports)))
         return rc;
     if (!f->entrypoint && !(f->entrypoint = strdup(WEFT_APP_DEFAULT_ENTRYPOINT)))
-        return nomem(c);
+        return weft_app_nomem(c);
     if (!*f->entrypoint)
-        return fail(c, t->line, "'entrypoint' in %s '%s' is empty", w->section, f->name);
+        return weft_app_fail(c, t->line, "'entrypoint' in %s '%s' is empty", w->section, f->name);
     return 0;
 }
 
 static int new_function(ctx_t *c, weft_app_t *app, const weft_toml_value_t *t,
                         weft_app_function_t **out) {
-    int rc = grow(c, (void **)&app->functions, app->nfunctions, sizeof *app->functions);
+    int rc = weft_app_grow(c, (void **)&app->functions, app->nfunctions, sizeof *app->functions,
+                           "functions");
     if (rc)
         return rc;
     weft_app_function_t *f = &app->functions[app->nfunctions++];
@@ -458,37 +487,37 @@ static int new_function(ctx_t *c, weft_app_t *app, const weft_toml_value_t *t,
 
 static int parse_wagi(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) {
     static const char *const top[] = {"module", NULL};
-    where_t tw = {"the top level", NULL};
-    int rc = check_keys(c, root, &tw, top);
+    where_t tw = {"the top level", NULL, NULL};
+    int rc = weft_app_check_keys(c, root, &tw, top);
     if (rc)
         return rc;
     const weft_toml_value_t *mods = weft_toml_get(root, "module");
     if (!mods)
-        return fail(c, 1, "no [[module]] tables: nothing to serve");
+        return weft_app_fail(c, 1, "no [[module]] tables: nothing to serve");
     if (mods->type != WEFT_TOML_ARRAY)
-        return fail(c, mods->line, "'module' must be an array of tables ([[module]])");
+        return weft_app_fail(c, mods->line, "'module' must be an array of tables ([[module]])");
     for (size_t i = 0; i < mods->u.arr.len; i++) {
         const weft_toml_value_t *m = mods->u.arr.items[i];
         if (m->type != WEFT_TOML_TABLE)
-            return fail(c, m->line, "'module' must be an array of tables ([[module]])");
+            return weft_app_fail(c, m->line, "'module' must be an array of tables ([[module]])");
         static const char *const keys[] = {"route", "module", COMMON_FUNCTION_KEYS, NULL};
-        where_t w = {"[[module]]", NULL};
+        where_t w = {"[[module]]", NULL, NULL};
         const char *route, *module;
-        if ((rc = get_string(c, m, &w, "route", &route)) ||
-            (rc = get_string(c, m, &w, "module", &module)))
+        if ((rc = weft_app_get_string(c, m, &w, "route", &route)) ||
+            (rc = weft_app_get_string(c, m, &w, "module", &module)))
             return rc;
         if (!route)
-            return fail(c, m->line, "[[module]] needs a 'route'");
+            return weft_app_fail(c, m->line, "[[module]] needs a 'route'");
         if (!module)
-            return fail(c, m->line, "[[module]] for route '%s' needs a 'module'", route);
+            return weft_app_fail(c, m->line, "[[module]] for route '%s' needs a 'module'", route);
         w.item = route;
-        if ((rc = check_keys(c, m, &w, keys)))
+        if ((rc = weft_app_check_keys(c, m, &w, keys)))
             return rc;
         weft_app_function_t *f;
         if ((rc = new_function(c, app, m, &f)))
             return rc;
         if (!(f->name = strdup(route)))
-            return nomem(c);
+            return weft_app_nomem(c);
         if ((rc = set_source(c, f, module, weft_toml_get(m, "module")->line)) ||
             (rc = read_function_common(c, f, m, &w)))
             return rc;
@@ -500,7 +529,7 @@ static int parse_wagi(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) 
 
 /* ---- weft.toml ----------------------------------------------------------------------- */
 
-static bool valid_name(const char *s) {
+bool weft_app_valid_name(const char *s) {
     if (!*s)
         return false;
     for (const char *p = s; *p; p++)
@@ -511,86 +540,82 @@ static bool valid_name(const char *s) {
 }
 
 static int parse_app_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
-    static const char *const keys[] = {"name", NULL};
-    where_t w = {"[app]", NULL};
+    static const char *const keys[] = {"name", "state_dir", NULL};
+    where_t w = {"[app]", NULL, NULL};
+    const char *state_dir;
     if (v->type != WEFT_TOML_TABLE)
-        return fail(c, v->line, "'app' must be a table ([app])");
-    int rc = check_keys(c, v, &w, keys);
-    return rc ? rc : dup_string(c, v, &w, "name", &app->name);
-}
-
-/* A duration that must not be zero ("0s" would mean "no time at all", not "none"). */
-static int get_positive_duration(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
-                                 const char *key, uint64_t *out) {
-    int rc = get_duration(c, t, w, key, out);
-    if (!rc && weft_toml_get(t, key) && !*out)
-        rc = fail(c, weft_toml_get(t, key)->line, "'%s' in %s must be longer than zero", key,
-                  w->section);
-    return rc;
-}
-
-static int get_positive_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
-                            uint32_t *out) {
-    int rc = get_u32(c, t, w, key, out);
-    if (!rc && weft_toml_get(t, key) && !*out)
-        rc = fail(c, weft_toml_get(t, key)->line, "'%s' in %s must be positive", key, w->section);
-    return rc;
+        return weft_app_fail(c, v->line, "'app' must be a table ([app])");
+    int rc = weft_app_check_keys(c, v, &w, keys);
+    if (rc || (rc = dup_string(c, v, &w, "name", &app->name)) ||
+        (rc = weft_app_get_string(c, v, &w, "state_dir", &state_dir)) || !state_dir)
+        return rc;
+    if (!*state_dir)
+        return weft_app_fail(c, weft_toml_get(v, "state_dir")->line,
+                             "'state_dir' in [app] is empty");
+    if (!(app->state_dir = weft_app_resolve(c->base, state_dir)))
+        return weft_app_nomem(c);
+    return 0;
 }
 
 static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
     static const char *const keys[] = {
         "listen",          "max_body",     "max_header_bytes", "header_timeout",   "idle_timeout",
         "max_connections", "max_response", "max_stderr_bytes", "max_stderr_lines", NULL};
-    where_t w = {"[server]", NULL};
+    where_t w = {"[server]", NULL, NULL};
     if (v->type != WEFT_TOML_TABLE)
-        return fail(c, v->line, "'server' must be a table ([server])");
-    int rc = check_keys(c, v, &w, keys);
+        return weft_app_fail(c, v->line, "'server' must be a table ([server])");
+    int rc = weft_app_check_keys(c, v, &w, keys);
     if (rc || (rc = dup_string(c, v, &w, "listen", &app->listen)) ||
-        (rc = get_size(c, v, &w, "max_body", &app->max_body)) ||
-        (rc = get_size(c, v, &w, "max_header_bytes", &app->max_header_bytes)) ||
-        (rc = get_positive_duration(c, v, &w, "header_timeout", &app->header_timeout_ns)) ||
-        (rc = get_positive_duration(c, v, &w, "idle_timeout", &app->idle_timeout_ns)) ||
-        (rc = get_positive_u32(c, v, &w, "max_connections", &app->max_connections)) ||
-        (rc = get_size(c, v, &w, "max_response", &app->max_response)) ||
-        (rc = get_size(c, v, &w, "max_stderr_bytes", &app->max_stderr_bytes)) ||
-        (rc = get_positive_u32(c, v, &w, "max_stderr_lines", &app->max_stderr_lines)))
+        (rc = weft_app_get_size(c, v, &w, "max_body", &app->max_body)) ||
+        (rc = weft_app_get_size(c, v, &w, "max_header_bytes", &app->max_header_bytes)) ||
+        (rc =
+             weft_app_get_positive_duration(c, v, &w, "header_timeout", &app->header_timeout_ns)) ||
+        (rc = weft_app_get_positive_duration(c, v, &w, "idle_timeout", &app->idle_timeout_ns)) ||
+        (rc = weft_app_get_positive_u32(c, v, &w, "max_connections", &app->max_connections)) ||
+        (rc = weft_app_get_size(c, v, &w, "max_response", &app->max_response)) ||
+        (rc = weft_app_get_size(c, v, &w, "max_stderr_bytes", &app->max_stderr_bytes)) ||
+        (rc = weft_app_get_positive_u32(c, v, &w, "max_stderr_lines", &app->max_stderr_lines)))
         return rc;
     return 0;
 }
 
 static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
     if (v->type != WEFT_TOML_ARRAY)
-        return fail(c, v->line, "'function' must be an array of tables ([[function]])");
+        return weft_app_fail(c, v->line, "'function' must be an array of tables ([[function]])");
     for (size_t i = 0; i < v->u.arr.len; i++) {
         const weft_toml_value_t *t = v->u.arr.items[i];
         if (t->type != WEFT_TOML_TABLE)
-            return fail(c, t->line, "'function' must be an array of tables ([[function]])");
+            return weft_app_fail(c, t->line,
+                                 "'function' must be an array of tables ([[function]])");
         static const char *const keys[] = {"name", "source", "route", COMMON_FUNCTION_KEYS, NULL};
-        where_t w = {"[[function]]", NULL};
+        where_t w = {"[[function]]", NULL, NULL};
         const char *name, *source, *route;
         int rc;
-        if ((rc = get_string(c, t, &w, "name", &name)))
+        if ((rc = weft_app_get_string(c, t, &w, "name", &name)))
             return rc;
         if (!name)
-            return fail(c, t->line, "[[function]] needs a 'name'");
-        if (!valid_name(name))
-            return fail(c, weft_toml_get(t, "name")->line,
-                        "function name '%s' may hold only letters, digits, '-', '_' and '.'", name);
+            return weft_app_fail(c, t->line, "[[function]] needs a 'name'");
+        if (!weft_app_valid_name(name))
+            return weft_app_fail(
+                c, weft_toml_get(t, "name")->line,
+                "function name '%s' may hold only letters, digits, '-', '_' and '.'", name);
         w.item = name;
-        if ((rc = check_keys(c, t, &w, keys)) || (rc = get_string(c, t, &w, "source", &source)) ||
-            (rc = get_string(c, t, &w, "route", &route)))
+        if ((rc = weft_app_check_keys(c, t, &w, keys)) ||
+            (rc = weft_app_get_string(c, t, &w, "source", &source)) ||
+            (rc = weft_app_get_string(c, t, &w, "route", &route)))
             return rc;
         if (!source)
-            return fail(c, t->line, "[[function]] '%s' needs a 'source' (its .wasm)", name);
+            return weft_app_fail(c, t->line, "[[function]] '%s' needs a 'source' (its .wasm)",
+                                 name);
         for (size_t k = 0; k < app->nfunctions; k++)
             if (!strcmp(app->functions[k].name, name))
-                return fail(c, t->line, "function '%s' is already declared on line %d", name,
-                            app->functions[k].line);
+                return weft_app_fail(c, t->line, "function '%s' is already declared on line %d",
+                                     name, app->functions[k].line);
         weft_app_function_t *f;
         if ((rc = new_function(c, app, t, &f)))
             return rc;
         if (!(f->name = strdup(name)))
-            return nomem(c);
+            return weft_app_nomem(c);
         if ((rc = set_source(c, f, source, weft_toml_get(t, "source")->line)) ||
             (rc = read_function_common(c, f, t, &w)))
             return rc;
@@ -603,42 +628,44 @@ static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
 
 static int parse_routes(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
     if (v->type != WEFT_TOML_ARRAY)
-        return fail(c, v->line, "'route' must be an array of tables ([[route]])");
+        return weft_app_fail(c, v->line, "'route' must be an array of tables ([[route]])");
     for (size_t i = 0; i < v->u.arr.len; i++) {
         const weft_toml_value_t *t = v->u.arr.items[i];
         if (t->type != WEFT_TOML_TABLE)
-            return fail(c, t->line, "'route' must be an array of tables ([[route]])");
+            return weft_app_fail(c, t->line, "'route' must be an array of tables ([[route]])");
         static const char *const keys[] = {"path", "function", "entrypoint", NULL};
-        where_t w = {"[[route]]", NULL};
+        where_t w = {"[[route]]", NULL, NULL};
         const char *path, *fn, *entry;
         int rc;
-        if ((rc = get_string(c, t, &w, "path", &path)))
+        if ((rc = weft_app_get_string(c, t, &w, "path", &path)))
             return rc;
         w.item = path;
-        if ((rc = check_keys(c, t, &w, keys)) || (rc = get_string(c, t, &w, "function", &fn)) ||
-            (rc = get_string(c, t, &w, "entrypoint", &entry)))
+        if ((rc = weft_app_check_keys(c, t, &w, keys)) ||
+            (rc = weft_app_get_string(c, t, &w, "function", &fn)) ||
+            (rc = weft_app_get_string(c, t, &w, "entrypoint", &entry)))
             return rc;
         if (!path)
-            return fail(c, t->line, "[[route]] needs a 'path'");
+            return weft_app_fail(c, t->line, "[[route]] needs a 'path'");
         if (!fn)
-            return fail(c, t->line, "[[route]] '%s' needs a 'function'", path);
+            return weft_app_fail(c, t->line, "[[route]] '%s' needs a 'function'", path);
         size_t k;
         for (k = 0; k < app->nfunctions && strcmp(app->functions[k].name, fn); k++)
             ;
         if (k == app->nfunctions)
-            return fail(c, weft_toml_get(t, "function")->line,
-                        "[[route]] '%s': no [[function]] is named '%s'", path, fn);
+            return weft_app_fail(c, weft_toml_get(t, "function")->line,
+                                 "[[route]] '%s': no [[function]] is named '%s'", path, fn);
         if (entry && !*entry)
-            return fail(c, t->line, "[[route]] '%s': 'entrypoint' is empty", path);
+            return weft_app_fail(c, t->line, "[[route]] '%s': 'entrypoint' is empty", path);
         if ((rc = add_route(c, app, path, k, entry, t->line)))
             return rc;
     }
     return 0;
 }
 
-/* The sections of weft.toml, in the order they are read (functions before the routes
- * that name them). Brokers, triggers and stores are added here by the issues that
- * bring them. */
+/* The sections of weft.toml, in the order they are read: each may name what the ones
+ * before it declared (a route its function; a target its function; a trigger its
+ * broker, target and dead letter). Stores are added here by the issue that brings
+ * them. */
 typedef struct section {
     const char *key;
     int (*parse)(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
@@ -649,6 +676,9 @@ static const section_t sections[] = {
     {"server", parse_server_table},
     {"function", parse_functions},
     {"route", parse_routes},
+    {"broker", weft_app_parse_brokers},
+    {"target", weft_app_parse_targets},
+    {"trigger", weft_app_parse_triggers},
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
@@ -657,8 +687,8 @@ static int parse_weft(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) 
     for (size_t i = 0; i < NSECTIONS; i++)
         keys[i] = sections[i].key;
     keys[NSECTIONS] = NULL;
-    where_t w = {"the top level", NULL};
-    int rc = check_keys(c, root, &w, keys);
+    where_t w = {"the top level", NULL, NULL};
+    int rc = weft_app_check_keys(c, root, &w, keys);
     if (rc)
         return rc;
     for (size_t i = 0; i < NSECTIONS; i++) {
@@ -699,9 +729,11 @@ void weft_app_free(weft_app_t *app) {
         free(app->routes[i].entrypoint);
     }
     free(app->routes);
+    weft_app_events_free(app);
     free(app->path);
     free(app->dir);
     free(app->name);
+    free(app->state_dir);
     free(app->listen);
     free(app);
 }
@@ -721,17 +753,28 @@ int weft_app_parse(const char *text, size_t len, const char *name, const char *d
         .name = name, .base = format == WEFT_APP_WAGI ? NULL : dir, .format = format, .err = err};
     weft_app_t *app = calloc(1, sizeof *app);
     if (!app) {
-        rc = nomem(&c);
+        rc = weft_app_nomem(&c);
         goto out;
     }
     app->format = format;
     if (!(app->path = strdup(name)) || !(app->dir = strdup(dir ? dir : "."))) {
-        rc = nomem(&c);
+        rc = weft_app_nomem(&c);
         goto out;
     }
     rc = format == WEFT_APP_WAGI ? parse_wagi(&c, root, app) : parse_weft(&c, root, app);
-    if (!rc && !app->nfunctions)
-        rc = fail(&c, 1, "no functions declared: nothing to serve");
+    if (rc)
+        goto out;
+    if (format == WEFT_APP_WAGI) {
+        if (!app->nfunctions)
+            rc = weft_app_fail(&c, 1, "no functions declared: nothing to serve");
+        goto out;
+    }
+    /* A broker alone serves its ingest (to URL targets, or only to its log). */
+    if (!app->nfunctions && !app->nbrokers)
+        rc = weft_app_fail(&c, 1, "no functions or brokers declared: nothing to serve");
+    else if (!app->state_dir &&
+             !(app->state_dir = weft_app_resolve(c.base, WEFT_APP_DEFAULT_STATE_DIR)))
+        rc = weft_app_nomem(&c);
 out:
     weft_toml_free(root);
     if (rc)

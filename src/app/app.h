@@ -3,7 +3,8 @@
  * weft reads its own weft.toml and, so that a WAGI user's files run unchanged, WAGI's
  * modules.toml / wagi.toml. Both become the same weft_app_t: a list of functions (a
  * module with everything needed to run it) and a list of routes that point at them.
- * The layers above (gateway, events) never look at TOML.
+ * weft.toml may also declare the events half: brokers, targets and triggers (a WAGI
+ * file declares none). The layers above (gateway, events) never look at TOML.
  *
  * A relative path in weft.toml is relative to the manifest's folder, and the model
  * holds it joined to that folder. A relative path in a WAGI file is relative to the
@@ -32,9 +33,42 @@
 #define WEFT_APP_DEFAULT_LISTEN "127.0.0.1:3000"
 #define WEFT_APP_DEFAULT_MAX_BODY (16ull << 20)
 /* Bounds on what one manifest may declare, so a hostile file cannot make weft
- * allocate without end. */
+ * allocate without end. WEFT_APP_MAX_FUNCTIONS bounds each list of the app (functions,
+ * routes, brokers, targets, triggers); WEFT_APP_MAX_LIST each list inside an item. */
 #define WEFT_APP_MAX_FUNCTIONS 4096
 #define WEFT_APP_MAX_LIST 4096
+
+/* The state folder (brokers' logs, triggers' positions), relative to the manifest's
+ * folder unless [app] state_dir says otherwise. */
+#define WEFT_APP_DEFAULT_STATE_DIR ".weft"
+/* A broker's and a trigger's name: 1 to WEFT_APP_MAX_NAME lower-case letters, digits
+ * and '-', starting and ending with a letter or a digit (a DNS label, as Kubernetes
+ * names Knative's brokers and triggers): it appears unescaped in URLs
+ * (/brokers/NAME) and may name files in the state folder. */
+#define WEFT_APP_MAX_NAME 63
+/* Broker defaults and bounds. Every broker accepts an event of WEFT_APP_MIN_EVENT_SIZE
+ * (64 KiB), so max_event_size may not be set below it. */
+#define WEFT_APP_DEFAULT_RETENTION_NS (24ull * 3600 * 1000000000ull)
+#define WEFT_APP_DEFAULT_MAX_EVENT_SIZE (1ull << 20)
+#define WEFT_APP_MIN_EVENT_SIZE (64ull << 10)
+#define WEFT_APP_MAX_EVENT_SIZE (64ull << 20)
+/* Delivery defaults: retry, backoff_policy and backoff_delay are the brokers' defaults
+ * the Knative Operator installs (config-br-defaults: retry 10, exponential, PT0.2S;
+ * Knative's spec itself retries nothing unless told); timeout, retry_after_max and
+ * parallelism are weft's choice. */
+#define WEFT_APP_DEFAULT_RETRY 10
+#define WEFT_APP_DEFAULT_BACKOFF_DELAY_NS (200ull * 1000000ull)
+#define WEFT_APP_DEFAULT_DELIVERY_TIMEOUT_NS (30ull * 1000000000ull)
+#define WEFT_APP_DEFAULT_RETRY_AFTER_MAX_NS (60ull * 1000000000ull)
+#define WEFT_APP_DEFAULT_PARALLELISM 64
+/* Bounds on delivery. Retries: a sane count (exponential backoff from 200ms waits past
+ * a day after 19 of them); delay x 2^n overflows 64 bits long before 100, so whoever
+ * computes it saturates. Parallelism: events of one trigger in flight, each up to its
+ * broker's max_event_size in memory. */
+#define WEFT_APP_MAX_RETRY 100
+#define WEFT_APP_MAX_PARALLELISM 1024
+/* A CloudEvents attribute name in a filter: 1 to 20 lower-case letters or digits. */
+#define WEFT_APP_MAX_ATTRIBUTE_NAME 20
 
 typedef enum {
     WEFT_APP_WEFT, /* weft.toml */
@@ -85,11 +119,147 @@ typedef struct weft_app_route {
     int line;
 } weft_app_route_t;
 
+/* ---- The events half (weft.toml only) ------------------------------------------------ */
+
+/* [[broker]]: a durable log of CloudEvents, fed by POST /brokers/NAME. */
+typedef struct weft_app_broker {
+    char *name;              /* unique among brokers; see WEFT_APP_MAX_NAME */
+    uint64_t retention_ns;   /* how long delivered events stay readable; positive;
+                                WEFT_APP_DEFAULT_RETENTION_NS (24h) by default */
+    uint64_t max_event_size; /* larger events are refused (413); WEFT_APP_MIN_EVENT_SIZE
+                                to WEFT_APP_MAX_EVENT_SIZE, 1 MiB by default */
+    int line;
+} weft_app_broker_t;
+
+/* How a URL target receives an event: the HTTP binding's binary mode (ce-* headers,
+ * data as the body) or structured mode (application/cloudevents+json). */
+typedef enum {
+    WEFT_APP_MODE_BINARY = 0, /* "binary", the default */
+    WEFT_APP_MODE_STRUCTURED, /* "structured" */
+} weft_app_mode_t;
+
+/* [[target]]: where a trigger delivers, exactly one of an http(s) URL and a [[function]]
+ * of the app. Its name is unique among targets and functions both (a trigger's target
+ * names either), and follows the rule of function names (letters, digits, - _ .). */
+typedef struct weft_app_target {
+    char *name;
+    char *url;            /* "http://..." or "https://...", checked: a host, a port in
+                             1..65535 if any, printable ASCII only; NULL for a function */
+    size_t function;      /* url NULL: index in weft_app_t.functions */
+    weft_app_mode_t mode; /* URL targets; a function target is called in binary mode
+                             (mode = "structured" on one is refused) */
+    int line;
+} weft_app_target_t;
+
+/* What a trigger's target or delivery.dead_letter names: a [[target]], or a
+ * [[function]] named directly (called as a function target would call it). */
+typedef enum {
+    WEFT_APP_REF_NONE = 0, /* nothing named (no dead_letter) */
+    WEFT_APP_REF_TARGET,   /* weft_app_t.targets[index] */
+    WEFT_APP_REF_FUNCTION, /* weft_app_t.functions[index] */
+} weft_app_ref_kind_t;
+
+typedef struct weft_app_ref {
+    weft_app_ref_kind_t kind;
+    size_t index;
+    int line; /* where it was named; 0 for NONE */
+} weft_app_ref_t;
+
+/* A filter of a trigger: Knative's subscriptions-API dialects as a tree. Each filter
+ * table of the manifest holds exactly one dialect key:
+ *   { exact = { type = "a" } }      EXACT: the attribute exists and equals value
+ *   { prefix = { type = "io." } }   PREFIX: ... starts with value
+ *   { suffix = { type = ".done" } } SUFFIX: ... ends with value
+ *   { all = [ F, ... ] }            ALL: every child matches (at least one child)
+ *   { any = [ F, ... ] }            ANY: some child matches (at least one child)
+ *   { not = F }                     NOT: its one child does not match
+ *   { cesql = "EXPR" }              CESQL: the CloudEvents SQL expression is true
+ * An exact / prefix / suffix table naming several attributes ({ exact = { type = "a",
+ * source = "b" } }) is read as ALL of one EXACT (PREFIX, SUFFIX) per attribute, in the
+ * order written: a leaf always holds one attribute. Attribute names are CloudEvents
+ * names (1 to WEFT_APP_MAX_ATTRIBUTE_NAME lower-case letters or digits, not "data")
+ * and values are not empty, as the subscriptions API requires. A CESQL expression is
+ * held as written (not empty): the events layer parses it when the app starts and
+ * refuses it with this filter's line. Nothing here matches every event by accident: an
+ * empty dialect table, an empty all / any and an empty value are refused. */
+typedef enum {
+    WEFT_APP_FILTER_EXACT,
+    WEFT_APP_FILTER_PREFIX,
+    WEFT_APP_FILTER_SUFFIX,
+    WEFT_APP_FILTER_ALL,
+    WEFT_APP_FILTER_ANY,
+    WEFT_APP_FILTER_NOT,
+    WEFT_APP_FILTER_CESQL,
+} weft_app_filter_kind_t;
+
+typedef struct weft_app_filter weft_app_filter_t;
+struct weft_app_filter {
+    weft_app_filter_kind_t kind;
+    char *attribute;             /* EXACT, PREFIX, SUFFIX: the attribute's name */
+    char *value;                 /* EXACT, PREFIX, SUFFIX: the value; CESQL: the
+                                    expression */
+    weft_app_filter_t *children; /* ALL, ANY: nchildren >= 1; NOT: exactly 1 */
+    size_t nchildren;
+    int line; /* where it was written (a leaf's or a CESQL's: its value's) */
+};
+
+/* Retry delays: linear waits backoff_delay * n before retry n (n = 1, 2, ...),
+ * exponential backoff_delay * 2^n, as Knative's data-plane spec says. */
+typedef enum {
+    WEFT_APP_BACKOFF_EXPONENTIAL = 0, /* "exponential", the default */
+    WEFT_APP_BACKOFF_LINEAR,          /* "linear" */
+} weft_app_backoff_t;
+
+/* A trigger's delivery = { ... }; every field has its default when the key (or the whole
+ * table) is absent. */
+typedef struct weft_app_delivery {
+    uint32_t retry; /* attempts after the first, 0..100; default 10 */
+    weft_app_backoff_t backoff_policy;
+    uint64_t backoff_delay_ns;   /* default 200ms; 0 retries at once */
+    uint64_t timeout_ns;         /* bounds each attempt; positive; default 30s */
+    weft_app_ref_t dead_letter;  /* where an event goes after its last attempt; kind
+                                    NONE: nowhere (it is logged as given up) */
+    uint64_t retry_after_max_ns; /* caps a Retry-After on 429 and 503; default 60s;
+                                    0: Retry-After is ignored (Knative's PT0S) */
+    uint32_t parallelism;        /* events of this trigger in flight at once,
+                                    1..WEFT_APP_MAX_PARALLELISM; default 64 */
+    int line;                    /* of the delivery table; the trigger's if absent */
+} weft_app_delivery_t;
+
+/* Where a trigger starts reading its broker the first time it runs (once it has a
+ * position, it goes on from there). */
+typedef enum {
+    WEFT_APP_FROM_LATEST = 0, /* "latest", the default: events ingested from then on */
+    WEFT_APP_FROM_EARLIEST,   /* "earliest": every event the broker still retains */
+} weft_app_from_t;
+
+/* [[trigger]]: delivers the events of one broker that pass its filters to one target.
+ * Its name keys its durable position in the state folder: renaming a trigger (or
+ * changing what its default name is made of) starts it afresh, as a new trigger, from
+ * `from`. */
+typedef struct weft_app_trigger {
+    char *name;                 /* as given, or "<broker>-<target>-<n>": the target's name
+                                   lower-cased with every character but a-z, 0-9 and '-'
+                                   made '-', n counting the unnamed triggers of that broker
+                                   and target from 1 in manifest order; unique among
+                                   triggers; see WEFT_APP_MAX_NAME */
+    bool named;                 /* false: the name is the default one */
+    size_t broker;              /* index in weft_app_t.brokers */
+    weft_app_ref_t target;      /* never NONE */
+    weft_app_filter_t *filters; /* all must match; none (absent or []): every event */
+    size_t nfilters;
+    weft_app_delivery_t delivery;
+    weft_app_from_t from;
+    int line;
+} weft_app_trigger_t;
+
 typedef struct weft_app {
     weft_app_format_t format;
-    char *path; /* the manifest as given */
-    char *dir;  /* its folder (weft.toml's relative paths were resolved against it) */
-    char *name; /* [app] name, or NULL */
+    char *path;      /* the manifest as given */
+    char *dir;       /* its folder (weft.toml's relative paths were resolved against it) */
+    char *name;      /* [app] name, or NULL */
+    char *state_dir; /* weft.toml: [app] state_dir, or WEFT_APP_DEFAULT_STATE_DIR, joined
+                        to the manifest's folder when relative; NULL for a WAGI file */
     weft_app_function_t *functions;
     size_t nfunctions;
     weft_app_route_t *routes;
@@ -105,6 +275,13 @@ typedef struct weft_app {
     uint64_t max_response;      /* a guest's stdout */
     uint64_t max_stderr_bytes;  /* a guest's stderr logged per request ... */
     uint32_t max_stderr_lines;  /* ... whichever comes first */
+    /* The events half, in manifest order (empty for a WAGI file). */
+    weft_app_broker_t *brokers;
+    size_t nbrokers;
+    weft_app_target_t *targets;
+    size_t ntargets;
+    weft_app_trigger_t *triggers;
+    size_t ntriggers;
 } weft_app_t;
 
 typedef struct weft_app_opts {
@@ -116,8 +293,9 @@ typedef struct weft_app_opts {
 /* Parses text[0..len) as a manifest of the given format. name is used in messages; dir
  * is the manifest's folder, which weft.toml's relative paths are resolved against (a
  * WAGI file's stay relative to the working directory). No file other than the text is
- * read and no .wat is converted (weft_app_load does that). On success *out is owned by
- * the caller (weft_app_free). */
+ * read and no .wat is converted (weft_app_load does that). A weft.toml must declare a
+ * function or a broker; a WAGI file a [[module]]. On success *out is owned by the caller
+ * (weft_app_free). */
 int weft_app_parse(const char *text, size_t len, const char *name, const char *dir,
                    weft_app_format_t format, weft_app_t **out, weft_error_t *err);
 

@@ -181,10 +181,10 @@ int main(void) {
             "weft.toml:4: 'timeout' in [[function]] 'f' must be a duration like \"30s\", not a "
             "boolean");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\ntimeout = \"soon\"\n",
-            "weft.toml:4: 'timeout' in [[function]]: 'soon' is not a duration (like \"30s\" or "
-            "\"500ms\")");
+            "weft.toml:4: 'timeout' in [[function]] 'f': 'soon' is not a duration (like \"30s\" "
+            "or \"500ms\")");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nmax_memory = \"lots\"\n",
-            "weft.toml:4: 'max_memory' in [[function]]: 'lots' is not a size (like \"64MiB\")");
+            "weft.toml:4: 'max_memory' in [[function]] 'f': 'lots' is not a size (like \"64MiB\")");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nunknown_imports = \"stub\"\n",
             "weft.toml:4: 'unknown_imports' in [[function]] 'f': 'stub' is not \"trap\", "
             "\"default\" or \"refuse\"");
@@ -196,9 +196,10 @@ int main(void) {
             "weft.toml:4: 'allowed_hosts' in [[function]] 'f' must be an array of strings, not "
             "a string");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nallowed_hosts = [\"a\", 1]\n",
-            "weft.toml:4: 'allowed_hosts' in [[function]] must hold strings only, not an integer");
+            "weft.toml:4: 'allowed_hosts' in [[function]] 'f' must hold strings only, not an "
+            "integer");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nhttp_max_concurrency = -1\n",
-            "weft.toml:4: 'http_max_concurrency' in [[function]]: -1 is out of range");
+            "weft.toml:4: 'http_max_concurrency' in [[function]] 'f': -1 is out of range");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nenvironment = [\"A=1\"]\n",
             "weft.toml:4: 'environment' in [[function]] 'f' must be a table of NAME = \"value\", "
             "not an array");
@@ -230,7 +231,8 @@ int main(void) {
             "weft.toml:3: module 'https://x/f.wasm': only local files (a path or file://) are "
             "supported");
     REFUSED("function = 1\n", "weft.toml:1: 'function' must be an array of tables ([[function]])");
-    REFUSED("[app]\nname = \"x\"\n", "weft.toml:1: no functions declared: nothing to serve");
+    REFUSED("[app]\nname = \"x\"\n",
+            "weft.toml:1: no functions or brokers declared: nothing to serve");
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nname = \"g\"\n",
             "weft.toml:4:1: duplicate key 'name' (first defined on line 2)");
 
