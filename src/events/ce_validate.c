@@ -53,8 +53,8 @@ const char *weft_ce_quote(const char *s, size_t n, char buf[WEFT_CE_QUOTE_MAX]) 
 
 /* ---- Strings: what the spec's String type allows ---------------------------------- */
 
-/* NULL when s[0..n) is a valid String value, else what is wrong (in a static buffer
- * per call site: the caller formats it at once). */
+/* NULL when s[0..n) is a valid String value, else what is wrong (a constant, or why
+ * filled in). */
 static const char *string_problem(const char *s, size_t n, char *why, size_t why_size) {
     const uint8_t *p = (const uint8_t *)s;
     if (!weft_utf8_valid(p, n))
@@ -377,6 +377,10 @@ static bool params_walk(const char *s, size_t n,
 }
 
 bool weft_ce_media_type_parse(const char *s, size_t n, weft_ce_media_type_t *mt) {
+    /* RFC 9110 allows "text/plain; " (an empty parameter after OWS), but HTTP strips
+     * the whitespace that ends a field value: what binary mode cannot carry is refused. */
+    if (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        return false;
     size_t t = token_end(s, n, 0);
     if (t == 0 || t == n || s[t] != '/')
         return false;
