@@ -558,6 +558,9 @@ static void test_extension_names(void) {
             "attribute name 'my_ext' is not valid", "underscore");
     refused(structured_with(",\"\":\"x\"", 0, &ev, &err), &err, WEFT_EINVAL,
             "attribute name '' is not valid", "empty name");
+    /* A name that is not valid is quoted, whatever its value (it goes into a 400's body). */
+    refused(structured_with(",\"a\x7f\\u0001\":{}", 0, &ev, &err), &err, WEFT_EINVAL,
+            "attribute name 'a\\x7F\\x01' is not valid", "control characters in a name");
     CHECK_EQ_INT(structured_with(",\"abcdefghijklmnopqrst\":\"x\",\"0a9\":\"y\"", 0, &ev, &err), 0);
     weft_ce_clear(&ev);
 }
