@@ -1,7 +1,6 @@
 /* The JSON event format of CloudEvents 1.0 and its batch format (codec.h), with jansson.
  * The rules for `data` and the decisions the format leaves open are in codec.h. */
 #include <jansson.h>
-#include <math.h>
 #include <nettle/base64.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +35,14 @@ static int real_digits(double v) {
         if (strtod(buf, NULL) == v)
             break;
     }
-    double a = fabs(v);
-    if (a >= 1 && a < 1e17) {
-        int whole = (int)floor(log10(a)) + 1;
-        if (p < whole)
-            p = whole;
+    /* The digits before the point (without libm, which weft-net.so does not load). */
+    double a = v < 0 ? -v : v, ten = 10;
+    for (int whole = 1; a >= 1 && a < 1e17 && whole <= 17; whole++, ten *= 10) {
+        if (a < ten) {
+            if (p < whole)
+                p = whole;
+            break;
+        }
     }
     return p;
 }
@@ -190,17 +192,22 @@ static int from_object(const json_t *obj, unsigned flags, weft_ce_t *ev, weft_er
         return weft_error_set(err, WEFT_EINVAL, "the event has %zu members; at most %d are read",
                               json_object_size(obj), WEFT_CE_MAX_ATTRS);
     const json_t *data = NULL, *data64 = NULL;
+    char q[WEFT_CE_QUOTE_MAX];
     int rc = 0;
     for (void *it = json_object_iter((json_t *)obj); it && rc == 0;
          it = json_object_iter_next((json_t *)obj, it)) {
         const char *key = json_object_iter_key(it);
+        size_t klen = json_object_iter_key_len(it);
         json_t *v = json_object_iter_value(it);
-        if (json_object_iter_key_len(it) != strlen(key))
-            rc = weft_error_set(err, WEFT_EINVAL, "a member name holds a NUL character");
-        else if (!strcmp(key, "data"))
+        if (!strcmp(key, "data") && klen == 4)
             data = v;
-        else if (!strcmp(key, "data_base64"))
+        else if (!strcmp(key, "data_base64") && klen == 11)
             data64 = json_is_null(v) ? NULL : v;
+        else if (!weft_ce_name_valid(key, klen)) /* before the name goes into a message */
+            rc = weft_error_set(err, WEFT_EINVAL,
+                                "attribute name %s is not valid: names are 1 to %d characters "
+                                "from a-z and 0-9",
+                                weft_ce_quote(key, klen, q), WEFT_CE_NAME_MAX);
         else
             rc = read_attr(ev, key, v, err);
     }
