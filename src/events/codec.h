@@ -169,7 +169,8 @@ typedef struct weft_ce_media_type {
     size_t type_len, subtype_len, params_len;
 } weft_ce_media_type_t;
 
-/* Parses s[0..n) as a media type; false when it is not one. */
+/* Parses s[0..n) as a media type; false when it is not one, or ends in whitespace
+ * (which an HTTP header cannot carry). */
 bool weft_ce_media_type_parse(const char *s, size_t n, weft_ce_media_type_t *mt);
 /* Does the media type declare JSON (subtype `json` or `...+json`, any case)? False when s is
  * not a media type. */
