@@ -9,12 +9,13 @@
  * header is a string, one read from structured JSON is an integer, a boolean or a
  * string as the JSON said.
  *
- * The codecs (ce_http.c, ce_json.c) read and write the three modes of the HTTP
- * protocol binding: binary (ce-* headers, data as the body), structured
- * (application/cloudevents+json) and batched (application/cloudevents-batch+json).
- * Every decoder validates what it reads (weft_ce_validate) and an error message names
- * the attribute and what is wrong with it ("ce-time: not an RFC 3339 timestamp"), to
- * be answered as a 400 body.
+ * The codecs (codec.h: ce_http.c, ce_json.c, ce_record.c) read and write the three
+ * modes of the HTTP protocol binding: binary (ce-* headers, data as the body),
+ * structured (application/cloudevents+json) and batched
+ * (application/cloudevents-batch+json), and the durable log's record. Every decoder
+ * validates what it reads (weft_ce_validate, ce_validate.c) and an error message names
+ * the attribute and what is wrong with it ("time: '2026-13-01' is not an RFC 3339
+ * timestamp"), to be answered as a 400 body.
  */
 #ifndef WEFT_EVENTS_CLOUDEVENT_H
 #define WEFT_EVENTS_CLOUDEVENT_H
