@@ -1,0 +1,270 @@
+/* weft cesql [--event FILE] [--] EXPRESSION: try a CESQL expression on an event before
+ * it goes into a trigger's filter (cesql.h, weft_cesql_cli). */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cesql.h"
+
+/* The exit statuses of cli.h (WEFT_EXIT_ERROR, WEFT_EXIT_USAGE): the events layer does
+ * not include the cli's header. */
+#define CESQL_EXIT_ERROR 1
+#define CESQL_EXIT_USAGE 2
+
+/* The event used without --event: only the required attributes. */
+#define CESQL_DEFAULT_ID "1"
+#define CESQL_DEFAULT_SOURCE "/weft/cesql"
+#define CESQL_DEFAULT_TYPE "weft.cesql.test"
+
+static const char cesql_help[] =
+    "usage: weft cesql [--event FILE] [--] EXPRESSION\n"
+    "\n"
+    "Evaluates a CloudEvents SQL expression (CESQL 1.0, what a trigger's cesql filter\n"
+    "holds) against an event and prints its value as JSON: true, 42, \"text\".\n"
+    "EXPRESSION is always the last argument, also when it begins with '-'; quote it\n"
+    "for the shell: weft cesql \"type LIKE 'io.%' AND EXISTS subject\".\n"
+    "\n"
+    "options:\n"
+    "  --event FILE          the event, in structured-mode JSON (as a body of type\n"
+    "                        application/cloudevents+json). Without it, an event with\n"
+    "                        only the required attributes: specversion \"1.0\",\n"
+    "                        id \"" CESQL_DEFAULT_ID "\", source \"" CESQL_DEFAULT_SOURCE
+    "\", type \"" CESQL_DEFAULT_TYPE "\"\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "An attribute is a String, or an Integer or a Boolean when FILE gives it as a JSON\n"
+    "number or boolean. A trigger's filter passes an event only when the value is the\n"
+    "Boolean true and no error was raised.\n"
+    "\n"
+    "Exit status: 0 when evaluation raised no error. 1 when it raised one (parse, math,\n"
+    "cast, missing attribute, missing function, function evaluation): the value that\n"
+    "evaluation yields all the same is printed, and the first error on stderr, with the\n"
+    "column of the expression it comes from; 1 also when FILE is no valid event.\n"
+    "2 for a usage error.\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* As cli.h's weft_cli_usage_error prints it. */
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "weft cesql: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'weft cesql --help')\n");
+    va_end(ap);
+    return CESQL_EXIT_USAGE;
+}
+
+/* ---- The event ------------------------------------------------------------------------ */
+
+/* TO BE REPLACED by the structured-mode decoder of the CloudEvents codecs (ce_http.c,
+ * ce_json.c) once they are in: a minimal reader of a structured-mode JSON event, enough
+ * to try expressions. It checks attribute names, that the spec's attributes are
+ * strings, and the required attributes; not the formats of values (URIs, timestamps),
+ * nor data_base64, which CESQL never reads. */
+static const char *const spec_attributes[] = {
+    "id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time",
+};
+
+static bool is_spec_attribute(const char *name) {
+    for (size_t i = 0; i < sizeof spec_attributes / sizeof *spec_attributes; i++)
+        if (!strcmp(spec_attributes[i], name))
+            return true;
+    return false;
+}
+
+static int read_event(const char *path, weft_ce_t *ev, weft_error_t *err) {
+    json_error_t jerr;
+    /* jansson refuses invalid UTF-8 and, without JSON_ALLOW_NUL, NUL in strings. */
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return weft_error_set(err, WEFT_EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column,
+                              jerr.text);
+    int rc = 0;
+    if (!json_is_object(root)) {
+        rc = weft_error_set(err, WEFT_EINVAL, "%s: not a JSON object (a structured-mode event)",
+                            path);
+        goto done;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (!strcmp(key, "data")) {
+            char *text = json_is_string(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY);
+            rc = json_is_string(val)
+                     ? weft_ce_set_data(ev, json_string_value(val), json_string_length(val))
+                 : text ? weft_ce_set_data(ev, text, strlen(text))
+                        : WEFT_ENOMEM;
+            free(text);
+            if (rc) {
+                weft_error_set(err, rc, "%s: out of memory", path);
+                goto done;
+            }
+            continue;
+        }
+        if (!strcmp(key, "data_base64"))
+            continue;
+        if (!weft_ce_name_valid(key, strlen(key))) {
+            rc = weft_error_set(err, WEFT_EINVAL,
+                                "%s: \"%.40s\" is no attribute name: those are 1 to %d lower-case "
+                                "letters and digits",
+                                path, key, WEFT_CE_NAME_MAX);
+            goto done;
+        }
+        bool spec = is_spec_attribute(key);
+        char num[16];
+        const char *text = NULL;
+        weft_ce_type_t type = WEFT_CE_STRING;
+        if (json_is_null(val))
+            continue; /* null: the attribute is absent */
+        if (json_is_string(val)) {
+            text = json_string_value(val);
+            type = spec ? weft_ce_attr_type(key) : WEFT_CE_STRING;
+        } else if (!spec && json_is_integer(val) && json_integer_value(val) >= INT32_MIN &&
+                   json_integer_value(val) <= INT32_MAX) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(val));
+            text = num;
+            type = WEFT_CE_INTEGER;
+        } else if (!spec && json_is_boolean(val)) {
+            text = json_is_true(val) ? "true" : "false";
+            type = WEFT_CE_BOOLEAN;
+        } else {
+            rc = weft_error_set(err, WEFT_EINVAL,
+                                spec ? "%s: attribute %s: not a string"
+                                     : "%s: attribute %s: not a string, a boolean or an integer "
+                                       "from -2147483648 to 2147483647",
+                                path, key);
+            goto done;
+        }
+        if ((rc = weft_ce_set(ev, key, text, type))) {
+            weft_error_set(err, rc, "%s: out of memory", path);
+            goto done;
+        }
+    }
+    static const char *const required[] = {"id", "source", "specversion", "type"};
+    for (size_t i = 0; i < sizeof required / sizeof *required; i++) {
+        const char *v = weft_ce_get(ev, required[i]);
+        if (!v || !*v) {
+            rc = weft_error_set(err, WEFT_EINVAL, "%s: the event has no %s, which is required",
+                                path, required[i]);
+            goto done;
+        }
+    }
+    if (strcmp(weft_ce_get(ev, "specversion"), WEFT_CE_SPECVERSION))
+        rc = weft_error_set(err, WEFT_EINVAL, "%s: specversion is \"%.20s\", not \"%s\"", path,
+                            weft_ce_get(ev, "specversion"), WEFT_CE_SPECVERSION);
+done:
+    json_decref(root);
+    return rc;
+}
+
+static int default_event(weft_ce_t *ev) {
+    if (weft_ce_set(ev, "specversion", WEFT_CE_SPECVERSION, WEFT_CE_STRING) ||
+        weft_ce_set(ev, "id", CESQL_DEFAULT_ID, WEFT_CE_STRING) ||
+        weft_ce_set(ev, "source", CESQL_DEFAULT_SOURCE, WEFT_CE_URI_REF) ||
+        weft_ce_set(ev, "type", CESQL_DEFAULT_TYPE, WEFT_CE_STRING))
+        return WEFT_ENOMEM;
+    return 0;
+}
+
+/* ---- The command ---------------------------------------------------------------------- */
+
+/* Under a parse error, the expression with a caret at the column, when it fits a line. */
+static void show_column(const char *text, const char *msg) {
+    unsigned column;
+    if (sscanf(msg, "column %u:", &column) != 1 || strlen(text) > 120)
+        return;
+    for (const char *c = text; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return;
+    fprintf(stderr, "  %s\n  %*s^\n", text, (int)column - 1, "");
+}
+
+int weft_cesql_cli(int argc, char **argv) {
+    const char *event_path = NULL;
+    bool dashdash = false;
+    if (argc < 2)
+        return usage_error("missing EXPRESSION");
+    int last = argc - 1;
+    for (int i = 1; i < last; i++) {
+        const char *a = argv[i];
+        if (dashdash)
+            return usage_error("unexpected argument '%s' after --: EXPRESSION is one argument "
+                               "(quote it)",
+                               a);
+        if (!strcmp(a, "--")) {
+            dashdash = true;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(cesql_help, stdout);
+            return 0;
+        } else if (!strcmp(a, "--event") || !strncmp(a, "--event=", 8)) {
+            if (event_path)
+                return usage_error("--event given twice");
+            if (a[7] == '=')
+                event_path = a + 8;
+            else if (i + 1 < last)
+                event_path = argv[++i];
+            else
+                return usage_error("--event needs a FILE, and EXPRESSION comes after it");
+            if (!*event_path)
+                return usage_error("--event needs a FILE");
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option %s (EXPRESSION, the last argument, may begin "
+                               "with '-')",
+                               a);
+        } else {
+            return usage_error("unexpected argument '%s': EXPRESSION is one argument, the last "
+                               "(quote it)",
+                               a);
+        }
+    }
+    const char *text = argv[last];
+    if (!dashdash && (!strcmp(text, "--help") || !strcmp(text, "-h")) && argc == 2) {
+        fputs(cesql_help, stdout);
+        return 0;
+    }
+    if (!dashdash && !strcmp(text, "--"))
+        return usage_error("missing EXPRESSION after --");
+
+    weft_ce_t ev = {0};
+    weft_error_t err = {0};
+    weft_cesql_t *expr = NULL;
+    weft_buf_t json = {0};
+    weft_cesql_value_t value = {0};
+    weft_cesql_error_t eerr;
+    int status = CESQL_EXIT_ERROR;
+    if (event_path ? read_event(event_path, &ev, &err) : default_event(&ev)) {
+        fprintf(stderr, "weft: %s\n", event_path ? err.msg : "out of memory");
+        goto done;
+    }
+    if (weft_cesql_parse(text, &expr, &err)) {
+        fprintf(stderr, "weft: %s error: %s\n", weft_cesql_error_kind_name(WEFT_CESQL_EPARSE),
+                err.msg);
+        show_column(text, err.msg);
+        goto done;
+    }
+    int rc = weft_cesql_eval(expr, &ev, &value, &eerr);
+    if (rc == WEFT_ENOMEM || weft_cesql_value_json(&value, &json)) {
+        fprintf(stderr, "weft: out of memory\n");
+        goto done;
+    }
+    printf("%s\n", (const char *)json.data);
+    if (rc) {
+        fprintf(stderr, "weft: %s error: column %u: %s", weft_cesql_error_kind_name(eerr.kind),
+                eerr.column, eerr.message);
+        if (eerr.count > 1)
+            fprintf(stderr, " (and %u more error%s)", eerr.count - 1, eerr.count > 2 ? "s" : "");
+        fputc('\n', stderr);
+        goto done;
+    }
+    status = 0;
+done:
+    fflush(stdout);
+    weft_buf_free(&json);
+    weft_cesql_value_clear(&value);
+    weft_cesql_free(expr);
+    weft_ce_clear(&ev);
+    return status;
+}
