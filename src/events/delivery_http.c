@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "delivery_internal.h"
 
@@ -39,19 +41,75 @@ struct slot {
 
 /* ---- The multi handle and the event loop -------------------------------------------- */
 
+/* What the epoll set holds for a socket, kept so that a connection going back to curl's
+ * cache and out of it again costs no system call: curl drops a socket from its
+ * interest (CURL_POLL_REMOVE) after every response, and asks for it again with the
+ * next request on that connection. A connection's socket (one curl opened and will
+ * close through on_open and on_close, which keep this table right when a number is
+ * used again) stays in the set while curl does not want it, until it reports an event
+ * (the server closing an idle connection): it leaves the set then. Any other socket
+ * (the resolver's) leaves the set as soon as curl drops it. */
+static fd_state_t *fd_state(weft_delivery_t *d, int fd) {
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= d->nfds) {
+        size_t n = d->nfds ? d->nfds : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        fd_state_t *f = realloc(d->fds, n * sizeof *f);
+        if (!f)
+            return NULL;
+        memset(f + d->nfds, 0, (n - d->nfds) * sizeof *f);
+        d->fds = f;
+        d->nfds = n;
+    }
+    return &d->fds[fd];
+}
+
+static curl_socket_t on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a) {
+    weft_delivery_t *d = arg;
+    int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    fd_state_t *st = fd_state(d, fd);
+    if (st)
+        *st = (fd_state_t){.conn = true};
+    return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int on_close(void *arg, curl_socket_t fd) {
+    weft_delivery_t *d = arg;
+    if (fd >= 0 && (size_t)fd < d->nfds)
+        d->fds[fd] = (fd_state_t){0}; /* the kernel drops it from the set */
+    return close(fd);
+}
+
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socketp) {
     weft_delivery_t *d = arg;
+    fd_state_t *st = fd_state(d, fd);
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+        if (st && st->conn) {
+            st->wanted = false;
+        } else {
+            epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+            if (st)
+                st->in_set = st->wanted = false;
+        }
         return 0;
     }
-    struct epoll_event ev = {
-        .events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
-        .data.fd = fd,
-    };
-    if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT &&
-        epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
+    if (!st)
         return -1;
+    uint32_t mask = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    st->wanted = true;
+    if (st->in_set && st->mask == mask)
+        return 0;
+    struct epoll_event ev = {.events = mask, .data.fd = fd};
+    int op = st->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(d->epfd, op, fd, &ev)) {
+        op = errno == ENOENT ? EPOLL_CTL_ADD : errno == EEXIST ? EPOLL_CTL_MOD : -1;
+        if (op < 0 || epoll_ctl(d->epfd, op, fd, &ev))
+            return -1;
+    }
+    st->in_set = true;
+    st->mask = mask;
     return 0;
 }
 
@@ -74,6 +132,11 @@ int delivery_http_init(weft_delivery_t *d, weft_error_t *err) {
 }
 
 void delivery_http_socket(weft_delivery_t *d, int fd, uint32_t events) {
+    if ((size_t)fd < d->nfds && !d->fds[fd].wanted) { /* idle: see fd_state */
+        epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+        d->fds[fd].in_set = false;
+        return;
+    }
     int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                 (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                 (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
@@ -140,6 +203,10 @@ static slot_t *slot_get(weft_delivery_t *d) {
     curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, d);
     s->next_all = d->slots;
     d->slots = s;
     return s;
@@ -377,4 +444,7 @@ void delivery_http_free(weft_delivery_t *d) {
         free(s);
     }
     d->slots = d->free_slots = NULL;
+    free(d->fds);
+    d->fds = NULL;
+    d->nfds = 0;
 }

@@ -66,6 +66,14 @@ typedef struct pool {
 /* A URL attempt in flight: an easy handle and its buffers, reused (delivery_http.c). */
 typedef struct slot slot_t;
 
+/* A socket in the delivery thread's epoll set (delivery_http.c). */
+typedef struct fd_state {
+    bool in_set; /* registered with this mask */
+    bool wanted; /* by curl */
+    bool conn;   /* a connection's socket, opened and closed through our callbacks */
+    uint32_t mask;
+} fd_state_t;
+
 struct weft_delivery {
     pthread_mutex_t lock; /* inbox, stopping, dests */
     job_list_t inbox;     /* new URL jobs and retries scheduled by workers */
@@ -82,6 +90,8 @@ struct weft_delivery {
     size_t nheap, heap_cap;
     slot_t *slots; /* every slot made */
     slot_t *free_slots;
+    fd_state_t *fds; /* by socket number */
+    size_t nfds;
 };
 
 /* What an attempt ended with. headers, body and error are valid until the call
