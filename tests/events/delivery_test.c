@@ -202,7 +202,7 @@ static void *sink_conn(void *arg) {
         } else if (ok && body) {
             ok = write_all(a.fd, body, out_len);
         }
-        if (!ok)
+        if (!ok || req_header(names, values, nh, "x-then-close"))
             goto out;
         memmove(buf, buf + head_len + body_len, len - head_len - body_len);
         len -= head_len + body_len;
@@ -392,6 +392,8 @@ static int done_now(void) {
 
 /* Submits an event with id (ce-id), type (ce-type) and "name", "value" pairs (NULL
  * ends them) as more headers; the outcome lands in s. */
+static bool next_no_reply; /* the next submit leaves out Prefer: reply */
+
 static int submit(weft_delivery_dest_t *dest, sub_t *s, const char *id, const char *type, ...) {
     memset(s, 0, sizeof *s);
     size_t n = 0;
@@ -421,9 +423,11 @@ static int submit(weft_delivery_dest_t *dest, sub_t *s, const char *id, const ch
         .nheaders = n,
         .body = (const uint8_t *)s->body,
         .body_len = strlen(s->body),
+        .no_reply = next_no_reply,
         .done = on_done,
         .arg = s,
     };
+    next_no_reply = false;
     weft_error_t err = {0};
     int rc = weft_delivery_submit(dest, &rq, &err);
     if (rc)
@@ -471,6 +475,98 @@ static bool gap_near(double got, double want, double slack) {
         return false;
     }
     return true;
+}
+
+/* CPU seconds spent so far by this process's threads named name. */
+static double thread_cpu(const char *name) {
+    double total = 0;
+    char path[128], comm[64];
+    for (int tid = getpid(); tid < getpid() + 4096; tid++) {
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        bool match = fgets(comm, sizeof comm, f) && !strncmp(comm, name, strlen(name));
+        fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+        if (!match || !(f = fopen(path, "r")))
+            continue;
+        char line[1024];
+        if (fgets(line, sizeof line, f)) {
+            const char *p = strrchr(line, ')');
+            unsigned long ut = 0, st = 0;
+            if (p &&
+                sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+                total += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        }
+        fclose(f);
+    }
+    return total;
+}
+
+/* The benchmark's submissions: the request a broker would send, and a lean callback. */
+typedef struct bench {
+    weft_header_t hs[5];
+    char id[16];
+    char body[32];
+} bench_t;
+
+static atomic_int bench_delivered, bench_completed, bench_wake_at;
+static pthread_cond_t bench_cond = PTHREAD_COND_INITIALIZER;
+
+/* As light as a broker's would be: a count, and a wake-up once per batch. */
+static void on_bench_done(void *arg, const weft_delivery_outcome_t *o) {
+    if (o->result == WEFT_DELIVERY_DELIVERED)
+        bench_delivered++;
+    if (++bench_completed == bench_wake_at) {
+        pthread_mutex_lock(&done_lock);
+        pthread_cond_signal(&bench_cond);
+        pthread_mutex_unlock(&done_lock);
+    }
+}
+
+/* Submits total requests to dest in batches, as a broker reading its log would: up to
+ * window outstanding, the next batch once half of them are done. Returns the seconds
+ * taken. */
+static double bench_run(weft_delivery_dest_t *dest, int total, int window, const char *type) {
+    bench_t *b = calloc((size_t)total, sizeof *b);
+    bench_delivered = bench_completed = 0;
+    bench_wake_at = -1;
+    uint64_t t0 = weft_now_ns();
+    for (int i = 0; i < total;) {
+        for (; i < total && i - bench_completed < window; i++) {
+            snprintf(b[i].id, sizeof b[i].id, "b%d", i);
+            snprintf(b[i].body, sizeof b[i].body, "{\"n\":%d}", i);
+            b[i].hs[0] = (weft_header_t){"ce-id", b[i].id};
+            b[i].hs[1] = (weft_header_t){"ce-source", "bench"};
+            b[i].hs[2] = (weft_header_t){"ce-type", type};
+            b[i].hs[3] = (weft_header_t){"ce-specversion", "1.0"};
+            b[i].hs[4] = (weft_header_t){"Content-Type", "application/json"};
+            weft_delivery_request_t rq = {.headers = b[i].hs,
+                                          .nheaders = 5,
+                                          .body = (const uint8_t *)b[i].body,
+                                          .body_len = strlen(b[i].body),
+                                          .done = on_bench_done};
+            weft_delivery_submit(dest, &rq, NULL);
+        }
+        int want = i < total ? i - window / 2 : total;
+        pthread_mutex_lock(&done_lock);
+        bench_wake_at = want;
+        while (bench_completed < want) { /* timed: a signal may come before wake_at moved */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 10000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&bench_cond, &done_lock, &until);
+        }
+        pthread_mutex_unlock(&done_lock);
+    }
+    double secs = (double)(weft_now_ns() - t0) / 1e9;
+    free(b);
+    return secs;
 }
 
 /* ---- The policy on its own ---------------------------------------------------------------- */
@@ -537,6 +633,7 @@ static void test_a_2xx_is_delivered_once_with_prefer_reply(sink_t *sink) {
                         "hello", "x-reply", "io.reply", NULL),
                  0);
     CHECK_EQ_INT(submit(dest, &b, "ok-2", "t", "x-status", "202", NULL), 0);
+    next_no_reply = true; /* a dead-letter send */
     CHECK_EQ_INT(submit(dest, &c, "ok-3", "t", "x-status", "204", NULL), 0);
     CHECK(wait_done(base + 3, 5000));
     CHECK_EQ_INT(a.calls, 1);
@@ -560,6 +657,8 @@ static void test_a_2xx_is_delivered_once_with_prefer_reply(sink_t *sink) {
     CHECK_EQ_INT(r.body_len, strlen("{\"id\":\"ok-1\"}"));
     r = sink_last(sink, "ok-2"); /* no Content-Type given: curl adds none of its own */
     CHECK_EQ_STR(r.ctype, "");
+    r = sink_last(sink, "ok-3");
+    CHECK_EQ_STR(r.prefer, "");
     weft_delivery_stop(d);
 }
 
@@ -870,6 +969,31 @@ static void test_connections_are_reused(void) {
     pthread_mutex_unlock(&sink->lock);
     weft_delivery_stop(d);
     sink_stop(sink);
+
+    /* A server that drops an idle kept-alive connection: the next delivery opens
+     * another, and the dropped socket does not keep the delivery thread busy. */
+    sink = sink_start(0);
+    d = start(1);
+    p.parallelism = 1;
+    dest = url_dest(d, sink, &p);
+    base = done_now();
+    CHECK_EQ_INT(submit(dest, &s[0], "idle-1", "t", "x-then-close", "1", NULL), 0);
+    CHECK(wait_done(base + 1, 5000));
+    double cpu = thread_cpu("weft delivery");
+    sleep_ms(300);
+    cpu = thread_cpu("weft delivery") - cpu;
+    CHECK_EQ_INT(submit(dest, &s[1], "idle-2", "t", NULL), 0);
+    CHECK(wait_done(base + 2, 5000));
+    CHECK_EQ_INT(s[0].result, WEFT_DELIVERY_DELIVERED);
+    CHECK_EQ_INT(s[1].result, WEFT_DELIVERY_DELIVERED);
+    CHECK_EQ_INT(s[1].attempts, 1);
+    pthread_mutex_lock(&sink->lock);
+    CHECK_EQ_INT(sink->nconn, 2);
+    pthread_mutex_unlock(&sink->lock);
+    printf("delivery thread: %.2f s of CPU while a dropped connection idled 0.3 s\n", cpu);
+    CHECK(cpu < 0.1);
+    weft_delivery_stop(d);
+    sink_stop(sink);
 }
 
 static void test_a_response_body_is_bounded(sink_t *sink) {
@@ -988,6 +1112,18 @@ static void test_a_function_gets_the_event_as_cgi(weft_function_t *fn) {
     CHECK_EQ_INT(e.result, WEFT_DELIVERY_FAILED); /* 503 with Retry-After, ignored by policy */
     CHECK_EQ_INT(e.status, 503);
     CHECK_EQ_INT(e.attempts, 3);
+    /* Honoured when the policy says so, as for a URL. */
+    weft_delivery_policy_t honour = p;
+    honour.retry = 1;
+    honour.retry_after_max_ns = WEFT_DELIVERY_RETRY_AFTER_UNCAPPED;
+    dest = fn_dest(d, fn, "honour", &honour);
+    base = done_now();
+    uint64_t t0 = now_ms();
+    CHECK_EQ_INT(submit(dest, &e, "fn-busy-2", "busy", NULL), 0);
+    CHECK(wait_done(base + 1, 5000));
+    uint64_t took = now_ms() - t0;
+    CHECK_EQ_INT(e.attempts, 2);
+    CHECK(took >= 990 && took < 2500);
     weft_delivery_stop(d);
 }
 
@@ -1107,98 +1243,6 @@ static void test_stop_cancels_everything_once(sink_t *sink, weft_function_t *fn)
 }
 
 /* ---- A measurement (WEFT_DELIVERY_BENCH=1) -------------------------------------------------- */
-
-/* CPU seconds spent so far by this process's threads named name. */
-static double thread_cpu(const char *name) {
-    double total = 0;
-    char path[128], comm[64];
-    for (int tid = getpid(); tid < getpid() + 4096; tid++) {
-        snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        bool match = fgets(comm, sizeof comm, f) && !strncmp(comm, name, strlen(name));
-        fclose(f);
-        snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-        if (!match || !(f = fopen(path, "r")))
-            continue;
-        char line[1024];
-        if (fgets(line, sizeof line, f)) {
-            const char *p = strrchr(line, ')');
-            unsigned long ut = 0, st = 0;
-            if (p &&
-                sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
-                total += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-        }
-        fclose(f);
-    }
-    return total;
-}
-
-/* The benchmark's submissions: the request a broker would send, and a lean callback. */
-typedef struct bench {
-    weft_header_t hs[5];
-    char id[16];
-    char body[32];
-} bench_t;
-
-static atomic_int bench_delivered, bench_completed, bench_wake_at;
-static pthread_cond_t bench_cond = PTHREAD_COND_INITIALIZER;
-
-/* As light as a broker's would be: a count, and a wake-up once per batch. */
-static void on_bench_done(void *arg, const weft_delivery_outcome_t *o) {
-    if (o->result == WEFT_DELIVERY_DELIVERED)
-        bench_delivered++;
-    if (++bench_completed == bench_wake_at) {
-        pthread_mutex_lock(&done_lock);
-        pthread_cond_signal(&bench_cond);
-        pthread_mutex_unlock(&done_lock);
-    }
-}
-
-/* Submits total requests to dest in batches, as a broker reading its log would: up to
- * window outstanding, the next batch once half of them are done. Returns the seconds
- * taken. */
-static double bench_run(weft_delivery_dest_t *dest, int total, int window, const char *type) {
-    bench_t *b = calloc((size_t)total, sizeof *b);
-    bench_delivered = bench_completed = 0;
-    bench_wake_at = -1;
-    uint64_t t0 = weft_now_ns();
-    for (int i = 0; i < total;) {
-        for (; i < total && i - bench_completed < window; i++) {
-            snprintf(b[i].id, sizeof b[i].id, "b%d", i);
-            snprintf(b[i].body, sizeof b[i].body, "{\"n\":%d}", i);
-            b[i].hs[0] = (weft_header_t){"ce-id", b[i].id};
-            b[i].hs[1] = (weft_header_t){"ce-source", "bench"};
-            b[i].hs[2] = (weft_header_t){"ce-type", type};
-            b[i].hs[3] = (weft_header_t){"ce-specversion", "1.0"};
-            b[i].hs[4] = (weft_header_t){"Content-Type", "application/json"};
-            weft_delivery_request_t rq = {.headers = b[i].hs,
-                                          .nheaders = 5,
-                                          .body = (const uint8_t *)b[i].body,
-                                          .body_len = strlen(b[i].body),
-                                          .done = on_bench_done};
-            weft_delivery_submit(dest, &rq, NULL);
-        }
-        int want = i < total ? i - window / 2 : total;
-        pthread_mutex_lock(&done_lock);
-        bench_wake_at = want;
-        while (bench_completed < want) { /* timed: a signal may come before wake_at moved */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 10000000;
-            if (until.tv_nsec >= 1000000000) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&bench_cond, &done_lock, &until);
-        }
-        pthread_mutex_unlock(&done_lock);
-    }
-    double secs = (double)(weft_now_ns() - t0) / 1e9;
-    free(b);
-    return secs;
-}
 
 static void bench_url(unsigned parallelism, int total) {
     sink_t *sink = sink_start(0);
