@@ -17,8 +17,10 @@
  * calls; NOT and unary -; LIKE; EXISTS; IN; * / %; + -; the comparisons; AND, OR and
  * XOR, which share one level and group from the left like every binary operator here
  * (a OR b AND c is (a OR b) AND c, and NOT a = b is (NOT a) = b: write the parentheses).
- * Nesting is limited to WEFT_CESQL_MAX_DEPTH levels and the text to
- * WEFT_CESQL_MAX_LENGTH bytes of UTF-8.
+ * A LIKE pattern is a string literal: '%' matches any run of characters, '_' one
+ * character, '\%' and '\_' those characters, anything else (a lone backslash too)
+ * itself, case included. Nesting is limited to WEFT_CESQL_MAX_DEPTH levels and the text
+ * to WEFT_CESQL_MAX_LENGTH bytes of UTF-8.
  *
  * Types. Boolean, Integer (int32) and String (UTF-8; lengths and positions count
  * characters). An attribute is an Integer when the event types it WEFT_CE_INTEGER, a

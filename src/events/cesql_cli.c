@@ -33,6 +33,7 @@ static const char cesql_help[] =
     "                        id \"" CESQL_DEFAULT_ID "\", source \"" CESQL_DEFAULT_SOURCE
     "\", type \"" CESQL_DEFAULT_TYPE "\"\n"
     "  -h, --help            this help\n"
+    "  --                    ends the options: EXPRESSION may then be spelled like one\n"
     "\n"
     "An attribute is a String, or an Integer or a Boolean when FILE gives it as a JSON\n"
     "number or boolean. A trigger's filter passes an event only when the value is the\n"
@@ -79,6 +80,8 @@ static int read_event(const char *path, weft_ce_t *ev, weft_error_t *err) {
     json_error_t jerr;
     /* jansson refuses invalid UTF-8 and, without JSON_ALLOW_NUL, NUL in strings. */
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root && jerr.line < 1) /* not read: jansson's text names the file */
+        return weft_error_set(err, WEFT_EINVAL, "%s", jerr.text);
     if (!root)
         return weft_error_set(err, WEFT_EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column,
                               jerr.text);
@@ -220,13 +223,16 @@ int weft_cesql_cli(int argc, char **argv) {
                                a);
         }
     }
+    /* A last argument that is one of the options is taken as that option (an expression
+     * spelled like one follows --). */
     const char *text = argv[last];
-    if (!dashdash && (!strcmp(text, "--help") || !strcmp(text, "-h")) && argc == 2) {
+    if (!dashdash && (!strcmp(text, "--help") || !strcmp(text, "-h"))) {
         fputs(cesql_help, stdout);
         return 0;
     }
-    if (!dashdash && !strcmp(text, "--"))
-        return usage_error("missing EXPRESSION after --");
+    if (!dashdash &&
+        (!strcmp(text, "--") || !strcmp(text, "--event") || !strncmp(text, "--event=", 8)))
+        return usage_error("missing EXPRESSION after %s", text);
 
     weft_ce_t ev = {0};
     weft_error_t err = {0};

@@ -34,10 +34,12 @@ size_t cesql_utf8_offset(const char *s, size_t len, size_t k) {
     return i;
 }
 
-/* Decodes the character at s[*i] and moves *i past it. */
-static uint32_t utf8_next(const char *s, size_t *i) {
+/* Decodes the character at s[*i] and moves *i past it. A sequence cut short by the end
+ * (never in valid UTF-8, which events and expressions are) is taken byte by byte. */
+static uint32_t utf8_next(const char *s, size_t len, size_t *i) {
     const unsigned char *u = (const unsigned char *)s + *i;
-    if (u[0] < 0x80) {
+    size_t n = u[0] < 0x80 ? 1 : u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
+    if (u[0] < 0x80 || *i + n > len) {
         *i += 1;
         return u[0];
     }
@@ -161,13 +163,13 @@ static cesql_val_t change_case(cesql_ctx_t *c, const cesql_node_t *x, cesql_val_
     size_t n = 0;
     char tmp[4];
     for (size_t i = 0; i < s.len;)
-        n += utf8_put(tmp, map_case(utf8_next(s.s, &i), upper));
+        n += utf8_put(tmp, map_case(utf8_next(s.s, s.len, &i), upper));
     char *d = cesql_scratch(c, n, x->column);
     if (!d)
         return STR("", 0);
     size_t o = 0;
     for (size_t i = 0; i < s.len;)
-        o += utf8_put(d + o, map_case(utf8_next(s.s, &i), upper));
+        o += utf8_put(d + o, map_case(utf8_next(s.s, s.len, &i), upper));
     return STR(d, o);
 }
 
@@ -187,7 +189,7 @@ static cesql_val_t fn_trim(cesql_ctx_t *c, const cesql_node_t *x, const cesql_va
     bool seen = false;
     for (size_t i = 0; i < a[0].len;) {
         size_t at = i;
-        if (!is_white_space(utf8_next(a[0].s, &i))) {
+        if (!is_white_space(utf8_next(a[0].s, a[0].len, &i))) {
             if (!seen)
                 start = at;
             seen = true;

@@ -114,6 +114,7 @@ typedef struct parser {
     weft_error_t *err;
     int nest;
     bool failed;
+    int code; /* of the failure */
 } parser_t;
 
 /* Column (1-based, in characters) of byte offset off. */
@@ -128,6 +129,7 @@ static void *fail(parser_t *p, size_t off, const char *fmt, ...) {
     if (p->failed)
         return NULL;
     p->failed = true;
+    p->code = WEFT_EINVAL;
     char msg[WEFT_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -140,6 +142,7 @@ static void *fail(parser_t *p, size_t off, const char *fmt, ...) {
 static void *out_of_memory(parser_t *p) {
     if (!p->failed) {
         p->failed = true;
+        p->code = WEFT_ENOMEM;
         weft_error_set(p->err, WEFT_ENOMEM, "out of memory parsing an expression");
     }
     return NULL;
@@ -750,7 +753,7 @@ int weft_cesql_parse(const char *text, weft_cesql_t **out, weft_error_t *err) {
     }
     if (p.failed) {
         weft_cesql_free(e);
-        return err ? err->code : WEFT_EINVAL;
+        return p.code;
     }
     *out = e;
     return 0;

@@ -1145,7 +1145,12 @@ static void check_cli(void) {
                         "pattern, found the end\n  type LIKE \n            ^\n");
     /* Usage errors: status 2. */
     CLI(&r, "--event");
-    CHECK_EQ_INT(r.status, 1); /* "--event" is the expression: minus minus event */
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_EQ_STR(r.err, "weft cesql: missing EXPRESSION after --event (see 'weft cesql --help')\n");
+    CLI(&r, "--event=x.json");
+    CHECK_EQ_INT(r.status, 2);
+    CLI(&r, "--", "--event"); /* minus minus event */
+    CHECK_EQ_INT(r.status, 1);
     CHECK_EQ_STR(r.out, "0\n");
     const char *none[] = {"cesql"};
     run_cli(&r, 1, none);
@@ -1175,6 +1180,9 @@ static void check_cli(void) {
     CHECK_EQ_INT(r.status, 0);
     CLI(&r, "--help", "TRUE");
     CHECK_EQ_INT(r.status, 0);
+    CLI(&r, "--event", "x.json", "--help");
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(strstr(r.out, "usage: weft cesql") != NULL);
     /* Event files that are not events. */
     static const struct {
         const char *json;
@@ -1211,7 +1219,7 @@ static void check_cli(void) {
     snprintf(path, sizeof path, "%s/none.json", dir);
     CLI(&r, "--event", path, "TRUE");
     CHECK_EQ_INT(r.status, 1);
-    CHECK(strstr(r.err, "none.json") != NULL);
+    CHECK(strstr(r.err, "none.json: No such file or directory") != NULL);
     unlink(bad_path);
     rmdir(dir);
 }
