@@ -39,9 +39,15 @@ start_weft "$DIR" || { fail "weft up did not restart"; finish; exit; }
 python3 "$SRC/tests/events/load.py" "$URL/brokers/b" 1 "$N" "$WORK/answers" --skip "$WORK/answers"
 acked=$(grep ' 202$' "$WORK/answers" | cut -d' ' -f1 | sort -u | wc -l)
 check "every event was answered 202 in the end" "$acked" "$N"
-for _ in $(seq 1 600); do
-  [ "$(lines "$SINK_LOG")" -ge "$acked" ] &&
-    [ "$(field "$SINK_LOG" 'r["headers"]["ce-id"]' | sort -u | wc -l)" -ge "$acked" ] && break
+# Until every acknowledged event arrived, or nothing more came for 15 s.
+last=-1 still=0
+while [ "$still" -lt 15 ]; do
+  n=$(lines "$SINK_LOG")
+  if [ "$n" -ge "$acked" ] &&
+    [ "$(field "$SINK_LOG" 'r["headers"]["ce-id"]' | sort -u | wc -l)" -ge "$acked" ]; then
+    break
+  fi
+  if [ "$n" == "$last" ]; then still=$((still + 1)); else still=0 last=$n; fi
   sleep 1
 done
 grep ' 202$' "$WORK/answers" | cut -d' ' -f1 | sort -u >"$WORK/acked"
