@@ -445,16 +445,20 @@ fail:
     return WEFT_EXIT_ERROR;
 }
 
-/* `weft up` lives in the network plugin with the gateway. */
-static int cmd_up(int argc, char **argv) {
+/* `weft up` and `weft cesql` live in the network plugin with the gateway and the
+ * events layer; argv[0] names the command. */
+static int cmd_plugin(int argc, char **argv) {
     weft_error_t err = {0};
     const weft_net_plugin_t *net = weft_net_plugin_get(&err);
-    const weft_plugin_command_t *up = net ? weft_plugin_command(&net->head, "up") : NULL;
-    if (!up) {
-        fprintf(stderr, "weft: %s\n", net ? "weft-net.so has no command up" : err.msg);
+    const weft_plugin_command_t *cmd = net ? weft_plugin_command(&net->head, argv[0]) : NULL;
+    if (!cmd) {
+        if (net)
+            fprintf(stderr, "weft: weft-net.so has no command %s\n", argv[0]);
+        else
+            fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
     }
-    return up->run(argc, argv);
+    return cmd->run(argc, argv);
 }
 
 typedef struct command {
@@ -466,7 +470,8 @@ typedef struct command {
 static const command_t commands[] = {
     {"run", cmd_run, "run a WASI command module"},
     {"compile", cmd_compile, "compile a module ahead of time into the cache"},
-    {"up", cmd_up, "serve an app's functions over HTTP (weft.toml, wagi.toml)"},
+    {"up", cmd_plugin, "serve an app's functions and brokers (weft.toml, wagi.toml)"},
+    {"cesql", cmd_plugin, "evaluate a CloudEvents SQL expression against an event"},
 };
 
 static void main_help(FILE *f) {

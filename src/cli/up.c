@@ -16,6 +16,7 @@
 
 #include "app/app.h"
 #include "cli.h"
+#include "events/events.h"
 #include "gateway/gateway.h"
 #include "invoke/invoke.h"
 #include "util/util.h"
@@ -144,6 +145,22 @@ static void print_route(void *arg, const char *pattern, const char *function,
  * fault-mix soak, one or two max_response-sized stdout buffers (16 MiB each) stayed in
  * RSS in some runs. */
 #define WEFT_UP_MMAP_THRESHOLD (1u << 20)
+
+static weft_function_t *gateway_function(void *arg, const char *name) {
+    return weft_gateway_function(arg, name);
+}
+
+/* The app's brokers and triggers, their functions those the gateway loaded; none when
+ * the app declares no broker. */
+static int up_events(const weft_app_t *app, weft_gateway_t *gw, weft_events_t **out,
+                     weft_error_t *err) {
+    *out = NULL;
+    if (!app->nbrokers)
+        return 0;
+    weft_events_config_t cfg = {.app = app, .function = gateway_function, .function_arg = gw};
+    int rc = weft_events_create(&cfg, out, err);
+    return rc ? rc : weft_gateway_add_brokers(gw, *out, err);
+}
 
 int weft_cli_up(int argc, char **argv) {
     mallopt(M_MMAP_THRESHOLD, WEFT_UP_MMAP_THRESHOLD);
@@ -289,8 +306,10 @@ int weft_cli_up(int argc, char **argv) {
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
-    if (weft_gateway_create(app, &gcfg, &gw, &err) || pthread_sigmask(SIG_BLOCK, &stop, NULL) ||
-        weft_gateway_start(gw, &err)) {
+    weft_events_t *events = NULL;
+    if (weft_gateway_create(app, &gcfg, &gw, &err) || up_events(app, gw, &events, &err) ||
+        pthread_sigmask(SIG_BLOCK, &stop, NULL) || weft_gateway_start(gw, &err) ||
+        (events && weft_events_start(events, &err))) {
         fprintf(stderr, "weft: %s\n", err.msg);
         rc = err.code == WEFT_EUSAGE ? 2 : 1; /* a bad --listen is a usage mistake */
         goto out;
@@ -309,9 +328,11 @@ int weft_cli_up(int argc, char **argv) {
     signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     weft_gateway_stop(gw, 0);
+    weft_events_stop(events);
     weft_log("stopped");
 out:
     weft_gateway_free(gw);
+    weft_events_free(events);
     weft_app_free(app);
     for (size_t i = 0; i < env.n; i++)
         free(env.v[i]);

@@ -1,12 +1,12 @@
 /* weft cesql [--event FILE] [--] EXPRESSION: try a CESQL expression on an event before
  * it goes into a trigger's filter (cesql.h, weft_cesql_cli). */
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cesql.h"
+#include "codec.h"
 
 /* The exit statuses of cli.h (WEFT_EXIT_ERROR, WEFT_EXIT_USAGE): the events layer does
  * not include the cli's header. */
@@ -60,106 +60,17 @@ static int usage_error(const char *fmt, ...) {
 
 /* ---- The event ------------------------------------------------------------------------ */
 
-/* TO BE REPLACED by the structured-mode decoder of the CloudEvents codecs (ce_http.c,
- * ce_json.c) once they are in: a minimal reader of a structured-mode JSON event, enough
- * to try expressions. It checks attribute names, that the spec's attributes are
- * strings, and the required attributes; not the formats of values (URIs, timestamps),
- * nor data_base64, which CESQL never reads. */
-static const char *const spec_attributes[] = {
-    "id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time",
-};
-
-static bool is_spec_attribute(const char *name) {
-    for (size_t i = 0; i < sizeof spec_attributes / sizeof *spec_attributes; i++)
-        if (!strcmp(spec_attributes[i], name))
-            return true;
-    return false;
-}
-
+/* The event of --event FILE: structured-mode JSON, read and checked by the codec
+ * (codec.h) as the broker reads a structured event. */
 static int read_event(const char *path, weft_ce_t *ev, weft_error_t *err) {
-    json_error_t jerr;
-    /* jansson refuses invalid UTF-8 and, without JSON_ALLOW_NUL, NUL in strings. */
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root && jerr.line < 1) /* not read: jansson's text names the file */
-        return weft_error_set(err, WEFT_EINVAL, "%s", jerr.text);
-    if (!root)
-        return weft_error_set(err, WEFT_EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column,
-                              jerr.text);
-    int rc = 0;
-    if (!json_is_object(root)) {
-        rc = weft_error_set(err, WEFT_EINVAL, "%s: not a JSON object (a structured-mode event)",
-                            path);
-        goto done;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach(root, key, val) {
-        if (!strcmp(key, "data")) {
-            char *text = json_is_string(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY);
-            rc = json_is_string(val)
-                     ? weft_ce_set_data(ev, json_string_value(val), json_string_length(val))
-                 : text ? weft_ce_set_data(ev, text, strlen(text))
-                        : WEFT_ENOMEM;
-            free(text);
-            if (rc) {
-                weft_error_set(err, rc, "%s: out of memory", path);
-                goto done;
-            }
-            continue;
-        }
-        if (!strcmp(key, "data_base64"))
-            continue;
-        if (!weft_ce_name_valid(key, strlen(key))) {
-            rc = weft_error_set(err, WEFT_EINVAL,
-                                "%s: \"%.40s\" is no attribute name: those are 1 to %d lower-case "
-                                "letters and digits",
-                                path, key, WEFT_CE_NAME_MAX);
-            goto done;
-        }
-        bool spec = is_spec_attribute(key);
-        char num[16];
-        const char *text = NULL;
-        weft_ce_type_t type = WEFT_CE_STRING;
-        if (json_is_null(val))
-            continue; /* null: the attribute is absent */
-        if (json_is_string(val)) {
-            text = json_string_value(val);
-            type = spec ? weft_ce_attr_type(key) : WEFT_CE_STRING;
-        } else if (!spec && json_is_integer(val) && json_integer_value(val) >= INT32_MIN &&
-                   json_integer_value(val) <= INT32_MAX) {
-            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(val));
-            text = num;
-            type = WEFT_CE_INTEGER;
-        } else if (!spec && json_is_boolean(val)) {
-            text = json_is_true(val) ? "true" : "false";
-            type = WEFT_CE_BOOLEAN;
-        } else {
-            rc = weft_error_set(err, WEFT_EINVAL,
-                                spec ? "%s: attribute %s: not a string"
-                                     : "%s: attribute %s: not a string, a boolean or an integer "
-                                       "from -2147483648 to 2147483647",
-                                path, key);
-            goto done;
-        }
-        if ((rc = weft_ce_set(ev, key, text, type))) {
-            weft_error_set(err, rc, "%s: out of memory", path);
-            goto done;
-        }
-    }
-    static const char *const required[] = {"id", "source", "specversion", "type"};
-    for (size_t i = 0; i < sizeof required / sizeof *required; i++) {
-        const char *v = weft_ce_get(ev, required[i]);
-        if (!v || !*v) {
-            rc = weft_error_set(err, WEFT_EINVAL, "%s: the event has no %s, which is required",
-                                path, required[i]);
-            goto done;
-        }
-    }
-    if (strcmp(weft_ce_get(ev, "specversion"), WEFT_CE_SPECVERSION))
-        rc = weft_error_set(err, WEFT_EINVAL, "%s: specversion is \"%.20s\", not \"%s\"", path,
-                            weft_ce_get(ev, "specversion"), WEFT_CE_SPECVERSION);
-done:
-    json_decref(root);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = weft_file_read(path, &bytes, &len, err);
+    if (rc)
+        return rc;
+    if ((rc = weft_ce_json_decode(bytes, len, 0, 0, ev, err)))
+        weft_error_prefix(err, "%s", path);
+    free(bytes);
     return rc;
 }
 

@@ -193,6 +193,32 @@ fail:
     return rc;
 }
 
+weft_function_t *weft_gateway_function(weft_gateway_t *gw, const char *name) {
+    for (size_t i = 0; i < gw->nfns; i++)
+        if (!strcmp(gw->fns[i].def->name, name))
+            return gw->fns[i].fn;
+    return NULL;
+}
+
+int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t *err) {
+    gw->events = ev;
+    for (size_t i = 0; i < gw->app->nbrokers; i++) {
+        const char *name = gw->app->brokers[i].name;
+        char pattern[512];
+        snprintf(pattern, sizeof pattern, "/brokers/%s", name);
+        handler_t *h = new_handler(gw, NULL, "");
+        if (!h)
+            return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        h->broker = name;
+        int rc = weft_router_add(gw->router, pattern, h, err);
+        if (rc) {
+            weft_error_prefix(err, "%s: [[broker]] '%s'", gw->app->path, name);
+            return rc;
+        }
+    }
+    return 0;
+}
+
 void weft_gateway_each_route(const weft_gateway_t *gw,
                              void (*fn)(void *arg, const char *pattern, const char *function,
                                         const char *entrypoint),
@@ -200,7 +226,10 @@ void weft_gateway_each_route(const weft_gateway_t *gw,
     for (size_t i = 0; i < weft_router_count(gw->router); i++) {
         const weft_route_t *r = weft_router_at(gw->router, i);
         const handler_t *h = r->target;
-        fn(arg, r->pattern, h->fn ? h->fn->def->name : NULL, h->fn ? h->entrypoint : NULL);
+        fn(arg, r->pattern, h->fn ? h->fn->def->name : h->broker,
+           h->fn       ? h->entrypoint
+           : h->broker ? "(broker)"
+                       : NULL);
     }
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "../app/app.h"
+#include "../events/events.h"
 #include "../util/util.h"
 
 /* ---- Router ------------------------------------------------------------------------ */
@@ -102,6 +103,14 @@ void weft_gateway_each_route(const weft_gateway_t *gw,
                              void (*fn)(void *arg, const char *pattern, const char *function,
                                         const char *entrypoint),
                              void *arg);
+
+/* The loaded function of the app named name, or NULL (for the events layer's
+ * function targets: one load serves routes and triggers). */
+weft_function_t *weft_gateway_function(weft_gateway_t *gw, const char *name);
+
+/* Serves POST /brokers/<name> for every broker of the app by handing the request to
+ * ev (borrowed until free). Before weft_gateway_start. */
+int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t *err);
 
 /* Starts listening and serving. */
 int weft_gateway_start(weft_gateway_t *gw, weft_error_t *err);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "../events/events.h"
 #include "../invoke/invoke.h"
 #include "gateway.h"
 
@@ -27,9 +28,10 @@ typedef struct function {
     atomic_uint_fast64_t inline_after_ns;
 } function_t;
 
-/* What a route serves: a function's entry point, or a built-in. */
+/* What a route serves: a function's entry point, a broker's ingest, or a built-in. */
 typedef struct handler {
-    function_t *fn; /* NULL: /healthz */
+    function_t *fn;     /* NULL: /healthz, or a broker */
+    const char *broker; /* POST /brokers/<broker>: the events layer's; borrowed */
     char *entrypoint;
     struct handler *next; /* every handler, for freeing */
 } handler_t;
@@ -56,7 +58,11 @@ typedef struct request {
     weft_buf_t body;
     /* The answer, set by the worker. */
     weft_response_t resp;
-    bool retried;         /* its run on the I/O thread was cut short */
+    bool retried; /* its run on the I/O thread was cut short */
+    /* An event ingest (handler->broker): the events layer's answer. */
+    bool ingest;
+    unsigned ingest_status;
+    char *ingest_body;
     struct request *next; /* in the pool's queue */
     uint64_t queued_ns;   /* when it was queued there */
 } request_t;
@@ -143,6 +149,7 @@ struct weft_gateway {
     size_t nfns;
     handler_t *handlers;
     handler_t health;
+    weft_events_t *events; /* the brokers' (weft_gateway_add_brokers); NULL: none */
     weft_router_t *router;
     io_thread_t *io; /* nio of them */
     size_t nio;

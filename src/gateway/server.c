@@ -218,6 +218,7 @@ static void answer_health(weft_gateway_t *gw, h2o_req_t *req) {
 }
 
 static void request_free(request_t *rq) {
+    free(rq->ingest_body);
     weft_strv_free(&rq->strings);
     free(rq->headers);
     weft_buf_free(&rq->body);
@@ -258,6 +259,65 @@ static void answer_guest(request_t *rq) {
     send_body(req, (const char *)cgi->body, cgi->body_len);
 }
 
+/* The events layer's answer to an ingest: 202 with no body, as Knative's broker
+ * ingress answers, or an error status with the reason. */
+static void answer_ingest(request_t *rq) {
+    h2o_req_t *req = rq->req;
+    if (rq->ingest_status >= 300) {
+        answer_text(rq->gw, req, rq->ingest_status,
+                    rq->ingest_body && *rq->ingest_body ? rq->ingest_body : "refused");
+        return;
+    }
+    before_answer(req, rq->gw);
+    req->res.status = (int)rq->ingest_status;
+    req->res.reason = weft_gateway_reason_phrase(rq->ingest_status);
+    send_body(req, "", 0);
+}
+
+/* Called by the events layer once (on this thread, or on the log's writer thread once
+ * the events are durable): back to the I/O thread that owns the request. */
+static void on_ingest_done(void *arg, unsigned status, const char *body) {
+    request_t *rq = arg;
+    rq->ingest_status = status;
+    rq->ingest_body = body && *body ? strdup(body) : NULL;
+    h2o_multithread_send_message(&rq->io->done, &rq->msg);
+}
+
+/* POST /brokers/<name>: the request goes to the events layer, which answers once the
+ * events are durable; the connection waits meanwhile. */
+static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
+    weft_gateway_t *gw = io->gw;
+    const handler_t *h = route->target;
+    if (!h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("POST"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
+        answer_text(gw, req, 405, "a broker takes events by POST");
+        return;
+    }
+    request_t *rq = calloc(1, sizeof *rq);
+    if (!rq) {
+        answer_text(gw, req, 503, "out of memory");
+        return;
+    }
+    rq->gw = gw;
+    rq->io = io;
+    rq->route = route;
+    rq->ingest = true;
+    rq->id = atomic_fetch_add(&gw->next_id, 1);
+    int rc = weft_gateway_prepare_request(rq, req);
+    if (rc) {
+        request_free(rq);
+        answer_text(gw, req, rc == WEFT_ELIMIT ? 431 : 503,
+                    rc == WEFT_ELIMIT ? "too many request headers" : "out of memory");
+        return;
+    }
+    rq->req = req;
+    rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
+    *rq->req_link = rq;
+    atomic_fetch_add(&gw->in_flight, 1);
+    weft_events_ingest(gw->events, h->broker, rq->call.headers, rq->call.nheaders, rq->call.body,
+                       rq->call.body_len, on_ingest_done, rq);
+}
+
 /* Requests back from the workers. */
 static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
     io_thread_t *io = H2O_STRUCT_FROM_MEMBER(io_thread_t, done, receiver);
@@ -268,7 +328,10 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
         request_t *rq = (request_t *)m;
         if (rq->req) {
             *rq->req_link = NULL;
-            answer_guest(rq);
+            if (rq->ingest)
+                answer_ingest(rq);
+            else
+                answer_guest(rq);
         }
         request_free(rq);
         atomic_fetch_sub(&io->gw->in_flight, 1);
@@ -354,6 +417,10 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     const weft_route_t *route = weft_router_match(gw->router, path, plen);
     if (!route) {
         answer_text(gw, req, 404, "not found");
+        return 0;
+    }
+    if (((const handler_t *)route->target)->broker) {
+        ingest(io, req, route);
         return 0;
     }
     if (!((const handler_t *)route->target)->fn) {

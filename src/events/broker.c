@@ -1,0 +1,900 @@
+/* broker: brokers, triggers and the path of an event (events.h).
+ *
+ * Ingest. A POST to /brokers/NAME is decoded (codec.h), each event given the TTL
+ * extension when it lacks one, serialized and appended to the broker's log (store.h)
+ * as one all-or-nothing batch; the log's writer thread calls back once the batch is on
+ * disk and only then is the answer 202. The log's dedupe key is the event's source and
+ * id, so a retried POST stores nothing twice.
+ *
+ * Triggers. Each has a thread that reads the log from the trigger's position, at most
+ * WEFT_TRIGGER_PAGE records at a time, and never more than `parallelism` deliveries
+ * under way nor WEFT_TRIGGER_WINDOW events past its position: memory stays bounded
+ * however long the backlog. Each event is filtered once; the matching ones go to the
+ * delivery engine (delivery.h), which retries as the trigger's policy says and calls
+ * back. An event is finished when it was filtered out, delivered (and its reply, if
+ * any, stored in the log), dead-lettered, or given up (logged). The position is the
+ * highest sequence below which every event is finished; it is saved at most every
+ * WEFT_TRIGGER_SAVE_NS, so after a crash a trigger starts again from a position at or
+ * before where it was: at least once.
+ *
+ * Locks: a trigger's lock guards its window and counters; callbacks from the delivery
+ * engine and the log take it briefly. Nothing holds it while calling out.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <nettle/base64.h>
+
+#include "internal.h"
+
+typedef struct broker {
+    struct weft_events *ev;
+    const weft_app_broker_t *def;
+    weft_journal_stream_t *stream; /* its log: a stream of the app's journal */
+} broker_t;
+
+/* A target resolved: a URL, or a function of the app, as a destination of the
+ * delivery engine with the trigger's policy. */
+typedef struct dest {
+    const char *name;
+    const char *url;     /* NULL: fn */
+    weft_function_t *fn; /* NULL: url */
+    bool structured;
+    weft_delivery_dest_t *dd; /* the engine's; freed by weft_delivery_stop */
+} dest_t;
+
+typedef struct trigger {
+    struct weft_events *ev;
+    const weft_app_trigger_t *def;
+    char tag[160]; /* "broker wasm, trigger to-display", for the log */
+    broker_t *broker;
+    weft_filter_t *filter;
+    dest_t target;
+    dest_t dead_letter;
+    bool has_dead_letter;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stopping;
+    uint64_t pos;   /* every event at or below is finished */
+    uint64_t next;  /* the next sequence to read */
+    uint64_t saved; /* the position last written */
+    uint64_t saved_at;
+    size_t in_flight;
+    uint8_t done[WEFT_TRIGGER_WINDOW]; /* by seq % WINDOW, for pos < seq < next */
+} trigger_t;
+
+struct weft_events {
+    weft_events_config_t cfg;
+    broker_t *brokers;
+    size_t nbrokers;
+    trigger_t *triggers;
+    size_t ntriggers;
+    weft_journal_t *journal; /* every broker's log, one file in the state folder */
+    weft_delivery_t *delivery;
+    pthread_t janitor;
+    bool janitor_started;
+    pthread_mutex_t lock; /* janitor's sleep */
+    pthread_cond_t cond;
+    bool stopping;
+};
+
+/* One event on its way to a target or to the dead-letter target. */
+typedef struct job {
+    trigger_t *t;
+    uint64_t seq;
+    weft_ce_t ev;   /* the event as read from the log */
+    weft_ce_t sent; /* what is being sent: ev, or the dead letter made of it */
+    bool to_dead_letter;
+    weft_ce_http_msg_t msg; /* sent, encoded */
+    weft_buf_t strings;     /* the headers as the engine takes them: */
+    weft_header_t *headers; /* NUL-terminated, in strings */
+} job_t;
+
+/* ---- Small pieces ------------------------------------------------------------------ */
+
+static broker_t *find_broker(weft_events_t *ev, const char *name) {
+    for (size_t i = 0; i < ev->nbrokers; i++)
+        if (!strcmp(ev->brokers[i].def->name, name))
+            return &ev->brokers[i];
+    return NULL;
+}
+
+/* A fresh event id: 128 random bits as a UUID (version 4). */
+static void new_id(char out[37]) {
+    uint8_t b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        /* No entropy to be had: the clock and a counter still make ids unique here. */
+        static _Atomic uint64_t counter;
+        uint64_t n = atomic_fetch_add(&counter, 1), t = weft_now_ns();
+        memcpy(b, &t, 8);
+        memcpy(b + 8, &n, 8);
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+/* The event's TTL; WEFT_EVENTS_TTL_DEFAULT when it has none, and 0 when it has one
+ * that is not a number (such an event is not delivered). */
+static long event_ttl(const weft_ce_t *ev) {
+    const char *v = weft_ce_get(ev, WEFT_EVENTS_TTL_NAME);
+    if (!v)
+        return WEFT_EVENTS_TTL_DEFAULT;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    return errno || end == v || *end ? 0 : n;
+}
+
+static int set_ttl(weft_ce_t *ev, long ttl) {
+    char v[24];
+    snprintf(v, sizeof v, "%ld", ttl);
+    return weft_ce_set(ev, WEFT_EVENTS_TTL_NAME, v, WEFT_CE_INTEGER);
+}
+
+/* The log record of an event: its serialized form, and its dedupe key made of source
+ * and id so that no two pairs give one key: the source's length, ':', source, id. */
+static int make_record(const weft_ce_t *ce, weft_buf_t *bytes, weft_buf_t *key) {
+    const char *source = weft_ce_get(ce, "source"), *id = weft_ce_get(ce, "id");
+    int rc = weft_ce_serialize(ce, bytes);
+    if (!rc)
+        rc = weft_buf_printf(key, "%zu:%s%s", strlen(source), source, id);
+    return rc;
+}
+
+/* NUL-terminated headers as the codec takes them (borrowed: they point into in). */
+static weft_ce_header_t *borrow_headers(const weft_header_t *in, size_t n) {
+    weft_ce_header_t *out = calloc(n ? n : 1, sizeof *out);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (weft_ce_header_t){.name = in[i].name,
+                                    .name_len = strlen(in[i].name),
+                                    .value = in[i].value,
+                                    .value_len = strlen(in[i].value)};
+    return out;
+}
+
+/* ---- Ingest ------------------------------------------------------------------------ */
+
+typedef struct ingest {
+    weft_events_done_fn done;
+    void *arg;
+    size_t n;
+    weft_buf_t *bytes, *keys;
+    weft_journal_entry_t *records;
+} ingest_t;
+
+static void ingest_free(ingest_t *in) {
+    for (size_t i = 0; i < in->n; i++) {
+        weft_buf_free(&in->bytes[i]);
+        weft_buf_free(&in->keys[i]);
+    }
+    free(in->bytes);
+    free(in->keys);
+    free(in->records);
+    free(in);
+}
+
+/* From the journal's writer thread: the batch is durable, or failed. */
+static void on_ingest_stored(void *arg, int rc, const weft_journal_ack_t *acks, size_t n,
+                             const char *why) {
+    ingest_t *in = arg;
+    if (rc)
+        in->done(in->arg, 503, why && *why ? why : "the broker's log could not store the event");
+    else
+        in->done(in->arg, 202, "");
+    ingest_free(in);
+}
+
+void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t *headers,
+                        size_t nheaders, const uint8_t *body, size_t body_len,
+                        weft_events_done_fn done, void *arg) {
+    broker_t *b = find_broker(ev, name);
+    if (!b) {
+        done(arg, 404, "no such broker");
+        return;
+    }
+    weft_ce_t *events = NULL;
+    size_t n = 0;
+    weft_error_t err = {0};
+    weft_ce_header_t *h = borrow_headers(headers, nheaders);
+    if (!h) {
+        done(arg, 503, "out of memory");
+        return;
+    }
+    int rc = weft_ce_decode_http(h, nheaders, body, body_len, b->def->max_event_size, 0, &events,
+                                 &n, &err);
+    free(h);
+    if (rc) {
+        unsigned status = rc == WEFT_ELIMIT ? 413 : rc == WEFT_EUNSUPPORTED ? 415 : 400;
+        done(arg, status, err.msg);
+        return;
+    }
+    if (n == 0) { /* an empty batch */
+        done(arg, 202, "");
+        return;
+    }
+    ingest_t *in = calloc(1, sizeof *in);
+    if (!in || !(in->bytes = calloc(n, sizeof *in->bytes)) ||
+        !(in->keys = calloc(n, sizeof *in->keys)) ||
+        !(in->records = calloc(n, sizeof *in->records))) {
+        if (in)
+            ingest_free(in);
+        weft_ce_free_array(events, n);
+        done(arg, 503, "out of memory");
+        return;
+    }
+    in->done = done;
+    in->arg = arg;
+    in->n = n;
+    rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!weft_ce_get(&events[i], WEFT_EVENTS_TTL_NAME))
+            rc = set_ttl(&events[i], WEFT_EVENTS_TTL_DEFAULT);
+        if (!rc)
+            rc = make_record(&events[i], &in->bytes[i], &in->keys[i]);
+        in->records[i] = (weft_journal_entry_t){.data = in->bytes[i].data,
+                                                .len = in->bytes[i].len,
+                                                .key = in->keys[i].data,
+                                                .key_len = in->keys[i].len};
+    }
+    weft_ce_free_array(events, n);
+    if (rc) {
+        ingest_free(in);
+        done(arg, 503, "out of memory");
+        return;
+    }
+    if (weft_journal_append_async(b->stream, in->records, n, on_ingest_stored, in, &err)) {
+        ingest_free(in);
+        done(arg, 503, err.msg); /* the log is full or closing: the client tries again */
+    }
+}
+
+/* ---- Finishing events -------------------------------------------------------------- */
+
+/* seq is finished: the trigger's position may move. */
+static void finish(trigger_t *t, uint64_t seq) {
+    pthread_mutex_lock(&t->lock);
+    t->done[seq % WEFT_TRIGGER_WINDOW] = 1;
+    t->in_flight--;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* A delivery abandoned at shutdown: not finished, so delivered again after a restart. */
+static void abandon(trigger_t *t) {
+    pthread_mutex_lock(&t->lock);
+    t->in_flight--;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void job_free(job_t *j) {
+    weft_ce_clear(&j->ev);
+    weft_ce_clear(&j->sent);
+    weft_ce_http_msg_free(&j->msg);
+    weft_buf_free(&j->strings);
+    free(j->headers);
+    free(j);
+}
+
+/* The codec's headers (pointer and length) as NUL-terminated strings in one buffer. */
+static int terminate_headers(const weft_ce_header_t *in, size_t n, weft_buf_t *strings,
+                             weft_header_t **out) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += in[i].name_len + in[i].value_len + 2;
+    weft_buf_free(strings);
+    free(*out);
+    *out = NULL;
+    if (weft_buf_reserve(strings, total + 1) || !(*out = calloc(n ? n : 1, sizeof **out)))
+        return WEFT_ENOMEM;
+    char *p = (char *)strings->data;
+    for (size_t i = 0; i < n; i++) {
+        (*out)[i].name = p;
+        memcpy(p, in[i].name, in[i].name_len);
+        p += in[i].name_len;
+        *p++ = 0;
+        (*out)[i].value = p;
+        memcpy(p, in[i].value, in[i].value_len);
+        p += in[i].value_len;
+        *p++ = 0;
+    }
+    strings->len = (size_t)(p - (char *)strings->data);
+    return 0;
+}
+
+
+/* Logs an event given up, with everything needed to find it. */
+static void give_up(job_t *j, const char *why) {
+    weft_log("%s: event id '%s' (source '%s') given up: %s", j->t->tag, weft_ce_get(&j->ev, "id"),
+             weft_ce_get(&j->ev, "source"), why);
+}
+
+static void on_delivered(void *arg, const weft_delivery_outcome_t *out);
+
+/* Sends j->sent to the dead-letter target (to_dead_letter) or the target. */
+static void send_job(job_t *j) {
+    trigger_t *t = j->t;
+    const dest_t *d = j->to_dead_letter ? &t->dead_letter : &t->target;
+    weft_error_t err = {0};
+    weft_ce_http_msg_free(&j->msg);
+    int rc = weft_ce_encode_http(
+        &j->sent, d->structured ? WEFT_CE_MODE_STRUCTURED : WEFT_CE_MODE_BINARY, &j->msg, &err);
+    if (!rc && terminate_headers(j->msg.headers, j->msg.nheaders, &j->strings, &j->headers))
+        rc = weft_error_set(&err, WEFT_ENOMEM, "out of memory");
+    weft_delivery_request_t rq = {.headers = j->headers,
+                                  .nheaders = j->msg.nheaders,
+                                  .body = j->msg.body,
+                                  .body_len = j->msg.body_len,
+                                  .no_reply = j->to_dead_letter,
+                                  .done = on_delivered,
+                                  .arg = j};
+    if (!rc && (rc = weft_delivery_submit(d->dd, &rq, &err)) == WEFT_ECANCELED) {
+        abandon(t); /* stopping: delivered again after a restart */
+        job_free(j);
+        return;
+    }
+    if (rc) {
+        char why[WEFT_ERROR_MAX + 32];
+        snprintf(why, sizeof why, "it cannot be sent: %s", err.msg);
+        give_up(j, why);
+        finish(t, j->seq);
+        job_free(j);
+    }
+}
+
+/* The target failed (why, last status and body): to the dead-letter target when the
+ * trigger has one, else given up. */
+static void fail_job(job_t *j, const char *why, unsigned status, const uint8_t *body,
+                     size_t body_len) {
+    trigger_t *t = j->t;
+    if (!t->has_dead_letter) {
+        give_up(j, why);
+        finish(t, j->seq);
+        job_free(j);
+        return;
+    }
+    /* The dead letter: the event with Knative's three error extensions. */
+    weft_ce_clear(&j->sent);
+    char code[16], *data = NULL;
+    snprintf(code, sizeof code, "%u", status);
+    int rc = weft_ce_copy(&j->ev, &j->sent);
+    if (!rc)
+        rc = weft_ce_set(&j->sent, "knativeerrordest",
+                         t->target.url ? t->target.url : t->target.name, WEFT_CE_STRING);
+    if (!rc)
+        rc = weft_ce_set(&j->sent, "knativeerrorcode", code, WEFT_CE_STRING);
+    if (!rc && body_len) {
+        /* At most WEFT_EVENTS_ERRORDATA_MAX characters of base64: 3 bytes each 4. */
+        size_t keep = body_len < WEFT_EVENTS_ERRORDATA_MAX / 4 * 3
+                          ? body_len
+                          : WEFT_EVENTS_ERRORDATA_MAX / 4 * 3;
+        if (!(data = malloc(BASE64_ENCODE_RAW_LENGTH(keep) + 1))) {
+            rc = WEFT_ENOMEM;
+        } else {
+            base64_encode_raw(data, keep, body);
+            data[BASE64_ENCODE_RAW_LENGTH(keep)] = 0;
+            rc = weft_ce_set(&j->sent, "knativeerrordata", data, WEFT_CE_BINARY);
+        }
+        free(data);
+    }
+    if (rc) {
+        give_up(j, "out of memory making its dead letter");
+        finish(t, j->seq);
+        job_free(j);
+        return;
+    }
+    weft_log("%s: event id '%s' to the dead-letter target '%s': %s", t->tag,
+             weft_ce_get(&j->ev, "id"), t->dead_letter.name, why);
+    j->to_dead_letter = true;
+    send_job(j);
+}
+
+typedef struct reply {
+    job_t *job;
+    weft_buf_t bytes, key;
+    weft_journal_entry_t record;
+} reply_t;
+
+static void reply_free(reply_t *r) {
+    weft_buf_free(&r->bytes);
+    weft_buf_free(&r->key);
+    free(r);
+}
+
+static void on_reply_stored(void *arg, int rc, const weft_journal_ack_t *acks, size_t n,
+                            const char *why) {
+    reply_t *r = arg;
+    job_t *j = r->job;
+    if (rc)
+        give_up(j, why && *why ? why : "its reply could not be stored");
+    finish(j->t, j->seq);
+    job_free(j);
+    reply_free(r);
+}
+
+/* A 2xx from the target carried reply: give it an id if it has none, count the hop,
+ * and append it to the broker; the event is finished once the reply is stored. */
+static void take_reply(job_t *j, weft_ce_t *reply) {
+    trigger_t *t = j->t;
+    char id[37];
+    int rc = 0;
+    if (!weft_ce_get(reply, "id")) {
+        new_id(id);
+        rc = weft_ce_set(reply, "id", id, WEFT_CE_STRING);
+    }
+    long ttl = event_ttl(&j->ev) - 1;
+    if (!rc)
+        rc = set_ttl(reply, ttl < 0 ? 0 : ttl);
+    if (!rc && ttl <= 0) {
+        /* A reply loop: the reply is not delivered. */
+        if (t->has_dead_letter) {
+            weft_ce_clear(&j->ev);
+            j->ev = *reply;
+            *reply = (weft_ce_t){0};
+            fail_job(j, "reply dropped: its knativebrokerttl reached 0 (a reply loop?)", 0, NULL,
+                     0);
+        } else {
+            weft_log("%s: reply '%s' to event id '%s' dropped: its knativebrokerttl reached 0 "
+                     "(a reply loop?)",
+                     t->tag, weft_ce_get(reply, "id"), weft_ce_get(&j->ev, "id"));
+            finish(t, j->seq);
+            job_free(j);
+        }
+        return;
+    }
+    reply_t *r = calloc(1, sizeof *r);
+    if (rc || !r || make_record(reply, &r->bytes, &r->key)) {
+        if (r) {
+            weft_buf_free(&r->bytes);
+            weft_buf_free(&r->key);
+        }
+        free(r);
+        give_up(j, "out of memory storing its reply");
+        finish(t, j->seq);
+        job_free(j);
+        return;
+    }
+    r->job = j;
+    r->record = (weft_journal_entry_t){
+        .data = r->bytes.data, .len = r->bytes.len, .key = r->key.data, .key_len = r->key.len};
+    weft_error_t err = {0};
+    if (weft_journal_append_async(t->broker->stream, &r->record, 1, on_reply_stored, r, &err)) {
+        char why[WEFT_ERROR_MAX + 32];
+        snprintf(why, sizeof why, "its reply could not be stored: %s", err.msg);
+        give_up(j, why);
+        finish(t, j->seq);
+        job_free(j);
+        reply_free(r);
+    }
+}
+
+/* The delivery engine is done with one job. */
+static void on_delivered(void *arg, const weft_delivery_outcome_t *out) {
+    job_t *j = arg;
+    trigger_t *t = j->t;
+    if (out->result == WEFT_DELIVERY_CANCELED) {
+        abandon(t);
+        job_free(j);
+        return;
+    }
+    char why[WEFT_ERROR_MAX + 128];
+    if (out->result == WEFT_DELIVERY_FAILED)
+        snprintf(why, sizeof why, "%s: %s after %u attempt%s", out->dest,
+                 out->error ? out->error : "no answer", out->attempts,
+                 out->attempts == 1 ? "" : "s");
+    if (j->to_dead_letter) {
+        if (out->result != WEFT_DELIVERY_DELIVERED) {
+            char also[sizeof why + 64];
+            snprintf(also, sizeof also, "its dead-letter target failed too (%s)", why);
+            give_up(j, also);
+        }
+        finish(t, j->seq);
+        job_free(j);
+        return;
+    }
+    if (out->result != WEFT_DELIVERY_DELIVERED) {
+        fail_job(j, why, out->status, out->body, out->body_len);
+        return;
+    }
+    /* A 2xx: a reply when the answer carries an event (a 202 never does). */
+    weft_ce_header_t *h = out->status == 202 ? NULL : borrow_headers(out->headers, out->nheaders);
+    if (h && weft_ce_http_has_event(h, out->nheaders)) {
+        weft_ce_t *replies = NULL;
+        size_t n = 0;
+        weft_error_t err = {0};
+        int rc = weft_ce_decode_http(h, out->nheaders, out->body, out->body_len,
+                                     t->broker->def->max_event_size, WEFT_CE_ALLOW_NO_ID, &replies,
+                                     &n, &err);
+        free(h);
+        if (rc || n != 1) {
+            char why[WEFT_ERROR_MAX + 64];
+            snprintf(why, sizeof why, "its reply is not a valid event: %s",
+                     rc ? err.msg : "a batch is not a reply");
+            weft_ce_free_array(replies, n);
+            fail_job(j, why, out->status, out->body, out->body_len);
+            return;
+        }
+        take_reply(j, &replies[0]);
+        weft_ce_free_array(replies, n);
+        return;
+    }
+    free(h);
+    finish(t, j->seq);
+    job_free(j);
+}
+
+/* ---- A trigger's thread ------------------------------------------------------------ */
+
+/* One record read from the log: filtered, then delivered or finished. Called without
+ * the lock; seq is counted in flight. */
+static void dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len) {
+    job_t *j = calloc(1, sizeof *j);
+    weft_error_t err = {0};
+    if (!j) {
+        weft_log("%s: out of memory at event #%" PRIu64 "; it is delivered after a restart", t->tag,
+                 seq);
+        abandon(t);
+        return;
+    }
+    j->t = t;
+    j->seq = seq;
+    if (weft_ce_deserialize(data, len, &j->ev, &err)) {
+        weft_log("%s: record #%" PRIu64 " of the log is not an event (%s): skipped", t->tag, seq,
+                 err.msg);
+        finish(t, seq);
+        job_free(j);
+        return;
+    }
+    if (!weft_filter_match(t->filter, &j->ev, t->tag)) {
+        finish(t, seq);
+        job_free(j);
+        return;
+    }
+    if (event_ttl(&j->ev) <= 0) {
+        fail_job(j, "not delivered: its knativebrokerttl is 0", 0, NULL, 0);
+        return;
+    }
+    if (weft_ce_copy(&j->ev, &j->sent)) {
+        give_up(j, "out of memory");
+        finish(t, seq);
+        job_free(j);
+        return;
+    }
+    send_job(j);
+}
+
+/* Moves the position over finished events; with the lock. */
+static void advance(trigger_t *t) {
+    while (t->pos + 1 < t->next && t->done[(t->pos + 1) % WEFT_TRIGGER_WINDOW]) {
+        t->done[(t->pos + 1) % WEFT_TRIGGER_WINDOW] = 0;
+        t->pos++;
+    }
+}
+
+/* Writes the position when it moved, at most every WEFT_TRIGGER_SAVE_NS unless force;
+ * with the lock, which it drops while writing. */
+static void save_position(trigger_t *t, bool force) {
+    uint64_t now = weft_now_ns();
+    if (t->pos == t->saved || (!force && now - t->saved_at < WEFT_TRIGGER_SAVE_NS))
+        return;
+    uint64_t pos = t->pos;
+    pthread_mutex_unlock(&t->lock);
+    weft_error_t err = {0};
+    int rc = weft_journal_position_set(t->broker->stream, t->def->name, pos, &err);
+    pthread_mutex_lock(&t->lock);
+    if (rc) {
+        weft_log("%s: position not saved: %s", t->tag, err.msg);
+        t->saved_at = now; /* tried: again at the next interval */
+        return;
+    }
+    t->saved = pos;
+    t->saved_at = now;
+}
+
+/* Waits on the trigger's condition (a delivery finished, or stop), at most until the
+ * next save is due; with the lock. */
+static void wait_cond(trigger_t *t) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)WEFT_TRIGGER_SAVE_NS;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+}
+
+static void *trigger_main(void *arg) {
+    trigger_t *t = arg;
+    weft_crash_thread("trigger");
+    weft_journal_page_t page = {0};
+    pthread_mutex_lock(&t->lock);
+    while (!t->stopping) {
+        advance(t);
+        save_position(t, false);
+        size_t par = t->def->delivery.parallelism ? t->def->delivery.parallelism : 1;
+        size_t room = t->in_flight < par ? par - t->in_flight : 0;
+        size_t window = WEFT_TRIGGER_WINDOW - (size_t)(t->next - t->pos - 1);
+        if (window < room)
+            room = window;
+        if (room > WEFT_TRIGGER_PAGE)
+            room = WEFT_TRIGGER_PAGE;
+        if (room == 0) {
+            wait_cond(t); /* full: wait for a delivery to finish */
+            continue;
+        }
+        uint64_t after = t->next - 1;
+        pthread_mutex_unlock(&t->lock);
+        weft_error_t err = {0};
+        weft_journal_page_free(&page);
+        int rc = weft_journal_read(t->broker->stream, after, room, 0, &page, &err);
+        if (rc)
+            weft_log("%s: reading the log: %s", t->tag, err.msg);
+        size_t taken = 0;
+        pthread_mutex_lock(&t->lock);
+        for (size_t i = 0; !rc && i < page.n && !t->stopping; i++) {
+            uint64_t seq = page.records[i].seq;
+            if (seq >= t->next && t->pos + 1 == t->next) {
+                /* Nothing under way: a gap (events deleted by retention) is skipped. */
+                t->pos = seq - 1;
+            } else if (seq != t->next) {
+                break; /* read again once the deliveries under way are finished */
+            }
+            t->next = seq + 1;
+            t->in_flight++;
+            taken++;
+            pthread_mutex_unlock(&t->lock);
+            dispatch(t, seq, page.records[i].data, page.records[i].len);
+            pthread_mutex_lock(&t->lock);
+        }
+        if (taken == 0 && !t->stopping) {
+            if (!rc && page.n) {
+                /* Held back by deliveries under way: wait for one to finish. */
+                wait_cond(t);
+            } else {
+                /* Nothing new (or a failed read, tried again): wait for the log to say
+                 * it has more, or for the next save. */
+                pthread_mutex_unlock(&t->lock);
+                weft_journal_wait(t->broker->stream, after, (int)(WEFT_TRIGGER_SAVE_NS / 1000000));
+                pthread_mutex_lock(&t->lock);
+            }
+        }
+    }
+    /* Stopping: what is under way is abandoned by the delivery engine's shutdown. */
+    advance(t);
+    save_position(t, true);
+    pthread_mutex_unlock(&t->lock);
+    weft_journal_page_free(&page);
+    return NULL;
+}
+
+/* ---- Retention ----------------------------------------------------------------------- */
+
+/* Deletes, every WEFT_EVENTS_TRIM_NS, the events of each broker that are older than its
+ * retention and that every trigger has finished. */
+static void *janitor_main(void *arg) {
+    weft_events_t *ev = arg;
+    weft_crash_thread("broker retention");
+    pthread_mutex_lock(&ev->lock);
+    while (!ev->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(WEFT_EVENTS_TRIM_NS / 1000000000ull);
+        pthread_cond_timedwait(&ev->cond, &ev->lock, &ts);
+        if (ev->stopping)
+            break;
+        pthread_mutex_unlock(&ev->lock);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        for (size_t i = 0; i < ev->nbrokers; i++) {
+            weft_error_t err = {0};
+            int64_t before = now_ms - (int64_t)(ev->brokers[i].def->retention_ns / 1000000);
+            if (weft_journal_trim(ev->brokers[i].stream, before, NULL, &err))
+                weft_log("broker %s: deleting old events: %s", ev->brokers[i].def->name, err.msg);
+        }
+        pthread_mutex_lock(&ev->lock);
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return NULL;
+}
+
+/* ---- Life cycle -------------------------------------------------------------------- */
+
+/* A trigger's target or dead letter (a [[target]] or a [[function]]), resolved for
+ * delivery. */
+static int resolve_dest(weft_events_t *ev, const weft_app_ref_t *ref, dest_t *out,
+                        weft_error_t *err) {
+    const weft_app_t *app = ev->cfg.app;
+    const weft_app_function_t *fn = NULL;
+    *out = (dest_t){0};
+    if (ref->kind == WEFT_APP_REF_TARGET) {
+        const weft_app_target_t *tg = &app->targets[ref->index];
+        out->name = tg->name;
+        out->structured = tg->mode == WEFT_APP_MODE_STRUCTURED;
+        if (tg->url) {
+            out->url = tg->url;
+            return 0;
+        }
+        fn = &app->functions[tg->function];
+    } else {
+        fn = &app->functions[ref->index];
+        out->name = fn->name;
+    }
+    out->fn = ev->cfg.function ? ev->cfg.function(ev->cfg.function_arg, fn->name) : NULL;
+    if (!out->fn)
+        return weft_error_set(err, WEFT_ECONFIG, "%s:%d: function '%s' is not loaded", app->path,
+                              ref->line, fn->name);
+    return 0;
+}
+
+/* The delivery engine's destination for d, with the trigger's policy. */
+static int make_dest(weft_events_t *ev, dest_t *d, const weft_delivery_policy_t *policy,
+                     weft_error_t *err) {
+    if (d->url)
+        return weft_delivery_dest_url(ev->delivery, d->url, policy, &d->dd, err);
+    weft_delivery_function_t f = {.fn = d->fn, .name = d->name};
+    return weft_delivery_dest_function(ev->delivery, &f, policy, &d->dd, err);
+}
+
+static int trigger_init(weft_events_t *ev, trigger_t *t, const weft_app_trigger_t *def,
+                        weft_error_t *err) {
+    const weft_app_t *app = ev->cfg.app;
+    t->ev = ev;
+    t->def = def;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cond, NULL);
+    t->broker = &ev->brokers[def->broker];
+    snprintf(t->tag, sizeof t->tag, "broker %s, trigger %s", t->broker->def->name, def->name);
+    int rc = weft_filter_compile(app, def->filters, def->nfilters, &t->filter, err);
+    if (!rc)
+        rc = resolve_dest(ev, &def->target, &t->target, err);
+    if (!rc && def->delivery.dead_letter.kind != WEFT_APP_REF_NONE) {
+        t->has_dead_letter = true;
+        rc = resolve_dest(ev, &def->delivery.dead_letter, &t->dead_letter, err);
+    }
+    if (rc)
+        return rc;
+    const weft_app_delivery_t *d = &def->delivery;
+    weft_delivery_policy_t policy = {
+        .retry = d->retry,
+        .backoff_policy = d->backoff_policy == WEFT_APP_BACKOFF_LINEAR ? WEFT_BACKOFF_LINEAR
+                                                                       : WEFT_BACKOFF_EXPONENTIAL,
+        .backoff_delay_ns = d->backoff_delay_ns,
+        .timeout_ns = d->timeout_ns,
+        .retry_after_max_ns = d->retry_after_max_ns,
+        .parallelism = d->parallelism,
+    };
+    if ((rc = make_dest(ev, &t->target, &policy, err)) ||
+        (t->has_dead_letter && (rc = make_dest(ev, &t->dead_letter, &policy, err))))
+        return rc;
+    /* Where it starts: its saved position, else the newest event or the oldest. */
+    uint64_t pos;
+    bool found = weft_journal_position_get(t->broker->stream, def->name, &pos) == 0;
+    if (!found)
+        pos = def->from == WEFT_APP_FROM_EARLIEST ? 0 : weft_journal_latest(t->broker->stream);
+    t->pos = t->saved = pos;
+    t->next = pos + 1;
+    if (!found && (rc = weft_journal_position_set(t->broker->stream, def->name, pos, err)))
+        return rc;
+    return 0;
+}
+
+int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, weft_error_t *err) {
+    const weft_app_t *app = cfg->app;
+    *out = NULL;
+    weft_events_t *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    ev->cfg = *cfg;
+    pthread_mutex_init(&ev->lock, NULL);
+    pthread_cond_init(&ev->cond, NULL);
+    int rc = 0;
+    if (!(ev->brokers = calloc(app->nbrokers ? app->nbrokers : 1, sizeof *ev->brokers)) ||
+        !(ev->triggers = calloc(app->ntriggers ? app->ntriggers : 1, sizeof *ev->triggers))) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (app->nbrokers) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/events.db", app->state_dir);
+        if ((rc = weft_journal_open(path, NULL, &ev->journal, err)))
+            goto fail;
+    }
+    for (size_t i = 0; i < app->nbrokers; i++) {
+        broker_t *b = &ev->brokers[ev->nbrokers++];
+        b->ev = ev;
+        b->def = &app->brokers[i];
+        if ((rc = weft_journal_stream(ev->journal, b->def->name, &b->stream, err)))
+            goto fail;
+    }
+    if ((rc = weft_delivery_start(NULL, &ev->delivery, err)))
+        goto fail;
+    for (size_t i = 0; i < app->ntriggers; i++) {
+        trigger_t *t = &ev->triggers[ev->ntriggers++];
+        if ((rc = trigger_init(ev, t, &app->triggers[i], err)))
+            goto fail;
+    }
+    *out = ev;
+    return 0;
+fail:
+    weft_events_free(ev);
+    return rc;
+}
+
+int weft_events_start(weft_events_t *ev, weft_error_t *err) {
+    for (size_t i = 0; i < ev->ntriggers; i++) {
+        trigger_t *t = &ev->triggers[i];
+        if (pthread_create(&t->thread, NULL, trigger_main, t))
+            return weft_error_set(err, WEFT_ENOMEM, "%s: no thread to run it", t->tag);
+        t->started = true;
+    }
+    if (pthread_create(&ev->janitor, NULL, janitor_main, ev))
+        return weft_error_set(err, WEFT_ENOMEM, "no thread to delete old events");
+    ev->janitor_started = true;
+    return 0;
+}
+
+void weft_events_stop(weft_events_t *ev) {
+    if (!ev)
+        return;
+    for (size_t i = 0; i < ev->ntriggers; i++) {
+        trigger_t *t = &ev->triggers[i];
+        pthread_mutex_lock(&t->lock);
+        t->stopping = true;
+        pthread_cond_signal(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+    }
+    for (size_t i = 0; i < ev->nbrokers; i++)
+        weft_journal_wake(ev->brokers[i].stream);
+    for (size_t i = 0; i < ev->ntriggers; i++) {
+        trigger_t *t = &ev->triggers[i];
+        if (t->started)
+            pthread_join(t->thread, NULL);
+        t->started = false;
+    }
+    /* Deliveries under way are abandoned (their events stay unfinished); the replies
+     * and ingests being written finish first. */
+    if (ev->delivery)
+        weft_delivery_stop(ev->delivery);
+    ev->delivery = NULL;
+    weft_error_t err = {0};
+    if (ev->journal && weft_journal_flush(ev->journal, &err))
+        weft_log("events: the last writes failed: %s", err.msg);
+    pthread_mutex_lock(&ev->lock);
+    ev->stopping = true;
+    pthread_cond_signal(&ev->cond);
+    pthread_mutex_unlock(&ev->lock);
+    if (ev->janitor_started)
+        pthread_join(ev->janitor, NULL);
+    ev->janitor_started = false;
+}
+
+void weft_events_free(weft_events_t *ev) {
+    if (!ev)
+        return;
+    weft_events_stop(ev);
+    for (size_t i = 0; i < ev->ntriggers; i++) {
+        weft_filter_free(ev->triggers[i].filter);
+        pthread_mutex_destroy(&ev->triggers[i].lock);
+        pthread_cond_destroy(&ev->triggers[i].cond);
+    }
+    weft_journal_close(ev->journal);
+    free(ev->triggers);
+    free(ev->brokers);
+    pthread_mutex_destroy(&ev->lock);
+    pthread_cond_destroy(&ev->cond);
+    free(ev);
+}
