@@ -213,9 +213,11 @@ void delivery_attempt_ended(weft_delivery_t *d, job_t *job, const attempt_result
     uint64_t now = weft_now_ns();
     job->due_ns = wait > UINT64_MAX - now ? UINT64_MAX : now + wait;
     int rc = on_thread ? heap_push(d, job) : inbox_push(d, job);
-    if (rc == WEFT_ENOMEM) /* no room for the timer: the last response stands */
-        report(job, WEFT_DELIVERY_FAILED, r);
-    else if (rc)
+    if (rc == WEFT_ENOMEM)
+        weft_log("delivery to %s: no memory for a retry's timer: canceled (not acknowledged, "
+                 "it is delivered again after a restart)",
+                 job->dest->name);
+    if (rc)
         delivery_cancel(job);
 }
 
@@ -266,8 +268,11 @@ static void *run(void *arg) {
                 break;
             for (job_t *j; (j = delivery_jobs_pop(&inbox));) {
                 if (j->due_ns > weft_now_ns()) {
-                    if (heap_push(d, j))
-                        delivery_cancel(j); /* out of memory: not given up silently */
+                    if (heap_push(d, j)) {
+                        weft_log("delivery to %s: no memory for a retry's timer: canceled",
+                                 j->dest->name);
+                        delivery_cancel(j);
+                    }
                 } else {
                     attempt(d, j);
                 }
@@ -314,7 +319,7 @@ int weft_delivery_start(const weft_delivery_opts_t *opts, weft_delivery_t **out,
         goto fail_fds;
     }
     if ((rc = delivery_http_init(d, err)))
-        goto fail_fds;
+        goto fail_http;
     if ((rc = delivery_pool_start(&d->pool, d, opts ? opts->workers : 0, err)))
         goto fail_http;
     if ((errno = pthread_create(&d->thread, NULL, run, d))) {

@@ -8,7 +8,8 @@
  *
  * Destinations:
  *  - a URL: an HTTP/1.1 POST (http or https) through libcurl, with `Prefer: reply`.
- *    Redirects are not followed.
+ *    Redirects are not followed. https is verified against the system's certificate
+ *    authorities.
  *  - a function of the app, called in process through invoke (weft_function_call) as a
  *    binary-mode request: method POST, the destination's path ("/" by default: the
  *    route is the path itself, so SCRIPT_NAME is "/" and PATH_INFO empty), the headers

@@ -128,6 +128,11 @@ int delivery_http_init(weft_delivery_t *d, weft_error_t *err) {
     curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)MAX_IDLE_CONNECTIONS);
+    /* TLS sessions resumed across slots (the multi handle shares connections and DNS
+     * answers already); one thread uses it, so no locks. */
+    if (!(d->share = curl_share_init()))
+        return weft_error_set(err, WEFT_ENOMEM, "delivery: cannot create a curl share handle");
+    curl_share_setopt(d->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     return 0;
 }
 
@@ -207,6 +212,7 @@ static slot_t *slot_get(weft_delivery_t *d) {
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, d);
+    curl_easy_setopt(e, CURLOPT_SHARE, d->share);
     s->next_all = d->slots;
     d->slots = s;
     return s;
@@ -444,6 +450,9 @@ void delivery_http_free(weft_delivery_t *d) {
         free(s);
     }
     d->slots = d->free_slots = NULL;
+    if (d->share)
+        curl_share_cleanup(d->share); /* after the handles that use it */
+    d->share = NULL;
     free(d->fds);
     d->fds = NULL;
     d->nfds = 0;

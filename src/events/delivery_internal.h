@@ -85,6 +85,7 @@ struct weft_delivery {
     pool_t pool;
     /* The delivery thread's alone: */
     CURLM *multi;
+    CURLSH *share;
     int64_t curl_due_ns; /* when curl wants its timeout action; -1: never */
     job_t **heap;        /* retries by due_ns */
     size_t nheap, heap_cap;

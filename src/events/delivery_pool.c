@@ -171,6 +171,27 @@ report:;
     weft_response_free(&resp);
 }
 
+/* Stopping: reports every queued call canceled (under the lock, which it leaves and
+ * takes again around the callbacks; lock order: pool, engine). */
+static void drain(pool_t *p) {
+    job_list_t canceled = {0};
+    pthread_mutex_lock(&p->d->lock);
+    for (weft_delivery_dest_t *dest = p->d->dests; dest; dest = dest->next) {
+        for (job_t *j; (j = delivery_jobs_pop(&dest->queued));)
+            delivery_jobs_push(&canceled, j);
+        dest->ready = false;
+        dest->ready_next = NULL;
+    }
+    pthread_mutex_unlock(&p->d->lock);
+    p->ready = NULL;
+    if (!canceled.head)
+        return;
+    pthread_mutex_unlock(&p->lock);
+    for (job_t *j; (j = delivery_jobs_pop(&canceled));)
+        delivery_cancel(j);
+    pthread_mutex_lock(&p->lock);
+}
+
 static void *worker(void *arg) {
     pool_thread_t *t = arg;
     pool_t *p = t->pool;
@@ -209,6 +230,8 @@ static void *worker(void *arg) {
         ready_update(p, dest);
         p->idle++;
     }
+    if (p->stopping) /* the queued calls are canceled here, on an engine thread */
+        drain(p);
     p->idle--;
     p->nthreads--;
     t->done = true;
@@ -259,28 +282,20 @@ int delivery_pool_push(pool_t *p, job_t *job) {
 }
 
 void delivery_pool_stop(pool_t *p) {
-    job_list_t canceled = {0};
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
     pthread_cond_broadcast(&p->cond);
-    /* The queued calls (of destinations in turn or full); lock order: pool, engine. */
-    pthread_mutex_lock(&p->d->lock);
-    for (weft_delivery_dest_t *dest = p->d->dests; dest; dest = dest->next) {
-        for (job_t *j; (j = delivery_jobs_pop(&dest->queued));)
-            delivery_jobs_push(&canceled, j);
-        dest->ready = false;
-        dest->ready_next = NULL;
-    }
-    pthread_mutex_unlock(&p->d->lock);
-    p->ready = NULL;
     pthread_mutex_unlock(&p->lock);
-    for (job_t *j; (j = delivery_jobs_pop(&canceled));)
-        delivery_cancel(j);
+    /* The workers cancel the queued calls as they leave (once their running call is
+     * done), so that callbacks run on the engine's threads, not the caller's. */
     for (unsigned i = 0; i < WEFT_DELIVERY_MAX_WORKERS; i++)
         if (p->threads[i].used) {
             pthread_join(p->threads[i].thread, NULL);
             p->threads[i].used = false;
         }
+    pthread_mutex_lock(&p->lock);
+    drain(p); /* nothing, unless no worker ever started */
+    pthread_mutex_unlock(&p->lock);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
 }

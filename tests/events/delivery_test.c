@@ -331,12 +331,17 @@ typedef struct sub {
     weft_delivery_dest_t *resubmit_to;
 } sub_t;
 
+static pthread_t main_thread;
+static atomic_int callbacks_on_main; /* must stay 0: callbacks run on the engine's threads */
+
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
 static int done_total;
 
 static void on_done(void *arg, const weft_delivery_outcome_t *o) {
     sub_t *s = arg;
+    if (pthread_equal(pthread_self(), main_thread))
+        callbacks_on_main++;
     s->result = o->result;
     s->status = o->status;
     s->attempts = o->attempts;
@@ -1294,6 +1299,7 @@ int main(void) {
         weft_function_release(fn);
         return 0;
     }
+    main_thread = pthread_self();
     sink_t *sink = sink_start(0);
     test_the_policy_rules();
     test_a_2xx_is_delivered_once_with_prefer_reply(sink);
@@ -1311,6 +1317,7 @@ int main(void) {
     test_a_function_attempt_is_bounded_by_the_timeout(fn);
     test_a_slow_function_does_not_delay_another(fn);
     test_stop_cancels_everything_once(sink, fn);
+    CHECK_EQ_INT(callbacks_on_main, 0); /* not from submit, not from stop */
     sink_stop(sink);
     weft_function_release(fn);
     return TEST_DONE();
