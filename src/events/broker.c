@@ -314,7 +314,6 @@ static int terminate_headers(const weft_ce_header_t *in, size_t n, weft_buf_t *s
     return 0;
 }
 
-
 /* Logs an event given up, with everything needed to find it. */
 static void give_up(job_t *j, const char *why) {
     weft_log("%s: event id '%s' (source '%s') given up: %s", j->t->tag, weft_ce_get(&j->ev, "id"),
