@@ -131,7 +131,9 @@ static int env_file(env_list_t *e, const char *path) {
 
 static void print_route(void *arg, const char *pattern, const char *function,
                         const char *entrypoint) {
-    if (function)
+    if (function && !strcmp(entrypoint, "(broker)"))
+        printf("  %-30s broker %s (POST CloudEvents)\n", pattern, function);
+    else if (function)
         printf("  %-30s %s%s%s\n", pattern, function, strcmp(entrypoint, "_start") ? " " : "",
                strcmp(entrypoint, "_start") ? entrypoint : "");
     else
@@ -276,6 +278,7 @@ int weft_cli_up(int argc, char **argv) {
     weft_error_t err = {0};
     weft_app_t *app = NULL;
     weft_gateway_t *gw = NULL;
+    weft_events_t *events = NULL;
     weft_app_opts_t aopts = {.cache_dir = gcfg.cache_dir};
     if (weft_invoke_init(&err) || weft_app_load(config, &aopts, &app, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
@@ -306,7 +309,6 @@ int weft_cli_up(int argc, char **argv) {
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
-    weft_events_t *events = NULL;
     if (weft_gateway_create(app, &gcfg, &gw, &err) || up_events(app, gw, &events, &err) ||
         pthread_sigmask(SIG_BLOCK, &stop, NULL) || weft_gateway_start(gw, &err) ||
         (events && weft_events_start(events, &err))) {
@@ -314,8 +316,11 @@ int weft_cli_up(int argc, char **argv) {
         rc = err.code == WEFT_EUSAGE ? 2 : 1; /* a bad --listen is a usage mistake */
         goto out;
     }
-    printf("Serving %s (%zu function%s):\n", config, app->nfunctions,
-           app->nfunctions == 1 ? "" : "s");
+    printf("Serving %s (%zu function%s", config, app->nfunctions, app->nfunctions == 1 ? "" : "s");
+    if (app->nbrokers)
+        printf(", %zu broker%s, %zu trigger%s", app->nbrokers, app->nbrokers == 1 ? "" : "s",
+               app->ntriggers, app->ntriggers == 1 ? "" : "s");
+    printf("):\n");
     weft_gateway_each_route(gw, print_route, NULL);
     printf("Ready: serving on %s\n", weft_gateway_url(gw));
     fflush(stdout);

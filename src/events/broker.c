@@ -681,16 +681,25 @@ static void *trigger_main(void *arg) {
 
 /* ---- Retention ----------------------------------------------------------------------- */
 
-/* Deletes, every WEFT_EVENTS_TRIM_NS, the events of each broker that are older than its
- * retention and that every trigger has finished. */
+/* Deletes the events of each broker that are older than its retention and that every
+ * trigger has finished: every WEFT_EVENTS_TRIM_NS, or every half of the shortest
+ * retention when that is shorter (a retention of seconds is honoured in seconds). */
 static void *janitor_main(void *arg) {
     weft_events_t *ev = arg;
     weft_crash_thread("broker retention");
+    uint64_t period = WEFT_EVENTS_TRIM_NS;
+    for (size_t i = 0; i < ev->nbrokers; i++)
+        if (ev->brokers[i].def->retention_ns / 2 < period)
+            period = ev->brokers[i].def->retention_ns / 2;
+    if (period < WEFT_EVENTS_TRIM_MIN_NS)
+        period = WEFT_EVENTS_TRIM_MIN_NS;
     pthread_mutex_lock(&ev->lock);
     while (!ev->stopping) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(WEFT_EVENTS_TRIM_NS / 1000000000ull);
+        uint64_t at = (uint64_t)ts.tv_nsec + period % 1000000000ull;
+        ts.tv_sec += (time_t)(period / 1000000000ull + at / 1000000000ull);
+        ts.tv_nsec = (long)(at % 1000000000ull);
         pthread_cond_timedwait(&ev->cond, &ev->lock, &ts);
         if (ev->stopping)
             break;

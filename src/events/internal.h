@@ -24,8 +24,10 @@
 #define WEFT_TRIGGER_PAGE 256
 /* How often a trigger's position is written when it moves (at most). */
 #define WEFT_TRIGGER_SAVE_NS (100ull * 1000000ull)
-/* How often old, finished events are deleted. */
+/* How often old, finished events are deleted (more often for a shorter retention, but
+ * never more often than the second). */
 #define WEFT_EVENTS_TRIM_NS (60ull * 1000000000ull)
+#define WEFT_EVENTS_TRIM_MIN_NS (500ull * 1000000ull)
 /* The longest response body kept in knativeerrordata (base64 characters). */
 #define WEFT_EVENTS_ERRORDATA_MAX 1024
 
