@@ -575,16 +575,6 @@ static int expect_line_end(parser_t *p, const char *after) {
 
 /* ---- strings ------------------------------------------------------------------------- */
 
-static int hex_value(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* After a backslash in a basic string (p->pos at the character after it). */
 static int parse_escape(parser_t *p, bool multiline) {
     size_t at = p->pos - 1;
@@ -623,7 +613,7 @@ static int parse_escape(parser_t *p, bool multiline) {
         size_t digits = c == 'u' ? 4 : 8;
         uint32_t cp = 0;
         for (size_t i = 1; i <= digits; i++) {
-            int h = hex_value(peek_at(p, i));
+            int h = weft_hex_digit(peek_at(p, i));
             if (h < 0)
                 return fail_at(p, at, "\\%c needs exactly %zu hexadecimal digits", c, digits);
             cp = (cp << 4) | (uint32_t)h;
@@ -818,13 +808,13 @@ static long scan_digits(parser_t *p, const char *s, size_t *i, size_t end, int b
         if (c == '_') {
             if (!prev_digit || *i + 1 >= end)
                 return -1;
-            int h = hex_value((unsigned char)s[*i + 1]);
+            int h = weft_hex_digit((unsigned char)s[*i + 1]);
             if (h < 0 || h >= base)
                 return -1;
             prev_digit = false;
             continue;
         }
-        int h = hex_value(c);
+        int h = weft_hex_digit(c);
         if (h < 0 || h >= base)
             break;
         if (keep && weft_buf_append(&p->buf, &s[*i], 1))
@@ -897,7 +887,7 @@ static int parse_integer(parser_t *p, size_t start, size_t end, int line, int de
     for (i = digits_at; i < end; i++) {
         if (s[i] == '_')
             continue;
-        uint64_t d = (uint64_t)hex_value((unsigned char)s[i]);
+        uint64_t d = (uint64_t)weft_hex_digit((unsigned char)s[i]);
         if (v > (limit - d) / (uint64_t)base)
             return fail_at(p, start, "integer %.*s does not fit in 64 bits", (int)(end - start),
                            s + start);

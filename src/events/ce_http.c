@@ -82,16 +82,6 @@ bool weft_ce_http_has_event(const weft_ce_header_t *headers, size_t nheaders) {
 
 /* ---- Header values ------------------------------------------------------------------ */
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int weft_ce_header_value_decode(const char *value, size_t len, weft_buf_t *out, weft_error_t *err) {
     trim(&value, &len);
     /* First the quoted strings (RFC 7230 3.2.6), which only older senders use: take
@@ -130,7 +120,7 @@ int weft_ce_header_value_decode(const char *value, size_t len, weft_buf_t *out, 
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint8_t c = (uint8_t)v[i];
         if (c == '%') {
-            if (n - i < 3 || hexval(v[i + 1]) < 0 || hexval(v[i + 2]) < 0) {
+            if (n - i < 3 || weft_hex_digit(v[i + 1]) < 0 || weft_hex_digit(v[i + 2]) < 0) {
                 char q[WEFT_CE_QUOTE_MAX];
                 rc = weft_error_set(err, WEFT_EINVAL,
                                     "%s at offset %zu is not a percent-encoded byte (%%XX, two "
@@ -138,7 +128,7 @@ int weft_ce_header_value_decode(const char *value, size_t len, weft_buf_t *out, 
                                     weft_ce_quote(v + i, n - i < 3 ? n - i : 3, q), i);
                 break;
             }
-            c = (uint8_t)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+            c = (uint8_t)(weft_hex_digit(v[i + 1]) << 4 | weft_hex_digit(v[i + 2]));
             i += 2;
         }
         out->data[out->len++] = c;

@@ -220,6 +220,16 @@ void weft_sha256(const void *data, size_t len, uint8_t out[32]) {
     sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
 }
 
+int weft_hex_digit(int c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 void weft_hex(const uint8_t *bytes, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {

@@ -84,6 +84,8 @@ int weft_mkdirs(const char *path, int mode);
  * bytes. */
 void weft_sha256(const void *data, size_t len, uint8_t out[32]);
 void weft_hex(const uint8_t *bytes, size_t n, char *out);
+/* The value of one hexadecimal digit (either case), or -1. */
+int weft_hex_digit(int c);
 
 /* "2s", "500ms", "1m", "30" (seconds) -> nanoseconds. */
 int weft_parse_duration(const char *s, uint64_t *ns);
