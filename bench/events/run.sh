@@ -304,8 +304,12 @@ nginx_ref() {
 delivered_run() {
     local c=$1 label=$2 target=$3 t0 ok line rate half
     nginx_ref "$c"
+    sink_reset "$SINK_PORT"
     load "$c.warmup" "$WEFT_URL/brokers/bench" -d "$WARMUP"
-    sink_wait "$SINK_PORT" "$(field ok_events "$LINE")" >/dev/null
+    ok=$(field ok_events "$LINE")
+    line=$(sink_wait "$SINK_PORT" "$ok")
+    (($(field events "$line") - $(field again "$line") >= ok)) ||
+        { echo "   MISSING EVENTS at the sink after the warm-up"; failures=$((failures + 1)); }
     sink_reset "$SINK_PORT"
     t0=$(cpu_ticks "$WEFT_PID")
     load "$c.max" "$WEFT_URL/brokers/bench" -d "$DURATION"
