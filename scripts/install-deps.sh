@@ -20,7 +20,7 @@ PACKAGES=(
   wrk
 )
 if [ "${WEFT_BENCH:-0}" = 1 ]; then
-  PACKAGES+=(nginx-light hyperfine)
+  PACKAGES+=(nginx-light hyperfine redis-server redis-tools)
 fi
 
 missing=()

@@ -1,0 +1,567 @@
+#!/usr/bin/env bash
+# The events benchmark (bench/README.md): `weft up` with a broker, loaded over loopback
+# by a separate process (bench/events/load.c), events delivered to a sink that answers
+# 200 at once (bench/events/sink.c) and measures each event's latency from its send
+# time. Durability is on: a broker answers 202 once the event is fsynced.
+#
+#   (a) ingest -> trigger -> URL sink
+#   (b) ingest -> trigger -> wasm transform (tests/guests/ev_transform.c), whose reply
+#       goes back into the broker -> second trigger (type bench.event.transformed) -> sink
+#   (c) ingest alone (no trigger): single events, and batches
+#   (d) a backlog behind a sink that is not there yet: weft's peak RSS, then the drain
+#
+# (a), (b), (c) each run as fast as the answers come and then paced at half their
+# target; each is printed beside nginx serving a static string, loaded by the same tool
+# with the same connections in the same run, and (c) beside Redis appending to a stream
+# (XADD) with appendfsync always.
+#
+# usage: bash bench/events/run.sh [options]
+#   -d SECONDS       length of each measured run (default 10)
+#   -w SECONDS       warm-up before each case's runs (default 2)
+#   -c CONNECTIONS   the load generator's connections, kept alive (default 64)
+#   -t THREADS       the load generator's threads (default 1)
+#   --batch N        events per request in the batched runs (default 100)
+#   --backlog N      events of the backlog in (d) (default 1000000)
+#   --sink-threads N the sink's threads (default 1)
+#   --cases LIST     some of a,b,c,d, comma-separated (default a,b,c,d)
+# Environment: BUILD_DIR (default ./build).
+#
+# It installs nothing: without nginx or Redis it says how to get them and exits 2. It
+# builds weft, the sink and the load generator with CMake in BUILD_DIR, and the
+# transform guest with clang --target=wasm32-wasi -O2. The figures, the raw output of
+# every run and the servers' logs go to bench/out/events/ (git-ignored); each case's
+# weft keeps its state in a temporary folder, deleted at the end with everything the
+# script started, however it ends.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+OUT=$ROOT/bench/out/events
+CACHE=$ROOT/bench/out/cache
+WEFT=$BUILD/weft
+SINK_BIN=$BUILD/bench/bench_events_sink
+LOAD_BIN=$BUILD/bench/bench_events_load
+DURATION=10
+WARMUP=2
+CONNECTIONS=64
+THREADS=1
+BATCH=100
+BACKLOG=1000000
+SINK_THREADS=1
+CASES=a,b,c,d
+# Targets (issue 11), events/s; the paced runs go at half of each.
+TARGET_A=25000
+TARGET_B=12000
+TARGET_C=50000
+TARGET_P99_MS=10
+TARGET_RSS_MB=200
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+posint() { [[ ${1:-} =~ ^[1-9][0-9]*$ ]]; }
+while (($#)); do
+    case $1 in
+    -d) posint "${2:-}" || die "-d needs seconds"; DURATION=$2; shift 2 ;;
+    -w) [[ ${2:-} =~ ^[0-9]+$ ]] || die "-w needs seconds"; WARMUP=$2; shift 2 ;;
+    -c) posint "${2:-}" || die "-c needs a positive number"; CONNECTIONS=$2; shift 2 ;;
+    -t) posint "${2:-}" || die "-t needs a positive number"; THREADS=$2; shift 2 ;;
+    --batch) posint "${2:-}" || die "--batch needs a positive number"; BATCH=$2; shift 2 ;;
+    --backlog) posint "${2:-}" || die "--backlog needs a positive number"; BACKLOG=$2; shift 2 ;;
+    --sink-threads) posint "${2:-}" || die "--sink-threads needs a positive number"
+        SINK_THREADS=$2; shift 2 ;;
+    --cases) [[ ${2:-} =~ ^[abcd](,[abcd])*$ ]] || die "--cases is a list of a,b,c,d"
+        CASES=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+((THREADS <= CONNECTIONS)) || die "-t $THREADS is more than -c $CONNECTIONS"
+want() { [[ ,$CASES, == *,$1,* ]]; }
+
+# ---- What it needs, installed by nobody but the user ---------------------------------
+missing=()
+NGINX=$(command -v nginx || true)
+[[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx # not on a user's PATH
+[[ -n $NGINX ]] || missing+=(nginx-light)
+for tool in redis-server redis-benchmark redis-cli clang curl cmake python3; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    echo "run.sh: missing: ${missing[*]}. This script installs nothing; on Debian:" >&2
+    echo "  apt-get install nginx-light redis-server redis-tools" >&2
+    echo "  WEFT_BENCH=1 bash scripts/install-deps.sh  # or everything weft's builds, tests and benchmarks need" >&2
+    exit 2
+fi
+
+# ---- Everything started is stopped, whatever happens ---------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-events.XXXXXX")
+WEFT_PID="" NGINX_PID="" REDIS_PID="" SINK_PID="" SINK2_PID=""
+stop_pid() { # PID SIGNAL: signal, wait up to 10 s, then SIGKILL
+    local pid=$1 sig=$2
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    stop_pid "$WEFT_PID" TERM
+    stop_pid "$NGINX_PID" QUIT # nginx's graceful stop (its workers exit with the master)
+    stop_pid "$REDIS_PID" TERM
+    stop_pid "$SINK_PID" TERM
+    stop_pid "$SINK2_PID" TERM
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$OUT" "$CACHE"
+rm -f "$OUT"/*.load "$OUT"/*.err "$OUT"/*.log "$OUT"/*.sink "$OUT"/*.csv "$OUT"/table.txt
+
+# ---- Build ---------------------------------------------------------------------------
+echo "== building weft, the sink and the load generator ($BUILD), and the transform guest"
+if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+    cmake -B "$BUILD" -S "$ROOT" >"$OUT/cmake.log" 2>&1 || { cat "$OUT/cmake.log"; exit 1; }
+fi
+cmake --build "$BUILD" -j2 --target weft weft-net bench_events_sink bench_events_load \
+    >"$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
+clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror "$ROOT/tests/guests/ev_transform.c" \
+    -o "$OUT/ev_transform.wasm"
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ---- The sink ------------------------------------------------------------------------
+# start_sink VAR PIDVAR [--listen ADDR]: a sink; its port in VAR, its pid in PIDVAR.
+start_sink() {
+    local var=$1 pidvar=$2 port_file
+    shift 2
+    port_file=$TMP/$var.port
+    rm -f "$port_file"
+    "$SINK_BIN" -t "$SINK_THREADS" --port-file "$port_file" "$@" >>"$OUT/sink.log" 2>&1 &
+    printf -v "$pidvar" '%s' $!
+    for _ in $(seq 1 100); do [[ -s $port_file ]] && break; sleep 0.05; done
+    [[ -s $port_file ]] || die "the sink did not start (see $OUT/sink.log)"
+    printf -v "$var" '%s' "$(cat "$port_file")"
+}
+sink_stats() { curl -sS --max-time 5 "http://127.0.0.1:$1/stats"; }
+sink_reset() { curl -sS --max-time 5 -X POST -o /dev/null "http://127.0.0.1:$1/reset"; }
+# field NAME LINE: the value after NAME in a "name value name value" line.
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' <<<"$2"; }
+# sink_wait PORT N [STALL]: waits until the sink has N distinct events, or none came for
+# STALL seconds (default 10); prints its stats line.
+sink_wait() {
+    local port=$1 n=$2 stall=${3:-10} line got last=-1 still=0
+    while :; do
+        line=$(sink_stats "$port")
+        got=$(($(field events "$line") - $(field again "$line")))
+        ((got >= n)) && break
+        if ((got == last)); then
+            still=$((still + 1))
+            ((still >= stall * 5)) && break
+        else
+            still=0 last=$got
+        fi
+        sleep 0.2
+    done
+    echo "$line"
+}
+start_sink SINK_PORT SINK_PID
+SINK_URL=http://127.0.0.1:$SINK_PORT/
+
+# ---- nginx: a static string, the ceiling of an HTTP hop ------------------------------
+CORES=$(nproc)
+NGINX_V=$("$NGINX" -V 2>&1)
+# nginx creates its temporary directories at start, at the paths it was built with
+# (/var/lib/nginx/... on Debian): point every one it has at the prefix directory.
+temp_paths=""
+for m in client_body:body fastcgi:fastcgi proxy:proxy scgi:scgi uwsgi:uwsgi; do
+    mod=${m%%:*} dir=${m#*:}
+    flag=${mod/client_body/client-body}
+    [[ $NGINX_V == *"--http-$flag-temp-path"* ]] || continue
+    [[ $NGINX_V == *"--without-http_${mod}_module"* ]] && continue
+    temp_paths+="    ${mod}_temp_path $TMP/nginx-$dir;"$'\n'
+done
+user_line=""
+(($(id -u) == 0)) && user_line="user $(id -un) $(id -gn);" # root would hand workers to nobody
+start_nginx() {
+    local port=$1
+    cat >"$TMP/nginx.conf" <<CONF
+$user_line
+daemon off;
+master_process on;
+worker_processes $CORES;
+pid $TMP/nginx.pid;
+lock_file $TMP/nginx.lock;
+error_log $TMP/nginx.error.log warn;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+$temp_paths
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            default_type text/plain;
+            return 200 "Hello, world!\n";
+        }
+    }
+}
+CONF
+    "$NGINX" -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/nginx.error.log" </dev/null \
+        >>"$TMP/nginx.error.log" 2>&1 &
+    NGINX_PID=$!
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && return 0
+        kill -0 "$NGINX_PID" 2>/dev/null || { NGINX_PID=; return 1; }
+        sleep 0.1
+    done
+    return 1
+}
+NGINX_URL=
+for _ in 1 2 3; do
+    port=$(free_port)
+    if start_nginx "$port"; then NGINX_URL=http://127.0.0.1:$port/; break; fi
+    stop_pid "$NGINX_PID" QUIT
+    NGINX_PID=
+done
+[[ -n $NGINX_URL ]] || { cat "$TMP/nginx.error.log" >&2; die "nginx did not start"; }
+
+# ---- weft ----------------------------------------------------------------------------
+# start_weft NAME: weft up on $TMP/NAME/weft.toml (written by the caller), its state in
+# $TMP/NAME/.weft; sets WEFT_PID and WEFT_URL.
+start_weft() {
+    local dir=$TMP/$1
+    (cd "$dir" && exec "$WEFT" up --listen 127.0.0.1:0 --cache-dir "$CACHE" -q \
+        >"$dir/out" 2>"$OUT/weft.$1.log") &
+    WEFT_PID=$!
+    WEFT_URL=
+    for _ in $(seq 1 1200); do # the first run compiles the transform: give it time
+        WEFT_URL=$(sed -n 's/^Ready: serving on //p' "$dir/out")
+        [[ -n $WEFT_URL ]] && return 0
+        kill -0 "$WEFT_PID" 2>/dev/null || { cat "$OUT/weft.$1.log" >&2; die "weft up exited before it was ready"; }
+        sleep 0.1
+    done
+    die "weft up did not print its Ready line in 120 s"
+}
+stop_weft() {
+    stop_pid "$WEFT_PID" TERM
+    WEFT_PID=
+}
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { # user + system ticks of a process and its threads
+    local f
+    f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    f=${f##*) }
+    read -r -a a <<<"$f"
+    echo $((a[11] + a[12]))
+}
+rss_kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+failures=0
+weft_log_check() { # NAME: weft's log must stay empty (-q logs only what went wrong; checked
+    # before weft is stopped, which it logs)
+    if [[ -s $OUT/weft.$1.log ]]; then
+        echo "   weft LOGGED (see ${OUT#"$ROOT"/}/weft.$1.log):"
+        head -5 "$OUT/weft.$1.log" | sed 's/^/     /'
+        failures=$((failures + 1))
+    fi
+}
+
+# load NAME URL ARGS...: one run of the load generator; its line in $OUT/NAME.load,
+# its complaints in $OUT/NAME.err; sets LINE. Errors fail the script.
+load() {
+    local name=$1 url=$2
+    shift 2
+    "$LOAD_BIN" -c "$CONNECTIONS" -t "$THREADS" "$@" "$url" >"$OUT/$name.load" 2>"$OUT/$name.err" ||
+        { cat "$OUT/$name.err"; die "the load generator failed"; }
+    LINE=$(cat "$OUT/$name.load")
+    if [[ $(field errors "$LINE") != 0 || -s $OUT/$name.err ]]; then
+        echo "   $name: $(field errors "$LINE") ERRORS: $(head -3 "$OUT/$name.err" | tr '\n' ' ')"
+        failures=$((failures + 1))
+    fi
+}
+
+SUMMARY=()
+# row LABEL EVENTS/S P50 P99 REFERENCE TARGET: a line of the table at the end.
+row() { SUMMARY+=("$(printf '%-50s %10s %9s %9s   %-26s %s' "$@")"); }
+fmt0() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
+
+# nginx_ref NAME: nginx with the same tool and connections; sets NGINX_RPS.
+nginx_ref() {
+    load "nginx.$1" "$NGINX_URL" --get -d "$DURATION"
+    NGINX_RPS=$(fmt0 "$(field req_per_s "$LINE")")
+    printf '   %-34s %8s req/s   p50 %7.3f ms  p99 %7.3f ms\n' "nginx, static string (reference)" \
+        "$NGINX_RPS" "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")"
+}
+
+# delivered_run CASE LABEL TARGET: (a) or (b) on the weft started: warm-up, a run as fast
+# as answers come, a run paced at half the target; each waits for the sink to get every
+# event that was answered 202.
+delivered_run() {
+    local c=$1 label=$2 target=$3 t0 ok line rate half
+    nginx_ref "$c"
+    sink_reset "$SINK_PORT"
+    load "$c.warmup" "$WEFT_URL/brokers/bench" -d "$WARMUP"
+    ok=$(field ok_events "$LINE")
+    line=$(sink_wait "$SINK_PORT" "$ok")
+    (($(field events "$line") - $(field again "$line") >= ok)) ||
+        { echo "   MISSING EVENTS at the sink after the warm-up"; failures=$((failures + 1)); }
+    sink_reset "$SINK_PORT"
+    t0=$(cpu_ticks "$WEFT_PID")
+    load "$c.max" "$WEFT_URL/brokers/bench" -d "$DURATION"
+    ok=$(field ok_events "$LINE")
+    line=$(sink_wait "$SINK_PORT" "$ok")
+    echo "$line" >"$OUT/$c.max.sink"
+    local us
+    us=$(awk -v t=$(($(cpu_ticks "$WEFT_PID") - t0)) -v k="$TICK" -v n="$ok" \
+        'BEGIN { printf "%.1f", n ? t / k / n * 1e6 : 0 }')
+    rate=$(fmt0 "$(field rate "$line")")
+    printf '   %-34s %8s ev/s   202: p50 %7.3f ms  p99 %7.3f ms\n' "ingest, as fast as answered" \
+        "$(fmt0 "$(field events_per_s "$LINE")")" "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")"
+    printf '   %-34s %8s ev/s   end to end: p50 %7.3f ms  p99 %7.3f ms  (%s of %s delivered, %s more than once; weft CPU %s us/event)\n' \
+        "delivered to the sink" "$rate" "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
+        "$(field events "$line")" "$ok" "$(field again "$line")" "$us"
+    (($(field events "$line") - $(field again "$line") >= ok)) || { echo "   MISSING EVENTS at the sink"; failures=$((failures + 1)); }
+    row "$label, max rate" "$rate" "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
+        "nginx $NGINX_RPS req/s" "$target/s"
+
+    half=$((target / 2))
+    sink_wait "$SINK_PORT" "$ok" >/dev/null
+    sink_reset "$SINK_PORT"
+    load "$c.paced" "$WEFT_URL/brokers/bench" -d "$DURATION" -R "$half"
+    ok=$(field ok_events "$LINE")
+    line=$(sink_wait "$SINK_PORT" "$ok")
+    echo "$line" >"$OUT/$c.paced.sink"
+    printf '   %-34s %8s ev/s   202: p50 %7.3f ms  p99 %7.3f ms  (%s requests behind at the end)\n' \
+        "ingest paced at $half/s" "$(fmt0 "$(field events_per_s "$LINE")")" "$(field p50_ms "$LINE")" \
+        "$(field p99_ms "$LINE")" "$(field behind "$LINE")"
+    printf '   %-34s %8s ev/s   end to end: p50 %7.3f ms  p99 %7.3f ms  (%s of %s delivered, %s more than once)\n' \
+        "delivered to the sink" "$(fmt0 "$(field rate "$line")")" "$(field p50_ms "$line")" \
+        "$(field p99_ms "$line")" "$(field events "$line")" "$ok" "$(field again "$line")"
+    (($(field events "$line") - $(field again "$line") >= ok)) || { echo "   MISSING EVENTS at the sink"; failures=$((failures + 1)); }
+    row "$label, paced at $half/s" "$(fmt0 "$(field rate "$line")")" "$(field p50_ms "$line")" \
+        "$(field p99_ms "$line")" "" "p99 < $TARGET_P99_MS ms"
+}
+
+echo
+echo "== machine: $CORES cores, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p'); the load generator, the sink and weft share them"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+rev=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "unknown revision")
+echo "   $(date -u '+%Y-%m-%d %H:%M UTC'); load average before the runs: $LOAD_BEFORE"
+echo "   $("$WEFT" --version | head -1) ($rev), $("$NGINX" -v 2>&1 | sed 's/.*version: //'), $(redis-server --version | cut -d' ' -f1-3)"
+echo "   runs of ${DURATION}s after ${WARMUP}s of warm-up; $CONNECTIONS connections, $THREADS load thread(s), $SINK_THREADS sink thread(s)"
+
+# ---- (a) ingest -> trigger -> URL sink -----------------------------------------------
+if want a; then
+    echo
+    echo "== (a) ingest -> trigger -> URL sink (target $TARGET_A events/s; p99 < $TARGET_P99_MS ms at $((TARGET_A / 2))/s)"
+    mkdir -p "$TMP/a"
+    cat >"$TMP/a/weft.toml" <<T
+[[broker]]
+name = "bench"
+
+[[target]]
+name = "sink"
+url = "$SINK_URL"
+
+[[trigger]]
+name = "to-sink"
+broker = "bench"
+target = "sink"
+T
+    start_weft a
+    delivered_run a "(a) ingest -> URL sink" "$TARGET_A"
+    weft_log_check a
+    stop_weft
+fi
+
+# ---- (b) ingest -> transform -> reply -> sink ----------------------------------------
+if want b; then
+    echo
+    echo "== (b) ingest -> trigger -> wasm transform, its reply -> trigger -> URL sink (target $TARGET_B events/s; p99 < $TARGET_P99_MS ms at $((TARGET_B / 2))/s)"
+    mkdir -p "$TMP/b"
+    cat >"$TMP/b/weft.toml" <<T
+[[broker]]
+name = "bench"
+
+[[function]]
+name = "transform"
+source = "$OUT/ev_transform.wasm"
+
+[[target]]
+name = "sink"
+url = "$SINK_URL"
+
+[[trigger]]
+name = "to-transform"
+broker = "bench"
+target = "transform"
+filters = [{ exact = { type = "bench.event" } }]
+
+[[trigger]]
+name = "to-sink"
+broker = "bench"
+target = "sink"
+filters = [{ exact = { type = "bench.event.transformed" } }]
+T
+    start_weft b
+    delivered_run b "(b) ingest -> transform -> sink" "$TARGET_B"
+    weft_log_check b
+    stop_weft
+fi
+
+# ---- (c) ingest alone ----------------------------------------------------------------
+if want c; then
+    echo
+    echo "== (c) ingest alone, no trigger (target $TARGET_C events/s single, more in batches)"
+    nginx_ref c
+
+    # Redis: XADD to a stream, appendfsync always, from redis-benchmark with the same
+    # connections; the field's value about as long as one of weft's events as stored.
+    mkdir -p "$TMP/redis"
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP/redis" --appendonly yes \
+        --appendfsync always --save '' --daemonize no --logfile "$OUT/redis.log" &
+    REDIS_PID=$!
+    for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    [[ $(redis-cli -p "$REDIS_PORT" config get appendfsync | tail -1) == always ]] ||
+        die "Redis did not start with appendfsync always (see $OUT/redis.log)"
+    # (x's: the value is a field of redis-benchmark's CSV output, where commas and quotes
+    # would not do.)
+    value=$(printf '{"specversion":"1.0","id":"%s","source":"bench","type":"bench.event","benchsent":"%d","datacontenttype":"application/json","data":{"seq":%d,"benchsent":%d}}' \
+        "12345-1796000000000-123456" "$(date +%s%N)" 123456 "$(date +%s%N)" | tr -c '\n' x)
+    # redis-benchmark runs a number of requests, not a time: a short run sizes it.
+    redis_run() { # NAME PIPELINE: sets REDIS_RPS, REDIS_P50, REDIS_P99
+        local n=20000 rps
+        redis-benchmark -p "$REDIS_PORT" -c "$CONNECTIONS" -n "$n" -P "$2" --csv \
+            XADD bench '*' data "$value" >"$OUT/$1.csv" 2>&1
+        rps=$(awk -F'"' 'NR == 2 { print $4 }' "$OUT/$1.csv")
+        n=$(awk -v r="${rps:-0}" -v d="$DURATION" 'BEGIN { printf "%d", r * d }')
+        ((n >= 1000)) || n=1000
+        redis-benchmark -p "$REDIS_PORT" -c "$CONNECTIONS" -n "$n" -P "$2" --csv \
+            XADD bench '*' data "$value" >"$OUT/$1.csv" 2>&1
+        IFS=, read -r _ REDIS_RPS _ _ REDIS_P50 _ REDIS_P99 _ < <(sed -n 2p "$OUT/$1.csv" | tr -d '"')
+        [[ -n $REDIS_RPS ]] || { cat "$OUT/$1.csv"; die "redis-benchmark printed no figures"; }
+        REDIS_RPS=$(fmt0 "$REDIS_RPS")
+    }
+    redis_run redis.single 1
+    redis_single=$REDIS_RPS
+    printf '   %-34s %8s ev/s   p50 %7.3f ms  p99 %7.3f ms\n' "Redis XADD, appendfsync always" \
+        "$REDIS_RPS" "$REDIS_P50" "$REDIS_P99"
+    redis_run redis.pipelined "$BATCH"
+    redis_batch=$REDIS_RPS
+    printf '   %-34s %8s ev/s   p50 %7.3f ms  p99 %7.3f ms  (per command)\n' \
+        "Redis XADD, pipelined by $BATCH" "$REDIS_RPS" "$REDIS_P50" "$REDIS_P99"
+    stop_pid "$REDIS_PID" TERM
+    REDIS_PID=
+
+    mkdir -p "$TMP/c"
+    printf '[[broker]]\nname = "bench"\n' >"$TMP/c/weft.toml"
+    start_weft c
+    load c.warmup "$WEFT_URL/brokers/bench" -d "$WARMUP"
+    t0=$(cpu_ticks "$WEFT_PID")
+    load c.single "$WEFT_URL/brokers/bench" -d "$DURATION"
+    us=$(awk -v t=$(($(cpu_ticks "$WEFT_PID") - t0)) -v k="$TICK" -v n="$(field ok_events "$LINE")" \
+        'BEGIN { printf "%.1f", n ? t / k / n * 1e6 : 0 }')
+    printf '   %-34s %8s ev/s   202: p50 %7.3f ms  p99 %7.3f ms  (weft CPU %s us/event)\n' \
+        "single events, as fast as answered" "$(fmt0 "$(field events_per_s "$LINE")")" \
+        "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" "$us"
+    row "(c) ingest, single events, max rate" "$(fmt0 "$(field events_per_s "$LINE")")" \
+        "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" "Redis XADD $redis_single/s" "$TARGET_C/s"
+    load c.paced "$WEFT_URL/brokers/bench" -d "$DURATION" -R $((TARGET_C / 2))
+    printf '   %-34s %8s ev/s   202: p50 %7.3f ms  p99 %7.3f ms  (%s requests behind at the end)\n' \
+        "single events paced at $((TARGET_C / 2))/s" "$(fmt0 "$(field events_per_s "$LINE")")" \
+        "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" "$(field behind "$LINE")"
+    row "(c) ingest, single events, paced $((TARGET_C / 2))/s" "$(fmt0 "$(field events_per_s "$LINE")")" \
+        "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" "" "p99 < $TARGET_P99_MS ms"
+    t0=$(cpu_ticks "$WEFT_PID")
+    load c.batch "$WEFT_URL/brokers/bench" -d "$DURATION" --batch "$BATCH"
+    us=$(awk -v t=$(($(cpu_ticks "$WEFT_PID") - t0)) -v k="$TICK" -v n="$(field ok_events "$LINE")" \
+        'BEGIN { printf "%.1f", n ? t / k / n * 1e6 : 0 }')
+    printf '   %-34s %8s ev/s   202: p50 %7.3f ms  p99 %7.3f ms  (%s requests/s; weft CPU %s us/event)\n' \
+        "batches of $BATCH, as fast as answered" "$(fmt0 "$(field events_per_s "$LINE")")" \
+        "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" "$(fmt0 "$(field req_per_s "$LINE")")" "$us"
+    row "(c) ingest, batches of $BATCH, max rate" "$(fmt0 "$(field events_per_s "$LINE")")" \
+        "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" "Redis -P $BATCH $redis_batch/s" "> $TARGET_C/s"
+    row "(c) reference: nginx, static string" "$NGINX_RPS" "" "" "req/s" ""
+    weft_log_check c
+    stop_weft
+fi
+
+# ---- (d) a backlog, then the drain ---------------------------------------------------
+if want d; then
+    echo
+    echo "== (d) $BACKLOG events behind a sink that is not there, then the drain (target: weft under $TARGET_RSS_MB MB)"
+    DPORT=$(free_port)
+    mkdir -p "$TMP/d"
+    # Nothing listens on DPORT until the drain: every attempt fails at once and is retried,
+    # linearly, long enough not to give up (50 ms x n before retry n: over 4 minutes).
+    cat >"$TMP/d/weft.toml" <<T
+[[broker]]
+name = "bench"
+
+[[target]]
+name = "sink"
+url = "http://127.0.0.1:$DPORT/"
+
+[[trigger]]
+name = "to-sink"
+broker = "bench"
+target = "sink"
+delivery = { retry = 100, backoff_policy = "linear", backoff_delay = "50ms", timeout = "10s" }
+T
+    start_weft d
+    echo "   weft at start: RSS $(($(rss_kb "$WEFT_PID" VmRSS) / 1024)) MB"
+    t0=$EPOCHREALTIME
+    load d.ingest "$WEFT_URL/brokers/bench" -n "$BACKLOG" --batch "$BATCH"
+    t1=$EPOCHREALTIME
+    backlog_ok=$(field ok_events "$LINE")
+    printf '   %-34s %8s ev/s   (%s events in %.1f s, batches of %s)\n' "ingest of the backlog" \
+        "$(fmt0 "$(field events_per_s "$LINE")")" "$backlog_ok" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$BATCH"
+    sleep 2
+    peak_ingest=$(($(rss_kb "$WEFT_PID" VmHWM) / 1024))
+    echo "   weft after the ingest: RSS $(($(rss_kb "$WEFT_PID" VmRSS) / 1024)) MB, peak $peak_ingest MB;" \
+        "state folder $(du -sm "$TMP/d/.weft" | cut -f1) MB"
+    t0=$EPOCHREALTIME
+    start_sink DPORT_GOT SINK2_PID --listen "127.0.0.1:$DPORT"
+    line=$(sink_wait "$DPORT" "$backlog_ok" 30)
+    t1=$EPOCHREALTIME
+    echo "$line" >"$OUT/d.drain.sink"
+    got=$(field events "$line")
+    first=$(field first_ns "$line") last=$(field last_ns "$line")
+    drain=$(awk -v n="$got" -v a="$first" -v b="$last" 'BEGIN { printf "%.0f", (b > a ? (n - 1) / ((b - a) / 1e9) : 0) }')
+    peak=$(($(rss_kb "$WEFT_PID" VmHWM) / 1024))
+    printf '   %-34s %8s ev/s   (%s of %s delivered, %s more than once; the first %.1f s after the sink started, the last %.1f s after)\n' \
+        "drain" "$drain" "$got" "$backlog_ok" "$(field again "$line")" \
+        "$(awk -v a="$t0" -v f="$first" 'BEGIN { printf "%.1f", f / 1e9 - a }')" \
+        "$(awk -v a="$t0" -v l="$last" 'BEGIN { printf "%.1f", l / 1e9 - a }')"
+    echo "   weft after the drain: RSS $(($(rss_kb "$WEFT_PID" VmRSS) / 1024)) MB, peak $peak MB (target < $TARGET_RSS_MB MB)"
+    (($(field events "$line") - $(field again "$line") >= backlog_ok)) || { echo "   MISSING EVENTS at the sink"; failures=$((failures + 1)); }
+    row "(d) backlog of $BACKLOG: peak RSS of weft" "$peak MB" "" "" "" "< $TARGET_RSS_MB MB"
+    row "(d) drain of the backlog" "$drain" "" "" "" ""
+    # Attempts that failed before the sink came are not logged; anything else is.
+    weft_log_check d
+    stop_weft
+    stop_pid "$SINK2_PID" TERM
+    SINK2_PID=
+fi
+
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+    echo
+    echo "events/s: delivered to the sink for (a) and (b), answered 202 for (c); latency: end to end"
+    echo "(send -> sink) for (a) and (b), of the 202 for (c); $CONNECTIONS connections, runs of ${DURATION}s"
+    printf '%-50s %10s %9s %9s   %-26s %s\n' case events/s "p50 ms" "p99 ms" "reference, same run" target
+    printf '%s\n' "${SUMMARY[@]}"
+    echo "load average before $LOAD_BEFORE, after $LOAD_AFTER (the benchmark's own processes count in the latter)"
+} | tee "$OUT/table.txt"
+
+if ((failures)); then
+    echo
+    echo "run.sh: $failures check(s) failed (see above)" >&2
+    exit 1
+fi
