@@ -93,8 +93,7 @@ typedef struct job {
     weft_ce_t sent; /* what is being sent: ev, or the dead letter made of it */
     bool to_dead_letter;
     weft_ce_http_msg_t msg; /* sent, encoded */
-    weft_buf_t strings;     /* the headers as the engine takes them: */
-    weft_header_t *headers; /* NUL-terminated, in strings */
+    weft_header_t *headers; /* msg's, as the delivery engine takes them */
 } job_t;
 
 /* ---- Small pieces ------------------------------------------------------------------ */
@@ -283,34 +282,18 @@ static void job_free(job_t *j) {
     weft_ce_clear(&j->ev);
     weft_ce_clear(&j->sent);
     weft_ce_http_msg_free(&j->msg);
-    weft_buf_free(&j->strings);
     free(j->headers);
     free(j);
 }
 
-/* The codec's headers (pointer and length) as NUL-terminated strings in one buffer. */
-static int terminate_headers(const weft_ce_header_t *in, size_t n, weft_buf_t *strings,
-                             weft_header_t **out) {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += in[i].name_len + in[i].value_len + 2;
-    weft_buf_free(strings);
+/* The encoded message's headers as the delivery engine takes them: the codec
+ * NUL-terminates every name and value in msg's text, so they are pointed at, not copied. */
+static int engine_headers(const weft_ce_http_msg_t *msg, weft_header_t **out) {
     free(*out);
-    *out = NULL;
-    if (weft_buf_reserve(strings, total + 1) || !(*out = calloc(n ? n : 1, sizeof **out)))
+    if (!(*out = calloc(msg->nheaders ? msg->nheaders : 1, sizeof **out)))
         return WEFT_ENOMEM;
-    char *p = (char *)strings->data;
-    for (size_t i = 0; i < n; i++) {
-        (*out)[i].name = p;
-        memcpy(p, in[i].name, in[i].name_len);
-        p += in[i].name_len;
-        *p++ = 0;
-        (*out)[i].value = p;
-        memcpy(p, in[i].value, in[i].value_len);
-        p += in[i].value_len;
-        *p++ = 0;
-    }
-    strings->len = (size_t)(p - (char *)strings->data);
+    for (size_t i = 0; i < msg->nheaders; i++)
+        (*out)[i] = (weft_header_t){.name = msg->headers[i].name, .value = msg->headers[i].value};
     return 0;
 }
 
@@ -330,7 +313,7 @@ static void send_job(job_t *j) {
     weft_ce_http_msg_free(&j->msg);
     int rc = weft_ce_encode_http(
         &j->sent, d->structured ? WEFT_CE_MODE_STRUCTURED : WEFT_CE_MODE_BINARY, &j->msg, &err);
-    if (!rc && terminate_headers(j->msg.headers, j->msg.nheaders, &j->strings, &j->headers))
+    if (!rc && engine_headers(&j->msg, &j->headers))
         rc = weft_error_set(&err, WEFT_ENOMEM, "out of memory");
     weft_delivery_request_t rq = {.headers = j->headers,
                                   .nheaders = j->msg.nheaders,

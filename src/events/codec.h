@@ -96,7 +96,8 @@ typedef enum {
 
 /* An encoded HTTP message. Header names are lower case (`ce-id`, `content-type`). */
 typedef struct weft_ce_http_msg {
-    weft_ce_header_t *headers; /* names and values point into text */
+    weft_ce_header_t *headers; /* names and values point into text, each followed there
+                                  by a NUL: they may be read as C strings */
     size_t nheaders;
     /* Binary mode: the event's data, borrowed until the event changes or is freed.
      * Structured and batched: the JSON, in text. */

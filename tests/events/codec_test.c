@@ -249,7 +249,8 @@ static void test_binary_encoding_writes_headers_and_body(void) {
     bool subject = false, ctype = false, count = false;
     for (size_t i = 0; i < m.nheaders; i++) {
         const weft_ce_header_t *h = &m.headers[i];
-        CHECK_EQ_INT(strlen(h->name), h->name_len);
+        CHECK_EQ_INT(strlen(h->name), h->name_len); /* NUL-terminated (codec.h) */
+        CHECK_EQ_INT(strlen(h->value), h->value_len);
         if (!strcmp(h->name, "ce-subject"))
             subject = !strcmp(h->value, "Euro%20%E2%82%AC");
         if (!strcmp(h->name, "content-type"))
