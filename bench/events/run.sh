@@ -128,9 +128,6 @@ cmake --build "$BUILD" -j2 --target weft weft-net bench_events_sink bench_events
 clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror "$ROOT/tests/guests/ev_transform.c" \
     -o "$OUT/ev_transform.wasm"
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # ---- The sink ------------------------------------------------------------------------
 # start_sink VAR PIDVAR [--listen ADDR]: a sink; its port in VAR, its pid in PIDVAR.
@@ -171,64 +168,8 @@ start_sink SINK_PORT SINK_PID
 SINK_URL=http://127.0.0.1:$SINK_PORT/
 
 # ---- nginx: a static string, the ceiling of an HTTP hop ------------------------------
-CORES=$(nproc)
-NGINX_V=$("$NGINX" -V 2>&1)
-# nginx creates its temporary directories at start, at the paths it was built with
-# (/var/lib/nginx/... on Debian): point every one it has at the prefix directory.
-temp_paths=""
-for m in client_body:body fastcgi:fastcgi proxy:proxy scgi:scgi uwsgi:uwsgi; do
-    mod=${m%%:*} dir=${m#*:}
-    flag=${mod/client_body/client-body}
-    [[ $NGINX_V == *"--http-$flag-temp-path"* ]] || continue
-    [[ $NGINX_V == *"--without-http_${mod}_module"* ]] && continue
-    temp_paths+="    ${mod}_temp_path $TMP/nginx-$dir;"$'\n'
-done
-user_line=""
-(($(id -u) == 0)) && user_line="user $(id -un) $(id -gn);" # root would hand workers to nobody
-start_nginx() {
-    local port=$1
-    cat >"$TMP/nginx.conf" <<CONF
-$user_line
-daemon off;
-master_process on;
-worker_processes $CORES;
-pid $TMP/nginx.pid;
-lock_file $TMP/nginx.lock;
-error_log $TMP/nginx.error.log warn;
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-$temp_paths
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$port;
-        location / {
-            default_type text/plain;
-            return 200 "Hello, world!\n";
-        }
-    }
-}
-CONF
-    "$NGINX" -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/nginx.error.log" </dev/null \
-        >>"$TMP/nginx.error.log" 2>&1 &
-    NGINX_PID=$!
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && return 0
-        kill -0 "$NGINX_PID" 2>/dev/null || { NGINX_PID=; return 1; }
-        sleep 0.1
-    done
-    return 1
-}
-NGINX_URL=
-for _ in 1 2 3; do
-    port=$(free_port)
-    if start_nginx "$port"; then NGINX_URL=http://127.0.0.1:$port/; break; fi
-    stop_pid "$NGINX_PID" QUIT
-    NGINX_PID=
-done
-[[ -n $NGINX_URL ]] || { cat "$TMP/nginx.error.log" >&2; die "nginx did not start"; }
+source "$HERE/../nginx.bash"
+nginx_start
 
 # ---- weft ----------------------------------------------------------------------------
 # start_weft NAME: weft up on $TMP/NAME/weft.toml (written by the caller), its state in

@@ -137,73 +137,9 @@ done
 WEFT_URL=$WEFT_URL/
 
 # ---- nginx ---------------------------------------------------------------------------
-# A free port: the kernel picks one, which nginx binds right after (retried if taken).
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-CORES=$(nproc)
-NGINX_V=$("$NGINX" -V 2>&1)
-# nginx creates its temporary directories at start, at the paths it was built with
-# (/var/lib/nginx/... on Debian): point every one it has at the prefix directory.
-temp_paths=""
-for m in client_body:body fastcgi:fastcgi proxy:proxy scgi:scgi uwsgi:uwsgi; do
-    mod=${m%%:*} dir=${m#*:}
-    flag=${mod/client_body/client-body}
-    [[ $NGINX_V == *"--http-$flag-temp-path"* ]] || continue
-    [[ $NGINX_V == *"--without-http_${mod}_module"* ]] && continue
-    temp_paths+="    ${mod}_temp_path $TMP/temp-$dir;"$'\n'
-done
-# Run by root, nginx would hand its workers to "nobody": keep them this user's.
-user_line=""
-(($(id -u) == 0)) && user_line="user $(id -un) $(id -gn);"
-start_nginx() {
-    local port=$1
-    cat >"$TMP/nginx.conf" <<CONF
-# bench/http/run.sh: a static string, as fast as nginx serves it.
-$user_line
-daemon off;
-master_process on;
-worker_processes $CORES;
-pid $TMP/nginx.pid;
-lock_file $TMP/nginx.lock;
-error_log $TMP/error.log warn;
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-$temp_paths
-    keepalive_requests 1000000;  # like weft: no forced reconnect during a run
-    server {
-        listen 127.0.0.1:$port;
-        location / {
-            default_type text/plain;
-            return 200 "Hello, world!\n";
-        }
-    }
-}
-CONF
-    "$NGINX" -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/error.log" </dev/null >>"$TMP/error.log" 2>&1 &
-    NGINX_PID=$!
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && return 0
-        kill -0 "$NGINX_PID" 2>/dev/null || { NGINX_PID=; return 1; }
-        sleep 0.1
-    done
-    return 1
-}
+source "$HERE/../nginx.bash"
 echo "== starting nginx $("$NGINX" -v 2>&1 | sed 's/.*version: //') (prefix $TMP, $CORES worker processes)"
-NGINX_URL=
-for _ in 1 2 3; do
-    port=$(free_port)
-    if start_nginx "$port"; then NGINX_URL=http://127.0.0.1:$port/; break; fi
-    stop_pid "$NGINX_PID" QUIT
-    NGINX_PID=
-done
-if [[ -z $NGINX_URL ]]; then
-    cat "$TMP/error.log" >&2
-    die "nginx did not start"
-fi
+nginx_start
 
 # ---- Both answer what they should: a benchmark of error responses is worthless ------
 check_body() { # NAME URL
@@ -392,7 +328,7 @@ nr=$(median_round nginx)
 
 } | tee "$OUT/table.txt"
 
-cp "$TMP/error.log" "$OUT/nginx.error.log" 2>/dev/null || true
+cp "$TMP/nginx.error.log" "$OUT/nginx.error.log" 2>/dev/null || true
 if ((failures)); then
     echo
     echo "run.sh: $failures run(s) had errors (see above); their figures are left out" >&2
