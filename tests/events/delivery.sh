@@ -25,6 +25,9 @@ DLS=$SINK_URL
     printf '[[trigger]]\nbroker = "b"\ntarget = "f%s"\nfilters = [{ exact = { type = "f%s" } }]\n' "$s" "$s"
     printf 'delivery = { retry = 3, backoff_delay = "20ms", dead_letter = "dls" }\n\n'
   done
+  start_sink gone --status 400
+  printf '[[target]]\nname = "gone"\nurl = "%s"\n' "$SINK_URL"
+  printf '[[trigger]]\nname = "no-dls"\nbroker = "b"\ntarget = "gone"\nfilters = [{ exact = { type = "gone" } }]\n\n'
   start_sink lin --status 500,500,500,200
   printf '[[target]]\nname = "lin"\nurl = "%s"\n' "$SINK_URL"
   printf '[[trigger]]\nbroker = "b"\ntarget = "lin"\nfilters = [{ exact = { type = "lin" } }]\n'
@@ -57,6 +60,7 @@ start_weft "$DIR" || { fail "weft up did not start"; finish; exit; }
 
 for s in "${retryable[@]}"; do send b "r$s" "r$s"; done
 for s in "${final[@]}"; do send b "f$s" "f$s"; done
+send b gone gone
 send b lin lin
 send b exp exp
 send b ra ra
@@ -88,6 +92,11 @@ done
 for s in "${retryable[@]}"; do
   check "status $s: delivered in the end, no dead letter" "$(grep -c "\"ce-id\": \"r$s\"" "$WORK/dls.log")" 0
 done
+
+# Without a dead letter, an event given up is logged with broker, trigger, id and why.
+for _ in $(seq 1 100); do grep -q "given up" "$DIR/log" && break; sleep 0.1; done
+check_contains "given up: logged with broker, trigger, id and why" "$(grep 'given up' "$DIR/log")" \
+  "broker b, trigger no-dls: event id 'gone' (source 'test') given up: http://127.0.0.1:$(cat "$WORK/gone.port")/"
 
 gaps() { # the gaps between a sink's requests, in tenths of the first gap
   python3 -c '

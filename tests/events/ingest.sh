@@ -9,9 +9,13 @@ DIR=$WORK/app
 mkdir -p "$DIR"
 start_sink all
 ALL=$SINK_URL
+start_sink st
+ST=$SINK_URL
 manifest() {
   printf '[[broker]]\nname = "b"\nmax_event_size = "64KiB"\n\n'
   printf '[[target]]\nname = "all"\nurl = "%s"\n\n[[trigger]]\nname = "all"\nbroker = "b"\ntarget = "all"\n\n' "$ALL"
+  printf '[[target]]\nname = "st"\nurl = "%s"\nmode = "structured"\n\n' "$ST"
+  printf '[[trigger]]\nname = "st"\nbroker = "b"\ntarget = "st"\nfilters = [{ exact = { type = "t.binary" } }]\n\n'
 }
 manifest >"$DIR/weft.toml"
 start_weft "$DIR" || { fail "weft up did not start"; finish; exit; }
@@ -37,10 +41,21 @@ check_contains "naming it" "$BODY" "type"
 
 send b 1 t.binary '{"n":1}'
 check "the same source and id again: 202" "$STATUS" 202
-wait_lines "$SINK_LOG" 4 10
+wait_lines "$WORK/all.log" 4 10
 sleep 0.5
 check "delivered: each once (batch all-or-nothing, duplicate stored once)" \
-  "$(field "$SINK_LOG" 'r["headers"]["ce-id"]' | sort | tr '\n' ' ')" "1 2 3 4 "
+  "$(field "$WORK/all.log" 'r["headers"]["ce-id"]' | sort | tr '\n' ' ')" "1 2 3 4 "
+
+# A target with mode = "structured" gets the event as application/cloudevents+json.
+wait_lines "$WORK/st.log" 1 10
+st=$(head -1 "$WORK/st.log")
+check_contains "structured target: its content type" \
+  "$(field <(echo "$st") 'r["headers"].get("content-type")')" "application/cloudevents+json"
+check "structured target: the event in the body" \
+  "$(field <(echo "$st") 'json.loads(r["body"])["id"] + " " + json.loads(r["body"])["type"] + " " + json.dumps(json.loads(r["body"])["data"])')" \
+  '1 t.binary {"n": 1}'
+check "structured target: no ce- headers" \
+  "$(field <(echo "$st") 'sum(k.startswith("ce-") for k in r["headers"])')" 0
 
 send b 7 t '{}' -H 'ce-time: yesterday'
 check "bad time: 400" "$STATUS" 400
