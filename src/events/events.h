@@ -30,17 +30,112 @@
 
 typedef struct weft_events weft_events_t;
 
+/* A configuration of the events half: one app's brokers, targets and triggers, with the
+ * functions its function targets call. */
 typedef struct weft_events_config {
-    const weft_app_t *app; /* brokers, targets, triggers; borrowed until free */
-    /* The loaded function of the app named name, for function targets; borrowed. */
+    const weft_app_t *app; /* brokers, targets, triggers; borrowed until released */
+    /* The loaded function of the app named name, for function targets; borrowed until
+     * released. */
     weft_function_t *(*function)(void *arg, const char *name);
     void *function_arg;
+    /* Called once, from any thread, when nothing made of this configuration runs any
+     * more (its triggers' last deliveries finished after a later configuration replaced
+     * it, or weft_events_free): the owner of app and of the functions may free them
+     * then. NULL: nothing to tell. Also called when weft_events_create or
+     * weft_events_prepare fails, and by weft_events_discard. */
+    void (*release)(void *arg);
+    void *release_arg;
 } weft_events_config_t;
 
 /* Opens every broker's log in the app's state folder (creating it), checks every
  * trigger's filters (a CESQL expression that does not parse is refused with the
- * manifest's file and line) and resolves targets. Nothing is delivered yet. */
+ * manifest's file and line) and resolves targets. Nothing is delivered yet. An app
+ * without brokers opens no log (a later configuration that has some opens it). */
 int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, weft_error_t *err);
+
+/* ---- Reloading: a new configuration while events flow ------------------------------ */
+
+typedef struct weft_events_conf weft_events_conf_t;
+
+/* Checks cfg and builds from it the next configuration of ev (filters compiled, targets
+ * resolved, new brokers' streams created in the log), without changing what runs: on
+ * error nothing changed (a CESQL filter that does not parse names its line; a state
+ * folder other than the running one is WEFT_ECONFIG, since the log cannot move while
+ * weft runs). */
+int weft_events_prepare(weft_events_t *ev, const weft_events_config_t *cfg,
+                        weft_events_conf_t **out, weft_error_t *err);
+
+/* Makes conf the running configuration (ev takes it). From now on, ingests go to its
+ * brokers (a broker it no longer has answers 404) and its triggers deliver. Every
+ * trigger of the previous configuration stops taking events at once; its deliveries
+ * under way finish as it said (target, retries, dead letter) for up to
+ * WEFT_EVENTS_RELOAD_GRACE_NS, and what is still unfinished then is canceled, to be
+ * delivered again by its successor. A trigger of conf named like one of the previous
+ * configuration on the same broker is its successor: it starts once its predecessor has
+ * stopped, from its position, and keeps its counts; other triggers start at once, a new
+ * one from its `from`. A trigger that conf no longer has forgets its position once its
+ * deliveries are finished. Returns at once (the hand-over runs on a thread of its own);
+ * the previous configuration is released when it is over. Only when started. */
+void weft_events_commit(weft_events_t *ev, weft_events_conf_t *conf);
+/* Frees a prepared configuration that was not committed (its config is released). */
+void weft_events_discard(weft_events_conf_t *conf);
+#define WEFT_EVENTS_RELOAD_GRACE_NS (30ull * 1000000000ull)
+
+/* ---- Looking at events: live tails and the state ------------------------------------ */
+
+typedef struct weft_events_tail weft_events_tail_t;
+
+typedef struct weft_events_tail_opts {
+    const char *broker;
+    /* Where it starts: after seq `after` when it is not 0 (an SSE client's
+     * Last-Event-ID); else the oldest event the log retains when earliest; else the
+     * next event ingested from now on. */
+    uint64_t after;
+    bool earliest;
+    /* A CESQL expression: only the events for which it is true are read; NULL: all. */
+    const char *filter;
+    /* Called when the log may hold more for the tail: from the log's writer thread,
+     * quick and non-blocking (an eventfd, a message to an event loop), never after
+     * weft_events_tail_close returns. */
+    void (*notify)(void *arg);
+    void *arg;
+} weft_events_tail_opts_t;
+
+/* Opens a tail of a broker's log. WEFT_ENOTFOUND: no such broker in the running
+ * configuration; WEFT_EINVAL: the filter does not parse (the message says where). The
+ * tail lives on when a reload removes its broker (it reads nothing new then). Close
+ * every tail before weft_events_free. */
+int weft_events_tail_open(weft_events_t *ev, const weft_events_tail_opts_t *opts,
+                          weft_events_tail_t **out, weft_error_t *err);
+
+/* One event read from a tail: its seq in the broker's log (an SSE id), and the event
+ * in the JSON of structured mode (application/cloudevents+json, on one line),
+ * NUL-terminated; both valid during the call. */
+typedef void (*weft_events_tail_fn)(void *arg, uint64_t seq, const char *json, size_t len);
+
+/* Reads what the tail has not read yet, at most max events (max >= 1), calling fn for
+ * each one that passes the filter, in order. Returns the number of log records read
+ * (0: nothing new yet: wait for notify), or -1 with err set. It may read the disk but
+ * never waits for new events; not on two threads at once for one tail. */
+long weft_events_tail_read(weft_events_tail_t *t, size_t max, weft_events_tail_fn fn, void *arg,
+                           weft_error_t *err);
+void weft_events_tail_close(weft_events_tail_t *t);
+
+/* The state of the running configuration, appended to out as one JSON object:
+ *   {"brokers":  [{"name", "stored": events the log holds now, "latest": its newest
+ *                  seq, "ingested", "rejected": ingest requests' events accepted and
+ *                  refused since weft started}],
+ *    "triggers": [{"name", "broker", "filter": the filters as written in weft.toml's
+ *                  syntax ("{ exact = { type = \"a\" } }", several joined by ", ";
+ *                  null for none), "target", "dead_letter" (null: none), "position",
+ *                  "lag": latest - position, "delivered", "retried", "failed",
+ *                  "dead_lettered", "filtered_out" (counts since weft started, carried
+ *                  across reloads)}],
+ *    "targets":  [{"name", "url" and "mode" ("binary" / "structured"), or
+ *                  "function"}]}
+ * Targets are the [[target]]s; a trigger's target or dead letter that names a
+ * [[function]] directly is that function's name. */
+int weft_events_describe(weft_events_t *ev, weft_buf_t *out, weft_error_t *err);
 
 /* Starts the triggers: delivery of what the logs hold past each trigger's position. */
 int weft_events_start(weft_events_t *ev, weft_error_t *err);

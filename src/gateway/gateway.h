@@ -108,9 +108,55 @@ void weft_gateway_each_route(const weft_gateway_t *gw,
  * function targets: one load serves routes and triggers). */
 weft_function_t *weft_gateway_function(weft_gateway_t *gw, const char *name);
 
-/* Serves POST /brokers/<name> for every broker of the app by handing the request to
- * ev (borrowed until free). Before weft_gateway_start. */
+/* Serves every broker of the app by handing its requests to ev (borrowed until free):
+ *   POST /brokers/<name>          ingest (events.h)
+ *   GET  /brokers/<name>/events   the broker's events as Server-Sent Events (below)
+ *   GET  /brokers/<name>          the live event page (HTML)
+ * and GET /_weft/describe, the app's state as JSON (below). Before weft_gateway_start. */
 int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t *err);
+
+/* Server-Sent Events (GET /brokers/<name>/events): text/event-stream, one event per
+ * message, "id: <seq>" then "data: <the event as structured-mode JSON, one line>" and a
+ * blank line; a comment line (": keep-alive") every WEFT_GATEWAY_SSE_KEEPALIVE_S when
+ * nothing else was sent. From the next event on, unless the query says
+ * since=earliest (from the oldest retained) or the request carries Last-Event-ID
+ * (after that seq: what EventSource sends when it reconnects); filter=<CESQL> keeps
+ * only the events for which it is true (400 when it does not parse). A stream ends when
+ * the server stops or a reload removes its broker. */
+#define WEFT_GATEWAY_SSE_KEEPALIVE_S 15
+
+/* GET /_weft/describe: weft_events_describe's object (an app without brokers: empty
+ * lists) with two more members:
+ *   "functions": [{"name", "module": the .wasm, "optimized": true / false}],
+ *   "routes":    [{"route", "function" and "entrypoint"} or {"route", "broker"}]
+ * (routes most specific first, built-ins such as /healthz left out). */
+
+/* ---- Reloading: a new configuration while requests flow ---------------------------- */
+
+/* A configuration the gateway serves: an app's functions loaded, its routes, and
+ * its brokers' routes. Requests hold the site they were routed by until they are
+ * answered, so a site replaced by weft_gateway_swap serves its requests in flight to
+ * the end and is freed after the last one (and after every other holder let go). */
+typedef struct weft_gateway_site weft_gateway_site_t;
+
+/* Builds a site for app as weft_gateway_create builds the first one (compiling what
+ * the cache lacks, running _routes), with gw's configuration; the site owns app (freed
+ * with the site). Serves nothing yet. On error app is left to the caller. */
+int weft_gateway_site_create(weft_gateway_t *gw, weft_app_t *app, weft_gateway_site_t **out,
+                             weft_error_t *err);
+/* The brokers' routes of the site's app, handed to ev (see weft_gateway_add_brokers). */
+int weft_gateway_site_add_brokers(weft_gateway_site_t *site, weft_events_t *ev, weft_error_t *err);
+/* The site's loaded function named name, or NULL. */
+weft_function_t *weft_gateway_site_function(weft_gateway_site_t *site, const char *name);
+/* A holder more / one less (the last release frees it). Any thread. */
+void weft_gateway_site_retain(weft_gateway_site_t *site);
+void weft_gateway_site_release(weft_gateway_site_t *site);
+/* The site requests are routed by now (not retained). */
+weft_gateway_site_t *weft_gateway_site(weft_gateway_t *gw);
+/* Routes new requests by site from now on (gw takes the caller's hold); the site
+ * replaced is released. Server-Sent Events streams of brokers the new site lacks
+ * end. */
+void weft_gateway_swap(weft_gateway_t *gw, weft_gateway_site_t *site);
 
 /* Starts listening and serving. */
 int weft_gateway_start(weft_gateway_t *gw, weft_error_t *err);
