@@ -31,6 +31,13 @@
  * of that I/O thread wait for it at most about 2 ms (the budget, plus up to a tick of
  * the engine's deadline watchdog), once per function every ten seconds.
  *
+ * Reloading. The routes come from a site (gateway.c), which weft_gateway_swap may
+ * replace at any time. Each I/O thread holds the site it routes by and moves to the
+ * gateway's current one when it sees that changed (one atomic load per request, and the
+ * site lock only then); a request answered on its I/O thread is covered by the
+ * thread's hold, one handed to a worker or to the events layer holds its site until it
+ * is freed. So a replaced site serves its requests in flight to the end.
+ *
  * A client may leave while its guest runs: h2o then frees its request, and a hook in
  * the request's memory pool tells the request_t, whose answer is then dropped.
  *
@@ -218,6 +225,7 @@ static void answer_health(weft_gateway_t *gw, h2o_req_t *req) {
 }
 
 static void request_free(request_t *rq) {
+    weft_gateway_site_release(rq->site);
     free(rq->ingest_body);
     weft_strv_free(&rq->strings);
     free(rq->headers);
@@ -299,6 +307,8 @@ static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
         return;
     }
     rq->gw = gw;
+    rq->site = io->site;
+    weft_gateway_site_retain(rq->site);
     rq->io = io;
     rq->route = route;
     rq->ingest = true;
@@ -314,8 +324,8 @@ static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
     rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
     *rq->req_link = rq;
     atomic_fetch_add(&gw->in_flight, 1);
-    weft_events_ingest(gw->events, h->broker, rq->call.headers, rq->call.nheaders, rq->call.body,
-                       rq->call.body_len, on_ingest_done, rq);
+    weft_events_ingest(rq->site->events, h->broker, rq->call.headers, rq->call.nheaders,
+                       rq->call.body, rq->call.body_len, on_ingest_done, rq);
 }
 
 /* Requests back from the workers. */
@@ -395,10 +405,21 @@ static unsigned check_head(const weft_gateway_t *gw, const h2o_req_t *req, const
     return 0;
 }
 
+/* The site the thread routes by: the gateway's, held by the thread. */
+static weft_gateway_site_t *io_site(io_thread_t *io) {
+    if (atomic_load_explicit(&io->gw->site, memory_order_acquire) != io->site) {
+        weft_gateway_site_t *old = io->site;
+        io->site = weft_gateway_site_acquire(io->gw);
+        weft_gateway_site_release(old);
+    }
+    return io->site;
+}
+
 static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
     io_thread_t *io = weft_gateway_io_of(req->conn->ctx);
     weft_gateway_t *gw = io->gw;
+    weft_gateway_site_t *site = io_site(io);
     const char *why;
     unsigned bad = check_head(gw, req, &why);
     if (!weft_guard_request(req)) {
@@ -414,17 +435,22 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     const char *path = req->input.path.base;
     const char *q = memchr(path, '?', req->input.path.len);
     size_t plen = q ? (size_t)(q - path) : req->input.path.len;
-    const weft_route_t *route = weft_router_match(gw->router, path, plen);
+    const weft_route_t *route = weft_router_match(site->router, path, plen);
     if (!route) {
         answer_text(gw, req, 404, "not found");
         return 0;
     }
-    if (((const handler_t *)route->target)->broker) {
+    switch (((const handler_t *)route->target)->kind) {
+    case HANDLER_FUNCTION:
+        break;
+    case HANDLER_HEALTH:
+        answer_health(gw, req);
+        return 0;
+    case HANDLER_BROKER:
         ingest(io, req, route);
         return 0;
-    }
-    if (!((const handler_t *)route->target)->fn) {
-        answer_health(gw, req);
+    default:
+        answer_text(gw, req, 404, "not found");
         return 0;
     }
     request_t *rq = calloc(1, sizeof *rq);
@@ -448,6 +474,9 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     rq->req = req;
     if (run_inline(rq))
         return 0;
+    /* It leaves the thread, whose site may change meanwhile. */
+    rq->site = site;
+    weft_gateway_site_retain(site);
     rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
     *rq->req_link = rq;
     atomic_fetch_add(&gw->in_flight, 1);
@@ -624,6 +653,7 @@ static void *io_main(void *arg) {
     for (;;) {
         weft_guard_arm(io);
         h2o_evloop_run(io->ctx.loop, INT32_MAX);
+        io_site(io); /* after a swap, let go of the site replaced */
         if (atomic_load(&gw->stopping))
             close_listener(io);
         if (!atomic_load(&gw->closing))
@@ -642,6 +672,8 @@ static void *io_main(void *arg) {
         usleep(1000);
     }
     io_dispose(io);
+    weft_gateway_site_release(io->site);
+    io->site = NULL;
     return NULL;
 }
 
@@ -798,8 +830,7 @@ const char *weft_gateway_url(const weft_gateway_t *gw) {
     return gw->url;
 }
 
-/* Makes every I/O thread look at gw->stopping and gw->closing. */
-static void wake_io(weft_gateway_t *gw) {
+void weft_gateway_wake_io(weft_gateway_t *gw) {
     for (size_t i = 0; i < gw->nio; i++)
         if (gw->io[i].started)
             h2o_multithread_send_message(&gw->io[i].done, NULL);
@@ -810,16 +841,18 @@ void weft_gateway_stop(weft_gateway_t *gw, uint64_t grace_ns) {
         return;
     gw->running = false;
     atomic_store(&gw->stopping, true);
-    wake_io(gw);
+    weft_gateway_wake_io(gw);
     if (gw->listen_fd >= 0) {
         close(gw->listen_fd); /* the I/O threads close their copies */
         gw->listen_fd = -1;
     }
     if (!grace_ns) {
+        weft_gateway_site_t *site = weft_gateway_site_acquire(gw);
         uint64_t longest = 0;
-        for (size_t i = 0; i < gw->nfns; i++)
-            if (gw->fns[i].def->timeout_ns > longest)
-                longest = gw->fns[i].def->timeout_ns;
+        for (size_t i = 0; i < site->nfns; i++)
+            if (site->fns[i].def->timeout_ns > longest)
+                longest = site->fns[i].def->timeout_ns;
+        weft_gateway_site_release(site);
         grace_ns = longest + 1000000000ull;
     }
     uint64_t end = weft_now_ns() + grace_ns;
@@ -837,7 +870,7 @@ void weft_gateway_stop(weft_gateway_t *gw, uint64_t grace_ns) {
     while (atomic_load(&gw->in_flight) > 0 && weft_now_ns() < end)
         usleep(1000);
     atomic_store(&gw->closing, true);
-    wake_io(gw);
+    weft_gateway_wake_io(gw);
     for (size_t i = 0; i < gw->nio; i++)
         if (gw->io[i].started) {
             pthread_join(gw->io[i].thread, NULL);
