@@ -212,6 +212,9 @@ static inline io_thread_t *weft_gateway_io_of(h2o_context_t *ctx) {
 /* The path of the gateway's description (gateway.h). */
 #define WEFT_GATEWAY_DESCRIBE_PATH "/_weft/describe"
 
+/* The live event page (page.c): HTML, len bytes. */
+const char *weft_gateway_page(size_t *len);
+
 /* The gateway's site, held once more for the caller (gateway.c). */
 weft_gateway_site_t *weft_gateway_site_acquire(weft_gateway_t *gw);
 /* Makes every I/O thread run its loop once more: look at gw->stopping, gw->closing and

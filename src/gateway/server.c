@@ -224,6 +224,38 @@ static void answer_health(weft_gateway_t *gw, h2o_req_t *req) {
     send_body(req, "OK", 2);
 }
 
+static bool method_is(const h2o_req_t *req, const char *method) {
+    return h2o_memis(req->input.method.base, req->input.method.len, method, strlen(method));
+}
+
+/* 405, with the methods the route takes. */
+static void answer_not_allowed(weft_gateway_t *gw, h2o_req_t *req, const char *allow,
+                               const char *why) {
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    answer_text(gw, req, 405, why);
+}
+
+/* GET /brokers/<name>: the live event page. It loads nothing from elsewhere, and says
+ * so to the browser, which then refuses anything an event might smuggle in. */
+static void answer_page(weft_gateway_t *gw, h2o_req_t *req) {
+    before_answer(req, gw);
+    req->res.status = 200;
+    req->res.reason = weft_gateway_reason_phrase(200);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/html; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
+                          NULL,
+                          H2O_STRLIT("default-src 'none'; script-src 'unsafe-inline'; "
+                                     "style-src 'unsafe-inline'; connect-src 'self'"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          NULL, H2O_STRLIT("nosniff"));
+    size_t len;
+    const char *page = weft_gateway_page(&len);
+    send_body(req, page, len);
+}
+
 static void request_free(request_t *rq) {
     weft_gateway_site_release(rq->site);
     free(rq->ingest_body);
@@ -296,11 +328,6 @@ static void on_ingest_done(void *arg, unsigned status, const char *body) {
 static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
     weft_gateway_t *gw = io->gw;
     const handler_t *h = route->target;
-    if (!h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("POST"))) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
-        answer_text(gw, req, 405, "a broker takes events by POST");
-        return;
-    }
     request_t *rq = calloc(1, sizeof *rq);
     if (!rq) {
         answer_text(gw, req, 503, "out of memory");
@@ -447,7 +474,13 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
         answer_health(gw, req);
         return 0;
     case HANDLER_BROKER:
-        ingest(io, req, route);
+        if (method_is(req, "POST"))
+            ingest(io, req, route);
+        else if (method_is(req, "GET"))
+            answer_page(gw, req);
+        else
+            answer_not_allowed(gw, req, "GET, POST",
+                               "a broker takes events by POST, and shows them by GET");
         return 0;
     default:
         answer_text(gw, req, 404, "not found");
