@@ -105,6 +105,11 @@ static broker_t *find_broker(weft_events_t *ev, const char *name) {
     return NULL;
 }
 
+weft_journal_stream_t *weft_events_stream(weft_events_t *ev, const char *name) {
+    broker_t *b = find_broker(ev, name);
+    return b ? b->stream : NULL;
+}
+
 /* A fresh event id: 128 random bits as a UUID (version 4). */
 static void new_id(char out[37]) {
     uint8_t b[16];

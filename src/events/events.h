@@ -102,9 +102,12 @@ typedef struct weft_events_tail_opts {
 } weft_events_tail_opts_t;
 
 /* Opens a tail of a broker's log. WEFT_ENOTFOUND: no such broker in the running
- * configuration; WEFT_EINVAL: the filter does not parse (the message says where). The
- * tail lives on when a reload removes its broker (it reads nothing new then). Close
- * every tail before weft_events_free. */
+ * configuration; WEFT_EINVAL: the filter does not parse, or calls a function CESQL does
+ * not have (the message says where). The tail reads the broker's log, not the broker:
+ * it lives on when a reload removes its broker (it reads nothing new then, unless a
+ * later configuration brings a broker of that name back, whose events it reads). A
+ * tail's position is its own: it holds nothing back from retention, and what retention
+ * deleted before it was read is skipped. Close every tail before weft_events_free. */
 int weft_events_tail_open(weft_events_t *ev, const weft_events_tail_opts_t *opts,
                           weft_events_tail_t **out, weft_error_t *err);
 

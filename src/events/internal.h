@@ -31,6 +31,15 @@
 /* The longest response body kept in knativeerrordata (base64 characters). */
 #define WEFT_EVENTS_ERRORDATA_MAX 1024
 
+/* A tail's read: at most this many records, and no more once this many bytes are read
+ * (at least one record). */
+#define WEFT_EVENTS_TAIL_PAGE 1024
+#define WEFT_EVENTS_TAIL_PAGE_BYTES (4u << 20)
+
+/* The journal stream of the broker called name in the running configuration (alive
+ * until weft_events_free), or NULL when it has no such broker (broker.c). */
+weft_journal_stream_t *weft_events_stream(weft_events_t *ev, const char *name);
+
 /* ---- Filters (filter.c) ------------------------------------------------------------ */
 
 typedef struct weft_filter weft_filter_t;
