@@ -137,7 +137,15 @@ void weft_events_tail_close(weft_events_tail_t *t);
  *    "targets":  [{"name", "url" and "mode" ("binary" / "structured"), or
  *                  "function"}]}
  * Targets are the [[target]]s; a trigger's target or dead letter that names a
- * [[function]] directly is that function's name. */
+ * [[function]] directly is that function's name.
+ * Position: where the running trigger is, the events at or below it finished; counts:
+ * "delivered" events its target answered with a 2xx, "retried" attempts after the first
+ * of each event, "failed" events given up (each logged: the target failed with no dead
+ * letter, or the dead letter failed too, or a reply could not be stored), "dead_lettered"
+ * events its dead-letter target took, "filtered_out" events its filters did not pass;
+ * "ingested" and "rejected" count events, not requests: a refused request counts the
+ * events it held when they decoded, else 1; a request for a broker that is not counts
+ * nowhere; "stored" is what retention has not deleted yet. */
 int weft_events_describe(weft_events_t *ev, weft_buf_t *out, weft_error_t *err);
 
 /* Starts the triggers: delivery of what the logs hold past each trigger's position. */

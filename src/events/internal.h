@@ -52,5 +52,8 @@ int weft_filter_compile(const weft_app_t *app, const weft_app_filter_t *filters,
  * the first such error of a filter is logged (tag names the trigger). */
 bool weft_filter_match(weft_filter_t *f, const weft_ce_t *ev, const char *tag);
 void weft_filter_free(weft_filter_t *f);
+/* Appends filters[0..n) as weft.toml writes them, joined by ", " ("{ exact = { type =
+ * \"a\" } }, { cesql = \"source LIKE 'x%'\" }"), strings as TOML basic strings. */
+int weft_filter_toml(const weft_app_filter_t *filters, size_t n, weft_buf_t *out);
 
 #endif
