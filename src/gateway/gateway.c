@@ -35,12 +35,13 @@ static handler_t *new_handler(weft_gateway_site_t *site, handler_kind_t kind, fu
     return h;
 }
 
-/* Adds a route unless it is /healthz, which the gateway always answers itself. */
+/* Adds a route unless it is /healthz or /_weft/describe, which the gateway always
+ * answers itself. */
 static int add_route(weft_gateway_site_t *site, const char *pattern, function_t *fn,
                      const char *entry, weft_error_t *err) {
-    if (!strcmp(pattern, "/healthz")) {
-        weft_log("%s: route /healthz is served by weft itself; the declaration is ignored",
-                 site->app->path);
+    if (!strcmp(pattern, "/healthz") || !strcmp(pattern, WEFT_GATEWAY_DESCRIBE_PATH)) {
+        weft_log("%s: route %s is served by weft itself; the declaration is ignored",
+                 site->app->path, pattern);
         return 0;
     }
     int rc = weft_function_entry_check(fn->fn, entry, err);
@@ -174,7 +175,8 @@ static int site_build(weft_gateway_t *gw, const weft_app_t *app, weft_gateway_si
         rc = weft_error_set(err, rc, "out of memory");
         goto fail;
     }
-    if ((rc = weft_router_add(site->router, "/healthz", &site->health, err)))
+    if ((rc = weft_router_add(site->router, "/healthz", &site->health, err)) ||
+        (rc = weft_router_add(site->router, WEFT_GATEWAY_DESCRIBE_PATH, &site->describe, err)))
         goto fail;
     site->fns = calloc(app->nfunctions ? app->nfunctions : 1, sizeof *site->fns);
     if (!site->fns) {

@@ -85,10 +85,11 @@ typedef struct request {
     /* The answer, set by the worker. */
     weft_response_t resp;
     bool retried; /* its run on the I/O thread was cut short */
-    /* An event ingest (HANDLER_BROKER): the events layer's answer. */
-    bool ingest;
-    unsigned ingest_status;
-    char *ingest_body;
+    /* Not a guest's: an event ingest (HANDLER_BROKER) or the description
+     * (HANDLER_DESCRIBE), answered with status and text (owned). */
+    handler_kind_t kind;
+    unsigned status;
+    char *text;
     struct request *next; /* in the pool's queue */
     uint64_t queued_ns;   /* when it was queued there */
 } request_t;
@@ -211,6 +212,24 @@ static inline io_thread_t *weft_gateway_io_of(h2o_context_t *ctx) {
 
 /* The path of the gateway's description (gateway.h). */
 #define WEFT_GATEWAY_DESCRIBE_PATH "/_weft/describe"
+
+/* ---- Server-Sent Events (sse.c) ------------------------------------------------------ */
+
+/* Sets up the thread's streams (its loop and queue exist). */
+void weft_sse_init(io_thread_t *io);
+/* GET /brokers/<broker>/events on site: 0 when the stream runs; otherwise the status to
+ * answer, with why. */
+unsigned weft_sse_open(io_thread_t *io, h2o_req_t *req, weft_gateway_site_t *site,
+                       const char *broker, char *why, size_t why_cap);
+/* The thread's site changed: the streams of brokers it lacks end. */
+void weft_sse_site_changed(io_thread_t *io);
+/* The server stops: every stream of the thread ends. */
+void weft_sse_stop(io_thread_t *io);
+/* Before the thread's queue is destroyed. */
+void weft_sse_dispose(io_thread_t *io);
+
+/* GET /_weft/describe's JSON for site (describe.c); *out freed with free(). */
+int weft_gateway_describe(weft_gateway_site_t *site, char **out, weft_error_t *err);
 
 /* The live event page (page.c): HTML, len bytes. */
 const char *weft_gateway_page(size_t *len);

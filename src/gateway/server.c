@@ -258,7 +258,7 @@ static void answer_page(weft_gateway_t *gw, h2o_req_t *req) {
 
 static void request_free(request_t *rq) {
     weft_gateway_site_release(rq->site);
-    free(rq->ingest_body);
+    free(rq->text);
     weft_strv_free(&rq->strings);
     free(rq->headers);
     weft_buf_free(&rq->body);
@@ -303,14 +303,13 @@ static void answer_guest(request_t *rq) {
  * ingress answers, or an error status with the reason. */
 static void answer_ingest(request_t *rq) {
     h2o_req_t *req = rq->req;
-    if (rq->ingest_status >= 300) {
-        answer_text(rq->gw, req, rq->ingest_status,
-                    rq->ingest_body && *rq->ingest_body ? rq->ingest_body : "refused");
+    if (rq->status >= 300) {
+        answer_text(rq->gw, req, rq->status, rq->text && *rq->text ? rq->text : "refused");
         return;
     }
     before_answer(req, rq->gw);
-    req->res.status = (int)rq->ingest_status;
-    req->res.reason = weft_gateway_reason_phrase(rq->ingest_status);
+    req->res.status = (int)rq->status;
+    req->res.reason = weft_gateway_reason_phrase(rq->status);
     send_body(req, "", 0);
 }
 
@@ -318,8 +317,8 @@ static void answer_ingest(request_t *rq) {
  * the events are durable): back to the I/O thread that owns the request. */
 static void on_ingest_done(void *arg, unsigned status, const char *body) {
     request_t *rq = arg;
-    rq->ingest_status = status;
-    rq->ingest_body = body && *body ? strdup(body) : NULL;
+    rq->status = status;
+    rq->text = body && *body ? strdup(body) : NULL;
     h2o_multithread_send_message(&rq->io->done, &rq->msg);
 }
 
@@ -338,7 +337,7 @@ static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
     weft_gateway_site_retain(rq->site);
     rq->io = io;
     rq->route = route;
-    rq->ingest = true;
+    rq->kind = HANDLER_BROKER;
     rq->id = atomic_fetch_add(&gw->next_id, 1);
     int rc = weft_gateway_prepare_request(rq, req);
     if (rc) {
@@ -355,6 +354,25 @@ static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
                        rq->call.body, rq->call.body_len, on_ingest_done, rq);
 }
 
+/* GET /_weft/describe, built by a worker (describe_run). */
+static void answer_describe(request_t *rq) {
+    h2o_req_t *req = rq->req;
+    if (!rq->text) {
+        answer_text(rq->gw, req, 503, "the description could not be made: see the log");
+        return;
+    }
+    before_answer(req, rq->gw);
+    req->res.status = 200;
+    req->res.reason = weft_gateway_reason_phrase(200);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    size_t len = strlen(rq->text);
+    rq->text[len] = '\n'; /* the JSON ends with a line break: its NUL's place */
+    send_body(req, rq->text, len + 1);
+}
+
 /* Requests back from the workers. */
 static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
     io_thread_t *io = H2O_STRUCT_FROM_MEMBER(io_thread_t, done, receiver);
@@ -365,8 +383,10 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
         request_t *rq = (request_t *)m;
         if (rq->req) {
             *rq->req_link = NULL;
-            if (rq->ingest)
+            if (rq->kind == HANDLER_BROKER)
                 answer_ingest(rq);
+            else if (rq->kind == HANDLER_DESCRIBE)
+                answer_describe(rq);
             else
                 answer_guest(rq);
         }
@@ -398,6 +418,13 @@ static bool run_inline(request_t *rq) {
 /* Run by a worker once the guest is done: back to the I/O thread that owns the
  * request. */
 static void run_and_return(request_t *rq) {
+    if (rq->kind == HANDLER_DESCRIBE) {
+        weft_error_t err = {0};
+        if (weft_gateway_describe(rq->site, &rq->text, &err))
+            weft_log("%s: %s", rq->tag, err.msg);
+        h2o_multithread_send_message(&rq->io->done, &rq->msg);
+        return;
+    }
     uint64_t t0 = weft_now_ns();
     weft_gateway_run_request(rq, 0);
     if (rq->retried && weft_now_ns() - t0 < WEFT_GATEWAY_INLINE_NS) {
@@ -432,14 +459,53 @@ static unsigned check_head(const weft_gateway_t *gw, const h2o_req_t *req, const
     return 0;
 }
 
+/* Hands a request answered by weft itself, without its content, to a worker. */
+static void submit_builtin(io_thread_t *io, h2o_req_t *req, const weft_route_t *route,
+                           handler_kind_t kind) {
+    weft_gateway_t *gw = io->gw;
+    request_t *rq = calloc(1, sizeof *rq);
+    if (!rq) {
+        answer_text(gw, req, 503, "out of memory");
+        return;
+    }
+    rq->gw = gw;
+    rq->site = io->site;
+    weft_gateway_site_retain(rq->site);
+    rq->io = io;
+    rq->route = route;
+    rq->kind = kind;
+    rq->id = atomic_fetch_add(&gw->next_id, 1);
+    snprintf(rq->tag, sizeof rq->tag, "%s #%llu", route->pattern, (unsigned long long)rq->id);
+    rq->req = req;
+    rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
+    *rq->req_link = rq;
+    atomic_fetch_add(&gw->in_flight, 1);
+    if (weft_pool_submit(&gw->pool, rq)) {
+        atomic_fetch_sub(&gw->in_flight, 1);
+        *rq->req_link = NULL;
+        request_free(rq);
+        answer_text(gw, req, 503, "no worker available");
+    }
+}
+
+/* GET /_weft/describe: the events layer reads its logs for it, which is a worker's job. */
+static void describe(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
+    submit_builtin(io, req, route, HANDLER_DESCRIBE);
+}
+
 /* The site the thread routes by: the gateway's, held by the thread. */
 static weft_gateway_site_t *io_site(io_thread_t *io) {
     if (atomic_load_explicit(&io->gw->site, memory_order_acquire) != io->site) {
         weft_gateway_site_t *old = io->site;
         io->site = weft_gateway_site_acquire(io->gw);
+        weft_sse_site_changed(io);
         weft_gateway_site_release(old);
     }
     return io->site;
+}
+
+static const handler_t *handler_of(const weft_route_t *route) {
+    return route->target;
 }
 
 static int on_request(h2o_handler_t *self, h2o_req_t *req) {
@@ -467,7 +533,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
         answer_text(gw, req, 404, "not found");
         return 0;
     }
-    switch (((const handler_t *)route->target)->kind) {
+    switch (handler_of(route)->kind) {
     case HANDLER_FUNCTION:
         break;
     case HANDLER_HEALTH:
@@ -481,6 +547,23 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
         else
             answer_not_allowed(gw, req, "GET, POST",
                                "a broker takes events by POST, and shows them by GET");
+        return 0;
+    case HANDLER_DESCRIBE:
+        if (method_is(req, "GET"))
+            describe(io, req, route);
+        else
+            answer_not_allowed(gw, req, "GET", "the description is read by GET");
+        return 0;
+    case HANDLER_EVENTS:
+        if (!method_is(req, "GET")) {
+            answer_not_allowed(gw, req, "GET", "a broker's events stream is read by GET");
+        } else {
+            char why[512];
+            unsigned status =
+                weft_sse_open(io, req, site, handler_of(route)->broker, why, sizeof why);
+            if (status)
+                answer_text(gw, req, status, why);
+        }
         return 0;
     default:
         answer_text(gw, req, 404, "not found");
@@ -634,6 +717,7 @@ static void io_dispose(io_thread_t *io) {
     close_listener(io);
     h2o_timeout_unlink(&io->tick);
     h2o_timeout_dispose(io->ctx.loop, &io->tick_timeout);
+    weft_sse_dispose(io);
     h2o_multithread_unregister_receiver(io->queue, &io->done);
     h2o_multithread_destroy_queue(io->queue);
     h2o_evloop_t *loop = io->ctx.loop;
@@ -674,6 +758,7 @@ static void *io_main(void *arg) {
     io->accept.ssl_ctx = gw->ssl;
     io->queue = h2o_multithread_create_queue(io->ctx.loop);
     h2o_multithread_register_receiver(io->queue, &io->done, on_done);
+    weft_sse_init(io);
     tick_start(io);
     io->listener = h2o_evloop_socket_create(io->ctx.loop, io->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     io->listener->data = io;
@@ -687,8 +772,10 @@ static void *io_main(void *arg) {
         weft_guard_arm(io);
         h2o_evloop_run(io->ctx.loop, INT32_MAX);
         io_site(io); /* after a swap, let go of the site replaced */
-        if (atomic_load(&gw->stopping))
+        if (atomic_load(&gw->stopping)) {
             close_listener(io);
+            weft_sse_stop(io);
+        }
         if (!atomic_load(&gw->closing))
             continue;
         if (!close_by) {
