@@ -223,8 +223,10 @@ unsigned weft_sse_open(io_thread_t *io, h2o_req_t *req, weft_gateway_site_t *sit
                        const char *broker, char *why, size_t why_cap);
 /* The thread's site changed: the streams of brokers it lacks end. */
 void weft_sse_site_changed(io_thread_t *io);
-/* The server stops: every stream of the thread ends. */
-void weft_sse_stop(io_thread_t *io);
+/* The server stops: every stream of the thread ends. True when one did: HTTP/2 writes
+ * the end of a stream at the end of a loop turn, and only while its connection is not
+ * closing, so the thread gives it that turn before it closes connections. */
+bool weft_sse_stop(io_thread_t *io);
 /* Before the thread's queue is destroyed. */
 void weft_sse_dispose(io_thread_t *io);
 

@@ -774,7 +774,10 @@ static void *io_main(void *arg) {
         io_site(io); /* after a swap, let go of the site replaced */
         if (atomic_load(&gw->stopping)) {
             close_listener(io);
-            weft_sse_stop(io);
+            if (weft_sse_stop(io)) { /* one more turn, to write the streams' ends */
+                h2o_multithread_send_message(&io->done, NULL);
+                continue;
+            }
         }
         if (!atomic_load(&gw->closing))
             continue;

@@ -393,8 +393,10 @@ void weft_sse_init(io_thread_t *io) {
     h2o_timeout_init(io->ctx.loop, &io->keepalive, WEFT_GATEWAY_SSE_KEEPALIVE_S * 1000u);
 }
 
-/* Ends every stream, or those whose broker site no longer serves (with these events). */
-static void end_streams(io_thread_t *io, const weft_gateway_site_t *site) {
+/* Ends every stream, or those whose broker site no longer serves (with these events);
+ * true when it ended one. */
+static bool end_streams(io_thread_t *io, const weft_gateway_site_t *site) {
+    bool ended = false;
     h2o_linklist_t *next;
     for (h2o_linklist_t *l = io->streams.next; l != &io->streams; l = next) {
         next = l->next;
@@ -410,15 +412,17 @@ static void end_streams(io_thread_t *io, const weft_gateway_site_t *site) {
                 continue;
         }
         end_stream(s); /* may unlink s (next was taken before) */
+        ended = true;
     }
+    return ended;
 }
 
 void weft_sse_site_changed(io_thread_t *io) {
     end_streams(io, io->site);
 }
 
-void weft_sse_stop(io_thread_t *io) {
-    end_streams(io, NULL);
+bool weft_sse_stop(io_thread_t *io) {
+    return end_streams(io, NULL);
 }
 
 void weft_sse_dispose(io_thread_t *io) {

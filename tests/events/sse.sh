@@ -3,8 +3,9 @@
 # (text/event-stream, no-cache), "id: SEQ" and "data: JSON" per event, from the next
 # event on, or since=earliest, or after Last-Event-ID; a CESQL filter (400 naming the
 # error when it does not parse); bad queries 400, other methods 405; a keep-alive comment
-# on a quiet stream; a client that leaves is let go at once (no socket left behind);
-# and the streams end, cleanly, when weft stops, without holding the stop back.
+# on a quiet stream; HTTP/2 as HTTP/1.1; a client that leaves is let go at once (no
+# socket left behind); and the streams end, cleanly, when weft stops, without holding
+# the stop back.
 source "$(dirname "$0")/ev.bash"
 
 DIR=$WORK/app
@@ -55,12 +56,13 @@ stream now "$URL/brokers/b/events"
 stream all "$URL/brokers/b/events?since=earliest"
 stream typeb -G "$URL/brokers/b/events" --data-urlencode "filter=type = 't.b' AND source = 'test'"
 stream after "$URL/brokers/b/events" -H 'Last-Event-ID: 1'
+stream h2 --http2-prior-knowledge "$URL/brokers/b/events?since=earliest"
 wait_for "$WORK/now" ": keep-alive" || fail "a stream from now opens with a comment"
 wait_for "$WORK/all" "e2" || fail "since=earliest gets what is stored"
 sleep 0.3
 send b e3 t.b '{"n":3}'
 send b e4 t.a '{"n":4}'
-for s in now all typeb after; do wait_for "$WORK/$s" '"e4"' 5; done
+for s in now all typeb after h2; do wait_for "$WORK/$s" '"e4"' 5; done
 wait_for "$WORK/typeb" '"e3"' 5
 
 check "the head: 200, text/event-stream, no-cache" \
@@ -71,6 +73,7 @@ check "since=earliest: every event, in order" "$(ces "$WORK/all")" "e1 e2 e3 e4"
 check "each event's seq is its id" "$(ids "$WORK/all")" "1 2 3 4 "
 check "filter: only the events it keeps" "$(ces "$WORK/typeb")" "e3"
 check "Last-Event-ID: the events after it" "$(ces "$WORK/after")" "e2 e3 e4"
+check "over HTTP/2 as well" "$(head -1 "$WORK/h2.head" | tr -d '\r')$(ces "$WORK/h2")" "HTTP/2 200 e1 e2 e3 e4"
 check "an event is id, data, blank line" "$(grep -A2 '^id: 3$' "$WORK/all" | tr '\n' '|')" \
   "id: 3|data: $(sed -n 's/^data: \(.*"e3".*\)/\1/p' "$WORK/all" | head -1)||"
 check_contains "the data is the event in structured mode" "$(grep '"e3"' "$WORK/all")" \
@@ -116,7 +119,7 @@ stop_weft
 t1=$(date +%s%N)
 check "weft up stops cleanly" "$STOP_RC" 0
 check "the stop did not wait for the streams" "$(((t1 - t0) / 1000000000 < 5))" 1
-for s in now all typeb after; do
+for s in now all typeb after h2; do
   for _ in $(seq 1 50); do [ -s "$WORK/$s.rc" ] && break; sleep 0.1; done
   check "stream $s ended with the server, cleanly" "$(cat "$WORK/$s.rc" 2>/dev/null)" 0
 done

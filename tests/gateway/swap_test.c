@@ -2,7 +2,9 @@
  * flow. A request in flight finishes with the function that routed it, new requests see
  * the new routes, a route the new site lacks is 404, and requests sent while sites are
  * swapped again and again are each answered whole by one site or the other (run it
- * under the sanitizers: a site freed too early, or never, shows there). The guest is
+ * under the sanitizers: a site freed too early, or never, shows there). A broker's
+ * events stream goes on across a swap that keeps the broker and ends at one that
+ * removes it. The guest is
  * tests/guests/gw_cgi.c: /env prints its environment, /sleep sleeps and names its
  * function in X-Who. */
 #include <curl/curl.h>
@@ -191,6 +193,133 @@ static void test_requests_during_many_swaps_are_each_answered(weft_gateway_t *gw
     CHECK_EQ_INT(atomic_load(&wrong), 0);
 }
 
+/* ---- Server-Sent Events across swaps --------------------------------------------------- */
+
+typedef struct stream {
+    answer_t a;
+    CURLcode rc;
+    atomic_bool opened; /* its first bytes came */
+} stream_t;
+
+static size_t on_stream(char *p, size_t size, size_t n, void *arg) {
+    stream_t *st = arg;
+    atomic_store(&st->opened, true);
+    return on_body(p, size, n, &st->a);
+}
+
+static void *read_stream(void *arg) {
+    stream_t *st = arg;
+    CURL *c = curl_easy_init();
+    char url[512];
+    snprintf(url, sizeof url, "%s/brokers/b/events", base_url);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, st);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    st->rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static long post_event(const char *id) {
+    CURL *c = curl_easy_init();
+    char url[512], hid[64];
+    snprintf(url, sizeof url, "%s/brokers/b", base_url);
+    snprintf(hid, sizeof hid, "ce-id: %s", id);
+    struct curl_slist *h = curl_slist_append(NULL, "ce-specversion: 1.0");
+    h = curl_slist_append(h, hid);
+    h = curl_slist_append(h, "ce-source: test");
+    h = curl_slist_append(h, "ce-type: t");
+    h = curl_slist_append(h, "content-type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* A stream lives on through a swap to a site that serves its broker too, and ends (the
+ * response finished, well before the client's timeout) at a swap to one without it. */
+static void test_a_stream_ends_when_a_swap_removes_its_broker(weft_gateway_t *gw, weft_events_t *ev,
+                                                              const char *same, const char *none) {
+    stream_t st = {0};
+    pthread_t t;
+    pthread_create(&t, NULL, read_stream, &st);
+    for (int i = 0; i < 200 && !atomic_load(&st.opened); i++)
+        usleep(20000);
+    CHECK(atomic_load(&st.opened));
+    weft_gateway_site_t *site = site_of(gw, same);
+    weft_error_t err = {0};
+    CHECK(site && !weft_gateway_site_add_brokers(site, ev, &err));
+    if (site)
+        weft_gateway_swap(gw, site);
+    usleep(200000);
+    CHECK_EQ_INT(post_event("after-same"), 202);
+    for (int i = 0; i < 200 && !strstr(st.a.body, "after-same"); i++)
+        usleep(20000);
+    CHECK(strstr(st.a.body, "\"id\":\"after-same\"") != NULL);
+    uint64_t t0 = weft_now_ns();
+    site = site_of(gw, none);
+    CHECK(site != NULL);
+    if (site)
+        weft_gateway_swap(gw, site);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(st.rc, CURLE_OK); /* the response ended properly, not by the timeout */
+    CHECK(weft_now_ns() - t0 < 5000000000ull);
+    answer_t a;
+    get("/brokers/b/events", &a);
+    CHECK_EQ_INT(a.status, 404);
+}
+
+static weft_function_t *events_function(void *arg, const char *name) {
+    return weft_gateway_function(arg, name);
+}
+
+static void sse_swaps(const char *with, const char *same, const char *none) {
+    weft_app_t *app = load(with);
+    weft_gateway_config_t cfg = {
+        .listen = "127.0.0.1:0", .cache_dir = getenv("WEFT_TEST_CACHE"), .quiet = true};
+    weft_gateway_t *gw = NULL;
+    weft_events_t *ev = NULL;
+    weft_error_t err = {0};
+    if (!app || weft_gateway_create(app, &cfg, &gw, &err)) {
+        CHECK(!"the gateway for streams is made");
+        goto out;
+    }
+    weft_events_config_t ecfg = {.app = app, .function = events_function, .function_arg = gw};
+    if (weft_events_create(&ecfg, &ev, &err) || weft_gateway_add_brokers(gw, ev, &err) ||
+        weft_gateway_start(gw, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        CHECK(!"the gateway for streams starts");
+        goto out;
+    }
+    base_url = weft_gateway_url(gw);
+    test_a_stream_ends_when_a_swap_removes_its_broker(gw, ev, same, none);
+    weft_gateway_stop(gw, 0);
+out:
+    weft_gateway_free(gw);
+    weft_events_free(ev);
+    weft_app_free(app);
+}
+
+/* A manifest with broker b, and function `who` on /f. */
+static char *manifest_broker(const char *name, const char *who) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    fprintf(f,
+            "[[broker]]\nname = \"b\"\n\n[[function]]\nname = \"%s\"\nsource = "
+            "\"%s/gw_cgi.wasm\"\nroute = \"/f\"\n",
+            who, getenv("GUESTS"));
+    fclose(f);
+    return path;
+}
+
 int main(void) {
     if (!getenv("GUESTS") || !mkdtemp(dir)) {
         fprintf(stderr, "GUESTS must name the guest folder\n");
@@ -217,6 +346,10 @@ int main(void) {
     }
     weft_gateway_free(gw);
     weft_app_free(app);
+    char with[512], same[512];
+    snprintf(with, sizeof with, "%s", manifest_broker("with.toml", "one"));
+    snprintf(same, sizeof same, "%s", manifest_broker("same.toml", "two"));
+    sse_swaps(with, same, two);
     curl_global_cleanup();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
