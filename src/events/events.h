@@ -50,7 +50,8 @@ typedef struct weft_events_config {
 /* Opens every broker's log in the app's state folder (creating it), checks every
  * trigger's filters (a CESQL expression that does not parse is refused with the
  * manifest's file and line) and resolves targets. Nothing is delivered yet. An app
- * without brokers opens no log (a later configuration that has some opens it). */
+ * without brokers opens no log (a later configuration that has some opens it when it is
+ * prepared; that state folder is the log's until weft_events_free). */
 int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, weft_error_t *err);
 
 /* ---- Reloading: a new configuration while events flow ------------------------------ */
@@ -75,7 +76,12 @@ int weft_events_prepare(weft_events_t *ev, const weft_events_config_t *cfg,
  * stopped, from its position, and keeps its counts; other triggers start at once, a new
  * one from its `from`. A trigger that conf no longer has forgets its position once its
  * deliveries are finished. Returns at once (the hand-over runs on a thread of its own);
- * the previous configuration is released when it is over. Only when started. */
+ * the previous configuration is released when it is over. A trigger's counts go by
+ * broker and trigger name, so a successor keeps its predecessor's. Before
+ * weft_events_start nothing of the previous configuration ran: it is released at once.
+ * After weft_events_stop, conf is discarded. weft_events_stop and weft_events_free may
+ * come at any moment of a hand-over: what is still under way is abandoned, as on a
+ * stop, and every configuration is released. */
 void weft_events_commit(weft_events_t *ev, weft_events_conf_t *conf);
 /* Frees a prepared configuration that was not committed (its config is released). */
 void weft_events_discard(weft_events_conf_t *conf);
