@@ -102,7 +102,9 @@ typedef struct weft_events_tail_opts {
     const char *filter;
     /* Called when the log may hold more for the tail: from the log's writer thread,
      * quick and non-blocking (an eventfd, a message to an event loop), never after
-     * weft_events_tail_close returns. */
+     * weft_events_tail_close returns, possibly before weft_events_tail_open returns. It
+     * tells of events appended after the open: what the log already holds past the
+     * start (after, earliest) is told by nothing, so read once after opening. */
     void (*notify)(void *arg);
     void *arg;
 } weft_events_tail_opts_t;

@@ -117,10 +117,31 @@ int main(void) {
     CHECK_EQ_INT(weft_events_tail_open(ev, &o, &bad, &err), WEFT_ENOTFOUND);
     CHECK(strstr(err.msg, "nope") != NULL);
 
+    /* A reload removes the broker: its tails live on, read what is left, and get the
+     * events again once a later configuration brings the broker back. */
+    drain(all, &ga);
+    weft_app_t *other = ev_app(dir, "[[broker]]\nname = \"other\"\n");
+    weft_events_conf_t *conf = NULL;
+    weft_events_config_t cfg2 = {.app = other};
+    CHECK_EQ_INT(weft_events_prepare(ev, &cfg2, &conf, &err), 0);
+    weft_events_commit(ev, conf);
+    CHECK_EQ_INT(ev_send(ev, "orders", "e7", "a"), 404);
+    CHECK_EQ_INT(weft_events_tail_read(all, 10, collect, &ga, &err), 0);
+    o = (weft_events_tail_opts_t){.broker = "orders"};
+    CHECK_EQ_INT(weft_events_tail_open(ev, &o, &bad, &err), WEFT_ENOTFOUND);
+    weft_events_config_t cfg3 = {.app = app};
+    CHECK_EQ_INT(weft_events_prepare(ev, &cfg3, &conf, &err), 0);
+    weft_events_commit(ev, conf);
+    CHECK_EQ_INT(ev_send(ev, "orders", "e8", "a"), 202);
+    size_t had = ga.n;
+    CHECK_EQ_INT(drain(all, &ga), 1);
+    CHECK(ga.n == had + 1 && strstr(ga.json[had], "\"id\":\"e8\"") != NULL);
+
     weft_events_tail_close(all);
     weft_events_tail_close(after);
     weft_events_tail_close(filtered);
     weft_events_free(ev);
+    weft_app_free(other);
     weft_app_free(app);
     ev_rmdir(dir);
     return TEST_DONE();
