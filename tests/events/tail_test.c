@@ -144,5 +144,27 @@ int main(void) {
     weft_app_free(other);
     weft_app_free(app);
     ev_rmdir(dir);
+
+    /* An app without brokers opens no log; the first configuration with some does. */
+    char d2[64] = "", db[128];
+    weft_app_t *fn_only = ev_app(d2, "[[function]]\nname = \"f\"\nsource = \"f.wasm\"\n");
+    weft_app_t *with_broker = ev_app(d2, "[[broker]]\nname = \"orders\"\n");
+    CHECK(fn_only && with_broker);
+    if (fn_only && with_broker) {
+        snprintf(db, sizeof db, "%s/.weft/events.db", d2);
+        weft_events_config_t c1 = {.app = fn_only}, c2 = {.app = with_broker};
+        CHECK_EQ_INT(weft_events_create(&c1, &ev, &err), 0);
+        CHECK_EQ_INT(weft_events_start(ev, &err), 0);
+        CHECK(access(db, F_OK) != 0);
+        CHECK_EQ_INT(ev_send(ev, "orders", "x", "a"), 404);
+        CHECK_EQ_INT(weft_events_prepare(ev, &c2, &conf, &err), 0);
+        CHECK(access(db, F_OK) == 0);
+        weft_events_commit(ev, conf);
+        CHECK_EQ_INT(ev_send(ev, "orders", "x", "a"), 202);
+        weft_events_free(ev);
+    }
+    weft_app_free(fn_only);
+    weft_app_free(with_broker);
+    ev_rmdir(d2);
     return TEST_DONE();
 }
