@@ -1,7 +1,8 @@
 /* A reload whose old trigger has a delivery that outlasts WEFT_EVENTS_RELOAD_GRACE_NS
  * (events.h): the successor waits for the grace, the old delivery is then canceled
  * unacknowledged, and the successor delivers that event again, then what was ingested
- * meanwhile. Takes the grace's 30 seconds. */
+ * meanwhile; a third configuration committed during the grace takes over from the
+ * first. Takes the grace's 30 seconds. */
 #include "events/evtest.h"
 
 static atomic_int released[4];
@@ -46,6 +47,17 @@ int main(void) {
     ev_sleep_ms(2000);
     CHECK_EQ_INT(ev_sink_count(keep, "meanwhile"), 0);
     CHECK_EQ_INT(released[1], 0);
+    /* A third configuration meanwhile: the second one's trigger never ran, so the second
+     * goes at once, and the third's trigger takes over from the first's. */
+    weft_app_t *app3 = ev_app(dir, manifest, keep->port);
+    weft_events_config_t cfg3 = {.app = app3, .release = on_release, .release_arg = (void *)3};
+    CHECK_EQ_INT(weft_events_prepare(ev, &cfg3, &conf, &err), 0);
+    weft_events_commit(ev, conf);
+    for (int i = 0; i < 100 && !released[2]; i++)
+        ev_sleep_ms(10);
+    CHECK_EQ_INT(released[2], 1);
+    CHECK_EQ_INT(released[1], 0);
+    CHECK_EQ_INT(ev_sink_count(keep, "meanwhile"), 0);
     for (int i = 0; i < 4500 && ev_sink_count(keep, "meanwhile") == 0; i++)
         ev_sleep_ms(10);
     uint64_t waited = weft_now_ns() - t0;
@@ -60,9 +72,10 @@ int main(void) {
     CHECK_EQ_INT(released[1], 1);
 
     weft_events_free(ev);
-    CHECK_EQ_INT(released[2], 1);
+    CHECK_EQ_INT(released[3], 1);
     weft_app_free(app1);
     weft_app_free(app2);
+    weft_app_free(app3);
     ev_sink_stop(keep);
     ev_rmdir(dir);
     return TEST_DONE();
