@@ -36,9 +36,11 @@
  * Locks, in the order they are taken:
  *  - ev->lock: the running conf, the retiring list, trigger states, the journal's
  *    opening, the lists of counts, started/stopping. Taken by prepare, commit, describe,
- *    the reloader and the janitor, never on the path of an event. Nothing blocking is
- *    done under it but joining a trigger's thread that was told to stop (it takes no
- *    lock but its own) and the journal's calls that do not wait for the disk.
+ *    the reloader and the janitor, never on the path of an event. Under it: joining a
+ *    trigger's thread that was told to stop (it takes no lock but its own), the
+ *    journal's calls that do not wait for the disk, and two that read it: the journal's
+ *    opening (once) and describe's weft_journal_bounds. Never a delivery engine's stop
+ *    nor a release hook.
  *  - ev->running_lock (a reader-writer lock, writers first): ingest and tail_open read
  *    the running conf under it, only to find a broker and copy what they need (its
  *    stream and counts, which outlive confs) before appending; commit writes it.
