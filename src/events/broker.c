@@ -24,8 +24,8 @@
  * configurations. weft_events_commit makes a prepared conf the running one and retires
  * the previous one: its triggers stop reading at once (their threads end), and the
  * reloader thread hands each one over once its deliveries under way are finished (at
- * most WEFT_EVENTS_RELOAD_GRACE_NS after the commit; then weft_delivery_stop of the old
- * engine cancels what is left, unacknowledged): it saves its position, then starts its
+ * most its reload_grace_ns (WEFT_EVENTS_RELOAD_GRACE_NS) after the commit; then weft_delivery_stop
+ * of the old engine cancels what is left, unacknowledged): it saves its position, then starts its
  * successor (the running conf's trigger of the same broker and trigger name) from there,
  * or forgets the position when there is none. A trigger with no predecessor still
  * draining starts at the commit. So at any moment at most one trigger of a given broker
@@ -145,6 +145,11 @@ typedef struct conf {
     uint64_t retired_at;       /* when a later conf replaced it (weft_now_ns) */
     struct conf *next;         /* in ev->retiring, oldest first */
 } conf_t;
+
+/* How long a replaced configuration's deliveries may go on. */
+static uint64_t conf_grace(const conf_t *c) {
+    return c->cfg.reload_grace_ns ? c->cfg.reload_grace_ns : WEFT_EVENTS_RELOAD_GRACE_NS;
+}
 
 struct weft_events_conf {
     conf_t c;
@@ -1153,7 +1158,7 @@ static bool reload_pass(weft_events_t *ev) {
             else
                 done = false;
         }
-        if (!done && c->delivery && weft_now_ns() - c->retired_at >= WEFT_EVENTS_RELOAD_GRACE_NS) {
+        if (!done && c->delivery && weft_now_ns() - c->retired_at >= conf_grace(c)) {
             /* The grace is over: what is under way is canceled, unacknowledged, for the
              * successors to deliver again. Its callbacks take only triggers' locks. */
             weft_delivery_t *d = c->delivery;

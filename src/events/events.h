@@ -45,6 +45,9 @@ typedef struct weft_events_config {
      * weft_events_prepare fails, and by weft_events_discard. */
     void (*release)(void *arg);
     void *release_arg;
+    /* How long this configuration's deliveries under way may go on once a later one
+     * replaced it (weft_events_commit); 0: WEFT_EVENTS_RELOAD_GRACE_NS. */
+    uint64_t reload_grace_ns;
 } weft_events_config_t;
 
 /* Opens every broker's log in the app's state folder (creating it), checks every
@@ -69,8 +72,8 @@ int weft_events_prepare(weft_events_t *ev, const weft_events_config_t *cfg,
 /* Makes conf the running configuration (ev takes it). From now on, ingests go to its
  * brokers (a broker it no longer has answers 404) and its triggers deliver. Every
  * trigger of the previous configuration stops taking events at once; its deliveries
- * under way finish as it said (target, retries, dead letter) for up to
- * WEFT_EVENTS_RELOAD_GRACE_NS, and what is still unfinished then is canceled, to be
+ * under way finish as it said (target, retries, dead letter) for up to its
+ * reload_grace_ns, and what is still unfinished then is canceled, to be
  * delivered again by its successor. A trigger of conf named like one of the previous
  * configuration on the same broker is its successor: it starts once its predecessor has
  * stopped, from its position, and keeps its counts; other triggers start at once, a new
