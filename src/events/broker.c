@@ -17,8 +17,36 @@
  * WEFT_TRIGGER_SAVE_NS, so after a crash a trigger starts again from a position at or
  * before where it was: at least once.
  *
- * Locks: a trigger's lock guards its window and counters; callbacks from the delivery
- * engine and the log take it briefly. Nothing holds it while calling out.
+ * Configurations and reloading. Everything made of one weft_events_config_t (its
+ * brokers, triggers, delivery engine and release hook) is a conf_t; the journal (opened
+ * by the first configuration with brokers, its state folder fixed from then on) and the
+ * counts by name (broker_stats_t, trigger_stats_t) belong to weft_events_t and outlive
+ * configurations. weft_events_commit makes a prepared conf the running one and retires
+ * the previous one: its triggers stop reading at once (their threads end), and the
+ * reloader thread hands each one over once its deliveries under way are finished (at
+ * most its reload_grace_ns (WEFT_EVENTS_RELOAD_GRACE_NS) after the commit; then weft_delivery_stop
+ * of the old engine cancels what is left, unacknowledged): it saves its position, then starts its
+ * successor (the running conf's trigger of the same broker and trigger name) from there,
+ * or forgets the position when there is none. A trigger with no predecessor still
+ * draining starts at the commit. So at any moment at most one trigger of a given broker
+ * and name reads or delivers (a trigger's state: WAITING for its predecessor, RUNNING,
+ * DRAINING after its conf was retired, DONE). A retired conf whose triggers are all DONE
+ * is freed and its release hook called.
+ *
+ * Locks, in the order they are taken:
+ *  - ev->lock: the running conf, the retiring list, trigger states, the journal's
+ *    opening, the lists of counts, started/stopping. Taken by prepare, commit, describe,
+ *    the reloader and the janitor, never on the path of an event. Under it: joining a
+ *    trigger's thread that was told to stop (it takes no lock but its own), the
+ *    journal's calls that do not wait for the disk, and two that read it: the journal's
+ *    opening (once) and describe's weft_journal_bounds. Never a delivery engine's stop
+ *    nor a release hook.
+ *  - ev->running_lock (a reader-writer lock, writers first): ingest and tail_open read
+ *    the running conf under it, only to find a broker and copy what they need (its
+ *    stream and counts, which outlive confs) before appending; commit writes it.
+ *  - a trigger's lock: its window, position and in-flight count; callbacks from the
+ *    delivery engine and the log take it briefly. Nothing holds it while calling out.
+ * Counts are atomics, taken without locks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -54,8 +82,10 @@ typedef struct trigger_stats {
     atomic_uint_fast64_t filtered_out;  /* events its filters did not pass */
 } trigger_stats_t;
 
+struct conf;
+
 typedef struct broker {
-    struct weft_events *ev;
+    struct conf *conf;
     const weft_app_broker_t *def;
     weft_journal_stream_t *stream; /* its log: a stream of the app's journal */
     broker_stats_t *stats;
@@ -71,8 +101,16 @@ typedef struct dest {
     weft_delivery_dest_t *dd; /* the engine's; freed by weft_delivery_stop */
 } dest_t;
 
+/* A trigger's state (under ev->lock): see the top of this file. */
+typedef enum {
+    TRIGGER_WAITING = 0, /* not started: its predecessor is still draining, or not started yet */
+    TRIGGER_RUNNING,
+    TRIGGER_DRAINING, /* its conf was retired: no more reading, deliveries finishing */
+    TRIGGER_DONE,
+} trigger_state_t;
+
 typedef struct trigger {
-    struct weft_events *ev;
+    struct conf *conf;
     const weft_app_trigger_t *def;
     char tag[160]; /* "broker wasm, trigger to-display", for the log */
     broker_t *broker;
@@ -81,6 +119,7 @@ typedef struct trigger {
     dest_t target;
     dest_t dead_letter;
     bool has_dead_letter;
+    trigger_state_t state;
     pthread_t thread;
     bool started;
     pthread_mutex_t lock;
@@ -94,19 +133,39 @@ typedef struct trigger {
     uint8_t done[WEFT_TRIGGER_WINDOW]; /* by seq % WINDOW, for pos < seq < next */
 } trigger_t;
 
-struct weft_events {
+/* One configuration: what weft_events_prepare builds and weft_events_commit runs. */
+typedef struct conf {
+    struct weft_events *ev;
     weft_events_config_t cfg;
     broker_t *brokers;
     size_t nbrokers;
     trigger_t *triggers;
     size_t ntriggers;
+    weft_delivery_t *delivery; /* NULL once stopped */
+    uint64_t retired_at;       /* when a later conf replaced it (weft_now_ns) */
+    struct conf *next;         /* in ev->retiring, oldest first */
+} conf_t;
+
+/* How long a replaced configuration's deliveries may go on. */
+static uint64_t conf_grace(const conf_t *c) {
+    return c->cfg.reload_grace_ns ? c->cfg.reload_grace_ns : WEFT_EVENTS_RELOAD_GRACE_NS;
+}
+
+struct weft_events_conf {
+    conf_t c;
+};
+
+struct weft_events {
+    pthread_mutex_t lock; /* see the top of this file */
+    pthread_cond_t cond;  /* the janitor's and the reloader's sleep */
+    pthread_rwlock_t running_lock;
+    conf_t *running;
+    conf_t *retiring;
     weft_journal_t *journal; /* every broker's log, one file in the state folder */
-    weft_delivery_t *delivery;
-    pthread_t janitor;
-    bool janitor_started;
-    pthread_mutex_t lock; /* janitor's sleep; the lists of counts */
-    pthread_cond_t cond;
-    bool stopping;
+    char *state_dir;         /* the journal's, once open */
+    pthread_t janitor, reloader;
+    bool janitor_started, reloader_started;
+    bool started, stopping, stopped;
     broker_stats_t *broker_stats;
     trigger_stats_t *trigger_stats;
 };
@@ -155,16 +214,33 @@ static void count(atomic_uint_fast64_t *c, uint64_t n) {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-static broker_t *find_broker(weft_events_t *ev, const char *name) {
-    for (size_t i = 0; i < ev->nbrokers; i++)
-        if (!strcmp(ev->brokers[i].def->name, name))
-            return &ev->brokers[i];
+static broker_t *find_broker(conf_t *c, const char *name) {
+    for (size_t i = 0; c && i < c->nbrokers; i++)
+        if (!strcmp(c->brokers[i].def->name, name))
+            return &c->brokers[i];
     return NULL;
 }
 
+/* What ingest and tails need of the running conf's broker called name (all of it
+ * outlives confs); false when there is none. */
+static bool lookup_broker(weft_events_t *ev, const char *name, weft_journal_stream_t **stream,
+                          broker_stats_t **stats, uint64_t *max_event_size) {
+    pthread_rwlock_rdlock(&ev->running_lock);
+    broker_t *b = find_broker(ev->running, name);
+    if (b) {
+        *stream = b->stream;
+        *stats = b->stats;
+        *max_event_size = b->def->max_event_size;
+    }
+    pthread_rwlock_unlock(&ev->running_lock);
+    return b != NULL;
+}
+
 weft_journal_stream_t *weft_events_stream(weft_events_t *ev, const char *name) {
-    broker_t *b = find_broker(ev, name);
-    return b ? b->stream : NULL;
+    weft_journal_stream_t *stream = NULL;
+    broker_stats_t *stats;
+    uint64_t max;
+    return lookup_broker(ev, name, &stream, &stats, &max) ? stream : NULL;
 }
 
 /* A fresh event id: 128 random bits as a UUID (version 4). */
@@ -262,8 +338,10 @@ static void on_ingest_stored(void *arg, int rc, const weft_journal_ack_t *acks, 
 void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t *headers,
                         size_t nheaders, const uint8_t *body, size_t body_len,
                         weft_events_done_fn done, void *arg) {
-    broker_t *b = find_broker(ev, name);
-    if (!b) {
+    weft_journal_stream_t *stream;
+    broker_stats_t *stats;
+    uint64_t max_event_size;
+    if (!lookup_broker(ev, name, &stream, &stats, &max_event_size)) {
         done(arg, 404, "no such broker");
         return;
     }
@@ -272,16 +350,15 @@ void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t
     weft_error_t err = {0};
     weft_ce_header_t *h = borrow_headers(headers, nheaders);
     if (!h) {
-        count(&b->stats->rejected, 1);
+        count(&stats->rejected, 1);
         done(arg, 503, "out of memory");
         return;
     }
-    int rc = weft_ce_decode_http(h, nheaders, body, body_len, b->def->max_event_size, 0, &events,
-                                 &n, &err);
+    int rc = weft_ce_decode_http(h, nheaders, body, body_len, max_event_size, 0, &events, &n, &err);
     free(h);
     if (rc) {
         unsigned status = rc == WEFT_ELIMIT ? 413 : rc == WEFT_EUNSUPPORTED ? 415 : 400;
-        count(&b->stats->rejected, 1); /* how many it held is not known */
+        count(&stats->rejected, 1); /* how many it held is not known */
         done(arg, status, err.msg);
         return;
     }
@@ -296,11 +373,11 @@ void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t
         if (in)
             ingest_free(in);
         weft_ce_free_array(events, n);
-        count(&b->stats->rejected, n);
+        count(&stats->rejected, n);
         done(arg, 503, "out of memory");
         return;
     }
-    in->stats = b->stats;
+    in->stats = stats;
     in->done = done;
     in->arg = arg;
     in->n = n;
@@ -318,13 +395,13 @@ void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t
     weft_ce_free_array(events, n);
     if (rc) {
         ingest_free(in);
-        count(&b->stats->rejected, n);
+        count(&stats->rejected, n);
         done(arg, 503, "out of memory");
         return;
     }
-    if (weft_journal_append_async(b->stream, in->records, n, on_ingest_stored, in, &err)) {
+    if (weft_journal_append_async(stream, in->records, n, on_ingest_stored, in, &err)) {
         ingest_free(in);
-        count(&b->stats->rejected, n);
+        count(&stats->rejected, n);
         done(arg, 503, err.msg); /* the log is full or closing: the client tries again */
     }
 }
@@ -741,20 +818,40 @@ static void *trigger_main(void *arg) {
 
 /* ---- Retention ----------------------------------------------------------------------- */
 
-/* Deletes the events of each broker that are older than its retention and that every
- * trigger has finished: every WEFT_EVENTS_TRIM_NS, or every half of the shortest
- * retention when that is shorter (a retention of seconds is honoured in seconds). */
+/* One broker to trim: what the janitor copies out of the running conf. */
+typedef struct trim {
+    weft_journal_stream_t *stream;
+    uint64_t retention_ns;
+    char name[WEFT_APP_MAX_NAME + 1];
+} trim_t;
+
+/* Deletes the events of each broker of the running conf that are older than its
+ * retention and that every trigger has finished: every WEFT_EVENTS_TRIM_NS, or every half
+ * of the shortest retention when that is shorter (a retention of seconds is honoured in
+ * seconds). */
 static void *janitor_main(void *arg) {
     weft_events_t *ev = arg;
     weft_crash_thread("broker retention");
-    uint64_t period = WEFT_EVENTS_TRIM_NS;
-    for (size_t i = 0; i < ev->nbrokers; i++)
-        if (ev->brokers[i].def->retention_ns / 2 < period)
-            period = ev->brokers[i].def->retention_ns / 2;
-    if (period < WEFT_EVENTS_TRIM_MIN_NS)
-        period = WEFT_EVENTS_TRIM_MIN_NS;
+    trim_t *trims = NULL;
     pthread_mutex_lock(&ev->lock);
     while (!ev->stopping) {
+        conf_t *c = ev->running;
+        size_t n = 0;
+        uint64_t period = WEFT_EVENTS_TRIM_NS;
+        trim_t *more = realloc(trims, (c->nbrokers ? c->nbrokers : 1) * sizeof *trims);
+        if (more) {
+            trims = more;
+            for (; n < c->nbrokers; n++) {
+                const weft_app_broker_t *def = c->brokers[n].def;
+                trims[n].stream = c->brokers[n].stream;
+                trims[n].retention_ns = def->retention_ns;
+                snprintf(trims[n].name, sizeof trims[n].name, "%s", def->name);
+                if (def->retention_ns / 2 < period)
+                    period = def->retention_ns / 2;
+            }
+        }
+        if (period < WEFT_EVENTS_TRIM_MIN_NS)
+            period = WEFT_EVENTS_TRIM_MIN_NS;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         uint64_t at = (uint64_t)ts.tv_nsec + period % 1000000000ull;
@@ -767,25 +864,25 @@ static void *janitor_main(void *arg) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-        for (size_t i = 0; i < ev->nbrokers; i++) {
+        for (size_t i = 0; i < n; i++) {
             weft_error_t err = {0};
-            int64_t before = now_ms - (int64_t)(ev->brokers[i].def->retention_ns / 1000000);
-            if (weft_journal_trim(ev->brokers[i].stream, before, NULL, &err))
-                weft_log("broker %s: deleting old events: %s", ev->brokers[i].def->name, err.msg);
+            int64_t before = now_ms - (int64_t)(trims[i].retention_ns / 1000000);
+            if (weft_journal_trim(trims[i].stream, before, NULL, &err))
+                weft_log("broker %s: deleting old events: %s", trims[i].name, err.msg);
         }
         pthread_mutex_lock(&ev->lock);
     }
     pthread_mutex_unlock(&ev->lock);
+    free(trims);
     return NULL;
 }
 
-/* ---- Life cycle -------------------------------------------------------------------- */
+/* ---- Building a configuration ---------------------------------------------------------- */
 
 /* A trigger's target or dead letter (a [[target]] or a [[function]]), resolved for
  * delivery. */
-static int resolve_dest(weft_events_t *ev, const weft_app_ref_t *ref, dest_t *out,
-                        weft_error_t *err) {
-    const weft_app_t *app = ev->cfg.app;
+static int resolve_dest(conf_t *c, const weft_app_ref_t *ref, dest_t *out, weft_error_t *err) {
+    const weft_app_t *app = c->cfg.app;
     const weft_app_function_t *fn = NULL;
     *out = (dest_t){0};
     if (ref->kind == WEFT_APP_REF_TARGET) {
@@ -801,7 +898,7 @@ static int resolve_dest(weft_events_t *ev, const weft_app_ref_t *ref, dest_t *ou
         fn = &app->functions[ref->index];
         out->name = fn->name;
     }
-    out->fn = ev->cfg.function ? ev->cfg.function(ev->cfg.function_arg, fn->name) : NULL;
+    out->fn = c->cfg.function ? c->cfg.function(c->cfg.function_arg, fn->name) : NULL;
     if (!out->fn)
         return weft_error_set(err, WEFT_ECONFIG, "%s:%d: function '%s' is not loaded", app->path,
                               ref->line, fn->name);
@@ -809,22 +906,23 @@ static int resolve_dest(weft_events_t *ev, const weft_app_ref_t *ref, dest_t *ou
 }
 
 /* The delivery engine's destination for d, with the trigger's policy. */
-static int make_dest(weft_events_t *ev, dest_t *d, const weft_delivery_policy_t *policy,
+static int make_dest(conf_t *c, dest_t *d, const weft_delivery_policy_t *policy,
                      weft_error_t *err) {
     if (d->url)
-        return weft_delivery_dest_url(ev->delivery, d->url, policy, &d->dd, err);
+        return weft_delivery_dest_url(c->delivery, d->url, policy, &d->dd, err);
     weft_delivery_function_t f = {.fn = d->fn, .name = d->name};
-    return weft_delivery_dest_function(ev->delivery, &f, policy, &d->dd, err);
+    return weft_delivery_dest_function(c->delivery, &f, policy, &d->dd, err);
 }
 
-static int trigger_init(weft_events_t *ev, trigger_t *t, const weft_app_trigger_t *def,
-                        weft_error_t *err) {
-    const weft_app_t *app = ev->cfg.app;
-    t->ev = ev;
+/* Everything of a trigger but its position, which it gets when it starts. */
+static int trigger_init(conf_t *c, trigger_t *t, const weft_app_trigger_t *def, weft_error_t *err) {
+    weft_events_t *ev = c->ev;
+    const weft_app_t *app = c->cfg.app;
+    t->conf = c;
     t->def = def;
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
-    t->broker = &ev->brokers[def->broker];
+    t->broker = &c->brokers[def->broker];
     snprintf(t->tag, sizeof t->tag, "broker %s, trigger %s", t->broker->def->name, def->name);
     pthread_mutex_lock(&ev->lock);
     t->stats = trigger_stats(ev, t->broker->def->name, def->name);
@@ -833,10 +931,10 @@ static int trigger_init(weft_events_t *ev, trigger_t *t, const weft_app_trigger_
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     int rc = weft_filter_compile(app, def->filters, def->nfilters, &t->filter, err);
     if (!rc)
-        rc = resolve_dest(ev, &def->target, &t->target, err);
+        rc = resolve_dest(c, &def->target, &t->target, err);
     if (!rc && def->delivery.dead_letter.kind != WEFT_APP_REF_NONE) {
         t->has_dead_letter = true;
-        rc = resolve_dest(ev, &def->delivery.dead_letter, &t->dead_letter, err);
+        rc = resolve_dest(c, &def->delivery.dead_letter, &t->dead_letter, err);
     }
     if (rc)
         return rc;
@@ -850,45 +948,84 @@ static int trigger_init(weft_events_t *ev, trigger_t *t, const weft_app_trigger_
         .retry_after_max_ns = d->retry_after_max_ns,
         .parallelism = d->parallelism,
     };
-    if ((rc = make_dest(ev, &t->target, &policy, err)) ||
-        (t->has_dead_letter && (rc = make_dest(ev, &t->dead_letter, &policy, err))))
-        return rc;
-    /* Where it starts: its saved position, else the newest event or the oldest. */
-    uint64_t pos;
-    bool found = weft_journal_position_get(t->broker->stream, def->name, &pos) == 0;
-    if (!found)
-        pos = def->from == WEFT_APP_FROM_EARLIEST ? 0 : weft_journal_latest(t->broker->stream);
-    t->pos = t->saved = pos;
-    t->next = pos + 1;
-    if (!found && (rc = weft_journal_position_set(t->broker->stream, def->name, pos, err)))
+    if ((rc = make_dest(c, &t->target, &policy, err)) ||
+        (t->has_dead_letter && (rc = make_dest(c, &t->dead_letter, &policy, err))))
         return rc;
     return 0;
 }
 
-int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, weft_error_t *err) {
+/* Frees a conf none of whose triggers runs (never started, or joined), stopping its
+ * delivery engine if it still runs, and tells its owner (release). */
+static void conf_free(conf_t *c) {
+    if (!c)
+        return;
+    if (c->delivery)
+        weft_delivery_stop(c->delivery);
+    for (size_t i = 0; i < c->ntriggers; i++) {
+        weft_filter_free(c->triggers[i].filter);
+        pthread_mutex_destroy(&c->triggers[i].lock);
+        pthread_cond_destroy(&c->triggers[i].cond);
+    }
+    free(c->triggers);
+    free(c->brokers);
+    void (*release)(void *) = c->cfg.release;
+    void *arg = c->cfg.release_arg;
+    free(c);
+    if (release)
+        release(arg);
+}
+
+/* The log, opened by the first configuration with brokers in its state folder, which is
+ * the log's from then on. */
+static int open_journal(weft_events_t *ev, const weft_app_t *app, weft_error_t *err) {
+    int rc = 0;
+    pthread_mutex_lock(&ev->lock);
+    if (ev->journal) {
+        if (strcmp(ev->state_dir, app->state_dir))
+            rc = weft_error_set(err, WEFT_ECONFIG,
+                                "%s: state_dir %s is not the one weft runs with (%s): the "
+                                "brokers' log cannot move while weft runs (restart weft)",
+                                app->path, app->state_dir, ev->state_dir);
+    } else {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/events.db", app->state_dir);
+        if (!(ev->state_dir = strdup(app->state_dir)))
+            rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        else if ((rc = weft_journal_open(path, NULL, &ev->journal, err))) {
+            free(ev->state_dir);
+            ev->state_dir = NULL;
+        }
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return rc;
+}
+
+/* Builds a conf of cfg: brokers' streams (created in the log), counts, the delivery
+ * engine, triggers with their filters and destinations; nothing runs yet. On error the
+ * conf is freed (and cfg released). */
+static int conf_build(weft_events_t *ev, const weft_events_config_t *cfg, conf_t **out,
+                      weft_error_t *err) {
     const weft_app_t *app = cfg->app;
     *out = NULL;
-    weft_events_t *ev = calloc(1, sizeof *ev);
-    if (!ev)
+    conf_t *c = calloc(1, sizeof(struct weft_events_conf));
+    if (!c) {
+        if (cfg->release)
+            cfg->release(cfg->release_arg);
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    ev->cfg = *cfg;
-    pthread_mutex_init(&ev->lock, NULL);
-    pthread_cond_init(&ev->cond, NULL);
+    }
+    c->ev = ev;
+    c->cfg = *cfg;
     int rc = 0;
-    if (!(ev->brokers = calloc(app->nbrokers ? app->nbrokers : 1, sizeof *ev->brokers)) ||
-        !(ev->triggers = calloc(app->ntriggers ? app->ntriggers : 1, sizeof *ev->triggers))) {
+    if (!(c->brokers = calloc(app->nbrokers ? app->nbrokers : 1, sizeof *c->brokers)) ||
+        !(c->triggers = calloc(app->ntriggers ? app->ntriggers : 1, sizeof *c->triggers))) {
         rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
         goto fail;
     }
-    if (app->nbrokers) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/events.db", app->state_dir);
-        if ((rc = weft_journal_open(path, NULL, &ev->journal, err)))
-            goto fail;
-    }
+    if (app->nbrokers && (rc = open_journal(ev, app, err)))
+        goto fail;
     for (size_t i = 0; i < app->nbrokers; i++) {
-        broker_t *b = &ev->brokers[ev->nbrokers++];
-        b->ev = ev;
+        broker_t *b = &c->brokers[c->nbrokers++];
+        b->conf = c;
         b->def = &app->brokers[i];
         if ((rc = weft_journal_stream(ev->journal, b->def->name, &b->stream, err)))
             goto fail;
@@ -900,78 +1037,342 @@ int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, wef
             goto fail;
         }
     }
-    if ((rc = weft_delivery_start(NULL, &ev->delivery, err)))
+    if ((rc = weft_delivery_start(NULL, &c->delivery, err)))
         goto fail;
     for (size_t i = 0; i < app->ntriggers; i++) {
-        trigger_t *t = &ev->triggers[ev->ntriggers++];
-        if ((rc = trigger_init(ev, t, &app->triggers[i], err)))
+        trigger_t *t = &c->triggers[c->ntriggers++];
+        if ((rc = trigger_init(c, t, &app->triggers[i], err)))
             goto fail;
     }
-    *out = ev;
+    *out = c;
     return 0;
 fail:
-    weft_events_free(ev);
+    conf_free(c);
     return rc;
 }
 
-int weft_events_start(weft_events_t *ev, weft_error_t *err) {
-    for (size_t i = 0; i < ev->ntriggers; i++) {
-        trigger_t *t = &ev->triggers[i];
-        if (pthread_create(&t->thread, NULL, trigger_main, t))
-            return weft_error_set(err, WEFT_ENOMEM, "%s: no thread to run it", t->tag);
-        t->started = true;
-    }
-    if (pthread_create(&ev->janitor, NULL, janitor_main, ev))
-        return weft_error_set(err, WEFT_ENOMEM, "no thread to delete old events");
-    ev->janitor_started = true;
+/* ---- Running triggers and handing them over ---------------------------------------------- */
+
+/* Starts t from pos (have_pos), else from its saved position, else from its `from`;
+ * with ev->lock. */
+static int trigger_start(trigger_t *t, bool have_pos, uint64_t pos, weft_error_t *err) {
+    const weft_app_trigger_t *def = t->def;
+    weft_journal_stream_t *stream = t->broker->stream;
+    bool found = have_pos || weft_journal_position_get(stream, def->name, &pos) == 0;
+    if (!found)
+        pos = def->from == WEFT_APP_FROM_EARLIEST ? 0 : weft_journal_latest(stream);
+    int rc = !found || have_pos ? weft_journal_position_set(stream, def->name, pos, err) : 0;
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&t->lock);
+    t->pos = t->saved = pos;
+    t->next = pos + 1;
+    t->saved_at = weft_now_ns();
+    pthread_mutex_unlock(&t->lock);
+    if (pthread_create(&t->thread, NULL, trigger_main, t))
+        return weft_error_set(err, WEFT_ENOMEM, "%s: no thread to run it", t->tag);
+    t->started = true;
+    t->state = TRIGGER_RUNNING;
     return 0;
+}
+
+static bool same_trigger(const trigger_t *a, const trigger_t *b) {
+    return !strcmp(a->def->name, b->def->name) &&
+           !strcmp(a->broker->def->name, b->broker->def->name);
+}
+
+/* Is a trigger like t still reading or delivering, in a retired conf? With ev->lock. */
+static bool predecessor_live(weft_events_t *ev, const trigger_t *t) {
+    for (conf_t *c = ev->retiring; c; c = c->next)
+        for (size_t i = 0; i < c->ntriggers; i++)
+            if (c->triggers[i].state == TRIGGER_DRAINING && same_trigger(&c->triggers[i], t))
+                return true;
+    return false;
+}
+
+/* Starts the triggers of the running conf that wait and have no predecessor draining;
+ * with ev->lock. */
+static void start_waiting(weft_events_t *ev) {
+    conf_t *c = ev->running;
+    for (size_t i = 0; i < c->ntriggers; i++) {
+        trigger_t *t = &c->triggers[i];
+        weft_error_t err = {0};
+        if (t->state == TRIGGER_WAITING && !predecessor_live(ev, t) &&
+            trigger_start(t, false, 0, &err))
+            weft_log("%s: not started: %s", t->tag, err.msg);
+    }
+}
+
+/* Tells t to stop reading; with ev->lock. */
+static void trigger_stop_reading(trigger_t *t) {
+    pthread_mutex_lock(&t->lock);
+    t->stopping = true;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    weft_journal_wake(t->broker->stream);
+}
+
+/* t (DRAINING) has nothing under way: its position saved, its successor started from
+ * there, or its position forgotten when the running conf has no such trigger. With
+ * ev->lock. */
+static void hand_over(weft_events_t *ev, trigger_t *t) {
+    if (t->started)
+        pthread_join(t->thread, NULL);
+    t->started = false;
+    pthread_mutex_lock(&t->lock);
+    advance(t);
+    save_position(t, true);
+    uint64_t pos = t->pos;
+    pthread_mutex_unlock(&t->lock);
+    t->state = TRIGGER_DONE;
+    conf_t *c = ev->running;
+    trigger_t *succ = NULL;
+    for (size_t i = 0; i < c->ntriggers && !succ; i++)
+        if (same_trigger(&c->triggers[i], t))
+            succ = &c->triggers[i];
+    weft_error_t err = {0};
+    if (!succ) {
+        if (weft_journal_position_delete(t->broker->stream, t->def->name, &err))
+            weft_log("%s: removed, but its position stays: %s", t->tag, err.msg);
+    } else if (succ->state == TRIGGER_WAITING && trigger_start(succ, true, pos, &err)) {
+        weft_log("%s: not started: %s", succ->tag, err.msg);
+    }
+}
+
+/* One pass of the reloader over the retired confs; with ev->lock, which it drops to stop
+ * an engine or free a conf. Returns whether retired confs remain. */
+static bool reload_pass(weft_events_t *ev) {
+    conf_t **p = &ev->retiring;
+    while (*p && !ev->stopping) {
+        conf_t *c = *p;
+        bool done = true;
+        for (size_t i = 0; i < c->ntriggers; i++) {
+            trigger_t *t = &c->triggers[i];
+            if (t->state != TRIGGER_DRAINING)
+                continue;
+            pthread_mutex_lock(&t->lock);
+            size_t in_flight = t->in_flight;
+            pthread_mutex_unlock(&t->lock);
+            if (in_flight == 0)
+                hand_over(ev, t);
+            else
+                done = false;
+        }
+        if (!done && c->delivery && weft_now_ns() - c->retired_at >= conf_grace(c)) {
+            /* The grace is over: what is under way is canceled, unacknowledged, for the
+             * successors to deliver again. Its callbacks take only triggers' locks. */
+            weft_delivery_t *d = c->delivery;
+            c->delivery = NULL;
+            pthread_mutex_unlock(&ev->lock);
+            weft_delivery_stop(d);
+            pthread_mutex_lock(&ev->lock);
+            return true; /* the list may have changed: start again */
+        }
+        if (!done) {
+            p = &c->next;
+            continue;
+        }
+        *p = c->next;
+        pthread_mutex_unlock(&ev->lock);
+        conf_free(c);
+        pthread_mutex_lock(&ev->lock);
+        return true;
+    }
+    return ev->retiring != NULL;
+}
+
+/* The reloader: hands retired confs' triggers over as their deliveries finish. */
+static void *reloader_main(void *arg) {
+    weft_events_t *ev = arg;
+    weft_crash_thread("events reload");
+    pthread_mutex_lock(&ev->lock);
+    while (!ev->stopping) {
+        bool pending = reload_pass(ev);
+        if (ev->stopping)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        /* Finishing deliveries are polled: a hand-over is rare, a delivery's callback
+         * is not, and it should not have to signal anyone. */
+        ts.tv_nsec += pending ? WEFT_EVENTS_RELOAD_POLL_NS : 0;
+        ts.tv_sec += pending ? 0 : 3600;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ev->cond, &ev->lock, &ts);
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return NULL;
+}
+
+/* ---- Life cycle -------------------------------------------------------------------- */
+
+int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, weft_error_t *err) {
+    *out = NULL;
+    weft_events_t *ev = calloc(1, sizeof *ev);
+    if (!ev) {
+        if (cfg->release)
+            cfg->release(cfg->release_arg);
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&ev->lock, NULL);
+    pthread_cond_init(&ev->cond, NULL);
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&ev->running_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    int rc = conf_build(ev, cfg, &ev->running, err);
+    if (rc) {
+        weft_events_free(ev);
+        return rc;
+    }
+    *out = ev;
+    return 0;
+}
+
+int weft_events_prepare(weft_events_t *ev, const weft_events_config_t *cfg,
+                        weft_events_conf_t **out, weft_error_t *err) {
+    conf_t *c = NULL;
+    *out = NULL;
+    int rc = conf_build(ev, cfg, &c, err);
+    if (!rc)
+        *out = (weft_events_conf_t *)c;
+    return rc;
+}
+
+void weft_events_discard(weft_events_conf_t *conf) {
+    conf_free(conf ? &conf->c : NULL);
+}
+
+void weft_events_commit(weft_events_t *ev, weft_events_conf_t *conf) {
+    conf_t *c = &conf->c, *old;
+    pthread_mutex_lock(&ev->lock);
+    if (ev->stopping) {
+        pthread_mutex_unlock(&ev->lock);
+        conf_free(c);
+        return;
+    }
+    pthread_rwlock_wrlock(&ev->running_lock);
+    old = ev->running;
+    ev->running = c;
+    pthread_rwlock_unlock(&ev->running_lock);
+    if (!ev->started) {
+        /* Nothing of old ran: it goes at once. */
+        pthread_mutex_unlock(&ev->lock);
+        conf_free(old);
+        return;
+    }
+    old->retired_at = weft_now_ns();
+    for (size_t i = 0; i < old->ntriggers; i++) {
+        trigger_t *t = &old->triggers[i];
+        if (t->state == TRIGGER_RUNNING) {
+            trigger_stop_reading(t);
+            t->state = TRIGGER_DRAINING;
+        } else {
+            t->state = TRIGGER_DONE; /* never started: its predecessor hands over to c */
+        }
+    }
+    conf_t **p = &ev->retiring;
+    while (*p)
+        p = &(*p)->next;
+    *p = old;
+    start_waiting(ev);
+    pthread_cond_broadcast(&ev->cond);
+    pthread_mutex_unlock(&ev->lock);
+}
+
+int weft_events_start(weft_events_t *ev, weft_error_t *err) {
+    int rc = 0;
+    pthread_mutex_lock(&ev->lock);
+    conf_t *c = ev->running;
+    for (size_t i = 0; !rc && i < c->ntriggers; i++)
+        rc = trigger_start(&c->triggers[i], false, 0, err);
+    ev->started = true;
+    if (!rc) {
+        if (pthread_create(&ev->janitor, NULL, janitor_main, ev))
+            rc = weft_error_set(err, WEFT_ENOMEM, "no thread to delete old events");
+        else
+            ev->janitor_started = true;
+    }
+    if (!rc) {
+        if (pthread_create(&ev->reloader, NULL, reloader_main, ev))
+            rc = weft_error_set(err, WEFT_ENOMEM, "no thread to reload the configuration");
+        else
+            ev->reloader_started = true;
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return rc;
+}
+
+/* Stops what runs of c: its triggers' threads, then its engine (abandoning what is under
+ * way), then saves the positions of those that ran. Without ev->lock; the reloader is
+ * gone. */
+static void conf_stop(conf_t *c) {
+    for (size_t i = 0; i < c->ntriggers; i++)
+        if (c->triggers[i].started)
+            trigger_stop_reading(&c->triggers[i]);
+    for (size_t i = 0; i < c->ntriggers; i++) {
+        trigger_t *t = &c->triggers[i];
+        if (t->started)
+            pthread_join(t->thread, NULL);
+        t->started = false;
+    }
+    if (c->delivery)
+        weft_delivery_stop(c->delivery);
+    c->delivery = NULL;
+    for (size_t i = 0; i < c->ntriggers; i++) {
+        trigger_t *t = &c->triggers[i];
+        if (t->state != TRIGGER_RUNNING && t->state != TRIGGER_DRAINING)
+            continue;
+        pthread_mutex_lock(&t->lock);
+        advance(t);
+        save_position(t, true);
+        pthread_mutex_unlock(&t->lock);
+        t->state = TRIGGER_DONE;
+    }
 }
 
 void weft_events_stop(weft_events_t *ev) {
     if (!ev)
         return;
-    for (size_t i = 0; i < ev->ntriggers; i++) {
-        trigger_t *t = &ev->triggers[i];
-        pthread_mutex_lock(&t->lock);
-        t->stopping = true;
-        pthread_cond_signal(&t->cond);
-        pthread_mutex_unlock(&t->lock);
-    }
-    for (size_t i = 0; i < ev->nbrokers; i++)
-        weft_journal_wake(ev->brokers[i].stream);
-    for (size_t i = 0; i < ev->ntriggers; i++) {
-        trigger_t *t = &ev->triggers[i];
-        if (t->started)
-            pthread_join(t->thread, NULL);
-        t->started = false;
-    }
-    /* Deliveries under way are abandoned (their events stay unfinished); the replies
-     * and ingests being written finish first. */
-    if (ev->delivery)
-        weft_delivery_stop(ev->delivery);
-    ev->delivery = NULL;
-    weft_error_t err = {0};
-    if (ev->journal && weft_journal_flush(ev->journal, &err))
-        weft_log("events: the last writes failed: %s", err.msg);
     pthread_mutex_lock(&ev->lock);
-    ev->stopping = true;
-    pthread_cond_signal(&ev->cond);
+    bool again = ev->stopped;
+    ev->stopping = ev->stopped = true;
+    pthread_cond_broadcast(&ev->cond);
     pthread_mutex_unlock(&ev->lock);
+    if (again)
+        return;
+    if (ev->reloader_started)
+        pthread_join(ev->reloader, NULL);
+    ev->reloader_started = false;
     if (ev->janitor_started)
         pthread_join(ev->janitor, NULL);
     ev->janitor_started = false;
+    /* Nothing else changes the confs now. Deliveries under way are abandoned (their
+     * events stay unfinished); the replies and ingests being written finish first. */
+    for (conf_t *c = ev->retiring; c; c = c->next)
+        conf_stop(c);
+    if (ev->running)
+        conf_stop(ev->running);
+    weft_error_t err = {0};
+    if (ev->journal && weft_journal_flush(ev->journal, &err))
+        weft_log("events: the last writes failed: %s", err.msg);
 }
 
 void weft_events_free(weft_events_t *ev) {
     if (!ev)
         return;
     weft_events_stop(ev);
-    for (size_t i = 0; i < ev->ntriggers; i++) {
-        weft_filter_free(ev->triggers[i].filter);
-        pthread_mutex_destroy(&ev->triggers[i].lock);
-        pthread_cond_destroy(&ev->triggers[i].cond);
+    while (ev->retiring) {
+        conf_t *next = ev->retiring->next;
+        conf_free(ev->retiring);
+        ev->retiring = next;
     }
+    conf_free(ev->running);
     weft_journal_close(ev->journal);
+    free(ev->state_dir);
     while (ev->broker_stats) {
         broker_stats_t *next = ev->broker_stats->next;
         free(ev->broker_stats);
@@ -982,8 +1383,7 @@ void weft_events_free(weft_events_t *ev) {
         free(ev->trigger_stats);
         ev->trigger_stats = next;
     }
-    free(ev->triggers);
-    free(ev->brokers);
+    pthread_rwlock_destroy(&ev->running_lock);
     pthread_mutex_destroy(&ev->lock);
     pthread_cond_destroy(&ev->cond);
     free(ev);
@@ -1012,15 +1412,6 @@ static json_t *ref_json(const weft_app_t *app, const weft_app_ref_t *ref) {
     }
 }
 
-/* A trigger's position: where it is when it runs, else the one saved. */
-static uint64_t trigger_position(trigger_t *t) {
-    uint64_t pos = 0;
-    pthread_mutex_lock(&t->lock);
-    pos = t->pos;
-    pthread_mutex_unlock(&t->lock);
-    return pos;
-}
-
 static json_t *describe_broker(broker_t *b) {
     uint64_t first = 0, last = 0;
     weft_error_t err = {0};
@@ -1031,6 +1422,20 @@ static json_t *describe_broker(broker_t *b) {
                      json_u64(first ? last - first + 1 : 0), "latest", json_u64(latest), "ingested",
                      json_counter(&b->stats->ingested), "rejected",
                      json_counter(&b->stats->rejected));
+}
+
+/* A trigger's position: where it is when it runs, else the one saved (its predecessor's
+ * while it waits). With ev->lock. */
+static uint64_t trigger_position(trigger_t *t) {
+    uint64_t pos = 0;
+    if (t->state == TRIGGER_RUNNING || t->state == TRIGGER_DRAINING) {
+        pthread_mutex_lock(&t->lock);
+        pos = t->pos;
+        pthread_mutex_unlock(&t->lock);
+    } else if (weft_journal_position_get(t->broker->stream, t->def->name, &pos)) {
+        pos = 0;
+    }
+    return pos;
 }
 
 static json_t *describe_trigger(const weft_app_t *app, trigger_t *t) {
@@ -1087,5 +1492,9 @@ static int describe(const weft_app_t *app, broker_t *brokers, size_t nb, trigger
 }
 
 int weft_events_describe(weft_events_t *ev, weft_buf_t *out, weft_error_t *err) {
-    return describe(ev->cfg.app, ev->brokers, ev->nbrokers, ev->triggers, ev->ntriggers, out, err);
+    pthread_mutex_lock(&ev->lock);
+    conf_t *c = ev->running;
+    int rc = describe(c->cfg.app, c->brokers, c->nbrokers, c->triggers, c->ntriggers, out, err);
+    pthread_mutex_unlock(&ev->lock);
+    return rc;
 }

@@ -45,12 +45,16 @@ typedef struct weft_events_config {
      * weft_events_prepare fails, and by weft_events_discard. */
     void (*release)(void *arg);
     void *release_arg;
+    /* How long this configuration's deliveries under way may go on once a later one
+     * replaced it (weft_events_commit); 0: WEFT_EVENTS_RELOAD_GRACE_NS. */
+    uint64_t reload_grace_ns;
 } weft_events_config_t;
 
 /* Opens every broker's log in the app's state folder (creating it), checks every
  * trigger's filters (a CESQL expression that does not parse is refused with the
  * manifest's file and line) and resolves targets. Nothing is delivered yet. An app
- * without brokers opens no log (a later configuration that has some opens it). */
+ * without brokers opens no log (a later configuration that has some opens it when it is
+ * prepared; that state folder is the log's until weft_events_free). */
 int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, weft_error_t *err);
 
 /* ---- Reloading: a new configuration while events flow ------------------------------ */
@@ -68,14 +72,19 @@ int weft_events_prepare(weft_events_t *ev, const weft_events_config_t *cfg,
 /* Makes conf the running configuration (ev takes it). From now on, ingests go to its
  * brokers (a broker it no longer has answers 404) and its triggers deliver. Every
  * trigger of the previous configuration stops taking events at once; its deliveries
- * under way finish as it said (target, retries, dead letter) for up to
- * WEFT_EVENTS_RELOAD_GRACE_NS, and what is still unfinished then is canceled, to be
+ * under way finish as it said (target, retries, dead letter) for up to its
+ * reload_grace_ns, and what is still unfinished then is canceled, to be
  * delivered again by its successor. A trigger of conf named like one of the previous
  * configuration on the same broker is its successor: it starts once its predecessor has
  * stopped, from its position, and keeps its counts; other triggers start at once, a new
  * one from its `from`. A trigger that conf no longer has forgets its position once its
  * deliveries are finished. Returns at once (the hand-over runs on a thread of its own);
- * the previous configuration is released when it is over. Only when started. */
+ * the previous configuration is released when it is over. A trigger's counts go by
+ * broker and trigger name, so a successor keeps its predecessor's. Before
+ * weft_events_start nothing of the previous configuration ran: it is released at once.
+ * After weft_events_stop, conf is discarded. weft_events_stop and weft_events_free may
+ * come at any moment of a hand-over: what is still under way is abandoned, as on a
+ * stop, and every configuration is released. */
 void weft_events_commit(weft_events_t *ev, weft_events_conf_t *conf);
 /* Frees a prepared configuration that was not committed (its config is released). */
 void weft_events_discard(weft_events_conf_t *conf);
@@ -96,7 +105,9 @@ typedef struct weft_events_tail_opts {
     const char *filter;
     /* Called when the log may hold more for the tail: from the log's writer thread,
      * quick and non-blocking (an eventfd, a message to an event loop), never after
-     * weft_events_tail_close returns. */
+     * weft_events_tail_close returns, possibly before weft_events_tail_open returns. It
+     * tells of events appended after the open: what the log already holds past the
+     * start (after, earliest) is told by nothing, so read once after opening. */
     void (*notify)(void *arg);
     void *arg;
 } weft_events_tail_opts_t;

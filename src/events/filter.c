@@ -42,9 +42,10 @@ static int compile_list(const weft_app_t *app, weft_app_filter_kind_t kind,
     *out = f;
     for (size_t i = 0; i < n; i++) {
         int rc = compile_one(app, &defs[i], &f->children[i], err);
+        if (f->children[i])
+            f->nchildren++; /* also a child that failed: it is freed with *out */
         if (rc)
             return rc; /* the caller frees *out, children so far included */
-        f->nchildren++;
     }
     return 0;
 }

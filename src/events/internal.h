@@ -31,6 +31,8 @@
 /* The longest response body kept in knativeerrordata (base64 characters). */
 #define WEFT_EVENTS_ERRORDATA_MAX 1024
 
+/* How often the reloader looks whether retired triggers' deliveries are finished. */
+#define WEFT_EVENTS_RELOAD_POLL_NS (10 * 1000000L)
 /* A tail's read: at most this many records, and no more once this many bytes are read
  * (at least one record). */
 #define WEFT_EVENTS_TAIL_PAGE 1024

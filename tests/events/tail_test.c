@@ -117,11 +117,54 @@ int main(void) {
     CHECK_EQ_INT(weft_events_tail_open(ev, &o, &bad, &err), WEFT_ENOTFOUND);
     CHECK(strstr(err.msg, "nope") != NULL);
 
+    /* A reload removes the broker: its tails live on, read what is left, and get the
+     * events again once a later configuration brings the broker back. */
+    drain(all, &ga);
+    weft_app_t *other = ev_app(dir, "[[broker]]\nname = \"other\"\n");
+    weft_events_conf_t *conf = NULL;
+    weft_events_config_t cfg2 = {.app = other};
+    CHECK_EQ_INT(weft_events_prepare(ev, &cfg2, &conf, &err), 0);
+    weft_events_commit(ev, conf);
+    CHECK_EQ_INT(ev_send(ev, "orders", "e7", "a"), 404);
+    CHECK_EQ_INT(weft_events_tail_read(all, 10, collect, &ga, &err), 0);
+    o = (weft_events_tail_opts_t){.broker = "orders"};
+    CHECK_EQ_INT(weft_events_tail_open(ev, &o, &bad, &err), WEFT_ENOTFOUND);
+    weft_events_config_t cfg3 = {.app = app};
+    CHECK_EQ_INT(weft_events_prepare(ev, &cfg3, &conf, &err), 0);
+    weft_events_commit(ev, conf);
+    CHECK_EQ_INT(ev_send(ev, "orders", "e8", "a"), 202);
+    size_t had = ga.n;
+    CHECK_EQ_INT(drain(all, &ga), 1);
+    CHECK(ga.n == had + 1 && strstr(ga.json[had], "\"id\":\"e8\"") != NULL);
+
     weft_events_tail_close(all);
     weft_events_tail_close(after);
     weft_events_tail_close(filtered);
     weft_events_free(ev);
+    weft_app_free(other);
     weft_app_free(app);
     ev_rmdir(dir);
+
+    /* An app without brokers opens no log; the first configuration with some does. */
+    char d2[64] = "", db[128];
+    weft_app_t *fn_only = ev_app(d2, "[[function]]\nname = \"f\"\nsource = \"f.wasm\"\n");
+    weft_app_t *with_broker = ev_app(d2, "[[broker]]\nname = \"orders\"\n");
+    CHECK(fn_only && with_broker);
+    if (fn_only && with_broker) {
+        snprintf(db, sizeof db, "%s/.weft/events.db", d2);
+        weft_events_config_t c1 = {.app = fn_only}, c2 = {.app = with_broker};
+        CHECK_EQ_INT(weft_events_create(&c1, &ev, &err), 0);
+        CHECK_EQ_INT(weft_events_start(ev, &err), 0);
+        CHECK(access(db, F_OK) != 0);
+        CHECK_EQ_INT(ev_send(ev, "orders", "x", "a"), 404);
+        CHECK_EQ_INT(weft_events_prepare(ev, &c2, &conf, &err), 0);
+        CHECK(access(db, F_OK) == 0);
+        weft_events_commit(ev, conf);
+        CHECK_EQ_INT(ev_send(ev, "orders", "x", "a"), 202);
+        weft_events_free(ev);
+    }
+    weft_app_free(fn_only);
+    weft_app_free(with_broker);
+    ev_rmdir(d2);
     return TEST_DONE();
 }

@@ -497,9 +497,14 @@ static void test_positions_survive_a_restart_and_deletion_forgets_them(void) {
 static void test_retention_deletes_only_old_records_every_consumer_finished(void) {
     weft_journal_t *j = open_at("retention/events.db", NULL);
     weft_journal_stream_t *s = stream_of(j, "b");
+    weft_error_t err = {0};
+    uint64_t first = 9, last = 9;
+    CHECK_EQ_INT(weft_journal_bounds(s, &first, &last, &err), 0);
+    CHECK(first == 0 && last == 0); /* empty */
     for (int i = 0; i < 10; i++)
         append1(s, "r", NULL);
-    weft_error_t err = {0};
+    CHECK_EQ_INT(weft_journal_bounds(s, &first, &last, &err), 0);
+    CHECK(first == 1 && last == 10);
     CHECK_EQ_INT(weft_journal_position_set(s, "slow", 3, &err), 0);
     CHECK_EQ_INT(weft_journal_position_set(s, "fast", 7, &err), 0);
     uint64_t deleted = 99, seqs[16];
@@ -511,6 +516,8 @@ static void test_retention_deletes_only_old_records_every_consumer_finished(void
     CHECK_EQ_INT(deleted, 3);
     CHECK_EQ_INT(read_all(s, 0, seqs, NULL, 16), 7);
     CHECK_EQ_INT(seqs[0], 4);
+    CHECK_EQ_INT(weft_journal_bounds(s, &first, &last, &err), 0);
+    CHECK(first == 4 && last == 10); /* what is stored: the last minus the first plus one */
     /* A consumer at 0 ("earliest") holds everything back. */
     CHECK_EQ_INT(weft_journal_position_set(s, "new", 0, &err), 0);
     CHECK_EQ_INT(weft_journal_trim(s, now_ms() + 60000, &deleted, &err), 0);
@@ -529,6 +536,8 @@ static void test_retention_deletes_only_old_records_every_consumer_finished(void
     CHECK_EQ_INT(deleted, 3);
     CHECK_EQ_INT(read_all(s, 0, NULL, NULL, 0), 0);
     CHECK_EQ_INT(weft_journal_latest(s), 10);
+    CHECK_EQ_INT(weft_journal_bounds(s, &first, &last, &err), 0);
+    CHECK(first == 0 && last == 0); /* empty again, its latest seq still 10 */
     weft_journal_close(j);
     j = open_at("retention/events.db", NULL);
     s = stream_of(j, "b");
