@@ -132,12 +132,15 @@ static int env_file(env_list_t *e, const char *path) {
 static void print_route(void *arg, const char *pattern, const char *function,
                         const char *entrypoint) {
     if (function && !strcmp(entrypoint, "(broker)"))
-        printf("  %-30s broker %s (POST CloudEvents)\n", pattern, function);
+        printf("  %-30s broker %s (POST CloudEvents; GET the live page)\n", pattern, function);
+    else if (function && !strcmp(entrypoint, "(events)"))
+        printf("  %-30s broker %s (GET Server-Sent Events)\n", pattern, function);
     else if (function)
         printf("  %-30s %s%s%s\n", pattern, function, strcmp(entrypoint, "_start") ? " " : "",
                strcmp(entrypoint, "_start") ? entrypoint : "");
     else
-        printf("  %-30s (weft: health check)\n", pattern);
+        printf("  %-30s (weft: %s)\n", pattern,
+               strcmp(pattern, "/healthz") ? "the app's state as JSON" : "health check");
 }
 
 /* Allocations from this size up (a guest's large response, a large request body) are
