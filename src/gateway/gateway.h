@@ -98,7 +98,8 @@ int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
                         weft_gateway_t **out, weft_error_t *err);
 
 /* Calls fn for each route served, most specific first: pattern, and the function name
- * and entry point behind it (NULL for built-ins like /healthz). */
+ * and entry point behind it (NULL for built-ins like /healthz and /_weft/describe; a
+ * broker's name and "(broker)" for /brokers/NAME, "(events)" for its events). */
 void weft_gateway_each_route(const weft_gateway_t *gw,
                              void (*fn)(void *arg, const char *pattern, const char *function,
                                         const char *entrypoint),
@@ -117,12 +118,15 @@ int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t
 
 /* Server-Sent Events (GET /brokers/<name>/events): text/event-stream, one event per
  * message, "id: <seq>" then "data: <the event as structured-mode JSON, one line>" and a
- * blank line; a comment line (": keep-alive") every WEFT_GATEWAY_SSE_KEEPALIVE_S when
- * nothing else was sent. From the next event on, unless the query says
- * since=earliest (from the oldest retained) or the request carries Last-Event-ID
- * (after that seq: what EventSource sends when it reconnects); filter=<CESQL> keeps
- * only the events for which it is true (400 when it does not parse). A stream ends when
- * the server stops or a reload removes its broker. */
+ * blank line; a comment line (": keep-alive") when nothing else goes out at once (it
+ * carries the response's head) and every WEFT_GATEWAY_SSE_KEEPALIVE_S when nothing
+ * else was sent. From the next event on, unless the query says since=earliest (from
+ * the oldest retained) or the request carries Last-Event-ID (after that seq: what
+ * EventSource sends when it reconnects; it wins over since); filter=<CESQL> keeps only
+ * the events for which it is true (400 when it does not parse). Query values are
+ * form-urlencoded (%XX, '+' a space). A stream ends when the server stops (a graceful
+ * stop does not wait for it), when a swap brings a site whose brokers lack it (or that
+ * hands its brokers to other events), or when the client leaves. */
 #define WEFT_GATEWAY_SSE_KEEPALIVE_S 15
 
 /* GET /_weft/describe: weft_events_describe's object (an app without brokers: empty
