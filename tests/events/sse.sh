@@ -94,6 +94,24 @@ check_contains "Allow: GET" "$HEADERS" "allow: GET"
 get "/brokers/nosuch/events"
 check "no such broker: 404" "$STATUS" 404
 
+# A backlog longer than a read (batches of 32, four reads a turn): all of it, in order;
+# and a filter that passes only the last of it, read past many batches with nothing to
+# send.
+python3 -c '
+import json
+print(json.dumps([{"specversion": "1.0", "id": "m%d" % i, "source": "test", "type": "t.m"}
+                  for i in range(300)]))' >"$WORK/batch.json"
+check "300 events in one batch: 202" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/brokers/b" \
+  -H 'content-type: application/cloudevents-batch+json' --data-binary @"$WORK/batch.json")" 202
+stream many "$URL/brokers/b/events?since=earliest"
+stream last -G "$URL/brokers/b/events" --data-urlencode "since=earliest" \
+  --data-urlencode "filter=id = 'm299'"
+wait_for "$WORK/many" '"m299"' 10 || fail "the backlog arrives"
+wait_for "$WORK/last" '"m299"' 10 || fail "the filtered backlog arrives"
+check "a backlog: every event, in order" "$(ces "$WORK/many" | tr ' ' '\n' | grep -c '^m')" 300
+check "in order" "$(ces "$WORK/many" | tr ' ' '\n' | grep '^m' | sed 's/m//' | sort -n -c && echo sorted)" sorted
+check "a filter over a backlog: the one event it passes" "$(ces "$WORK/last")" "m299"
+
 # A quiet stream gets a comment every 15 s (the first one opened it).
 sleep 15.5
 check "keep-alive comments on a quiet stream" "$(grep -c '^: keep-alive$' "$WORK/typeb")" 2
@@ -119,7 +137,7 @@ stop_weft
 t1=$(date +%s%N)
 check "weft up stops cleanly" "$STOP_RC" 0
 check "the stop did not wait for the streams" "$(((t1 - t0) / 1000000000 < 5))" 1
-for s in now all typeb after h2; do
+for s in now all typeb after h2 many last; do
   for _ in $(seq 1 50); do [ -s "$WORK/$s.rc" ] && break; sleep 0.1; done
   check "stream $s ended with the server, cleanly" "$(cat "$WORK/$s.rc" 2>/dev/null)" 0
 done
