@@ -357,9 +357,8 @@ unsigned weft_sse_open(io_thread_t *io, h2o_req_t *req, weft_gateway_site_t *sit
     weft_error_t err = {0};
     int rc = weft_events_tail_open(site->events, &opts, &s->tail, &err);
     if (rc) {
-        free(s->broker);
-        free(s);
         snprintf(why, why_cap, "%s", rc == WEFT_ENOMEM ? "out of memory" : err.msg);
+        maybe_free(s); /* or, should a notify have come meanwhile, its message frees it */
         return rc == WEFT_EINVAL ? 400 : rc == WEFT_ENOTFOUND ? 404 : 503;
     }
     /* A notify may already be queued: it finds the stream set up, on this thread. */
