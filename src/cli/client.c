@@ -1091,12 +1091,26 @@ static void print_event(const char *json, size_t len) {
     json_decref(e);
 }
 
+/* The event's JSON on one line: as it came, unless the stream split it over several
+ * data: lines. */
+static void print_json_line(const char *json, size_t len) {
+    json_error_t jerr;
+    json_t *e = memchr(json, '\n', len) ? json_loadb(json, len, 0, &jerr) : NULL;
+    char *one = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (one)
+        puts(one);
+    else
+        printf("%.*s\n", (int)len, json);
+    free(one);
+    json_decref(e);
+}
+
 /* A whole message (the blank line after it came): an event unless it has no data. */
 static void watch_dispatch(watch_t *w) {
     if (w->has_data) {
         const char *json = w->data.data ? (const char *)w->data.data : "";
         if (w->json)
-            printf("%s\n", json);
+            print_json_line(json, w->data.len);
         else
             print_event(json, w->data.len);
         if (fflush(stdout) == EOF || ferror(stdout))

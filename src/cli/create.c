@@ -428,26 +428,6 @@ int weft_cli_create(int argc, char **argv) {
         {"filter", required_argument, 0, 'F'}, {"from", required_argument, 0, 'r'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     create_opts_t o = {0};
-    if (argc < 2)
-        return weft_cli_usage_error("create", "missing what to create: broker, target or trigger");
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(create_help, stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "broker"))
-        o.kind = KIND_BROKER;
-    else if (!strcmp(argv[1], "target"))
-        o.kind = KIND_TARGET;
-    else if (!strcmp(argv[1], "trigger"))
-        o.kind = KIND_TRIGGER;
-    else
-        return weft_cli_usage_error("create",
-                                    "cannot create '%s': expected broker, target or "
-                                    "trigger",
-                                    argv[1]);
-    const char *kind = argv[1];
-    argc--;
-    argv++;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -492,6 +472,21 @@ int weft_cli_create(int argc, char **argv) {
             return weft_cli_usage_error("create", "unknown option");
         }
     }
+    /* The kind: the first argument that is not an option (getopt moved them last). */
+    if (optind >= argc)
+        return weft_cli_usage_error("create", "missing what to create: broker, target or trigger");
+    const char *kind = argv[optind++];
+    if (!strcmp(kind, "broker"))
+        o.kind = KIND_BROKER;
+    else if (!strcmp(kind, "target"))
+        o.kind = KIND_TARGET;
+    else if (!strcmp(kind, "trigger"))
+        o.kind = KIND_TRIGGER;
+    else
+        return weft_cli_usage_error("create",
+                                    "cannot create '%s': expected broker, target or "
+                                    "trigger",
+                                    kind);
     /* Which options go with which kind. */
     bool target_opts = o.url || o.structured || o.function;
     bool trigger_opts = o.broker || o.target || o.event_types || o.filter || o.from;
