@@ -1017,6 +1017,7 @@ typedef struct watch {
     char id[64];   /* the last event's id: field */
     bool too_long;
     bool out_closed; /* stdout's reader left */
+    const char *broker;
 } watch_t;
 
 static void on_interrupt(int sig) {
@@ -1147,6 +1148,20 @@ static void watch_line(watch_t *w, const char *l, size_t n) {
     } /* event:, retry: and unknown fields are ignored */
 }
 
+/* Headers of the stream; once they are all in and say it is one, a note that the watch
+ * has begun (what tmctl's "Watching..." says): events from now on will show. */
+static size_t on_stream_header(char *p, size_t size, size_t n, void *arg) {
+    watch_t *w = arg;
+    size_t len = on_header(p, size, n, &w->answer);
+    if ((len == 2 && p[0] == '\r') || (len == 1 && p[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 200 && !strncasecmp(w->answer.content_type, "text/event-stream", 17))
+            fprintf(stderr, "weft watch: watching %s (Ctrl-C to stop)\n", w->broker);
+    }
+    return len;
+}
+
 static size_t on_stream(char *p, size_t size, size_t n, void *arg) {
     watch_t *w = arg;
     size_t len = size * n;
@@ -1254,6 +1269,7 @@ int weft_cli_watch(int argc, char **argv) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (!(w.curl = curl_easy_init()))
         goto out;
+    w.broker = broker;
     weft_buf_printf(&url, "%s/brokers/%s/events", s.base, broker);
     if (earliest)
         weft_buf_puts(&url, "?since=earliest");
@@ -1280,8 +1296,8 @@ int weft_cli_watch(int argc, char **argv) {
     /* No whole-transfer limit: a stream runs until it ends. A silent one is broken. */
     curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, CLIENT_WATCH_SILENCE_S);
-    curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(cu, CURLOPT_HEADERDATA, &w.answer);
+    curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, on_stream_header);
+    curl_easy_setopt(cu, CURLOPT_HEADERDATA, &w);
     curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_stream);
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &w);
     curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
