@@ -28,14 +28,37 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <nettle/base64.h>
 
 #include "internal.h"
+
+/* A broker's counts, by name: they outlive configurations (weft_events_free frees
+ * them). Events, not requests: a batch of 3 counts 3. */
+typedef struct broker_stats {
+    struct broker_stats *next;
+    char name[WEFT_APP_MAX_NAME + 1];
+    atomic_uint_fast64_t ingested; /* accepted: durable, answered 202 */
+    atomic_uint_fast64_t rejected; /* refused: the events a refused request held if
+                                      known (it decoded), else 1 */
+} broker_stats_t;
+
+/* A trigger's counts, by broker and trigger name, carried across reloads. */
+typedef struct trigger_stats {
+    struct trigger_stats *next;
+    char broker[WEFT_APP_MAX_NAME + 1], name[WEFT_APP_MAX_NAME + 1];
+    atomic_uint_fast64_t delivered;     /* events its target answered with a 2xx */
+    atomic_uint_fast64_t retried;       /* attempts after the first, of every event */
+    atomic_uint_fast64_t failed;        /* events given up (logged) */
+    atomic_uint_fast64_t dead_lettered; /* events its dead-letter target took */
+    atomic_uint_fast64_t filtered_out;  /* events its filters did not pass */
+} trigger_stats_t;
 
 typedef struct broker {
     struct weft_events *ev;
     const weft_app_broker_t *def;
     weft_journal_stream_t *stream; /* its log: a stream of the app's journal */
+    broker_stats_t *stats;
 } broker_t;
 
 /* A target resolved: a URL, or a function of the app, as a destination of the
@@ -53,6 +76,7 @@ typedef struct trigger {
     const weft_app_trigger_t *def;
     char tag[160]; /* "broker wasm, trigger to-display", for the log */
     broker_t *broker;
+    trigger_stats_t *stats;
     weft_filter_t *filter;
     dest_t target;
     dest_t dead_letter;
@@ -80,9 +104,11 @@ struct weft_events {
     weft_delivery_t *delivery;
     pthread_t janitor;
     bool janitor_started;
-    pthread_mutex_t lock; /* janitor's sleep */
+    pthread_mutex_t lock; /* janitor's sleep; the lists of counts */
     pthread_cond_t cond;
     bool stopping;
+    broker_stats_t *broker_stats;
+    trigger_stats_t *trigger_stats;
 };
 
 /* One event on its way to a target or to the dead-letter target. */
@@ -98,11 +124,47 @@ typedef struct job {
 
 /* ---- Small pieces ------------------------------------------------------------------ */
 
+/* The counts of the broker called name, made on first use; with ev->lock. */
+static broker_stats_t *broker_stats(weft_events_t *ev, const char *name) {
+    broker_stats_t *s = ev->broker_stats;
+    while (s && strcmp(s->name, name))
+        s = s->next;
+    if (!s && (s = calloc(1, sizeof *s))) {
+        snprintf(s->name, sizeof s->name, "%s", name);
+        s->next = ev->broker_stats;
+        ev->broker_stats = s;
+    }
+    return s;
+}
+
+/* The counts of the trigger called name on broker, made on first use; with ev->lock. */
+static trigger_stats_t *trigger_stats(weft_events_t *ev, const char *broker, const char *name) {
+    trigger_stats_t *s = ev->trigger_stats;
+    while (s && (strcmp(s->broker, broker) || strcmp(s->name, name)))
+        s = s->next;
+    if (!s && (s = calloc(1, sizeof *s))) {
+        snprintf(s->broker, sizeof s->broker, "%s", broker);
+        snprintf(s->name, sizeof s->name, "%s", name);
+        s->next = ev->trigger_stats;
+        ev->trigger_stats = s;
+    }
+    return s;
+}
+
+static void count(atomic_uint_fast64_t *c, uint64_t n) {
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
 static broker_t *find_broker(weft_events_t *ev, const char *name) {
     for (size_t i = 0; i < ev->nbrokers; i++)
         if (!strcmp(ev->brokers[i].def->name, name))
             return &ev->brokers[i];
     return NULL;
+}
+
+weft_journal_stream_t *weft_events_stream(weft_events_t *ev, const char *name) {
+    broker_t *b = find_broker(ev, name);
+    return b ? b->stream : NULL;
 }
 
 /* A fresh event id: 128 random bits as a UUID (version 4). */
@@ -166,6 +228,7 @@ static weft_ce_header_t *borrow_headers(const weft_header_t *in, size_t n) {
 /* ---- Ingest ------------------------------------------------------------------------ */
 
 typedef struct ingest {
+    broker_stats_t *stats;
     weft_events_done_fn done;
     void *arg;
     size_t n;
@@ -188,6 +251,7 @@ static void ingest_free(ingest_t *in) {
 static void on_ingest_stored(void *arg, int rc, const weft_journal_ack_t *acks, size_t n,
                              const char *why) {
     ingest_t *in = arg;
+    count(rc ? &in->stats->rejected : &in->stats->ingested, in->n);
     if (rc)
         in->done(in->arg, 503, why && *why ? why : "the broker's log could not store the event");
     else
@@ -208,6 +272,7 @@ void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t
     weft_error_t err = {0};
     weft_ce_header_t *h = borrow_headers(headers, nheaders);
     if (!h) {
+        count(&b->stats->rejected, 1);
         done(arg, 503, "out of memory");
         return;
     }
@@ -216,6 +281,7 @@ void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t
     free(h);
     if (rc) {
         unsigned status = rc == WEFT_ELIMIT ? 413 : rc == WEFT_EUNSUPPORTED ? 415 : 400;
+        count(&b->stats->rejected, 1); /* how many it held is not known */
         done(arg, status, err.msg);
         return;
     }
@@ -230,9 +296,11 @@ void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t
         if (in)
             ingest_free(in);
         weft_ce_free_array(events, n);
+        count(&b->stats->rejected, n);
         done(arg, 503, "out of memory");
         return;
     }
+    in->stats = b->stats;
     in->done = done;
     in->arg = arg;
     in->n = n;
@@ -250,11 +318,13 @@ void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t
     weft_ce_free_array(events, n);
     if (rc) {
         ingest_free(in);
+        count(&b->stats->rejected, n);
         done(arg, 503, "out of memory");
         return;
     }
     if (weft_journal_append_async(b->stream, in->records, n, on_ingest_stored, in, &err)) {
         ingest_free(in);
+        count(&b->stats->rejected, n);
         done(arg, 503, err.msg); /* the log is full or closing: the client tries again */
     }
 }
@@ -299,6 +369,7 @@ static int engine_headers(const weft_ce_http_msg_t *msg, weft_header_t **out) {
 
 /* Logs an event given up, with everything needed to find it. */
 static void give_up(job_t *j, const char *why) {
+    count(&j->t->stats->failed, 1);
     weft_log("%s: event id '%s' (source '%s') given up: %s", j->t->tag, weft_ce_get(&j->ev, "id"),
              weft_ce_get(&j->ev, "source"), why);
 }
@@ -471,6 +542,8 @@ static void on_delivered(void *arg, const weft_delivery_outcome_t *out) {
         job_free(j);
         return;
     }
+    if (out->attempts > 1)
+        count(&t->stats->retried, out->attempts - 1);
     char why[WEFT_ERROR_MAX + 128];
     if (out->result == WEFT_DELIVERY_FAILED)
         snprintf(why, sizeof why, "%s: %s after %u attempt%s", out->dest,
@@ -481,6 +554,8 @@ static void on_delivered(void *arg, const weft_delivery_outcome_t *out) {
             char also[sizeof why + 64];
             snprintf(also, sizeof also, "its dead-letter target failed too (%s)", why);
             give_up(j, also);
+        } else {
+            count(&t->stats->dead_lettered, 1);
         }
         finish(t, j->seq);
         job_free(j);
@@ -490,6 +565,7 @@ static void on_delivered(void *arg, const weft_delivery_outcome_t *out) {
         fail_job(j, why, out->status, out->body, out->body_len);
         return;
     }
+    count(&t->stats->delivered, 1);
     /* A 2xx: a reply when the answer carries an event (a 202 never does). */
     weft_ce_header_t *h = out->status == 202 ? NULL : borrow_headers(out->headers, out->nheaders);
     if (h && weft_ce_http_has_event(h, out->nheaders)) {
@@ -540,6 +616,7 @@ static void dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len
         return;
     }
     if (!weft_filter_match(t->filter, &j->ev, t->tag)) {
+        count(&t->stats->filtered_out, 1);
         finish(t, seq);
         job_free(j);
         return;
@@ -749,6 +826,11 @@ static int trigger_init(weft_events_t *ev, trigger_t *t, const weft_app_trigger_
     pthread_cond_init(&t->cond, NULL);
     t->broker = &ev->brokers[def->broker];
     snprintf(t->tag, sizeof t->tag, "broker %s, trigger %s", t->broker->def->name, def->name);
+    pthread_mutex_lock(&ev->lock);
+    t->stats = trigger_stats(ev, t->broker->def->name, def->name);
+    pthread_mutex_unlock(&ev->lock);
+    if (!t->stats)
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     int rc = weft_filter_compile(app, def->filters, def->nfilters, &t->filter, err);
     if (!rc)
         rc = resolve_dest(ev, &def->target, &t->target, err);
@@ -810,6 +892,13 @@ int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, wef
         b->def = &app->brokers[i];
         if ((rc = weft_journal_stream(ev->journal, b->def->name, &b->stream, err)))
             goto fail;
+        pthread_mutex_lock(&ev->lock);
+        b->stats = broker_stats(ev, b->def->name);
+        pthread_mutex_unlock(&ev->lock);
+        if (!b->stats) {
+            rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+            goto fail;
+        }
     }
     if ((rc = weft_delivery_start(NULL, &ev->delivery, err)))
         goto fail;
@@ -883,9 +972,120 @@ void weft_events_free(weft_events_t *ev) {
         pthread_cond_destroy(&ev->triggers[i].cond);
     }
     weft_journal_close(ev->journal);
+    while (ev->broker_stats) {
+        broker_stats_t *next = ev->broker_stats->next;
+        free(ev->broker_stats);
+        ev->broker_stats = next;
+    }
+    while (ev->trigger_stats) {
+        trigger_stats_t *next = ev->trigger_stats->next;
+        free(ev->trigger_stats);
+        ev->trigger_stats = next;
+    }
     free(ev->triggers);
     free(ev->brokers);
     pthread_mutex_destroy(&ev->lock);
     pthread_cond_destroy(&ev->cond);
     free(ev);
+}
+
+/* ---- Describe ------------------------------------------------------------------------ */
+
+static json_t *json_u64(uint64_t n) {
+    return json_integer(n > INT64_MAX ? INT64_MAX : (json_int_t)n);
+}
+
+static json_t *json_counter(atomic_uint_fast64_t *c) {
+    return json_u64(atomic_load_explicit(c, memory_order_relaxed));
+}
+
+/* What a trigger's target or dead letter names: a [[target]]'s name or a [[function]]'s;
+ * JSON null for none. */
+static json_t *ref_json(const weft_app_t *app, const weft_app_ref_t *ref) {
+    switch (ref->kind) {
+    case WEFT_APP_REF_TARGET:
+        return json_string(app->targets[ref->index].name);
+    case WEFT_APP_REF_FUNCTION:
+        return json_string(app->functions[ref->index].name);
+    default:
+        return json_null();
+    }
+}
+
+/* A trigger's position: where it is when it runs, else the one saved. */
+static uint64_t trigger_position(trigger_t *t) {
+    uint64_t pos = 0;
+    pthread_mutex_lock(&t->lock);
+    pos = t->pos;
+    pthread_mutex_unlock(&t->lock);
+    return pos;
+}
+
+static json_t *describe_broker(broker_t *b) {
+    uint64_t first = 0, last = 0;
+    weft_error_t err = {0};
+    if (weft_journal_bounds(b->stream, &first, &last, &err))
+        weft_log("broker %s: describe: %s", b->def->name, err.msg);
+    uint64_t latest = weft_journal_latest(b->stream);
+    return json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", b->def->name, "stored",
+                     json_u64(first ? last - first + 1 : 0), "latest", json_u64(latest), "ingested",
+                     json_counter(&b->stats->ingested), "rejected",
+                     json_counter(&b->stats->rejected));
+}
+
+static json_t *describe_trigger(const weft_app_t *app, trigger_t *t) {
+    const weft_app_trigger_t *def = t->def;
+    json_t *filter = json_null();
+    if (def->nfilters) {
+        weft_buf_t text = {0};
+        if (weft_filter_toml(def->filters, def->nfilters, &text)) {
+            weft_buf_free(&text);
+            return NULL;
+        }
+        filter = json_stringn((const char *)text.data, text.len);
+        weft_buf_free(&text);
+    }
+    uint64_t pos = trigger_position(t), latest = weft_journal_latest(t->broker->stream);
+    trigger_stats_t *st = t->stats;
+    return json_pack(
+        "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", def->name, "broker",
+        t->broker->def->name, "filter", filter, "target", ref_json(app, &def->target),
+        "dead_letter", ref_json(app, &def->delivery.dead_letter), "position", json_u64(pos), "lag",
+        json_u64(latest > pos ? latest - pos : 0), "delivered", json_counter(&st->delivered),
+        "retried", json_counter(&st->retried), "failed", json_counter(&st->failed), "dead_lettered",
+        json_counter(&st->dead_lettered), "filtered_out", json_counter(&st->filtered_out));
+}
+
+static json_t *describe_target(const weft_app_t *app, const weft_app_target_t *tg) {
+    if (tg->url)
+        return json_pack("{s:s, s:s, s:s}", "name", tg->name, "url", tg->url, "mode",
+                         tg->mode == WEFT_APP_MODE_STRUCTURED ? "structured" : "binary");
+    return json_pack("{s:s, s:s}", "name", tg->name, "function", app->functions[tg->function].name);
+}
+
+/* The JSON of events.h, for brokers[0..nb) and triggers[0..nt) of app. */
+static int describe(const weft_app_t *app, broker_t *brokers, size_t nb, trigger_t *triggers,
+                    size_t nt, weft_buf_t *out, weft_error_t *err) {
+    json_t *root = json_object(), *jb = json_array(), *jt = json_array(), *jg = json_array();
+    bool ok = root && jb && jt && jg;
+    for (size_t i = 0; ok && i < nb; i++)
+        ok = !json_array_append_new(jb, describe_broker(&brokers[i]));
+    for (size_t i = 0; ok && i < nt; i++)
+        ok = !json_array_append_new(jt, describe_trigger(app, &triggers[i]));
+    for (size_t i = 0; ok && app && i < app->ntargets; i++)
+        ok = !json_array_append_new(jg, describe_target(app, &app->targets[i]));
+    ok = ok && !json_object_set(root, "brokers", jb) && !json_object_set(root, "triggers", jt) &&
+         !json_object_set(root, "targets", jg);
+    char *text = ok ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(jb);
+    json_decref(jt);
+    json_decref(jg);
+    json_decref(root);
+    int rc = text ? weft_buf_puts(out, text) : WEFT_ENOMEM;
+    free(text);
+    return rc ? weft_error_set(err, WEFT_ENOMEM, "out of memory") : 0;
+}
+
+int weft_events_describe(weft_events_t *ev, weft_buf_t *out, weft_error_t *err) {
+    return describe(ev->cfg.app, ev->brokers, ev->nbrokers, ev->triggers, ev->ntriggers, out, err);
 }

@@ -102,9 +102,12 @@ typedef struct weft_events_tail_opts {
 } weft_events_tail_opts_t;
 
 /* Opens a tail of a broker's log. WEFT_ENOTFOUND: no such broker in the running
- * configuration; WEFT_EINVAL: the filter does not parse (the message says where). The
- * tail lives on when a reload removes its broker (it reads nothing new then). Close
- * every tail before weft_events_free. */
+ * configuration; WEFT_EINVAL: the filter does not parse, or calls a function CESQL does
+ * not have (the message says where). The tail reads the broker's log, not the broker:
+ * it lives on when a reload removes its broker (it reads nothing new then, unless a
+ * later configuration brings a broker of that name back, whose events it reads). A
+ * tail's position is its own: it holds nothing back from retention, and what retention
+ * deleted before it was read is skipped. Close every tail before weft_events_free. */
 int weft_events_tail_open(weft_events_t *ev, const weft_events_tail_opts_t *opts,
                           weft_events_tail_t **out, weft_error_t *err);
 
@@ -134,7 +137,15 @@ void weft_events_tail_close(weft_events_tail_t *t);
  *    "targets":  [{"name", "url" and "mode" ("binary" / "structured"), or
  *                  "function"}]}
  * Targets are the [[target]]s; a trigger's target or dead letter that names a
- * [[function]] directly is that function's name. */
+ * [[function]] directly is that function's name.
+ * Position: where the running trigger is, the events at or below it finished; counts:
+ * "delivered" events its target answered with a 2xx, "retried" attempts after the first
+ * of each event, "failed" events given up (each logged: the target failed with no dead
+ * letter, or the dead letter failed too, or a reply could not be stored), "dead_lettered"
+ * events its dead-letter target took, "filtered_out" events its filters did not pass;
+ * "ingested" and "rejected" count events, not requests: a refused request counts the
+ * events it held when they decoded, else 1; a request for a broker that is not counts
+ * nowhere; "stored" is what retention has not deleted yet. */
 int weft_events_describe(weft_events_t *ev, weft_buf_t *out, weft_error_t *err);
 
 /* Starts the triggers: delivery of what the logs hold past each trigger's position. */

@@ -149,3 +149,110 @@ void weft_filter_free(weft_filter_t *f) {
     weft_cesql_free(f->expr);
     free(f);
 }
+
+/* ---- Back to weft.toml ------------------------------------------------------------- */
+
+/* s as a TOML basic string: quotes and backslashes escaped, control characters as
+ * \b \t \n \f \r or \uXXXX (TOML allows none of them, nor DEL, raw). */
+static int toml_string(const char *s, weft_buf_t *out) {
+    int rc = weft_buf_puts(out, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
+        switch (*p) {
+        case '"':
+            rc = weft_buf_puts(out, "\\\"");
+            break;
+        case '\\':
+            rc = weft_buf_puts(out, "\\\\");
+            break;
+        case '\b':
+            rc = weft_buf_puts(out, "\\b");
+            break;
+        case '\t':
+            rc = weft_buf_puts(out, "\\t");
+            break;
+        case '\n':
+            rc = weft_buf_puts(out, "\\n");
+            break;
+        case '\f':
+            rc = weft_buf_puts(out, "\\f");
+            break;
+        case '\r':
+            rc = weft_buf_puts(out, "\\r");
+            break;
+        default:
+            rc = *p < 0x20 || *p == 0x7f ? weft_buf_printf(out, "\\u%04X", *p)
+                                         : weft_buf_append(out, p, 1);
+        }
+    }
+    return rc ? rc : weft_buf_puts(out, "\"");
+}
+
+static const char *dialect(weft_app_filter_kind_t kind) {
+    switch (kind) {
+    case WEFT_APP_FILTER_EXACT:
+        return "exact";
+    case WEFT_APP_FILTER_PREFIX:
+        return "prefix";
+    case WEFT_APP_FILTER_SUFFIX:
+        return "suffix";
+    case WEFT_APP_FILTER_ALL:
+        return "all";
+    case WEFT_APP_FILTER_ANY:
+        return "any";
+    case WEFT_APP_FILTER_NOT:
+        return "not";
+    case WEFT_APP_FILTER_CESQL:
+        return "cesql";
+    }
+    return "?";
+}
+
+static int toml_filter(const weft_app_filter_t *f, weft_buf_t *out) {
+    int rc = weft_buf_printf(out, "{ %s = ", dialect(f->kind));
+    switch (f->kind) {
+    case WEFT_APP_FILTER_EXACT:
+    case WEFT_APP_FILTER_PREFIX:
+    case WEFT_APP_FILTER_SUFFIX:
+        /* The attribute is [a-z0-9]{1,20}: a bare key. */
+        if (!rc)
+            rc = weft_buf_printf(out, "{ %s = ", f->attribute);
+        if (!rc)
+            rc = toml_string(f->value, out);
+        if (!rc)
+            rc = weft_buf_puts(out, " }");
+        break;
+    case WEFT_APP_FILTER_ALL:
+    case WEFT_APP_FILTER_ANY:
+        if (!rc)
+            rc = weft_buf_puts(out, "[");
+        for (size_t i = 0; !rc && i < f->nchildren; i++) {
+            if (i)
+                rc = weft_buf_puts(out, ", ");
+            if (!rc)
+                rc = toml_filter(&f->children[i], out);
+        }
+        if (!rc)
+            rc = weft_buf_puts(out, "]");
+        break;
+    case WEFT_APP_FILTER_NOT:
+        if (!rc && f->nchildren == 1)
+            rc = toml_filter(&f->children[0], out);
+        break;
+    case WEFT_APP_FILTER_CESQL:
+        if (!rc)
+            rc = toml_string(f->value, out);
+        break;
+    }
+    return rc ? rc : weft_buf_puts(out, " }");
+}
+
+int weft_filter_toml(const weft_app_filter_t *filters, size_t n, weft_buf_t *out) {
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i)
+            rc = weft_buf_puts(out, ", ");
+        if (!rc)
+            rc = toml_filter(&filters[i], out);
+    }
+    return rc;
+}

@@ -31,6 +31,15 @@
 /* The longest response body kept in knativeerrordata (base64 characters). */
 #define WEFT_EVENTS_ERRORDATA_MAX 1024
 
+/* A tail's read: at most this many records, and no more once this many bytes are read
+ * (at least one record). */
+#define WEFT_EVENTS_TAIL_PAGE 1024
+#define WEFT_EVENTS_TAIL_PAGE_BYTES (4u << 20)
+
+/* The journal stream of the broker called name in the running configuration (alive
+ * until weft_events_free), or NULL when it has no such broker (broker.c). */
+weft_journal_stream_t *weft_events_stream(weft_events_t *ev, const char *name);
+
 /* ---- Filters (filter.c) ------------------------------------------------------------ */
 
 typedef struct weft_filter weft_filter_t;
@@ -43,5 +52,8 @@ int weft_filter_compile(const weft_app_t *app, const weft_app_filter_t *filters,
  * the first such error of a filter is logged (tag names the trigger). */
 bool weft_filter_match(weft_filter_t *f, const weft_ce_t *ev, const char *tag);
 void weft_filter_free(weft_filter_t *f);
+/* Appends filters[0..n) as weft.toml writes them, joined by ", " ("{ exact = { type =
+ * \"a\" } }, { cesql = \"source LIKE 'x%'\" }"), strings as TOML basic strings. */
+int weft_filter_toml(const weft_app_filter_t *filters, size_t n, weft_buf_t *out);
 
 #endif

@@ -4,6 +4,12 @@
  * compiled and loaded, every entry point a route names is checked to exist, and each
  * module's _routes export (WAGI's dynamic routes) is run once. A request then only
  * instantiates.
+ *
+ * What one app makes (its functions, handlers and router) is a site, shared by
+ * reference count: the gateway holds the site it routes by, each I/O thread holds the
+ * one it saw last, and each request that leaves its I/O thread holds the one that
+ * routed it. weft_gateway_swap replaces the gateway's; the old site is freed by its
+ * last holder.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,43 +21,46 @@
 /* Bound on the _routes output of one module. */
 #define WEFT_GATEWAY_MAX_ROUTES_OUTPUT (1u << 20)
 
-static handler_t *new_handler(weft_gateway_t *gw, function_t *fn, const char *entry) {
+static handler_t *new_handler(weft_gateway_site_t *site, handler_kind_t kind, function_t *fn,
+                              const char *entry) {
     handler_t *h = calloc(1, sizeof *h);
     if (!h || !(h->entrypoint = strdup(entry))) {
         free(h);
         return NULL;
     }
+    h->kind = kind;
     h->fn = fn;
-    h->next = gw->handlers;
-    gw->handlers = h;
+    h->next = site->handlers;
+    site->handlers = h;
     return h;
 }
 
-/* Adds a route unless it is /healthz, which the gateway always answers itself. */
-static int add_route(weft_gateway_t *gw, const char *pattern, function_t *fn, const char *entry,
-                     weft_error_t *err) {
-    if (!strcmp(pattern, "/healthz")) {
-        weft_log("%s: route /healthz is served by weft itself; the declaration is ignored",
-                 gw->app->path);
+/* Adds a route unless it is /healthz or /_weft/describe, which the gateway always
+ * answers itself. */
+static int add_route(weft_gateway_site_t *site, const char *pattern, function_t *fn,
+                     const char *entry, weft_error_t *err) {
+    if (!strcmp(pattern, "/healthz") || !strcmp(pattern, WEFT_GATEWAY_DESCRIBE_PATH)) {
+        weft_log("%s: route %s is served by weft itself; the declaration is ignored",
+                 site->app->path, pattern);
         return 0;
     }
     int rc = weft_function_entry_check(fn->fn, entry, err);
     if (rc) {
-        weft_error_prefix(err, "%s: route %s", gw->app->path, pattern);
+        weft_error_prefix(err, "%s: route %s", site->app->path, pattern);
         return rc;
     }
-    handler_t *h = new_handler(gw, fn, entry);
+    handler_t *h = new_handler(site, HANDLER_FUNCTION, fn, entry);
     if (!h)
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    rc = weft_router_add(gw->router, pattern, h, err);
+    rc = weft_router_add(site->router, pattern, h, err);
     if (rc)
-        weft_error_prefix(err, "%s", gw->app->path);
+        weft_error_prefix(err, "%s", site->app->path);
     return rc;
 }
 
 /* Runs the module's _routes export, if it has one, and adds a route per output line
  * "<route> <entrypoint>", joined to each route the function is declared on. */
-static int add_dynamic_routes(weft_gateway_t *gw, function_t *fn, weft_error_t *err) {
+static int add_dynamic_routes(weft_gateway_site_t *site, function_t *fn, weft_error_t *err) {
     if (!weft_function_has_entry(fn->fn, "_routes"))
         return 0;
     char tag[300];
@@ -80,22 +89,22 @@ static int add_dynamic_routes(weft_gateway_t *gw, function_t *fn, weft_error_t *
                                 fn->def->wasm, line);
             break;
         }
-        for (size_t i = 0; i < gw->app->nroutes && !rc; i++) {
-            const weft_app_route_t *r = &gw->app->routes[i];
-            if (&gw->fns[r->function] != fn)
+        for (size_t i = 0; i < site->app->nroutes && !rc; i++) {
+            const weft_app_route_t *r = &site->app->routes[i];
+            if (&site->fns[r->function] != fn)
                 continue;
             char joined[4096];
             if (weft_route_join(r->path, sub, joined, sizeof joined))
                 rc = weft_error_set(err, WEFT_EINVAL, "%s: _routes: route too long", fn->def->wasm);
             else
-                rc = add_route(gw, joined, fn, entry, err);
+                rc = add_route(site, joined, fn, entry, err);
         }
     }
     weft_response_free(&resp);
     return rc;
 }
 
-static int load_function(weft_gateway_t *gw, function_t *fn, const weft_app_function_t *def,
+static int load_function(const weft_gateway_t *gw, function_t *fn, const weft_app_function_t *def,
                          weft_error_t *err) {
     fn->def = def;
     weft_function_opts_t opts = {.env = gw->cfg.env,
@@ -134,6 +143,68 @@ static void set_defaults(weft_gateway_config_t *cfg) {
     /* max_connections: weft_gateway_start, which knows the descriptor limit. */
 }
 
+static void site_free(weft_gateway_site_t *site) {
+    for (size_t i = 0; i < site->nfns; i++)
+        weft_function_release(site->fns[i].fn);
+    free(site->fns);
+    while (site->handlers) {
+        handler_t *h = site->handlers;
+        site->handlers = h->next;
+        free(h->entrypoint);
+        free(h);
+    }
+    weft_router_free(site->router);
+    weft_app_free(site->owned);
+    free(site);
+}
+
+/* A site for app (borrowed), held once by the caller. */
+static int site_build(weft_gateway_t *gw, const weft_app_t *app, weft_gateway_site_t **out,
+                      weft_error_t *err) {
+    *out = NULL;
+    weft_gateway_site_t *site = calloc(1, sizeof *site);
+    if (!site)
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    atomic_init(&site->refs, 1);
+    site->gw = gw;
+    site->app = app;
+    site->health.kind = HANDLER_HEALTH;
+    site->describe.kind = HANDLER_DESCRIBE;
+    int rc = weft_router_new(&site->router);
+    if (rc) {
+        rc = weft_error_set(err, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = weft_router_add(site->router, "/healthz", &site->health, err)) ||
+        (rc = weft_router_add(site->router, WEFT_GATEWAY_DESCRIBE_PATH, &site->describe, err)))
+        goto fail;
+    site->fns = calloc(app->nfunctions ? app->nfunctions : 1, sizeof *site->fns);
+    if (!site->fns) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        site->nfns++;
+        if ((rc = load_function(gw, &site->fns[i], &app->functions[i], err)))
+            goto fail;
+    }
+    for (size_t i = 0; i < app->nroutes; i++) {
+        const weft_app_route_t *r = &app->routes[i];
+        function_t *fn = &site->fns[r->function];
+        if ((rc = add_route(site, r->path, fn, r->entrypoint ? r->entrypoint : fn->def->entrypoint,
+                            err)))
+            goto fail;
+    }
+    for (size_t i = 0; i < site->nfns; i++)
+        if ((rc = add_dynamic_routes(site, &site->fns[i], err)))
+            goto fail;
+    *out = site;
+    return 0;
+fail:
+    site_free(site);
+    return rc;
+}
+
 int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
                         weft_gateway_t **out, weft_error_t *err) {
     *out = NULL;
@@ -142,7 +213,6 @@ int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
     weft_gateway_t *gw = calloc(1, sizeof *gw);
     if (!gw)
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    gw->app = app;
     gw->cfg = *cfg;
     gw->listen_fd = -1;
     gw->max_body = cfg->max_body ? cfg->max_body : WEFT_APP_DEFAULT_MAX_BODY;
@@ -159,77 +229,115 @@ int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
     atomic_init(&gw->next_id, 1);
     atomic_init(&gw->in_flight, 0);
     atomic_init(&gw->stopping, false);
-    int rc = weft_router_new(&gw->router);
+    atomic_init(&gw->site, NULL);
+    pthread_mutex_init(&gw->site_lock, NULL);
+    weft_gateway_site_t *site;
+    int rc = site_build(gw, app, &site, err);
     if (rc) {
-        rc = weft_error_set(err, rc, "out of memory");
-        goto fail;
+        weft_gateway_free(gw);
+        return rc;
     }
-    if ((rc = weft_router_add(gw->router, "/healthz", &gw->health, err)))
-        goto fail;
-    gw->fns = calloc(app->nfunctions ? app->nfunctions : 1, sizeof *gw->fns);
-    if (!gw->fns) {
-        rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < app->nfunctions; i++) {
-        gw->nfns++;
-        if ((rc = load_function(gw, &gw->fns[i], &app->functions[i], err)))
-            goto fail;
-    }
-    for (size_t i = 0; i < app->nroutes; i++) {
-        const weft_app_route_t *r = &app->routes[i];
-        function_t *fn = &gw->fns[r->function];
-        if ((rc = add_route(gw, r->path, fn, r->entrypoint ? r->entrypoint : fn->def->entrypoint,
-                            err)))
-            goto fail;
-    }
-    for (size_t i = 0; i < gw->nfns; i++)
-        if ((rc = add_dynamic_routes(gw, &gw->fns[i], err)))
-            goto fail;
+    atomic_store(&gw->site, site);
     *out = gw;
     return 0;
-fail:
-    weft_gateway_free(gw);
+}
+
+int weft_gateway_site_create(weft_gateway_t *gw, weft_app_t *app, weft_gateway_site_t **out,
+                             weft_error_t *err) {
+    int rc = site_build(gw, app, out, err);
+    if (!rc)
+        (*out)->owned = app;
     return rc;
 }
 
-weft_function_t *weft_gateway_function(weft_gateway_t *gw, const char *name) {
-    for (size_t i = 0; i < gw->nfns; i++)
-        if (!strcmp(gw->fns[i].def->name, name))
-            return gw->fns[i].fn;
+weft_function_t *weft_gateway_site_function(weft_gateway_site_t *site, const char *name) {
+    for (size_t i = 0; i < site->nfns; i++)
+        if (!strcmp(site->fns[i].def->name, name))
+            return site->fns[i].fn;
     return NULL;
 }
 
-int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t *err) {
-    gw->events = ev;
-    for (size_t i = 0; i < gw->app->nbrokers; i++) {
-        const char *name = gw->app->brokers[i].name;
+void weft_gateway_site_retain(weft_gateway_site_t *site) {
+    atomic_fetch_add_explicit(&site->refs, 1, memory_order_relaxed);
+}
+
+void weft_gateway_site_release(weft_gateway_site_t *site) {
+    if (site && atomic_fetch_sub_explicit(&site->refs, 1, memory_order_acq_rel) == 1)
+        site_free(site);
+}
+
+weft_gateway_site_t *weft_gateway_site(weft_gateway_t *gw) {
+    return atomic_load(&gw->site);
+}
+
+weft_gateway_site_t *weft_gateway_site_acquire(weft_gateway_t *gw) {
+    pthread_mutex_lock(&gw->site_lock);
+    weft_gateway_site_t *site = atomic_load(&gw->site);
+    weft_gateway_site_retain(site);
+    pthread_mutex_unlock(&gw->site_lock);
+    return site;
+}
+
+void weft_gateway_swap(weft_gateway_t *gw, weft_gateway_site_t *site) {
+    pthread_mutex_lock(&gw->site_lock);
+    weft_gateway_site_t *old = atomic_load(&gw->site);
+    atomic_store(&gw->site, site);
+    pthread_mutex_unlock(&gw->site_lock);
+    /* The I/O threads move to it (and end the streams of brokers it lacks) now rather
+     * than at their next request. */
+    weft_gateway_wake_io(gw);
+    weft_gateway_site_release(old);
+}
+
+weft_function_t *weft_gateway_function(weft_gateway_t *gw, const char *name) {
+    return weft_gateway_site_function(weft_gateway_site(gw), name);
+}
+
+int weft_gateway_site_add_brokers(weft_gateway_site_t *site, weft_events_t *ev, weft_error_t *err) {
+    site->events = ev;
+    for (size_t i = 0; i < site->app->nbrokers; i++) {
+        const char *name = site->app->brokers[i].name;
         char pattern[512];
-        snprintf(pattern, sizeof pattern, "/brokers/%s", name);
-        handler_t *h = new_handler(gw, NULL, "");
-        if (!h)
-            return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-        h->broker = name;
-        int rc = weft_router_add(gw->router, pattern, h, err);
-        if (rc) {
-            weft_error_prefix(err, "%s: [[broker]] '%s'", gw->app->path, name);
-            return rc;
+        for (int events = 0; events < 2; events++) {
+            snprintf(pattern, sizeof pattern, "/brokers/%s%s", name, events ? "/events" : "");
+            handler_t *h = new_handler(site, events ? HANDLER_EVENTS : HANDLER_BROKER, NULL,
+                                       events ? "(events)" : "(broker)");
+            if (!h)
+                return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+            h->broker = name;
+            int rc = weft_router_add(site->router, pattern, h, err);
+            if (rc) {
+                weft_error_prefix(err, "%s: [[broker]] '%s'", site->app->path, name);
+                return rc;
+            }
         }
     }
     return 0;
+}
+
+int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t *err) {
+    return weft_gateway_site_add_brokers(weft_gateway_site(gw), ev, err);
 }
 
 void weft_gateway_each_route(const weft_gateway_t *gw,
                              void (*fn)(void *arg, const char *pattern, const char *function,
                                         const char *entrypoint),
                              void *arg) {
-    for (size_t i = 0; i < weft_router_count(gw->router); i++) {
-        const weft_route_t *r = weft_router_at(gw->router, i);
+    const weft_gateway_site_t *site = atomic_load(&gw->site);
+    for (size_t i = 0; i < weft_router_count(site->router); i++) {
+        const weft_route_t *r = weft_router_at(site->router, i);
         const handler_t *h = r->target;
-        fn(arg, r->pattern, h->fn ? h->fn->def->name : h->broker,
-           h->fn       ? h->entrypoint
-           : h->broker ? "(broker)"
-                       : NULL);
+        switch (h->kind) {
+        case HANDLER_FUNCTION:
+            fn(arg, r->pattern, h->fn->def->name, h->entrypoint);
+            break;
+        case HANDLER_BROKER:
+        case HANDLER_EVENTS:
+            fn(arg, r->pattern, h->broker, h->entrypoint);
+            break;
+        default:
+            fn(arg, r->pattern, NULL, NULL);
+        }
     }
 }
 
@@ -237,16 +345,8 @@ void weft_gateway_free(weft_gateway_t *gw) {
     if (!gw)
         return;
     weft_gateway_server_free(gw);
-    for (size_t i = 0; i < gw->nfns; i++)
-        weft_function_release(gw->fns[i].fn);
-    free(gw->fns);
-    while (gw->handlers) {
-        handler_t *h = gw->handlers;
-        gw->handlers = h->next;
-        free(h->entrypoint);
-        free(h);
-    }
-    weft_router_free(gw->router);
+    weft_gateway_site_release(atomic_load(&gw->site));
+    pthread_mutex_destroy(&gw->site_lock);
     if (gw->listen_fd >= 0)
         close(gw->listen_fd);
     free(gw);

@@ -28,13 +28,38 @@ typedef struct function {
     atomic_uint_fast64_t inline_after_ns;
 } function_t;
 
-/* What a route serves: a function's entry point, a broker's ingest, or a built-in. */
+/* What a route serves. */
+typedef enum handler_kind {
+    HANDLER_FUNCTION, /* a function's entry point */
+    HANDLER_HEALTH,   /* /healthz */
+    HANDLER_DESCRIBE, /* GET /_weft/describe */
+    HANDLER_BROKER,   /* /brokers/<broker>: POST ingest, GET the live page */
+    HANDLER_EVENTS,   /* GET /brokers/<broker>/events: Server-Sent Events */
+} handler_kind_t;
+
 typedef struct handler {
-    function_t *fn;     /* NULL: /healthz, or a broker */
-    const char *broker; /* POST /brokers/<broker>: the events layer's; borrowed */
+    handler_kind_t kind;
+    function_t *fn;     /* HANDLER_FUNCTION */
+    const char *broker; /* HANDLER_BROKER, HANDLER_EVENTS: the app's name; borrowed */
     char *entrypoint;
-    struct handler *next; /* every handler, for freeing */
+    struct handler *next; /* every handler of the site, for freeing */
 } handler_t;
+
+/* A configuration served (gateway.h): an app's functions loaded and its routes. Never
+ * changed once it serves (weft_gateway_swap), so any thread may read it while it holds
+ * it. */
+struct weft_gateway_site {
+    atomic_uint refs;
+    struct weft_gateway *gw;
+    const weft_app_t *app;
+    weft_app_t *owned; /* app, when the site frees it */
+    function_t *fns;
+    size_t nfns;
+    handler_t *handlers;
+    handler_t health, describe;
+    weft_events_t *events; /* the brokers' (weft_gateway_site_add_brokers); NULL: none */
+    weft_router_t *router;
+};
 
 /* One request handed to a worker: made by the I/O thread that read it (with copies of
  * what the guest gets of it, so that the worker never touches h2o's request), run by
@@ -43,6 +68,7 @@ typedef struct handler {
 typedef struct request {
     h2o_multithread_message_t msg; /* first: the I/O thread's queue links these */
     struct weft_gateway *gw;
+    weft_gateway_site_t *site; /* held: the site that routed it (route points into it) */
     struct io_thread *io;      /* the thread that owns req */
     h2o_req_t *req;            /* NULL once h2o has disposed of it (the client left) */
     struct request **req_link; /* in req's memory pool, pointing back here */
@@ -59,10 +85,11 @@ typedef struct request {
     /* The answer, set by the worker. */
     weft_response_t resp;
     bool retried; /* its run on the I/O thread was cut short */
-    /* An event ingest (handler->broker): the events layer's answer. */
-    bool ingest;
-    unsigned ingest_status;
-    char *ingest_body;
+    /* Not a guest's: an event ingest (HANDLER_BROKER) or the description
+     * (HANDLER_DESCRIBE), answered with status and text (owned). */
+    handler_kind_t kind;
+    unsigned status;
+    char *text;
     struct request *next; /* in the pool's queue */
     uint64_t queued_ns;   /* when it was queued there */
 } request_t;
@@ -89,6 +116,7 @@ typedef struct conn_entry {
     char *answer;           /* a refusal being written (owned) */
     bool answer_sent;       /* it is written */
     bool peer_gone;         /* the client closed before that */
+    struct sse *sse;        /* the stream an HTTP/1 connection serves (sse.c), or NULL */
 } conn_entry_t;
 
 /* An I/O thread: an h2o event loop serving connections, answering routes without a
@@ -115,6 +143,14 @@ typedef struct io_thread {
     h2o_linklist_t wait_idle;     /* kept alive, nothing sent yet: idle_timeout */
     h2o_linklist_t wait_linger;   /* refused, draining: WEFT_GUARD_LINGER_MS */
     h2o_linklist_t guard_pending; /* answered, to guard again before the next loop turn */
+    /* The site this thread routes by (held), until it sees gw->site change (io_site). A
+     * request answered on the thread is covered by this hold; one that leaves the
+     * thread (to a worker, to the events layer) holds its site itself. */
+    weft_gateway_site_t *site;
+    /* Server-Sent Events streams (sse.c). */
+    h2o_linklist_t streams;             /* the open ones */
+    h2o_multithread_receiver_t sse_rcv; /* streams whose tail has more */
+    h2o_timeout_t keepalive;            /* WEFT_GATEWAY_SSE_KEEPALIVE_S */
 } io_thread_t;
 
 /* A pool of threads that run guests (pool.c). */
@@ -142,15 +178,13 @@ typedef struct pool {
 } pool_t;
 
 struct weft_gateway {
-    const weft_app_t *app;
     weft_gateway_config_t cfg;
     uint64_t max_body;
-    function_t *fns;
-    size_t nfns;
-    handler_t *handlers;
-    handler_t health;
-    weft_events_t *events; /* the brokers' (weft_gateway_add_brokers); NULL: none */
-    weft_router_t *router;
+    /* The site new requests are routed by (gw holds it). Read without the lock only to
+     * compare it with a site one holds; taken (and changed) under site_lock, so that a
+     * swap cannot free it between the load and the retain. */
+    _Atomic(weft_gateway_site_t *) site;
+    pthread_mutex_t site_lock;
     io_thread_t *io; /* nio of them */
     size_t nio;
     pthread_mutex_t ready_lock; /* I/O threads say when their loop is set up */
@@ -175,6 +209,36 @@ struct weft_gateway {
 static inline io_thread_t *weft_gateway_io_of(h2o_context_t *ctx) {
     return H2O_STRUCT_FROM_MEMBER(io_thread_t, ctx, ctx);
 }
+
+/* The path of the gateway's description (gateway.h). */
+#define WEFT_GATEWAY_DESCRIBE_PATH "/_weft/describe"
+
+/* ---- Server-Sent Events (sse.c) ------------------------------------------------------ */
+
+/* Sets up the thread's streams (its loop and queue exist). */
+void weft_sse_init(io_thread_t *io);
+/* GET /brokers/<broker>/events on site: 0 when the stream runs; otherwise the status to
+ * answer, with why. */
+unsigned weft_sse_open(io_thread_t *io, h2o_req_t *req, weft_gateway_site_t *site,
+                       const char *broker, char *why, size_t why_cap);
+/* The thread's site changed: the streams of brokers it lacks end. */
+void weft_sse_site_changed(io_thread_t *io);
+/* The server stops: every stream of the thread ends. */
+void weft_sse_stop(io_thread_t *io);
+/* Before the thread's queue is destroyed. */
+void weft_sse_dispose(io_thread_t *io);
+
+/* GET /_weft/describe's JSON for site (describe.c); *out freed with free(). */
+int weft_gateway_describe(weft_gateway_site_t *site, char **out, weft_error_t *err);
+
+/* The live event page (page.c): HTML, len bytes. */
+const char *weft_gateway_page(size_t *len);
+
+/* The gateway's site, held once more for the caller (gateway.c). */
+weft_gateway_site_t *weft_gateway_site_acquire(weft_gateway_t *gw);
+/* Makes every I/O thread run its loop once more: look at gw->stopping, gw->closing and
+ * gw->site (server.c). */
+void weft_gateway_wake_io(weft_gateway_t *gw);
 
 int weft_pool_init(pool_t *p, size_t max, void (*run)(request_t *rq));
 /* Queues rq; a thread is started when none is idle and the bound allows one. */

@@ -31,6 +31,13 @@
  * of that I/O thread wait for it at most about 2 ms (the budget, plus up to a tick of
  * the engine's deadline watchdog), once per function every ten seconds.
  *
+ * Reloading. The routes come from a site (gateway.c), which weft_gateway_swap may
+ * replace at any time. Each I/O thread holds the site it routes by and moves to the
+ * gateway's current one when it sees that changed (one atomic load per request, and the
+ * site lock only then); a request answered on its I/O thread is covered by the
+ * thread's hold, one handed to a worker or to the events layer holds its site until it
+ * is freed. So a replaced site serves its requests in flight to the end.
+ *
  * A client may leave while its guest runs: h2o then frees its request, and a hook in
  * the request's memory pool tells the request_t, whose answer is then dropped.
  *
@@ -217,8 +224,41 @@ static void answer_health(weft_gateway_t *gw, h2o_req_t *req) {
     send_body(req, "OK", 2);
 }
 
+static bool method_is(const h2o_req_t *req, const char *method) {
+    return h2o_memis(req->input.method.base, req->input.method.len, method, strlen(method));
+}
+
+/* 405, with the methods the route takes. */
+static void answer_not_allowed(weft_gateway_t *gw, h2o_req_t *req, const char *allow,
+                               const char *why) {
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    answer_text(gw, req, 405, why);
+}
+
+/* GET /brokers/<name>: the live event page. It loads nothing from elsewhere, and says
+ * so to the browser, which then refuses anything an event might smuggle in. */
+static void answer_page(weft_gateway_t *gw, h2o_req_t *req) {
+    before_answer(req, gw);
+    req->res.status = 200;
+    req->res.reason = weft_gateway_reason_phrase(200);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/html; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
+                          NULL,
+                          H2O_STRLIT("default-src 'none'; script-src 'unsafe-inline'; "
+                                     "style-src 'unsafe-inline'; connect-src 'self'"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          NULL, H2O_STRLIT("nosniff"));
+    size_t len;
+    const char *page = weft_gateway_page(&len);
+    send_body(req, page, len);
+}
+
 static void request_free(request_t *rq) {
-    free(rq->ingest_body);
+    weft_gateway_site_release(rq->site);
+    free(rq->text);
     weft_strv_free(&rq->strings);
     free(rq->headers);
     weft_buf_free(&rq->body);
@@ -263,14 +303,13 @@ static void answer_guest(request_t *rq) {
  * ingress answers, or an error status with the reason. */
 static void answer_ingest(request_t *rq) {
     h2o_req_t *req = rq->req;
-    if (rq->ingest_status >= 300) {
-        answer_text(rq->gw, req, rq->ingest_status,
-                    rq->ingest_body && *rq->ingest_body ? rq->ingest_body : "refused");
+    if (rq->status >= 300) {
+        answer_text(rq->gw, req, rq->status, rq->text && *rq->text ? rq->text : "refused");
         return;
     }
     before_answer(req, rq->gw);
-    req->res.status = (int)rq->ingest_status;
-    req->res.reason = weft_gateway_reason_phrase(rq->ingest_status);
+    req->res.status = (int)rq->status;
+    req->res.reason = weft_gateway_reason_phrase(rq->status);
     send_body(req, "", 0);
 }
 
@@ -278,8 +317,8 @@ static void answer_ingest(request_t *rq) {
  * the events are durable): back to the I/O thread that owns the request. */
 static void on_ingest_done(void *arg, unsigned status, const char *body) {
     request_t *rq = arg;
-    rq->ingest_status = status;
-    rq->ingest_body = body && *body ? strdup(body) : NULL;
+    rq->status = status;
+    rq->text = body && *body ? strdup(body) : NULL;
     h2o_multithread_send_message(&rq->io->done, &rq->msg);
 }
 
@@ -288,20 +327,17 @@ static void on_ingest_done(void *arg, unsigned status, const char *body) {
 static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
     weft_gateway_t *gw = io->gw;
     const handler_t *h = route->target;
-    if (!h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("POST"))) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
-        answer_text(gw, req, 405, "a broker takes events by POST");
-        return;
-    }
     request_t *rq = calloc(1, sizeof *rq);
     if (!rq) {
         answer_text(gw, req, 503, "out of memory");
         return;
     }
     rq->gw = gw;
+    rq->site = io->site;
+    weft_gateway_site_retain(rq->site);
     rq->io = io;
     rq->route = route;
-    rq->ingest = true;
+    rq->kind = HANDLER_BROKER;
     rq->id = atomic_fetch_add(&gw->next_id, 1);
     int rc = weft_gateway_prepare_request(rq, req);
     if (rc) {
@@ -314,8 +350,27 @@ static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
     rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
     *rq->req_link = rq;
     atomic_fetch_add(&gw->in_flight, 1);
-    weft_events_ingest(gw->events, h->broker, rq->call.headers, rq->call.nheaders, rq->call.body,
-                       rq->call.body_len, on_ingest_done, rq);
+    weft_events_ingest(rq->site->events, h->broker, rq->call.headers, rq->call.nheaders,
+                       rq->call.body, rq->call.body_len, on_ingest_done, rq);
+}
+
+/* GET /_weft/describe, built by a worker (describe_run). */
+static void answer_describe(request_t *rq) {
+    h2o_req_t *req = rq->req;
+    if (!rq->text) {
+        answer_text(rq->gw, req, 503, "the description could not be made: see the log");
+        return;
+    }
+    before_answer(req, rq->gw);
+    req->res.status = 200;
+    req->res.reason = weft_gateway_reason_phrase(200);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    size_t len = strlen(rq->text);
+    rq->text[len] = '\n'; /* the JSON ends with a line break: its NUL's place */
+    send_body(req, rq->text, len + 1);
 }
 
 /* Requests back from the workers. */
@@ -328,8 +383,10 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
         request_t *rq = (request_t *)m;
         if (rq->req) {
             *rq->req_link = NULL;
-            if (rq->ingest)
+            if (rq->kind == HANDLER_BROKER)
                 answer_ingest(rq);
+            else if (rq->kind == HANDLER_DESCRIBE)
+                answer_describe(rq);
             else
                 answer_guest(rq);
         }
@@ -361,6 +418,13 @@ static bool run_inline(request_t *rq) {
 /* Run by a worker once the guest is done: back to the I/O thread that owns the
  * request. */
 static void run_and_return(request_t *rq) {
+    if (rq->kind == HANDLER_DESCRIBE) {
+        weft_error_t err = {0};
+        if (weft_gateway_describe(rq->site, &rq->text, &err))
+            weft_log("%s: %s", rq->tag, err.msg);
+        h2o_multithread_send_message(&rq->io->done, &rq->msg);
+        return;
+    }
     uint64_t t0 = weft_now_ns();
     weft_gateway_run_request(rq, 0);
     if (rq->retried && weft_now_ns() - t0 < WEFT_GATEWAY_INLINE_NS) {
@@ -395,10 +459,60 @@ static unsigned check_head(const weft_gateway_t *gw, const h2o_req_t *req, const
     return 0;
 }
 
+/* Hands a request answered by weft itself, without its content, to a worker. */
+static void submit_builtin(io_thread_t *io, h2o_req_t *req, const weft_route_t *route,
+                           handler_kind_t kind) {
+    weft_gateway_t *gw = io->gw;
+    request_t *rq = calloc(1, sizeof *rq);
+    if (!rq) {
+        answer_text(gw, req, 503, "out of memory");
+        return;
+    }
+    rq->gw = gw;
+    rq->site = io->site;
+    weft_gateway_site_retain(rq->site);
+    rq->io = io;
+    rq->route = route;
+    rq->kind = kind;
+    rq->id = atomic_fetch_add(&gw->next_id, 1);
+    snprintf(rq->tag, sizeof rq->tag, "%s #%llu", route->pattern, (unsigned long long)rq->id);
+    rq->req = req;
+    rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
+    *rq->req_link = rq;
+    atomic_fetch_add(&gw->in_flight, 1);
+    if (weft_pool_submit(&gw->pool, rq)) {
+        atomic_fetch_sub(&gw->in_flight, 1);
+        *rq->req_link = NULL;
+        request_free(rq);
+        answer_text(gw, req, 503, "no worker available");
+    }
+}
+
+/* GET /_weft/describe: the events layer reads its logs for it, which is a worker's job. */
+static void describe(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
+    submit_builtin(io, req, route, HANDLER_DESCRIBE);
+}
+
+/* The site the thread routes by: the gateway's, held by the thread. */
+static weft_gateway_site_t *io_site(io_thread_t *io) {
+    if (atomic_load_explicit(&io->gw->site, memory_order_acquire) != io->site) {
+        weft_gateway_site_t *old = io->site;
+        io->site = weft_gateway_site_acquire(io->gw);
+        weft_sse_site_changed(io);
+        weft_gateway_site_release(old);
+    }
+    return io->site;
+}
+
+static const handler_t *handler_of(const weft_route_t *route) {
+    return route->target;
+}
+
 static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
     io_thread_t *io = weft_gateway_io_of(req->conn->ctx);
     weft_gateway_t *gw = io->gw;
+    weft_gateway_site_t *site = io_site(io);
     const char *why;
     unsigned bad = check_head(gw, req, &why);
     if (!weft_guard_request(req)) {
@@ -414,17 +528,45 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     const char *path = req->input.path.base;
     const char *q = memchr(path, '?', req->input.path.len);
     size_t plen = q ? (size_t)(q - path) : req->input.path.len;
-    const weft_route_t *route = weft_router_match(gw->router, path, plen);
+    const weft_route_t *route = weft_router_match(site->router, path, plen);
     if (!route) {
         answer_text(gw, req, 404, "not found");
         return 0;
     }
-    if (((const handler_t *)route->target)->broker) {
-        ingest(io, req, route);
-        return 0;
-    }
-    if (!((const handler_t *)route->target)->fn) {
+    switch (handler_of(route)->kind) {
+    case HANDLER_FUNCTION:
+        break;
+    case HANDLER_HEALTH:
         answer_health(gw, req);
+        return 0;
+    case HANDLER_BROKER:
+        if (method_is(req, "POST"))
+            ingest(io, req, route);
+        else if (method_is(req, "GET"))
+            answer_page(gw, req);
+        else
+            answer_not_allowed(gw, req, "GET, POST",
+                               "a broker takes events by POST, and shows them by GET");
+        return 0;
+    case HANDLER_DESCRIBE:
+        if (method_is(req, "GET"))
+            describe(io, req, route);
+        else
+            answer_not_allowed(gw, req, "GET", "the description is read by GET");
+        return 0;
+    case HANDLER_EVENTS:
+        if (!method_is(req, "GET")) {
+            answer_not_allowed(gw, req, "GET", "a broker's events stream is read by GET");
+        } else {
+            char why[512];
+            unsigned status =
+                weft_sse_open(io, req, site, handler_of(route)->broker, why, sizeof why);
+            if (status)
+                answer_text(gw, req, status, why);
+        }
+        return 0;
+    default:
+        answer_text(gw, req, 404, "not found");
         return 0;
     }
     request_t *rq = calloc(1, sizeof *rq);
@@ -448,6 +590,9 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     rq->req = req;
     if (run_inline(rq))
         return 0;
+    /* It leaves the thread, whose site may change meanwhile. */
+    rq->site = site;
+    weft_gateway_site_retain(site);
     rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
     *rq->req_link = rq;
     atomic_fetch_add(&gw->in_flight, 1);
@@ -572,6 +717,7 @@ static void io_dispose(io_thread_t *io) {
     close_listener(io);
     h2o_timeout_unlink(&io->tick);
     h2o_timeout_dispose(io->ctx.loop, &io->tick_timeout);
+    weft_sse_dispose(io);
     h2o_multithread_unregister_receiver(io->queue, &io->done);
     h2o_multithread_destroy_queue(io->queue);
     h2o_evloop_t *loop = io->ctx.loop;
@@ -612,6 +758,7 @@ static void *io_main(void *arg) {
     io->accept.ssl_ctx = gw->ssl;
     io->queue = h2o_multithread_create_queue(io->ctx.loop);
     h2o_multithread_register_receiver(io->queue, &io->done, on_done);
+    weft_sse_init(io);
     tick_start(io);
     io->listener = h2o_evloop_socket_create(io->ctx.loop, io->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     io->listener->data = io;
@@ -624,8 +771,11 @@ static void *io_main(void *arg) {
     for (;;) {
         weft_guard_arm(io);
         h2o_evloop_run(io->ctx.loop, INT32_MAX);
-        if (atomic_load(&gw->stopping))
+        io_site(io); /* after a swap, let go of the site replaced */
+        if (atomic_load(&gw->stopping)) {
             close_listener(io);
+            weft_sse_stop(io);
+        }
         if (!atomic_load(&gw->closing))
             continue;
         if (!close_by) {
@@ -642,6 +792,8 @@ static void *io_main(void *arg) {
         usleep(1000);
     }
     io_dispose(io);
+    weft_gateway_site_release(io->site);
+    io->site = NULL;
     return NULL;
 }
 
@@ -798,8 +950,7 @@ const char *weft_gateway_url(const weft_gateway_t *gw) {
     return gw->url;
 }
 
-/* Makes every I/O thread look at gw->stopping and gw->closing. */
-static void wake_io(weft_gateway_t *gw) {
+void weft_gateway_wake_io(weft_gateway_t *gw) {
     for (size_t i = 0; i < gw->nio; i++)
         if (gw->io[i].started)
             h2o_multithread_send_message(&gw->io[i].done, NULL);
@@ -810,16 +961,18 @@ void weft_gateway_stop(weft_gateway_t *gw, uint64_t grace_ns) {
         return;
     gw->running = false;
     atomic_store(&gw->stopping, true);
-    wake_io(gw);
+    weft_gateway_wake_io(gw);
     if (gw->listen_fd >= 0) {
         close(gw->listen_fd); /* the I/O threads close their copies */
         gw->listen_fd = -1;
     }
     if (!grace_ns) {
+        weft_gateway_site_t *site = weft_gateway_site_acquire(gw);
         uint64_t longest = 0;
-        for (size_t i = 0; i < gw->nfns; i++)
-            if (gw->fns[i].def->timeout_ns > longest)
-                longest = gw->fns[i].def->timeout_ns;
+        for (size_t i = 0; i < site->nfns; i++)
+            if (site->fns[i].def->timeout_ns > longest)
+                longest = site->fns[i].def->timeout_ns;
+        weft_gateway_site_release(site);
         grace_ns = longest + 1000000000ull;
     }
     uint64_t end = weft_now_ns() + grace_ns;
@@ -837,7 +990,7 @@ void weft_gateway_stop(weft_gateway_t *gw, uint64_t grace_ns) {
     while (atomic_load(&gw->in_flight) > 0 && weft_now_ns() < end)
         usleep(1000);
     atomic_store(&gw->closing, true);
-    wake_io(gw);
+    weft_gateway_wake_io(gw);
     for (size_t i = 0; i < gw->nio; i++)
         if (gw->io[i].started) {
             pthread_join(gw->io[i].thread, NULL);

@@ -260,6 +260,12 @@ int weft_journal_read(weft_journal_stream_t *s, uint64_t after, size_t max_recor
     return s->j->ops->read(s->j->self, s->st, after, max_records, max_bytes, page, err);
 }
 
+int weft_journal_bounds(weft_journal_stream_t *s, uint64_t *first, uint64_t *last,
+                        weft_error_t *err) {
+    *first = *last = 0;
+    return s->j->ops->bounds(s->j->self, s->st, first, last, err);
+}
+
 void weft_journal_page_free(weft_journal_page_t *page) {
     free(page->records);
     free(page->mem_);

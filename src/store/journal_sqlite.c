@@ -1149,6 +1149,30 @@ static int sq_read(void *self, void *stp, uint64_t after, size_t max_records, si
     return 0;
 }
 
+static int sq_bounds(void *self, void *stp, uint64_t *first, uint64_t *last, weft_error_t *err) {
+    sq_t *l = self;
+    sq_stream_t *st = stp;
+    sq_reader_t *r;
+    int rc = reader_take(l, &r, err);
+    if (rc)
+        return rc;
+    /* min and max of the rowid: two b-tree descents, whatever the stream holds. */
+    sqlite3_stmt *s = NULL;
+    if (!(rc = sq_prepare(l, r->db, &s, err, "SELECT min(seq), max(seq) FROM r%lld",
+                          (long long)st->id))) {
+        int src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            *first = (uint64_t)sqlite3_column_int64(s, 0); /* NULL reads as 0 */
+            *last = (uint64_t)sqlite3_column_int64(s, 1);
+        } else {
+            rc = sq_fail(l, r->db, src, "read", err);
+        }
+        sqlite3_finalize(s);
+    }
+    reader_give(l, r);
+    return rc;
+}
+
 static int sq_stream(void *self, const char *name, weft_journal_stream_t *pub, void **out,
                      weft_error_t *err) {
     sq_t *l = self;
@@ -1572,6 +1596,7 @@ const weft_journal_ops_t weft_journal_sqlite_ops = {
     .stream = sq_stream,
     .append = sq_append,
     .read = sq_read,
+    .bounds = sq_bounds,
     .position_get = sq_position_get,
     .position_set = sq_position_set,
     .position_delete = sq_position_delete,

@@ -178,6 +178,13 @@ void weft_journal_page_free(weft_journal_page_t *page);
  * puts its position. */
 uint64_t weft_journal_latest(weft_journal_stream_t *s);
 
+/* The oldest and the newest record the stream holds now (*first and *last, both 0 when it
+ * holds none), as one read sees them: since trimming deletes from the front and seqs
+ * have no gaps, it holds *last - *first + 1 records. For describing a stream, not for
+ * hot paths (a query of the backend). */
+int weft_journal_bounds(weft_journal_stream_t *s, uint64_t *first, uint64_t *last,
+                        weft_error_t *err);
+
 /* ---- Waiting for records -------------------------------------------------------------- */
 
 /* Blocks until the stream's latest seq is past `after`, timeout_ms passes, or
@@ -257,6 +264,7 @@ typedef struct weft_journal_ops {
                   weft_journal_done_fn done, void *arg, weft_error_t *err);
     int (*read)(void *self, void *st, uint64_t after, size_t max_records, size_t max_bytes,
                 weft_journal_page_t *page, weft_error_t *err);
+    int (*bounds)(void *self, void *st, uint64_t *first, uint64_t *last, weft_error_t *err);
     int (*position_get)(void *self, void *st, const char *consumer, uint64_t *seq);
     int (*position_set)(void *self, void *st, const char *consumer, uint64_t seq,
                         weft_error_t *err);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingest over HTTP: binary, structured and batched events accepted (202) and delivered;
 # invalid ones answered 400 naming the problem, oversized 413, an unknown broker 404, a
-# GET 405; the same source and id twice stored once; a trigger added later starts at
+# PUT 405; the same source and id twice stored once; a trigger added later starts at
 # new events ("latest") or at every retained one ("earliest").
 source "$(dirname "$0")/ev.bash"
 
@@ -69,7 +69,7 @@ send b 9 t "\"$big\""
 check "over max_event_size: 413" "$STATUS" 413
 send nosuch 10 t
 check "no such broker: 404" "$STATUS" 404
-check "GET: 405" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/brokers/b")" 405
+check "PUT: 405" "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$URL/brokers/b")" 405
 stop_weft
 
 # New triggers: "earliest" gets the four retained events, "latest" none of them.

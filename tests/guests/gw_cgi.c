@@ -12,7 +12,8 @@
  *   /spin      loops forever (504 once the timeout stops it)
  *   /trap      executes unreachable (500)
  *   /grow      allocates until the memory limit stops it (500)
- *   /sleep     sleeps 1.5 s (or ?ms=N), then answers (graceful shutdown, slow guests)
+ *   /sleep     sleeps 1.5 s (or ?ms=N), then answers, with X-Who: $WHO when set
+ *              (graceful shutdown, slow guests, reloads)
  *   /stderr    two lines on stderr, then a response
  *   /state     a counter in a global: 1 on every request if instances are fresh
  *   /volume    reads /data/in.txt and writes /data/out.txt
@@ -111,6 +112,8 @@ int main(int argc, char **argv) {
         long ms = q && !strncmp(q, "ms=", 3) ? atol(q + 3) : 1500;
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
+        if (getenv("WHO")) /* which function slept, when several serve this module */
+            printf("X-Who: %s\n", getenv("WHO"));
         text();
         printf("slept\n");
     } else if (!strcmp(info, "/busy")) {

@@ -1,0 +1,64 @@
+/* describe: GET /_weft/describe, the app's state as JSON (gateway.h): the events layer's
+ * description of its brokers, triggers and targets, with the functions and routes of
+ * the site that routed the request. Built on a worker: the events layer reads its logs
+ * for it. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+static int add(json_t *array, json_t *item) {
+    return item ? json_array_append_new(array, item) : -1;
+}
+
+int weft_gateway_describe(weft_gateway_site_t *site, char **out, weft_error_t *err) {
+    *out = NULL;
+    json_t *root = NULL;
+    if (site->events) {
+        weft_buf_t text = {0};
+        int rc = weft_events_describe(site->events, &text, err);
+        if (rc) {
+            weft_buf_free(&text);
+            return rc;
+        }
+        json_error_t jerr;
+        root = json_loadb((const char *)text.data, text.len, 0, &jerr);
+        weft_buf_free(&text);
+        if (!json_is_object(root)) {
+            json_decref(root);
+            return weft_error_set(err, WEFT_EIO, "the events layer's description: %s", jerr.text);
+        }
+    } else {
+        root = json_pack("{s:[],s:[],s:[]}", "brokers", "triggers", "targets");
+    }
+    json_t *functions = json_array(), *routes = json_array();
+    int bad = !root || !functions || !routes;
+    for (size_t i = 0; i < site->nfns && !bad; i++) {
+        const function_t *fn = &site->fns[i];
+        bad =
+            add(functions, json_pack("{s:s,s:s,s:b}", "name", fn->def->name, "module",
+                                     fn->def->wasm, "optimized", weft_function_optimized(fn->fn)));
+    }
+    for (size_t i = 0; i < weft_router_count(site->router) && !bad; i++) {
+        const weft_route_t *r = weft_router_at(site->router, i);
+        const handler_t *h = r->target;
+        if (h->kind == HANDLER_FUNCTION)
+            bad = add(routes, json_pack("{s:s,s:s,s:s}", "route", r->pattern, "function",
+                                        h->fn->def->name, "entrypoint", h->entrypoint));
+        else if (h->kind == HANDLER_BROKER || h->kind == HANDLER_EVENTS)
+            bad = add(routes, json_pack("{s:s,s:s}", "route", r->pattern, "broker", h->broker));
+    }
+    if (!bad)
+        bad = json_object_set_new(root, "functions", functions) ||
+              json_object_set_new(root, "routes", routes);
+    else {
+        json_decref(functions);
+        json_decref(routes);
+    }
+    if (!bad)
+        *out = json_dumps(root, JSON_INDENT(2));
+    json_decref(root);
+    if (!*out)
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    return 0;
+}
