@@ -682,10 +682,12 @@ int weft_cli_send(int argc, char **argv) {
     }
 
     for (size_t i = 0; i < msg.nheaders; i++) {
-        char line[8192];
-        snprintf(line, sizeof line, "%.*s: %.*s", (int)msg.headers[i].name_len, msg.headers[i].name,
-                 (int)msg.headers[i].value_len, msg.headers[i].value);
+        char *line;
+        if (asprintf(&line, "%.*s: %.*s", (int)msg.headers[i].name_len, msg.headers[i].name,
+                     (int)msg.headers[i].value_len, msg.headers[i].value) < 0)
+            goto out;
         struct curl_slist *n = curl_slist_append(headers, line);
+        free(line);
         if (!n)
             goto out;
         headers = n;
@@ -1252,7 +1254,7 @@ int weft_cli_watch(int argc, char **argv) {
 
     server_t s;
     weft_app_t *app = NULL;
-    if (locate("watch", base, config, &s, &app))
+    if (locate("watch", base, config, &s, broker ? NULL : &app))
         return WEFT_EXIT_ERROR;
     int rc = WEFT_EXIT_ERROR;
     char *escaped = NULL;

@@ -344,16 +344,17 @@ static int create_run(const create_opts_t *o) {
     weft_error_t err = {0};
     uint8_t *old = NULL;
     size_t old_len = 0;
+    /* A manifest that does not load as it is may still load with the block (one that
+     * declares nothing to serve yet, before its first broker): its error is told only
+     * if the new text fails too. */
+    weft_error_t before = {0};
     if (exists) {
         weft_app_t *app = NULL;
-        if (weft_app_load(shown, NULL, &app, &err)) {
-            fprintf(stderr,
-                    "weft create: %s does not load as it is, so nothing was added to it: %s\n",
-                    shown, err.msg);
-            return WEFT_EXIT_ERROR;
+        bool wagi = false;
+        if (!weft_app_load(shown, NULL, &app, &before)) {
+            wagi = app->format == WEFT_APP_WAGI;
+            weft_app_free(app);
         }
-        bool wagi = app->format == WEFT_APP_WAGI;
-        weft_app_free(app);
         if (wagi) {
             fprintf(stderr,
                     "weft create: %s is a WAGI file, which has no brokers, targets or "
@@ -392,7 +393,10 @@ static int create_run(const create_opts_t *o) {
     weft_app_t *app = NULL;
     if (weft_app_load(tmp, NULL, &app, &err)) {
         replace_all(err.msg, sizeof err.msg, tmp, shown);
-        fprintf(stderr, "weft create: %s\n", err.msg);
+        if (before.msg[0])
+            fprintf(stderr, "weft create: %s does not load as it is: %s\n", shown, before.msg);
+        else
+            fprintf(stderr, "weft create: %s\n", err.msg);
         fprintf(stderr, "weft create: %s left unchanged (the new block would be its lines %d-%d)\n",
                 shown, first, last);
         goto out;

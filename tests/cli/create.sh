@@ -103,6 +103,13 @@ run "$WEFT" create -c "$WORK/bad.toml" broker c
 check_contains "a broken manifest: says so" "$ERR" "does not load as it is"
 cmp -s "$WORK/bad.toml" "$WORK/bad.before" && pass || fail "a broken manifest was changed"
 
+# A manifest that declares nothing to serve yet loads once it has its first broker.
+printf '[app]\nname = "new"\n' >"$WORK/empty.toml"
+run "$WEFT" create -c "$WORK/empty.toml" broker first
+check "a manifest with nothing to serve yet: status" "$RC" 0
+check "a manifest with nothing to serve yet: its broker added" "$(cat "$WORK/empty.toml")" \
+  $'[app]\nname = "new"\n\n[[broker]]\nname = "first"'
+
 # A WAGI file has no events half.
 printf '[[module]]\nroute = "/"\nmodule = "%s"\n' "$GUESTS/hello.wasm" >"$WORK/wagi.toml"
 run "$WEFT" create -c "$WORK/wagi.toml" broker b
