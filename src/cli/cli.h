@@ -16,4 +16,19 @@ int weft_cli_usage_error(const char *cmd, const char *fmt, ...)
  * "up"). */
 int weft_cli_up(int argc, char **argv);
 
+/* weft send, weft describe, weft watch (client.c, in the plugin: they use libcurl):
+ * talk to a running `weft up`, found by --url or by the <state_dir>/address it writes. */
+int weft_cli_send(int argc, char **argv);
+int weft_cli_describe(int argc, char **argv);
+int weft_cli_watch(int argc, char **argv);
+
+/* weft create broker|target|trigger (create.c, in the binary): appends a block to
+ * weft.toml once the result loads. */
+int weft_cli_create(int argc, char **argv);
+/* The plugin's command "filter-check" (client.c; not one of weft's commands): exits 0
+ * when argv[1] parses as a CESQL filter (events/cesql.h), else 2 after saying why as
+ * `weft create --filter` would. weft create checks its --filter through it, since the
+ * CESQL parser lives in the plugin with the events layer. */
+int weft_cli_filter_check(int argc, char **argv);
+
 #endif

@@ -445,8 +445,9 @@ fail:
     return WEFT_EXIT_ERROR;
 }
 
-/* `weft up` and `weft cesql` live in the network plugin with the gateway and the
- * events layer; argv[0] names the command. */
+/* `weft up`, `weft cesql` and the commands that talk to a running weft up (send,
+ * watch, describe) live in the network plugin with the gateway, the events layer and
+ * libcurl; argv[0] names the command. */
 static int cmd_plugin(int argc, char **argv) {
     weft_error_t err = {0};
     const weft_net_plugin_t *net = weft_net_plugin_get(&err);
@@ -472,6 +473,10 @@ static const command_t commands[] = {
     {"compile", cmd_compile, "compile a module ahead of time into the cache"},
     {"up", cmd_plugin, "serve an app's functions and brokers (weft.toml, wagi.toml)"},
     {"cesql", cmd_plugin, "evaluate a CloudEvents SQL expression against an event"},
+    {"send", cmd_plugin, "send a CloudEvent to a broker of the running weft up, or a URL"},
+    {"watch", cmd_plugin, "print the events a broker ingests, as they arrive"},
+    {"describe", cmd_plugin, "show the brokers, triggers, targets and routes of weft up"},
+    {"create", weft_cli_create, "add a broker, target or trigger to weft.toml"},
 };
 
 static void main_help(FILE *f) {
