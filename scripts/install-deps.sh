@@ -18,6 +18,8 @@ PACKAGES=(
   curl python3 openssl procps
   # the fault-mix soak test's load generator
   wrk
+  # the live event page's test: headless Chromium, driven over the DevTools protocol
+  chromium
 )
 if [ "${WEFT_BENCH:-0}" = 1 ]; then
   PACKAGES+=(nginx-light hyperfine redis-server redis-tools)

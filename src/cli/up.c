@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "cli.h"
@@ -55,11 +57,20 @@ static const char up_help[] =
     "  --tls-cert FILE         serve HTTPS with this PEM certificate ...\n"
     "  --tls-key FILE          ... and this PEM private key\n"
     "  --cache-dir DIR         artifact cache (default $XDG_CACHE_HOME/weft)\n"
+    "  --no-reload             do not watch the manifest and the modules for changes\n"
     "  -q, --quiet             no compile progress\n"
     "  -h, --help              this help\n"
     "\n"
     "Global variables come first in a guest's environment, the function's own next,\n"
-    "the CGI variables last; a later one replaces an earlier one of the same name.\n";
+    "the CGI variables last; a later one replaces an earlier one of the same name.\n"
+    "\n"
+    "While it runs, weft up watches the manifest and every function's module: when one\n"
+    "changes (or on SIGHUP) the app is loaded again and served without a restart;\n"
+    "requests and deliveries under way finish on the previous configuration, and an\n"
+    "edit that does not load is reported and the running configuration kept. The\n"
+    "server's own settings ([server], --listen, [app] state_dir) take effect at the next\n"
+    "start. The URL served is written to <state_dir>/address for weft send, describe\n"
+    "and watch.\n";
 
 typedef struct env_list {
     char *v[WEFT_UP_MAX_ENV];
@@ -151,20 +162,219 @@ static void print_route(void *arg, const char *pattern, const char *function,
  * RSS in some runs. */
 #define WEFT_UP_MMAP_THRESHOLD (1u << 20)
 
-static weft_function_t *gateway_function(void *arg, const char *name) {
-    return weft_gateway_function(arg, name);
+static weft_function_t *site_function(void *arg, const char *name) {
+    return weft_gateway_site_function(arg, name);
 }
 
-/* The app's brokers and triggers, their functions those the gateway loaded; none when
- * the app declares no broker. */
-static int up_events(const weft_app_t *app, weft_gateway_t *gw, weft_events_t **out,
-                     weft_error_t *err) {
-    *out = NULL;
-    if (!app->nbrokers)
-        return 0;
-    weft_events_config_t cfg = {.app = app, .function = gateway_function, .function_arg = gw};
-    int rc = weft_events_create(&cfg, out, err);
-    return rc ? rc : weft_gateway_add_brokers(gw, *out, err);
+static void site_release(void *arg) {
+    weft_gateway_site_release(arg);
+}
+
+/* The events half's configuration of a site: its app's brokers and triggers, their
+ * function targets the site's functions, the site held until the events layer lets
+ * go of it. */
+static weft_events_config_t events_config(weft_gateway_site_t *site, const weft_app_t *app) {
+    weft_gateway_site_retain(site);
+    return (weft_events_config_t){.app = app,
+                                  .function = site_function,
+                                  .function_arg = site,
+                                  .release = site_release,
+                                  .release_arg = site};
+}
+
+/* ---- Reloading ----------------------------------------------------------------------- */
+
+/* How often the watched files are looked at, and how long they must stay unchanged
+ * before a reload (an editor or a compiler may write in several steps). */
+#define WEFT_UP_WATCH_NS (500ull * 1000000ull)
+#define WEFT_UP_SETTLE_NS (200ull * 1000000ull)
+
+/* What a watched file looked like: a change of any of these is a change. */
+typedef struct stamp {
+    char *path;
+    bool exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} stamp_t;
+
+typedef struct watch {
+    stamp_t *files; /* the manifest first, then each function's module */
+    size_t n;
+} watch_t;
+
+static void stamp_take(stamp_t *s) {
+    struct stat st;
+    s->exists = stat(s->path, &st) == 0;
+    s->dev = s->exists ? st.st_dev : 0;
+    s->ino = s->exists ? st.st_ino : 0;
+    s->size = s->exists ? st.st_size : 0;
+    s->mtime = s->exists ? st.st_mtim : (struct timespec){0};
+}
+
+static bool stamp_same(const stamp_t *a, const stamp_t *b) {
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static void watch_free(watch_t *w) {
+    for (size_t i = 0; i < w->n; i++)
+        free(w->files[i].path);
+    free(w->files);
+    *w = (watch_t){0};
+}
+
+/* Watches config and the module of every function of app: the file the manifest
+ * names (a .wat source, not the .wasm weft converted it into). */
+static int watch_set(watch_t *w, const char *config, const weft_app_t *app) {
+    watch_t next = {.files = calloc(app->nfunctions + 1, sizeof *next.files)};
+    if (!next.files)
+        return WEFT_ENOMEM;
+    for (size_t i = 0; i <= app->nfunctions; i++) {
+        const weft_app_function_t *f = i ? &app->functions[i - 1] : NULL;
+        size_t n = f && f->source ? strlen(f->source) : 0;
+        char *path = NULL;
+        if (!f)
+            path = strdup(config);
+        else if (n < 4 || strcmp(f->source + n - 4, ".wat"))
+            path = strdup(f->wasm);
+        else if (f->source[0] == '/' || app->format == WEFT_APP_WAGI)
+            path = strdup(f->source); /* WAGI: relative to the working directory */
+        else if (asprintf(&path, "%s/%s", app->dir, f->source) < 0)
+            path = NULL;
+        if (!(next.files[next.n].path = path)) {
+            watch_free(&next);
+            return WEFT_ENOMEM;
+        }
+        stamp_take(&next.files[next.n++]);
+    }
+    watch_free(w);
+    *w = next;
+    return 0;
+}
+
+/* Has a watched file changed since it was last looked at? Takes the new looks. */
+static bool watch_changed(watch_t *w) {
+    bool changed = false;
+    for (size_t i = 0; i < w->n; i++) {
+        stamp_t now = {.path = w->files[i].path};
+        stamp_take(&now);
+        if (!stamp_same(&now, &w->files[i]))
+            changed = true;
+        w->files[i] = now;
+    }
+    return changed;
+}
+
+typedef struct up {
+    const char *config;
+    weft_gateway_t *gw;
+    weft_events_t *events;
+    const weft_app_t *running; /* the app served now (its site owns it, or up does) */
+    weft_app_opts_t aopts;
+    watch_t watch;
+} up_t;
+
+/* Settings that only a restart applies: said, not applied. */
+static void restart_only(const weft_app_t *was, const weft_app_t *now) {
+    bool listen = (was->listen == NULL) != (now->listen == NULL) ||
+                  (was->listen && strcmp(was->listen, now->listen));
+    if (listen || was->max_body != now->max_body ||
+        was->max_header_bytes != now->max_header_bytes ||
+        was->header_timeout_ns != now->header_timeout_ns ||
+        was->idle_timeout_ns != now->idle_timeout_ns ||
+        was->max_connections != now->max_connections || was->max_response != now->max_response ||
+        was->max_stderr_bytes != now->max_stderr_bytes ||
+        was->max_stderr_lines != now->max_stderr_lines)
+        weft_log("%s: the [server] settings changed: they take effect at the next start",
+                 now->path);
+}
+
+/* Loads the manifest again and serves it: the gateway's new site and the events' new
+ * configuration are both built before either is swapped in, so an edit that does not
+ * load changes nothing. */
+static void reload(up_t *u, const char *why) {
+    weft_error_t err = {0};
+    weft_app_t *app = NULL;
+    weft_gateway_site_t *site = NULL;
+    weft_events_conf_t *conf = NULL;
+    uint64_t t0 = weft_now_ns();
+    weft_log("%s: %s: reloading", u->config, why);
+    if (weft_app_load(u->config, &u->aopts, &app, &err))
+        goto fail;
+    if (weft_gateway_site_create(u->gw, app, &site, &err)) {
+        weft_app_free(app); /* the site did not take it */
+        goto fail;
+    }
+    weft_events_config_t cfg = events_config(site, app);
+    if (weft_events_prepare(u->events, &cfg, &conf, &err) ||
+        weft_gateway_site_add_brokers(site, u->events, &err))
+        goto fail;
+    restart_only(u->running, app);
+    weft_events_commit(u->events, conf);
+    weft_gateway_swap(u->gw, site);
+    u->running = app;
+    if (watch_set(&u->watch, u->config, app))
+        weft_log("%s: out of memory: changes are no longer watched", u->config);
+    weft_log("%s: reloaded in %.0f ms: %zu function%s, %zu route%s, %zu broker%s, %zu "
+             "trigger%s",
+             u->config, (double)(weft_now_ns() - t0) / 1e6, app->nfunctions,
+             app->nfunctions == 1 ? "" : "s", app->nroutes, app->nroutes == 1 ? "" : "s",
+             app->nbrokers, app->nbrokers == 1 ? "" : "s", app->ntriggers,
+             app->ntriggers == 1 ? "" : "s");
+    return;
+fail:
+    weft_log("%s: not reloaded, still serving the previous configuration: %s", u->config, err.msg);
+    if (conf)
+        weft_events_discard(conf); /* releases its hold on the site */
+    if (site)
+        weft_gateway_site_release(site); /* and the app with it */
+}
+
+/* ---- The address file ---------------------------------------------------------------- */
+
+/* <state_dir>/address: the URL served, for weft send, describe and watch. A WAGI
+ * manifest has no state folder: .weft beside it. */
+static char *address_path(const weft_app_t *app) {
+    char *path = NULL;
+    int n = app->state_dir ? asprintf(&path, "%s/address", app->state_dir)
+                           : asprintf(&path, "%s/" WEFT_APP_DEFAULT_STATE_DIR "/address", app->dir);
+    return n < 0 ? NULL : path;
+}
+
+static int address_write(const char *path, const char *url) {
+    char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash) {
+        *slash = 0;
+        weft_mkdirs(dir, 0700);
+    }
+    free(dir);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%s\n", url);
+    if (fclose(f) || rename(tmp, path)) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the file only if it still names this server (another weft up may have
+ * started on the same app since). */
+static void address_remove(const char *path, const char *url) {
+    char line[512] = {0};
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = strlen(url);
+    bool ours = fgets(line, sizeof line, f) && !strncmp(line, url, n) && line[n] == '\n';
+    fclose(f);
+    if (ours)
+        unlink(path);
 }
 
 int weft_cli_up(int argc, char **argv) {
@@ -183,12 +393,14 @@ int weft_cli_up(int argc, char **argv) {
                                          {"tls-cert", required_argument, 0, 'C'},
                                          {"tls-key", required_argument, 0, 'K'},
                                          {"cache-dir", required_argument, 0, 'd'},
+                                         {"no-reload", no_argument, 0, 'R'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     static env_list_t env;
     const char *config = NULL;
     weft_gateway_config_t gcfg = {0};
+    bool watch = true;
     int c, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
@@ -256,6 +468,9 @@ int weft_cli_up(int argc, char **argv) {
         case 'd':
             gcfg.cache_dir = optarg;
             break;
+        case 'R':
+            watch = false;
+            break;
         case 'q':
             gcfg.quiet = true;
             break;
@@ -282,12 +497,14 @@ int weft_cli_up(int argc, char **argv) {
     weft_app_t *app = NULL;
     weft_gateway_t *gw = NULL;
     weft_events_t *events = NULL;
-    weft_app_opts_t aopts = {.cache_dir = gcfg.cache_dir};
-    if (weft_invoke_init(&err) || weft_app_load(config, &aopts, &app, &err)) {
+    char *address = NULL;
+    up_t u = {.config = config, .aopts = {.cache_dir = gcfg.cache_dir}};
+    if (weft_invoke_init(&err) || weft_app_load(config, &u.aopts, &app, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         rc = 1;
         goto out;
     }
+    u.running = app;
     if (!gcfg.listen)
         gcfg.listen = app->listen ? app->listen : WEFT_APP_DEFAULT_LISTEN;
     if (!gcfg.max_body)
@@ -308,17 +525,27 @@ int weft_cli_up(int argc, char **argv) {
     gcfg.nenv = env.n;
     /* Blocked after the modules are compiled (a Ctrl-C while the compiler runs just
      * ends weft) and before the server's threads exist, so that they inherit it. */
-    sigset_t stop;
+    sigset_t stop, waited;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
-    if (weft_gateway_create(app, &gcfg, &gw, &err) || up_events(app, gw, &events, &err) ||
-        pthread_sigmask(SIG_BLOCK, &stop, NULL) || weft_gateway_start(gw, &err) ||
-        (events && weft_events_start(events, &err))) {
+    waited = stop;
+    sigaddset(&waited, SIGHUP);
+    if (weft_gateway_create(app, &gcfg, &gw, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        rc = err.code == WEFT_EUSAGE ? 2 : 1;
+        goto out;
+    }
+    u.gw = gw;
+    weft_events_config_t ecfg = events_config(weft_gateway_site(gw), app);
+    if (weft_events_create(&ecfg, &events, &err) || weft_gateway_add_brokers(gw, events, &err) ||
+        pthread_sigmask(SIG_BLOCK, &waited, NULL) || weft_gateway_start(gw, &err) ||
+        weft_events_start(events, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         rc = err.code == WEFT_EUSAGE ? 2 : 1; /* a bad --listen is a usage mistake */
         goto out;
     }
+    u.events = events;
     printf("Serving %s (%zu function%s", config, app->nfunctions, app->nfunctions == 1 ? "" : "s");
     if (app->nbrokers)
         printf(", %zu broker%s, %zu trigger%s", app->nbrokers, app->nbrokers == 1 ? "" : "s",
@@ -327,9 +554,34 @@ int weft_cli_up(int argc, char **argv) {
     weft_gateway_each_route(gw, print_route, NULL);
     printf("Ready: serving on %s\n", weft_gateway_url(gw));
     fflush(stdout);
+    if (!(address = address_path(app)) || address_write(address, weft_gateway_url(gw)))
+        weft_log("%s: could not write the address file: weft send, describe and watch will "
+                 "need --url",
+                 address ? address : "<state_dir>/address");
+    if (watch && watch_set(&u.watch, config, app))
+        weft_log("%s: out of memory: changes are not watched", config);
 
     int sig = 0;
-    sigwait(&stop, &sig);
+    for (;;) {
+        struct timespec tick = {0, (long)WEFT_UP_WATCH_NS};
+        sig = sigtimedwait(&waited, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
+        if (sig == SIGHUP) {
+            reload(&u, "SIGHUP");
+            continue;
+        }
+        if (!watch || !watch_changed(&u.watch))
+            continue;
+        /* Changed: wait until the files stay as they are for a moment. */
+        do {
+            struct timespec settle = {0, (long)WEFT_UP_SETTLE_NS};
+            sig = sigtimedwait(&stop, NULL, &settle);
+        } while (sig < 0 && watch_changed(&u.watch));
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
+        reload(&u, "changed");
+    }
     weft_log("%s: finishing the requests in flight (again to stop now)",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
     signal(SIGINT, SIG_DFL);
@@ -339,8 +591,13 @@ int weft_cli_up(int argc, char **argv) {
     weft_events_stop(events);
     weft_log("stopped");
 out:
-    weft_gateway_free(gw);
+    if (address && gw)
+        address_remove(address, weft_gateway_url(gw));
+    free(address);
+    watch_free(&u.watch);
+    /* The events first: they hold sites (and so functions) of the gateway. */
     weft_events_free(events);
+    weft_gateway_free(gw);
     weft_app_free(app);
     for (size_t i = 0; i < env.n; i++)
         free(env.v[i]);

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Loads a page in headless chromium and writes its DOM once a condition holds.
 
-Usage: browser_dom.py CHROMIUM URL CONDITION OUT [SECONDS]
+Usage: browser_dom.py CHROMIUM URL CONDITION OUT [SECONDS [READY THEN]]
 
 CONDITION is a JavaScript expression evaluated in the page until it is true (or SECONDS
 pass, 20 by default); then document.documentElement.outerHTML goes to OUT. Exit status 0
-when the condition held, 1 when time ran out (the DOM is written either way).
+when the condition held, 1 when time ran out (the DOM is written either way). With READY
+and THEN, the shell command THEN runs once the expression READY is true in the page (to
+act while the page is open, e.g. send what it should then show), before CONDITION is
+awaited.
 
 chromium's --dump-dom cannot wait for a page that keeps a connection open (an
 EventSource): it dumps at a time of its choosing, and a virtual time budget never runs
@@ -24,6 +27,7 @@ import time
 def main():
     chromium, url, condition, out = sys.argv[1:5]
     seconds = float(sys.argv[5]) if len(sys.argv) > 5 else 20
+    ready, then = (sys.argv[6], sys.argv[7]) if len(sys.argv) > 7 else (None, None)
     to_browser_r, to_browser_w = os.pipe()
     from_browser_r, from_browser_w = os.pipe()
     profile = tempfile.mkdtemp(prefix="weft-chromium-")
@@ -79,14 +83,21 @@ def main():
         target = call("Target.createTarget", {"url": url})["targetId"]
         session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                if evaluate("Boolean(%s)" % condition, session):
-                    held = True
-                    break
-            except SystemExit:
-                pass  # the page is still loading
-            time.sleep(0.1)
+
+        def wait_for(expr):
+            while time.monotonic() < end:
+                try:
+                    if evaluate("Boolean(%s)" % expr, session):
+                        return True
+                except SystemExit:
+                    pass  # the page is still loading
+                time.sleep(0.1)
+            return False
+
+        if ready is None or wait_for(ready):
+            if then is not None:
+                subprocess.run(then, shell=True, check=False)
+            held = wait_for(condition)
         with open(out, "w") as f:
             f.write(evaluate("document.documentElement.outerHTML", session) or "")
         try:
