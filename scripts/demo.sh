@@ -40,3 +40,35 @@ rc=0
 wait $up || rc=$?
 [ "$rc" -eq 0 ] || { echo "weft up exited $rc on SIGTERM:"; cat "$demo/up.log"; exit 1; }
 echo "== weft up stopped cleanly on SIGTERM"
+
+echo "== an event flow (examples/event-flow): a broker, a wasm transform, an event display"
+flow=$demo/event-flow
+rm -rf "$flow"
+cp -r examples/event-flow "$flow"
+clang --target=wasm32-wasi -O2 "$flow/transform.c" -o "$flow/transform.wasm"
+clang --target=wasm32-wasi -O2 "$flow/display.c" -o "$flow/display.wasm"
+weft=$PWD/build/weft
+(cd "$flow" && exec "$weft" up --listen 127.0.0.1:0) >"$flow/up.out" 2>"$flow/up.log" &
+up=$!
+for _ in $(seq 300); do
+  grep -q '^Ready' "$flow/up.out" && break
+  sleep 0.1
+done
+cat "$flow/up.out"
+cd "$flow"
+"$weft" send --broker wasm --type io.wasm.event '{"hi":"world"}'
+for _ in $(seq 100); do
+  [ "$(grep -c 'cloudevents.Event' up.log)" -ge 2 ] && break
+  sleep 0.1
+done
+echo "== the display's log (weft up's stderr)"
+grep 'display:' up.log
+echo "== weft describe"
+"$weft" describe
+echo "== weft watch wasm --since earliest (stopped after 2 s)"
+timeout -s INT 2 "$weft" watch wasm --since earliest || true
+echo "== the live page: $(cat .weft/address)/brokers/wasm in a browser while weft up runs"
+kill $up
+rc=0
+wait $up || rc=$?
+[ "$rc" -eq 0 ] || { echo "weft up exited $rc on SIGTERM:"; cat up.log; exit 1; }
