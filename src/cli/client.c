@@ -186,42 +186,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg) {
     return weft_buf_append(&a->body, p, len) ? 0 : len;
 }
 
-/* The standard phrase of a status, for an HTTP/2 answer (which carries none). */
-static const char *status_phrase(long status) {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "";
-    }
-}
-
 /* Says why a transfer to url failed (the system's reason when connecting failed: "Connection
  * refused"), and where url came from. */
 static void transfer_error(const char *cmd, const server_t *s, const char *url, CURL *c,
@@ -269,7 +233,7 @@ static int http_request(const char *cmd, const server_t *s, const char *method, 
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
         if (!a->reason[0])
-            snprintf(a->reason, sizeof a->reason, "%s", status_phrase(a->status));
+            snprintf(a->reason, sizeof a->reason, "%s", weft_http_reason((unsigned)a->status));
     }
     if (rc != CURLE_OK)
         transfer_error(cmd, s, url, c, rc, detail);
@@ -1316,7 +1280,8 @@ int weft_cli_watch(int argc, char **argv) {
                 CLIENT_MAX_SSE_MESSAGE >> 20);
     } else if (w.status && !w.is_stream) {
         if (!w.answer.reason[0])
-            snprintf(w.answer.reason, sizeof w.answer.reason, "%s", status_phrase(w.status));
+            snprintf(w.answer.reason, sizeof w.answer.reason, "%s",
+                     weft_http_reason((unsigned)w.status));
         if (w.status == 200)
             fprintf(stderr,
                     "weft watch: %s: the answer is %s, not an event stream (is this weft "

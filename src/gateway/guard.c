@@ -261,8 +261,8 @@ static char *format_answer(const weft_gateway_t *gw, unsigned status, const char
     if (asprintf(&s,
                  "HTTP/1.1 %u %s\r\nDate: %s\r\nServer: %s\r\nConnection: close\r\n"
                  "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s\n",
-                 status, weft_gateway_reason_phrase(status), date, gw->h2o.server_name.base,
-                 strlen(why) + 1, why) < 0)
+                 status, weft_http_reason(status), date, gw->h2o.server_name.base, strlen(why) + 1,
+                 why) < 0)
         return NULL;
     return s;
 }

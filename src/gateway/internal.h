@@ -262,8 +262,6 @@ bool weft_gateway_host_given(const h2o_req_t *req);
 bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns);
 /* Stops the server if it runs and frees what weft_gateway_start made (server.c). */
 void weft_gateway_server_free(weft_gateway_t *gw);
-/* RFC 9110's reason phrase for status (server.c). */
-const char *weft_gateway_reason_phrase(unsigned status);
 
 /* ---- The head guard (guard.c) -------------------------------------------------------
  * What h2o 2.2 leaves undone while an HTTP/1 connection waits for a request head:

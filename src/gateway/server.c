@@ -83,108 +83,6 @@
 _Static_assert(WEFT_GATEWAY_MAX_HEADER_BYTES_LIMIT == H2O_MAX_REQLEN,
                "gateway.h's bound on max_header_bytes is h2o's H2O_MAX_REQLEN");
 
-/* RFC 9110's reason phrases, for the status line of HTTP/1.x. */
-const char *weft_gateway_reason_phrase(unsigned status) {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 203:
-        return "Non-Authoritative Information";
-    case 204:
-        return "No Content";
-    case 205:
-        return "Reset Content";
-    case 206:
-        return "Partial Content";
-    case 300:
-        return "Multiple Choices";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 402:
-        return "Payment Required";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 407:
-        return "Proxy Authentication Required";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 411:
-        return "Length Required";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 416:
-        return "Range Not Satisfiable";
-    case 417:
-        return "Expectation Failed";
-    case 421:
-        return "Misdirected Request";
-    case 422:
-        return "Unprocessable Content";
-    case 426:
-        return "Upgrade Required";
-    case 428:
-        return "Precondition Required";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 451:
-        return "Unavailable For Legal Reasons";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return status < 200   ? "Informational"
-               : status < 300 ? "OK"
-               : status < 400 ? "Redirect"
-               : status < 500 ? "Client Error"
-                              : "Server Error";
-    }
-}
-
 /* Once the server is stopping, answers close their connections. */
 static void before_answer(h2o_req_t *req, weft_gateway_t *gw) {
     if (atomic_load(&gw->stopping))
@@ -200,7 +98,7 @@ static void send_body(h2o_req_t *req, const char *body, size_t len) {
 static void answer_text(weft_gateway_t *gw, h2o_req_t *req, unsigned status, const char *text) {
     before_answer(req, gw);
     req->res.status = (int)status;
-    req->res.reason = weft_gateway_reason_phrase(status);
+    req->res.reason = weft_http_reason(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/plain; charset=utf-8"));
     size_t len = strlen(text);
@@ -220,7 +118,7 @@ static void answer_text(weft_gateway_t *gw, h2o_req_t *req, unsigned status, con
 static void answer_health(weft_gateway_t *gw, h2o_req_t *req) {
     before_answer(req, gw);
     req->res.status = 200;
-    req->res.reason = weft_gateway_reason_phrase(200);
+    req->res.reason = weft_http_reason(200);
     send_body(req, "OK", 2);
 }
 
@@ -240,7 +138,7 @@ static void answer_not_allowed(weft_gateway_t *gw, h2o_req_t *req, const char *a
 static void answer_page(weft_gateway_t *gw, h2o_req_t *req) {
     before_answer(req, gw);
     req->res.status = 200;
-    req->res.reason = weft_gateway_reason_phrase(200);
+    req->res.reason = weft_http_reason(200);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/html; charset=utf-8"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
@@ -283,7 +181,7 @@ static void answer_guest(request_t *rq) {
     }
     before_answer(req, rq->gw);
     req->res.status = (int)cgi->status;
-    req->res.reason = weft_gateway_reason_phrase(cgi->status);
+    req->res.reason = weft_http_reason(cgi->status);
     for (size_t i = 0; i < cgi->nheaders; i++) {
         const char *name = cgi->headers[i].name, *value = cgi->headers[i].value;
         size_t nlen = strlen(name), vlen = strlen(value);
@@ -309,7 +207,7 @@ static void answer_ingest(request_t *rq) {
     }
     before_answer(req, rq->gw);
     req->res.status = (int)rq->status;
-    req->res.reason = weft_gateway_reason_phrase(rq->status);
+    req->res.reason = weft_http_reason(rq->status);
     send_body(req, "", 0);
 }
 
@@ -322,23 +220,35 @@ static void on_ingest_done(void *arg, unsigned status, const char *body) {
     h2o_multithread_send_message(&rq->io->done, &rq->msg);
 }
 
+/* A request of kind for route, answered 503 (and NULL) when there is no memory; hold:
+ * it holds the thread's site (it leaves the thread, whose site may change meanwhile). */
+static request_t *new_request(io_thread_t *io, h2o_req_t *req, const weft_route_t *route,
+                              handler_kind_t kind, bool hold) {
+    request_t *rq = calloc(1, sizeof *rq);
+    if (!rq) {
+        answer_text(io->gw, req, 503, "out of memory");
+        return NULL;
+    }
+    rq->gw = io->gw;
+    rq->io = io;
+    rq->route = route;
+    rq->kind = kind;
+    rq->id = atomic_fetch_add(&io->gw->next_id, 1);
+    if (hold) {
+        rq->site = io->site;
+        weft_gateway_site_retain(rq->site);
+    }
+    return rq;
+}
+
 /* POST /brokers/<name>: the request goes to the events layer, which answers once the
  * events are durable; the connection waits meanwhile. */
 static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
     weft_gateway_t *gw = io->gw;
     const handler_t *h = route->target;
-    request_t *rq = calloc(1, sizeof *rq);
-    if (!rq) {
-        answer_text(gw, req, 503, "out of memory");
+    request_t *rq = new_request(io, req, route, HANDLER_BROKER, true);
+    if (!rq)
         return;
-    }
-    rq->gw = gw;
-    rq->site = io->site;
-    weft_gateway_site_retain(rq->site);
-    rq->io = io;
-    rq->route = route;
-    rq->kind = HANDLER_BROKER;
-    rq->id = atomic_fetch_add(&gw->next_id, 1);
     int rc = weft_gateway_prepare_request(rq, req);
     if (rc) {
         request_free(rq);
@@ -363,7 +273,7 @@ static void answer_describe(request_t *rq) {
     }
     before_answer(req, rq->gw);
     req->res.status = 200;
-    req->res.reason = weft_gateway_reason_phrase(200);
+    req->res.reason = weft_http_reason(200);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
@@ -463,18 +373,9 @@ static unsigned check_head(const weft_gateway_t *gw, const h2o_req_t *req, const
 static void submit_builtin(io_thread_t *io, h2o_req_t *req, const weft_route_t *route,
                            handler_kind_t kind) {
     weft_gateway_t *gw = io->gw;
-    request_t *rq = calloc(1, sizeof *rq);
-    if (!rq) {
-        answer_text(gw, req, 503, "out of memory");
+    request_t *rq = new_request(io, req, route, kind, true);
+    if (!rq)
         return;
-    }
-    rq->gw = gw;
-    rq->site = io->site;
-    weft_gateway_site_retain(rq->site);
-    rq->io = io;
-    rq->route = route;
-    rq->kind = kind;
-    rq->id = atomic_fetch_add(&gw->next_id, 1);
     snprintf(rq->tag, sizeof rq->tag, "%s #%llu", route->pattern, (unsigned long long)rq->id);
     rq->req = req;
     rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
@@ -569,15 +470,9 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
         answer_text(gw, req, 404, "not found");
         return 0;
     }
-    request_t *rq = calloc(1, sizeof *rq);
-    if (!rq) {
-        answer_text(gw, req, 503, "out of memory");
+    request_t *rq = new_request(io, req, route, HANDLER_FUNCTION, false);
+    if (!rq)
         return 0;
-    }
-    rq->gw = gw;
-    rq->io = io;
-    rq->route = route;
-    rq->id = atomic_fetch_add(&gw->next_id, 1);
     int rc = weft_gateway_prepare_request(rq, req);
     if (rc) {
         request_free(rq);

@@ -366,7 +366,7 @@ unsigned weft_sse_open(io_thread_t *io, h2o_req_t *req, weft_gateway_site_t *sit
     s->more = true;
     h2o_linklist_insert(&io->streams, &s->link);
     req->res.status = 200;
-    req->res.reason = weft_gateway_reason_phrase(200);
+    req->res.reason = weft_http_reason(200);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,

@@ -98,6 +98,12 @@ bool weft_utf8_valid(const uint8_t *s, size_t n);
 /* Monotonic clock in nanoseconds. */
 uint64_t weft_now_ns(void);
 
+/* ---- HTTP ---------------------------------------------------------------------------- */
+
+/* RFC 9110's reason phrase of status ("Not Found"), for an HTTP/1.x status line or a
+ * message; its class's ("Client Error") for a status it does not name. */
+const char *weft_http_reason(unsigned status);
+
 /* ---- Plugins --------------------------------------------------------------------- */
 
 /* A plugin is a shared object beside the weft binary that carries layers whose

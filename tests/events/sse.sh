@@ -112,9 +112,13 @@ check "a backlog: every event, in order" "$(ces "$WORK/many" | tr ' ' '\n' | gre
 check "in order" "$(ces "$WORK/many" | tr ' ' '\n' | grep '^m' | sed 's/m//' | sort -n -c && echo sorted)" sorted
 check "a filter over a backlog: the one event it passes" "$(ces "$WORK/last")" "m299"
 
-# A quiet stream gets a comment every 15 s (the first one opened it).
+# A quiet stream gets a comment every 15 s (the first one opened it). Counted across a
+# wait a little longer than that: how long the stream was quiet before depends on how
+# fast the steps above ran.
+before=$(grep -c '^: keep-alive$' "$WORK/typeb")
 sleep 15.5
-check "keep-alive comments on a quiet stream" "$(grep -c '^: keep-alive$' "$WORK/typeb")" 2
+after=$(grep -c '^: keep-alive$' "$WORK/typeb")
+check "keep-alive comments on a quiet stream" "$((after > before && after <= before + 2))" 1
 
 # A client that leaves: its connection is closed at once, not left half-open
 # (CLOSE_WAIT) until the next write fails.
