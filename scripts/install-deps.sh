@@ -12,6 +12,9 @@ PACKAGES=(
   libssl-dev nettle-dev libh2o-evloop-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev
   # third-party C sources a test builds for WASI (stb_image)
   libstb-dev
+  # examples/cached-inference: scikit-learn's handwritten digits (its training data) and
+  # zlib, with which its trainer reads them
+  python3-sklearn zlib1g-dev
   # sanitizers and fuzzers (clang's runtime)
   libclang-rt-14-dev
   # tests
