@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -301,27 +300,6 @@ static const char send_help[] =
     "Every event gets specversion 1.0 and, unless --ext time=... says otherwise, the\n"
     "current time.\n";
 
-/* A random (version 4) UUID. */
-static void uuid4(char out[37]) {
-    uint8_t b[16];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t r = getrandom(b + got, sizeof b - got, 0);
-        if (r > 0)
-            got += (size_t)r;
-        else if (errno != EINTR)
-            break;
-    }
-    if (got < sizeof b) /* no getrandom: weak, but an id need only differ */
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (uint8_t)(weft_now_ns() >> (i % 8) * 8) ^ (uint8_t)rand();
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 /* Now, in RFC 3339 with milliseconds, UTC. */
 static void now_rfc3339(char out[32]) {
     struct timespec ts;
@@ -379,7 +357,7 @@ static const char *ext_refused(const char *name) {
 static int event_from_options(const send_opts_t *o, const weft_buf_t *data, bool has_data,
                               weft_ce_t *ev) {
     char id[37], now[32];
-    uuid4(id);
+    weft_uuid4(id);
     now_rfc3339(now);
     if (weft_ce_set(ev, "specversion", WEFT_CE_SPECVERSION, WEFT_CE_STRING) ||
         weft_ce_set(ev, "id", o->id ? o->id : id, WEFT_CE_STRING) ||
@@ -427,7 +405,7 @@ static int event_from_options(const send_opts_t *o, const weft_buf_t *data, bool
 /* Gives an event of -f FILE the defaults it lacks. */
 static int event_defaults(const send_opts_t *o, json_t *e) {
     char id[37];
-    uuid4(id);
+    weft_uuid4(id);
     if (!json_object_get(e, "specversion"))
         json_object_set_new(e, "specversion", json_string(WEFT_CE_SPECVERSION));
     if (!json_object_get(e, "id"))

@@ -53,7 +53,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -241,23 +240,6 @@ weft_journal_stream_t *weft_events_stream(weft_events_t *ev, const char *name) {
     broker_stats_t *stats;
     uint64_t max;
     return lookup_broker(ev, name, &stream, &stats, &max) ? stream : NULL;
-}
-
-/* A fresh event id: 128 random bits as a UUID (version 4). */
-static void new_id(char out[37]) {
-    uint8_t b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        /* No entropy to be had: the clock and a counter still make ids unique here. */
-        static _Atomic uint64_t counter;
-        uint64_t n = atomic_fetch_add(&counter, 1), t = weft_now_ns();
-        memcpy(b, &t, 8);
-        memcpy(b + 8, &n, 8);
-    }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 /* The event's TTL; WEFT_EVENTS_TTL_DEFAULT when it has none, and 0 when it has one
@@ -561,7 +543,7 @@ static void take_reply(job_t *j, weft_ce_t *reply) {
     char id[37];
     int rc = 0;
     if (!weft_ce_get(reply, "id")) {
-        new_id(id);
+        weft_uuid4(id);
         rc = weft_ce_set(reply, "id", id, WEFT_CE_STRING);
     }
     long ttl = event_ttl(&j->ev) - 1;

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <nettle/sha2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -471,4 +473,20 @@ const char *weft_http_reason(unsigned status) {
                : status < 500 ? "Client Error"
                               : "Server Error";
     }
+}
+
+void weft_uuid4(char out[37]) {
+    uint8_t b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        /* No entropy to be had: the clock and a counter still make ids unique here. */
+        static _Atomic uint64_t counter;
+        uint64_t n = atomic_fetch_add(&counter, 1), t = weft_now_ns();
+        memcpy(b, &t, 8);
+        memcpy(b + 8, &n, 8);
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }

@@ -104,6 +104,11 @@ uint64_t weft_now_ns(void);
  * message; its class's ("Client Error") for a status it does not name. */
 const char *weft_http_reason(unsigned status);
 
+/* A fresh random (version 4) UUID, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", NUL-terminated:
+ * 122 bits from getrandom, or, should the kernel have none to give, the clock and a
+ * counter (unique within the process, not unguessable). */
+void weft_uuid4(char out[37]);
+
 /* ---- Plugins --------------------------------------------------------------------- */
 
 /* A plugin is a shared object beside the weft binary that carries layers whose
