@@ -69,4 +69,10 @@ int sqf_next_version(sqf_t *f, uint64_t *version, weft_error_t *err);
 int store_sqlite_names(sqf_t *f, sqlite3_stmt *s, size_t limit, weft_store_names_t *page,
                        weft_error_t *err);
 
+/* The least string past every string that begins with prefix, as bytes (malloc'd), so
+ * that a prefix is the range [prefix, end): the prefix without its trailing 0xff bytes
+ * and its last byte + 1. NULL when there is none (prefix "" or all 0xff: no upper
+ * bound) or on ENOMEM (the caller tells them apart by prefix). */
+char *store_prefix_end(const char *prefix);
+
 #endif

@@ -204,6 +204,10 @@ int weft_kv_list(weft_kv_store_t *st, const char *prefix, const char *after, siz
                               "key-value: store %s: a prefix of %zu bytes (at "
                               "most %d)",
                               st->name, strlen(prefix), WEFT_KV_MAX_KEY);
+    /* (So that store_prefix_end has a bound: UTF-8 holds no byte 0xff.) */
+    if (prefix && !weft_utf8_valid((const uint8_t *)prefix, strlen(prefix)))
+        return weft_error_set(err, WEFT_EINVAL,
+                              "key-value: store %s: the prefix is not valid UTF-8", st->name);
     return st->kv->ops->list(st->kv->self, st->st, prefix ? prefix : "", after ? after : "", limit,
                              store_wall_ms(), page, err);
 }

@@ -2,9 +2,8 @@
  *
  * Layout: stores(id, name); kv(store, key BLOB, value BLOB, version, expires), the key
  * a BLOB so that keys sort by their bytes (what paging promises) and a prefix is a range
- * [prefix, prefix with its last byte + 1): UTF-8 never holds byte 0xff, so that bound
- * always exists. expires (ms since the epoch, NULL: never) has a partial index: every
- * write deletes up to PURGE_BATCH expired rows first, so that expired keys do not pile
+ * [prefix, store_prefix_end(prefix)). expires (ms since the epoch, NULL: never) has a partial
+ * index: every write deletes up to PURGE_BATCH expired rows first, so that expired keys do not pile
  * up, and a write that finds the file full purges them all and tries once more. */
 #include <stdlib.h>
 #include <string.h>
@@ -275,21 +274,10 @@ static int kvq_delete(void *self, void *st, const char *key, uint64_t if_version
     return rc;
 }
 
-/* The bound past every string that begins with prefix (store.h's layout comment). */
-static char *prefix_end(const char *prefix) {
-    size_t n = strlen(prefix);
-    if (!n)
-        return NULL;
-    char *end = strdup(prefix);
-    if (end)
-        end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
-    return end;
-}
-
 static int kvq_list(void *self, void *st, const char *prefix, const char *after, size_t limit,
                     int64_t now_ms, weft_store_names_t *page, weft_error_t *err) {
     kvq_t *q = self;
-    char *end = prefix_end(prefix);
+    char *end = store_prefix_end(prefix);
     if (*prefix && !end)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
     pthread_mutex_lock(&q->f.mu);

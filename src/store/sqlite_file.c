@@ -287,3 +287,15 @@ int store_sqlite_names(sqf_t *f, sqlite3_stmt *s, size_t limit, weft_store_names
         weft_store_names_free(page);
     return rc;
 }
+
+char *store_prefix_end(const char *prefix) {
+    size_t n = strlen(prefix);
+    while (n && (unsigned char)prefix[n - 1] == 0xff)
+        n--;
+    if (!n)
+        return NULL;
+    char *end = strndup(prefix, n);
+    if (end)
+        end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+    return end;
+}
