@@ -54,9 +54,10 @@ const char *weft_doc_describe(const weft_doc_t *d) {
     return d->ops->describe(d->self);
 }
 
-static int check_ids(const char *collection, const char *id, weft_error_t *err) {
+/* The collection's name and, when with_id, the document's id. */
+static int check_ids(const char *collection, const char *id, bool with_id, weft_error_t *err) {
     int rc = store_check_name("documents", "collection name", collection, WEFT_STORE_MAX_NAME, err);
-    if (!rc && id)
+    if (!rc && with_id)
         rc = store_check_name("documents", "document id", id, WEFT_DOC_MAX_ID, err);
     return rc;
 }
@@ -66,7 +67,7 @@ int weft_doc_put(weft_doc_t *d, const char *collection, const char *id, const ch
                  weft_error_t *err) {
     if (version)
         *version = 0;
-    int rc = check_ids(collection, id, err);
+    int rc = check_ids(collection, id, true, err);
     if (rc)
         return rc;
     if (!json)
@@ -108,7 +109,7 @@ int weft_doc_get(weft_doc_t *d, const char *collection, const char *id, char **j
         *len = 0;
     if (version)
         *version = 0;
-    int rc = check_ids(collection, id, err);
+    int rc = check_ids(collection, id, true, err);
     if (rc)
         return rc;
     char *j = NULL;
@@ -130,7 +131,7 @@ int weft_doc_get(weft_doc_t *d, const char *collection, const char *id, char **j
 
 int weft_doc_delete(weft_doc_t *d, const char *collection, const char *id, uint64_t if_version,
                     weft_error_t *err) {
-    int rc = check_ids(collection, id, err);
+    int rc = check_ids(collection, id, true, err);
     if (rc)
         return rc;
     return d->ops->delete_(d->self, collection, id, if_version, err);
@@ -200,7 +201,7 @@ static int parse_match(const char *collection, size_t i, const weft_doc_match_t 
 int weft_doc_query(weft_doc_t *d, const char *collection, const weft_doc_match_t *matches, size_t n,
                    const char *after, size_t limit, weft_doc_page_t *page, weft_error_t *err) {
     memset(page, 0, sizeof *page);
-    int rc = check_ids(collection, NULL, err);
+    int rc = check_ids(collection, NULL, false, err);
     if (!rc)
         rc = store_check_limit("documents", &limit, err);
     if (rc)

@@ -430,7 +430,8 @@ typedef struct weft_doc_put_options {
     bool if_absent;      /* only if there is no such document */
 } weft_doc_put_options_t;
 
-/* Stores json[0..len), which must be one JSON object (no duplicate member names), as
+/* Stores json[0..len), which must be one JSON object (no duplicate member names, no
+ * \u0000 in its strings), as
  * the document id of collection, replacing what was there; opts may be NULL. The text is
  * kept as given. *version (may be NULL): its new version. */
 int weft_doc_put(weft_doc_t *d, const char *collection, const char *id, const char *json,
