@@ -293,14 +293,19 @@ extern const weft_journal_ops_t weft_journal_sqlite_ops;
  * a second open of the same kind in the same DIR, from this process or another, is
  * refused (EIO, "in use"); share the handle instead (every call is thread-safe).
  *
+ * Threads: every call may be made from any thread, concurrently, except open and close
+ * (and a blob writer, one thread at a time). The embedded backend serializes the calls
+ * on one file (one connection under a mutex: a read waits for a write's fsync).
+ *
  * Names (KV stores, document collections): 1 to WEFT_STORE_MAX_NAME bytes of UTF-8, no
  * control characters. Blob containers: 1 to 63 of [a-z0-9-].
  *
  * Versions: every write gives what it wrote a version, a number > 0 that no earlier
- * write of the same file (kv.db, docs.db, blobs.db) was given, even after a delete. An
- * ETag is its decimal. A write with if_version != 0 happens only when the item exists
- * with that version; with if_absent, only when it does not exist: else ECONFLICT and
- * nothing changes.
+ * write of the same KV (all its named stores), document store or blob store was given,
+ * even after a delete or a reopen: so a version names one write (an ETag is its
+ * decimal) and a key deleted and set again never matches an old if_version. A write with if_version
+ * != 0 happens only when the item exists with that version; with if_absent, only when it does not
+ * exist: else ECONFLICT and nothing changes.
  *
  * Errors: EINVAL bad argument (what and which), ENOTFOUND no such item, ECONFLICT a
  * condition failed, ELIMIT too large or the store is full (max_bytes, or the disk), EIO
