@@ -40,7 +40,7 @@ int weft_blob_open(const char *location, const weft_blob_options_t *opts, weft_b
         schemes[i] = backends[i]->scheme;
     int which = store_backend("blobs", location, schemes, NBACKENDS, err);
     if (which < 0)
-        return err ? err->code : WEFT_EINVAL;
+        return which;
     weft_blob_t *b = calloc(1, sizeof *b);
     if (!b)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);

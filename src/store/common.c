@@ -24,21 +24,17 @@ int store_check_name(const char *layer, const char *what, const char *name, size
 
 int store_backend(const char *layer, const char *location, const char *const *schemes, size_t n,
                   weft_error_t *err) {
-    if (!location || !*location) {
-        weft_error_set(err, WEFT_EINVAL, "%s: empty location", layer);
-        return -1;
-    }
+    if (!location || !*location)
+        return weft_error_set(err, WEFT_EINVAL, "%s: empty location", layer);
     const char *colon = strchr(location, ':');
     if (colon) {
         size_t len = (size_t)(colon - location);
         for (size_t i = 0; i < n; i++)
             if (strlen(schemes[i]) == len && memcmp(schemes[i], location, len) == 0)
                 return (int)i;
-        if (strncmp(colon, "://", 3) == 0) {
-            weft_error_set(err, WEFT_EUNSUPPORTED, "%s: no %s backend \"%.*s\" in this weft",
-                           location, layer, (int)len, location);
-            return -1;
-        }
+        if (strncmp(colon, "://", 3) == 0)
+            return weft_error_set(err, WEFT_EUNSUPPORTED, "%s: no %s backend \"%.*s\" in this weft",
+                                  location, layer, (int)len, location);
     }
     return 0;
 }

@@ -25,7 +25,7 @@ int weft_doc_open(const char *location, const weft_doc_options_t *opts, weft_doc
         schemes[i] = backends[i]->scheme;
     int which = store_backend("documents", location, schemes, NBACKENDS, err);
     if (which < 0)
-        return err ? err->code : WEFT_EINVAL;
+        return which;
     weft_doc_t *d = calloc(1, sizeof *d);
     if (!d)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);

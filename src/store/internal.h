@@ -16,8 +16,8 @@ int store_check_name(const char *layer, const char *what, const char *name, size
                      weft_error_t *err);
 
 /* The index in schemes[0..n) of the backend location names: "SCHEME:..." or, without a
- * scheme this weft has (and no "://"), 0. -1 (err set: EINVAL or EUNSUPPORTED) for an
- * empty location or a URL of a backend this weft lacks. */
+ * scheme this weft has (and no "://"), 0. A WEFT_E* code (< 0, err set) for an empty
+ * location (EINVAL) or a URL of a backend this weft lacks (EUNSUPPORTED). */
 int store_backend(const char *layer, const char *location, const char *const *schemes, size_t n,
                   weft_error_t *err);
 

@@ -31,7 +31,7 @@ int weft_kv_open(const char *location, const weft_kv_options_t *opts, weft_kv_t 
         schemes[i] = backends[i]->scheme;
     int which = store_backend("key-value", location, schemes, NBACKENDS, err);
     if (which < 0)
-        return err ? err->code : WEFT_EINVAL;
+        return which;
     weft_kv_t *kv = calloc(1, sizeof *kv);
     if (!kv)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
