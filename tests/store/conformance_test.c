@@ -292,7 +292,7 @@ static void kv_list_all(weft_kv_store_t *st, const char *prefix, size_t limit, c
 static void test_kv_list(void) {
     weft_kv_t *kv = kv_open("kv-list", NULL);
     weft_kv_store_t *st = kv_store(kv, "default"), *other = kv_store(kv, "other");
-    char *a[250], *all[501];
+    char *a[250], *all[502];
     size_t nall = 0;
     for (int i = 0; i < 250; i++) {
         char key[32];
