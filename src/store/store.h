@@ -1,9 +1,11 @@
 /* store: what weft keeps on disk for its users, behind interfaces that do not say where.
  *
- * Today: the journal, the durable log of records a broker keeps (journal.c holds the
- * part every backend shares, journal_sqlite.c the embedded SQLite backend). Key-value,
- * blobs and documents join this header later, each the same way: an opaque handle, a
- * table of backend functions, and a location string that picks the backend.
+ * The journal, the durable log of records a broker keeps (journal.c holds the part every
+ * backend shares, journal_sqlite.c the embedded SQLite backend); key-value (kv.c,
+ * kv_sqlite.c), documents (doc.c, doc_sqlite.c) and blobs (blob.c, blob_sqlite.c), the
+ * services guests use. Each the same way: an opaque handle, a table of backend functions,
+ * and a location string that picks the backend. The shared file checks what callers pass
+ * (names, sizes, NULLs) and picks the backend; a backend only stores.
  *
  * ---- The journal ---------------------------------------------------------------------
  *
@@ -279,5 +281,343 @@ typedef struct weft_journal_ops {
 void weft_journal_notify(weft_journal_stream_t *pub, uint64_t latest);
 
 extern const weft_journal_ops_t weft_journal_sqlite_ops;
+
+/* ==== Key-value, documents, blobs: what the three share ================================
+ *
+ * Location: "sqlite:DIR" or a plain DIR picks the embedded backend: one SQLite file per
+ * kind in DIR (kv.db, docs.db, blobs.db and the folder blobs/ for the bytes; DIR is
+ * created if missing, mode 0700), WAL, synchronous=FULL: a call that returns 0 has made
+ * its write durable (it survives kill -9 and, as far as the disk honours fsync, a power
+ * loss). Opening is cheap (open the file, check it, create the tables if new): callers
+ * open a store when a guest first uses the service. One open handle per file at a time:
+ * a second open of the same kind in the same DIR, from this process or another, is
+ * refused (EIO, "in use"); share the handle instead (every call is thread-safe).
+ *
+ * Threads: every call may be made from any thread, concurrently, except open and close
+ * (and a blob writer, one thread at a time). The embedded backend serializes the calls
+ * on one file (one connection under a mutex: a read waits for a write's fsync).
+ *
+ * Names (KV stores, document collections): 1 to WEFT_STORE_MAX_NAME bytes of UTF-8, no
+ * control characters. Blob containers: 1 to 63 of [a-z0-9-].
+ *
+ * Versions: every write gives what it wrote a version, a number > 0 that no earlier
+ * write of the same KV (all its named stores), document store or blob store was given,
+ * even after a delete or a reopen: so a version names one write (an ETag is its
+ * decimal) and a key deleted and set again never matches an old if_version. A write with if_version
+ * != 0 happens only when the item exists with that version; with if_absent, only when it does not
+ * exist: else ECONFLICT and nothing changes.
+ *
+ * Errors: EINVAL bad argument (what and which), ENOTFOUND no such item, ECONFLICT a
+ * condition failed, ELIMIT too large or the store is full (max_bytes, or the disk), EIO
+ * the store cannot be read or written (the message names the file), ENOMEM.
+ *
+ * Paging: a list returns at most `limit` items (1..WEFT_STORE_MAX_PAGE; 0: the
+ * default) in byte order of their key (id, name), after the cursor `after` (NULL or "":
+ * from the start); page.more says whether another page follows: pass the last item's key
+ * as `after` for it. Items written meanwhile may or may not appear; none appears twice.
+ */
+#define WEFT_STORE_MAX_NAME 128
+#define WEFT_STORE_MAX_PAGE 1000
+#define WEFT_STORE_DEFAULT_PAGE 100
+
+/* ==== Key-value ======================================================================== *
+ *
+ * Spin's key-value interface (get, set, delete, exists, get-keys) plus what an HTTP API
+ * needs: versions for optimistic concurrency, a time to live, keys listed by prefix in
+ * pages. A KV holds named stores ("default" ...), each a map of keys to byte values. */
+
+#define WEFT_KV_MAX_KEY 4096                  /* bytes of UTF-8, no NUL */
+#define WEFT_KV_DEFAULT_MAX_VALUE (16u << 20) /* weft_kv_options_t.max_value_bytes */
+
+typedef struct weft_kv weft_kv_t;
+typedef struct weft_kv_store weft_kv_store_t;
+
+typedef struct weft_kv_options {
+    size_t max_value_bytes; /* a larger value: ELIMIT; 0: WEFT_KV_DEFAULT_MAX_VALUE */
+    uint64_t max_bytes;     /* a cap on the file's size (all stores), 0: none: ELIMIT */
+} weft_kv_options_t;
+
+/* Opens the KV at location (above); opts may be NULL. Close with weft_kv_close. */
+int weft_kv_open(const char *location, const weft_kv_options_t *opts, weft_kv_t **out,
+                 weft_error_t *err);
+/* No call may be in progress or follow; frees the stores' handles. NULL: nothing. */
+void weft_kv_close(weft_kv_t *kv);
+/* "SQLite key-value DIR/kv.db", for messages; borrowed until close. */
+const char *weft_kv_describe(const weft_kv_t *kv);
+/* The store called name, created if absent; the same handle until close. */
+int weft_kv_store(weft_kv_t *kv, const char *name, weft_kv_store_t **out, weft_error_t *err);
+
+/* The value of key: *value (malloc'd, the caller frees it; NUL-terminated past *len),
+ * *len and *version (each may be NULL). ENOTFOUND when absent or expired. */
+int weft_kv_get(weft_kv_store_t *st, const char *key, uint8_t **value, size_t *len,
+                uint64_t *version, weft_error_t *err);
+/* 0 when key is present (not expired), ENOTFOUND when not, or an error. */
+int weft_kv_exists(weft_kv_store_t *st, const char *key, weft_error_t *err);
+
+typedef struct weft_kv_set_options {
+    int64_t ttl_ms;      /* > 0: the key expires this long after the set; 0: never */
+    uint64_t if_version; /* != 0: only if the key holds this version (else ECONFLICT) */
+    bool if_absent;      /* only if the key is absent (else ECONFLICT) */
+} weft_kv_set_options_t;
+
+/* Sets key to value[0..len) (value may be NULL when len is 0); opts may be NULL. An
+ * expired key is absent. *version (may be NULL): the new version. */
+int weft_kv_set(weft_kv_store_t *st, const char *key, const void *value, size_t len,
+                const weft_kv_set_options_t *opts, uint64_t *version, weft_error_t *err);
+/* Deletes key: ENOTFOUND when absent; if_version != 0: only if it holds this version
+ * (else ECONFLICT). */
+int weft_kv_delete(weft_kv_store_t *st, const char *key, uint64_t if_version, weft_error_t *err);
+
+/* Keys, the caller's: weft_store_names_free. */
+typedef struct weft_store_names {
+    char **names;
+    size_t n;
+    bool more; /* another page follows: list again after names[n - 1] */
+} weft_store_names_t;
+void weft_store_names_free(weft_store_names_t *page);
+
+/* The store's keys that begin with prefix (NULL or "": all), after `after`, paged. */
+int weft_kv_list(weft_kv_store_t *st, const char *prefix, const char *after, size_t limit,
+                 weft_store_names_t *page, weft_error_t *err);
+
+/* Expired keys are never seen; their rows are deleted by later writes (a few at a time)
+ * and by this call (all), which counts them in *deleted (may be NULL). */
+int weft_kv_purge(weft_kv_t *kv, uint64_t *deleted, weft_error_t *err);
+
+/* What a KV backend implements. kv.c checks the arguments (names, keys, sizes, limits,
+ * NULLs) before calling; each function has the contract of the public one of the same
+ * name. `self` is the backend's KV, `st` its store. now_ms: the wall clock, for TTLs
+ * (passed in so that every backend reads one clock). */
+typedef struct weft_kv_ops {
+    const char *scheme;
+    int (*open)(const char *location, const weft_kv_options_t *opts, void **self,
+                weft_error_t *err);
+    void (*close)(void *self);
+    const char *(*describe)(void *self);
+    int (*store)(void *self, const char *name, void **st, weft_error_t *err);
+    int (*get)(void *self, void *st, const char *key, int64_t now_ms, uint8_t **value, size_t *len,
+               uint64_t *version, weft_error_t *err);
+    int (*set)(void *self, void *st, const char *key, const void *value, size_t len,
+               const weft_kv_set_options_t *opts, int64_t now_ms, uint64_t *version,
+               weft_error_t *err);
+    int (*delete_)(void *self, void *st, const char *key, uint64_t if_version, int64_t now_ms,
+                   weft_error_t *err);
+    /* prefix and after are "" when absent; limit is 1..WEFT_STORE_MAX_PAGE. */
+    int (*list)(void *self, void *st, const char *prefix, const char *after, size_t limit,
+                int64_t now_ms, weft_store_names_t *page, weft_error_t *err);
+    int (*purge)(void *self, int64_t now_ms, uint64_t *deleted, weft_error_t *err);
+} weft_kv_ops_t;
+
+extern const weft_kv_ops_t weft_kv_sqlite_ops;
+
+/* ==== Documents ======================================================================== *
+ *
+ * JSON objects by collection and id, queried by equality of top-level fields. */
+
+#define WEFT_DOC_MAX_ID 1024                  /* bytes of UTF-8, no control characters */
+#define WEFT_DOC_DEFAULT_MAX_BYTES (1u << 20) /* weft_doc_options_t.max_doc_bytes */
+#define WEFT_DOC_MAX_MATCHES 32               /* field=value pairs in one query */
+
+typedef struct weft_doc weft_doc_t;
+
+typedef struct weft_doc_options {
+    size_t max_doc_bytes; /* a larger document: ELIMIT; 0: WEFT_DOC_DEFAULT_MAX_BYTES */
+    uint64_t max_bytes;   /* a cap on the file's size, 0: none: ELIMIT */
+} weft_doc_options_t;
+
+int weft_doc_open(const char *location, const weft_doc_options_t *opts, weft_doc_t **out,
+                  weft_error_t *err);
+void weft_doc_close(weft_doc_t *d);
+const char *weft_doc_describe(const weft_doc_t *d);
+
+typedef struct weft_doc_put_options {
+    uint64_t if_version; /* != 0: only if the document holds this version */
+    bool if_absent;      /* only if there is no such document */
+} weft_doc_put_options_t;
+
+/* Stores json[0..len), which must be one JSON object (no duplicate member names, no
+ * \u0000 in its strings), as
+ * the document id of collection, replacing what was there; opts may be NULL. The text is
+ * kept as given. *version (may be NULL): its new version. */
+int weft_doc_put(weft_doc_t *d, const char *collection, const char *id, const char *json,
+                 size_t len, const weft_doc_put_options_t *opts, uint64_t *version,
+                 weft_error_t *err);
+/* The document's text (*json malloc'd, NUL-terminated, the caller's), its length and
+ * version (each may be NULL); ENOTFOUND. */
+int weft_doc_get(weft_doc_t *d, const char *collection, const char *id, char **json, size_t *len,
+                 uint64_t *version, weft_error_t *err);
+/* ENOTFOUND; if_version != 0: only if it holds this version (else ECONFLICT). */
+int weft_doc_delete(weft_doc_t *d, const char *collection, const char *id, uint64_t if_version,
+                    weft_error_t *err);
+
+/* A condition of a query: the document's top-level member `field` equals `value`, the
+ * JSON text of a scalar: a string ("\"red\""), a number ("3", "2.5": compared as numbers,
+ * so 3 matches 3.0), true, false or null. A missing member matches nothing, not null. */
+typedef struct weft_doc_match {
+    const char *field;
+    const char *value;
+} weft_doc_match_t;
+
+typedef struct weft_doc_item {
+    char *id;
+    char *json;
+    size_t len;
+    uint64_t version;
+} weft_doc_item_t;
+
+typedef struct weft_doc_page {
+    weft_doc_item_t *items;
+    size_t n;
+    bool more; /* query again after items[n - 1].id */
+} weft_doc_page_t;
+void weft_doc_page_free(weft_doc_page_t *page);
+
+/* The documents of collection (in id order, after `after`, paged) that satisfy every
+ * match (n 0..WEFT_DOC_MAX_MATCHES; 0: all). */
+int weft_doc_query(weft_doc_t *d, const char *collection, const weft_doc_match_t *matches, size_t n,
+                   const char *after, size_t limit, weft_doc_page_t *page, weft_error_t *err);
+
+/* A match as doc.c hands it to backends, parsed. */
+typedef enum {
+    WEFT_DOC_STRING,
+    WEFT_DOC_INT,
+    WEFT_DOC_REAL,
+    WEFT_DOC_TRUE,
+    WEFT_DOC_FALSE,
+    WEFT_DOC_NULL
+} weft_doc_kind_t;
+typedef struct weft_doc_cond {
+    const char *field;
+    weft_doc_kind_t kind;
+    const char *str; /* WEFT_DOC_STRING: UTF-8 ... */
+    size_t str_len;  /* ... of this many bytes (may hold NUL) */
+    int64_t i;       /* WEFT_DOC_INT */
+    double r;        /* WEFT_DOC_REAL */
+} weft_doc_cond_t;
+
+typedef struct weft_doc_ops {
+    const char *scheme;
+    int (*open)(const char *location, const weft_doc_options_t *opts, void **self,
+                weft_error_t *err);
+    void (*close)(void *self);
+    const char *(*describe)(void *self);
+    int (*put)(void *self, const char *collection, const char *id, const char *json, size_t len,
+               const weft_doc_put_options_t *opts, uint64_t *version, weft_error_t *err);
+    int (*get)(void *self, const char *collection, const char *id, char **json, size_t *len,
+               uint64_t *version, weft_error_t *err);
+    int (*delete_)(void *self, const char *collection, const char *id, uint64_t if_version,
+                   weft_error_t *err);
+    int (*query)(void *self, const char *collection, const weft_doc_cond_t *conds, size_t n,
+                 const char *after, size_t limit, weft_doc_page_t *page, weft_error_t *err);
+} weft_doc_ops_t;
+
+extern const weft_doc_ops_t weft_doc_sqlite_ops;
+
+/* ==== Blobs ============================================================================ *
+ *
+ * Byte strings of any size by container and name, written and read as streams, with
+ * metadata: size, content type, SHA-256, modification time, version. A blob is visible
+ * whole or not at all: a writer's bytes go to a temporary place and appear only when
+ * committed; a crash at any point leaves the blob as it was before the commit or as
+ * committed, and a committed blob survives kill -9. A reader reads the version it opened,
+ * even if the blob is replaced or deleted meanwhile. */
+
+#define WEFT_BLOB_MAX_CONTAINER 63              /* [a-z0-9-] */
+#define WEFT_BLOB_MAX_NAME 1024                 /* bytes, no NUL */
+#define WEFT_BLOB_MAX_CONTENT_TYPE 255          /* printable ASCII */
+#define WEFT_BLOB_DEFAULT_MAX_BLOB (4ull << 30) /* weft_blob_options_t.max_blob_bytes */
+
+typedef struct weft_blob weft_blob_t;
+typedef struct weft_blob_writer weft_blob_writer_t;
+typedef struct weft_blob_reader weft_blob_reader_t;
+
+typedef struct weft_blob_options {
+    uint64_t max_blob_bytes; /* a larger blob: ELIMIT; 0: WEFT_BLOB_DEFAULT_MAX_BLOB */
+    uint64_t max_bytes;      /* a cap on the blobs' total size, 0: none: ELIMIT */
+} weft_blob_options_t;
+
+typedef struct weft_blob_meta {
+    uint64_t size;
+    char content_type[WEFT_BLOB_MAX_CONTENT_TYPE + 1];
+    char sha256[65];  /* lower-case hex */
+    int64_t mtime_ms; /* when committed: milliseconds since the Unix epoch */
+    uint64_t version;
+} weft_blob_meta_t;
+
+int weft_blob_open(const char *location, const weft_blob_options_t *opts, weft_blob_t **out,
+                   weft_error_t *err);
+/* No writer or reader may be open. */
+void weft_blob_close(weft_blob_t *b);
+const char *weft_blob_describe(const weft_blob_t *b);
+
+typedef struct weft_blob_put_options {
+    uint64_t if_version; /* != 0: commit only if the blob holds this version */
+    bool if_absent;      /* commit only if there is no such blob */
+} weft_blob_put_options_t;
+
+/* Starts writing the blob name of container (content_type NULL or "":
+ * "application/octet-stream"; opts may be NULL, its conditions are checked at commit).
+ * A writer belongs to one thread at a time; end it with commit or abort. */
+int weft_blob_writer_open(weft_blob_t *b, const char *container, const char *name,
+                          const char *content_type, const weft_blob_put_options_t *opts,
+                          weft_blob_writer_t **out, weft_error_t *err);
+/* Appends data[0..n): ELIMIT past max_blob_bytes; after any error only abort remains. */
+int weft_blob_write(weft_blob_writer_t *w, const void *data, size_t n, weft_error_t *err);
+/* Makes the bytes written the blob, durably, and frees w whatever the outcome; *meta
+ * (may be NULL): what was committed. ECONFLICT, ELIMIT (max_bytes), EIO. */
+int weft_blob_writer_commit(weft_blob_writer_t *w, weft_blob_meta_t *meta, weft_error_t *err);
+/* Drops what was written and frees w. NULL: nothing. */
+void weft_blob_writer_abort(weft_blob_writer_t *w);
+
+/* Opens the blob for reading: *meta (may be NULL) is the version it reads. ENOTFOUND. */
+int weft_blob_reader_open(weft_blob_t *b, const char *container, const char *name,
+                          weft_blob_reader_t **out, weft_blob_meta_t *meta, weft_error_t *err);
+/* Reads up to n bytes at offset into buf: *got is less than n only at the end (0: the
+ * offset is at or past the end). Readers may be used from several threads at once. */
+int weft_blob_read(weft_blob_reader_t *r, uint64_t offset, void *buf, size_t n, size_t *got,
+                   weft_error_t *err);
+void weft_blob_reader_close(weft_blob_reader_t *r);
+
+/* The blob's metadata; ENOTFOUND. */
+int weft_blob_stat(weft_blob_t *b, const char *container, const char *name, weft_blob_meta_t *meta,
+                   weft_error_t *err);
+/* ENOTFOUND; if_version != 0: only if it holds this version (else ECONFLICT). */
+int weft_blob_delete(weft_blob_t *b, const char *container, const char *name, uint64_t if_version,
+                     weft_error_t *err);
+/* Names of container's blobs that begin with prefix (NULL or "": all), paged. Blob names
+ * may be any bytes but NUL, so names[i] are C strings. */
+int weft_blob_list(weft_blob_t *b, const char *container, const char *prefix, const char *after,
+                   size_t limit, weft_store_names_t *page, weft_error_t *err);
+
+/* What a blob backend implements. blob.c checks names, counts the bytes and computes the
+ * SHA-256 as they pass; a backend keeps them. `w` and `r` are the backend's. */
+typedef struct weft_blob_ops {
+    const char *scheme;
+    int (*open)(const char *location, const weft_blob_options_t *opts, void **self,
+                weft_error_t *err);
+    void (*close)(void *self);
+    const char *(*describe)(void *self);
+    int (*writer_open)(void *self, const char *container, const char *name, void **w,
+                       weft_error_t *err);
+    int (*write)(void *self, void *w, const void *data, size_t n, weft_error_t *err);
+    /* meta->size, content_type and sha256 are filled in; the backend sets version and
+     * mtime_ms. Frees w whatever the outcome. */
+    int (*commit)(void *self, void *w, const weft_blob_put_options_t *opts, weft_blob_meta_t *meta,
+                  weft_error_t *err);
+    void (*abort)(void *self, void *w);
+    int (*reader_open)(void *self, const char *container, const char *name, void **r,
+                       weft_blob_meta_t *meta, weft_error_t *err);
+    int (*read)(void *self, void *r, uint64_t offset, void *buf, size_t n, size_t *got,
+                weft_error_t *err);
+    void (*reader_close)(void *self, void *r);
+    int (*stat)(void *self, const char *container, const char *name, weft_blob_meta_t *meta,
+                weft_error_t *err);
+    int (*delete_)(void *self, const char *container, const char *name, uint64_t if_version,
+                   weft_error_t *err);
+    int (*list)(void *self, const char *container, const char *prefix, const char *after,
+                size_t limit, weft_store_names_t *page, weft_error_t *err);
+} weft_blob_ops_t;
+
+extern const weft_blob_ops_t weft_blob_sqlite_ops;
 
 #endif

@@ -31,7 +31,8 @@
     X(ELIMIT, "limit exceeded")                                                                    \
     X(ECONFIG, "invalid configuration")                                                            \
     X(EUSAGE, "usage error")                                                                       \
-    X(ECANCELED, "canceled")
+    X(ECANCELED, "canceled")                                                                       \
+    X(ECONFLICT, "version mismatch")
 
 enum {
     WEFT_OK = 0,

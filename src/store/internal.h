@@ -1,0 +1,78 @@
+/* store/internal.h: what the files of the store layer share and nothing outside it uses:
+ * the checks of names and locations (common.c) and the SQLite file every embedded
+ * key-value, document and blob backend is built on (sqlite_file.c). */
+#ifndef WEFT_STORE_INTERNAL_H
+#define WEFT_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* A name of a KV store or a collection (store.h, "Names"), or a document id (max bytes
+ * given): 1..max bytes of UTF-8 without control characters. `layer` and `what` name it in
+ * the message ("kv: store name ..."). */
+int store_check_name(const char *layer, const char *what, const char *name, size_t max,
+                     weft_error_t *err);
+
+/* The index in schemes[0..n) of the backend location names: "SCHEME:..." or, without a
+ * scheme this weft has (and no "://"), 0. A WEFT_E* code (< 0, err set) for an empty
+ * location (EINVAL) or a URL of a backend this weft lacks (EUNSUPPORTED). */
+int store_backend(const char *layer, const char *location, const char *const *schemes, size_t n,
+                  weft_error_t *err);
+
+/* The size of a page: 0 the default, else 1..WEFT_STORE_MAX_PAGE (EINVAL past it). */
+int store_check_limit(const char *layer, size_t *limit, weft_error_t *err);
+
+/* Milliseconds since the Unix epoch. */
+int64_t store_wall_ms(void);
+
+/* ---- The embedded backends' SQLite file ---------------------------------------------- */
+
+/* One SQLite file of a store folder: one connection, under mu (every call of the
+ * backend takes it: SQLite serializes writers anyway, and one connection keeps a
+ * reader from waiting on a lock instead of the mutex), an exclusive flock(2) held while
+ * open (the journal's reason: see journal_sqlite.c), and the last version given. */
+typedef struct sqf {
+    char *path;     /* DIR/NAME */
+    char *dir;      /* DIR */
+    char *describe; /* "SQLite key-value DIR/kv.db" */
+    int lock_fd;
+    sqlite3 *db;
+    pthread_mutex_t mu;
+    uint64_t version; /* the last version given (meta table), under mu */
+    sqlite3_stmt *bump;
+    bool in_tx;
+} sqf_t;
+
+/* Opens DIR/file for location ("sqlite:DIR" or DIR), creating DIR, the file and, when
+ * the file is new, its tables (schema: SQL run once in the creating transaction, besides
+ * the table meta(version) every kind has). kind ("key-value") goes into messages,
+ * app_id marks the file as this kind's. */
+int sqf_open(sqf_t *f, const char *location, const char *file, const char *kind, int32_t app_id,
+             const char *schema, uint64_t max_bytes, weft_error_t *err);
+void sqf_close(sqf_t *f);
+
+/* "PATH: what: SQLite's message", with the weft code for SQLite's result code. */
+int sqf_fail(sqf_t *f, int rc, const char *what, weft_error_t *err);
+int sqf_prepare(sqf_t *f, sqlite3_stmt **out, const char *sql, weft_error_t *err);
+/* Runs a statement to its end (reset after). */
+int sqf_run(sqf_t *f, sqlite3_stmt *s, weft_error_t *err);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails). */
+int sqf_begin(sqf_t *f, weft_error_t *err);
+int sqf_commit(sqf_t *f, weft_error_t *err);
+void sqf_rollback(sqf_t *f);
+/* The next version, written to meta inside the open transaction (rolled back with it). */
+int sqf_next_version(sqf_t *f, uint64_t *version, weft_error_t *err);
+/* Runs a listing statement (bound; column 0 a name; at most limit + 1 rows) into page:
+ * limit names and whether more follow. Under the mutex. */
+int store_sqlite_names(sqf_t *f, sqlite3_stmt *s, size_t limit, weft_store_names_t *page,
+                       weft_error_t *err);
+
+/* The least string past every string that begins with prefix, as bytes (malloc'd), so
+ * that a prefix is the range [prefix, end): the prefix without its trailing 0xff bytes
+ * and its last byte + 1. NULL when there is none (prefix "" or all 0xff: no upper
+ * bound) or on ENOMEM (the caller tells them apart by prefix). */
+char *store_prefix_end(const char *prefix);
+
+#endif
