@@ -1190,6 +1190,37 @@ static void *reloader_main(void *arg) {
 
 /* ---- Life cycle -------------------------------------------------------------------- */
 
+/* Forgets the positions in the log of triggers that c's brokers no longer have (removed
+ * from the manifest while weft was not running; a reload forgets its removals itself),
+ * so that they no longer hold the brokers' events back from retention. */
+static void forget_removed(conf_t *c) {
+    for (size_t b = 0; b < c->nbrokers; b++) {
+        broker_t *br = &c->brokers[b];
+        weft_store_names_t names;
+        weft_error_t err = {0};
+        if (weft_journal_consumers(br->stream, &names, &err)) {
+            weft_log("broker %s: %s", br->def->name, err.msg);
+            continue;
+        }
+        for (size_t i = 0; i < names.n; i++) {
+            bool kept = false;
+            for (size_t t = 0; t < c->ntriggers && !kept; t++)
+                kept = c->triggers[t].broker == br &&
+                       !strcmp(c->triggers[t].def->name, names.names[i]);
+            if (kept)
+                continue;
+            if (weft_journal_position_delete(br->stream, names.names[i], &err))
+                weft_log("broker %s: forgetting trigger %s: %s", br->def->name, names.names[i],
+                         err.msg);
+            else
+                weft_log("broker %s: trigger %s is no longer in the manifest: its position is "
+                         "forgotten",
+                         br->def->name, names.names[i]);
+        }
+        weft_store_names_free(&names);
+    }
+}
+
 int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, weft_error_t *err) {
     *out = NULL;
     weft_events_t *ev = calloc(1, sizeof *ev);
@@ -1210,6 +1241,7 @@ int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, wef
         weft_events_free(ev);
         return rc;
     }
+    forget_removed(ev->running);
     *out = ev;
     return 0;
 }

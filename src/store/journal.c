@@ -371,6 +371,11 @@ int weft_journal_position_delete(weft_journal_stream_t *s, const char *consumer,
     return s->j->ops->position_delete(s->j->self, s->st, consumer, err);
 }
 
+int weft_journal_consumers(weft_journal_stream_t *s, weft_store_names_t *names, weft_error_t *err) {
+    *names = (weft_store_names_t){0};
+    return s->j->ops->consumers(s->j->self, s->st, names, err);
+}
+
 int weft_journal_flush(weft_journal_t *j, weft_error_t *err) {
     return j->ops->flush(j->self, err);
 }

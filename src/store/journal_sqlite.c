@@ -1250,6 +1250,30 @@ static int sq_position_delete(void *self, void *stp, const char *consumer, weft_
     return 0;
 }
 
+static int sq_consumers(void *self, void *stp, weft_store_names_t *names, weft_error_t *err) {
+    sq_t *l = self;
+    sq_stream_t *st = stp;
+    int rc = 0;
+    pthread_mutex_lock(&l->mu);
+    names->names = calloc(st->npos ? st->npos : 1, sizeof *names->names);
+    for (size_t i = 0; names->names && i < st->npos && !rc; i++) {
+        if (st->pos[i]->gone)
+            continue;
+        if (!(names->names[names->n] = strdup(st->pos[i]->consumer)))
+            rc = WEFT_ENOMEM;
+        else
+            names->n++;
+    }
+    if (!names->names)
+        rc = WEFT_ENOMEM;
+    pthread_mutex_unlock(&l->mu);
+    if (rc) {
+        weft_store_names_free(names);
+        return weft_error_set(err, rc, "%s: out of memory", l->path);
+    }
+    return 0;
+}
+
 static int sq_flush(void *self, weft_error_t *err) {
     sq_job_t j = {.kind = SQ_FLUSH};
     return submit_wait(self, &j, err);
@@ -1600,6 +1624,7 @@ const weft_journal_ops_t weft_journal_sqlite_ops = {
     .position_get = sq_position_get,
     .position_set = sq_position_set,
     .position_delete = sq_position_delete,
+    .consumers = sq_consumers,
     .flush = sq_flush,
     .trim = sq_trim,
 };

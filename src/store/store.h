@@ -55,6 +55,15 @@
 #define WEFT_JOURNAL_DEFAULT_MAX_RECORD (16u << 20)
 #define WEFT_JOURNAL_DEFAULT_MAX_QUEUED (64u << 20)
 
+/* Names (keys of a key-value store, consumers of a journal stream), the caller's:
+ * weft_store_names_free. */
+typedef struct weft_store_names {
+    char **names;
+    size_t n;
+    bool more; /* another page follows: list again after names[n - 1] */
+} weft_store_names_t;
+void weft_store_names_free(weft_store_names_t *page);
+
 typedef struct weft_journal weft_journal_t;
 typedef struct weft_journal_stream weft_journal_stream_t;
 typedef struct weft_journal_watch weft_journal_watch_t;
@@ -230,6 +239,10 @@ int weft_journal_position_set(weft_journal_stream_t *s, const char *consumer, ui
                               weft_error_t *err);
 /* Forgets the consumer (a trigger removed): it no longer holds records back. */
 int weft_journal_position_delete(weft_journal_stream_t *s, const char *consumer, weft_error_t *err);
+/* The consumers that have a position in the stream, in no particular order (names->more
+ * is false); the caller's: weft_store_names_free. For forgetting the ones that no longer
+ * exist (a trigger removed from the manifest while weft was not running). */
+int weft_journal_consumers(weft_journal_stream_t *s, weft_store_names_t *names, weft_error_t *err);
 
 /* Waits until every append accepted and every position set before the call is durable. */
 int weft_journal_flush(weft_journal_t *j, weft_error_t *err);
@@ -271,6 +284,7 @@ typedef struct weft_journal_ops {
     int (*position_set)(void *self, void *st, const char *consumer, uint64_t seq,
                         weft_error_t *err);
     int (*position_delete)(void *self, void *st, const char *consumer, weft_error_t *err);
+    int (*consumers)(void *self, void *st, weft_store_names_t *names, weft_error_t *err);
     int (*flush)(void *self, weft_error_t *err);
     int (*trim)(void *self, void *st, int64_t before_ms, uint64_t *deleted, weft_error_t *err);
 } weft_journal_ops_t;
@@ -367,14 +381,6 @@ int weft_kv_set(weft_kv_store_t *st, const char *key, const void *value, size_t 
 /* Deletes key: ENOTFOUND when absent; if_version != 0: only if it holds this version
  * (else ECONFLICT). */
 int weft_kv_delete(weft_kv_store_t *st, const char *key, uint64_t if_version, weft_error_t *err);
-
-/* Keys, the caller's: weft_store_names_free. */
-typedef struct weft_store_names {
-    char **names;
-    size_t n;
-    bool more; /* another page follows: list again after names[n - 1] */
-} weft_store_names_t;
-void weft_store_names_free(weft_store_names_t *page);
 
 /* The store's keys that begin with prefix (NULL or "": all), after `after`, paged. */
 int weft_kv_list(weft_kv_store_t *st, const char *prefix, const char *after, size_t limit,

@@ -522,8 +522,18 @@ static void test_retention_deletes_only_old_records_every_consumer_finished(void
     CHECK_EQ_INT(weft_journal_position_set(s, "new", 0, &err), 0);
     CHECK_EQ_INT(weft_journal_trim(s, now_ms() + 60000, &deleted, &err), 0);
     CHECK_EQ_INT(deleted, 0);
+    /* The consumers with a position, and after one is removed, the others. */
+    weft_store_names_t names;
+    CHECK_EQ_INT(weft_journal_consumers(s, &names, &err), 0);
+    CHECK_EQ_INT(names.n, 3);
+    weft_store_names_free(&names);
     /* Consumers removed no longer hold records back. */
     CHECK_EQ_INT(weft_journal_position_delete(s, "new", &err), 0);
+    CHECK_EQ_INT(weft_journal_consumers(s, &names, &err), 0);
+    CHECK_EQ_INT(names.n, 2);
+    for (size_t i = 0; i < names.n; i++)
+        CHECK(!strcmp(names.names[i], "slow") || !strcmp(names.names[i], "fast"));
+    weft_store_names_free(&names);
     CHECK_EQ_INT(weft_journal_position_delete(s, "slow", &err), 0);
     CHECK_EQ_INT(weft_journal_trim(s, now_ms() + 60000, &deleted, &err), 0);
     CHECK_EQ_INT(deleted, 4);
