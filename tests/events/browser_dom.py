@@ -45,7 +45,8 @@ def main():
     if from_browser_w == 3:
         from_browser_w = os.dup(from_browser_w)
     proc = subprocess.Popen(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--remote-debugging-pipe",
          "--user-data-dir=" + profile, "about:blank"],
         close_fds=False, preexec_fn=child_fds,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
