@@ -958,3 +958,10 @@ const char *weft_app_find_default(void) {
             return names[i];
     return NULL;
 }
+
+char *weft_app_address_path(const weft_app_t *app) {
+    char *path = NULL;
+    int n = app->state_dir ? asprintf(&path, "%s/address", app->state_dir)
+                           : asprintf(&path, "%s/" WEFT_APP_DEFAULT_STATE_DIR "/address", app->dir);
+    return n < 0 ? NULL : path;
+}

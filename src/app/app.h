@@ -312,6 +312,11 @@ int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **ou
  * ./modules.toml. Returns NULL when none exists. */
 const char *weft_app_find_default(void);
 
+/* Where a running `weft up` of app writes its URL, for weft send, describe and watch:
+ * <state_dir>/address, or .weft/address beside a WAGI file (which has no state folder).
+ * malloc'd; NULL when out of memory. */
+char *weft_app_address_path(const weft_app_t *app);
+
 void weft_app_free(weft_app_t *app);
 
 /* Reads "trap", "default" or "refuse" (the manifest's unknown_imports, `weft run

@@ -70,19 +70,19 @@ static weft_app_t *load_manifest(const char *cmd, const char *config) {
 }
 
 /* The base URL of the running `weft up`: url (--url) when given, else the one line of
- * <state_dir>/address of app. */
+ * app's address file (weft_app_address_path). */
 static int find_server(const char *cmd, const char *url, const weft_app_t *app, server_t *s) {
     s->from[0] = 0;
     if (url) {
         snprintf(s->base, sizeof s->base, "%s", url);
-    } else if (!app->state_dir) {
-        fprintf(stderr,
-                "weft %s: %s is a WAGI file: it has no brokers and no state folder to find "
-                "weft up by; pass --url\n",
-                cmd, app->path);
-        return WEFT_EXIT_ERROR;
     } else {
-        snprintf(s->from, sizeof s->from, "%s/address", app->state_dir);
+        char *path = weft_app_address_path(app);
+        if (!path) {
+            fprintf(stderr, "weft %s: out of memory\n", cmd);
+            return WEFT_EXIT_ERROR;
+        }
+        snprintf(s->from, sizeof s->from, "%s", path);
+        free(path);
         FILE *f = fopen(s->from, "r");
         if (!f) {
             if (errno == ENOENT)

@@ -68,9 +68,10 @@ static const char up_help[] =
     "changes (or on SIGHUP) the app is loaded again and served without a restart;\n"
     "requests and deliveries under way finish on the previous configuration, and an\n"
     "edit that does not load is reported and the running configuration kept. The\n"
-    "server's own settings ([server], --listen, [app] state_dir) take effect at the next\n"
-    "start. The URL served is written to <state_dir>/address for weft send, describe\n"
-    "and watch.\n";
+    "server's own settings ([server], --listen and the other options) take effect at the\n"
+    "next start, and an edit of [app] state_dir is refused (the brokers' log cannot move\n"
+    "while weft runs). The URL served is written to <state_dir>/address for weft send,\n"
+    "describe and watch.\n";
 
 typedef struct env_list {
     char *v[WEFT_UP_MAX_ENV];
@@ -334,15 +335,6 @@ fail:
 
 /* ---- The address file ---------------------------------------------------------------- */
 
-/* <state_dir>/address: the URL served, for weft send, describe and watch. A WAGI
- * manifest has no state folder: .weft beside it. */
-static char *address_path(const weft_app_t *app) {
-    char *path = NULL;
-    int n = app->state_dir ? asprintf(&path, "%s/address", app->state_dir)
-                           : asprintf(&path, "%s/" WEFT_APP_DEFAULT_STATE_DIR "/address", app->dir);
-    return n < 0 ? NULL : path;
-}
-
 static int address_write(const char *path, const char *url) {
     char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash) {
@@ -554,7 +546,7 @@ int weft_cli_up(int argc, char **argv) {
     weft_gateway_each_route(gw, print_route, NULL);
     printf("Ready: serving on %s\n", weft_gateway_url(gw));
     fflush(stdout);
-    if (!(address = address_path(app)) || address_write(address, weft_gateway_url(gw)))
+    if (!(address = weft_app_address_path(app)) || address_write(address, weft_gateway_url(gw)))
         weft_log("%s: could not write the address file: weft send, describe and watch will "
                  "need --url",
                  address ? address : "<state_dir>/address");

@@ -33,7 +33,7 @@ filters = [{ exact = { type = "t.x" } }]
 TOML
 cd "$DIR" || exit 1
 start_weft "$DIR" || { fail "weft up did not start"; finish; exit; }
-[ -f .weft/address ] || echo "$URL" >.weft/address
+check "weft up wrote its address" "$(cat .weft/address 2>/dev/null)" "$URL"
 
 send b 1 t.a '{}'
 send b 2 t.a '{}'
@@ -71,4 +71,19 @@ check "no manifest, no --url: 1" "$RC" 1
 check_contains "no manifest, no --url: says so" "$ERR" "pass --url"
 run "$WEFT" describe extra
 check "an argument: 2" "$RC" 2
+stop_weft
+
+# A WAGI file has no state folder: weft up writes .weft/address beside it, and describe
+# finds it there.
+WAGI=$WORK/wagi
+mkdir -p "$WAGI"
+cp "$GUESTS/hello.wasm" "$WAGI/"
+printf '[[module]]\nroute = "/hi"\nmodule = "hello.wasm"\n' >"$WAGI/modules.toml"
+DIR=$WAGI
+cd "$WAGI" || exit 1
+start_weft "$WAGI" || { fail "weft up did not start on a WAGI file"; finish; exit; }
+run "$WEFT" describe
+check "a WAGI app: status" "$RC" 0
+check_contains "a WAGI app: its route" "$OUT" "/hi"
+stop_weft
 finish

@@ -32,7 +32,7 @@ check "no weft up: says so" "$ERR" \
 
 start_weft "$DIR" || { fail "weft up did not start"; finish; exit; }
 # weft up writes its address itself; until it does, the test writes it.
-[ -f .weft/address ] || echo "$URL" >.weft/address
+check "weft up wrote its address" "$(cat .weft/address 2>/dev/null)" "$URL"
 
 # ---- binary mode, the defaults ---------------------------------------------------------------
 run "$WEFT" send '{"n": 1}'
@@ -131,7 +131,8 @@ check_contains "--help" "$OUT" "usage: weft send"
 
 # ---- the server gone: the address left behind names a closed port ---------------------------
 stop_weft
-[ -f .weft/address ] || echo "$URL" >.weft/address
+check "a clean stop removes the address" "$(cat .weft/address 2>/dev/null)" ""
+echo "$URL" >.weft/address # what a weft up killed with -9 leaves behind
 run "$WEFT" send x
 check "weft up gone: status" "$RC" 1
 check_contains "weft up gone: connection refused" "$ERR" "Connection refused"

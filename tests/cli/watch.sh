@@ -11,7 +11,7 @@ mkdir -p "$DIR"
 printf '[[broker]]\nname = "b"\n\n[[broker]]\nname = "other"\n' >"$DIR/weft.toml"
 cd "$DIR" || exit 1
 start_weft "$DIR" || { fail "weft up did not start"; finish; exit; }
-[ -f .weft/address ] || echo "$URL" >.weft/address
+check "weft up wrote its address" "$(cat .weft/address 2>/dev/null)" "$URL"
 
 WATCH_PIDS=()
 trap 'for p in "${WATCH_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; cleanup_sinks' EXIT
