@@ -558,9 +558,17 @@ static int parse_app_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
 }
 
 static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
-    static const char *const keys[] = {
-        "listen",          "max_body",     "max_header_bytes", "header_timeout",   "idle_timeout",
-        "max_connections", "max_response", "max_stderr_bytes", "max_stderr_lines", NULL};
+    static const char *const keys[] = {"listen",
+                                       "max_body",
+                                       "max_header_bytes",
+                                       "header_timeout",
+                                       "idle_timeout",
+                                       "max_connections",
+                                       "max_response",
+                                       "max_stderr_bytes",
+                                       "max_stderr_lines",
+                                       "token",
+                                       NULL};
     where_t w = {"[server]", NULL, NULL};
     if (v->type != WEFT_TOML_TABLE)
         return weft_app_fail(c, v->line, "'server' must be a table ([server])");
@@ -574,8 +582,91 @@ static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *
         (rc = weft_app_get_positive_u32(c, v, &w, "max_connections", &app->max_connections)) ||
         (rc = weft_app_get_size(c, v, &w, "max_response", &app->max_response)) ||
         (rc = weft_app_get_size(c, v, &w, "max_stderr_bytes", &app->max_stderr_bytes)) ||
-        (rc = weft_app_get_positive_u32(c, v, &w, "max_stderr_lines", &app->max_stderr_lines)))
+        (rc = weft_app_get_positive_u32(c, v, &w, "max_stderr_lines", &app->max_stderr_lines)) ||
+        (rc = dup_string(c, v, &w, "token", &app->token)))
         return rc;
+    if (app->token && !weft_app_token_valid(app->token))
+        return weft_app_fail(c, weft_toml_get(v, "token")->line,
+                             "[server] token must be 1 to %d visible ASCII characters (no "
+                             "spaces)",
+                             WEFT_APP_MAX_TOKEN);
+    return 0;
+}
+
+static bool valid_container(const char *s) {
+    size_t n = strlen(s);
+    if (n < 1 || n > 63)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return false;
+    return true;
+}
+
+/* How get_grant checks each name. */
+typedef enum { GRANT_NAME, GRANT_CONTAINER, GRANT_BROKER } grant_kind_t;
+
+/* One list of names a function is granted: each valid (a broker's is checked once the
+ * brokers are read: check_publish), none twice. */
+static int get_grant(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                     grant_kind_t kind, char ***out, size_t *n) {
+    int rc = get_strings(c, t, w, key, out, n);
+    if (rc || !*n)
+        return rc;
+    const weft_toml_value_t *v = weft_toml_get(t, key);
+    char where[WHERE_MAX];
+    weft_app_where_key(w, key, where, sizeof where);
+    for (size_t i = 0; i < *n; i++) {
+        const char *s = (*out)[i];
+        int line = v->u.arr.items[i]->line;
+        if (kind == GRANT_CONTAINER && !valid_container(s))
+            return weft_app_fail(c, line,
+                                 "%s: '%s' is no container name: 1 to 63 lower-case letters, "
+                                 "digits and '-'",
+                                 where, s);
+        if (kind == GRANT_NAME && (!weft_app_valid_name(s) || strlen(s) > WEFT_APP_MAX_STORE_NAME))
+            return weft_app_fail(c, line,
+                                 "%s: '%s' may hold only letters, digits, '-', '_' and '.' (at "
+                                 "most %d of them)",
+                                 where, s, WEFT_APP_MAX_STORE_NAME);
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp((*out)[k], s))
+                return weft_app_fail(c, line, "%s: '%s' is listed twice", where, s);
+    }
+    return 0;
+}
+
+/* key_value_stores, blob_containers, document_collections, publish (the brokers are
+ * checked once they are read: check_publish). */
+static int read_grants(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
+                       const where_t *w) {
+    weft_app_grants_t *g = &f->grants;
+    int rc;
+    if ((rc = get_grant(c, t, w, "key_value_stores", GRANT_NAME, &g->kv, &g->nkv)) ||
+        (rc = get_grant(c, t, w, "blob_containers", GRANT_CONTAINER, &g->blob, &g->nblob)) ||
+        (rc = get_grant(c, t, w, "document_collections", GRANT_NAME, &g->doc, &g->ndoc)) ||
+        (rc = get_grant(c, t, w, "publish", GRANT_BROKER, &g->publish, &g->npublish)))
+        return rc;
+    const weft_toml_value_t *p = weft_toml_get(t, "publish");
+    f->publish_line = p ? p->line : 0;
+    return 0;
+}
+
+/* Every broker a function may publish to is one of the app's. */
+static int check_publish(ctx_t *c, const weft_app_t *app) {
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        const weft_app_function_t *f = &app->functions[i];
+        for (size_t k = 0; k < f->grants.npublish; k++) {
+            size_t b;
+            for (b = 0; b < app->nbrokers && strcmp(app->brokers[b].name, f->grants.publish[k]);
+                 b++)
+                ;
+            if (b == app->nbrokers)
+                return weft_app_fail(c, f->publish_line,
+                                     "[[function]] '%s': publish: no [[broker]] is named '%s'",
+                                     f->name, f->grants.publish[k]);
+        }
+    }
     return 0;
 }
 
@@ -587,7 +678,15 @@ static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
         if (t->type != WEFT_TOML_TABLE)
             return weft_app_fail(c, t->line,
                                  "'function' must be an array of tables ([[function]])");
-        static const char *const keys[] = {"name", "source", "route", COMMON_FUNCTION_KEYS, NULL};
+        static const char *const keys[] = {"name",
+                                           "source",
+                                           "route",
+                                           COMMON_FUNCTION_KEYS,
+                                           "key_value_stores",
+                                           "blob_containers",
+                                           "document_collections",
+                                           "publish",
+                                           NULL};
         where_t w = {"[[function]]", NULL, NULL};
         const char *name, *source, *route;
         int rc;
@@ -617,7 +716,7 @@ static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
         if (!(f->name = strdup(name)))
             return weft_app_nomem(c);
         if ((rc = set_source(c, f, source, weft_toml_get(t, "source")->line)) ||
-            (rc = read_function_common(c, f, t, &w)))
+            (rc = read_function_common(c, f, t, &w)) || (rc = read_grants(c, f, t, &w)))
             return rc;
         if (route && (rc = add_route(c, app, route, app->nfunctions - 1, NULL,
                                      weft_toml_get(t, "route")->line)))
@@ -696,7 +795,7 @@ static int parse_weft(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) 
         if (v && (rc = sections[i].parse(c, v, app)))
             return rc;
     }
-    return 0;
+    return check_publish(c, app);
 }
 
 /* ---- the model ----------------------------------------------------------------------- */
@@ -717,6 +816,12 @@ void weft_app_free(weft_app_t *app) {
         for (size_t k = 0; f->allowed_hosts && f->allowed_hosts[k]; k++)
             free(f->allowed_hosts[k]);
         free(f->allowed_hosts);
+        char **grants[] = {f->grants.kv, f->grants.blob, f->grants.doc, f->grants.publish};
+        for (size_t g = 0; g < sizeof grants / sizeof grants[0]; g++) {
+            for (size_t k = 0; grants[g] && grants[g][k]; k++)
+                free(grants[g][k]);
+            free(grants[g]);
+        }
         for (size_t k = 0; k < f->nvolumes; k++) {
             free(f->volumes[k].guest);
             free(f->volumes[k].host);
@@ -735,6 +840,7 @@ void weft_app_free(weft_app_t *app) {
     free(app->name);
     free(app->state_dir);
     free(app->listen);
+    free(app->token);
     free(app);
 }
 
@@ -957,6 +1063,23 @@ const char *weft_app_find_default(void) {
         if (access(names[i], F_OK) == 0)
             return names[i];
     return NULL;
+}
+
+bool weft_app_token_valid(const char *s) {
+    size_t n = strlen(s);
+    if (n < 1 || n > WEFT_APP_MAX_TOKEN)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p <= ' ' || *p > '~')
+            return false;
+    return true;
+}
+
+char *weft_app_stores_path(const weft_app_t *app) {
+    char *path = NULL;
+    int n = app->state_dir ? asprintf(&path, "%s/stores", app->state_dir)
+                           : asprintf(&path, "%s/" WEFT_APP_DEFAULT_STATE_DIR "/stores", app->dir);
+    return n < 0 ? NULL : path;
 }
 
 char *weft_app_address_path(const weft_app_t *app) {

@@ -46,6 +46,8 @@
  * names Knative's brokers and triggers): it appears unescaped in URLs
  * (/brokers/NAME) and may name files in the state folder. */
 #define WEFT_APP_MAX_NAME 63
+/* [server] token's length bound. */
+#define WEFT_APP_MAX_TOKEN 4096
 /* Broker defaults and bounds. Every broker accepts an event of WEFT_APP_MIN_EVENT_SIZE
  * (64 KiB), so max_event_size may not be set below it. */
 #define WEFT_APP_DEFAULT_RETENTION_NS (24ull * 3600 * 1000000000ull)
@@ -90,6 +92,24 @@ typedef enum {
     WEFT_APP_UNKNOWN_IMPORTS_DEFAULT,    /* "default": a call of one returns zeros */
 } weft_app_unknown_imports_t;
 
+/* What a function may use of the services weft gives guests (host.h): the names of
+ * weft.toml's key_value_stores (Spin's key), blob_containers, document_collections and
+ * publish (brokers of the app). Empty lists grant nothing; a call of a service on a
+ * name not listed answers "access denied". KV stores and document collections follow
+ * the rule of function names (letters, digits, '-', '_', '.'; at most
+ * WEFT_APP_MAX_STORE_NAME bytes); blob containers are 1 to 63 of [a-z0-9-]. */
+#define WEFT_APP_MAX_STORE_NAME 128
+typedef struct weft_app_grants {
+    char **kv; /* NULL-terminated, like every list below; NULL when empty */
+    size_t nkv;
+    char **blob;
+    size_t nblob;
+    char **doc;
+    size_t ndoc;
+    char **publish;
+    size_t npublish;
+} weft_app_grants_t;
+
 typedef struct weft_app_function {
     char *name;       /* weft.toml: its name; WAGI: the module's route */
     char *source;     /* the module as written in the manifest */
@@ -108,8 +128,10 @@ typedef struct weft_app_function {
     uint64_t max_memory;           /* bytes; 0: the module's own maximum */
     uint32_t http_max_concurrency; /* 0: default */
     weft_app_unknown_imports_t unknown_imports;
-    int line;        /* where it was declared */
-    int source_line; /* where its module / source was named */
+    weft_app_grants_t grants; /* the services it may use (weft.toml only) */
+    int publish_line;         /* where publish was given */
+    int line;                 /* where it was declared */
+    int source_line;          /* where its module / source was named */
 } weft_app_function_t;
 
 typedef struct weft_app_route {
@@ -267,6 +289,10 @@ typedef struct weft_app {
     /* [server]; NULL / 0 when the manifest does not say (the command line, then the
      * gateway's defaults decide). Every number given is positive. */
     char *listen;
+    /* [server] token: the bearer token weft's own endpoints (/brokers, /kv, /blobs,
+     * /docs, /_weft) require; NULL: they answer loopback clients only. 1 to
+     * WEFT_APP_MAX_TOKEN visible ASCII characters. */
+    char *token;
     uint64_t max_body;
     uint64_t max_header_bytes;  /* request line and headers */
     uint64_t header_timeout_ns; /* to receive a request head */
@@ -311,6 +337,13 @@ int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **ou
 /* The manifest `weft up` reads when none is named: ./weft.toml, else ./wagi.toml, else
  * ./modules.toml. Returns NULL when none exists. */
 const char *weft_app_find_default(void);
+
+/* Is s a valid [server] token (also --token and WEFT_TOKEN)? */
+bool weft_app_token_valid(const char *s);
+
+/* Where the services' stores live (host.h): <state_dir>/stores, or .weft/stores beside
+ * a WAGI file. malloc'd; NULL when out of memory. */
+char *weft_app_stores_path(const weft_app_t *app);
 
 /* Where a running `weft up` of app writes its URL, for weft send, describe and watch:
  * <state_dir>/address, or .weft/address beside a WAGI file (which has no state folder).

@@ -23,4 +23,5 @@ __attribute__((visibility("default"))) const weft_net_plugin_t weft_net_plugin =
     .host_create = weft_host_create,
     .host_destroy = weft_host_destroy,
     .host_allowed_check = weft_host_allowed_check,
+    .api_imports = weft_api_imports,
 };

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "events/events.h"
 #include "gateway/gateway.h"
+#include "host/host.h"
 #include "invoke/invoke.h"
 #include "util/util.h"
 
@@ -268,11 +269,41 @@ static bool watch_changed(watch_t *w) {
     return changed;
 }
 
+/* A publish call of a guest (host.h, weft_services_publish_fn): an ingest request to the
+ * broker, waited for. */
+typedef struct publish_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    unsigned status;
+    char *msg;
+    size_t msg_size;
+} publish_wait_t;
+
+static void publish_done(void *arg, unsigned status, const char *body) {
+    publish_wait_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->status = status;
+    snprintf(w->msg, w->msg_size, "%s", body ? body : "");
+    /* The body ends with a newline: the message should not. */
+    size_t n = strlen(w->msg);
+    while (n && (w->msg[n - 1] == '\n' || w->msg[n - 1] == '\r'))
+        w->msg[--n] = 0;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+typedef struct up up_t;
+static unsigned publish(void *arg, const char *broker, const char *const *names,
+                        const char *const *values, size_t n, const uint8_t *data, size_t len,
+                        char *msg, size_t msg_size);
+
 typedef struct up {
     const char *config;
     weft_gateway_t *gw;
-    weft_events_t *events;
-    const weft_app_t *running; /* the app served now (its site owns it, or up does) */
+    weft_events_t *_Atomic events; /* set once the triggers run; publish reads it */
+    const weft_app_t *running;     /* the app served now (its site owns it, or up does) */
     weft_app_opts_t aopts;
     watch_t watch;
 } up_t;
@@ -331,6 +362,34 @@ fail:
         weft_events_discard(conf); /* releases its hold on the site */
     if (site)
         weft_gateway_site_release(site); /* and the app with it */
+}
+
+/* ---- publish ---------------------------------------------------------------------- */
+
+static unsigned publish(void *arg, const char *broker, const char *const *names,
+                        const char *const *values, size_t n, const uint8_t *data, size_t len,
+                        char *msg, size_t msg_size) {
+    up_t *u = arg;
+    weft_events_t *ev = u->events;
+    if (!ev) {
+        snprintf(msg, msg_size, "the brokers are not running");
+        return 503;
+    }
+    weft_header_t headers[n ? n : 1];
+    for (size_t i = 0; i < n; i++)
+        headers[i] = (weft_header_t){names[i], values[i]};
+    publish_wait_t w = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                        .cond = PTHREAD_COND_INITIALIZER,
+                        .msg = msg,
+                        .msg_size = msg_size};
+    weft_events_ingest(ev, broker, headers, n, data, len, publish_done, &w);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+        pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
+    return w.status;
 }
 
 /* ---- The address file ---------------------------------------------------------------- */
@@ -489,7 +548,8 @@ int weft_cli_up(int argc, char **argv) {
     weft_app_t *app = NULL;
     weft_gateway_t *gw = NULL;
     weft_events_t *events = NULL;
-    char *address = NULL;
+    weft_services_t *services = NULL;
+    char *address = NULL, *stores = NULL;
     up_t u = {.config = config, .aopts = {.cache_dir = gcfg.cache_dir}};
     if (weft_invoke_init(&err) || weft_app_load(config, &u.aopts, &app, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
@@ -515,6 +575,15 @@ int weft_cli_up(int argc, char **argv) {
     gcfg.max_stderr_lines = app->max_stderr_lines;
     gcfg.env = (const char *const *)env.v;
     gcfg.nenv = env.n;
+    /* The services' stores open at their first use: an app that uses none pays nothing. */
+    weft_services_config_t scfg = {.publish = publish, .publish_arg = &u};
+    if (!(stores = weft_app_stores_path(app)) || !(scfg.location = stores) ||
+        weft_services_create(&scfg, &services, &err)) {
+        fprintf(stderr, "weft: %s\n", stores ? err.msg : "out of memory");
+        rc = 1;
+        goto out;
+    }
+    gcfg.services = services;
     /* Blocked after the modules are compiled (a Ctrl-C while the compiler runs just
      * ends weft) and before the server's threads exist, so that they inherit it. */
     sigset_t stop, waited;
@@ -580,6 +649,7 @@ int weft_cli_up(int argc, char **argv) {
     signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     weft_gateway_stop(gw, 0);
+    u.events = NULL; /* a guest still running publishes no more */
     weft_events_stop(events);
     weft_log("stopped");
 out:
@@ -590,6 +660,8 @@ out:
     /* The events first: they hold sites (and so functions) of the gateway. */
     weft_events_free(events);
     weft_gateway_free(gw);
+    weft_services_free(services);
+    free(stores);
     weft_app_free(app);
     for (size_t i = 0; i < env.n; i++)
         free(env.v[i]);

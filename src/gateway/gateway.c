@@ -112,7 +112,8 @@ static int load_function(const weft_gateway_t *gw, function_t *fn, const weft_ap
                                  .cache_dir = gw->cfg.cache_dir,
                                  .quiet = gw->cfg.quiet,
                                  /* A large module serves on the fast tier at once. */
-                                 .upgrade = true};
+                                 .upgrade = true,
+                                 .services = gw->cfg.services};
     int rc = weft_function_load(def, &opts, &fn->fn, err);
     if (rc) {
         weft_error_prefix(err, "function '%s'", def->name);

@@ -87,6 +87,9 @@ typedef struct weft_gateway_config {
     size_t workers;        /* 0: WEFT_GATEWAY_DEFAULT_WORKERS */
     const char *cache_dir; /* artifact cache; NULL: the default */
     bool quiet;            /* no compile progress */
+    /* The services the app's functions may use (host.h), borrowed until free; NULL:
+     * none. */
+    struct weft_services *services;
 } weft_gateway_config_t;
 
 typedef struct weft_gateway weft_gateway_t;

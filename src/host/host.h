@@ -1,20 +1,24 @@
 /* host: the host APIs weft adds for guests beyond WASI.
  *
- * Today: outbound HTTP through the `wasi_experimental_http` imports, the ABI of the
+ * Two import modules. The services (key-value, blobs, documents, publish) through the
+ * `weft` module, below ("Services"), each call within what the function's manifest entry
+ * grants. And outbound HTTP through the `wasi_experimental_http` imports, the ABI of the
  * deislabs wasi-experimental-http crate that WAGI modules use (functions req, close,
  * body_read, header_get, headers_get_all; error codes 0 to 13 of its HttpError).
  * Requests are made with libcurl, within the invocation's policy: the allowed hosts
  * (see weft_host_url_allowed for how entries match) and a cap on open responses.
  *
- * A weft_host_t is the state of one invocation: the responses the guest holds open and
- * the policy it runs under. The embedder creates one per invocation, points
- * weft_guest_t.host at it, runs the guest and destroys it; every response the guest did
- * not close dies with it. The host functions are exported under wasm2c's names
- * (Z_wasi_experimental_httpZ_req, ...) and listed by weft_host_imports() for the
+ * A weft_host_t is the state of one invocation: the responses, store handles, blob
+ * writers and readers the guest holds open and the policy it runs under. The embedder
+ * creates one per invocation, points weft_guest_t.host at it, runs the guest and destroys
+ * it; everything the guest did not close dies with it (a blob not committed is dropped).
+ * The host functions are exported under wasm2c's names (Z_wasi_experimental_httpZ_req,
+ * Z_weftZ_kv_get, ...) and listed by weft_host_imports() and weft_api_imports() for the
  * engine's import check.
  *
  * Every guest pointer and length is checked against the guest's memory before use; a
- * bad one is error 3 (MemoryAccessError), never a host fault.
+ * bad one is error 3 (MemoryAccessError) for HTTP, WEFT_API_INVALID_ARGUMENT for the
+ * services, never a host fault.
  */
 #ifndef WEFT_HOST_H
 #define WEFT_HOST_H
@@ -24,6 +28,7 @@
 #include <stdint.h>
 
 #include "../engine/engine.h"
+#include "../store/store.h"
 #include "../util/util.h"
 
 /* ---- Bounds (one place to change each) ------------------------------------------- */
@@ -76,11 +81,31 @@ const char *weft_http_error_text(uint32_t code);
 
 /* What one invocation may do with outbound HTTP. The same fields as invoke.h's
  * weft_http_policy_t, which the invoke layer copies in (host sits below invoke). */
+typedef struct weft_services weft_services_t;
+
+/* The names of each service a function may use (weft.toml's key_value_stores,
+ * blob_containers, document_collections, publish); borrowed. Empty grants nothing. */
+typedef struct weft_host_grants {
+    const char *const *kv;
+    size_t nkv;
+    const char *const *blob;
+    size_t nblob;
+    const char *const *doc;
+    size_t ndoc;
+    const char *const *publish;
+    size_t npublish;
+} weft_host_grants_t;
+
 typedef struct weft_host_policy {
     const char *const *allowed_hosts; /* borrowed; empty (or NULL) denies everything */
     size_t nallowed;
     uint32_t max_concurrency; /* open responses at once; 0: WEFT_HTTP_DEFAULT_MAX_HANDLES */
     const char *log_tag;      /* names the module or route in "denied" log lines */
+    /* The services (below): where the function's stores are and what it may use of
+     * them. services NULL: every call of the weft module answers WEFT_API_UNAVAILABLE. */
+    weft_services_t *services;
+    weft_host_grants_t grants;
+    const char *function; /* its name, for "access denied" log lines and publish's source */
 } weft_host_policy_t;
 
 /* Checks one allowed_hosts entry when a manifest or the command line is read, so that
@@ -119,6 +144,154 @@ void weft_host_destroy(weft_host_t *h);
 /* The functions of wasi_experimental_http with their signatures. */
 const weft_import_def_t *weft_host_imports(size_t *n);
 
+/* ---- Services: key-value, blobs, documents, publish ------------------------------- */
+
+/* The services weft gives guests (the `weft` import module, below, and sdk/weft.h) and
+ * the HTTP API (/kv, /blobs, /docs): one weft_services_t per running app, shared by every
+ * invocation and by the gateway. It opens nothing when created: each store (key-value,
+ * documents, blobs) is opened the first time a guest or a request uses it, in the folder
+ * the config names, so an app whose functions use no service pays nothing for them. A
+ * store that fails to open is tried again at its next use (the failure is logged once
+ * per failed attempt, naming the file).
+ *
+ * Publishing goes through the embedder: the host layer sits below the events layer, so
+ * `weft up` hands in a function that appends an event to a broker's log the way an
+ * ingest request does. */
+
+/* Appends one event to broker, given as the HTTP binding's binary mode (ce-* headers and
+ * Content-Type; data as the body), and returns once it is durable or refused. Returns the
+ * status an ingest request would get (202, 400, 404, 413, 415, 503); for any other than
+ * 202, msg (msg_size bytes) says why. Called on the guest's thread, never on an event
+ * loop. */
+typedef unsigned (*weft_services_publish_fn)(void *arg, const char *broker,
+                                             const char *const *names, const char *const *values,
+                                             size_t nheaders, const uint8_t *data, size_t len,
+                                             char *msg, size_t msg_size);
+
+typedef struct weft_services_config {
+    const char *location; /* "sqlite:DIR" or DIR (store.h); copied */
+    weft_kv_options_t kv;
+    weft_doc_options_t doc;
+    weft_blob_options_t blob;
+    weft_services_publish_fn publish; /* NULL: publish answers WEFT_API_UNAVAILABLE */
+    void *publish_arg;
+} weft_services_config_t;
+
+int weft_services_create(const weft_services_config_t *cfg, weft_services_t **out,
+                         weft_error_t *err);
+/* Closes the stores that were opened. No call may be in progress or follow. */
+void weft_services_free(weft_services_t *s);
+/* The stores, each opened at its first use (thread-safe); borrowed until
+ * weft_services_free. On failure err says why (EIO, naming the file). */
+int weft_services_kv(weft_services_t *s, weft_kv_t **out, weft_error_t *err);
+int weft_services_doc(weft_services_t *s, weft_doc_t **out, weft_error_t *err);
+int weft_services_blob(weft_services_t *s, weft_blob_t **out, weft_error_t *err);
+/* weft_services_config_t.publish, or 503 with msg set when there is none. */
+unsigned weft_services_publish(weft_services_t *s, const char *broker, const char *const *names,
+                               const char *const *values, size_t nheaders, const uint8_t *data,
+                               size_t len, char *msg, size_t msg_size);
+
+/* ---- The guest API of the services (import module "weft") -------------------------- *
+ *
+ * Declared for guests in sdk/weft.h, which documents each call. Every function returns
+ * one of these codes; every guest pointer and length is checked against the guest's
+ * memory (a bad one is WEFT_API_INVALID_ARGUMENT, never a host fault). A call on a name
+ * the function is not granted answers WEFT_API_ACCESS_DENIED and is logged with the
+ * function and the name. weft_last_error copies the text of the last failure. */
+#define WEFT_API_ERRORS(X)                                                                         \
+    X(OK, 0, "ok")                                                                                 \
+    X(NOT_FOUND, 1, "not found")                                                                   \
+    X(ACCESS_DENIED, 2, "access denied")                                                           \
+    X(TOO_LARGE, 3, "too large")                                                                   \
+    X(INVALID_ARGUMENT, 4, "invalid argument")                                                     \
+    X(UNAVAILABLE, 5, "store unavailable")                                                         \
+    X(BUFFER_TOO_SMALL, 6, "buffer too small")                                                     \
+    X(INVALID_HANDLE, 7, "invalid handle")                                                         \
+    X(CONFLICT, 8, "conflict")
+
+enum {
+#define WEFT_API_ERR_ENUM_(name, value, text) WEFT_API_##name = value,
+    WEFT_API_ERRORS(WEFT_API_ERR_ENUM_)
+#undef WEFT_API_ERR_ENUM_
+};
+
+/* "access denied"; "unknown error" for other codes. */
+const char *weft_api_error_text(uint32_t code);
+
+/* Handles (stores, blob writers and readers) open at once in one invocation. */
+#define WEFT_API_MAX_HANDLES 64u
+/* Bytes of a publish's attribute block. */
+#define WEFT_API_MAX_ATTRIBUTES (64u << 10)
+/* The guest's view of a blob's metadata (blob_stat), little-endian:
+ *   0 size u64 | 8 mtime_ms i64 | 16 version u64 | 24 sha256: 64 hex + NUL |
+ *   89 content_type: NUL-terminated, 256 bytes | 352 bytes in all */
+#define WEFT_API_BLOB_STAT_SIZE 352u
+
+/* The functions of the weft module with their signatures. */
+const weft_import_def_t *weft_api_imports(size_t *n);
+
+/* X(name, sig, parameters), as WEFT_HTTP_FUNCTIONS. u64 results (sizes) are written as
+ * u64, counts and handles as u32, flags as u32 0/1. */
+#define WEFT_API_FUNCTIONS(X)                                                                      \
+    X(last_error, "iii:i", (weft_guest_t * g, uint32_t buf, uint32_t buf_len, uint32_t written))   \
+    X(kv_open, "iii:i", (weft_guest_t * g, uint32_t name, uint32_t name_len, uint32_t handle_ptr)) \
+    X(kv_get, "iiiiii:i",                                                                          \
+      (weft_guest_t * g, uint32_t store, uint32_t key, uint32_t key_len, uint32_t buf,             \
+       uint32_t buf_len, uint32_t len_ptr))                                                        \
+    X(kv_set, "iiiiiI:i",                                                                          \
+      (weft_guest_t * g, uint32_t store, uint32_t key, uint32_t key_len, uint32_t value,           \
+       uint32_t value_len, uint64_t ttl_ms))                                                       \
+    X(kv_delete, "iii:i", (weft_guest_t * g, uint32_t store, uint32_t key, uint32_t key_len))      \
+    X(kv_exists, "iiii:i",                                                                         \
+      (weft_guest_t * g, uint32_t store, uint32_t key, uint32_t key_len, uint32_t exists_ptr))     \
+    X(kv_list, "iiiiiiiii:i",                                                                      \
+      (weft_guest_t * g, uint32_t store, uint32_t prefix, uint32_t prefix_len, uint32_t after,     \
+       uint32_t after_len, uint32_t buf, uint32_t buf_len, uint32_t written_ptr,                   \
+       uint32_t more_ptr))                                                                         \
+    X(blob_write_open, "iiiiiii:i",                                                                \
+      (weft_guest_t * g, uint32_t container, uint32_t container_len, uint32_t name,                \
+       uint32_t name_len, uint32_t type, uint32_t type_len, uint32_t writer_ptr))                  \
+    X(blob_write, "iii:i", (weft_guest_t * g, uint32_t writer, uint32_t data, uint32_t len))       \
+    X(blob_write_commit, "i:i", (weft_guest_t * g, uint32_t writer))                               \
+    X(blob_write_abort, "i:i", (weft_guest_t * g, uint32_t writer))                                \
+    X(blob_read_open, "iiiiii:i",                                                                  \
+      (weft_guest_t * g, uint32_t container, uint32_t container_len, uint32_t name,                \
+       uint32_t name_len, uint32_t reader_ptr, uint32_t size_ptr))                                 \
+    X(blob_read, "iIiii:i",                                                                        \
+      (weft_guest_t * g, uint32_t reader, uint64_t offset, uint32_t buf, uint32_t buf_len,         \
+       uint32_t got_ptr))                                                                          \
+    X(blob_read_close, "i:i", (weft_guest_t * g, uint32_t reader))                                 \
+    X(blob_stat, "iiiii:i",                                                                        \
+      (weft_guest_t * g, uint32_t container, uint32_t container_len, uint32_t name,                \
+       uint32_t name_len, uint32_t stat_ptr))                                                      \
+    X(blob_delete, "iiii:i",                                                                       \
+      (weft_guest_t * g, uint32_t container, uint32_t container_len, uint32_t name,                \
+       uint32_t name_len))                                                                         \
+    X(blob_list, "iiiiiiiiii:i",                                                                   \
+      (weft_guest_t * g, uint32_t container, uint32_t container_len, uint32_t prefix,              \
+       uint32_t prefix_len, uint32_t after, uint32_t after_len, uint32_t buf, uint32_t buf_len,    \
+       uint32_t written_ptr, uint32_t more_ptr))                                                   \
+    X(doc_put, "iiiiii:i",                                                                         \
+      (weft_guest_t * g, uint32_t collection, uint32_t collection_len, uint32_t id,                \
+       uint32_t id_len, uint32_t json, uint32_t json_len))                                         \
+    X(doc_get, "iiiiiii:i",                                                                        \
+      (weft_guest_t * g, uint32_t collection, uint32_t collection_len, uint32_t id,                \
+       uint32_t id_len, uint32_t buf, uint32_t buf_len, uint32_t len_ptr))                         \
+    X(doc_delete, "iiii:i",                                                                        \
+      (weft_guest_t * g, uint32_t collection, uint32_t collection_len, uint32_t id,                \
+       uint32_t id_len))                                                                           \
+    X(doc_query, "iiiiiiiiii:i",                                                                   \
+      (weft_guest_t * g, uint32_t collection, uint32_t collection_len, uint32_t match,             \
+       uint32_t match_len, uint32_t after, uint32_t after_len, uint32_t buf, uint32_t buf_len,     \
+       uint32_t written_ptr, uint32_t more_ptr))                                                   \
+    X(publish, "iiiiii:i",                                                                         \
+      (weft_guest_t * g, uint32_t broker, uint32_t broker_len, uint32_t attrs, uint32_t attrs_len, \
+       uint32_t data, uint32_t data_len))
+
+#define WEFT_API_DECLARE_(name, sig, params) uint32_t Z_weftZ_##name params;
+WEFT_API_FUNCTIONS(WEFT_API_DECLARE_)
+#undef WEFT_API_DECLARE_
+
 /* ---- The plugin ------------------------------------------------------------------ */
 
 /* This layer, the gateway and `weft up` live in the plugin weft-net.so (util.h,
@@ -126,7 +299,7 @@ const weft_import_def_t *weft_host_imports(size_t *n);
  * reaches them through this table, the plugin's one exported symbol. Change the table
  * (members, their types or what they mean) only together with WEFT_NET_PLUGIN_ABI: a
  * weft binary refuses a weft-net.so built with another version. Commands: "up". */
-#define WEFT_NET_PLUGIN_ABI 1u
+#define WEFT_NET_PLUGIN_ABI 2u
 #define WEFT_NET_PLUGIN_FILE "weft-net.so"
 #define WEFT_NET_PLUGIN_SYMBOL "weft_net_plugin"
 
@@ -136,6 +309,7 @@ typedef struct weft_net_plugin {
     int (*host_create)(const weft_host_policy_t *policy, weft_host_t **out, weft_error_t *err);
     void (*host_destroy)(weft_host_t *h);
     int (*host_allowed_check)(const char *entry, weft_error_t *err);
+    const weft_import_def_t *(*api_imports)(size_t *n);
 } weft_net_plugin_t;
 
 /* Defined in the plugin (src/cli/net_plugin.c). */

@@ -55,8 +55,17 @@ struct weft_host {
     uint32_t next_handle;
     response_t **open;
     size_t nopen, cap;
-    CURL *curl; /* made at the first request; keeps connections for the next ones */
+    CURL *curl;            /* made at the first request; keeps connections for the next ones */
+    weft_api_state_t *api; /* the services' handles, made at the first call (api.c) */
 };
+
+const weft_host_policy_t *weft_host_policy(weft_host_t *h) {
+    return h->policy;
+}
+
+weft_api_state_t **weft_host_api_state(weft_host_t *h) {
+    return &h->api;
+}
 
 static const weft_import_def_t imports[] = {
 #define WEFT_HTTP_IMPORT_(name, sig, params) {"wasi_experimental_http", #name, sig},
@@ -106,6 +115,7 @@ void weft_host_destroy(weft_host_t *h) {
     for (size_t i = 0; i < h->nopen; i++)
         response_free(h->open[i]);
     free(h->open);
+    weft_api_state_free(h->api);
     if (h->curl) {
         /* The handle still points at the last request's buffers, which are gone. */
         curl_easy_reset(h->curl);

@@ -2,7 +2,8 @@
  *
  * policy.c parses allowed_hosts entries and request URLs and matches one against the
  * other; http.c is the wasi_experimental_http functions, the per-invocation state and
- * the requests themselves (libcurl).
+ * the requests themselves (libcurl); api.c the services' functions (module weft),
+ * services.c the stores they share.
  */
 #ifndef WEFT_HOST_INTERNAL_H
 #define WEFT_HOST_INTERNAL_H
@@ -33,5 +34,16 @@ uint32_t weft_http_target_parse(const char *url, size_t len, weft_http_target_t 
 
 /* Does any entry of policy (NULL: none) allow t? */
 bool weft_http_policy_allows(const weft_host_policy_t *policy, const weft_http_target_t *t);
+
+/* ---- What api.c needs of the invocation's state (http.c owns weft_host_t) ---------- */
+
+/* The services' part of one invocation (api.c): its handles and last error. */
+typedef struct weft_api_state weft_api_state_t;
+void weft_api_state_free(weft_api_state_t *a);
+
+/* The invocation's policy (NULL: none). */
+const weft_host_policy_t *weft_host_policy(weft_host_t *h);
+/* Where the invocation keeps its services' state, created at the first call. */
+weft_api_state_t **weft_host_api_state(weft_host_t *h);
 
 #endif

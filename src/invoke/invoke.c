@@ -24,6 +24,7 @@
 #include "../wasi/wasi.h"
 
 #define WEFT_HTTP_MODULE "wasi_experimental_http"
+#define WEFT_API_MODULE "weft"
 
 struct weft_function {
     const weft_app_function_t *def; /* borrowed */
@@ -58,12 +59,24 @@ static int load_http(weft_error_t *err) {
     return weft_engine_provide(defs, n, err);
 }
 
+/* The same for the services (the weft module), which live there too. */
+static int load_api(weft_error_t *err) {
+    const weft_net_plugin_t *net = weft_net_plugin_get(err);
+    if (!net)
+        return err ? err->code : WEFT_ELOAD;
+    size_t n;
+    const weft_import_def_t *defs = net->api_imports(&n);
+    return weft_engine_provide(defs, n, err);
+}
+
 int weft_invoke_init(weft_error_t *err) {
     size_t n;
     const weft_import_def_t *defs = weft_wasi_imports(&n);
     int rc = weft_engine_provide(defs, n, err);
     if (!rc)
         rc = weft_engine_provide_loader(WEFT_HTTP_MODULE, load_http, err);
+    if (!rc)
+        rc = weft_engine_provide_loader(WEFT_API_MODULE, load_api, err);
     return rc;
 }
 
@@ -174,8 +187,18 @@ int weft_function_load(const weft_app_function_t *def, const weft_function_opts_
         fn->preopens[i].guest_path = def->volumes[i].guest;
         fn->preopens[i].readonly = def->volumes[i].readonly;
     }
-    fn->http = (weft_host_policy_t){(const char *const *)def->allowed_hosts, def->nallowed,
-                                    def->http_max_concurrency, def->name};
+    const weft_app_grants_t *g = &def->grants;
+    fn->http = (weft_host_policy_t){
+        .allowed_hosts = (const char *const *)def->allowed_hosts,
+        .nallowed = def->nallowed,
+        .max_concurrency = def->http_max_concurrency,
+        .log_tag = def->name,
+        .services = opts ? opts->services : NULL,
+        .grants = {(const char *const *)g->kv, g->nkv, (const char *const *)g->blob, g->nblob,
+                   (const char *const *)g->doc, g->ndoc, (const char *const *)g->publish,
+                   g->npublish},
+        .function = def->name,
+    };
     *out = fn;
     return 0;
 fail:
@@ -269,7 +292,9 @@ int weft_function_entry_check(const weft_function_t *fn, const char *entry, weft
 }
 
 bool weft_function_repeatable(const weft_function_t *fn) {
-    return fn->def->nvolumes == 0 && fn->def->nallowed == 0;
+    const weft_app_grants_t *g = &fn->def->grants;
+    return fn->def->nvolumes == 0 && fn->def->nallowed == 0 && g->nkv == 0 && g->nblob == 0 &&
+           g->ndoc == 0 && g->npublish == 0;
 }
 
 /* ---- one run -------------------------------------------------------------------------- */
@@ -293,13 +318,15 @@ static weft_call_outcome_t outcome_of(const weft_outcome_t *o) {
     return c;
 }
 
-/* The host APIs of one call: outbound HTTP when the module imports it (*host stays
- * NULL otherwise). Ended by host_end. */
+/* The host APIs of one call: outbound HTTP and the services when the module imports
+ * them (*host stays NULL otherwise: a guest that uses neither pays nothing). Ended by
+ * host_end. */
 static int host_begin(weft_function_t *fn, weft_module_t *module, weft_host_t **host,
                       const weft_net_plugin_t **net, weft_error_t *err) {
     *host = NULL;
     *net = NULL;
-    if (!weft_module_imports(module, WEFT_HTTP_MODULE))
+    if (!weft_module_imports(module, WEFT_HTTP_MODULE) &&
+        !weft_module_imports(module, WEFT_API_MODULE))
         return 0;
     /* The engine loaded the plugin when it loaded the module. */
     *net = weft_net_plugin_get(err);

@@ -76,6 +76,10 @@ typedef struct weft_function_opts {
      * tier in the background, one function at a time, and give new calls that one
      * when it is ready; calls under way finish on the fast tier. weft up does this. */
     bool upgrade;
+    /* The services its guests may use within the function's grants (host.h's
+     * weft_services_t, shared by the app's functions); NULL: every call of them answers
+     * "store unavailable". Borrowed until weft_function_release. */
+    struct weft_services *services;
 } weft_function_opts_t;
 
 /* Compiles (through the cache) and loads def's module. def and opts' strings are

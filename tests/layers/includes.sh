@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 declare -A BELOW=(
   [cli]="app gateway events invoke host wasi engine store util"
   [app]="engine util"
-  [gateway]="events invoke app util"
+  [gateway]="events invoke host app util"
   [events]="invoke store app util"
   [invoke]="engine wasi host app util"
   [host]="store engine util"
