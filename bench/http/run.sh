@@ -168,64 +168,8 @@ if awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l >= m) }'; then
 fi
 
 # ---- Runs ----------------------------------------------------------------------------
-TICK=$(getconf CLK_TCK)
-# CPU time (user + system, in ticks) of a process and its threads; for nginx, of the
-# master and its workers.
-cpu_ticks() {
-    local pids=("$1") total=0 p f
-    [[ $2 == nginx ]] && mapfile -t -O 1 pids < <(ps -o pid= --ppid "$1")
-    for p in "${pids[@]}"; do
-        f=$(cat "/proc/${p// /}/stat" 2>/dev/null) || continue
-        f=${f##*) } # after the command name, which may hold spaces
-        read -r -a a <<<"$f"
-        total=$((total + a[11] + a[12])) # utime, stime: fields 14 and 15
-    done
-    echo "$total"
-}
-
-# Busy ticks of the whole machine (user, nice, system, irq, softirq) from /proc/stat.
-machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-
-# run_wrk NAME URL DURATION FILE: one wrk run; its output in FILE, and in FILE.cpu the
-# server's CPU ticks, wrk's own CPU seconds, and the cores that everything else on the
-# machine kept busy meanwhile (other people's work: the noise in the figures).
-run_wrk() {
-    local name=$1 url=$2 duration=$3 file=$4 pid before after m0 m1 t0 t1
-    pid=$WEFT_PID
-    [[ $name == nginx ]] && pid=$NGINX_PID
-    before=$(cpu_ticks "$pid" "$name")
-    m0=$(machine_ticks)
-    t0=$EPOCHREALTIME
-    local TIMEFORMAT='%U %S'
-    { time wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" --latency "$url" >"$file" 2>&1 || true; } 2>"$file.time"
-    t1=$EPOCHREALTIME
-    m1=$(machine_ticks)
-    after=$(cpu_ticks "$pid" "$name")
-    awk -v s=$((after - before)) -v m=$((m1 - m0)) -v k="$TICK" -v t0="$t0" -v t1="$t1" '{
-        w = $1 + $2; o = (m - s - w * k) / k / (t1 - t0)
-        printf "%d %.2f %.2f\n", s, w, (o < 0 ? 0 : o)
-    }' "$file.time" >"$file.cpu"
-}
-
-# The figures of one wrk output: requests/s, p50 and p99 in ms, requests, errors.
-parse_wrk() {
-    awk '
-        function ms(v) {
-            if (v ~ /us$/) return v / 1000
-            if (v ~ /ms$/) return v + 0
-            if (v ~ /m$/) return v * 60000
-            if (v ~ /s$/) return v * 1000
-            return v
-        }
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "50%" { p50 = ms($2) }
-        $1 == "99%" { p99 = ms($2) }
-        / requests in / { n = $1 }
-        /Non-2xx or 3xx responses:/ { bad += $NF }
-        /Socket errors:/ { gsub(",", ""); bad += $4 + $6 + $8 + $10 }
-        END { printf "%s %s %s %s %d\n", rps, p50, p99, n, bad }
-    ' "$1"
-}
+source "$HERE/../wrk.bash"
+server_pid() { if [[ $1 == nginx ]]; then echo "$NGINX_PID"; else echo "$WEFT_PID"; fi; }
 
 echo
 echo "== machine: $CORES cores, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p'); wrk shares them with the server"
@@ -254,7 +198,7 @@ check_weft_log() {
 for s in weft nginx; do
     url=$WEFT_URL
     [[ $s == nginx ]] && url=$NGINX_URL
-    run_wrk "$s" "$url" "$WARMUP" "$OUT/warmup.$s.wrk"
+    run_wrk "$s" "$(server_pid "$s")" "$url" "$WARMUP" "$OUT/warmup.$s.wrk"
     read -r rps _ _ _ bad < <(parse_wrk "$OUT/warmup.$s.wrk")
     echo "   warm-up $s: ${rps:-?} requests/s, $bad errors"
     [[ $s == weft ]] && check_weft_log
@@ -269,7 +213,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         url=$WEFT_URL
         [[ $s == nginx ]] && url=$NGINX_URL
         f=$OUT/$s.$r.wrk
-        run_wrk "$s" "$url" "$DURATION" "$f"
+        run_wrk "$s" "$(server_pid "$s")" "$url" "$DURATION" "$f"
         read -r rps p50 p99 n bad < <(parse_wrk "$f")
         read -r ticks wcpu others <"$f.cpu"
         if [[ -z $rps || -z $n ]]; then

@@ -142,7 +142,14 @@ static int read_int(sqf_t *f, const char *sql, int64_t *out, weft_error_t *err) 
 static int prepare_file(sqf_t *f, const char *kind, int32_t app_id, const char *schema,
                         uint64_t max_bytes, weft_error_t *err) {
     int64_t app = 0, version = 0, tables = 0;
-    int rc = read_int(f, "PRAGMA application_id", &app, err);
+    /* The flock above already makes the file this process's alone: holding SQLite's own
+     * locks for the life of the connection spares every transaction its lock calls, and
+     * keeps the WAL index in memory rather than in a shared -shm file. Set before the
+     * first read, which opens the WAL. */
+    int rc = sqlite3_exec(f->db, "PRAGMA locking_mode = EXCLUSIVE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sqf_fail(f, rc, "PRAGMA locking_mode = EXCLUSIVE", err);
+    rc = read_int(f, "PRAGMA application_id", &app, err);
     if (!rc)
         rc = read_int(f, "PRAGMA user_version", &version, err);
     if (!rc)
