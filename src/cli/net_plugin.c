@@ -24,4 +24,6 @@ __attribute__((visibility("default"))) const weft_net_plugin_t weft_net_plugin =
     .host_destroy = weft_host_destroy,
     .host_allowed_check = weft_host_allowed_check,
     .api_imports = weft_api_imports,
+    .host_trial = weft_host_trial,
+    .host_trial_wrote = weft_host_trial_wrote,
 };

@@ -125,7 +125,6 @@ static int load_function(const weft_gateway_t *gw, function_t *fn, const weft_ap
             return weft_error_set(err, WEFT_ENOTFOUND,
                                   "function '%s': volume %s: host folder %s does not exist",
                                   def->name, def->volumes[i].guest, def->volumes[i].host);
-    fn->repeatable = weft_function_repeatable(fn->fn);
     atomic_init(&fn->inline_after_ns, 0);
     return 0;
 }

@@ -21,8 +21,6 @@
 typedef struct function {
     const weft_app_function_t *def; /* borrowed from the app */
     weft_function_t *fn;
-    /* Runs on the I/O thread first (see server.c): weft_function_repeatable. */
-    bool repeatable;
     /* Until when (weft_now_ns) requests skip the I/O thread because one ran over
      * WEFT_GATEWAY_INLINE_NS there; 0: they do not. */
     atomic_uint_fast64_t inline_after_ns;

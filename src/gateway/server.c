@@ -22,10 +22,11 @@
  *
  * Where guests run. Handing a request to a worker and back costs two thread wake-ups,
  * several times what a small guest costs to run. So a function that can run twice
- * without anyone noticing (no volumes, no outbound HTTP: function_t.repeatable) runs
- * on the I/O thread first, for at most WEFT_GATEWAY_INLINE_NS. A run that takes longer
- * is stopped there, its output and stderr are dropped, and it runs again from the
- * start on a worker; the function's requests then go to the workers directly for
+ * without anyone noticing (no volumes, no outbound HTTP, no writes to the stores:
+ * weft_function_repeatable) runs on the I/O thread first, for at most
+ * WEFT_GATEWAY_INLINE_NS. A run that takes longer, or wants to write a store, or would
+ * wait for another's write, is stopped there, its output and stderr are dropped, and it runs again
+ * from the start on a worker; the function's requests then go to the workers directly for
  * WEFT_GATEWAY_INLINE_BACKOFF_NS, unless that second run takes less than the budget
  * (the first was slow only because its thread lost its core). The other connections
  * of that I/O thread wait for it at most about 2 ms (the budget, plus up to a tick of
@@ -309,7 +310,7 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
  * answered. See "Where guests run" at the top. */
 static bool run_inline(request_t *rq) {
     function_t *fn = ((const handler_t *)rq->route->target)->fn;
-    if (!fn->repeatable)
+    if (!weft_function_repeatable(fn->fn)) /* changes once a trial of it wanted to write */
         return false;
     uint64_t after = atomic_load_explicit(&fn->inline_after_ns, memory_order_relaxed);
     if (after && weft_now_ns() < after)

@@ -117,8 +117,20 @@ static uint32_t begin(call_t *c, weft_guest_t *g) {
     return WEFT_API_OK;
 }
 
-/* The store's error as the guest's code, its text kept for last_error. */
+/* In a trial (weft_host_trial), the guest is stopped before it writes: the call is made
+ * again where it may (its deadline's trap, which the trial's caller reads as "try again
+ * elsewhere"). Called before the call holds anything. */
+static void before_write(call_t *c) {
+    if (weft_host_in_trial(c->host, true))
+        wasm_rt_trap(WASM_RT_TRAP_DEADLINE);
+}
+
+/* The store's error as the guest's code, its text kept for last_error. A read that would
+ * have waited in a trial (EBUSY) stops the guest as before_write does; the caller holds
+ * nothing then. */
 static uint32_t store_fail(call_t *c, int rc, const weft_error_t *err) {
+    if (rc == WEFT_EBUSY && weft_host_in_trial(c->host, false))
+        wasm_rt_trap(WASM_RT_TRAP_DEADLINE);
     uint32_t code = rc == WEFT_ENOTFOUND   ? WEFT_API_NOT_FOUND
                     : rc == WEFT_EINVAL    ? WEFT_API_INVALID_ARGUMENT
                     : rc == WEFT_ELIMIT    ? WEFT_API_TOO_LARGE
@@ -327,6 +339,7 @@ uint32_t Z_weftZ_kv_set(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t 
     uint32_t rc = kv_begin(&c, g, store, key, key_len, k, &st);
     if (rc)
         return rc;
+    before_write(&c);
     const void *v = weft_guest_ptr(g, value, value_len);
     if (!v)
         return fail(&c, WEFT_API_INVALID_ARGUMENT, "value: %u bytes at %u lie outside memory",
@@ -347,6 +360,7 @@ uint32_t Z_weftZ_kv_delete(weft_guest_t *g, uint32_t store, uint32_t key, uint32
     uint32_t rc = kv_begin(&c, g, store, key, key_len, k, &st);
     if (rc)
         return rc;
+    before_write(&c);
     weft_error_t err = {0};
     int src = weft_kv_delete(st, k, 0, &err);
     /* Spin: deleting a key that is not there is no error. */
@@ -455,6 +469,7 @@ uint32_t Z_weftZ_blob_write_open(weft_guest_t *g, uint32_t container, uint32_t c
     if (rc || (rc = guest_str(&c, type, type_len, ty, sizeof ty, "content type")) ||
         (rc = guest_out(&c, writer_ptr, 4, "writer")))
         return rc;
+    before_write(&c);
     weft_error_t err = {0};
     weft_blob_writer_t *w;
     int src = weft_blob_writer_open(b, ct, nm, ty, NULL, &w, &err);
@@ -610,6 +625,7 @@ uint32_t Z_weftZ_blob_delete(weft_guest_t *g, uint32_t container, uint32_t conta
     uint32_t rc = blob_begin(&c, g, container, container_len, name, name_len, ct, nm, &b);
     if (rc)
         return rc;
+    before_write(&c);
     weft_error_t err = {0};
     int src = weft_blob_delete(b, ct, nm, 0, &err);
     return src ? store_fail(&c, src, &err) : WEFT_API_OK;
@@ -663,6 +679,7 @@ uint32_t Z_weftZ_doc_put(weft_guest_t *g, uint32_t collection, uint32_t collecti
     uint32_t rc = doc_begin(&c, g, collection, collection_len, id, id_len, co, ident, &d);
     if (rc)
         return rc;
+    before_write(&c);
     const char *j = weft_guest_ptr(g, json, json_len);
     if (!j)
         return fail(&c, WEFT_API_INVALID_ARGUMENT, "document: %u bytes at %u lie outside memory",
@@ -706,6 +723,7 @@ uint32_t Z_weftZ_doc_delete(weft_guest_t *g, uint32_t collection, uint32_t colle
     uint32_t rc = doc_begin(&c, g, collection, collection_len, id, id_len, co, ident, &d);
     if (rc)
         return rc;
+    before_write(&c);
     weft_error_t err = {0};
     int src = weft_doc_delete(d, co, ident, 0, &err);
     return src ? store_fail(&c, src, &err) : WEFT_API_OK;
@@ -776,6 +794,13 @@ uint32_t Z_weftZ_doc_query(weft_guest_t *g, uint32_t collection, uint32_t collec
     weft_doc_page_t page = {0};
     int src = weft_doc_query(d, co, m, n, a, API_LIST_PAGE, &page, &err);
     if (src) {
+        if (src == WEFT_EBUSY) { /* store_fail may stop the guest: hold nothing */
+            for (size_t k = 0; k < n; k++)
+                free(texts[k]);
+            json_decref(keep);
+            n = 0;
+            keep = NULL;
+        }
         rc = store_fail(&c, src, &err);
         goto out;
     }
@@ -849,6 +874,7 @@ uint32_t Z_weftZ_publish(weft_guest_t *g, uint32_t broker, uint32_t broker_len, 
         return rc;
     if (!services(&c))
         return no_services(&c);
+    before_write(&c);
     if (attrs_len > WEFT_API_MAX_ATTRIBUTES)
         return fail(&c, WEFT_API_TOO_LARGE, "attributes: %u bytes, more than the %u allowed",
                     attrs_len, WEFT_API_MAX_ATTRIBUTES);

@@ -144,6 +144,17 @@ void weft_host_destroy(weft_host_t *h);
 /* The functions of wasi_experimental_http with their signatures. */
 const weft_import_def_t *weft_host_imports(size_t *n);
 
+/* A trial (invoke.h's budget_ns: a call tried on an event loop, which may be stopped and
+ * made again elsewhere) must change nothing and must not block. Between
+ * weft_host_trial(h, true) and weft_host_trial(h, false), both on the thread that runs
+ * the guest, a service call that would write (set, delete, put, a blob writer, publish)
+ * stops the guest before it writes anything, as its deadline would, and a read that
+ * would wait for a write on the same store does the same (weft_store_nowait). */
+void weft_host_trial(weft_host_t *h, bool on);
+/* Was the trial stopped because the guest wanted to write? Then its function writes:
+ * its later calls are better made where they may block. */
+bool weft_host_trial_wrote(const weft_host_t *h);
+
 /* ---- Services: key-value, blobs, documents, publish ------------------------------- */
 
 /* The services weft gives guests (the `weft` import module, below, and sdk/weft.h) and
@@ -310,6 +321,8 @@ typedef struct weft_net_plugin {
     void (*host_destroy)(weft_host_t *h);
     int (*host_allowed_check)(const char *entry, weft_error_t *err);
     const weft_import_def_t *(*api_imports)(size_t *n);
+    void (*host_trial)(weft_host_t *h, bool on);
+    bool (*host_trial_wrote)(const weft_host_t *h);
 } weft_net_plugin_t;
 
 /* Defined in the plugin (src/cli/net_plugin.c). */

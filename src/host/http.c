@@ -57,7 +57,24 @@ struct weft_host {
     size_t nopen, cap;
     CURL *curl;            /* made at the first request; keeps connections for the next ones */
     weft_api_state_t *api; /* the services' handles, made at the first call (api.c) */
+    bool trial;            /* weft_host_trial */
+    bool trial_wrote;      /* a write stopped the trial */
 };
+
+void weft_host_trial(weft_host_t *h, bool on) {
+    h->trial = on;
+    weft_store_nowait(on);
+}
+
+bool weft_host_trial_wrote(const weft_host_t *h) {
+    return h->trial_wrote;
+}
+
+bool weft_host_in_trial(weft_host_t *h, bool wrote) {
+    if (h->trial && wrote)
+        h->trial_wrote = true;
+    return h->trial;
+}
 
 const weft_host_policy_t *weft_host_policy(weft_host_t *h) {
     return h->policy;

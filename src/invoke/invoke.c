@@ -38,6 +38,7 @@ struct weft_function {
     pthread_t upgrader; /* building the optimized tier, when upgrading */
     bool upgrading;
     _Atomic bool cancel; /* tells the upgrader's compilers to stop */
+    _Atomic bool writes; /* a trial stopped because the guest wanted to write a store */
 };
 
 /* What a response's fields point into. */
@@ -292,9 +293,8 @@ int weft_function_entry_check(const weft_function_t *fn, const char *entry, weft
 }
 
 bool weft_function_repeatable(const weft_function_t *fn) {
-    const weft_app_grants_t *g = &fn->def->grants;
-    return fn->def->nvolumes == 0 && fn->def->nallowed == 0 && g->nkv == 0 && g->nblob == 0 &&
-           g->ndoc == 0 && g->npublish == 0;
+    return fn->def->nvolumes == 0 && fn->def->nallowed == 0 &&
+           !atomic_load_explicit(&fn->writes, memory_order_relaxed);
 }
 
 /* ---- one run -------------------------------------------------------------------------- */
@@ -338,9 +338,11 @@ static void host_end(weft_host_t *host, const weft_net_plugin_t *net) {
         net->host_destroy(host);
 }
 
-/* Runs entry of fn with the WASI world cfg, under timeout_ns (0: the function's). */
+/* Runs entry of fn with the WASI world cfg, under timeout_ns (0: the function's). A
+ * trial's host APIs change nothing and do not block (host.h, weft_host_trial); when one
+ * stopped it because the guest wanted to write, fn is marked as writing. */
 static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t *cfg,
-               uint64_t timeout_ns, weft_call_outcome_t *out, weft_error_t *err) {
+               uint64_t timeout_ns, bool trial, weft_call_outcome_t *out, weft_error_t *err) {
     weft_host_t *host;
     const weft_net_plugin_t *net;
     weft_module_t *module = current_module(fn);
@@ -352,9 +354,16 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
     weft_limits_t limits = {.max_memory = fn->def->max_memory,
                             .timeout_ns = timeout_ns ? timeout_ns : fn->def->timeout_ns};
     weft_outcome_t o;
+    if (host && trial)
+        net->host_trial(host, true);
     rc = weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o, err);
     if (!rc)
         *out = outcome_of(&o);
+    if (host && trial) {
+        net->host_trial(host, false);
+        if (net->host_trial_wrote(host))
+            atomic_store_explicit(&fn->writes, true, memory_order_relaxed);
+    }
     host_end(host, net);
     weft_module_release(module);
     return rc;
@@ -457,7 +466,7 @@ int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts, weft_cal
     *out = (weft_call_outcome_t){.end = WEFT_CALL_NOT_STARTED};
     if (opts->invoke)
         return run_invoke(fn, opts, &cfg, out, err);
-    return run(fn, opts->entry, &cfg, 0, out, err);
+    return run(fn, opts->entry, &cfg, 0, false, out, err);
 }
 
 /* ---- the guest's stderr ---------------------------------------------------------------- */
@@ -635,7 +644,7 @@ int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft
                   {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c}},
     };
     weft_error_t run_err = {0};
-    rc = run(fn, opts->entry, &cfg, timeout_ns, &resp->outcome, &run_err);
+    rc = run(fn, opts->entry, &cfg, timeout_ns, trial, &resp->outcome, &run_err);
     weft_strv_free(&env);
     weft_strv_free(&argv);
     if (trial && !rc && resp->outcome.end == WEFT_CALL_DEADLINE) {

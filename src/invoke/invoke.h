@@ -106,8 +106,11 @@ int weft_function_entry_check(const weft_function_t *fn, const char *entry, weft
  * cut with "..." to fit size. */
 void weft_function_exports(const weft_function_t *fn, char *out, size_t size);
 /* Can a call run twice without anyone noticing? True when the function has no volume
- * and no outbound HTTP: it touches nothing but its own stdin, stdout and stderr, which
- * the call holds. Such a call may be tried within a budget and run again. */
+ * and no outbound HTTP, and no trial of it has yet wanted to write a store: it touches
+ * nothing but its own stdin, stdout and stderr, which the call holds, and reads of the
+ * stores. Such a call may be tried within a budget and run again: a trial that wants to
+ * write (a key set, a document put, a publish) is stopped before it writes, as by its
+ * budget, and from then on the function answers false. */
 bool weft_function_repeatable(const weft_function_t *fn);
 
 /* ---- Outcomes -------------------------------------------------------------------- */

@@ -337,7 +337,11 @@ static int blq_reader_open(void *self, const char *container, const char *name, 
     blr_t *r = calloc(1, sizeof *r);
     if (!r)
         return weft_error_set(err, WEFT_ENOMEM, "blobs: out of memory");
-    pthread_mutex_lock(&q->f.mu);
+    int busy = sqf_lock_read(&q->f, err);
+    if (busy) {
+        free(r);
+        return busy;
+    }
     bool found;
     int rc = lookup(q, container, name, &found, m, err);
     if (!rc && !found)
@@ -393,7 +397,10 @@ static int blq_stat(void *self, const char *container, const char *name, weft_bl
                     weft_error_t *err) {
     blq_t *q = self;
     bool found;
-    pthread_mutex_lock(&q->f.mu);
+    int busy = sqf_lock_read(&q->f, err);
+    if (busy) {
+        return busy;
+    }
     int rc = lookup(q, container, name, &found, m, err);
     pthread_mutex_unlock(&q->f.mu);
     return !rc && !found ? not_found(container, name, err) : rc;
@@ -433,7 +440,11 @@ static int blq_list(void *self, const char *container, const char *prefix, const
                     size_t limit, weft_store_names_t *page, weft_error_t *err) {
     blq_t *q = self;
     char *end = store_prefix_end(prefix);
-    pthread_mutex_lock(&q->f.mu);
+    int busy = sqf_lock_read(&q->f, err);
+    if (busy) {
+        free(end);
+        return busy;
+    }
     sqlite3_bind_text(q->list, 1, container, -1, SQLITE_STATIC);
     sqlite3_bind_blob(q->list, 2, after, (int)strlen(after), SQLITE_STATIC);
     sqlite3_bind_blob(q->list, 3, prefix, (int)strlen(prefix), SQLITE_STATIC);

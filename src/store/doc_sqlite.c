@@ -98,7 +98,10 @@ static int docq_get(void *self, const char *collection, const char *id, char **j
                     uint64_t *version, weft_error_t *err) {
     docq_t *q = self;
     bool found;
-    pthread_mutex_lock(&q->f.mu);
+    int busy = sqf_lock_read(&q->f, err);
+    if (busy) {
+        return busy;
+    }
     int rc = lookup(q, collection, id, &found, version, json, len, err);
     pthread_mutex_unlock(&q->f.mu);
     if (!rc && !found)
@@ -212,7 +215,13 @@ static int docq_query(void *self, const char *collection, const weft_doc_cond_t 
         weft_buf_free(&sql);
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
     }
-    pthread_mutex_lock(&q->f.mu);
+    int busy = sqf_lock_read(&q->f, err);
+    if (busy) {
+        weft_buf_free(&sql);
+        free(page->items);
+        page->items = NULL;
+        return busy;
+    }
     sqlite3_stmt *s = NULL;
     int src = sqlite3_prepare_v2(q->f.db, (const char *)sql.data, -1, &s, NULL);
     if (src != SQLITE_OK)

@@ -59,6 +59,9 @@ int sqf_prepare(sqf_t *f, sqlite3_stmt **out, const char *sql, weft_error_t *err
 /* Runs a statement to its end (reset after). */
 int sqf_run(sqf_t *f, sqlite3_stmt *s, weft_error_t *err);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails). */
+/* Takes f->mu for a read: without waiting (EBUSY) when the thread asked so
+ * (weft_store_nowait). */
+int sqf_lock_read(sqf_t *f, weft_error_t *err);
 int sqf_begin(sqf_t *f, weft_error_t *err);
 int sqf_commit(sqf_t *f, weft_error_t *err);
 void sqf_rollback(sqf_t *f);

@@ -91,7 +91,11 @@ static int kvq_store(void *self, const char *name, void **out, weft_error_t *err
     kvs_t *s = calloc(1, sizeof *s);
     if (!s)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
-    pthread_mutex_lock(&q->f.mu);
+    int busy = sqf_lock_read(&q->f, err);
+    if (busy) {
+        free(s);
+        return busy;
+    }
     sqlite3_bind_text(q->store_get, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(q->store_get);
     int rc = 0;
@@ -156,7 +160,10 @@ static int kvq_get(void *self, void *st, const char *key, int64_t now_ms, uint8_
                    size_t *len, uint64_t *version, weft_error_t *err) {
     kvq_t *q = self;
     bool found;
-    pthread_mutex_lock(&q->f.mu);
+    int busy = sqf_lock_read(&q->f, err);
+    if (busy) {
+        return busy;
+    }
     int rc = lookup(q, st, key, now_ms, &found, version, value, len, err);
     pthread_mutex_unlock(&q->f.mu);
     if (!rc && !found)
@@ -280,7 +287,11 @@ static int kvq_list(void *self, void *st, const char *prefix, const char *after,
     char *end = store_prefix_end(prefix);
     if (*prefix && !end)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
-    pthread_mutex_lock(&q->f.mu);
+    int busy = sqf_lock_read(&q->f, err);
+    if (busy) {
+        free(end);
+        return busy;
+    }
     sqlite3_bind_int64(q->list, 1, ((kvs_t *)st)->id);
     sqlite3_bind_blob(q->list, 2, after, (int)strlen(after), SQLITE_STATIC);
     sqlite3_bind_blob(q->list, 3, prefix, (int)strlen(prefix), SQLITE_STATIC);

@@ -306,3 +306,19 @@ char *store_prefix_end(const char *prefix) {
         end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
     return end;
 }
+
+static _Thread_local bool nowait;
+
+void weft_store_nowait(bool on) {
+    nowait = on;
+}
+
+int sqf_lock_read(sqf_t *f, weft_error_t *err) {
+    if (!nowait) {
+        pthread_mutex_lock(&f->mu);
+        return 0;
+    }
+    if (pthread_mutex_trylock(&f->mu) == 0)
+        return 0;
+    return weft_error_set(err, WEFT_EBUSY, "%s: busy with another call", f->path);
+}

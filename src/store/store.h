@@ -331,6 +331,12 @@ extern const weft_journal_ops_t weft_journal_sqlite_ops;
  * as `after` for it. Items written meanwhile may or may not appear; none appears twice.
  */
 #define WEFT_STORE_MAX_NAME 128
+
+/* For callers that must not block, such as an event loop trying a short call: while set
+ * on the calling thread, a read of a key-value, document or blob store that would have
+ * to wait for another call on the same file (a write's fsync) fails at once with EBUSY
+ * instead. Writes always wait. Off by default; a thread's own setting. */
+void weft_store_nowait(bool on);
 #define WEFT_STORE_MAX_PAGE 1000
 #define WEFT_STORE_DEFAULT_PAGE 100
 

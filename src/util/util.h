@@ -32,7 +32,8 @@
     X(ECONFIG, "invalid configuration")                                                            \
     X(EUSAGE, "usage error")                                                                       \
     X(ECANCELED, "canceled")                                                                       \
-    X(ECONFLICT, "version mismatch")
+    X(ECONFLICT, "version mismatch")                                                               \
+    X(EBUSY, "busy: would have to wait")
 
 enum {
     WEFT_OK = 0,

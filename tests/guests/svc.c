@@ -247,6 +247,31 @@ static void publish(void) {
     printf("error=%s\n", weft_last_error(errbuf, sizeof errbuf));
 }
 
+/* Reads only: a key and a document. */
+static void read_only(void) {
+    weft_kv_t s;
+    char *v = NULL, *j = NULL;
+    size_t n = 0;
+    R("open", weft_kv_open("default", &s));
+    R("get", weft_kv_get(s, "seen", &v, &n));
+    printf("value=%s\n", v ? v : "");
+    R("doc", weft_doc_get("d", "a", &j));
+    printf("doc=%s\n", j ? j : "");
+    free(v);
+    free(j);
+}
+
+/* Reads, then writes: the write is what a trial must not do. */
+static void read_then_write(void) {
+    weft_kv_t s;
+    char *v = NULL;
+    size_t n = 0;
+    R("open", weft_kv_open("default", &s));
+    R("get", weft_kv_get(s, "seen", &v, &n));
+    free(v);
+    R("set", weft_kv_set(s, "written", "yes", 3, 0));
+}
+
 /* Whatever the store does, once: for stores that are full or cannot be opened. */
 static void write_one(const char *q) {
     size_t n = (size_t)atoi(q ? q : "1");
@@ -285,6 +310,10 @@ int main(void) {
         doc();
     else if (!strcmp(what, "publish"))
         publish();
+    else if (!strcmp(what, "read"))
+        read_only();
+    else if (!strcmp(what, "read_write"))
+        read_then_write();
     else if (!strcmp(what, "write_one"))
         write_one(q);
     else

@@ -70,8 +70,10 @@ static weft_function_t *load(weft_services_t *svc, weft_app_function_t *def) {
     return fn;
 }
 
-/* Calls /svc/WHAT?QUERY; the body (NUL-terminated, the caller frees it). */
-static char *call(weft_function_t *fn, const char *what, const char *query) {
+/* Calls /svc/WHAT?QUERY under opts (NULL: none); the outcome in *end, the body
+ * (NUL-terminated, the caller frees it; empty when the call did not answer). */
+static char *call_with(weft_function_t *fn, const char *what, const char *query,
+                       const weft_call_opts_t *opts, weft_call_end_t *end) {
     char path[256];
     snprintf(path, sizeof path, "/svc/%s", what);
     weft_request_t rq = {
@@ -86,12 +88,19 @@ static char *call(weft_function_t *fn, const char *what, const char *query) {
     };
     weft_response_t r;
     weft_error_t err = {0};
-    CHECK_EQ_INT(weft_function_call(fn, &rq, NULL, &r, &err), 0);
-    CHECK_EQ_INT(r.status, 200);
-    char *body = strndup((const char *)r.body, r.body_len);
-    if (r.status != 200)
+    CHECK_EQ_INT(weft_function_call(fn, &rq, opts, &r, &err), 0);
+    *end = r.outcome.end;
+    char *body = strndup(r.body ? (const char *)r.body : "", r.body_len);
+    if (r.outcome.end != WEFT_CALL_BUDGET && r.status != 200)
         fprintf(stderr, "%s: %u %s %s\n", what, r.status, r.error ? r.error : "", body);
     weft_response_free(&r);
+    return body;
+}
+
+static char *call(weft_function_t *fn, const char *what, const char *query) {
+    weft_call_end_t end;
+    char *body = call_with(fn, what, query, NULL, &end);
+    CHECK(end == WEFT_CALL_RETURNED || end == WEFT_CALL_EXITED);
     return body;
 }
 
@@ -293,6 +302,42 @@ static void test_publish(weft_function_t *fn) {
     free(b);
 }
 
+/* A trial (a call tried on an event loop within a budget, which may be made again
+ * elsewhere) reads, but is stopped before it writes, leaving nothing written; from then
+ * on its function is no longer tried. */
+static void test_a_trial_reads_but_never_writes(weft_services_t *svc) {
+    weft_app_function_t def;
+    weft_function_t *fn = load(svc, &def);
+    weft_kv_t *kv;
+    weft_kv_store_t *st;
+    weft_error_t err = {0};
+    CHECK_EQ_INT(weft_services_kv(svc, &kv, &err), 0);
+    CHECK_EQ_INT(weft_kv_store(kv, "default", &st, &err), 0);
+    CHECK_EQ_INT(weft_kv_set(st, "seen", "before", 6, NULL, NULL, &err), 0);
+    CHECK(weft_function_repeatable(fn)); /* grants alone do not stop trials */
+    weft_call_opts_t trial = {.budget_ns = 50 * 1000000ull};
+    weft_call_end_t end;
+    char *b = call_with(fn, "read", NULL, &trial, &end);
+    CHECK_EQ_INT(end, WEFT_CALL_RETURNED);
+    EXPECT(b, "get=0");
+    EXPECT(b, "value=before");
+    EXPECT(b, "doc=0");
+    free(b);
+    CHECK(weft_function_repeatable(fn));
+    b = call_with(fn, "read_write", NULL, &trial, &end);
+    CHECK_EQ_INT(end, WEFT_CALL_BUDGET);
+    CHECK_EQ_STR(b, ""); /* nothing of it was kept */
+    free(b);
+    CHECK_EQ_INT(weft_kv_exists(st, "written", &err), WEFT_ENOTFOUND);
+    CHECK(!weft_function_repeatable(fn));
+    /* Made again outside a trial, it writes. */
+    b = call(fn, "read_write", NULL);
+    EXPECT(b, "set=0");
+    free(b);
+    CHECK_EQ_INT(weft_kv_exists(st, "written", &err), 0);
+    weft_function_release(fn);
+}
+
 /* A store that cannot take more, and one that cannot be opened. */
 static void test_full_and_unavailable_stores(void) {
     char loc[512];
@@ -375,7 +420,6 @@ int main(void) {
     char p[600];
     snprintf(p, sizeof p, "%s/kv.db", loc);
     CHECK(access(p, F_OK) != 0);
-    CHECK(!weft_function_repeatable(fn));
     test_key_value(fn);
     CHECK(access(p, F_OK) == 0);
     test_access_denied_is_answered_and_logged(fn);
@@ -385,6 +429,7 @@ int main(void) {
     test_documents(fn);
     test_publish(fn);
     weft_function_release(fn);
+    test_a_trial_reads_but_never_writes(svc);
     weft_services_free(svc);
     test_full_and_unavailable_stores();
     char cmd[600];
