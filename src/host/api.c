@@ -757,13 +757,20 @@ static uint32_t read_match(call_t *c, uint32_t match, uint32_t match_len, weft_d
     json_t *v;
     json_object_foreach(o, key, v) {
         if (json_is_object(v) || json_is_array(v)) {
-            json_decref(o);
-            return fail(c, WEFT_API_INVALID_ARGUMENT,
-                        "match: '%s' must be a string, a number, true, false or null", key);
+            uint32_t rc = fail(c, WEFT_API_INVALID_ARGUMENT,
+                               "match: '%s' must be a string, a number, true, false or null", key);
+            json_decref(o); /* key lives in o */
+            for (size_t k = 0; k < *n; k++)
+                free(texts[k]);
+            *n = 0;
+            return rc;
         }
         texts[*n] = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         if (!texts[*n]) {
             json_decref(o);
+            for (size_t k = 0; k < *n; k++)
+                free(texts[k]);
+            *n = 0;
             return fail(c, WEFT_API_UNAVAILABLE, "out of memory");
         }
         m[*n] = (weft_doc_match_t){key, texts[*n]};
