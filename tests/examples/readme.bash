@@ -13,6 +13,8 @@
 #                                $EX/log) and compares its output with $WORK/expected
 #   readme_log_check             the README's log lines (plain blocks) are in log, in order
 #   readme_doc COLLECTION ID     prints the document's JSON (see below)
+#   readme_doc_cmd COMMAND       runs a README's "curl localhost:3000/docs/C/ID"
+#   readme_doc_count COLLECTION  how many documents it holds
 source "$(dirname "${BASH_SOURCE[0]}")/../gateway/gw.bash"
 
 readme_setup() {
@@ -117,9 +119,26 @@ readme_doc_cmd() {
   local path=${1#curl localhost:3000/docs/}
   readme_doc "${path%%/*}" "${path#*/}" >"$WORK/doc.actual"
   DOC_VIAS+=("$DOC_VIA")
-  check "README: $1 (read by $DOC_VIA): the document shown" \
-    "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])))' \
-      "$WORK/expected" "$WORK/doc.actual" 2>&1)" True
+  check "README: $1 (read by $DOC_VIA): the document shown" "$(python3 - "$WORK/expected" \
+    "$WORK/doc.actual" <<'PY'
+import json, sys
+want, got = (open(f, encoding="utf-8").read() for f in sys.argv[1:3])
+try:
+    print("same" if json.loads(want) == json.loads(got) else "differs: " + got)
+except ValueError:
+    print("not JSON: " + (got or "no document"))
+PY
+)" same
+}
+
+# readme_doc_count COLLECTION: how many documents the collection holds, read from the
+# store's file (weft's HTTP API for the stores has no count).
+readme_doc_count() {
+  python3 - "$EX/.weft/stores/docs.db" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(db.execute("SELECT count(*) FROM docs WHERE collection = ?", sys.argv[2:3]).fetchone()[0])
+PY
 }
 DOC_VIAS=()
 HOSTPORT=localhost:3000 # until weft up runs

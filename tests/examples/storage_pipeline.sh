@@ -85,9 +85,15 @@ value_is() {
   DOC_VIAS+=("$DOC_VIA")
   check "$1: the document holds exactly the text posted" "$(python3 - "$WORK/doc.json" "$4" "$2-$3" <<'PY'
 import json, sys
-doc = json.load(open(sys.argv[1], encoding="utf-8"))
+text = open(sys.argv[1], encoding="utf-8").read()
 want = open(sys.argv[2], "rb").read()
-if set(doc) != {"id", "value"} or doc["id"] != sys.argv[3]:
+try:
+    doc = json.loads(text)
+except ValueError:
+    doc = None
+if not isinstance(doc, dict):
+    print("not a JSON object: " + (text or "no document"))
+elif set(doc) != {"id", "value"} or doc["id"] != sys.argv[3]:
     print("members or id:", doc)
 elif doc["value"].encode("utf-8") != want:
     print("value:", repr(doc["value"]), "posted:", repr(want))
