@@ -186,12 +186,12 @@ int main(void) {
         fprintf(stderr, "handler: publishing blob %s/%s: %s\n", container, blob,
                 weft_last_error(why, sizeof why));
         snprintf(text, sizeof text,
-                 "Writing %llu bytes.\nthe blob %s/%s is stored, but the event could not be "
+                 "Writing %llu byte%s.\nthe blob %s/%s is stored, but the event could not be "
                  "published (see the log): POST it again",
-                 size, container, blob);
+                 size, size == 1 ? "" : "s", container, blob);
         return answer(500, text);
     }
-    snprintf(text, sizeof text, "Writing %llu bytes.\nPublished blob %s/%s to broker \"%s\"", size,
-             container, blob, BROKER);
+    snprintf(text, sizeof text, "Writing %llu byte%s.\nPublished blob %s/%s to broker \"%s\"", size,
+             size == 1 ? "" : "s", container, blob, BROKER);
     return answer(200, text);
 }

@@ -242,8 +242,8 @@ int main(void) {
                 "blob %s/%s is not all UTF-8 text: %lu invalid sequences or NUL bytes "
                 "stored as U+FFFD\n",
                 container, blob, d.replaced);
-    fprintf(stderr, "blob %s/%s (%llu bytes) stored as document %s/%s\n", container, blob,
-            (unsigned long long)size, COLLECTION, id);
+    fprintf(stderr, "blob %s/%s (%llu byte%s) stored as document %s/%s\n", container, blob,
+            (unsigned long long)size, size == 1 ? "" : "s", COLLECTION, id);
     printf("Status: 204 No Content\n\n");
     return 0;
 }

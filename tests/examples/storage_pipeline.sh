@@ -156,6 +156,20 @@ get "/handler?container=c&blob=x&blob=%6Eame.txt" -X POST --data-binary "@$WORK/
 check "a percent-encoded name: 200" "$STATUS" 200
 check_contains "a percent-encoded name: decoded" "$BODY" "Published blob c/name.txt"
 
+check "one byte: the answer" "$BODY" "Writing 1 byte.
+Published blob c/name.txt to broker \"blobs\""
+
+# A blob too large for a document (1 MiB): stored and published, and the webhook's
+# 422 gives the event up, the reason in the log.
+head -c $((1 << 20)) /dev/zero | tr '\0' a >"$WORK/big"
+get "/handler?container=c&blob=big" -X POST --data-binary "@$WORK/big"
+check "a blob of 1 MiB: stored" "$STATUS" 200
+check "a blob of 1 MiB: too large for a document" \
+  "$(log_count "webhook: blob c/big: 1048576 bytes, too large for a document of at most 1 MiB")" 1
+check "a blob of 1 MiB: given up after 1 attempt" \
+  "$(log_count "\(source '/weft/functions/handler'\) given up: webhook: status 422 after 1 attempt")" 1
+check "a blob of 1 MiB: no document" "$(readme_doc uploads c-big)" ""
+
 # Events the webhook cannot process are given up at once (a 4xx: not retried).
 run weft send --url "$URL/brokers/blobs" --type com.example.blob.created --ext subject=nope '{}'
 check "an event without CONTAINER/NAME: taken" "$RC" 0
