@@ -167,6 +167,8 @@ int main(void) {
         return answer(403, weft_last_error(why, sizeof why));
     if (e == WEFT_TOO_LARGE)
         return answer(413, weft_last_error(why, sizeof why));
+    if (e == WEFT_INVALID_ARGUMENT) /* the names are checked: a Content-Type weft refuses */
+        return answer(400, weft_last_error(why, sizeof why));
     if (e) {
         fprintf(stderr, "handler: blob %s/%s: %s\n", container, blob,
                 weft_last_error(why, sizeof why));

@@ -144,6 +144,10 @@ get "/handler?container=c&blob=%zz" -X POST -d x
 check "bad percent-encoding: 400" "$STATUS" 400
 get "/handler?container=c&blob=b" -d x -G
 check "GET: 405" "$STATUS" 405
+get "/handler?container=c&blob=b" -X POST -d x -H "Content-Type: $(printf 'x%.0s' {1..300})"
+check "a Content-Type weft refuses for a blob: 400" "$STATUS" 400
+check "a Content-Type weft refuses for a blob: weft's reason" "$BODY" \
+  "content type: 300 bytes, more than the 255 allowed"
 get "/handler?container=photos&blob=b" -X POST -d x
 check "an ungranted container: 403" "$STATUS" 403
 check "an ungranted container: weft's reason" "$BODY" "blob container 'photos' is not granted to function 'handler' (add it to blob_containers in weft.toml)"
