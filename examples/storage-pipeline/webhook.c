@@ -182,6 +182,7 @@ int main(void) {
         return answer(400, "not a " EVENT_TYPE " event");
     const char *slash = subject ? strchr(subject, '/') : NULL;
     if (!slash || !valid_container(subject, (size_t)(slash - subject)) || !valid_blob(slash + 1)) {
+        /* weft takes no control characters in an attribute: safe to show and log. */
         snprintf(text, sizeof text, "the subject '%.300s' names no blob (CONTAINER/NAME)",
                  subject ? subject : "");
         return answer(400, text);
