@@ -236,8 +236,33 @@ static handle_t *handle_find(call_t *c, uint32_t id, handle_kind_t kind) {
     return NULL;
 }
 
-static uint32_t bad_handle(call_t *c, const char *what, uint32_t id) {
-    return fail(c, WEFT_API_INVALID_HANDLE, "%u is no open %s", id, what);
+/* Sets up c for a call on handle id of kind: the handle, or NULL with *rc the answer. */
+static handle_t *handle_begin(call_t *c, weft_guest_t *g, uint32_t id, handle_kind_t kind,
+                              uint32_t *rc) {
+    static const char *const what[] = {"", "key-value store", "blob writer", "blob reader"};
+    if ((*rc = begin(c, g)))
+        return NULL;
+    handle_t *h = handle_find(c, id, kind);
+    if (!h)
+        *rc = fail(c, WEFT_API_INVALID_HANDLE, "%u is no open %s", id, what[kind]);
+    return h;
+}
+
+/* A get's answer: the store's failure, or data (malloc'd, freed here) copied into the
+ * guest's buffer with its length; a buffer too small gets only the length. */
+static uint32_t value_out(call_t *c, int src, const weft_error_t *err, void *data, size_t len,
+                          uint32_t buf, uint32_t buf_len, uint32_t len_ptr, const char *what) {
+    if (src)
+        return store_fail(c, src, err);
+    put_u32(c, len_ptr, (uint32_t)len);
+    uint32_t rc = WEFT_API_OK;
+    if (len > buf_len)
+        rc = fail(c, WEFT_API_BUFFER_TOO_SMALL, "the %s has %zu bytes; the buffer %u", what, len,
+                  buf_len);
+    else if (len)
+        memcpy(weft_guest_ptr(c->g, buf, len), data, len);
+    free(data);
+    return rc;
 }
 
 /* ---- last_error ----------------------------------------------------------------------- */
@@ -294,13 +319,11 @@ uint32_t Z_weftZ_kv_open(weft_guest_t *g, uint32_t name, uint32_t name_len, uint
 /* The store of handle id, and the key as a C string. */
 static uint32_t kv_begin(call_t *c, weft_guest_t *g, uint32_t store, uint32_t key, uint32_t key_len,
                          char *k, weft_kv_store_t **st) {
-    uint32_t rc = begin(c, g);
-    if (rc)
-        return rc;
-    handle_t *h = handle_find(c, store, H_KV);
+    uint32_t rc;
+    handle_t *h = handle_begin(c, g, store, H_KV, &rc);
+    *st = h ? h->p : NULL;
     if (!h)
-        return bad_handle(c, "key-value store", store);
-    *st = h->p;
+        return rc;
     return guest_str(c, key, key_len, k, WEFT_KV_MAX_KEY + 1, "key");
 }
 
@@ -317,18 +340,7 @@ uint32_t Z_weftZ_kv_get(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t 
     uint8_t *value = NULL;
     size_t len = 0;
     int src = weft_kv_get(st, k, &value, &len, NULL, &err);
-    if (src)
-        return store_fail(&c, src, &err);
-    put_u32(&c, len_ptr, (uint32_t)len);
-    if (len > buf_len) {
-        free(value);
-        return fail(&c, WEFT_API_BUFFER_TOO_SMALL, "the value has %zu bytes; the buffer %u", len,
-                    buf_len);
-    }
-    if (len)
-        memcpy(weft_guest_ptr(g, buf, len), value, len);
-    free(value);
-    return WEFT_API_OK;
+    return value_out(&c, src, &err, value, len, buf, buf_len, len_ptr, "value");
 }
 
 uint32_t Z_weftZ_kv_set(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t key_len,
@@ -407,6 +419,17 @@ static uint32_t write_names(call_t *c, char *const *names, size_t n, bool more, 
     return WEFT_API_OK;
 }
 
+/* A list call's answer: the store's failure, or its page written out (and freed). */
+static uint32_t names_out(call_t *c, int src, const weft_error_t *err, weft_store_names_t *page,
+                          uint32_t buf, uint32_t buf_len, uint32_t written_ptr, uint32_t more_ptr) {
+    if (src)
+        return store_fail(c, src, err);
+    uint32_t rc =
+        write_names(c, page->names, page->n, page->more, buf, buf_len, written_ptr, more_ptr);
+    weft_store_names_free(page);
+    return rc;
+}
+
 /* The outputs of a list call, checked. */
 static uint32_t list_outputs(call_t *c, uint32_t buf, uint32_t buf_len, uint32_t written_ptr,
                              uint32_t more_ptr) {
@@ -430,11 +453,7 @@ uint32_t Z_weftZ_kv_list(weft_guest_t *g, uint32_t store, uint32_t prefix, uint3
     weft_error_t err = {0};
     weft_store_names_t page = {0};
     int src = weft_kv_list(st, p, a, API_LIST_PAGE, &page, &err);
-    if (src)
-        return store_fail(&c, src, &err);
-    rc = write_names(&c, page.names, page.n, page.more, buf, buf_len, written_ptr, more_ptr);
-    weft_store_names_free(&page);
-    return rc;
+    return names_out(&c, src, &err, &page, buf, buf_len, written_ptr, more_ptr);
 }
 
 /* ---- blobs -------------------------------------------------------------------------- */
@@ -486,12 +505,10 @@ uint32_t Z_weftZ_blob_write_open(weft_guest_t *g, uint32_t container, uint32_t c
 
 uint32_t Z_weftZ_blob_write(weft_guest_t *g, uint32_t writer, uint32_t data, uint32_t len) {
     call_t c;
-    uint32_t rc = begin(&c, g);
-    if (rc)
-        return rc;
-    handle_t *h = handle_find(&c, writer, H_WRITER);
+    uint32_t rc;
+    handle_t *h = handle_begin(&c, g, writer, H_WRITER, &rc);
     if (!h)
-        return bad_handle(&c, "blob writer", writer);
+        return rc;
     const void *p = weft_guest_ptr(g, data, len);
     if (!p)
         return fail(&c, WEFT_API_INVALID_ARGUMENT, "data: %u bytes at %u lie outside memory", len,
@@ -508,12 +525,10 @@ uint32_t Z_weftZ_blob_write(weft_guest_t *g, uint32_t writer, uint32_t data, uin
 
 uint32_t Z_weftZ_blob_write_commit(weft_guest_t *g, uint32_t writer) {
     call_t c;
-    uint32_t rc = begin(&c, g);
-    if (rc)
-        return rc;
-    handle_t *h = handle_find(&c, writer, H_WRITER);
+    uint32_t rc;
+    handle_t *h = handle_begin(&c, g, writer, H_WRITER, &rc);
     if (!h)
-        return bad_handle(&c, "blob writer", writer);
+        return rc;
     weft_blob_writer_t *w = h->p;
     *h = (handle_t){0};
     weft_error_t err = {0};
@@ -523,12 +538,10 @@ uint32_t Z_weftZ_blob_write_commit(weft_guest_t *g, uint32_t writer) {
 
 uint32_t Z_weftZ_blob_write_abort(weft_guest_t *g, uint32_t writer) {
     call_t c;
-    uint32_t rc = begin(&c, g);
-    if (rc)
-        return rc;
-    handle_t *h = handle_find(&c, writer, H_WRITER);
+    uint32_t rc;
+    handle_t *h = handle_begin(&c, g, writer, H_WRITER, &rc);
     if (!h)
-        return bad_handle(&c, "blob writer", writer);
+        return rc;
     weft_blob_writer_abort(h->p);
     *h = (handle_t){0};
     return WEFT_API_OK;
@@ -563,12 +576,10 @@ uint32_t Z_weftZ_blob_read_open(weft_guest_t *g, uint32_t container, uint32_t co
 uint32_t Z_weftZ_blob_read(weft_guest_t *g, uint32_t reader, uint64_t offset, uint32_t buf,
                            uint32_t buf_len, uint32_t got_ptr) {
     call_t c;
-    uint32_t rc = begin(&c, g);
-    if (rc)
-        return rc;
-    handle_t *h = handle_find(&c, reader, H_READER);
+    uint32_t rc;
+    handle_t *h = handle_begin(&c, g, reader, H_READER, &rc);
     if (!h)
-        return bad_handle(&c, "blob reader", reader);
+        return rc;
     if ((rc = guest_out(&c, buf, buf_len, "buffer")) || (rc = guest_out(&c, got_ptr, 4, "got")))
         return rc;
     weft_error_t err = {0};
@@ -582,12 +593,10 @@ uint32_t Z_weftZ_blob_read(weft_guest_t *g, uint32_t reader, uint64_t offset, ui
 
 uint32_t Z_weftZ_blob_read_close(weft_guest_t *g, uint32_t reader) {
     call_t c;
-    uint32_t rc = begin(&c, g);
-    if (rc)
-        return rc;
-    handle_t *h = handle_find(&c, reader, H_READER);
+    uint32_t rc;
+    handle_t *h = handle_begin(&c, g, reader, H_READER, &rc);
     if (!h)
-        return bad_handle(&c, "blob reader", reader);
+        return rc;
     weft_blob_reader_close(h->p);
     *h = (handle_t){0};
     return WEFT_API_OK;
@@ -645,11 +654,7 @@ uint32_t Z_weftZ_blob_list(weft_guest_t *g, uint32_t container, uint32_t contain
     weft_error_t err = {0};
     weft_store_names_t page = {0};
     int src = weft_blob_list(b, ct, p, a, API_LIST_PAGE, &page, &err);
-    if (src)
-        return store_fail(&c, src, &err);
-    rc = write_names(&c, page.names, page.n, page.more, buf, buf_len, written_ptr, more_ptr);
-    weft_store_names_free(&page);
-    return rc;
+    return names_out(&c, src, &err, &page, buf, buf_len, written_ptr, more_ptr);
 }
 
 /* ---- documents ---------------------------------------------------------------------- */
@@ -702,17 +707,7 @@ uint32_t Z_weftZ_doc_get(weft_guest_t *g, uint32_t collection, uint32_t collecti
     char *json = NULL;
     size_t len = 0;
     int src = weft_doc_get(d, co, ident, &json, &len, NULL, &err);
-    if (src)
-        return store_fail(&c, src, &err);
-    put_u32(&c, len_ptr, (uint32_t)len);
-    if (len > buf_len) {
-        free(json);
-        return fail(&c, WEFT_API_BUFFER_TOO_SMALL, "the document has %zu bytes; the buffer %u", len,
-                    buf_len);
-    }
-    memcpy(weft_guest_ptr(g, buf, len), json, len);
-    free(json);
-    return WEFT_API_OK;
+    return value_out(&c, src, &err, json, len, buf, buf_len, len_ptr, "document");
 }
 
 uint32_t Z_weftZ_doc_delete(weft_guest_t *g, uint32_t collection, uint32_t collection_len,
