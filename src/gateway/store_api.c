@@ -699,7 +699,11 @@ static void read_chunk(request_t *rq, store_call_t *c) {
         weft_log("%s: out of memory while sending a blob", rq->tag);
         return;
     }
-    int rc = weft_blob_read(c->reader, c->offset, c->body.data, n, &got, &err);
+    int rc = 0;
+    for (size_t part = 1; !rc && got < n && part;) { /* short reads until the chunk is in */
+        rc = weft_blob_read(c->reader, c->offset + got, c->body.data + got, n - got, &part, &err);
+        got += part;
+    }
     if (rc || got != n) {
         c->failed = true;
         weft_log("%s: reading the blob: %s", rq->tag, rc ? err.msg : "it ended early");
