@@ -622,13 +622,6 @@ int weft_cli_up(int argc, char **argv) {
         gcfg.token = NULL;
     if (!gcfg.token && (gcfg.token = app->token))
         token_from = "[server] token";
-    if (gcfg.token)
-        weft_log("weft's own endpoints (/brokers, /_weft, /kv, /blobs, /docs) require the bearer "
-                 "token of %s",
-                 token_from);
-    else
-        weft_log("no token set: weft's own endpoints (/brokers, /_weft, /kv, /blobs, /docs) "
-                 "answer loopback clients only");
     /* Blocked after the modules are compiled (a Ctrl-C while the compiler runs just
      * ends weft) and before the server's threads exist, so that they inherit it. */
     sigset_t stop, waited;
@@ -652,6 +645,13 @@ int weft_cli_up(int argc, char **argv) {
         goto out;
     }
     u.events = events;
+    if (gcfg.token)
+        weft_log("weft's own endpoints (/brokers, /_weft, /kv, /blobs, /docs) require the bearer "
+                 "token of %s",
+                 token_from);
+    else
+        weft_log("no token set: weft's own endpoints (/brokers, /_weft, /kv, /blobs, /docs) "
+                 "answer loopback clients only");
     printf("Serving %s (%zu function%s", config, app->nfunctions, app->nfunctions == 1 ? "" : "s");
     if (app->nbrokers)
         printf(", %zu broker%s, %zu trigger%s", app->nbrokers, app->nbrokers == 1 ? "" : "s",
