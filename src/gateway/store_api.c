@@ -268,9 +268,7 @@ static bool none_match_hit(const request_t *rq, uint64_t version) {
     if (!strcmp(v, "*"))
         return true;
     /* A list of tags: any that matches (weak comparison, as RFC 9110 says for GET). */
-    for (const char *p = v; (p = strstr(p, tag)); p += strlen(tag))
-        return true;
-    return false;
+    return strstr(v, tag) != NULL;
 }
 
 /* What a write's conditions say: 0, or the status answered (c is set). */
@@ -949,11 +947,16 @@ static bool send_chunk(store_call_t *c) {
         return false;
     }
     bool last = !c->left;
+    h2o_iovec_t buf = h2o_iovec_init(c->body.data, c->body.len);
     if (last) {
+        /* h2o may hold the bytes past this call (TLS encrypts them when the socket can
+         * take them), and after the last chunk nothing tells when it is done with them:
+         * the request's pool keeps a copy until h2o frees the request. rq goes now. */
+        buf.base = h2o_mem_alloc_pool(&req->pool, c->body.len ? c->body.len : 1);
+        memcpy(buf.base, c->body.data, c->body.len);
         *rq->req_link = NULL;
         rq->req = NULL;
     }
-    h2o_iovec_t buf = h2o_iovec_init(c->body.data, c->body.len);
     c->in_send = true;
     h2o_send(req, &buf, 1, last ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
     c->in_send = false;
