@@ -474,6 +474,8 @@ static int store_main(svc_t svc, int argc, char **argv) {
             return weft_cli_usage_error(label, "--ttl %s: expected milliseconds, at least 1",
                                         o.ttl);
     }
+    if (svc == SVC_KV && !strcmp(sub, "set") && o.nrest == 2 && isatty(0))
+        return weft_cli_usage_error(label, "missing VALUE (or pipe it to stdin)");
     for (int i = 1; svc == SVC_DOC && list && i < o.nrest; i++)
         if (!strchr(o.rest[i], '=') || o.rest[i][0] == '=')
             return weft_cli_usage_error(label, "%s: expected FIELD=VALUE", o.rest[i]);
