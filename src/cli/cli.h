@@ -21,6 +21,11 @@ int weft_cli_up(int argc, char **argv);
 int weft_cli_send(int argc, char **argv);
 int weft_cli_describe(int argc, char **argv);
 int weft_cli_watch(int argc, char **argv);
+/* weft kv, weft blob, weft doc (client_store.c, in the plugin): the services of a running
+ * `weft up` over its HTTP API. */
+int weft_cli_kv(int argc, char **argv);
+int weft_cli_blob(int argc, char **argv);
+int weft_cli_doc(int argc, char **argv);
 
 /* weft create broker|target|trigger (create.c, in the binary): appends a block to
  * weft.toml once the result loads. */

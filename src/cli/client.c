@@ -19,6 +19,7 @@
 
 #include "app/app.h"
 #include "cli.h"
+#include "client.h"
 #include "events/cesql.h"
 #include "events/codec.h"
 #include "util/util.h"
@@ -46,10 +47,21 @@
 
 /* ---- Finding the server --------------------------------------------------------------- */
 
-typedef struct server {
-    char base[CLIENT_MAX_URL]; /* without a trailing '/' */
-    char from[CLIENT_MAX_URL]; /* the address file it came from; "" for --url */
-} server_t;
+typedef weft_client_server_t server_t;
+
+/* "Authorization: Bearer TOKEN" for every request of this command, or "" (set by
+ * weft_client_token). */
+static char auth_line[WEFT_APP_MAX_TOKEN + 64];
+
+const char *weft_client_token(const char *opt, bool env) {
+    const char *t = opt ? opt : env ? getenv("WEFT_TOKEN") : NULL;
+    if (t && !*t)
+        t = NULL;
+    auth_line[0] = 0;
+    if (t)
+        snprintf(auth_line, sizeof auth_line, "Authorization: Bearer %s", t);
+    return t ? auth_line : NULL;
+}
 
 /* The manifest -c names, or the default one; NULL with a message when there is none. */
 static weft_app_t *load_manifest(const char *cmd, const char *config) {
@@ -226,9 +238,17 @@ static int http_request(const char *cmd, const server_t *s, const char *method, 
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
+    struct curl_slist *mine = NULL;
+    if (auth_line[0]) {
+        if (headers)
+            curl_slist_append(headers, auth_line);
+        else
+            headers = mine = curl_slist_append(NULL, auth_line);
+    }
     if (headers)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(mine);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
         if (!a->reason[0])
@@ -279,6 +299,8 @@ static const char send_help[] =
     "options:\n"
     "  --broker NAME         the broker (default: the manifest's only [[broker]])\n"
     "  --url URL             POST to this URL instead (any CloudEvents sink)\n"
+    "  --token TOKEN         the bearer token weft up was given (default: $WEFT_TOKEN,\n"
+    "                        which is not sent to a --url: name it there)\n"
     "  -c, --config FILE     the manifest, to find the running weft up by\n"
     "                        (<state_dir>/address; default ./weft.toml)\n"
     "  --type TYPE           the event's type (default " CLIENT_DEFAULT_TYPE ")\n"
@@ -499,18 +521,15 @@ out:
 }
 
 int weft_cli_send(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"broker", required_argument, 0, 'b'},
-                                         {"url", required_argument, 0, 'u'},
-                                         {"type", required_argument, 0, 't'},
-                                         {"source", required_argument, 0, 's'},
-                                         {"id", required_argument, 0, 'i'},
-                                         {"ext", required_argument, 0, 'e'},
-                                         {"structured", no_argument, 0, 'S'},
-                                         {"file", required_argument, 0, 'f'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"broker", required_argument, 0, 'b'},
+        {"url", required_argument, 0, 'u'},    {"type", required_argument, 0, 't'},
+        {"source", required_argument, 0, 's'}, {"id", required_argument, 0, 'i'},
+        {"ext", required_argument, 0, 'e'},    {"structured", no_argument, 0, 'S'},
+        {"file", required_argument, 0, 'f'},   {"token", required_argument, 0, 'K'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     send_opts_t o = {0};
+    const char *token = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:f:h", opts, NULL)) != -1) {
@@ -549,6 +568,9 @@ int weft_cli_send(int argc, char **argv) {
         case 'f':
             o.file = optarg;
             break;
+        case 'K':
+            token = optarg;
+            break;
         case 'h':
             fputs(send_help, stdout);
             return 0;
@@ -556,6 +578,8 @@ int weft_cli_send(int argc, char **argv) {
             return weft_cli_usage_error("send", "unknown option");
         }
     }
+    /* WEFT_TOKEN goes to weft up only, never to another sink named by --url. */
+    weft_client_token(token, !o.url);
     if (o.broker && o.url)
         return weft_cli_usage_error("send", "--broker and --url: give one (--url is the whole "
                                             "URL to POST to)");
@@ -689,6 +713,7 @@ static const char describe_help[] =
     "  --json                the JSON as the server gives it (pretty)\n"
     "  --url URL             the server's base URL (default: the one the manifest's\n"
     "                        running weft up wrote to <state_dir>/address)\n"
+    "  --token TOKEN         the bearer token weft up was given (default: $WEFT_TOKEN)\n"
     "  -c, --config FILE     the manifest (default ./weft.toml)\n"
     "  -h, --help            this help\n";
 
@@ -837,6 +862,19 @@ static void describe_tables(json_t *d) {
  * app_out is given, the manifest is loaded even with --url when one is there (for the
  * default broker). */
 static int locate(const char *cmd, const char *url, const char *config, server_t *s,
+                  weft_app_t **app_out);
+
+int weft_client_locate(const char *cmd, const char *url, const char *config,
+                       weft_client_server_t *s) {
+    return locate(cmd, url, config, s, NULL);
+}
+
+void weft_client_transfer_error(const char *cmd, const weft_client_server_t *s, const char *url,
+                                CURL *c, CURLcode rc, const char *detail) {
+    transfer_error(cmd, s, url, c, rc, detail);
+}
+
+static int locate(const char *cmd, const char *url, const char *config, server_t *s,
                   weft_app_t **app_out) {
     weft_app_t *app = NULL;
     if (!url || (app_out && (config || weft_app_find_default()))) {
@@ -852,12 +890,11 @@ static int locate(const char *cmd, const char *url, const char *config, server_t
 }
 
 int weft_cli_describe(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"url", required_argument, 0, 'u'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *config = NULL, *base = NULL;
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"url", required_argument, 0, 'u'},
+        {"json", no_argument, 0, 'j'},         {"token", required_argument, 0, 'K'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    const char *config = NULL, *base = NULL, *token = NULL;
     bool as_json = false;
     int c;
     optind = 1;
@@ -872,6 +909,9 @@ int weft_cli_describe(int argc, char **argv) {
         case 'j':
             as_json = true;
             break;
+        case 'K':
+            token = optarg;
+            break;
         case 'h':
             fputs(describe_help, stdout);
             return 0;
@@ -881,6 +921,7 @@ int weft_cli_describe(int argc, char **argv) {
     }
     if (optind < argc)
         return weft_cli_usage_error("describe", "unexpected argument '%s'", argv[optind]);
+    weft_client_token(token, true);
     server_t s;
     if (locate("describe", base, config, &s, NULL))
         return WEFT_EXIT_ERROR;
@@ -941,6 +982,8 @@ static const char watch_help[] =
     "  --json                each event as its structured-mode JSON, one a line\n"
     "  --url URL             the server's base URL (default: the one the manifest's\n"
     "                        running weft up wrote to <state_dir>/address)\n"
+    "  --token TOKEN         the bearer token weft up was given (default: $WEFT_TOKEN)\n"
+
     "  -c, --config FILE     the manifest (default ./weft.toml)\n"
     "  -h, --help            this help\n"
     "\n"
@@ -1141,14 +1184,12 @@ static size_t on_stream(char *p, size_t size, size_t n, void *arg) {
 }
 
 int weft_cli_watch(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"url", required_argument, 0, 'u'},
-                                         {"since", required_argument, 0, 's'},
-                                         {"filter", required_argument, 0, 'f'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *config = NULL, *base = NULL, *filter = NULL, *broker = NULL;
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"url", required_argument, 0, 'u'},
+        {"since", required_argument, 0, 's'},  {"filter", required_argument, 0, 'f'},
+        {"json", no_argument, 0, 'j'},         {"token", required_argument, 0, 'K'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    const char *config = NULL, *base = NULL, *filter = NULL, *broker = NULL, *token = NULL;
     bool earliest = false;
     watch_t w = {0};
     int c;
@@ -1175,6 +1216,9 @@ int weft_cli_watch(int argc, char **argv) {
         case 'j':
             w.json = true;
             break;
+        case 'K':
+            token = optarg;
+            break;
         case 'h':
             fputs(watch_help, stdout);
             return 0;
@@ -1193,6 +1237,7 @@ int weft_cli_watch(int argc, char **argv) {
                                     broker, WEFT_APP_MAX_NAME);
     if (!broker && base && !config && !weft_app_find_default())
         return weft_cli_usage_error("watch", "missing BROKER");
+    weft_client_token(token, true);
 
     server_t s;
     weft_app_t *app = NULL;
@@ -1246,6 +1291,8 @@ int weft_cli_watch(int argc, char **argv) {
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &w);
     curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: text/event-stream");
+    if (hdrs && auth_line[0])
+        curl_slist_append(hdrs, auth_line);
     curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
     CURLcode cc = curl_easy_perform(cu);
     curl_slist_free_all(hdrs);

@@ -446,7 +446,7 @@ fail:
 }
 
 /* `weft up`, `weft cesql` and the commands that talk to a running weft up (send,
- * watch, describe) live in the network plugin with the gateway, the events layer and
+ * watch, describe, kv, blob, doc) live in the network plugin with the gateway, the events layer and
  * libcurl; argv[0] names the command. */
 static int cmd_plugin(int argc, char **argv) {
     weft_error_t err = {0};
@@ -476,6 +476,9 @@ static const command_t commands[] = {
     {"send", cmd_plugin, "send a CloudEvent to a broker of the running weft up, or a URL"},
     {"watch", cmd_plugin, "print the events a broker ingests, as they arrive"},
     {"describe", cmd_plugin, "show the brokers, triggers, targets and routes of weft up"},
+    {"kv", cmd_plugin, "get, set, delete and list keys of the running weft up's key-value"},
+    {"blob", cmd_plugin, "put, get, delete and list blobs of the running weft up"},
+    {"doc", cmd_plugin, "put, get, delete and query documents of the running weft up"},
     {"create", weft_cli_create, "add a broker, target or trigger to weft.toml"},
 };
 

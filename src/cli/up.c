@@ -57,6 +57,8 @@ static const char up_help[] =
     "                          wait (short guests run on the I/O threads: see README)\n"
     "  --tls-cert FILE         serve HTTPS with this PEM certificate ...\n"
     "  --tls-key FILE          ... and this PEM private key\n"
+    "  --token TOKEN           the bearer token weft's own endpoints require (below);\n"
+    "                          default: $WEFT_TOKEN, else [server] token\n"
     "  --cache-dir DIR         artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  --no-reload             do not watch the manifest and the modules for changes\n"
     "  -q, --quiet             no compile progress\n"
@@ -72,7 +74,13 @@ static const char up_help[] =
     "server's own settings ([server], --listen and the other options) take effect at the\n"
     "next start, and an edit of [app] state_dir is refused (the brokers' log cannot move\n"
     "while weft runs). The URL served is written to <state_dir>/address for weft send,\n"
-    "describe and watch.\n";
+    "describe and watch.\n"
+    "\n"
+    "weft's own endpoints (/brokers/..., /_weft/..., and the services over HTTP: /kv,\n"
+    "/blobs, /docs) are protected; a function's routes and /healthz never are. With a\n"
+    "token (--token, else the WEFT_TOKEN environment variable, else [server] token),\n"
+    "every request to them must carry \"Authorization: Bearer TOKEN\" (else 401), from\n"
+    "any client. Without one they answer only clients on a loopback address (else 403).\n";
 
 typedef struct env_list {
     char *v[WEFT_UP_MAX_ENV];
@@ -151,9 +159,12 @@ static void print_route(void *arg, const char *pattern, const char *function,
     else if (function)
         printf("  %-30s %s%s%s\n", pattern, function, strcmp(entrypoint, "_start") ? " " : "",
                strcmp(entrypoint, "_start") ? entrypoint : "");
-    else
-        printf("  %-30s (weft: %s)\n", pattern,
-               strcmp(pattern, "/healthz") ? "the app's state as JSON" : "health check");
+    else if (!strcmp(pattern, "/healthz"))
+        printf("  %-30s (weft: health check)\n", pattern);
+    else if (!strncmp(pattern, "/_weft/", 7))
+        printf("  %-30s (weft: the app's state as JSON)\n", pattern);
+    /* The services' API (/kv/..., /blobs/..., /docs/...) goes unlisted: the log's line on
+     * weft's own endpoints names it, and the listing stays what the examples show. */
 }
 
 /* Allocations from this size up (a guest's large response, a large request body) are
@@ -318,7 +329,9 @@ static void restart_only(const weft_app_t *was, const weft_app_t *now) {
         was->idle_timeout_ns != now->idle_timeout_ns ||
         was->max_connections != now->max_connections || was->max_response != now->max_response ||
         was->max_stderr_bytes != now->max_stderr_bytes ||
-        was->max_stderr_lines != now->max_stderr_lines)
+        was->max_stderr_lines != now->max_stderr_lines ||
+        (was->token == NULL) != (now->token == NULL) ||
+        (was->token && strcmp(was->token, now->token)))
         weft_log("%s: the [server] settings changed: they take effect at the next start",
                  now->path);
 }
@@ -444,6 +457,7 @@ int weft_cli_up(int argc, char **argv) {
                                          {"tls-cert", required_argument, 0, 'C'},
                                          {"tls-key", required_argument, 0, 'K'},
                                          {"cache-dir", required_argument, 0, 'd'},
+                                         {"token", required_argument, 0, 't'},
                                          {"no-reload", no_argument, 0, 'R'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -519,6 +533,12 @@ int weft_cli_up(int argc, char **argv) {
         case 'd':
             gcfg.cache_dir = optarg;
             break;
+        case 't':
+            if (!weft_app_token_valid(optarg))
+                return weft_cli_usage_error(
+                    "up", "--token: expected 1 to %d visible ASCII characters", WEFT_APP_MAX_TOKEN);
+            gcfg.token = optarg;
+            break;
         case 'R':
             watch = false;
             break;
@@ -584,6 +604,21 @@ int weft_cli_up(int argc, char **argv) {
         goto out;
     }
     gcfg.services = services;
+    /* The token: the command line's, else the environment's, else the manifest's. */
+    const char *token_from = "--token";
+    if (!gcfg.token && (gcfg.token = getenv("WEFT_TOKEN")) && *gcfg.token) {
+        token_from = "WEFT_TOKEN";
+        if (!weft_app_token_valid(gcfg.token)) {
+            fprintf(stderr, "weft up: WEFT_TOKEN: expected 1 to %d visible ASCII characters\n",
+                    WEFT_APP_MAX_TOKEN);
+            rc = WEFT_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (gcfg.token && !*gcfg.token)
+        gcfg.token = NULL;
+    if (!gcfg.token && (gcfg.token = app->token))
+        token_from = "[server] token";
     /* Blocked after the modules are compiled (a Ctrl-C while the compiler runs just
      * ends weft) and before the server's threads exist, so that they inherit it. */
     sigset_t stop, waited;
@@ -607,6 +642,13 @@ int weft_cli_up(int argc, char **argv) {
         goto out;
     }
     u.events = events;
+    if (gcfg.token)
+        weft_log("weft's own endpoints (/brokers, /_weft, and the services over HTTP: /kv, "
+                 "/blobs, /docs) require the bearer token of %s",
+                 token_from);
+    else
+        weft_log("no token set: weft's own endpoints (/brokers, /_weft, and the services over "
+                 "HTTP: /kv, /blobs, /docs) answer loopback clients only");
     printf("Serving %s (%zu function%s", config, app->nfunctions, app->nfunctions == 1 ? "" : "s");
     if (app->nbrokers)
         printf(", %zu broker%s, %zu trigger%s", app->nbrokers, app->nbrokers == 1 ? "" : "s",

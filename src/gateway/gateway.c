@@ -104,6 +104,41 @@ static int add_dynamic_routes(weft_gateway_site_t *site, function_t *fn, weft_er
     return rc;
 }
 
+/* The services' HTTP API (store_api.c) under /kv, /blobs and /docs, after the app's
+ * routes: a route the app declares there is its function's (the most specific route
+ * wins, and the API's own "/kv/..." is not added when the app declares that very
+ * pattern), and is said to shadow the API. */
+static int add_store_routes(weft_gateway_site_t *site, weft_error_t *err) {
+    static const struct {
+        const char *pattern;
+        handler_kind_t kind;
+    } api[] = {{WEFT_GATEWAY_KV_ROUTE, HANDLER_KV},
+               {WEFT_GATEWAY_BLOBS_ROUTE, HANDLER_BLOBS},
+               {WEFT_GATEWAY_DOCS_ROUTE, HANDLER_DOCS}};
+    handler_t *handlers[] = {&site->kv, &site->blobs, &site->docs};
+    for (size_t a = 0; a < sizeof api / sizeof api[0]; a++) {
+        size_t plen = strlen(api[a].pattern) - 4; /* "/kv" of "/kv/..." */
+        bool taken = false;
+        for (size_t i = 0; i < weft_router_count(site->router); i++) {
+            const weft_route_t *r = weft_router_at(site->router, i);
+            const handler_t *h = r->target;
+            if (h->kind != HANDLER_FUNCTION || strncmp(r->pattern, api[a].pattern, plen) ||
+                (r->pattern[plen] && r->pattern[plen] != '/'))
+                continue;
+            weft_log("%s: route %s (function '%s') shadows weft's HTTP API under %.*s",
+                     site->app->path, r->pattern, h->fn->def->name, (int)plen, api[a].pattern);
+            taken |= !strcmp(r->pattern, api[a].pattern);
+        }
+        handlers[a]->kind = api[a].kind;
+        if (taken)
+            continue;
+        int rc = weft_router_add(site->router, api[a].pattern, handlers[a], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int load_function(const weft_gateway_t *gw, function_t *fn, const weft_app_function_t *def,
                          weft_error_t *err) {
     fn->def = def;
@@ -198,6 +233,8 @@ static int site_build(weft_gateway_t *gw, const weft_app_t *app, weft_gateway_si
     for (size_t i = 0; i < site->nfns; i++)
         if ((rc = add_dynamic_routes(site, &site->fns[i], err)))
             goto fail;
+    if (gw->cfg.services && (rc = add_store_routes(site, err)))
+        goto fail;
     *out = site;
     return 0;
 fail:
@@ -216,6 +253,11 @@ int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
     gw->cfg = *cfg;
     gw->listen_fd = -1;
     gw->max_body = cfg->max_body ? cfg->max_body : WEFT_APP_DEFAULT_MAX_BODY;
+    /* Only the token's digest is kept (auth.c). */
+    gw->has_token = cfg->token && *cfg->token;
+    if (gw->has_token)
+        weft_sha256(cfg->token, strlen(cfg->token), gw->token_digest);
+    gw->cfg.token = NULL;
     set_defaults(&gw->cfg);
     if (gw->cfg.max_header_bytes < WEFT_GATEWAY_MIN_HEADER_BYTES ||
         gw->cfg.max_header_bytes > WEFT_GATEWAY_MAX_HEADER_BYTES_LIMIT) {

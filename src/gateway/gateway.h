@@ -90,6 +90,10 @@ typedef struct weft_gateway_config {
     /* The services the app's functions may use (host.h), borrowed until free; NULL:
      * none. */
     struct weft_services *services;
+    /* The bearer token weft's own endpoints (/brokers, /_weft, /kv, /blobs, /docs)
+     * require; NULL or "": none, and they answer loopback clients only (auth.c).
+     * Borrowed for weft_gateway_create only. */
+    const char *token;
 } weft_gateway_config_t;
 
 typedef struct weft_gateway weft_gateway_t;
@@ -116,7 +120,13 @@ weft_function_t *weft_gateway_function(weft_gateway_t *gw, const char *name);
  *   POST /brokers/<name>          ingest (events.h)
  *   GET  /brokers/<name>/events   the broker's events as Server-Sent Events (below)
  *   GET  /brokers/<name>          the live event page (HTML)
- * and GET /_weft/describe, the app's state as JSON (below). Before weft_gateway_start. */
+ * and GET /_weft/describe, the app's state as JSON (below). Before weft_gateway_start.
+ *
+ * With services in the configuration, the gateway also serves them over HTTP under
+ * /kv, /blobs and /docs (store_api.c says how). Every one of weft's own endpoints
+ * (/brokers, /_weft, /kv, /blobs, /docs; not /healthz, not a function's routes) needs
+ * the configuration's token as "Authorization: Bearer TOKEN" when one is set (else 401),
+ * and answers only loopback clients when none is (else 403). */
 int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t *err);
 
 /* Server-Sent Events (GET /brokers/<name>/events): text/event-stream, one event per

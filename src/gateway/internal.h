@@ -33,7 +33,15 @@ typedef enum handler_kind {
     HANDLER_DESCRIBE, /* GET /_weft/describe */
     HANDLER_BROKER,   /* /brokers/<broker>: POST ingest, GET the live page */
     HANDLER_EVENTS,   /* GET /brokers/<broker>/events: Server-Sent Events */
+    HANDLER_KV,       /* /kv/...: the key-value service over HTTP (store_api.c) */
+    HANDLER_BLOBS,    /* /blobs/...: blobs */
+    HANDLER_DOCS,     /* /docs/...: documents */
 } handler_kind_t;
+
+/* A handler of the services' HTTP API (store_api.c)? */
+static inline bool weft_handler_is_store(handler_kind_t kind) {
+    return kind == HANDLER_KV || kind == HANDLER_BLOBS || kind == HANDLER_DOCS;
+}
 
 typedef struct handler {
     handler_kind_t kind;
@@ -55,7 +63,8 @@ struct weft_gateway_site {
     size_t nfns;
     handler_t *handlers;
     handler_t health, describe;
-    weft_events_t *events; /* the brokers' (weft_gateway_site_add_brokers); NULL: none */
+    handler_t kv, blobs, docs; /* the services' HTTP API, when the gateway has services */
+    weft_events_t *events;     /* the brokers' (weft_gateway_site_add_brokers); NULL: none */
     weft_router_t *router;
 };
 
@@ -88,6 +97,8 @@ typedef struct request {
     handler_kind_t kind;
     unsigned status;
     char *text;
+    /* HANDLER_KV, _BLOBS, _DOCS: the call's state and answer (store_api.c), owned. */
+    struct store_call *store;
     struct request *next; /* in the pool's queue */
     uint64_t queued_ns;   /* when it was queued there */
 } request_t;
@@ -177,6 +188,10 @@ typedef struct pool {
 
 struct weft_gateway {
     weft_gateway_config_t cfg;
+    /* cfg.token's SHA-256 (auth.c compares digests, in constant time); has_token: one
+     * is set. */
+    uint8_t token_digest[32];
+    bool has_token;
     uint64_t max_body;
     /* The site new requests are routed by (gw holds it). Read without the lock only to
      * compare it with a site one holds; taken (and changed) under site_lock, so that a
@@ -210,6 +225,40 @@ static inline io_thread_t *weft_gateway_io_of(h2o_context_t *ctx) {
 
 /* The path of the gateway's description (gateway.h). */
 #define WEFT_GATEWAY_DESCRIBE_PATH "/_weft/describe"
+
+/* ---- weft's own endpoints guarded (auth.c) ------------------------------------------ */
+
+/* Is the path (without its query) one of weft's own endpoints: /brokers, /_weft, /kv,
+ * /blobs, /docs, or below one of them? */
+bool weft_gateway_guarded_path(const char *path, size_t len);
+/* May req reach weft's own endpoints? 0 when it may; otherwise the status to answer
+ * (401: no token or the wrong one, with WWW-Authenticate added to req's response; 403:
+ * no token is set and the client is not on a loopback address), with *why. */
+unsigned weft_gateway_auth(const weft_gateway_t *gw, h2o_req_t *req, const char **why);
+
+/* ---- The services over HTTP (store_api.c) ------------------------------------------- */
+
+/* The prefixes the API is routed under, one per handler kind. */
+#define WEFT_GATEWAY_KV_ROUTE "/kv/..."
+#define WEFT_GATEWAY_BLOBS_ROUTE "/blobs/..."
+#define WEFT_GATEWAY_DOCS_ROUTE "/docs/..."
+
+/* On a worker: runs rq's call of the API (its request copied by
+ * weft_gateway_prepare_request) and sets its answer; for a blob read whose body is
+ * streamed, reads the next chunk. */
+void weft_store_api_run(request_t *rq);
+/* On rq's I/O thread, once the worker sent it back: answers the client (or sends the
+ * next chunk). True when rq lives on (a body still streaming: it comes back through
+ * the pool); false when the caller frees it (weft_gateway_request_free). */
+bool weft_store_api_answer(request_t *rq);
+/* Frees the call's state (request_free). */
+void weft_store_api_free(struct store_call *call);
+
+/* Frees rq and ends its count in flight (server.c), on its I/O thread. */
+void weft_gateway_request_done(request_t *rq);
+/* The plain-text answer weft gives itself (server.c). */
+void weft_gateway_answer_text(weft_gateway_t *gw, h2o_req_t *req, unsigned status,
+                              const char *text);
 
 /* ---- Server-Sent Events (sse.c) ------------------------------------------------------ */
 

@@ -155,7 +155,13 @@ static void answer_page(weft_gateway_t *gw, h2o_req_t *req) {
     send_body(req, page, len);
 }
 
+void weft_gateway_answer_text(weft_gateway_t *gw, h2o_req_t *req, unsigned status,
+                              const char *text) {
+    answer_text(gw, req, status, text);
+}
+
 static void request_free(request_t *rq) {
+    weft_store_api_free(rq->store);
     weft_gateway_site_release(rq->site);
     free(rq->text);
     weft_strv_free(&rq->strings);
@@ -163,6 +169,12 @@ static void request_free(request_t *rq) {
     weft_buf_free(&rq->body);
     weft_response_free(&rq->resp);
     free(rq);
+}
+
+void weft_gateway_request_done(request_t *rq) {
+    weft_gateway_t *gw = rq->gw;
+    request_free(rq);
+    atomic_fetch_sub(&gw->in_flight, 1);
 }
 
 /* h2o is freeing a request whose guest may still run: forget it. */
@@ -292,6 +304,11 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
         request_t *rq = (request_t *)m;
+        if (weft_handler_is_store(rq->kind)) {
+            if (!weft_store_api_answer(rq))
+                weft_gateway_request_done(rq);
+            continue;
+        }
         if (rq->req) {
             *rq->req_link = NULL;
             if (rq->kind == HANDLER_BROKER)
@@ -329,6 +346,13 @@ static bool run_inline(request_t *rq) {
 /* Run by a worker once the guest is done: back to the I/O thread that owns the
  * request. */
 static void run_and_return(request_t *rq) {
+    if (weft_handler_is_store(rq->kind)) {
+        weft_crash_task(rq->route->pattern, rq->id);
+        weft_store_api_run(rq);
+        weft_crash_task(NULL, 0);
+        h2o_multithread_send_message(&rq->io->done, &rq->msg);
+        return;
+    }
     if (rq->kind == HANDLER_DESCRIBE) {
         weft_error_t err = {0};
         if (weft_gateway_describe(rq->site, &rq->text, &err))
@@ -395,6 +419,33 @@ static void describe(io_thread_t *io, h2o_req_t *req, const weft_route_t *route)
     submit_builtin(io, req, route, HANDLER_DESCRIBE);
 }
 
+/* /kv, /blobs, /docs: the request, copied, goes to a worker, which calls the store
+ * (store_api.c); the connection waits meanwhile. */
+static void store_call(io_thread_t *io, h2o_req_t *req, const weft_route_t *route,
+                       handler_kind_t kind) {
+    weft_gateway_t *gw = io->gw;
+    request_t *rq = new_request(io, req, route, kind, true);
+    if (!rq)
+        return;
+    int rc = weft_gateway_prepare_request(rq, req);
+    if (rc) {
+        request_free(rq);
+        answer_text(gw, req, rc == WEFT_ELIMIT ? 431 : 503,
+                    rc == WEFT_ELIMIT ? "too many request headers" : "out of memory");
+        return;
+    }
+    rq->req = req;
+    rq->req_link = h2o_mem_alloc_shared(&req->pool, sizeof *rq->req_link, on_req_disposed);
+    *rq->req_link = rq;
+    atomic_fetch_add(&gw->in_flight, 1);
+    if (weft_pool_submit(&gw->pool, rq)) {
+        atomic_fetch_sub(&gw->in_flight, 1);
+        *rq->req_link = NULL;
+        request_free(rq);
+        answer_text(gw, req, 503, "no worker available");
+    }
+}
+
 /* The site the thread routes by: the gateway's, held by the thread. */
 static weft_gateway_site_t *io_site(io_thread_t *io) {
     if (atomic_load_explicit(&io->gw->site, memory_order_acquire) != io->site) {
@@ -431,11 +482,22 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     const char *q = memchr(path, '?', req->input.path.len);
     size_t plen = q ? (size_t)(q - path) : req->input.path.len;
     const weft_route_t *route = weft_router_match(site->router, path, plen);
+    handler_kind_t kind = route ? handler_of(route)->kind : HANDLER_HEALTH;
+    /* weft's own endpoints (auth.c), also where nothing is routed: who is not let in
+     * does not learn which brokers or stores exist. */
+    if (route ? kind != HANDLER_FUNCTION && kind != HANDLER_HEALTH
+              : weft_gateway_guarded_path(path, plen)) {
+        unsigned refused = weft_gateway_auth(gw, req, &why);
+        if (refused) {
+            answer_text(gw, req, refused, why);
+            return 0;
+        }
+    }
     if (!route) {
         answer_text(gw, req, 404, "not found");
         return 0;
     }
-    switch (handler_of(route)->kind) {
+    switch (kind) {
     case HANDLER_FUNCTION:
         break;
     case HANDLER_HEALTH:
@@ -455,6 +517,11 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
             describe(io, req, route);
         else
             answer_not_allowed(gw, req, "GET", "the description is read by GET");
+        return 0;
+    case HANDLER_KV:
+    case HANDLER_BLOBS:
+    case HANDLER_DOCS:
+        store_call(io, req, route, kind);
         return 0;
     case HANDLER_EVENTS:
         if (!method_is(req, "GET")) {
