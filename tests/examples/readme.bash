@@ -88,28 +88,12 @@ readme_log_check() {
   check "README: weft up's log, as shown" "$(diff "$WORK/log_expected.n" "$WORK/log_actual.n")" ""
 }
 
-# readme_doc COLLECTION ID: the document's JSON text on stdout; DOC_VIA says how it was
-# read. Through weft's HTTP API (GET /docs/COLLECTION/ID) when that answers 200; else
-# (FALLBACK, until the HTTP API for the stores is in this tree: then drop this branch)
-# straight from the document store's file, without weft: <state_dir>/stores/docs.db,
-# table docs(collection, id, body, version), read with Python's sqlite3.
+# readme_doc COLLECTION ID: the document's JSON text on stdout, read through weft's HTTP
+# API (GET /docs/COLLECTION/ID; nothing when there is none).
 readme_doc() {
   local code
   code=$(curl -s -o "$WORK/doc.body" -w '%{http_code}' "$URL/docs/$1/$2")
-  if [ "$code" = 200 ]; then
-    DOC_VIA=http
-    cat "$WORK/doc.body"
-    return
-  fi
-  # -- FALLBACK (see above) --
-  DOC_VIA=sqlite
-  python3 - "$EX/.weft/stores/docs.db" "$1" "$2" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-row = db.execute("SELECT body FROM docs WHERE collection = ? AND id = ?", sys.argv[2:4]).fetchone()
-sys.stdout.write(row[0] if row else "")
-PY
-  # -- end of FALLBACK --
+  [ "$code" = 200 ] && cat "$WORK/doc.body"
 }
 
 # readme_doc_cmd COMMAND: a README command "curl localhost:3000/docs/C/ID": its output
@@ -118,8 +102,7 @@ PY
 readme_doc_cmd() {
   local path=${1#curl localhost:3000/docs/}
   readme_doc "${path%%/*}" "${path#*/}" >"$WORK/doc.actual"
-  DOC_VIAS+=("$DOC_VIA")
-  check "README: $1 (read by $DOC_VIA): the document shown" "$(python3 - "$WORK/expected" \
+  check "README: $1: the document shown" "$(python3 - "$WORK/expected" \
     "$WORK/doc.actual" <<'PY'
 import json, sys
 want, got = (open(f, encoding="utf-8").read() for f in sys.argv[1:3])
@@ -131,14 +114,20 @@ PY
 )" same
 }
 
-# readme_doc_count COLLECTION: how many documents the collection holds, read from the
-# store's file (weft's HTTP API for the stores has no count).
+# readme_doc_count COLLECTION: how many documents the collection holds, counted through
+# weft's HTTP API (GET /docs/COLLECTION, page after page).
 readme_doc_count() {
-  python3 - "$EX/.weft/stores/docs.db" "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-print(db.execute("SELECT count(*) FROM docs WHERE collection = ?", sys.argv[2:3]).fetchone()[0])
+  python3 - "$URL" "$1" <<'PY'
+import json, sys, urllib.parse, urllib.request
+url, coll, after, n = sys.argv[1], sys.argv[2], "", 0
+while True:
+    q = urllib.parse.urlencode({"limit": 1000, "after": after})
+    page = json.load(urllib.request.urlopen(f"{url}/docs/{coll}?{q}"))
+    n += len(page["items"])
+    if not page["more"]:
+        break
+    after = page["items"][-1]["id"]
+print(n)
 PY
 }
-DOC_VIAS=()
 HOSTPORT=localhost:3000 # until weft up runs

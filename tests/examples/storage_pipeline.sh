@@ -82,7 +82,6 @@ post() {
 # its value, exactly FILE's bytes (decoded from JSON, compared as bytes).
 value_is() {
   readme_doc uploads "$2-$3" >"$WORK/doc.json"
-  DOC_VIAS+=("$DOC_VIA")
   check "$1: the document holds exactly the text posted" "$(python3 - "$WORK/doc.json" "$4" "$2-$3" <<'PY'
 import json, sys
 text = open(sys.argv[1], encoding="utf-8").read()
@@ -183,7 +182,6 @@ check "an event without CONTAINER/NAME: the webhook's reason" \
   "$(log_count "webhook: the subject 'nope' names no blob")" 1
 
 # Which way the documents were read (the HTTP API, or the fallback on the file).
-echo "documents read by: $(printf '%s\n' "${DOC_VIAS[@]}" | sort | uniq -c | tr '\n' ' ')"
 
 kill -TERM "$PID"
 wait "$PID"
