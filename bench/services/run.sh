@@ -189,10 +189,13 @@ median_round() { # ROUTE: the round of the median requests/s
 EX=$ROOT/examples/cached-inference
 echo
 echo "== cached inference: building examples/cached-inference in a copy (training the model)"
-cp -r "$EX" "$TMP/ci"
-(cd "$TMP/ci" && WEFT="$WEFT" ./build.sh >"$OUT/inference-build.log" 2>&1 && ./train --png 7 digit.png >>"$OUT/inference-build.log" 2>&1) ||
+mkdir -p "$TMP/examples"
+cp -r "$EX" "$TMP/examples/"
+ln -s "$ROOT/sdk" "$TMP/sdk" # build.sh includes ../../sdk
+CI=$TMP/examples/cached-inference
+(cd "$CI" && WEFT="$WEFT" ./build.sh >"$OUT/inference-build.log" 2>&1 && ./train --png 7 digit.png >>"$OUT/inference-build.log" 2>&1) ||
     { tail -20 "$OUT/inference-build.log"; die "the example did not build"; }
-cat >>"$TMP/ci/weft.toml" <<TOML
+cat >>"$CI/weft.toml" <<TOML
 
 # Added by the benchmark: the reference route.
 [[function]]
@@ -200,9 +203,9 @@ name = "hello"
 source = "$OUT/hello.wasm"
 route = "/hello"
 TOML
-start_weft "$TMP/ci"
+start_weft "$CI"
 echo "   weft up on $WEFT_URL; $REQUESTS requests per series on one keep-alive connection"
-python3 - "$WEFT_URL" "$TMP/ci/digit.png" "$REQUESTS" <<'PY' | tee -a "$OUT/table.txt"
+python3 - "$WEFT_URL" "$CI/digit.png" "$REQUESTS" <<'PY' | tee -a "$OUT/table.txt"
 import hashlib, http.client, statistics, sys, time, urllib.parse
 url, image, n = sys.argv[1], open(sys.argv[2], "rb").read(), int(sys.argv[3])
 u = urllib.parse.urlsplit(url)

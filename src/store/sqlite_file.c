@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -313,12 +314,25 @@ void weft_store_nowait(bool on) {
     nowait = on;
 }
 
+/* How long a read that must not block waits for the file's mutex: long enough for other
+ * reads, which hold it for microseconds, far shorter than a write's fsync. */
+#define SQF_NOWAIT_NS 500000L
+
 int sqf_lock_read(sqf_t *f, weft_error_t *err) {
     if (!nowait) {
         pthread_mutex_lock(&f->mu);
         return 0;
     }
     if (pthread_mutex_trylock(&f->mu) == 0)
+        return 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += SQF_NOWAIT_NS;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&f->mu, &until) == 0)
         return 0;
     return weft_error_set(err, WEFT_EBUSY, "%s: busy with another call", f->path);
 }
