@@ -24,8 +24,8 @@
  * several times what a small guest costs to run. So a function that can run twice
  * without anyone noticing (no volumes, no outbound HTTP, no writes to the stores:
  * weft_function_repeatable) runs on the I/O thread first, for at most
- * WEFT_GATEWAY_INLINE_NS. A run that takes longer, or wants to write a store, or would
- * wait for another's write, is stopped there, its output and stderr are dropped, and it runs again
+ * WEFT_GATEWAY_INLINE_NS. A run that takes longer, or wants to write a store, is
+ * stopped there, its output and stderr are dropped, and it runs again
  * from the start on a worker; the function's requests then go to the workers directly for
  * WEFT_GATEWAY_INLINE_BACKOFF_NS, unless that second run takes less than the budget
  * (the first was slow only because its thread lost its core). The other connections

@@ -121,16 +121,12 @@ static uint32_t begin(call_t *c, weft_guest_t *g) {
  * again where it may (its deadline's trap, which the trial's caller reads as "try again
  * elsewhere"). Called before the call holds anything. */
 static void before_write(call_t *c) {
-    if (weft_host_in_trial(c->host, true))
+    if (weft_host_trial_write(c->host))
         wasm_rt_trap(WASM_RT_TRAP_DEADLINE);
 }
 
-/* The store's error as the guest's code, its text kept for last_error. A read that would
- * have waited in a trial (EBUSY) stops the guest as before_write does; the caller holds
- * nothing then. */
+/* The store's error as the guest's code, its text kept for last_error. */
 static uint32_t store_fail(call_t *c, int rc, const weft_error_t *err) {
-    if (rc == WEFT_EBUSY && weft_host_in_trial(c->host, false))
-        wasm_rt_trap(WASM_RT_TRAP_DEADLINE);
     uint32_t code = rc == WEFT_ENOTFOUND   ? WEFT_API_NOT_FOUND
                     : rc == WEFT_EINVAL    ? WEFT_API_INVALID_ARGUMENT
                     : rc == WEFT_ELIMIT    ? WEFT_API_TOO_LARGE
@@ -796,13 +792,6 @@ uint32_t Z_weftZ_doc_query(weft_guest_t *g, uint32_t collection, uint32_t collec
     weft_doc_page_t page = {0};
     int src = weft_doc_query(d, co, m, n, a, API_LIST_PAGE, &page, &err);
     if (src) {
-        if (src == WEFT_EBUSY) { /* store_fail may stop the guest: hold nothing */
-            for (size_t k = 0; k < n; k++)
-                free(texts[k]);
-            json_decref(keep);
-            n = 0;
-            keep = NULL;
-        }
         rc = store_fail(&c, src, &err);
         goto out;
     }

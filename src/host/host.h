@@ -145,11 +145,10 @@ void weft_host_destroy(weft_host_t *h);
 const weft_import_def_t *weft_host_imports(size_t *n);
 
 /* A trial (invoke.h's budget_ns: a call tried on an event loop, which may be stopped and
- * made again elsewhere) must change nothing and must not block. Between
- * weft_host_trial(h, true) and weft_host_trial(h, false), both on the thread that runs
- * the guest, a service call that would write (set, delete, put, a blob writer, publish)
- * stops the guest before it writes anything, as its deadline would, and a read that
- * would wait for a write on the same store does the same (weft_store_nowait). */
+ * made again elsewhere) must change nothing. Between weft_host_trial(h, true) and
+ * weft_host_trial(h, false), a service call that would write (set, delete, put, a blob
+ * writer, publish) stops the guest before it writes anything, as its deadline would.
+ * Reads go on: the stores' reads never wait for a write's fsync (store.h). */
 void weft_host_trial(weft_host_t *h, bool on);
 /* Was the trial stopped because the guest wanted to write? Then its function writes:
  * its later calls are better made where they may block. */

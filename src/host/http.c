@@ -63,15 +63,14 @@ struct weft_host {
 
 void weft_host_trial(weft_host_t *h, bool on) {
     h->trial = on;
-    weft_store_nowait(on);
 }
 
 bool weft_host_trial_wrote(const weft_host_t *h) {
     return h->trial_wrote;
 }
 
-bool weft_host_in_trial(weft_host_t *h, bool wrote) {
-    if (h->trial && wrote)
+bool weft_host_trial_write(weft_host_t *h) {
+    if (h->trial)
         h->trial_wrote = true;
     return h->trial;
 }

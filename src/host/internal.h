@@ -43,9 +43,9 @@ void weft_api_state_free(weft_api_state_t *a);
 
 /* The invocation's policy (NULL: none). */
 const weft_host_policy_t *weft_host_policy(weft_host_t *h);
-/* Is the invocation a trial (weft_host_trial)? wrote: the caller is about to write, which
- * it will not do in a trial (weft_host_trial_wrote then answers true). */
-bool weft_host_in_trial(weft_host_t *h, bool wrote);
+/* The guest is about to write: in a trial (weft_host_trial) that is recorded
+ * (weft_host_trial_wrote) and the answer is true: the caller stops the guest. */
+bool weft_host_trial_write(weft_host_t *h);
 /* Where the invocation keeps its services' state, created at the first call. */
 weft_api_state_t **weft_host_api_state(weft_host_t *h);
 

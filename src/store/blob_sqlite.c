@@ -35,6 +35,7 @@ typedef struct blq {
     uint64_t max_bytes;
     uint64_t total; /* the blobs' sizes, under f.mu */
     sqlite3_stmt *get, *put, *del, *list, *has_version;
+    sqlite3_stmt *rget, *rlist; /* on the read-only connection */
 } blq_t;
 
 typedef struct blw {
@@ -58,7 +59,7 @@ static void file_of(const blq_t *q, uint64_t version, char *out, size_t size) {
 }
 
 static void blq_free(blq_t *q) {
-    sqlite3_stmt *stmts[] = {q->get, q->put, q->del, q->list, q->has_version};
+    sqlite3_stmt *stmts[] = {q->get, q->put, q->del, q->list, q->has_version, q->rget, q->rlist};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
         sqlite3_finalize(stmts[i]);
     sqf_close(&q->f);
@@ -131,6 +132,10 @@ static int blq_open(const char *location, const weft_blob_options_t *opts, void 
     for (size_t i = 0; !rc && i < sizeof st / sizeof st[0]; i++)
         rc = sqf_prepare(&q->f, st[i].s, st[i].sql, err);
     if (!rc)
+        rc = sqf_prepare_read(&q->f, &q->rget, st[0].sql, err);
+    if (!rc)
+        rc = sqf_prepare_read(&q->f, &q->rlist, st[3].sql, err);
+    if (!rc)
         rc = sweep(q, err);
     if (!rc) {
         sqlite3_stmt *s = NULL;
@@ -159,25 +164,25 @@ static const char *blq_describe(void *self) {
 }
 
 /* The blob's row: *found and *m. Under the mutex. */
-static int lookup(blq_t *q, const char *container, const char *name, bool *found,
+static int lookup(blq_t *q, sqlite3_stmt *get, const char *container, const char *name, bool *found,
                   weft_blob_meta_t *m, weft_error_t *err) {
-    sqlite3_bind_text(q->get, 1, container, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(q->get, 2, name, (int)strlen(name), SQLITE_STATIC);
-    int step = sqlite3_step(q->get);
+    sqlite3_bind_text(get, 1, container, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(get, 2, name, (int)strlen(name), SQLITE_STATIC);
+    int step = sqlite3_step(get);
     int rc = 0;
     *found = step == SQLITE_ROW;
     if (step == SQLITE_ROW) {
-        m->size = (uint64_t)sqlite3_column_int64(q->get, 0);
-        const char *ct = (const char *)sqlite3_column_text(q->get, 1);
-        const char *sha = (const char *)sqlite3_column_text(q->get, 2);
+        m->size = (uint64_t)sqlite3_column_int64(get, 0);
+        const char *ct = (const char *)sqlite3_column_text(get, 1);
+        const char *sha = (const char *)sqlite3_column_text(get, 2);
         snprintf(m->content_type, sizeof m->content_type, "%s", ct ? ct : "");
         snprintf(m->sha256, sizeof m->sha256, "%s", sha ? sha : "");
-        m->mtime_ms = sqlite3_column_int64(q->get, 3);
-        m->version = (uint64_t)sqlite3_column_int64(q->get, 4);
+        m->mtime_ms = sqlite3_column_int64(get, 3);
+        m->version = (uint64_t)sqlite3_column_int64(get, 4);
     } else if (step != SQLITE_DONE) {
         rc = sqf_fail(&q->f, step, "read a blob's metadata", err);
     }
-    sqlite3_reset(q->get);
+    sqlite3_reset(get);
     return rc;
 }
 
@@ -277,7 +282,7 @@ static int blq_commit(void *self, void *wp, const weft_blob_put_options_t *o, we
     weft_blob_meta_t old = {0};
     uint64_t v = 0;
     int rc = sqf_begin(&q->f, err);
-    if (!rc && !(rc = lookup(q, w->container, w->name, &found, &old, err)))
+    if (!rc && !(rc = lookup(q, q->get, w->container, w->name, &found, &old, err)))
         rc =
             check_cond(w->container, w->name, found, old.version, o->if_version, o->if_absent, err);
     if (!rc && q->max_bytes && q->total - old.size + m->size > q->max_bytes)
@@ -337,13 +342,11 @@ static int blq_reader_open(void *self, const char *container, const char *name, 
     blr_t *r = calloc(1, sizeof *r);
     if (!r)
         return weft_error_set(err, WEFT_ENOMEM, "blobs: out of memory");
-    int busy = sqf_lock_read(&q->f, err);
-    if (busy) {
-        free(r);
-        return busy;
-    }
+    /* Under the writers' mutex: the file of the version read must not be unlinked by a
+     * write before it is opened (once open, it stays readable). */
+    pthread_mutex_lock(&q->f.mu);
     bool found;
-    int rc = lookup(q, container, name, &found, m, err);
+    int rc = lookup(q, q->get, container, name, &found, m, err);
     if (!rc && !found)
         rc = not_found(container, name, err);
     if (!rc) {
@@ -397,12 +400,9 @@ static int blq_stat(void *self, const char *container, const char *name, weft_bl
                     weft_error_t *err) {
     blq_t *q = self;
     bool found;
-    int busy = sqf_lock_read(&q->f, err);
-    if (busy) {
-        return busy;
-    }
-    int rc = lookup(q, container, name, &found, m, err);
-    pthread_mutex_unlock(&q->f.mu);
+    pthread_mutex_lock(&q->f.rmu);
+    int rc = lookup(q, q->rget, container, name, &found, m, err);
+    pthread_mutex_unlock(&q->f.rmu);
     return !rc && !found ? not_found(container, name, err) : rc;
 }
 
@@ -413,7 +413,7 @@ static int blq_delete(void *self, const char *container, const char *name, uint6
     bool found = false;
     weft_blob_meta_t m = {0};
     int rc = sqf_begin(&q->f, err);
-    if (!rc && !(rc = lookup(q, container, name, &found, &m, err)) && !found)
+    if (!rc && !(rc = lookup(q, q->get, container, name, &found, &m, err)) && !found)
         rc = not_found(container, name, err);
     if (!rc)
         rc = check_cond(container, name, found, m.version, if_version, false, err);
@@ -440,21 +440,17 @@ static int blq_list(void *self, const char *container, const char *prefix, const
                     size_t limit, weft_store_names_t *page, weft_error_t *err) {
     blq_t *q = self;
     char *end = store_prefix_end(prefix);
-    int busy = sqf_lock_read(&q->f, err);
-    if (busy) {
-        free(end);
-        return busy;
-    }
-    sqlite3_bind_text(q->list, 1, container, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(q->list, 2, after, (int)strlen(after), SQLITE_STATIC);
-    sqlite3_bind_blob(q->list, 3, prefix, (int)strlen(prefix), SQLITE_STATIC);
+    pthread_mutex_lock(&q->f.rmu);
+    sqlite3_bind_text(q->rlist, 1, container, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q->rlist, 2, after, (int)strlen(after), SQLITE_STATIC);
+    sqlite3_bind_blob(q->rlist, 3, prefix, (int)strlen(prefix), SQLITE_STATIC);
     if (end)
-        sqlite3_bind_blob(q->list, 4, end, (int)strlen(end), SQLITE_STATIC);
+        sqlite3_bind_blob(q->rlist, 4, end, (int)strlen(end), SQLITE_STATIC);
     else
-        sqlite3_bind_null(q->list, 4);
-    sqlite3_bind_int64(q->list, 5, (sqlite3_int64)limit + 1);
-    int rc = store_sqlite_names(&q->f, q->list, limit, page, err);
-    pthread_mutex_unlock(&q->f.mu);
+        sqlite3_bind_null(q->rlist, 4);
+    sqlite3_bind_int64(q->rlist, 5, (sqlite3_int64)limit + 1);
+    int rc = store_sqlite_names(&q->f, q->rlist, limit, page, err);
+    pthread_mutex_unlock(&q->f.rmu);
     free(end);
     return rc;
 }

@@ -17,6 +17,7 @@
 typedef struct docq {
     sqf_t f;
     sqlite3_stmt *get, *put, *del;
+    sqlite3_stmt *rget; /* on the read-only connection */
 } docq_t;
 
 static const char *const schema =
@@ -25,6 +26,7 @@ static const char *const schema =
 
 static void docq_free(docq_t *q) {
     sqlite3_finalize(q->get);
+    sqlite3_finalize(q->rget);
     sqlite3_finalize(q->put);
     sqlite3_finalize(q->del);
     sqf_close(&q->f);
@@ -38,9 +40,11 @@ static int docq_open(const char *location, const weft_doc_options_t *opts, void 
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
     int rc =
         sqf_open(&q->f, location, "docs.db", "documents", DOC_APP_ID, schema, opts->max_bytes, err);
+    static const char get[] = "SELECT body, version FROM docs WHERE collection = ?1 AND id = ?2";
     if (!rc)
-        rc = sqf_prepare(&q->f, &q->get,
-                         "SELECT body, version FROM docs WHERE collection = ?1 AND id = ?2", err);
+        rc = sqf_prepare(&q->f, &q->get, get, err);
+    if (!rc)
+        rc = sqf_prepare_read(&q->f, &q->rget, get, err);
     if (!rc)
         rc = sqf_prepare(&q->f, &q->put,
                          "INSERT INTO docs(collection, id, body, version) VALUES(?1, ?2, ?3, ?4) "
@@ -66,22 +70,22 @@ static const char *docq_describe(void *self) {
 }
 
 /* The document's version (*found) and, if json, a copy of its text. Under the mutex. */
-static int lookup(docq_t *q, const char *collection, const char *id, bool *found, uint64_t *version,
-                  char **json, size_t *len, weft_error_t *err) {
-    sqlite3_bind_text(q->get, 1, collection, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q->get, 2, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q->get);
+static int lookup(docq_t *q, sqlite3_stmt *get, const char *collection, const char *id, bool *found,
+                  uint64_t *version, char **json, size_t *len, weft_error_t *err) {
+    sqlite3_bind_text(get, 1, collection, -1, SQLITE_STATIC);
+    sqlite3_bind_text(get, 2, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(get);
     int rc = 0;
     *found = step == SQLITE_ROW;
     if (step == SQLITE_ROW) {
-        *version = (uint64_t)sqlite3_column_int64(q->get, 1);
+        *version = (uint64_t)sqlite3_column_int64(get, 1);
         if (json) {
-            size_t n = (size_t)sqlite3_column_bytes(q->get, 0);
+            size_t n = (size_t)sqlite3_column_bytes(get, 0);
             char *copy = malloc(n + 1);
             if (!copy) {
                 rc = weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
             } else {
-                memcpy(copy, sqlite3_column_text(q->get, 0), n);
+                memcpy(copy, sqlite3_column_text(get, 0), n);
                 copy[n] = 0;
                 *json = copy;
                 *len = n;
@@ -90,7 +94,7 @@ static int lookup(docq_t *q, const char *collection, const char *id, bool *found
     } else if (step != SQLITE_DONE) {
         rc = sqf_fail(&q->f, step, "read a document", err);
     }
-    sqlite3_reset(q->get);
+    sqlite3_reset(get);
     return rc;
 }
 
@@ -98,12 +102,9 @@ static int docq_get(void *self, const char *collection, const char *id, char **j
                     uint64_t *version, weft_error_t *err) {
     docq_t *q = self;
     bool found;
-    int busy = sqf_lock_read(&q->f, err);
-    if (busy) {
-        return busy;
-    }
-    int rc = lookup(q, collection, id, &found, version, json, len, err);
-    pthread_mutex_unlock(&q->f.mu);
+    pthread_mutex_lock(&q->f.rmu);
+    int rc = lookup(q, q->rget, collection, id, &found, version, json, len, err);
+    pthread_mutex_unlock(&q->f.rmu);
     if (!rc && !found)
         rc = weft_error_set(err, WEFT_ENOTFOUND, "documents: no document %s/%s", collection, id);
     return rc;
@@ -135,7 +136,7 @@ static int docq_put(void *self, const char *collection, const char *id, const ch
     uint64_t have = 0, v = 0;
     int rc = sqf_begin(&q->f, err);
     if (!rc && (o->if_version || o->if_absent) &&
-        !(rc = lookup(q, collection, id, &found, &have, NULL, NULL, err)))
+        !(rc = lookup(q, q->get, collection, id, &found, &have, NULL, NULL, err)))
         rc = check_cond(collection, id, found, have, o->if_version, o->if_absent, err);
     if (!rc)
         rc = sqf_next_version(&q->f, &v, err);
@@ -164,7 +165,7 @@ static int docq_delete(void *self, const char *collection, const char *id, uint6
     uint64_t have = 0;
     int rc = sqf_begin(&q->f, err);
     if (!rc)
-        rc = lookup(q, collection, id, &found, &have, NULL, NULL, err);
+        rc = lookup(q, q->get, collection, id, &found, &have, NULL, NULL, err);
     if (!rc && !found)
         rc = weft_error_set(err, WEFT_ENOTFOUND, "documents: no document %s/%s", collection, id);
     if (!rc)
@@ -215,15 +216,9 @@ static int docq_query(void *self, const char *collection, const weft_doc_cond_t 
         weft_buf_free(&sql);
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
     }
-    int busy = sqf_lock_read(&q->f, err);
-    if (busy) {
-        weft_buf_free(&sql);
-        free(page->items);
-        page->items = NULL;
-        return busy;
-    }
+    pthread_mutex_lock(&q->f.rmu);
     sqlite3_stmt *s = NULL;
-    int src = sqlite3_prepare_v2(q->f.db, (const char *)sql.data, -1, &s, NULL);
+    int src = sqlite3_prepare_v2(q->f.rdb, (const char *)sql.data, -1, &s, NULL);
     if (src != SQLITE_OK)
         rc = sqf_fail(&q->f, src, "query", err);
     if (!rc) {
@@ -267,7 +262,7 @@ static int docq_query(void *self, const char *collection, const weft_doc_cond_t 
     if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
         rc = sqf_fail(&q->f, step, "query", err);
     sqlite3_finalize(s);
-    pthread_mutex_unlock(&q->f.mu);
+    pthread_mutex_unlock(&q->f.rmu);
     weft_buf_free(&sql);
     if (rc)
         weft_doc_page_free(page);

@@ -29,10 +29,11 @@ int64_t store_wall_ms(void);
 
 /* ---- The embedded backends' SQLite file ---------------------------------------------- */
 
-/* One SQLite file of a store folder: one connection, under mu (every call of the
- * backend takes it: SQLite serializes writers anyway, and one connection keeps a
- * reader from waiting on a lock instead of the mutex), an exclusive flock(2) held while
- * open (the journal's reason: see journal_sqlite.c), and the last version given. */
+/* One SQLite file of a store folder: two connections, one that writes (and reads what a
+ * write must check) under mu, and a read-only one under rmu for the reads, which WAL
+ * lets go on while a write commits: a read never waits for a write's fsync, only for
+ * another read. An exclusive flock(2) held while open (the journal's reason: see
+ * journal_sqlite.c), and the last version given. */
 typedef struct sqf {
     char *path;     /* DIR/NAME */
     char *dir;      /* DIR */
@@ -40,7 +41,9 @@ typedef struct sqf {
     int lock_fd;
     sqlite3 *db;
     pthread_mutex_t mu;
-    uint64_t version; /* the last version given (meta table), under mu */
+    sqlite3 *rdb;        /* read-only */
+    pthread_mutex_t rmu; /* guards rdb and the statements prepared on it */
+    uint64_t version;    /* the last version given (meta table), under mu */
     sqlite3_stmt *bump;
     bool in_tx;
 } sqf_t;
@@ -56,12 +59,11 @@ void sqf_close(sqf_t *f);
 /* "PATH: what: SQLite's message", with the weft code for SQLite's result code. */
 int sqf_fail(sqf_t *f, int rc, const char *what, weft_error_t *err);
 int sqf_prepare(sqf_t *f, sqlite3_stmt **out, const char *sql, weft_error_t *err);
+/* The same on the read-only connection (used under rmu). */
+int sqf_prepare_read(sqf_t *f, sqlite3_stmt **out, const char *sql, weft_error_t *err);
 /* Runs a statement to its end (reset after). */
 int sqf_run(sqf_t *f, sqlite3_stmt *s, weft_error_t *err);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails). */
-/* Takes f->mu for a read: without waiting (EBUSY) when the thread asked so
- * (weft_store_nowait). */
-int sqf_lock_read(sqf_t *f, weft_error_t *err);
 int sqf_begin(sqf_t *f, weft_error_t *err);
 int sqf_commit(sqf_t *f, weft_error_t *err);
 void sqf_rollback(sqf_t *f);

@@ -22,6 +22,7 @@ typedef struct kvq {
     sqf_t f;
     kvs_t *stores;
     sqlite3_stmt *get, *put, *del, *list, *purge_some, *purge_all, *store_get, *store_add;
+    sqlite3_stmt *rget, *rlist; /* on the read-only connection */
 } kvq_t;
 
 static const char *const schema =
@@ -31,8 +32,8 @@ static const char *const schema =
     "CREATE INDEX kv_expires ON kv(expires) WHERE expires IS NOT NULL;";
 
 static void kvq_free(kvq_t *q) {
-    sqlite3_stmt *stmts[] = {q->get,        q->put,       q->del,       q->list,
-                             q->purge_some, q->purge_all, q->store_get, q->store_add};
+    sqlite3_stmt *stmts[] = {q->get,       q->put,       q->del,       q->list, q->purge_some,
+                             q->purge_all, q->store_get, q->store_add, q->rget, q->rlist};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
         sqlite3_finalize(stmts[i]);
     sqf_close(&q->f);
@@ -70,6 +71,10 @@ static int kvq_open(const char *location, const weft_kv_options_t *opts, void **
     };
     for (size_t i = 0; !rc && i < sizeof st / sizeof st[0]; i++)
         rc = sqf_prepare(&q->f, st[i].s, st[i].sql, err);
+    if (!rc)
+        rc = sqf_prepare_read(&q->f, &q->rget, st[0].sql, err);
+    if (!rc)
+        rc = sqf_prepare_read(&q->f, &q->rlist, st[3].sql, err);
     if (rc) {
         kvq_free(q);
         return rc;
@@ -91,11 +96,7 @@ static int kvq_store(void *self, const char *name, void **out, weft_error_t *err
     kvs_t *s = calloc(1, sizeof *s);
     if (!s)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
-    int busy = sqf_lock_read(&q->f, err);
-    if (busy) {
-        free(s);
-        return busy;
-    }
+    pthread_mutex_lock(&q->f.mu);
     sqlite3_bind_text(q->store_get, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(q->store_get);
     int rc = 0;
@@ -121,22 +122,22 @@ static int kvq_store(void *self, const char *name, void **out, weft_error_t *err
 }
 
 /* The row of key, if present and not expired: *found, *version. Under the mutex. */
-static int lookup(kvq_t *q, kvs_t *s, const char *key, int64_t now_ms, bool *found,
-                  uint64_t *version, uint8_t **value, size_t *len, weft_error_t *err) {
-    sqlite3_bind_int64(q->get, 1, s->id);
-    sqlite3_bind_blob(q->get, 2, key, (int)strlen(key), SQLITE_STATIC);
-    int step = sqlite3_step(q->get);
+static int lookup(kvq_t *q, sqlite3_stmt *get, kvs_t *s, const char *key, int64_t now_ms,
+                  bool *found, uint64_t *version, uint8_t **value, size_t *len, weft_error_t *err) {
+    sqlite3_bind_int64(get, 1, s->id);
+    sqlite3_bind_blob(get, 2, key, (int)strlen(key), SQLITE_STATIC);
+    int step = sqlite3_step(get);
     int rc = 0;
     *found = false;
     if (step == SQLITE_ROW) {
-        bool expired = sqlite3_column_type(q->get, 2) != SQLITE_NULL &&
-                       sqlite3_column_int64(q->get, 2) <= now_ms;
+        bool expired =
+            sqlite3_column_type(get, 2) != SQLITE_NULL && sqlite3_column_int64(get, 2) <= now_ms;
         if (!expired) {
             *found = true;
-            *version = (uint64_t)sqlite3_column_int64(q->get, 1);
+            *version = (uint64_t)sqlite3_column_int64(get, 1);
             if (value) {
-                const void *v = sqlite3_column_blob(q->get, 0);
-                size_t n = (size_t)sqlite3_column_bytes(q->get, 0);
+                const void *v = sqlite3_column_blob(get, 0);
+                size_t n = (size_t)sqlite3_column_bytes(get, 0);
                 uint8_t *copy = malloc(n + 1);
                 if (!copy) {
                     rc = weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
@@ -152,7 +153,7 @@ static int lookup(kvq_t *q, kvs_t *s, const char *key, int64_t now_ms, bool *fou
     } else if (step != SQLITE_DONE) {
         rc = sqf_fail(&q->f, step, "read a key", err);
     }
-    sqlite3_reset(q->get);
+    sqlite3_reset(get);
     return rc;
 }
 
@@ -160,12 +161,9 @@ static int kvq_get(void *self, void *st, const char *key, int64_t now_ms, uint8_
                    size_t *len, uint64_t *version, weft_error_t *err) {
     kvq_t *q = self;
     bool found;
-    int busy = sqf_lock_read(&q->f, err);
-    if (busy) {
-        return busy;
-    }
-    int rc = lookup(q, st, key, now_ms, &found, version, value, len, err);
-    pthread_mutex_unlock(&q->f.mu);
+    pthread_mutex_lock(&q->f.rmu);
+    int rc = lookup(q, q->rget, st, key, now_ms, &found, version, value, len, err);
+    pthread_mutex_unlock(&q->f.rmu);
     if (!rc && !found)
         rc = weft_error_set(err, WEFT_ENOTFOUND, "key-value: no key %.80s", key);
     return rc;
@@ -192,7 +190,7 @@ static int set_once(kvq_t *q, kvs_t *s, const char *key, const void *value, size
     if (o->if_version || o->if_absent) {
         bool found;
         uint64_t have = 0;
-        if ((rc = lookup(q, s, key, now_ms, &found, &have, NULL, NULL, err)))
+        if ((rc = lookup(q, q->get, s, key, now_ms, &found, &have, NULL, NULL, err)))
             goto fail;
         if (o->if_absent && found) {
             rc = weft_error_set(err, WEFT_ECONFLICT, "key-value: key %.80s exists (version %llu)",
@@ -261,7 +259,7 @@ static int kvq_delete(void *self, void *st, const char *key, uint64_t if_version
     uint64_t have = 0;
     int rc = sqf_begin(&q->f, err);
     if (!rc)
-        rc = lookup(q, s, key, now_ms, &found, &have, NULL, NULL, err);
+        rc = lookup(q, q->get, s, key, now_ms, &found, &have, NULL, NULL, err);
     if (!rc && !found)
         rc = weft_error_set(err, WEFT_ENOTFOUND, "key-value: no key %.80s", key);
     else if (!rc && if_version && have != if_version)
@@ -287,22 +285,18 @@ static int kvq_list(void *self, void *st, const char *prefix, const char *after,
     char *end = store_prefix_end(prefix);
     if (*prefix && !end)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
-    int busy = sqf_lock_read(&q->f, err);
-    if (busy) {
-        free(end);
-        return busy;
-    }
-    sqlite3_bind_int64(q->list, 1, ((kvs_t *)st)->id);
-    sqlite3_bind_blob(q->list, 2, after, (int)strlen(after), SQLITE_STATIC);
-    sqlite3_bind_blob(q->list, 3, prefix, (int)strlen(prefix), SQLITE_STATIC);
+    pthread_mutex_lock(&q->f.rmu);
+    sqlite3_bind_int64(q->rlist, 1, ((kvs_t *)st)->id);
+    sqlite3_bind_blob(q->rlist, 2, after, (int)strlen(after), SQLITE_STATIC);
+    sqlite3_bind_blob(q->rlist, 3, prefix, (int)strlen(prefix), SQLITE_STATIC);
     if (end)
-        sqlite3_bind_blob(q->list, 4, end, (int)strlen(end), SQLITE_STATIC);
+        sqlite3_bind_blob(q->rlist, 4, end, (int)strlen(end), SQLITE_STATIC);
     else
-        sqlite3_bind_null(q->list, 4);
-    sqlite3_bind_int64(q->list, 5, now_ms);
-    sqlite3_bind_int64(q->list, 6, (sqlite3_int64)limit + 1);
-    int rc = store_sqlite_names(&q->f, q->list, limit, page, err);
-    pthread_mutex_unlock(&q->f.mu);
+        sqlite3_bind_null(q->rlist, 4);
+    sqlite3_bind_int64(q->rlist, 5, now_ms);
+    sqlite3_bind_int64(q->rlist, 6, (sqlite3_int64)limit + 1);
+    int rc = store_sqlite_names(&q->f, q->rlist, limit, page, err);
+    pthread_mutex_unlock(&q->f.rmu);
     free(end);
     return rc;
 }

@@ -143,14 +143,7 @@ static int read_int(sqf_t *f, const char *sql, int64_t *out, weft_error_t *err) 
 static int prepare_file(sqf_t *f, const char *kind, int32_t app_id, const char *schema,
                         uint64_t max_bytes, weft_error_t *err) {
     int64_t app = 0, version = 0, tables = 0;
-    /* The flock above already makes the file this process's alone: holding SQLite's own
-     * locks for the life of the connection spares every transaction its lock calls, and
-     * keeps the WAL index in memory rather than in a shared -shm file. Set before the
-     * first read, which opens the WAL. */
-    int rc = sqlite3_exec(f->db, "PRAGMA locking_mode = EXCLUSIVE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return sqf_fail(f, rc, "PRAGMA locking_mode = EXCLUSIVE", err);
-    rc = read_int(f, "PRAGMA application_id", &app, err);
+    int rc = read_int(f, "PRAGMA application_id", &app, err);
     if (!rc)
         rc = read_int(f, "PRAGMA user_version", &version, err);
     if (!rc)
@@ -226,6 +219,7 @@ int sqf_open(sqf_t *f, const char *location, const char *file, const char *kind,
     memset(f, 0, sizeof *f);
     f->lock_fd = -1;
     pthread_mutex_init(&f->mu, NULL);
+    pthread_mutex_init(&f->rmu, NULL);
     const char *dir = strncmp(location, "sqlite:", 7) == 0 ? location + 7 : location;
     if (!*dir)
         return weft_error_set(err, WEFT_EINVAL, "%s: no folder named after \"sqlite:\"", location);
@@ -247,16 +241,35 @@ int sqf_open(sqf_t *f, const char *location, const char *file, const char *kind,
         return sqf_fail(f, src, "open", err);
     sqlite3_extended_result_codes(f->db, 1);
     sqlite3_busy_timeout(f->db, SQF_BUSY_MS);
-    return prepare_file(f, kind, app_id, schema, max_bytes, err);
+    if ((rc = prepare_file(f, kind, app_id, schema, max_bytes, err)))
+        return rc;
+    /* Opened once the file is a WAL database with its tables. */
+    src = sqlite3_open_v2(f->path, &f->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK)
+        return weft_error_set(err, WEFT_EIO, "%s: open for reading: %s", f->path,
+                              f->rdb ? sqlite3_errmsg(f->rdb) : sqlite3_errstr(src));
+    sqlite3_extended_result_codes(f->rdb, 1);
+    sqlite3_busy_timeout(f->rdb, SQF_BUSY_MS);
+    return 0;
+}
+
+int sqf_prepare_read(sqf_t *f, sqlite3_stmt **out, const char *sql, weft_error_t *err) {
+    int rc = sqlite3_prepare_v3(f->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    if (rc != SQLITE_OK)
+        return weft_error_set(err, WEFT_EIO, "%s: prepare: %s", f->path, sqlite3_errmsg(f->rdb));
+    return 0;
 }
 
 void sqf_close(sqf_t *f) {
     sqlite3_finalize(f->bump);
+    if (f->rdb && sqlite3_close(f->rdb) != SQLITE_OK)
+        weft_log("%s: close: %s", f->path, sqlite3_errmsg(f->rdb));
     if (f->db && sqlite3_close(f->db) != SQLITE_OK)
         weft_log("%s: close: %s", f->path, sqlite3_errmsg(f->db));
     if (f->lock_fd >= 0)
         close(f->lock_fd); /* after SQLite closed the file (journal_sqlite.c says why) */
     pthread_mutex_destroy(&f->mu);
+    pthread_mutex_destroy(&f->rmu);
     free(f->path);
     free(f->dir);
     free(f->describe);
@@ -306,33 +319,4 @@ char *store_prefix_end(const char *prefix) {
     if (end)
         end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
     return end;
-}
-
-static _Thread_local bool nowait;
-
-void weft_store_nowait(bool on) {
-    nowait = on;
-}
-
-/* How long a read that must not block waits for the file's mutex: long enough for other
- * reads, which hold it for microseconds, far shorter than a write's fsync. */
-#define SQF_NOWAIT_NS 500000L
-
-int sqf_lock_read(sqf_t *f, weft_error_t *err) {
-    if (!nowait) {
-        pthread_mutex_lock(&f->mu);
-        return 0;
-    }
-    if (pthread_mutex_trylock(&f->mu) == 0)
-        return 0;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += SQF_NOWAIT_NS;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    if (pthread_mutex_timedlock(&f->mu, &until) == 0)
-        return 0;
-    return weft_error_set(err, WEFT_EBUSY, "%s: busy with another call", f->path);
 }

@@ -332,12 +332,6 @@ extern const weft_journal_ops_t weft_journal_sqlite_ops;
  */
 #define WEFT_STORE_MAX_NAME 128
 
-/* For callers that must not block, such as an event loop trying a short call: while set
- * on the calling thread, a read of a key-value, document or blob store that would have
- * to wait for another call on the same file for long (a write's fsync, not another
- * read: at most 0.5 ms) fails with EBUSY instead. Writes always wait. Off by default; a
- * thread's own setting. */
-void weft_store_nowait(bool on);
 #define WEFT_STORE_MAX_PAGE 1000
 #define WEFT_STORE_DEFAULT_PAGE 100
 

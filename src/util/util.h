@@ -32,8 +32,7 @@
     X(ECONFIG, "invalid configuration")                                                            \
     X(EUSAGE, "usage error")                                                                       \
     X(ECANCELED, "canceled")                                                                       \
-    X(ECONFLICT, "version mismatch")                                                               \
-    X(EBUSY, "busy: would have to wait")
+    X(ECONFLICT, "version mismatch")
 
 enum {
     WEFT_OK = 0,
