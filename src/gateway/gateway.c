@@ -161,6 +161,7 @@ static int load_function(const weft_gateway_t *gw, function_t *fn, const weft_ap
                                   "function '%s': volume %s: host folder %s does not exist",
                                   def->name, def->volumes[i].guest, def->volumes[i].host);
     atomic_init(&fn->inline_after_ns, 0);
+    atomic_init(&fn->inline_fails, 0);
     return 0;
 }
 

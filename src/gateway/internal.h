@@ -24,6 +24,8 @@ typedef struct function {
     /* Until when (weft_now_ns) requests skip the I/O thread because one ran over
      * WEFT_GATEWAY_INLINE_NS there; 0: they do not. */
     atomic_uint_fast64_t inline_after_ns;
+    /* Trials in a row that ran over it (server.c). */
+    atomic_uint inline_fails;
 } function_t;
 
 /* What a route serves. */

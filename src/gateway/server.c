@@ -25,12 +25,13 @@
  * without anyone noticing (no volumes, no outbound HTTP, no writes to the stores:
  * weft_function_repeatable) runs on the I/O thread first, for at most
  * WEFT_GATEWAY_INLINE_NS. A run that takes longer, or wants to write a store, is
- * stopped there, its output and stderr are dropped, and it runs again
- * from the start on a worker; the function's requests then go to the workers directly for
+ * stopped there, its output and stderr are dropped, and it runs again from the start
+ * on a worker. After WEFT_GATEWAY_INLINE_TRIES such runs in a row (one may be a cold
+ * start), the function's requests go to the workers directly for
  * WEFT_GATEWAY_INLINE_BACKOFF_NS, unless that second run takes less than the budget
  * (the first was slow only because its thread lost its core). The other connections
  * of that I/O thread wait for it at most about 2 ms (the budget, plus up to a tick of
- * the engine's deadline watchdog), once per function every ten seconds.
+ * the engine's deadline watchdog), a few times per function every ten seconds.
  *
  * Reloading. The routes come from a site (gateway.c), which weft_gateway_swap may
  * replace at any time. Each I/O thread holds the site it routes by and moves to the
@@ -72,6 +73,10 @@
  * worker, and for how long its function's requests then go to the workers directly. */
 #define WEFT_GATEWAY_INLINE_NS 1000000ull
 #define WEFT_GATEWAY_INLINE_BACKOFF_NS 10000000000ull
+/* Trials in a row that must run over before a function backs off: one run over may be
+ * the first on a thread (memory mapped, pages touched, a store opened) or a thread
+ * that lost its core. */
+#define WEFT_GATEWAY_INLINE_TRIES 3u
 /* How long the I/O threads wait, at the end of a stop, for their clients to go. */
 #define WEFT_GATEWAY_CLOSE_NS 1000000000ull
 
@@ -334,10 +339,17 @@ static bool run_inline(request_t *rq) {
         return false;
     if (!weft_gateway_run_request(rq, WEFT_GATEWAY_INLINE_NS)) {
         rq->retried = true;
-        atomic_store_explicit(&fn->inline_after_ns, weft_now_ns() + WEFT_GATEWAY_INLINE_BACKOFF_NS,
-                              memory_order_relaxed);
+        if (atomic_fetch_add_explicit(&fn->inline_fails, 1, memory_order_relaxed) + 1 >=
+            WEFT_GATEWAY_INLINE_TRIES) {
+            atomic_store_explicit(&fn->inline_fails, 0, memory_order_relaxed);
+            atomic_store_explicit(&fn->inline_after_ns,
+                                  weft_now_ns() + WEFT_GATEWAY_INLINE_BACKOFF_NS,
+                                  memory_order_relaxed);
+        }
         return false;
     }
+    if (atomic_load_explicit(&fn->inline_fails, memory_order_relaxed))
+        atomic_store_explicit(&fn->inline_fails, 0, memory_order_relaxed);
     answer_guest(rq);
     request_free(rq);
     return true;
