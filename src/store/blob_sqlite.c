@@ -400,7 +400,7 @@ static int blq_stat(void *self, const char *container, const char *name, weft_bl
                     weft_error_t *err) {
     blq_t *q = self;
     bool found;
-    pthread_mutex_lock(&q->f.rmu);
+    sqf_read_lock(&q->f);
     int rc = lookup(q, q->rget, container, name, &found, m, err);
     pthread_mutex_unlock(&q->f.rmu);
     return !rc && !found ? not_found(container, name, err) : rc;
@@ -440,7 +440,7 @@ static int blq_list(void *self, const char *container, const char *prefix, const
                     size_t limit, weft_store_names_t *page, weft_error_t *err) {
     blq_t *q = self;
     char *end = store_prefix_end(prefix);
-    pthread_mutex_lock(&q->f.rmu);
+    sqf_read_lock(&q->f);
     sqlite3_bind_text(q->rlist, 1, container, -1, SQLITE_STATIC);
     sqlite3_bind_blob(q->rlist, 2, after, (int)strlen(after), SQLITE_STATIC);
     sqlite3_bind_blob(q->rlist, 3, prefix, (int)strlen(prefix), SQLITE_STATIC);

@@ -102,7 +102,7 @@ static int docq_get(void *self, const char *collection, const char *id, char **j
                     uint64_t *version, weft_error_t *err) {
     docq_t *q = self;
     bool found;
-    pthread_mutex_lock(&q->f.rmu);
+    sqf_read_lock(&q->f);
     int rc = lookup(q, q->rget, collection, id, &found, version, json, len, err);
     pthread_mutex_unlock(&q->f.rmu);
     if (!rc && !found)
@@ -216,7 +216,7 @@ static int docq_query(void *self, const char *collection, const weft_doc_cond_t 
         weft_buf_free(&sql);
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
     }
-    pthread_mutex_lock(&q->f.rmu);
+    sqf_read_lock(&q->f);
     sqlite3_stmt *s = NULL;
     int src = sqlite3_prepare_v2(q->f.rdb, (const char *)sql.data, -1, &s, NULL);
     if (src != SQLITE_OK)

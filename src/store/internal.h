@@ -41,9 +41,12 @@ typedef struct sqf {
     int lock_fd;
     sqlite3 *db;
     pthread_mutex_t mu;
-    sqlite3 *rdb;        /* read-only */
-    pthread_mutex_t rmu; /* guards rdb and the statements prepared on it */
-    uint64_t version;    /* the last version given (meta table), under mu */
+    sqlite3 *rdb;         /* read-only */
+    pthread_mutex_t rmu;  /* guards rdb, the statements prepared on it, rgen and rtx */
+    _Atomic uint64_t gen; /* commits of the writing connection so far */
+    uint64_t rgen;        /* gen when rdb's open read transaction began */
+    bool rtx;             /* rdb has a read transaction open (sqf_read_lock) */
+    uint64_t version;     /* the last version given (meta table), under mu */
     sqlite3_stmt *bump;
     bool in_tx;
 } sqf_t;
@@ -61,6 +64,12 @@ int sqf_fail(sqf_t *f, int rc, const char *what, weft_error_t *err);
 int sqf_prepare(sqf_t *f, sqlite3_stmt **out, const char *sql, weft_error_t *err);
 /* The same on the read-only connection (used under rmu). */
 int sqf_prepare_read(sqf_t *f, sqlite3_stmt **out, const char *sql, weft_error_t *err);
+/* Takes rmu for reads on rdb. rdb keeps one read transaction open from read to read
+ * while nothing is committed (each transaction costs SQLite's file locks: system
+ * calls), and starts a new one, which sees every commit so far, once something was: a
+ * read sees every write that returned before it began. Release with
+ * pthread_mutex_unlock(&f->rmu). */
+void sqf_read_lock(sqf_t *f);
 /* Runs a statement to its end (reset after). */
 int sqf_run(sqf_t *f, sqlite3_stmt *s, weft_error_t *err);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails). */

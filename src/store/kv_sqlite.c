@@ -161,7 +161,7 @@ static int kvq_get(void *self, void *st, const char *key, int64_t now_ms, uint8_
                    size_t *len, uint64_t *version, weft_error_t *err) {
     kvq_t *q = self;
     bool found;
-    pthread_mutex_lock(&q->f.rmu);
+    sqf_read_lock(&q->f);
     int rc = lookup(q, q->rget, st, key, now_ms, &found, version, value, len, err);
     pthread_mutex_unlock(&q->f.rmu);
     if (!rc && !found)
@@ -285,7 +285,7 @@ static int kvq_list(void *self, void *st, const char *prefix, const char *after,
     char *end = store_prefix_end(prefix);
     if (*prefix && !end)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", q->f.path);
-    pthread_mutex_lock(&q->f.rmu);
+    sqf_read_lock(&q->f);
     sqlite3_bind_int64(q->rlist, 1, ((kvs_t *)st)->id);
     sqlite3_bind_blob(q->rlist, 2, after, (int)strlen(after), SQLITE_STATIC);
     sqlite3_bind_blob(q->rlist, 3, prefix, (int)strlen(prefix), SQLITE_STATIC);

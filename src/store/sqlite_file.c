@@ -7,6 +7,7 @@
  * on the one connection, under the file's mutex. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,44 @@ static int prepare_file(sqf_t *f, const char *kind, int32_t app_id, const char *
     return sqf_prepare(f, &f->bump, "UPDATE meta SET version = ?1", err);
 }
 
+/* WAL's automatic checkpoint, which a WAL hook replaces, in pages. */
+#define SQF_CHECKPOINT_PAGES 1000
+
+/* Called by SQLite after each commit of the writing connection, the write lock
+ * released: counts it, checkpoints as SQLite's automatic checkpoint would, and ends the
+ * read connection's transaction if no read holds it (else its next read does), so that
+ * an old snapshot does not keep the WAL from being reused. */
+static int on_commit(void *arg, sqlite3 *db, const char *name, int pages) {
+    sqf_t *f = arg;
+    atomic_fetch_add(&f->gen, 1);
+    if (pages >= SQF_CHECKPOINT_PAGES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (pthread_mutex_trylock(&f->rmu) == 0) {
+        if (f->rtx) {
+            sqlite3_exec(f->rdb, "COMMIT", NULL, NULL, NULL);
+            f->rtx = false;
+        }
+        pthread_mutex_unlock(&f->rmu);
+    }
+    return SQLITE_OK;
+}
+
+void sqf_read_lock(sqf_t *f) {
+    pthread_mutex_lock(&f->rmu);
+    uint64_t gen = atomic_load(&f->gen);
+    if (f->rtx && f->rgen != gen) {
+        sqlite3_exec(f->rdb, "COMMIT", NULL, NULL, NULL);
+        f->rtx = false;
+    }
+    /* gen is read before BEGIN, and the snapshot is taken at the first read after it:
+     * it holds every commit counted in gen. On failure, each read is its own
+     * transaction. */
+    if (!f->rtx && sqlite3_exec(f->rdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+        f->rgen = gen;
+        f->rtx = true;
+    }
+}
+
 int sqf_open(sqf_t *f, const char *location, const char *file, const char *kind, int32_t app_id,
              const char *schema, uint64_t max_bytes, weft_error_t *err) {
     memset(f, 0, sizeof *f);
@@ -250,6 +289,7 @@ int sqf_open(sqf_t *f, const char *location, const char *file, const char *kind,
                               f->rdb ? sqlite3_errmsg(f->rdb) : sqlite3_errstr(src));
     sqlite3_extended_result_codes(f->rdb, 1);
     sqlite3_busy_timeout(f->rdb, SQF_BUSY_MS);
+    sqlite3_wal_hook(f->db, on_commit, f);
     return 0;
 }
 
@@ -262,6 +302,8 @@ int sqf_prepare_read(sqf_t *f, sqlite3_stmt **out, const char *sql, weft_error_t
 
 void sqf_close(sqf_t *f) {
     sqlite3_finalize(f->bump);
+    if (f->rtx)
+        sqlite3_exec(f->rdb, "COMMIT", NULL, NULL, NULL);
     if (f->rdb && sqlite3_close(f->rdb) != SQLITE_OK)
         weft_log("%s: close: %s", f->path, sqlite3_errmsg(f->rdb));
     if (f->db && sqlite3_close(f->db) != SQLITE_OK)
