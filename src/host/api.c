@@ -51,27 +51,20 @@ const weft_import_def_t *weft_api_imports(size_t *n) {
     return imports;
 }
 
-const char *weft_api_error_text(uint32_t code) {
-    switch (code) {
-#define WEFT_API_ERR_TEXT_(name, value, text)                                                      \
-    case value:                                                                                    \
-        return text;
-        WEFT_API_ERRORS(WEFT_API_ERR_TEXT_)
-#undef WEFT_API_ERR_TEXT_
-    }
-    return "unknown error";
+/* Ends what h holds (a writer not committed is aborted) and frees its slot. */
+static void handle_release(handle_t *h) {
+    if (h->kind == H_WRITER)
+        weft_blob_writer_abort(h->p);
+    else if (h->kind == H_READER)
+        weft_blob_reader_close(h->p);
+    *h = (handle_t){0};
 }
 
 void weft_api_state_free(weft_api_state_t *a) {
     if (!a)
         return;
-    for (size_t i = 0; i < WEFT_API_MAX_HANDLES; i++) {
-        handle_t *h = &a->handles[i];
-        if (h->kind == H_WRITER)
-            weft_blob_writer_abort(h->p);
-        else if (h->kind == H_READER)
-            weft_blob_reader_close(h->p);
-    }
+    for (size_t i = 0; i < WEFT_API_MAX_HANDLES; i++)
+        handle_release(&a->handles[i]);
     free(a);
 }
 
@@ -441,7 +434,7 @@ uint32_t Z_weftZ_kv_list(weft_guest_t *g, uint32_t store, uint32_t prefix, uint3
                          uint32_t written_ptr, uint32_t more_ptr) {
     call_t c;
     weft_kv_store_t *st;
-    static _Thread_local char p[WEFT_KV_MAX_KEY + 1], a[WEFT_KV_MAX_KEY + 1];
+    char p[WEFT_KV_MAX_KEY + 1], a[WEFT_KV_MAX_KEY + 1];
     uint32_t rc = kv_begin(&c, g, store, prefix, prefix_len, p, &st);
     if (rc || (rc = guest_str(&c, after, after_len, a, sizeof a, "after")) ||
         (rc = list_outputs(&c, buf, buf_len, written_ptr, more_ptr)))
@@ -512,8 +505,7 @@ uint32_t Z_weftZ_blob_write(weft_guest_t *g, uint32_t writer, uint32_t data, uin
     weft_error_t err = {0};
     int src = weft_blob_write(h->p, p, len, &err);
     if (src) { /* the writer can only be aborted now: it is gone */
-        weft_blob_writer_abort(h->p);
-        *h = (handle_t){0};
+        handle_release(h);
         return store_fail(&c, src, &err);
     }
     return WEFT_API_OK;
@@ -532,15 +524,19 @@ uint32_t Z_weftZ_blob_write_commit(weft_guest_t *g, uint32_t writer) {
     return src ? store_fail(&c, src, &err) : WEFT_API_OK;
 }
 
-uint32_t Z_weftZ_blob_write_abort(weft_guest_t *g, uint32_t writer) {
+/* Closes handle id of kind. */
+static uint32_t handle_close(weft_guest_t *g, uint32_t id, handle_kind_t kind) {
     call_t c;
     uint32_t rc;
-    handle_t *h = handle_begin(&c, g, writer, H_WRITER, &rc);
+    handle_t *h = handle_begin(&c, g, id, kind, &rc);
     if (!h)
         return rc;
-    weft_blob_writer_abort(h->p);
-    *h = (handle_t){0};
+    handle_release(h);
     return WEFT_API_OK;
+}
+
+uint32_t Z_weftZ_blob_write_abort(weft_guest_t *g, uint32_t writer) {
+    return handle_close(g, writer, H_WRITER);
 }
 
 uint32_t Z_weftZ_blob_read_open(weft_guest_t *g, uint32_t container, uint32_t container_len,
@@ -588,14 +584,7 @@ uint32_t Z_weftZ_blob_read(weft_guest_t *g, uint32_t reader, uint64_t offset, ui
 }
 
 uint32_t Z_weftZ_blob_read_close(weft_guest_t *g, uint32_t reader) {
-    call_t c;
-    uint32_t rc;
-    handle_t *h = handle_begin(&c, g, reader, H_READER, &rc);
-    if (!h)
-        return rc;
-    weft_blob_reader_close(h->p);
-    *h = (handle_t){0};
-    return WEFT_API_OK;
+    return handle_close(g, reader, H_READER);
 }
 
 uint32_t Z_weftZ_blob_stat(weft_guest_t *g, uint32_t container, uint32_t container_len,

@@ -225,9 +225,6 @@ enum {
 #undef WEFT_API_ERR_ENUM_
 };
 
-/* "access denied"; "unknown error" for other codes. */
-const char *weft_api_error_text(uint32_t code);
-
 /* Handles (stores, blob writers and readers) open at once in one invocation. */
 #define WEFT_API_MAX_HANDLES 64u
 /* Bytes of a publish's attribute block. */
