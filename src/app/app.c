@@ -827,11 +827,35 @@ void weft_app_free(weft_app_t *app) {
             free(f->volumes[k].host);
         }
         free(f->volumes);
+        for (size_t k = 0; k < f->nconfig; k++) {
+            free(f->config[k].name);
+            free(f->config[k].value);
+        }
+        free(f->config);
+        free(f->build.command);
+        free(f->build.workdir);
+        for (size_t k = 0; k < f->build.nwatch; k++)
+            free(f->build.watch[k]);
+        free(f->build.watch);
     }
     free(app->functions);
     for (size_t i = 0; i < app->nroutes; i++) {
-        free(app->routes[i].path);
-        free(app->routes[i].entrypoint);
+        weft_app_route_t *r = &app->routes[i];
+        free(r->path);
+        free(r->entrypoint);
+        free(r->raw);
+        free(r->base);
+        weft_app_static_t *st = r->static_response;
+        if (st) {
+            for (size_t k = 0; k < st->nheaders; k++) {
+                free(st->header_names[k]);
+                free(st->header_values[k]);
+            }
+            free(st->header_names);
+            free(st->header_values);
+            free(st->body);
+            free(st);
+        }
     }
     free(app->routes);
     weft_app_events_free(app);

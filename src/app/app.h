@@ -75,7 +75,38 @@
 typedef enum {
     WEFT_APP_WEFT, /* weft.toml */
     WEFT_APP_WAGI, /* modules.toml / wagi.toml */
+    WEFT_APP_SPIN, /* spin.toml, manifest version 1 or 2 (spin.c) */
 } weft_app_format_t;
+
+/* How a request reaches a function's module. */
+typedef enum {
+    WEFT_APP_EXECUTOR_CGI = 0, /* WAGI's CGI mapping: weft.toml, WAGI files, and Spin's
+                                  executor = { type = "wagi" } */
+    WEFT_APP_EXECUTOR_SPIN,    /* Spin's HTTP handler: the export handle-http-request
+                                  with Spin 1's canonical-ABI records (spin.toml's
+                                  default executor) */
+} weft_app_executor_t;
+
+/* One entry of a Spin component's configuration (v1 [component.config], v2
+ * [component.NAME.variables]), its template already resolved against the app's
+ * [variables] (and SPIN_VARIABLE_* of the environment) when the manifest was read:
+ * what spin-config.get-config answers for name. */
+typedef struct weft_app_config {
+    char *name;  /* lower-case letters, digits and '_', as Spin's keys */
+    char *value; /* the resolved text */
+    bool secret; /* some variable it uses is secret: never logged */
+} weft_app_config_t;
+
+/* A function's build (weft.toml's and spin.toml's `build` table), run by `weft build`,
+ * `weft up --build` and `weft up --watch`. */
+typedef struct weft_app_build {
+    char *command; /* run with /bin/sh -c; NULL: the function has no build */
+    char *workdir; /* where it runs, resolved against the manifest's folder (that folder
+                      when absent) */
+    char **watch;  /* globs relative to workdir whose changes rebuild it (--watch) */
+    size_t nwatch;
+    int line;
+} weft_app_build_t;
 
 typedef struct weft_app_volume {
     char *guest; /* path the guest sees, e.g. "/data" */
@@ -130,14 +161,44 @@ typedef struct weft_app_function {
     weft_app_unknown_imports_t unknown_imports;
     weft_app_grants_t grants; /* the services it may use (weft.toml only) */
     int publish_line;         /* where publish was given */
-    int line;                 /* where it was declared */
-    int source_line;          /* where its module / source was named */
+    weft_app_executor_t executor;
+    /* From a spin.toml: the function gets Spin's request headers (spin-full-url, ...;
+     * as X_* variables under the WAGI executor) and Spin 1's host interfaces
+     * (spin-config, wasi-outbound-http, key-value). */
+    bool spin;
+    weft_app_config_t *config; /* Spin's component configuration, resolved */
+    size_t nconfig;
+    weft_app_build_t build;
+    int line;        /* where it was declared */
+    int source_line; /* where its module / source was named */
 } weft_app_function_t;
 
+/* A route answered by the gateway itself (Spin's static_response). */
+typedef struct weft_app_static {
+    unsigned status;     /* 100..599; Spin's default 200 */
+    char **header_names; /* in manifest order */
+    char **header_values;
+    size_t nheaders;
+    char *body; /* NULL: empty */
+    size_t body_len;
+} weft_app_static_t;
+
+/* A route. Its path is one of:
+ *   "/exact"              the path itself
+ *   "/prefix/..."         the prefix and everything below it (WAGI's and Spin's
+ *                         trailing wildcard; "/..." is everything)
+ *   "/users/:id/..."      Spin's named single-segment wildcards, with or without a
+ *                         trailing wildcard: ":id" matches one non-empty segment
+ * The gateway tries the most specific first (gateway.h). */
 typedef struct weft_app_route {
-    char *path;       /* "/exact" or "/prefix/..." */
-    size_t function;  /* index in weft_app_t.functions */
+    char *path;       /* as above; for a spin.toml, the base path joined to the route */
+    size_t function;  /* index in weft_app_t.functions; SIZE_MAX for a static response */
     char *entrypoint; /* NULL: the function's */
+    /* spin.toml: the route as the component wrote it (spin-raw-component-route), and
+     * the base it is under (spin-base-path, "/" for v2); NULL elsewhere. */
+    char *raw;
+    char *base;
+    weft_app_static_t *static_response; /* non-NULL: answered without a function */
     int line;
 } weft_app_route_t;
 

@@ -148,7 +148,15 @@ typedef struct weft_request {
     /* The route the path matched: "/exact", or "/prefix/..." (SCRIPT_NAME is the
      * prefix, PATH_INFO what follows it). NULL: the path itself, as an exact route. */
     const char *route;
+    /* Spin's named wildcards the route matched (":id" gives name "id"), in route
+     * order; they become the params of Spin's handler and spin-path-match-* headers. */
+    const weft_header_t *params;
+    size_t nparams;
+    /* The route's definition (weft_app_route_t's raw and base: Spin's headers); NULL:
+     * not known (an event delivered to the function). */
+    const struct weft_app_route *route_def;
     const char *remote_addr; /* "127.0.0.1" */
+    const char *remote_port; /* "52311"; NULL: not known */
     const char *server_name; /* from Host, else the listen address */
     const char *server_port;
     bool tls;
