@@ -159,6 +159,8 @@ static void print_route(void *arg, const char *pattern, const char *function,
     else if (function)
         printf("  %-30s %s%s%s\n", pattern, function, strcmp(entrypoint, "_start") ? " " : "",
                strcmp(entrypoint, "_start") ? entrypoint : "");
+    else if (entrypoint && !strcmp(entrypoint, "(static)"))
+        printf("  %-30s (static response)\n", pattern);
     else if (!strcmp(pattern, "/healthz"))
         printf("  %-30s (weft: health check)\n", pattern);
     else if (!strncmp(pattern, "/_weft/", 7))

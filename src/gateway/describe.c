@@ -45,6 +45,9 @@ int weft_gateway_describe(weft_gateway_site_t *site, char **out, weft_error_t *e
         if (h->kind == HANDLER_FUNCTION)
             bad = add(routes, json_pack("{s:s,s:s,s:s}", "route", r->pattern, "function",
                                         h->fn->def->name, "entrypoint", h->entrypoint));
+        else if (h->kind == HANDLER_STATIC)
+            bad = add(routes, json_pack("{s:s,s:i}", "route", r->pattern, "static_response",
+                                        (int)h->def->static_response->status));
         else if (h->kind == HANDLER_BROKER || h->kind == HANDLER_EVENTS)
             bad = add(routes, json_pack("{s:s,s:s}", "route", r->pattern, "broker", h->broker));
     }

@@ -38,20 +38,21 @@ static handler_t *new_handler(weft_gateway_site_t *site, handler_kind_t kind, fu
 /* Adds a route unless it is /healthz or /_weft/describe, which the gateway always
  * answers itself. */
 static int add_route(weft_gateway_site_t *site, const char *pattern, function_t *fn,
-                     const char *entry, weft_error_t *err) {
+                     const char *entry, const weft_app_route_t *def, weft_error_t *err) {
     if (!strcmp(pattern, "/healthz") || !strcmp(pattern, WEFT_GATEWAY_DESCRIBE_PATH)) {
         weft_log("%s: route %s is served by weft itself; the declaration is ignored",
                  site->app->path, pattern);
         return 0;
     }
-    int rc = weft_function_entry_check(fn->fn, entry, err);
-    if (rc) {
+    int rc = 0;
+    if (fn && (rc = weft_function_entry_check(fn->fn, entry, err))) {
         weft_error_prefix(err, "%s: route %s", site->app->path, pattern);
         return rc;
     }
-    handler_t *h = new_handler(site, HANDLER_FUNCTION, fn, entry);
+    handler_t *h = new_handler(site, fn ? HANDLER_FUNCTION : HANDLER_STATIC, fn, entry);
     if (!h)
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
+    h->def = def;
     rc = weft_router_add(site->router, pattern, h, err);
     if (rc)
         weft_error_prefix(err, "%s", site->app->path);
@@ -97,7 +98,7 @@ static int add_dynamic_routes(weft_gateway_site_t *site, function_t *fn, weft_er
             if (weft_route_join(r->path, sub, joined, sizeof joined))
                 rc = weft_error_set(err, WEFT_EINVAL, "%s: _routes: route too long", fn->def->wasm);
             else
-                rc = add_route(site, joined, fn, entry, err);
+                rc = add_route(site, joined, fn, entry, r, err);
         }
     }
     weft_response_free(&resp);
@@ -226,9 +227,17 @@ static int site_build(weft_gateway_t *gw, const weft_app_t *app, weft_gateway_si
     }
     for (size_t i = 0; i < app->nroutes; i++) {
         const weft_app_route_t *r = &app->routes[i];
+        if (r->static_response) {
+            if ((rc = add_route(site, r->path, NULL, "(static)", r, err)))
+                goto fail;
+            continue;
+        }
         function_t *fn = &site->fns[r->function];
-        if ((rc = add_route(site, r->path, fn, r->entrypoint ? r->entrypoint : fn->def->entrypoint,
-                            err)))
+        /* Spin's handler is its export handle-http-request, whatever the entrypoint. */
+        const char *entry = fn->def->executor == WEFT_APP_EXECUTOR_SPIN ? WEFT_GATEWAY_SPIN_ENTRY
+                            : r->entrypoint                             ? r->entrypoint
+                                                                        : fn->def->entrypoint;
+        if ((rc = add_route(site, r->path, fn, entry, r, err)))
             goto fail;
     }
     for (size_t i = 0; i < site->nfns; i++)
@@ -377,6 +386,9 @@ void weft_gateway_each_route(const weft_gateway_t *gw,
         case HANDLER_BROKER:
         case HANDLER_EVENTS:
             fn(arg, r->pattern, h->broker, h->entrypoint);
+            break;
+        case HANDLER_STATIC:
+            fn(arg, r->pattern, NULL, h->entrypoint);
             break;
         default:
             fn(arg, r->pattern, NULL, NULL);

@@ -22,24 +22,46 @@
 /* ---- Router ------------------------------------------------------------------------ */
 
 /* A route is exact ("/foo" matches "/foo" only) or a wildcard ("/foo/..." matches
- * "/foo", "/foo/" and "/foo/x", never "/foobar"; "/..." matches every path). When
- * several match, the most specific wins: an exact route over any wildcard, a longer
- * wildcard prefix over a shorter one. Paths are compared as they came on the wire,
- * percent-encoding included, as WAGI does. */
+ * "/foo", "/foo/" and "/foo/x", never "/foobar"; "/..." matches every path), and may
+ * hold Spin's named single-segment wildcards ("/users/:id" matches "/users/7", never
+ * "/users/" or "/users/7/x"; "/users/:id/..." also matches below it). When several
+ * match, the most specific wins: segment by segment from the left, a literal segment
+ * over a named one over a trailing wildcard, so an exact route wins over any wildcard
+ * and a longer wildcard prefix over a shorter one (Spin's and WAGI's rule). Paths are
+ * compared as they came on the wire, percent-encoding included, as WAGI does. */
 typedef struct weft_route {
     char *pattern; /* as declared */
     char *prefix;  /* wildcards: the pattern without "/..." ("" for "/...") */
     bool wildcard;
-    void *target; /* borrowed; what the route serves */
+    size_t nparams; /* its ":name" segments */
+    void *target;   /* borrowed; what the route serves */
 } weft_route_t;
+
+/* The most named segments a route may have. */
+#define WEFT_ROUTE_MAX_PARAMS 16
+
+/* What a match captured: each ":name" segment's name and value (pointing into the
+ * pattern and the path), and where the trailing wildcard's part of the path starts. */
+typedef struct weft_route_match {
+    struct {
+        const char *name, *value;
+        size_t name_len, value_len;
+    } params[WEFT_ROUTE_MAX_PARAMS];
+    size_t nparams;
+    size_t prefix_len; /* bytes of the path before the wildcard's part (the whole path
+                          for a route without a trailing wildcard) */
+} weft_route_match_t;
 
 typedef struct weft_router weft_router_t;
 
 int weft_router_new(weft_router_t **out);
-/* Adds pattern (copied). A pattern that is already there is refused (WEFT_EINVAL). */
+/* Adds pattern (copied). A pattern that is already there, or a ":" segment without a
+ * name, or more than WEFT_ROUTE_MAX_PARAMS of them, is refused (WEFT_EINVAL). */
 int weft_router_add(weft_router_t *r, const char *pattern, void *target, weft_error_t *err);
-/* The most specific route matching path[0..len), or NULL. */
-const weft_route_t *weft_router_match(const weft_router_t *r, const char *path, size_t len);
+/* The most specific route matching path[0..len), or NULL; m (may be NULL) gets what it
+ * captured. */
+const weft_route_t *weft_router_match(const weft_router_t *r, const char *path, size_t len,
+                                      weft_route_match_t *m);
 size_t weft_router_count(const weft_router_t *r);
 /* Routes in the order they are tried (most specific first). */
 const weft_route_t *weft_router_at(const weft_router_t *r, size_t i);
@@ -51,6 +73,9 @@ void weft_router_free(weft_router_t *r);
 int weft_route_join(const char *base, const char *sub, char *out, size_t cap);
 
 /* ---- The gateway ------------------------------------------------------------------- */
+
+/* The export a Spin HTTP handler is called at (weft_app_executor_t). */
+#define WEFT_GATEWAY_SPIN_ENTRY "handle-http-request"
 
 /* Bounds of the server, each with one place to change it; the defaults of the
  * [server] keys of the same names (README.md, "weft.toml"). */
@@ -106,7 +131,8 @@ int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
 
 /* Calls fn for each route served, most specific first: pattern, and the function name
  * and entry point behind it (NULL for built-ins like /healthz and /_weft/describe; a
- * broker's name and "(broker)" for /brokers/NAME, "(events)" for its events). */
+ * broker's name and "(broker)" for /brokers/NAME, "(events)" for its events; NULL and "(static)"
+ * for a static response). */
 void weft_gateway_each_route(const weft_gateway_t *gw,
                              void (*fn)(void *arg, const char *pattern, const char *function,
                                         const char *entrypoint),

@@ -38,6 +38,7 @@ typedef enum handler_kind {
     HANDLER_KV,       /* /kv/...: the key-value service over HTTP (store_api.c) */
     HANDLER_BLOBS,    /* /blobs/...: blobs */
     HANDLER_DOCS,     /* /docs/...: documents */
+    HANDLER_STATIC,   /* a Spin static_response, answered by the gateway itself */
 } handler_kind_t;
 
 /* A handler of the services' HTTP API (store_api.c)? */
@@ -50,7 +51,9 @@ typedef struct handler {
     function_t *fn;     /* HANDLER_FUNCTION */
     const char *broker; /* HANDLER_BROKER, HANDLER_EVENTS: the app's name; borrowed */
     char *entrypoint;
-    struct handler *next; /* every handler of the site, for freeing */
+    const weft_app_route_t *def; /* HANDLER_FUNCTION, HANDLER_STATIC: the manifest's
+                                    route (Spin's headers; the static answer) */
+    struct handler *next;        /* every handler of the site, for freeing */
 } handler_t;
 
 /* A configuration served (gateway.h): an app's functions loaded and its routes. Never
@@ -83,13 +86,15 @@ typedef struct request {
     struct request **req_link; /* in req's memory pool, pointing back here */
     uint64_t id;
     const weft_route_t *route;
-    char tag[128]; /* "/route #id", for the log */
+    weft_route_match_t match; /* what the route captured of the path (req's memory:
+                                 read before weft_gateway_prepare_request returns) */
+    char tag[128];            /* "/route #id", for the log */
     /* The request as the function gets it: call.headers and the strings point into
      * strings (method, protocol, path, [query], remote, name, port, then each header's
      * name and value), call.body into body. */
     weft_request_t call;
     weft_strv_t strings;
-    weft_header_t *headers;
+    weft_header_t *headers; /* the request's, then its params (call.params) */
     weft_buf_t body;
     /* The answer, set by the worker. */
     weft_response_t resp;

@@ -39,12 +39,14 @@ static void server_name_port(const request_t *rq, const char *host, char *name, 
         snprintf(port, pcap, "%s", colon + 1);
 }
 
-static void remote_address(h2o_req_t *req, char *out, size_t cap) {
+static void remote_address(h2o_req_t *req, char *out, size_t cap, char *port, size_t pcap) {
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (!len ||
-        getnameinfo((struct sockaddr *)&ss, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST))
+    if (!len || getnameinfo((struct sockaddr *)&ss, len, out, (socklen_t)cap, port, (socklen_t)pcap,
+                            NI_NUMERICHOST | NI_NUMERICSERV)) {
         snprintf(out, cap, "unknown");
+        snprintf(port, pcap, "0");
+    }
 }
 
 static const char *protocol_name(int version) {
@@ -86,11 +88,11 @@ int weft_gateway_prepare_request(request_t *rq, h2o_req_t *req) {
     if (has_host)
         snprintf(host, sizeof host, "%.*s", (int)req->input.authority.len,
                  req->input.authority.base);
-    char name[256], port[16], remote[64];
+    char name[256], port[16], remote[64], remote_port[16];
     server_name_port(rq, has_host ? host : NULL, name, sizeof name, port, sizeof port);
-    remote_address(req, remote, sizeof remote);
-    size_t nheaders = req->headers.size + has_host;
-    rq->headers = calloc(nheaders ? nheaders : 1, sizeof *rq->headers);
+    remote_address(req, remote, sizeof remote, remote_port, sizeof remote_port);
+    size_t nheaders = req->headers.size + has_host, nparams = rq->match.nparams;
+    rq->headers = calloc(nheaders + nparams ? nheaders + nparams : 1, sizeof *rq->headers);
     if (!rq->headers)
         return WEFT_ENOMEM;
     int rc = keep(rq, req->input.method.base, req->input.method.len);
@@ -103,6 +105,8 @@ int weft_gateway_prepare_request(request_t *rq, h2o_req_t *req) {
     if (!rc)
         rc = keep_str(rq, remote);
     if (!rc)
+        rc = keep_str(rq, remote_port);
+    if (!rc)
         rc = keep_str(rq, name);
     if (!rc)
         rc = keep_str(rq, port);
@@ -114,6 +118,15 @@ int weft_gateway_prepare_request(request_t *rq, h2o_req_t *req) {
         if (!rc)
             rc = keep(rq, h->value.base, h->value.len);
     }
+    for (size_t i = 0; i < nparams && !rc; i++) {
+        rc = keep(rq, rq->match.params[i].name, rq->match.params[i].name_len);
+        if (!rc)
+            rc = keep(rq, rq->match.params[i].value, rq->match.params[i].value_len);
+    }
+    /* What the trailing wildcard matched (the route's prefix_len bytes come before it). */
+    size_t pi = rq->match.prefix_len <= plen ? rq->match.prefix_len : plen;
+    if (!rc)
+        rc = keep(rq, target + pi, plen - pi);
     if (!rc && req->entity.len)
         rc = weft_buf_append(&rq->body, req->entity.base, req->entity.len);
     if (rc)
@@ -134,12 +147,18 @@ int weft_gateway_prepare_request(request_t *rq, h2o_req_t *req) {
     };
     rq->call.query = q ? v[at++] : NULL;
     rq->call.remote_addr = v[at++];
+    rq->call.remote_port = v[at++];
     rq->call.server_name = v[at++];
     rq->call.server_port = v[at++];
-    for (size_t i = 0; i < nheaders; i++) {
+    for (size_t i = 0; i < nheaders + nparams; i++) {
         rq->headers[i].name = v[at++];
         rq->headers[i].value = v[at++];
     }
+    rq->call.params = nparams ? rq->headers + nheaders : NULL;
+    rq->call.nparams = nparams;
+    rq->call.path_info = v[at++];
+    const handler_t *h = rq->route->target;
+    rq->call.route_def = h->def;
     return 0;
 }
 

@@ -128,6 +128,28 @@ static void answer_health(weft_gateway_t *gw, h2o_req_t *req) {
     send_body(req, "OK", 2);
 }
 
+/* Adds a response header of an app's (copied into req's pool). h2o wants names in
+ * lower case (HTTP/2 requires it); HTTP/1.x keeps the app's spelling. */
+static void add_header(h2o_req_t *req, const char *name, const char *value) {
+    size_t nlen = strlen(name), vlen = strlen(value);
+    char *lower = h2o_mem_alloc_pool(&req->pool, nlen + 1);
+    for (size_t k = 0; k <= nlen; k++)
+        lower[k] = (char)h2o_tolower(name[k]);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, lower, nlen, 1,
+                          h2o_strdup(&req->pool, name, nlen).base,
+                          h2o_strdup(&req->pool, value, vlen).base, vlen);
+}
+
+/* A Spin static_response: its status, headers and body, whatever the method. */
+static void answer_static(weft_gateway_t *gw, h2o_req_t *req, const weft_app_static_t *st) {
+    before_answer(req, gw);
+    req->res.status = (int)st->status;
+    req->res.reason = weft_http_reason(st->status);
+    for (size_t i = 0; i < st->nheaders; i++)
+        add_header(req, st->header_names[i], st->header_values[i]);
+    send_body(req, st->body ? st->body : "", st->body ? st->body_len : 0);
+}
+
 static bool method_is(const h2o_req_t *req, const char *method) {
     return h2o_memis(req->input.method.base, req->input.method.len, method, strlen(method));
 }
@@ -200,18 +222,8 @@ static void answer_guest(request_t *rq) {
     before_answer(req, rq->gw);
     req->res.status = (int)cgi->status;
     req->res.reason = weft_http_reason(cgi->status);
-    for (size_t i = 0; i < cgi->nheaders; i++) {
-        const char *name = cgi->headers[i].name, *value = cgi->headers[i].value;
-        size_t nlen = strlen(name), vlen = strlen(value);
-        /* h2o wants names in lower case (HTTP/2 requires it); HTTP/1.x keeps the
-         * guest's spelling. */
-        char *lower = h2o_mem_alloc_pool(&req->pool, nlen + 1);
-        for (size_t k = 0; k <= nlen; k++)
-            lower[k] = (char)h2o_tolower(name[k]);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, lower, nlen, 1,
-                              h2o_strdup(&req->pool, name, nlen).base,
-                              h2o_strdup(&req->pool, value, vlen).base, vlen);
-    }
+    for (size_t i = 0; i < cgi->nheaders; i++)
+        add_header(req, cgi->headers[i].name, cgi->headers[i].value);
     send_body(req, (const char *)cgi->body, cgi->body_len);
 }
 
@@ -493,7 +505,8 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     const char *path = req->input.path.base;
     const char *q = memchr(path, '?', req->input.path.len);
     size_t plen = q ? (size_t)(q - path) : req->input.path.len;
-    const weft_route_t *route = weft_router_match(site->router, path, plen);
+    weft_route_match_t match;
+    const weft_route_t *route = weft_router_match(site->router, path, plen, &match);
     handler_kind_t kind = route ? handler_of(route)->kind : HANDLER_HEALTH;
     /* weft's own endpoints (auth.c), also where nothing is routed: who is not let in
      * does not learn which brokers or stores exist. */
@@ -514,6 +527,9 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
         break;
     case HANDLER_HEALTH:
         answer_health(gw, req);
+        return 0;
+    case HANDLER_STATIC:
+        answer_static(gw, req, handler_of(route)->def->static_response);
         return 0;
     case HANDLER_BROKER:
         if (method_is(req, "POST"))
@@ -553,6 +569,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     request_t *rq = new_request(io, req, route, HANDLER_FUNCTION, false);
     if (!rq)
         return 0;
+    rq->match = match;
     int rc = weft_gateway_prepare_request(rq, req);
     if (rc) {
         request_free(rq);

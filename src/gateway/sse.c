@@ -404,7 +404,7 @@ static bool end_streams(io_thread_t *io, const weft_gateway_site_t *site) {
             char path[600];
             int n = snprintf(path, sizeof path, "/brokers/%s/events", s->broker);
             const weft_route_t *r = n > 0 && (size_t)n < sizeof path
-                                        ? weft_router_match(site->router, path, (size_t)n)
+                                        ? weft_router_match(site->router, path, (size_t)n, NULL)
                                         : NULL;
             const handler_t *h = r ? r->target : NULL;
             if (h && h->kind == HANDLER_EVENTS && !strcmp(h->broker, s->broker))

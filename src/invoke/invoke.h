@@ -155,6 +155,9 @@ typedef struct weft_request {
     /* The route's definition (weft_app_route_t's raw and base: Spin's headers); NULL:
      * not known (an event delivered to the function). */
     const struct weft_app_route *route_def;
+    /* What of path the route's trailing wildcard matched ("/x" of "/users/7/x" for
+     * "/users/:id/..."; "" for a route without one); NULL: worked out from route. */
+    const char *path_info;
     const char *remote_addr; /* "127.0.0.1" */
     const char *remote_port; /* "52311"; NULL: not known */
     const char *server_name; /* from Host, else the listen address */

@@ -5,7 +5,7 @@
 #include "test.h"
 
 static const char *match(weft_router_t *r, const char *path) {
-    const weft_route_t *route = weft_router_match(r, path, strlen(path));
+    const weft_route_t *route = weft_router_match(r, path, strlen(path), NULL);
     return route ? route->pattern : "(none)";
 }
 
@@ -37,11 +37,13 @@ int main(void) {
     CHECK_EQ_STR(match(r, "/foo/barn"), "/foo/...");
     CHECK_EQ_STR(match(r, "/x/y/z"), "/x/y/z/...");
     CHECK_EQ_STR(match(r, "/x/y"), "(none)");
-    /* the order of declaration does not matter: exact first, then longer prefixes */
+    /* the order of declaration does not matter: segment by segment, the end of a
+     * pattern before a literal before a wildcard (exact routes first, then wildcards
+     * with more segments) */
     CHECK_EQ_STR(weft_router_at(r, 0)->pattern, "/exact");
     CHECK_EQ_STR(weft_router_at(r, 1)->pattern, "/foo/bar");
-    CHECK_EQ_STR(weft_router_at(r, 2)->pattern, "/foo/bar/..."); /* prefix of 8 bytes */
-    CHECK_EQ_STR(weft_router_at(r, 3)->pattern, "/x/y/z/...");   /* 6 */
+    CHECK_EQ_STR(weft_router_at(r, 2)->pattern, "/x/y/z/...");
+    CHECK_EQ_STR(weft_router_at(r, 3)->pattern, "/foo/bar/...");
     CHECK_EQ_STR(weft_router_at(r, 4)->pattern, "/foo/...");
     CHECK(weft_router_at(r, 5) == NULL);
     /* duplicates are refused */
@@ -56,7 +58,47 @@ int main(void) {
     CHECK_EQ_STR(weft_router_at(r, 5)->pattern, "/...");
     CHECK_EQ_INT(weft_router_count(r), 6);
     /* a path given with a length: bytes past it are not looked at */
-    CHECK_EQ_STR(weft_router_match(r, "/exactXYZ", 6)->pattern, "/exact");
+    CHECK_EQ_STR(weft_router_match(r, "/exactXYZ", 6, NULL)->pattern, "/exact");
+    weft_router_free(r);
+
+    /* Spin's named segments: one non-empty segment each, captured */
+    CHECK_EQ_INT(weft_router_new(&r), 0);
+    const char *spin[] = {"/users/:id",    "/users/me", "/users/...", "/users/:id/posts/:post",
+                          "/files/:d/...", "/...",      "/a/:x/b",    "/a/:x/..."};
+    for (size_t i = 0; i < sizeof spin / sizeof *spin; i++)
+        CHECK_EQ_INT(weft_router_add(r, spin[i], &t, &err), 0);
+    weft_route_match_t m;
+    const char *p = "/users/42";
+    CHECK_EQ_STR(weft_router_match(r, p, strlen(p), &m)->pattern, "/users/:id");
+    CHECK_EQ_INT(m.nparams, 1);
+    CHECK(m.params[0].name_len == 2 && !memcmp(m.params[0].name, "id", 2));
+    CHECK(m.params[0].value_len == 2 && !memcmp(m.params[0].value, "42", 2));
+    CHECK_EQ_INT(m.prefix_len, strlen(p));
+    CHECK_EQ_STR(match(r, "/users/me"), "/users/me"); /* a literal over a name */
+    CHECK_EQ_STR(match(r, "/users/"), "/users/...");  /* a name needs a segment */
+    CHECK_EQ_STR(match(r, "/users"), "/users/...");
+    CHECK_EQ_STR(match(r, "/users/42/x"), "/users/..."); /* one segment only */
+    p = "/users/42/posts/7";
+    CHECK_EQ_STR(weft_router_match(r, p, strlen(p), &m)->pattern, "/users/:id/posts/:post");
+    CHECK_EQ_INT(m.nparams, 2);
+    CHECK(m.params[1].name_len == 4 && !memcmp(m.params[1].name, "post", 4));
+    CHECK(m.params[1].value_len == 1 && m.params[1].value[0] == '7');
+    p = "/files/docs/a/b.txt"; /* a name and a trailing wildcard: prefix_len ends before it */
+    CHECK_EQ_STR(weft_router_match(r, p, strlen(p), &m)->pattern, "/files/:d/...");
+    CHECK_EQ_INT(m.prefix_len, strlen("/files/docs"));
+    CHECK(m.params[0].value_len == 4 && !memcmp(m.params[0].value, "docs", 4));
+    p = "/files/docs";
+    CHECK_EQ_STR(weft_router_match(r, p, strlen(p), &m)->pattern, "/files/:d/...");
+    CHECK_EQ_INT(m.prefix_len, strlen(p));
+    CHECK_EQ_STR(match(r, "/a/1/b"), "/a/:x/b"); /* ends exactly: over the wildcard */
+    CHECK_EQ_STR(match(r, "/a/1/c"), "/a/:x/...");
+    CHECK_EQ_STR(match(r, "/files"), "/...");
+    p = "/anything/else";
+    CHECK_EQ_STR(weft_router_match(r, p, strlen(p), &m)->pattern, "/...");
+    CHECK_EQ_INT(m.nparams, 0);
+    CHECK_EQ_INT(m.prefix_len, 0);
+    CHECK_EQ_INT(weft_router_add(r, "/bad/:/x", &t, &err), WEFT_EINVAL);
+    CHECK(strstr(err.msg, "needs a name") != NULL);
     weft_router_free(r);
 
     /* joining _routes sub-routes to a module route, WAGI's way */
