@@ -350,16 +350,16 @@ static int create_run(const create_opts_t *o) {
     weft_error_t before = {0};
     if (exists) {
         weft_app_t *app = NULL;
-        bool wagi = false;
+        weft_app_format_t format = WEFT_APP_WEFT;
         if (!weft_app_load(shown, NULL, &app, &before)) {
-            wagi = app->format == WEFT_APP_WAGI;
+            format = app->format;
             weft_app_free(app);
         }
-        if (wagi) {
+        if (format != WEFT_APP_WEFT) {
             fprintf(stderr,
-                    "weft create: %s is a WAGI file, which has no brokers, targets or "
+                    "weft create: %s is a %s file, which has no brokers, targets or "
                     "triggers: they go in a weft.toml\n",
-                    shown);
+                    shown, format == WEFT_APP_WAGI ? "WAGI" : "Spin");
             return WEFT_EXIT_ERROR;
         }
         if (weft_file_read(config, &old, &old_len, &err)) {
