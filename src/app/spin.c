@@ -1502,9 +1502,6 @@ static int stage_function(const weft_app_t *app, weft_app_function_t *f, weft_er
     if (lstat(root, &sb) == 0 && nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         return weft_error_set(err, WEFT_EIO, "%s: cannot remove %s: %s", app->path, root,
                               strerror(errno));
-    if (weft_mkdirs(root, 0755))
-        return weft_error_set(err, WEFT_EIO, "%s: cannot create %s: %s", app->path, root,
-                              strerror(errno));
     stage_t st = {.app = app, .f = f, .root = root, .err = err};
     bool staged = false;
     int rc = 0;
@@ -1558,6 +1555,9 @@ static int stage_function(const weft_app_t *app, weft_app_function_t *f, weft_er
                                   app->path, fl->line, f->name, fl->source);
         }
     }
+    if (!rc && staged && weft_mkdirs(root, 0755))
+        rc = weft_error_set(err, WEFT_EIO, "%s: cannot create %s: %s", app->path, root,
+                            strerror(errno));
     if (!rc && staged)
         rc = add_volume(f, "/", root, f->files[0].line, err);
     return rc;

@@ -102,6 +102,7 @@ static void files_staged(void) {
     write_file(dir, "static/css/site.css", "body{}");
     write_file(dir, "static/.hidden", "h");
     write_file(dir, "static/secret/key.pem", "KEY");
+    write_file(dir, "static/secret/deep/key2.pem", "KEY");
     write_file(dir, "static/old.bak", "old");
     write_file(dir, "top.txt", "top");
     write_file(dir, "docs/a.md", "a");
@@ -120,7 +121,7 @@ static void files_staged(void) {
                "files = [\"static/**/*\", \"top.txt\", \"docs\", \"nomatch/*.txt\",\n"
                "         { source = \"assets\", destination = \"/assets\" },\n"
                "         { source = \"one.txt\", destination = \"/etc/one.txt\" }]\n"
-               "exclude_files = [\"static/secret/*\", \"**/*.bak\"]\n"
+               "exclude_files = [\"static/secret/*\", \"*.bak\"]\n"
                "[component.vol]\nsource = \"vol.wasm\"\n"
                "files = [{ source = \"assets\", destination = \"/data\" }]\n");
     char manifest[300], staged[300];
@@ -140,7 +141,8 @@ static void files_staged(void) {
         CHECK_EQ_STR(f->volumes[0].host, staged);
         CHECK(f->volumes[0].readonly);
     }
-    /* globs (with "**" and dot files), a file, a folder, placements; exclude_files */
+    /* globs (with "**" and dot files), a file, a folder, placements; exclude_files, whose
+     * '*' crosses '/' as in Spin ("*.bak" excludes static/old.bak) */
     static const char *const present[] = {
         "static/index.html", "static/css/site.css", "static/.hidden",  "top.txt",
         "docs/a.md",         "docs/sub/b.md",       "assets/logo.png", "etc/one.txt"};
@@ -149,8 +151,13 @@ static void files_staged(void) {
         if (!exists(staged, present[i]))
             fprintf(stderr, "  missing: %s\n", present[i]);
     }
-    static const char *const absent[] = {"static/secret/key.pem", "static/old.bak", "assets/x.bak",
-                                         "other/skip.txt",        "stale.txt",      "one.txt"};
+    static const char *const absent[] = {"static/secret/key.pem",
+                                         "static/secret/deep/key2.pem",
+                                         "static/old.bak",
+                                         "assets/x.bak",
+                                         "other/skip.txt",
+                                         "stale.txt",
+                                         "one.txt"};
     for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
         CHECK(!exists(staged, absent[i]));
         if (exists(staged, absent[i]))
@@ -173,6 +180,7 @@ static void files_staged(void) {
         CHECK_EQ_STR(f->volumes[0].host, assets);
         CHECK(f->volumes[0].readonly);
     }
+    CHECK(!exists(dir, ".weft/spin-files/vol")); /* nothing staged, nothing made */
     weft_app_free(app);
 
     /* A path that does not exist and is no glob is refused, as Spin does. */
