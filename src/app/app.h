@@ -1,20 +1,23 @@
 /* app: a manifest turned into one app model.
  *
- * weft reads its own weft.toml and, so that a WAGI user's files run unchanged, WAGI's
- * modules.toml / wagi.toml. Both become the same weft_app_t: a list of functions (a
- * module with everything needed to run it) and a list of routes that point at them.
+ * weft reads its own weft.toml and, so that a WAGI or Spin user's files run unchanged,
+ * WAGI's modules.toml / wagi.toml and Spin's spin.toml (manifest versions 1 and 2,
+ * spin.c). All become the same weft_app_t: a list of functions (a module with everything
+ * needed to run it) and a list of routes that point at them.
  * weft.toml may also declare the events half: brokers, targets and triggers (a WAGI
- * file declares none). The layers above (gateway, events) never look at TOML.
+ * file or a spin.toml declares none). The layers above (gateway, events) never look at
+ * TOML.
  *
- * A relative path in weft.toml is relative to the manifest's folder, and the model
- * holds it joined to that folder. A relative path in a WAGI file is relative to the
+ * A relative path in weft.toml or spin.toml is relative to the manifest's folder, and
+ * the model holds it joined to that folder. A relative path in a WAGI file is relative to the
  * working directory, as WAGI resolves it (WAGI's own examples/modules.toml names
  * examples/hello.wat and is run from the folder above), and is held as written.
  *
  * In weft.toml an unknown key or a value of the wrong type is an error that names the
  * file, the line and the key ("weft.toml:12: unknown key 'tiemout' in [[function]]
  * 'hello'"). In a WAGI file unknown keys are only warned about, because WAGI itself
- * ignored them and its users' files must keep working.
+ * ignored them and its users' files must keep working. A spin.toml's unknown keys are
+ * errors, as Spin's own; keys Spin knows and weft does not implement are warnings.
  *
  * The schema of weft.toml is in README.md ("weft.toml").
  */
@@ -399,10 +402,12 @@ typedef struct weft_app_opts {
 } weft_app_opts_t;
 
 /* Parses text[0..len) as a manifest of the given format. name is used in messages; dir
- * is the manifest's folder, which weft.toml's and spin.toml's relative paths are resolved
- * against (a WAGI file's stay relative to the working directory). No file other than the text is
- * read and no .wat is converted (weft_app_load does that). A weft.toml must declare a
- * function or a broker; a WAGI file a [[module]]. On success *out is owned by the caller
+ * is the manifest's folder, which weft.toml's and spin.toml's relative paths are
+ * resolved against (a WAGI file's stay relative to the working directory). No file other
+ * than the text is read, no .wat is converted and no component file is copied
+ * (weft_app_load does that); a spin.toml's variables are resolved from the environment.
+ * A weft.toml must declare a function or a broker; a WAGI file a [[module]]; a spin.toml
+ * a component or a trigger. On success *out is owned by the caller
  * (weft_app_free). */
 int weft_app_parse(const char *text, size_t len, const char *name, const char *dir,
                    weft_app_format_t format, weft_app_t **out, weft_error_t *err);

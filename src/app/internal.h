@@ -1,6 +1,6 @@
 /* app internals shared by its files (app.c: weft.toml's functions and routes, WAGI's
- * files and the model; app_events.c: the event sections); not part of the layer's
- * contract.
+ * files and the model; app_events.c: the event sections; spin.c: spin.toml); not part of
+ * the layer's contract.
  *
  * The weft_app_get_* readers take a table, a key and where the table is, and return 0
  * when the key is absent (leaving *out as it was: the caller's default) or holds a
