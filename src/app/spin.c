@@ -199,7 +199,8 @@ static int read_variables(spin_t *s, const weft_toml_value_t *v) {
 
 /* The variable's value: SPIN_VARIABLE_<NAME> from the environment (Spin's environment
  * provider), else SPIN_CONFIG_<NAME> (its legacy prefix, with Spin's warning), else its
- * default. A required variable without one is an error, as Spin refuses to start. weft
+ * default. A required variable without one is an error (line: where it is needed), as
+ * Spin refuses to start. weft
  * reads no .env file for variables (Spin's provider merges one from the working
  * directory): export them, or use weft up --env-file for the guest's environment. */
 static int variable_value(spin_t *s, variable_t *var, int line, const char **out) {
@@ -1283,6 +1284,12 @@ int weft_app_parse_spin(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app
                              "%s is not a Spin manifest version weft reads (\"1\" or 2)",
                              v2 ? "spin_manifest_version" : "spin_version");
     rc = s.version == 1 ? parse_v1(&s, root) : parse_v2(&s, root);
+    /* Spin checks at start that every required variable has a value, used or not
+     * (validate_variable_existence); one a template used was resolved already. */
+    for (size_t i = 0; !rc && i < s.nvars; i++) {
+        const char *value;
+        rc = variable_value(&s, &s.vars[i], s.vars[i].line, &value);
+    }
     if (!rc && !app->nfunctions && !app->nroutes)
         rc = weft_app_fail(c, 1, "no components or triggers declared: nothing to serve");
     /* Spin loads a component no trigger uses, warns, and never instantiates it; weft keeps
@@ -1437,9 +1444,14 @@ static int stage_walk(stage_t *st, const char *rel, const char *pattern, size_t 
             rc = weft_error_set(st->err, WEFT_EIO, "%s: path too long", child);
             break;
         }
-        struct stat sb;
-        if (stat(full, &sb) != 0)
+        struct stat sb, lsb;
+        if (stat(full, &sb) != 0 || lstat(full, &lsb) != 0)
             continue; /* a dangling link */
+        /* Never the state folder (a files entry naming the whole app would copy its own
+         * copies), nor a folder reached through a symbolic link (a loop, or the
+         * machine; Spin's glob follows them). */
+        if (S_ISDIR(sb.st_mode) && (S_ISLNK(lsb.st_mode) || !strcmp(full, st->app->state_dir)))
+            continue;
         if (S_ISDIR(sb.st_mode)) {
             rc = stage_walk(st, child, pattern, strip_len, dest_prefix, depth + 1);
         } else if (S_ISREG(sb.st_mode) && (!pattern || glob_match(pattern, child)) &&
@@ -1519,8 +1531,9 @@ static int stage_function(const weft_app_t *app, weft_app_function_t *f, weft_er
             if (S_ISDIR(sb.st_mode) && !f->nexclude_files) {
                 rc = add_volume(f, fl->destination, full, fl->line, err);
             } else if (S_ISDIR(sb.st_mode)) {
+                const char *rel = strcmp(fl->source, ".") ? fl->source : "";
                 staged = true;
-                rc = stage_walk(&st, fl->source, NULL, strlen(fl->source), fl->destination, 0);
+                rc = stage_walk(&st, rel, NULL, strlen(rel), fl->destination, 0);
             } else {
                 staged = true;
                 rc = stage_file(&st, full, fl->destination);
@@ -1529,7 +1542,7 @@ static int stage_function(const weft_app_t *app, weft_app_function_t *f, weft_er
         }
         staged = true;
         if (exists && S_ISDIR(sb.st_mode)) {
-            rc = stage_walk(&st, fl->source, NULL, 0, "", 0);
+            rc = stage_walk(&st, strcmp(fl->source, ".") ? fl->source : "", NULL, 0, "", 0);
         } else if (exists) {
             rc = stage_file(&st, full, fl->source);
         } else if (has_glob_chars(fl->source)) {

@@ -117,13 +117,18 @@ static void files_staged(void) {
                "[application]\nname = \"files\"\n"
                "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"web\"\n"
                "[[trigger.http]]\nroute = \"/v\"\ncomponent = \"vol\"\n"
+               "[[trigger.http]]\nroute = \"/all\"\ncomponent = \"all\"\n"
                "[component.web]\nsource = \"web.wasm\"\n"
                "files = [\"static/**/*\", \"top.txt\", \"docs\", \"nomatch/*.txt\",\n"
                "         { source = \"assets\", destination = \"/assets\" },\n"
                "         { source = \"one.txt\", destination = \"/etc/one.txt\" }]\n"
                "exclude_files = [\"static/secret/*\", \"*.bak\"]\n"
                "[component.vol]\nsource = \"vol.wasm\"\n"
-               "files = [{ source = \"assets\", destination = \"/data\" }]\n");
+               "files = [{ source = \"assets\", destination = \"/data\" }]\n"
+               "[component.all]\nsource = \"all.wasm\"\nfiles = [\".\"]\n");
+    char loop[300];
+    snprintf(loop, sizeof loop, "%s/loop", dir);
+    CHECK_EQ_INT(symlink(dir, loop), 0);
     char manifest[300], staged[300];
     snprintf(manifest, sizeof manifest, "%s/spin.toml", dir);
     snprintf(staged, sizeof staged, "%s/.weft/spin-files/web", dir);
@@ -181,6 +186,11 @@ static void files_staged(void) {
         CHECK(f->volumes[0].readonly);
     }
     CHECK(!exists(dir, ".weft/spin-files/vol")); /* nothing staged, nothing made */
+    /* The whole folder: never the state folder, nor a folder behind a symbolic link */
+    CHECK(exists(dir, ".weft/spin-files/all/docs/sub/b.md"));
+    CHECK(exists(dir, ".weft/spin-files/all/spin.toml"));
+    CHECK(!exists(dir, ".weft/spin-files/all/.weft"));
+    CHECK(!exists(dir, ".weft/spin-files/all/loop"));
     weft_app_free(app);
 
     /* A path that does not exist and is no glob is refused, as Spin does. */
@@ -589,6 +599,10 @@ int main(void) {
                "[component.c]\nsource = \"c.wasm\"\nvariables = { t = \"{{ token }}\" }\n",
             "spin.toml:11: variable 'token' (line 5) is required and has no value: set "
             "SPIN_VARIABLE_TOKEN in the environment");
+    REFUSED(V2 "[variables]\ntoken = { required = true }\n" TRIGGER
+               "[component.c]\nsource = \"c.wasm\"\n",
+            "spin.toml:5: variable 'token' (line 5) is required and has no value: set "
+            "SPIN_VARIABLE_TOKEN in the environment"); /* used or not, as Spin checks */
     REFUSED(V2 TRIGGER "[component.c]\nsource = \"c.wasm\"\nvariables = { t = \"{{ nope }}\" }\n",
             "spin.toml:9: 'variables.t' in [component.c]: '{{ nope }}' names no variable of "
             "[variables]");
