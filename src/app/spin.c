@@ -1505,15 +1505,9 @@ static int add_volume(weft_app_function_t *f, const char *guest, const char *hos
  * Spin). A folder placed with no exclude_files is mounted as it is (read-only) rather
  * than copied; everything else is staged in <state_dir>/spin-files/<name>/, made afresh,
  * mounted read-only at "/". */
-static int stage_function(const weft_app_t *app, weft_app_function_t *f, weft_error_t *err) {
-    char root[PATH_MAX];
-    if (snprintf(root, sizeof root, "%s/spin-files/%s", app->state_dir, f->name) >=
-        (int)sizeof root)
-        return weft_error_set(err, WEFT_EIO, "%s: state folder path too long", app->path);
+static int stage_into(const weft_app_t *app, weft_app_function_t *f, const char *root,
+                      bool *staged_out, weft_error_t *err) {
     struct stat sb;
-    if (lstat(root, &sb) == 0 && nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return weft_error_set(err, WEFT_EIO, "%s: cannot remove %s: %s", app->path, root,
-                              strerror(errno));
     stage_t st = {.app = app, .f = f, .root = root, .err = err};
     bool staged = false;
     int rc = 0;
@@ -1571,6 +1565,43 @@ static int stage_function(const weft_app_t *app, weft_app_function_t *f, weft_er
     if (!rc && staged && weft_mkdirs(root, 0755))
         rc = weft_error_set(err, WEFT_EIO, "%s: cannot create %s: %s", app->path, root,
                             strerror(errno));
+    *staged_out = staged;
+    return rc;
+}
+
+static int remove_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? 0 : -1;
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Stages f's files into <state_dir>/spin-files/<name>.new-<pid>, then exchanges it with
+ * <name> (renameat2 RENAME_EXCHANGE) and removes the old tree: a weft up serving the
+ * app while it is loaded again (a reload, or weft describe and send, which load the
+ * manifest too) sees the old files or the new ones, never a half-made folder. */
+static int stage_function(const weft_app_t *app, weft_app_function_t *f, weft_error_t *err) {
+    char root[PATH_MAX], fresh[PATH_MAX + 32];
+    if (snprintf(root, sizeof root, "%s/spin-files/%s", app->state_dir, f->name) >=
+        (int)sizeof root)
+        return weft_error_set(err, WEFT_EIO, "%s: state folder path too long", app->path);
+    snprintf(fresh, sizeof fresh, "%s.new-%ld", root, (long)getpid());
+    bool staged = false;
+    if (remove_tree(fresh) != 0)
+        return weft_error_set(err, WEFT_EIO, "%s: cannot remove %s: %s", app->path, fresh,
+                              strerror(errno));
+    int rc = stage_into(app, f, fresh, &staged, err);
+    struct stat sb;
+    bool old = lstat(root, &sb) == 0;
+    if (!rc && staged &&
+        (old ? renameat2(AT_FDCWD, fresh, AT_FDCWD, root, RENAME_EXCHANGE) : rename(fresh, root)))
+        rc = weft_error_set(err, WEFT_EIO, "%s: cannot put %s in place: %s", app->path, root,
+                            strerror(errno));
+    /* fresh now holds the old tree (or what a failure left); root, when nothing is staged,
+     * is stale. */
+    if ((remove_tree(fresh) != 0 || (!staged && remove_tree(root) != 0)) && !rc)
+        rc = weft_error_set(err, WEFT_EIO, "%s: cannot remove the old files of %s: %s", app->path,
+                            root, strerror(errno));
     if (!rc && staged)
         rc = add_volume(f, "/", root, f->files[0].line, err);
     return rc;

@@ -191,6 +191,15 @@ static void files_staged(void) {
     CHECK(exists(dir, ".weft/spin-files/all/spin.toml"));
     CHECK(!exists(dir, ".weft/spin-files/all/.weft"));
     CHECK(!exists(dir, ".weft/spin-files/all/loop"));
+    /* Staged beside, then exchanged: nothing else is left in spin-files */
+    char listing[512];
+    snprintf(listing, sizeof listing, "ls -A '%s/.weft/spin-files' | tr '\\n' ' '", dir);
+    FILE *ls = popen(listing, "r");
+    char names[256] = "";
+    CHECK(ls && fgets(names, sizeof names, ls) != NULL);
+    if (ls)
+        pclose(ls);
+    CHECK_EQ_STR(names, "all web ");
     weft_app_free(app);
 
     /* A path that does not exist and is no glob is refused, as Spin does. */
