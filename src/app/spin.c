@@ -924,8 +924,8 @@ static int read_application(spin_t *s, const weft_toml_value_t *v) {
 /* A trigger's id as Spin's normalize.rs gives it: as written, else
  * "<component>-http-trigger" for a referenced component when free, else
  * "http-trigger<n>" (n from 1, skipping taken ids). ids[] holds every id so far. */
-static int trigger_id(spin_t *s, const weft_toml_value_t *t, const char **ids, size_t nids,
-                      size_t *counter, char *out, size_t size) {
+static void trigger_id(const weft_toml_value_t *t, const char **ids, size_t nids, size_t *counter,
+                       char *out, size_t size) {
     const weft_toml_value_t *comp = weft_toml_get(t, "component");
     if (comp && comp->type == WEFT_TOML_STRING) {
         snprintf(out, size, "%s-http-trigger", comp->u.str.ptr);
@@ -933,7 +933,7 @@ static int trigger_id(spin_t *s, const weft_toml_value_t *t, const char **ids, s
         for (k = 0; k < nids && strcmp(ids[k], out); k++)
             ;
         if (k == nids)
-            return 0;
+            return;
     }
     for (;; (*counter)++) {
         snprintf(out, size, "http-trigger%zu", *counter);
@@ -941,9 +941,8 @@ static int trigger_id(spin_t *s, const weft_toml_value_t *t, const char **ids, s
         for (k = 0; k < nids && strcmp(ids[k], out); k++)
             ;
         if (k == nids)
-            return 0;
+            return;
     }
-    (void)s;
 }
 
 static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
@@ -998,7 +997,7 @@ static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
             (rc = weft_app_get_string(c, t, &(where_t){section, NULL, NULL}, "id", &id)))
             break;
         if (!id) {
-            trigger_id(s, t, ids, nids, &counter, gen[i], sizeof gen[i]);
+            trigger_id(t, ids, nids, &counter, gen[i], sizeof gen[i]);
             ids[nids++] = id = gen[i];
         }
         say(section, sizeof section, "[[trigger.http]] '%s'", id);
