@@ -512,16 +512,18 @@ static int read_component(spin_t *s, const weft_toml_value_t *t, const char *nam
         weft_log("%s:%d: warning: 'allowed_http_hosts' in %s is deprecated in Spin 2: use "
                  "allowed_outbound_hosts (weft reads it as Spin does)",
                  c->name, weft_toml_get(t, "allowed_http_hosts")->line, section);
+    /* One list, taking the strings of both (or freeing them when out of memory). */
     f->allowed_hosts = calloc(nout + nhttp + 1, sizeof *f->allowed_hosts);
-    if (!f->allowed_hosts)
-        rc = weft_app_nomem(c);
-    for (size_t i = 0; i < nout; i++)
-        rc ? free(out[i]) : (void)(f->allowed_hosts[f->nallowed++] = out[i]);
-    for (size_t i = 0; i < nhttp; i++)
-        rc ? free(http[i]) : (void)(f->allowed_hosts[f->nallowed++] = http[i]);
+    for (size_t i = 0; i < nout + nhttp; i++) {
+        char *h = i < nout ? out[i] : http[i - nout];
+        if (f->allowed_hosts)
+            f->allowed_hosts[f->nallowed++] = h;
+        else
+            free(h);
+    }
     free(out);
     free(http);
-    return rc;
+    return f->allowed_hosts ? 0 : weft_app_nomem(c);
 }
 
 /* ---- routes and triggers ---------------------------------------------------------------- */
