@@ -110,8 +110,8 @@ int weft_app_get_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, 
     return 0;
 }
 
-static int dup_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
-                      char **out) {
+int weft_app_dup_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                        char **out) {
     const char *s;
     int rc = weft_app_get_string(c, t, w, key, &s);
     if (rc || !s)
@@ -201,8 +201,8 @@ int weft_app_get_positive_u32(ctx_t *c, const weft_toml_value_t *t, const where_
 }
 
 /* An array of strings, copied. */
-static int get_strings(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
-                       char ***out, size_t *n) {
+int weft_app_get_strings(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                         char ***out, size_t *n) {
     const weft_toml_value_t *v = weft_toml_get(t, key);
     char where[WHERE_MAX];
     if (!v)
@@ -229,6 +229,76 @@ static int get_strings(ctx_t *c, const weft_toml_value_t *t, const where_t *w, c
     return 0;
 }
 
+/* spin.toml's command = ["a", "b"] as "a && b". */
+static int join_commands(ctx_t *c, const weft_toml_value_t *v, const where_t *w, char **out) {
+    char **list = NULL;
+    size_t n = 0, len = 1;
+    char where[WHERE_MAX];
+    int rc = weft_app_get_strings(c, v, w, "command", &list, &n);
+    for (size_t i = 0; !rc && i < n; i++)
+        len += strlen(list[i]) + 4;
+    if (!rc && !n)
+        rc = weft_app_fail(c, weft_toml_get(v, "command")->line, "%s is an empty list",
+                           weft_app_where_key(w, "command", where, sizeof where));
+    if (!rc && !(*out = malloc(len)))
+        rc = weft_app_nomem(c);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i)
+            strcat(*out, " && ");
+        else
+            **out = 0;
+        strcat(*out, list[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+    return rc;
+}
+
+/* build = { command = "...", workdir = "...", watch = ["..."] } (or a [function.build]
+ * table, which TOML makes the same): weft.toml's and spin.toml's. The command is a
+ * string; spin.toml's may also be a list of commands (Spin 2 runs them in order and stops
+ * at the first that fails), held joined with " && ", which does the same under sh -c. */
+int weft_app_get_build(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                       weft_app_build_t *out) {
+    const weft_toml_value_t *v = weft_toml_get(t, "build");
+    char where[WHERE_MAX];
+    if (!v)
+        return 0;
+    if (v->type != WEFT_TOML_TABLE)
+        return weft_app_fail_type(c, w, "build", v, "a table { command = \"...\" }");
+    static const char *const keys[] = {"command", "workdir", "watch", NULL};
+    where_t bw = {w->section, w->item, "build"};
+    const char *workdir;
+    int rc = weft_app_check_keys(c, v, &bw, keys);
+    if (rc || (rc = weft_app_get_string(c, v, &bw, "workdir", &workdir)) ||
+        (rc = weft_app_get_strings(c, v, &bw, "watch", &out->watch, &out->nwatch)))
+        return rc;
+    out->line = v->line;
+    const weft_toml_value_t *cmd = weft_toml_get(v, "command");
+    if (!cmd)
+        return weft_app_fail(c, v->line, "%s needs a 'command'",
+                             weft_app_where_key(w, "build", where, sizeof where));
+    if (cmd->type == WEFT_TOML_ARRAY && c->format == WEFT_APP_SPIN) {
+        if ((rc = join_commands(c, v, &bw, &out->command)))
+            return rc;
+    } else if ((rc = weft_app_dup_string(c, v, &bw, "command", &out->command))) {
+        return rc;
+    }
+    if (!*out->command)
+        return weft_app_fail(c, cmd->line, "%s is empty",
+                             weft_app_where_key(&bw, "command", where, sizeof where));
+    if (workdir && !*workdir)
+        return weft_app_fail(c, weft_toml_get(v, "workdir")->line, "%s is empty",
+                             weft_app_where_key(&bw, "workdir", where, sizeof where));
+    /* The manifest's folder when absent, whatever the format's rule for other paths:
+     * a build runs where the manifest is, as Spin's does. */
+    const char *dir = c->base ? c->base : ".";
+    if (!(out->workdir = workdir ? weft_app_resolve(dir, workdir) : strdup(dir)))
+        return weft_app_nomem(c);
+    return 0;
+}
+
 char *weft_app_resolve(const char *dir, const char *p) {
     if (p[0] == '/' || !dir || !*dir || !strcmp(dir, "."))
         return strdup(p);
@@ -246,7 +316,7 @@ static bool ends_with(const char *s, const char *suffix) {
 
 /* A module reference: a path, or file:// followed by one (WAGI). Other schemes (WAGI's
  * oci: and bindle: sources) are refused by name. */
-static int set_source(ctx_t *c, weft_app_function_t *f, const char *src, int line) {
+int weft_app_set_source(ctx_t *c, weft_app_function_t *f, const char *src, int line) {
     const char *p = src;
     if (!strncmp(p, "file://", 7))
         p += 7;
@@ -264,7 +334,8 @@ static int set_source(ctx_t *c, weft_app_function_t *f, const char *src, int lin
     return 0;
 }
 
-static int add_env(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t, const where_t *w) {
+int weft_app_add_env(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
+                     const where_t *w) {
     const weft_toml_value_t *v = weft_toml_get(t, "environment");
     char where[WHERE_MAX];
     if (!v)
@@ -454,9 +525,10 @@ static int get_unknown_imports(ctx_t *c, const weft_toml_value_t *t, const where
 static int read_function_common(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
                                 const where_t *w) {
     int rc;
-    if ((rc = dup_string(c, t, w, "entrypoint", &f->entrypoint)) ||
-        (rc = dup_string(c, t, w, "argv", &f->argv)) || (rc = add_env(c, f, t, w)) ||
-        (rc = get_strings(c, t, w, "allowed_hosts", &f->allowed_hosts, &f->nallowed)) ||
+    if ((rc = weft_app_dup_string(c, t, w, "entrypoint", &f->entrypoint)) ||
+        (rc = weft_app_dup_string(c, t, w, "argv", &f->argv)) ||
+        (rc = weft_app_add_env(c, f, t, w)) ||
+        (rc = weft_app_get_strings(c, t, w, "allowed_hosts", &f->allowed_hosts, &f->nallowed)) ||
         (rc = add_volumes(c, f, t, w)) ||
         (rc = weft_app_get_u32(c, t, w, "http_max_concurrency", &f->http_max_concurrency)) ||
         (rc = weft_app_get_duration(c, t, w, "timeout", &f->timeout_ns)) ||
@@ -470,8 +542,8 @@ static int read_function_common(ctx_t *c, weft_app_function_t *f, const weft_tom
     return 0;
 }
 
-static int new_function(ctx_t *c, weft_app_t *app, const weft_toml_value_t *t,
-                        weft_app_function_t **out) {
+int weft_app_new_function(ctx_t *c, weft_app_t *app, const weft_toml_value_t *t,
+                          weft_app_function_t **out) {
     int rc = weft_app_grow(c, (void **)&app->functions, app->nfunctions, sizeof *app->functions,
                            "functions");
     if (rc)
@@ -514,11 +586,11 @@ static int parse_wagi(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) 
         if ((rc = weft_app_check_keys(c, m, &w, keys)))
             return rc;
         weft_app_function_t *f;
-        if ((rc = new_function(c, app, m, &f)))
+        if ((rc = weft_app_new_function(c, app, m, &f)))
             return rc;
         if (!(f->name = strdup(route)))
             return weft_app_nomem(c);
-        if ((rc = set_source(c, f, module, weft_toml_get(m, "module")->line)) ||
+        if ((rc = weft_app_set_source(c, f, module, weft_toml_get(m, "module")->line)) ||
             (rc = read_function_common(c, f, m, &w)))
             return rc;
         if ((rc = add_route(c, app, route, app->nfunctions - 1, NULL, m->line)))
@@ -546,7 +618,7 @@ static int parse_app_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
     if (v->type != WEFT_TOML_TABLE)
         return weft_app_fail(c, v->line, "'app' must be a table ([app])");
     int rc = weft_app_check_keys(c, v, &w, keys);
-    if (rc || (rc = dup_string(c, v, &w, "name", &app->name)) ||
+    if (rc || (rc = weft_app_dup_string(c, v, &w, "name", &app->name)) ||
         (rc = weft_app_get_string(c, v, &w, "state_dir", &state_dir)) || !state_dir)
         return rc;
     if (!*state_dir)
@@ -573,7 +645,7 @@ static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *
     if (v->type != WEFT_TOML_TABLE)
         return weft_app_fail(c, v->line, "'server' must be a table ([server])");
     int rc = weft_app_check_keys(c, v, &w, keys);
-    if (rc || (rc = dup_string(c, v, &w, "listen", &app->listen)) ||
+    if (rc || (rc = weft_app_dup_string(c, v, &w, "listen", &app->listen)) ||
         (rc = weft_app_get_size(c, v, &w, "max_body", &app->max_body)) ||
         (rc = weft_app_get_size(c, v, &w, "max_header_bytes", &app->max_header_bytes)) ||
         (rc =
@@ -583,7 +655,7 @@ static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *
         (rc = weft_app_get_size(c, v, &w, "max_response", &app->max_response)) ||
         (rc = weft_app_get_size(c, v, &w, "max_stderr_bytes", &app->max_stderr_bytes)) ||
         (rc = weft_app_get_positive_u32(c, v, &w, "max_stderr_lines", &app->max_stderr_lines)) ||
-        (rc = dup_string(c, v, &w, "token", &app->token)))
+        (rc = weft_app_dup_string(c, v, &w, "token", &app->token)))
         return rc;
     if (app->token && !weft_app_token_valid(app->token))
         return weft_app_fail(c, weft_toml_get(v, "token")->line,
@@ -610,7 +682,7 @@ typedef enum { GRANT_NAME, GRANT_CONTAINER, GRANT_BROKER } grant_kind_t;
  * brokers are read: check_publish), none twice. */
 static int get_grant(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
                      grant_kind_t kind, char ***out, size_t *n) {
-    int rc = get_strings(c, t, w, key, out, n);
+    int rc = weft_app_get_strings(c, t, w, key, out, n);
     if (rc || !*n)
         return rc;
     const weft_toml_value_t *v = weft_toml_get(t, key);
@@ -634,6 +706,11 @@ static int get_grant(ctx_t *c, const weft_toml_value_t *t, const where_t *w, con
                 return weft_app_fail(c, line, "%s: '%s' is listed twice", where, s);
     }
     return 0;
+}
+
+int weft_app_get_store_names(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                             const char *key, char ***out, size_t *n) {
+    return get_grant(c, t, w, key, GRANT_NAME, out, n);
 }
 
 /* key_value_stores, blob_containers, document_collections, publish (the brokers are
@@ -682,6 +759,7 @@ static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
                                            "source",
                                            "route",
                                            COMMON_FUNCTION_KEYS,
+                                           "build",
                                            "key_value_stores",
                                            "blob_containers",
                                            "document_collections",
@@ -711,12 +789,13 @@ static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
                 return weft_app_fail(c, t->line, "function '%s' is already declared on line %d",
                                      name, app->functions[k].line);
         weft_app_function_t *f;
-        if ((rc = new_function(c, app, t, &f)))
+        if ((rc = weft_app_new_function(c, app, t, &f)))
             return rc;
         if (!(f->name = strdup(name)))
             return weft_app_nomem(c);
-        if ((rc = set_source(c, f, source, weft_toml_get(t, "source")->line)) ||
-            (rc = read_function_common(c, f, t, &w)) || (rc = read_grants(c, f, t, &w)))
+        if ((rc = weft_app_set_source(c, f, source, weft_toml_get(t, "source")->line)) ||
+            (rc = read_function_common(c, f, t, &w)) || (rc = read_grants(c, f, t, &w)) ||
+            (rc = weft_app_get_build(c, t, &w, &f->build)))
             return rc;
         if (route && (rc = add_route(c, app, route, app->nfunctions - 1, NULL,
                                      weft_toml_get(t, "route")->line)))
@@ -837,6 +916,14 @@ void weft_app_free(weft_app_t *app) {
         for (size_t k = 0; k < f->build.nwatch; k++)
             free(f->build.watch[k]);
         free(f->build.watch);
+        for (size_t k = 0; k < f->nfiles; k++) {
+            free(f->files[k].source);
+            free(f->files[k].destination);
+        }
+        free(f->files);
+        for (size_t k = 0; k < f->nexclude_files; k++)
+            free(f->exclude_files[k]);
+        free(f->exclude_files);
     }
     free(app->functions);
     for (size_t i = 0; i < app->nroutes; i++) {
@@ -891,9 +978,17 @@ int weft_app_parse(const char *text, size_t len, const char *name, const char *d
         rc = weft_app_nomem(&c);
         goto out;
     }
-    rc = format == WEFT_APP_WAGI ? parse_wagi(&c, root, app) : parse_weft(&c, root, app);
+    rc = format == WEFT_APP_WAGI   ? parse_wagi(&c, root, app)
+         : format == WEFT_APP_SPIN ? weft_app_parse_spin(&c, root, app)
+                                   : parse_weft(&c, root, app);
     if (rc)
         goto out;
+    if (format == WEFT_APP_SPIN) {
+        /* Spin has no state folder: weft's default, beside spin.toml. */
+        if (!(app->state_dir = weft_app_resolve(c.base, WEFT_APP_DEFAULT_STATE_DIR)))
+            rc = weft_app_nomem(&c);
+        goto out;
+    }
     if (format == WEFT_APP_WAGI) {
         if (!app->nfunctions)
             rc = weft_app_fail(&c, 1, "no functions declared: nothing to serve");
@@ -1019,8 +1114,9 @@ static int wagi_paths_check(const weft_app_t *app, weft_error_t *err) {
     return 0;
 }
 
-/* weft.toml declares [[function]]; WAGI's files declare [[module]]. The file name
- * decides for the three names weft looks for, the content for any other. */
+/* weft.toml declares [[function]]; WAGI's files declare [[module]]; a spin.toml starts
+ * with spin_manifest_version (or v1's spin_version). The file name decides for the four
+ * names weft looks for, the content for any other. */
 static weft_app_format_t detect_format(const char *path, const char *text, size_t len) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -1028,6 +1124,8 @@ static weft_app_format_t detect_format(const char *path, const char *text, size_
         return WEFT_APP_WEFT;
     if (!strcmp(base, "modules.toml") || !strcmp(base, "wagi.toml"))
         return WEFT_APP_WAGI;
+    if (!strcmp(base, "spin.toml") || weft_app_spin_detect(text, len))
+        return WEFT_APP_SPIN;
     /* Any line that opens a [[module]] table. */
     for (size_t i = 0; i < len; i++) {
         if (i && text[i - 1] != '\n')
@@ -1066,7 +1164,8 @@ int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **ou
     free(dir);
     if (rc)
         return rc;
-    if (app->format == WEFT_APP_WAGI && (rc = wagi_paths_check(app, err))) {
+    if ((app->format == WEFT_APP_WAGI && (rc = wagi_paths_check(app, err))) ||
+        (app->format == WEFT_APP_SPIN && (rc = weft_app_spin_stage_files(app, err)))) {
         weft_app_free(app);
         return rc;
     }
@@ -1082,7 +1181,7 @@ int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **ou
 }
 
 const char *weft_app_find_default(void) {
-    static const char *const names[] = {"weft.toml", "wagi.toml", "modules.toml"};
+    static const char *const names[] = {"weft.toml", "wagi.toml", "modules.toml", "spin.toml"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (access(names[i], F_OK) == 0)
             return names[i];

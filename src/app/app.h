@@ -1,20 +1,23 @@
 /* app: a manifest turned into one app model.
  *
- * weft reads its own weft.toml and, so that a WAGI user's files run unchanged, WAGI's
- * modules.toml / wagi.toml. Both become the same weft_app_t: a list of functions (a
- * module with everything needed to run it) and a list of routes that point at them.
+ * weft reads its own weft.toml and, so that a WAGI or Spin user's files run unchanged,
+ * WAGI's modules.toml / wagi.toml and Spin's spin.toml (manifest versions 1 and 2,
+ * spin.c). All become the same weft_app_t: a list of functions (a module with everything
+ * needed to run it) and a list of routes that point at them.
  * weft.toml may also declare the events half: brokers, targets and triggers (a WAGI
- * file declares none). The layers above (gateway, events) never look at TOML.
+ * file or a spin.toml declares none). The layers above (gateway, events) never look at
+ * TOML.
  *
- * A relative path in weft.toml is relative to the manifest's folder, and the model
- * holds it joined to that folder. A relative path in a WAGI file is relative to the
+ * A relative path in weft.toml or spin.toml is relative to the manifest's folder, and
+ * the model holds it joined to that folder. A relative path in a WAGI file is relative to the
  * working directory, as WAGI resolves it (WAGI's own examples/modules.toml names
  * examples/hello.wat and is run from the folder above), and is held as written.
  *
  * In weft.toml an unknown key or a value of the wrong type is an error that names the
  * file, the line and the key ("weft.toml:12: unknown key 'tiemout' in [[function]]
  * 'hello'"). In a WAGI file unknown keys are only warned about, because WAGI itself
- * ignored them and its users' files must keep working.
+ * ignored them and its users' files must keep working. A spin.toml's unknown keys are
+ * errors, as Spin's own; keys Spin knows and weft does not implement are warnings.
  *
  * The schema of weft.toml is in README.md ("weft.toml").
  */
@@ -108,6 +111,16 @@ typedef struct weft_app_build {
     int line;
 } weft_app_build_t;
 
+/* One entry of a Spin component's `files`, mounted read-only by weft_app_load. */
+typedef struct weft_app_files {
+    char *source;      /* relative to the manifest's folder: a glob ("static/[*].html"), a
+                          file or a folder (its whole tree), mounted at the same relative
+                          path under the guest's "/" when destination is NULL; else the
+                          file or folder placed at destination */
+    char *destination; /* the guest path ("/assets"), or NULL */
+    int line;
+} weft_app_files_t;
+
 typedef struct weft_app_volume {
     char *guest; /* path the guest sees, e.g. "/data" */
     char *host;  /* host directory, resolved as the file's format says */
@@ -142,7 +155,7 @@ typedef struct weft_app_grants {
 } weft_app_grants_t;
 
 typedef struct weft_app_function {
-    char *name;       /* weft.toml: its name; WAGI: the module's route */
+    char *name;       /* weft.toml: its name; WAGI: the module's route; Spin: the component's */
     char *source;     /* the module as written in the manifest */
     char *wasm;       /* path of the .wasm to load, resolved as the file's format says;
                          a .wat source is held here until weft_app_load converts it
@@ -169,6 +182,15 @@ typedef struct weft_app_function {
     weft_app_config_t *config; /* Spin's component configuration, resolved */
     size_t nconfig;
     weft_app_build_t build;
+    /* spin.toml's files and exclude_files (globs matched against paths relative to the
+     * manifest's folder, '*' crossing '/' as Spin's do). weft_app_load turns them into
+     * volumes: a folder placed with { source, destination } and no exclude_files is a
+     * read-only volume at destination; everything else is copied afresh into
+     * <state_dir>/spin-files/<name>/, mounted read-only at "/". */
+    weft_app_files_t *files;
+    size_t nfiles;
+    char **exclude_files;
+    size_t nexclude_files;
     int line;        /* where it was declared */
     int source_line; /* where its module / source was named */
 } weft_app_function_t;
@@ -194,8 +216,9 @@ typedef struct weft_app_route {
     char *path;       /* as above; for a spin.toml, the base path joined to the route */
     size_t function;  /* index in weft_app_t.functions; SIZE_MAX for a static response */
     char *entrypoint; /* NULL: the function's */
-    /* spin.toml: the route as the component wrote it (spin-raw-component-route), and
-     * the base it is under (spin-base-path, "/" for v2); NULL elsewhere. */
+    /* spin.toml: the route as the trigger wrote it (spin-raw-component-route), and the
+     * base it is under (spin-base-path: v1's trigger.base or v2's
+     * [application.trigger.http] base, "/" when none); NULL elsewhere. */
     char *raw;
     char *base;
     weft_app_static_t *static_response; /* non-NULL: answered without a function */
@@ -342,7 +365,8 @@ typedef struct weft_app {
     char *dir;       /* its folder (weft.toml's relative paths were resolved against it) */
     char *name;      /* [app] name, or NULL */
     char *state_dir; /* weft.toml: [app] state_dir, or WEFT_APP_DEFAULT_STATE_DIR, joined
-                        to the manifest's folder when relative; NULL for a WAGI file */
+                        to the manifest's folder when relative; spin.toml: the default;
+                        NULL for a WAGI file */
     weft_app_function_t *functions;
     size_t nfunctions;
     weft_app_route_t *routes;
@@ -378,25 +402,30 @@ typedef struct weft_app_opts {
 } weft_app_opts_t;
 
 /* Parses text[0..len) as a manifest of the given format. name is used in messages; dir
- * is the manifest's folder, which weft.toml's relative paths are resolved against (a
- * WAGI file's stay relative to the working directory). No file other than the text is
- * read and no .wat is converted (weft_app_load does that). A weft.toml must declare a
- * function or a broker; a WAGI file a [[module]]. On success *out is owned by the caller
+ * is the manifest's folder, which weft.toml's and spin.toml's relative paths are
+ * resolved against (a WAGI file's stay relative to the working directory). No file other
+ * than the text is read, no .wat is converted and no component file is copied
+ * (weft_app_load does that); a spin.toml's variables are resolved from the environment.
+ * A weft.toml must declare a function or a broker; a WAGI file a [[module]]; a spin.toml
+ * a component or a trigger. On success *out is owned by the caller
  * (weft_app_free). */
 int weft_app_parse(const char *text, size_t len, const char *name, const char *dir,
                    weft_app_format_t format, weft_app_t **out, weft_error_t *err);
 
 /* Reads the manifest at path (format from its name: weft.toml is weft's, wagi.toml and
- * modules.toml are WAGI's, any other name is WAGI's if it opens a [[module]] table),
- * parses it and converts every .wat source to a .wasm with wat2wasm (into the cache,
- * named by the hash of the text, so a changed .wat is converted again). A WAGI file
+ * modules.toml are WAGI's, spin.toml is Spin's; any other name is Spin's if its top level
+ * has spin_manifest_version or spin_version, WAGI's if it opens a [[module]] table, else
+ * weft's), parses it and converts every .wat source to a .wasm with wat2wasm (into the
+ * cache, named by the hash of the text, so a changed .wat is converted again). A WAGI file
  * whose relative module or volume path is missing from the working directory but
- * present beside the manifest is refused with a message saying so (WEFT_ENOTFOUND). */
+ * present beside the manifest is refused with a message saying so (WEFT_ENOTFOUND). A
+ * spin.toml's component files are put in place (weft_app_function_t.files): copied into
+ * <state_dir>/spin-files/<component>/, made afresh on every load. */
 int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **out,
                   weft_error_t *err);
 
 /* The manifest `weft up` reads when none is named: ./weft.toml, else ./wagi.toml, else
- * ./modules.toml. Returns NULL when none exists. */
+ * ./modules.toml, else Spin's ./spin.toml. Returns NULL when none exists. */
 const char *weft_app_find_default(void);
 
 /* Is s a valid [server] token (also --token and WEFT_TOKEN)? */

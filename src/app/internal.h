@@ -1,6 +1,6 @@
 /* app internals shared by its files (app.c: weft.toml's functions and routes, WAGI's
- * files and the model; app_events.c: the event sections); not part of the layer's
- * contract.
+ * files and the model; app_events.c: the event sections; spin.c: spin.toml); not part of
+ * the layer's contract.
  *
  * The weft_app_get_* readers take a table, a key and where the table is, and return 0
  * when the key is absent (leaving *out as it was: the caller's default) or holds a
@@ -60,6 +60,28 @@ int weft_app_get_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w, con
                      uint32_t *out);
 int weft_app_get_positive_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
                               const char *key, uint32_t *out);
+/* An array of strings, copied into a NULL-terminated list (*n counts them). */
+int weft_app_get_strings(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                         char ***out, size_t *n);
+/* A string, copied; *out stays NULL when the key is absent. */
+int weft_app_dup_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, const char *key,
+                        char **out);
+/* Names of stores (key_value_stores): the rule of function names, none twice. */
+int weft_app_get_store_names(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                             const char *key, char ***out, size_t *n);
+/* f's source and wasm from a module path (or file://), resolved against c->base. */
+int weft_app_set_source(ctx_t *c, weft_app_function_t *f, const char *src, int line);
+/* t's environment = { NAME = "value" } into f->env. */
+int weft_app_add_env(ctx_t *c, weft_app_function_t *f, const weft_toml_value_t *t,
+                     const where_t *w);
+/* Appends a function with the defaults (line from t) and points *out at it. */
+int weft_app_new_function(ctx_t *c, weft_app_t *app, const weft_toml_value_t *t,
+                          weft_app_function_t **out);
+
+/* A function's build table (key "build" of t): command required, workdir resolved
+ * against the manifest's folder (that folder when absent), watch a list of globs. */
+int weft_app_get_build(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                       weft_app_build_t *out);
 
 /* Makes room for item n of an array of items of the given size (zeroed), doubling it at
  * powers of two; what ("brokers") names the list when it would pass
@@ -77,6 +99,15 @@ bool weft_app_valid_name(const char *s);
 int weft_app_parse_brokers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
 int weft_app_parse_targets(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
 int weft_app_parse_triggers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
+/* spin.toml, manifest version 1 or 2 (spin.c): the whole file into app. */
+int weft_app_parse_spin(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app);
+/* Does the text look like a spin.toml (a top-level spin_manifest_version or
+ * spin_version)? */
+bool weft_app_spin_detect(const char *text, size_t len);
+/* weft_app_load's part for a spin.toml: each function's files are put where the guest
+ * sees them (spin.c). */
+int weft_app_spin_stage_files(weft_app_t *app, weft_error_t *err);
+
 /* Frees what those put in app (its brokers, targets and triggers). */
 void weft_app_events_free(weft_app_t *app);
 
