@@ -32,8 +32,9 @@ static const char up_help[] =
     "usage: weft up [options]\n"
     "\n"
     "Serves the functions of an app over HTTP, a fresh instance per request. Reads\n"
-    "./weft.toml, else ./wagi.toml or ./modules.toml (WAGI's format), unless -c names a\n"
-    "file. Every module is compiled before the server starts.\n"
+    "./weft.toml, else ./wagi.toml or ./modules.toml (WAGI's format), else ./spin.toml\n"
+    "(Spin's, manifest version 1 or 2), unless -c names a file. Every module is compiled\n"
+    "before the server starts.\n"
     "\n"
     "options:\n"
     "  -c, --config FILE       the manifest\n"
@@ -561,8 +562,8 @@ int weft_cli_up(int argc, char **argv) {
     if ((gcfg.tls_cert == NULL) != (gcfg.tls_key == NULL))
         return weft_cli_usage_error("up", "--tls-cert and --tls-key go together");
     if (!config && !(config = weft_app_find_default())) {
-        fprintf(stderr, "weft up: no weft.toml, wagi.toml or modules.toml here; name one "
-                        "with -c FILE\n");
+        fprintf(stderr, "weft up: no weft.toml, wagi.toml, modules.toml or spin.toml here; "
+                        "name one with -c FILE\n");
         return 1;
     }
 

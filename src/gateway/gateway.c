@@ -92,7 +92,7 @@ static int add_dynamic_routes(weft_gateway_site_t *site, function_t *fn, weft_er
         }
         for (size_t i = 0; i < site->app->nroutes && !rc; i++) {
             const weft_app_route_t *r = &site->app->routes[i];
-            if (&site->fns[r->function] != fn)
+            if (r->static_response || &site->fns[r->function] != fn)
                 continue;
             char joined[4096];
             if (weft_route_join(r->path, sub, joined, sizeof joined))
