@@ -229,6 +229,76 @@ static int get_strings(ctx_t *c, const weft_toml_value_t *t, const where_t *w, c
     return 0;
 }
 
+/* spin.toml's command = ["a", "b"] as "a && b". */
+static int join_commands(ctx_t *c, const weft_toml_value_t *v, const where_t *w, char **out) {
+    char **list = NULL;
+    size_t n = 0, len = 1;
+    char where[WHERE_MAX];
+    int rc = get_strings(c, v, w, "command", &list, &n);
+    for (size_t i = 0; !rc && i < n; i++)
+        len += strlen(list[i]) + 4;
+    if (!rc && !n)
+        rc = weft_app_fail(c, weft_toml_get(v, "command")->line, "%s is an empty list",
+                           weft_app_where_key(w, "command", where, sizeof where));
+    if (!rc && !(*out = malloc(len)))
+        rc = weft_app_nomem(c);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i)
+            strcat(*out, " && ");
+        else
+            **out = 0;
+        strcat(*out, list[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+    return rc;
+}
+
+/* build = { command = "...", workdir = "...", watch = ["..."] } (or a [function.build]
+ * table, which TOML makes the same): weft.toml's and spin.toml's. The command is a
+ * string; spin.toml's may also be a list of commands (Spin 2 runs them in order and stops
+ * at the first that fails), held joined with " && ", which does the same under sh -c. */
+int weft_app_get_build(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                       weft_app_build_t *out) {
+    const weft_toml_value_t *v = weft_toml_get(t, "build");
+    char where[WHERE_MAX];
+    if (!v)
+        return 0;
+    if (v->type != WEFT_TOML_TABLE)
+        return weft_app_fail_type(c, w, "build", v, "a table { command = \"...\" }");
+    static const char *const keys[] = {"command", "workdir", "watch", NULL};
+    where_t bw = {w->section, w->item, "build"};
+    const char *workdir;
+    int rc = weft_app_check_keys(c, v, &bw, keys);
+    if (rc || (rc = weft_app_get_string(c, v, &bw, "workdir", &workdir)) ||
+        (rc = get_strings(c, v, &bw, "watch", &out->watch, &out->nwatch)))
+        return rc;
+    out->line = v->line;
+    const weft_toml_value_t *cmd = weft_toml_get(v, "command");
+    if (!cmd)
+        return weft_app_fail(c, v->line, "%s needs a 'command'",
+                             weft_app_where_key(w, "build", where, sizeof where));
+    if (cmd->type == WEFT_TOML_ARRAY && c->format == WEFT_APP_SPIN) {
+        if ((rc = join_commands(c, v, &bw, &out->command)))
+            return rc;
+    } else if ((rc = dup_string(c, v, &bw, "command", &out->command))) {
+        return rc;
+    }
+    if (!*out->command)
+        return weft_app_fail(c, cmd->line, "%s is empty",
+                             weft_app_where_key(&bw, "command", where, sizeof where));
+    if (workdir && !*workdir)
+        return weft_app_fail(c, weft_toml_get(v, "workdir")->line, "%s is empty",
+                             weft_app_where_key(&bw, "workdir", where, sizeof where));
+    /* The manifest's folder when absent, whatever the format's rule for other paths:
+     * a build runs where the manifest is, as Spin's does. */
+    const char *dir = c->base ? c->base : ".";
+    if (!(out->workdir = workdir ? weft_app_resolve(dir, workdir) : strdup(dir)))
+        return weft_app_nomem(c);
+    return 0;
+}
+
 char *weft_app_resolve(const char *dir, const char *p) {
     if (p[0] == '/' || !dir || !*dir || !strcmp(dir, "."))
         return strdup(p);
@@ -682,6 +752,7 @@ static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
                                            "source",
                                            "route",
                                            COMMON_FUNCTION_KEYS,
+                                           "build",
                                            "key_value_stores",
                                            "blob_containers",
                                            "document_collections",
@@ -716,7 +787,8 @@ static int parse_functions(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
         if (!(f->name = strdup(name)))
             return weft_app_nomem(c);
         if ((rc = set_source(c, f, source, weft_toml_get(t, "source")->line)) ||
-            (rc = read_function_common(c, f, t, &w)) || (rc = read_grants(c, f, t, &w)))
+            (rc = read_function_common(c, f, t, &w)) || (rc = read_grants(c, f, t, &w)) ||
+            (rc = weft_app_get_build(c, t, &w, &f->build)))
             return rc;
         if (route && (rc = add_route(c, app, route, app->nfunctions - 1, NULL,
                                      weft_toml_get(t, "route")->line)))

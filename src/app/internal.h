@@ -60,6 +60,10 @@ int weft_app_get_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w, con
                      uint32_t *out);
 int weft_app_get_positive_u32(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
                               const char *key, uint32_t *out);
+/* A function's build table (key "build" of t): command required, workdir resolved
+ * against the manifest's folder (that folder when absent), watch a list of globs. */
+int weft_app_get_build(ctx_t *c, const weft_toml_value_t *t, const where_t *w,
+                       weft_app_build_t *out);
 
 /* Makes room for item n of an array of items of the given size (zeroed), doubling it at
  * powers of two; what ("brokers") names the list when it would pass

@@ -236,6 +236,58 @@ int main(void) {
     REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nname = \"g\"\n",
             "weft.toml:4:1: duplicate key 'name' (first defined on line 2)");
 
+    /* ---- build: inline, as a sub-table, and its mistakes ----------------------------- */
+    app = parse("[[function]]\nname = \"f\"\nsource = \"main.wasm\"\n"
+                "build = { command = \"clang --target=wasm32-wasi -O2 src/main.c -o main.wasm\", "
+                "workdir = \"fn\", watch = [\"src/**/*.c\", \"src/**/*.h\"] }\n"
+                "[[function]]\nname = \"g\"\nsource = \"g.wasm\"\n"
+                "[function.build]\ncommand = \"make\"\n"
+                "[[function]]\nname = \"h\"\nsource = \"h.wasm\"\n"
+                "build = { command = \"make\", workdir = \"/abs\" }\n",
+                WEFT_APP_WEFT, &err);
+    CHECK(app != NULL);
+    if (app) {
+        f = &app->functions[0];
+        CHECK_EQ_STR(f->build.command, "clang --target=wasm32-wasi -O2 src/main.c -o main.wasm");
+        CHECK_EQ_STR(f->build.workdir, "/srv/app/fn");
+        CHECK_EQ_INT(f->build.nwatch, 2);
+        CHECK_EQ_STR(f->build.watch[0], "src/**/*.c");
+        CHECK_EQ_STR(f->build.watch[1], "src/**/*.h");
+        CHECK_EQ_INT(f->build.line, 4);
+        f = &app->functions[1];
+        CHECK_EQ_STR(f->build.command, "make");
+        CHECK_EQ_STR(f->build.workdir, "/srv/app"); /* the manifest's folder by default */
+        CHECK_EQ_INT(f->build.nwatch, 0);
+        CHECK_EQ_INT(f->build.line, 8);
+        CHECK_EQ_STR(app->functions[2].build.workdir, "/abs");
+        weft_app_free(app);
+    }
+    app = parse("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\n", WEFT_APP_WEFT, &err);
+    if (app) {
+        CHECK(app->functions[0].build.command == NULL); /* no build */
+        CHECK(app->functions[0].build.workdir == NULL);
+        weft_app_free(app);
+    }
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nbuild = { workdir = \".\" }\n",
+            "weft.toml:4: 'build' in [[function]] 'f' needs a 'command'");
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nbuild = { command = [\"make\"] }\n",
+            "weft.toml:4: 'build.command' in [[function]] 'f' must be a string, not an array");
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nbuild = { command = \"\" }\n",
+            "weft.toml:4: 'build.command' in [[function]] 'f' is empty");
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\nbuild = \"make\"\n",
+            "weft.toml:4: 'build' in [[function]] 'f' must be a table { command = \"...\" }, not "
+            "a string");
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\n[function.build]\ncommand = "
+            "\"make\"\nwatchs = [\"*.c\"]\n",
+            "weft.toml:6: unknown key 'build.watchs' in [[function]] 'f'");
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\n"
+            "build = { command = \"make\", watch = \"*.c\" }\n",
+            "weft.toml:4: 'build.watch' in [[function]] 'f' must be an array of strings, not a "
+            "string");
+    REFUSED("[[function]]\nname = \"f\"\nsource = \"f.wasm\"\n"
+            "build = { command = \"make\", workdir = \"\" }\n",
+            "weft.toml:4: 'build.workdir' in [[function]] 'f' is empty");
+
     /* ---- WAGI ------------------------------------------------------------------------ */
     /* Relative paths stay as written: WAGI opens them from the working directory. */
     app = parse("[[module]]\n"
