@@ -20,7 +20,7 @@
 #include "cli.h"
 #include "util/util.h"
 
-/* Directories watched at most, and how deep below a workdir: a glob like "src/**" over
+/* Directories watched at most, and how deep below a workdir: a "**" glob over
  * a large tree must not exhaust the user's inotify watches (8192 by default on older
  * kernels) nor recurse without end. */
 #define WEFT_CLI_MAX_SOURCE_DIRS 4096
