@@ -81,6 +81,12 @@ int weft_cli_source_watch_fd(const weft_cli_source_watch_t *w);
  * (by their index in the app) whose globs match a changed file. Returns how many are
  * marked, counting earlier marks not yet taken. */
 size_t weft_cli_source_watch_read(weft_cli_source_watch_t *w);
+/* How many functions are marked. */
+size_t weft_cli_source_watch_marked(const weft_cli_source_watch_t *w);
+/* Marks in to the functions marked in from (by name; with what is pending on from's
+ * descriptor): what changed while a watch is replaced by a new one (after a reload) is
+ * not lost. from may be NULL. */
+void weft_cli_source_watch_carry(weft_cli_source_watch_t *to, weft_cli_source_watch_t *from);
 /* Is function i marked? Clears its mark. */
 bool weft_cli_source_watch_take(weft_cli_source_watch_t *w, size_t i);
 /* A path that marked function i last (for the log), or NULL. */

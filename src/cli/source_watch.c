@@ -35,6 +35,7 @@ typedef struct pattern {
 } pattern_t;
 
 typedef struct source_fn {
+    char *name;    /* the function's */
     char *workdir; /* real path; NULL: the function's sources are not watched */
     pattern_t *globs;
     size_t nglobs;
@@ -277,6 +278,8 @@ int weft_cli_source_watch_create(const weft_app_t *app, weft_cli_source_watch_t 
     for (size_t i = 0; i < app->nfunctions; i++) {
         const weft_app_function_t *f = &app->functions[i];
         source_fn_t *fn = &w->fns[i];
+        if (!(fn->name = strdup(f->name)))
+            goto nomem;
         if (!f->build.command || !f->build.nwatch)
             continue;
         const char *workdir = f->build.workdir ? f->build.workdir : app->dir;
@@ -345,10 +348,7 @@ size_t weft_cli_source_watch_read(weft_cli_source_watch_t *w) {
             }
         }
     }
-    size_t marked = 0;
-    for (size_t i = 0; i < w->nfns; i++)
-        marked += w->fns[i].marked;
-    return marked;
+    return weft_cli_source_watch_marked(w);
 }
 
 bool weft_cli_source_watch_take(weft_cli_source_watch_t *w, size_t i) {
@@ -356,6 +356,30 @@ bool weft_cli_source_watch_take(weft_cli_source_watch_t *w, size_t i) {
         return false;
     w->fns[i].marked = false;
     return true;
+}
+
+void weft_cli_source_watch_carry(weft_cli_source_watch_t *to, weft_cli_source_watch_t *from) {
+    if (!from)
+        return;
+    weft_cli_source_watch_read(from);
+    for (size_t i = 0; i < from->nfns; i++) {
+        if (!from->fns[i].marked)
+            continue;
+        for (size_t j = 0; j < to->nfns; j++)
+            if (to->fns[j].workdir && !strcmp(to->fns[j].name, from->fns[i].name)) {
+                to->fns[j].marked = true;
+                free(to->fns[j].why);
+                to->fns[j].why = from->fns[i].why;
+                from->fns[i].why = NULL;
+            }
+    }
+}
+
+size_t weft_cli_source_watch_marked(const weft_cli_source_watch_t *w) {
+    size_t marked = 0;
+    for (size_t i = 0; i < w->nfns; i++)
+        marked += w->fns[i].marked;
+    return marked;
 }
 
 const char *weft_cli_source_watch_why(const weft_cli_source_watch_t *w, size_t i) {
@@ -372,6 +396,7 @@ void weft_cli_source_watch_free(weft_cli_source_watch_t *w) {
         for (size_t g = 0; g < fn->nglobs; g++)
             segs_free(fn->globs[g].seg, fn->globs[g].n);
         free(fn->globs);
+        free(fn->name);
         free(fn->workdir);
         free(fn->module);
         free(fn->why);

@@ -355,6 +355,7 @@ static void sources_set(up_t *u, const weft_app_t *app, bool say) {
         weft_log("%s: the sources are no longer watched: %s", u->config, err.msg);
         return;
     }
+    weft_cli_source_watch_carry(next, u->sources);
     weft_cli_source_watch_free(u->sources);
     u->sources = next;
     for (size_t i = 0; say && i < app->nfunctions; i++) {
@@ -855,12 +856,16 @@ int weft_cli_up(int argc, char **argv) {
         }
         if (sig == 0) {
             /* The sources: once some file a glob matches changed, wait until they are
-             * quiet, then build. */
-            if (!weft_cli_source_watch_read(u.sources))
-                continue;
-            while ((sig = wait_for(&u, false, WEFT_UP_SOURCES_SETTLE_NS)) == 0)
-                weft_cli_source_watch_read(u.sources);
-            if (sig == SIGINT || sig == SIGTERM || (sig = rebuild(&u)))
+             * quiet, then build; again while files changed during the build. */
+            size_t marked = weft_cli_source_watch_read(u.sources);
+            while (marked) {
+                while ((sig = wait_for(&u, false, WEFT_UP_SOURCES_SETTLE_NS)) == 0)
+                    weft_cli_source_watch_read(u.sources);
+                if (sig == SIGINT || sig == SIGTERM || (sig = rebuild(&u)))
+                    break;
+                marked = weft_cli_source_watch_read(u.sources);
+            }
+            if (sig == SIGINT || sig == SIGTERM)
                 break;
             continue;
         }

@@ -41,6 +41,15 @@ serves() {
   return 1
 }
 builds() { grep -c 'changed: building' "$DIR/log"; }
+reloads() { grep -c 'weft.toml: reloaded in ' "$DIR/log"; }
+# reloaded_after N: waits (20 s at most) until the log counts more than N reloads.
+reloaded_after() {
+  for _ in $(seq 1 200); do
+    [ "$(reloads)" -gt "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 answer '"A"'
 start_weft "$DIR" --watch || { fail "weft up --watch did not start"; finish; exit; }
@@ -71,7 +80,7 @@ check_contains "the compiler's output in the log" "$(cat "$DIR/log")" "use of un
 get /
 check "after a failed build: the previous version" "$BODY" "B"
 
-# A folder created under src/ after the start: its header is watched too.
+# A header in a folder created under src/, included by main.c: watched too.
 mkdir -p "$DIR/src/lib"
 printf '#define GREETING "C"\n' >"$DIR/src/lib/greeting.h"
 answer 'GREETING' 'lib/greeting.h'
@@ -81,6 +90,15 @@ printf '#define GREETING "D"\n' >"$DIR/src/lib/greeting.h.tmp"
 mv "$DIR/src/lib/greeting.h.tmp" "$DIR/src/lib/greeting.h"
 serves D && pass || fail "a header in a new folder is not watched: $BODY"
 log_has "hello: src/lib/greeting.h changed: building" && pass || fail "the header's change not logged"
+
+# Folders made after the last reload (which watches the tree afresh): watched as they
+# appear, a file already in one when it is found included.
+r=$(reloads)
+mkdir -p "$DIR/src/extra/deeper"
+printf '#define UNUSED 1\n' >"$DIR/src/extra/deeper/unused.h"
+log_has "hello: src/extra/deeper/unused.h changed: building" && pass ||
+  fail "a header in a folder made since the last reload is not watched: $(tail -3 "$DIR/log")"
+reloaded_after "$r" || fail "not reloaded after the header's build"
 
 # A file no glob matches: nothing is built.
 n=$(builds)
@@ -96,15 +114,27 @@ check "requests during the rebuilds: none failed (of $total)" "$(grep -vc '^200$
 [ "$total" -ge 20 ] && pass || fail "only $total requests were made during the rebuilds"
 
 # The manifest: reloaded as without --watch.
+r=$(reloads)
 echo '# edited' >>"$DIR/weft.toml"
 log_has "weft.toml: changed: reloading" && pass || fail "an edit of the manifest is not reloaded"
+reloaded_after "$r" || fail "the edited manifest was not reloaded"
 get /
 check "after the manifest's reload" "$BODY" "D"
 
-# SIGTERM while a build runs: the build is stopped, weft up exits 0 at once.
-sed -i 's/command = "clang/command = "sleep 47.5 \&\& clang/' "$DIR/weft.toml"
-log_has "weft.toml: reloaded in" && pass || fail "the slower build command was not loaded"
+# An edit while the function builds: built again once that build is done.
+r=$(reloads)
+sed -i 's/command = "clang/command = "sleep 1.5 \&\& clang/' "$DIR/weft.toml"
+reloaded_after "$r" || fail "the slower build command was not loaded"
 answer '"E"'
+log_has "hello: src/main.c changed: building: sleep 1.5" && pass || fail "the slower build did not start"
+answer '"F"'
+serves F && pass || fail "an edit made during a build was lost: $BODY; $(tail -5 "$DIR/log")"
+
+# SIGTERM while a build runs: the build is stopped, weft up exits 0 at once.
+r=$(reloads)
+sed -i 's/sleep 1.5/sleep 47.5/' "$DIR/weft.toml"
+reloaded_after "$r" && pass || fail "the slowest build command was not loaded"
+answer '"G"'
 log_has "hello: src/main.c changed: building: sleep 47.5" && pass || fail "the slow build did not start"
 t0=$(date +%s)
 stop_weft
