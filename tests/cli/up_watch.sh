@@ -121,12 +121,15 @@ reloaded_after "$r" || fail "the edited manifest was not reloaded"
 get /
 check "after the manifest's reload" "$BODY" "D"
 
-# An edit while the function builds: built again once that build is done.
+# An edit while the function builds (after the compiler read the file, before the
+# build ends): built again once that build is done.
 r=$(reloads)
-sed -i 's/command = "clang/command = "sleep 1.5 \&\& clang/' "$DIR/weft.toml"
+sed -i 's/-o hello.wasm"/-o hello.wasm \&\& sleep 1.5"/' "$DIR/weft.toml"
 reloaded_after "$r" || fail "the slower build command was not loaded"
 answer '"E"'
-log_has "hello: src/main.c changed: building: sleep 1.5" && pass || fail "the slower build did not start"
+log_has "hello: src/main.c changed: building: clang --target=wasm32-wasi -O2 src/main.c -o hello.wasm && sleep 1.5" &&
+  pass || fail "the slower build did not start"
+sleep 0.5
 answer '"F"'
 serves F && pass || fail "an edit made during a build was lost: $BODY; $(tail -5 "$DIR/log")"
 
@@ -135,7 +138,7 @@ r=$(reloads)
 sed -i 's/sleep 1.5/sleep 47.5/' "$DIR/weft.toml"
 reloaded_after "$r" && pass || fail "the slowest build command was not loaded"
 answer '"G"'
-log_has "hello: src/main.c changed: building: sleep 47.5" && pass || fail "the slow build did not start"
+log_has "hello.wasm && sleep 47.5" && pass || fail "the slow build did not start"
 t0=$(date +%s)
 stop_weft
 check "SIGTERM during a build: clean exit" "$STOP_RC" 0
