@@ -17,15 +17,17 @@ cd "$WORK" || exit 1
 "$WEFT" new http-c hello >/dev/null || { fail "weft new failed"; finish; exit; }
 DIR=$WORK/hello
 # answer TEXT [INCLUDE]: src/main.c answers TEXT (written in place, as an editor
-# that saves over the file does).
+# that saves over the file does). Each module is new to the shared artifact cache (the
+# test's folder in a header), so that each reload compiles for a while, as a user's
+# would, and requests meet the swap.
 answer() {
-  python3 - "$DIR/src/main.c" "$1" "${2:-}" <<'PY'
+  python3 - "$DIR/src/main.c" "$1" "${2:-}" "$WORK" <<'PY'
 import sys
-path, text, include = sys.argv[1:4]
+path, text, include, run = sys.argv[1:5]
 src = '#include <stdio.h>\n'
 if include:
     src += '#include "%s"\n' % include
-src += 'int main(void) { printf("Content-Type: text/plain\\n\\n%%s\\n", %s); return 0; }\n' % text
+src += 'int main(void) { printf("Content-Type: text/plain\\nX-Run: %s\\n\\n%%s\\n", %s); return 0; }\n' % (run, text)
 with open(path, "r+") as f:
     f.truncate(0)
     f.write(src)
