@@ -371,7 +371,7 @@ static void sources_set(up_t *u, const weft_app_t *app, bool say) {
         weft_buf_t globs = {0};
         for (size_t g = 0; g < f->build.nwatch; g++)
             weft_buf_printf(&globs, "%s%s", g ? ", " : "", f->build.watch[g]);
-        weft_log("--watch: %s is rebuilt when %s change (in %s)", f->name,
+        weft_log("--watch: %s is rebuilt when %s change (relative to %s)", f->name,
                  globs.data ? (const char *)globs.data : "",
                  f->build.workdir ? f->build.workdir : app->dir);
         weft_buf_free(&globs);
