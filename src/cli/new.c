@@ -179,8 +179,12 @@ int weft_cli_new(int argc, char **argv) {
                                     "'%s' is not a project name: a letter, then letters, "
                                     "digits, '-' and '_', at most %d",
                                     name, WEFT_NEW_MAX_NAME);
-    if (!output)
-        output = name;
+    /* "dir/" names dir: its hidden sibling is made beside it, not in it. */
+    char out_buf[4096];
+    snprintf(out_buf, sizeof out_buf, "%s", output ? output : name);
+    for (size_t n = strlen(out_buf); n > 1 && out_buf[n - 1] == '/';)
+        out_buf[--n] = 0;
+    output = out_buf;
     struct stat st;
     if (lstat(output, &st) == 0) {
         fprintf(stderr,

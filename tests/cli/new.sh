@@ -129,6 +129,10 @@ check "existing folder: no temporary left" "$(ls -A)" "taken"
 run weft new -t http-c spun -o "$WORK/errors/elsewhere"
 check "-t and -o: status" "$RC" 0
 check_contains "-t and -o: the name in the manifest" "$(cat elsewhere/weft.toml)" 'name = "spun"'
+run weft new http-c slashed -o "$WORK/errors/slashed/"
+check "-o DIR/: status" "$RC" 0
+[ -f slashed/weft.toml ] && pass || fail "-o DIR/ did not make DIR"
+check "-o DIR/: no temporary left" "$(ls -A | tr '\n' ' ')" "elsewhere slashed taken "
 run weft new --help
 check "--help: status" "$RC" 0
 check_contains "--help" "$OUT" "usage: weft new [options] TEMPLATE NAME"
