@@ -67,8 +67,9 @@ void weft_cli_build_status(int status, char *buf, size_t size);
  * segments, and no wildcard matches a name starting with '.' (so .weft/ and .git/ are
  * watched only when a glob names them). Every directory a glob can reach is watched,
  * and directories that appear later are added as they appear. A change to a function's
- * own module (its source .wasm) never counts: a build that writes its output where its
- * globs look would rebuild for ever. */
+ * own module (its source .wasm), or to a file whose path begins with the module's (the
+ * linker's hello.wasm.tmpXXXX, renamed to hello.wasm), never counts: a build that
+ * writes its output where its globs look would rebuild for ever. */
 typedef struct weft_cli_source_watch weft_cli_source_watch_t;
 /* Watches the sources of every function of app with a build command and watch globs.
  * On success *out is owned by the caller (weft_cli_source_watch_free); it borrows

@@ -162,7 +162,9 @@ static source_dir_t *dir_by_wd(weft_cli_source_watch_t *w, int wd) {
 static void mark(weft_cli_source_watch_t *w, const char *path) {
     for (size_t i = 0; i < w->nfns; i++) {
         source_fn_t *fn = &w->fns[i];
-        if (fn->module && !strcmp(path, fn->module))
+        /* The module, and files named after it: wasm-ld writes hello.wasm.tmpXXXX, then
+         * renames it. */
+        if (fn->module && !strncmp(path, fn->module, strlen(fn->module)))
             continue;
         if (!fn_matches(fn, path, false))
             continue;

@@ -106,6 +106,7 @@ reloaded_after "$r" || fail "not reloaded after the header's build"
 n=$(builds)
 echo notes >"$DIR/src/notes.txt"
 echo x >"$DIR/hello.wasm.notes"
+echo 'int x;' >"$DIR/src/.scratch.c" # '*' does not match a leading '.'
 sleep 1
 check "a file no glob matches builds nothing" "$(builds)" "$n"
 
@@ -134,6 +135,17 @@ log_has "hello: src/main.c changed: building: clang --target=wasm32-wasi -O2 src
 sleep 0.5
 answer '"F"'
 serves F && pass || fail "an edit made during a build was lost: $BODY; $(tail -5 "$DIR/log")"
+
+# Globs that match the function's own module: its build writing it builds nothing more
+# (or it would build for ever).
+r=$(reloads)
+sed -i 's|watch = \[.*\]|watch = ["**"]|' "$DIR/weft.toml"
+reloaded_after "$r" || fail "the new globs were not loaded"
+n=$(builds)
+answer '"H"'
+serves H && pass || fail "not rebuilt with the globs **: $BODY"
+sleep 2.5
+check "a build writing its module where its globs look: built once" "$(builds)" "$((n + 1))"
 
 # SIGTERM while a build runs: the build is stopped, weft up exits 0 at once.
 r=$(reloads)
