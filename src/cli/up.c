@@ -220,6 +220,9 @@ static weft_events_config_t events_config(weft_gateway_site_t *site, const weft_
 /* --watch: how long the sources must stay quiet before a rebuild, and how often a
  * running build is looked at. */
 #define WEFT_UP_SOURCES_SETTLE_NS (200ull * 1000000ull)
+/* ... at most this long: files that never stop changing in a watched folder (matched or
+ * not) do not hold a build back for ever. */
+#define WEFT_UP_SOURCES_SETTLE_MAX_NS (2000ull * 1000000ull)
 #define WEFT_UP_BUILD_POLL_NS (50ull * 1000000ull)
 
 /* What a watched file looked like: a change of any of these is a change. */
@@ -859,8 +862,12 @@ int weft_cli_up(int argc, char **argv) {
              * quiet, then build; again while files changed during the build. */
             size_t marked = weft_cli_source_watch_read(u.sources);
             while (marked) {
-                while ((sig = wait_for(&u, false, WEFT_UP_SOURCES_SETTLE_NS)) == 0)
+                uint64_t settled_by = weft_now_ns() + WEFT_UP_SOURCES_SETTLE_MAX_NS;
+                while ((sig = wait_for(&u, false, WEFT_UP_SOURCES_SETTLE_NS)) == 0) {
                     weft_cli_source_watch_read(u.sources);
+                    if (weft_now_ns() >= settled_by)
+                        break;
+                }
                 if (sig == SIGINT || sig == SIGTERM || (sig = rebuild(&u)))
                     break;
                 marked = weft_cli_source_watch_read(u.sources);
