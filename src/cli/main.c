@@ -471,6 +471,8 @@ typedef struct command {
 static const command_t commands[] = {
     {"run", cmd_run, "run a WASI command module"},
     {"compile", cmd_compile, "compile a module ahead of time into the cache"},
+    {"new", weft_cli_new, "create a project from a template (weft new --list)"},
+    {"build", weft_cli_build, "run the build commands of an app's functions"},
     {"up", cmd_plugin, "serve an app's functions and brokers (weft.toml, wagi.toml)"},
     {"cesql", cmd_plugin, "evaluate a CloudEvents SQL expression against an event"},
     {"send", cmd_plugin, "send a CloudEvent to a broker of the running weft up, or a URL"},

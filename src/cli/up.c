@@ -8,12 +8,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "app/app.h"
@@ -62,6 +65,11 @@ static const char up_help[] =
     "                          default: $WEFT_TOKEN, else [server] token\n"
     "  --cache-dir DIR         artifact cache (default $XDG_CACHE_HOME/weft)\n"
     "  --no-reload             do not watch the manifest and the modules for changes\n"
+    "  --build                 run each function's build command first (as 'weft\n"
+    "                          build'); a failed build ends weft up\n"
+    "  --watch                 build first, then rebuild a function whenever a file its\n"
+    "                          build.watch globs match changes, and serve the new module\n"
+    "                          once it builds (see below)\n"
     "  -q, --quiet             no compile progress\n"
     "  -h, --help              this help\n"
     "\n"
@@ -76,6 +84,13 @@ static const char up_help[] =
     "next start, and an edit of [app] state_dir is refused (the brokers' log cannot move\n"
     "while weft runs). The URL served is written to <state_dir>/address for weft send,\n"
     "describe and watch.\n"
+    "\n"
+    "With --watch, a change to a file a function's build.watch globs match (relative to\n"
+    "its build's workdir; '**' is any number of folders) runs its build command again\n"
+    "once the files have been quiet for 200 ms, its output in the log; a build that\n"
+    "succeeds reloads the app as an edit of the manifest does, and one that fails is\n"
+    "logged and the previous version kept serving. A function without build.watch is\n"
+    "not rebuilt; its module is watched as always.\n"
     "\n"
     "weft's own endpoints (/brokers/..., /_weft/..., and the services over HTTP: /kv,\n"
     "/blobs, /docs) are protected; a function's routes and /healthz never are. With a\n"
@@ -205,6 +220,14 @@ static weft_events_config_t events_config(weft_gateway_site_t *site, const weft_
 #define WEFT_UP_WATCH_NS (500ull * 1000000ull)
 #define WEFT_UP_SETTLE_NS (200ull * 1000000ull)
 
+/* --watch: how long the sources must stay quiet before a rebuild, and how often a
+ * running build is looked at. */
+#define WEFT_UP_SOURCES_SETTLE_NS (200ull * 1000000ull)
+/* ... at most this long: files that never stop changing in a watched folder (matched or
+ * not) do not hold a build back for ever. */
+#define WEFT_UP_SOURCES_SETTLE_MAX_NS (2000ull * 1000000ull)
+#define WEFT_UP_BUILD_POLL_NS (50ull * 1000000ull)
+
 /* What a watched file looked like: a change of any of these is a change. */
 typedef struct stamp {
     char *path;
@@ -320,7 +343,139 @@ typedef struct up {
     const weft_app_t *running;     /* the app served now (its site owns it, or up does) */
     weft_app_opts_t aopts;
     watch_t watch;
+    /* --watch: the builds' sources, and the signals as a descriptor to poll beside them
+     * (-1 without --watch). */
+    weft_cli_source_watch_t *sources;
+    int sigfd;
+    bool hup; /* a SIGHUP read while waiting for something else */
 } up_t;
+
+/* ---- --watch: rebuilding ------------------------------------------------------------ */
+
+/* Watches the sources of app's builds (replacing what was watched); says what is
+ * watched when say is set (at the start). */
+static void sources_set(up_t *u, const weft_app_t *app, bool say) {
+    weft_error_t err = {0};
+    weft_cli_source_watch_t *next = NULL;
+    if (weft_cli_source_watch_create(app, &next, &err)) {
+        weft_log("%s: the sources are no longer watched: %s", u->config, err.msg);
+        return;
+    }
+    weft_cli_source_watch_carry(next, u->sources);
+    weft_cli_source_watch_free(u->sources);
+    u->sources = next;
+    for (size_t i = 0; say && i < app->nfunctions; i++) {
+        const weft_app_function_t *f = &app->functions[i];
+        if (!f->build.command)
+            continue;
+        if (!f->build.nwatch) {
+            weft_log("--watch: %s has a build command but no build.watch globs: it is not "
+                     "rebuilt on changes (its module is watched as always)",
+                     f->name);
+            continue;
+        }
+        weft_buf_t globs = {0};
+        for (size_t g = 0; g < f->build.nwatch; g++)
+            weft_buf_printf(&globs, "%s%s", g ? ", " : "", f->build.watch[g]);
+        weft_log("--watch: %s is rebuilt when %s change (relative to %s)", f->name,
+                 globs.data ? (const char *)globs.data : "",
+                 f->build.workdir ? f->build.workdir : app->dir);
+        weft_buf_free(&globs);
+    }
+}
+
+/* Waits up to ns for a signal (its number; a SIGHUP only when hup, else it is kept in
+ * u->hup for later) or for a change of the sources (0); -1 when the time ran out. */
+static int wait_for(up_t *u, bool hup, uint64_t ns) {
+    uint64_t end = weft_now_ns() + ns;
+    for (;;) {
+        uint64_t now = weft_now_ns();
+        int ms = now >= end ? 0 : (int)((end - now + 999999) / 1000000);
+        struct pollfd p[2] = {
+            {.fd = u->sigfd, .events = POLLIN},
+            {.fd = u->sources ? weft_cli_source_watch_fd(u->sources) : -1, .events = POLLIN}};
+        int n = poll(p, 2, ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        if (p[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(u->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                if (si.ssi_signo != SIGHUP || hup)
+                    return (int)si.ssi_signo;
+                u->hup = true;
+            }
+            continue;
+        }
+        if (p[1].revents & POLLIN)
+            return 0;
+        return -1;
+    }
+}
+
+/* Builds f as --watch does, its output into the log. Returns 0 when it built, 1 when it
+ * failed (logged), or the stop signal that came meanwhile (the build is stopped). */
+static int rebuild_one(up_t *u, const weft_app_t *app, const weft_app_function_t *f) {
+    weft_error_t err = {0};
+    pid_t pid;
+    uint64_t t0 = weft_now_ns();
+    if (weft_cli_build_spawn(app, f, 2, true, &pid, &err)) {
+        weft_log("%s", err.msg);
+        return 1;
+    }
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            break;
+        int sig = wait_for(u, false, WEFT_UP_BUILD_POLL_NS);
+        if (sig == 0)
+            weft_cli_source_watch_read(u->sources); /* built again afterwards */
+        if (sig == SIGINT || sig == SIGTERM) {
+            kill(-pid, SIGTERM);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            return sig;
+        }
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        weft_log("%s: built in %.1f s", f->name, (double)(weft_now_ns() - t0) / 1e9);
+        return 0;
+    }
+    char how[128];
+    weft_cli_build_status(status, how, sizeof how);
+    weft_log("build of %s failed (%s); still serving the previous version", f->name, how);
+    return 1;
+}
+
+static void reload(up_t *u, const char *why);
+
+/* Rebuilds every function whose sources changed, in manifest order, then serves what
+ * was built through the reload an edit of the manifest gets. Returns the stop signal
+ * that came meanwhile, or 0. */
+static int rebuild(up_t *u) {
+    const weft_app_t *app = u->running;
+    size_t built = 0;
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        if (!weft_cli_source_watch_take(u->sources, i))
+            continue;
+        const weft_app_function_t *f = &app->functions[i];
+        const char *why = weft_cli_source_watch_why(u->sources, i);
+        weft_log("%s: %s changed: building: %s", f->name, why && *why ? why : "a source",
+                 f->build.command);
+        int rc = rebuild_one(u, app, f);
+        if (rc == SIGINT || rc == SIGTERM)
+            return rc;
+        built += rc == 0;
+    }
+    if (built) {
+        reload(u, built == 1 ? "a function was rebuilt" : "functions were rebuilt");
+        /* The modules are served (or refused) now: the poll need not see them again. */
+        watch_changed(&u->watch);
+    }
+    return 0;
+}
 
 /* Settings that only a restart applies: said, not applied. */
 static void restart_only(const weft_app_t *was, const weft_app_t *now) {
@@ -365,6 +520,8 @@ static void reload(up_t *u, const char *why) {
     u->running = app;
     if (watch_set(&u->watch, u->config, app))
         weft_log("%s: out of memory: changes are no longer watched", u->config);
+    if (u->sources)
+        sources_set(u, app, false);
     weft_log("%s: reloaded in %.0f ms: %zu function%s, %zu route%s, %zu broker%s, %zu "
              "trigger%s",
              u->config, (double)(weft_now_ns() - t0) / 1e6, app->nfunctions,
@@ -462,13 +619,15 @@ int weft_cli_up(int argc, char **argv) {
                                          {"cache-dir", required_argument, 0, 'd'},
                                          {"token", required_argument, 0, 't'},
                                          {"no-reload", no_argument, 0, 'R'},
+                                         {"build", no_argument, 0, 'B'},
+                                         {"watch", no_argument, 0, 'W'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     static env_list_t env;
     const char *config = NULL;
     weft_gateway_config_t gcfg = {0};
-    bool watch = true;
+    bool watch = true, build = false, watch_sources = false;
     int c, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
@@ -545,6 +704,12 @@ int weft_cli_up(int argc, char **argv) {
         case 'R':
             watch = false;
             break;
+        case 'B':
+            build = true;
+            break;
+        case 'W':
+            watch_sources = build = true;
+            break;
         case 'q':
             gcfg.quiet = true;
             break;
@@ -561,6 +726,8 @@ int weft_cli_up(int argc, char **argv) {
         return weft_cli_usage_error("up", "unexpected argument '%s'", argv[optind]);
     if ((gcfg.tls_cert == NULL) != (gcfg.tls_key == NULL))
         return weft_cli_usage_error("up", "--tls-cert and --tls-key go together");
+    if (watch_sources && !watch)
+        return weft_cli_usage_error("up", "--watch reloads what it builds: not with --no-reload");
     if (!config && !(config = weft_app_find_default())) {
         fprintf(stderr, "weft up: no weft.toml, wagi.toml, modules.toml or spin.toml here; "
                         "name one with -c FILE\n");
@@ -573,12 +740,15 @@ int weft_cli_up(int argc, char **argv) {
     weft_events_t *events = NULL;
     weft_services_t *services = NULL;
     char *address = NULL, *stores = NULL;
-    up_t u = {.config = config, .aopts = {.cache_dir = gcfg.cache_dir}};
+    up_t u = {.config = config, .aopts = {.cache_dir = gcfg.cache_dir}, .sigfd = -1};
     if (weft_invoke_init(&err) || weft_app_load(config, &u.aopts, &app, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         rc = 1;
         goto out;
     }
+    /* The modules are built before anything is compiled or served. */
+    if (build && (rc = weft_cli_build_app(app)))
+        goto out;
     u.running = app;
     if (!gcfg.listen)
         gcfg.listen = app->listen ? app->listen : WEFT_APP_DEFAULT_LISTEN;
@@ -666,17 +836,52 @@ int weft_cli_up(int argc, char **argv) {
                  address ? address : "<state_dir>/address");
     if (watch && watch_set(&u.watch, config, app))
         weft_log("%s: out of memory: changes are not watched", config);
+    if (watch_sources) {
+        if ((u.sigfd = signalfd(-1, &waited, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+            weft_log("--watch: signalfd: %s: the sources are not watched", strerror(errno));
+        else
+            sources_set(&u, app, true);
+    }
 
     int sig = 0;
+    uint64_t next_look = weft_now_ns() + WEFT_UP_WATCH_NS;
     for (;;) {
-        struct timespec tick = {0, (long)WEFT_UP_WATCH_NS};
-        sig = sigtimedwait(&waited, NULL, &tick);
+        if (u.sigfd >= 0) {
+            uint64_t now = weft_now_ns();
+            sig = u.hup ? SIGHUP : wait_for(&u, true, next_look > now ? next_look - now : 0);
+            u.hup = false;
+        } else {
+            struct timespec tick = {0, (long)WEFT_UP_WATCH_NS};
+            sig = sigtimedwait(&waited, NULL, &tick);
+        }
         if (sig == SIGINT || sig == SIGTERM)
             break;
         if (sig == SIGHUP) {
             reload(&u, "SIGHUP");
             continue;
         }
+        if (sig == 0) {
+            /* The sources: once some file a glob matches changed, wait until they are
+             * quiet, then build; again while files changed during the build. */
+            size_t marked = weft_cli_source_watch_read(u.sources);
+            while (marked) {
+                uint64_t settled_by = weft_now_ns() + WEFT_UP_SOURCES_SETTLE_MAX_NS;
+                while ((sig = wait_for(&u, false, WEFT_UP_SOURCES_SETTLE_NS)) == 0) {
+                    weft_cli_source_watch_read(u.sources);
+                    if (weft_now_ns() >= settled_by)
+                        break;
+                }
+                if (sig == SIGINT || sig == SIGTERM || (sig = rebuild(&u)))
+                    break;
+                marked = weft_cli_source_watch_read(u.sources);
+            }
+            if (sig == SIGINT || sig == SIGTERM)
+                break;
+            continue;
+        }
+        if (u.sigfd >= 0 && weft_now_ns() < next_look)
+            continue;
+        next_look = weft_now_ns() + WEFT_UP_WATCH_NS;
         if (!watch || !watch_changed(&u.watch))
             continue;
         /* Changed: wait until the files stay as they are for a moment. */
@@ -702,6 +907,9 @@ out:
         address_remove(address, weft_gateway_url(gw));
     free(address);
     watch_free(&u.watch);
+    weft_cli_source_watch_free(u.sources);
+    if (u.sigfd >= 0)
+        close(u.sigfd);
     /* The events first: they hold sites (and so functions) of the gateway. */
     weft_events_free(events);
     weft_gateway_free(gw);
