@@ -99,7 +99,7 @@ check_contains "nothing to build: says so" "$OUT" "Nothing to build"
 cd "$WORK" || exit 1
 run "$WEFT" build
 check "no manifest: status" "$RC" 1
-check_contains "no manifest: says so" "$ERR" "no weft.toml, wagi.toml or modules.toml here"
+check_contains "no manifest: says so" "$ERR" "no weft.toml, wagi.toml, modules.toml or spin.toml here"
 run "$WEFT" build --help
 check_contains "--help" "$OUT" "usage: weft build [options] [FUNCTION...]"
 finish

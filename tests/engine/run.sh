@@ -57,7 +57,7 @@ check "--help" "$RC" 0
 # the help's first lines whatever the list holds).
 check "--help lists every command" \
   "$(printf '%s\n' "$OUT" | sed -n '/^commands:$/,/^$/s/^  \([a-z]\{1,\}\)  .*/\1/p' | tr '\n' ' ')" \
-  "run compile up cesql send watch describe kv blob doc create "
+  "run compile new build up cesql send watch describe kv blob doc create "
 run "$WEFT" run --help
 check "run --help" "$RC" 0
 check_contains "run --help is run's" "$OUT" "usage: weft run [options] MODULE [ARGS...]"
