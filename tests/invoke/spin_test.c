@@ -174,6 +174,11 @@ static void test_key_value_on_a_granted_store_and_a_denied_one(void) {
                       "get nope: err 4\n"
                       "get after close: err 3\n"));
     weft_response_free(&r);
+    /* In a trial a write stops the call before it writes, as the weft module's does. */
+    weft_call_opts_t trial = {.budget_ns = 2000000000ull};
+    call_fn(fn, "GET", "/kv/granted", NULL, NULL, &trial, &r);
+    CHECK_EQ_INT(r.outcome.end, WEFT_CALL_BUDGET);
+    weft_response_free(&r);
     call("GET", "/kv/denied", NULL, NULL, &r);
     CHECK(body_is(&r, "open: err 2\n"));
     weft_response_free(&r);
