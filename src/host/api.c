@@ -324,6 +324,33 @@ static uint32_t kv_begin(call_t *c, weft_guest_t *g, uint32_t store, uint32_t ke
     return guest_str(c, key, key_len, k, WEFT_KV_MAX_KEY + 1, "key");
 }
 
+/* The store calls themselves, for the weft module and Spin's key-value alike. A set's
+ * caller has passed before_write (before it read the value). */
+static uint32_t kv_do_set(call_t *c, weft_kv_store_t *st, const char *k, const void *v, size_t len,
+                          uint64_t ttl_ms) {
+    weft_kv_set_options_t o = {.ttl_ms = (int64_t)ttl_ms};
+    weft_error_t err = {0};
+    int src = weft_kv_set(st, k, v, len, &o, NULL, &err);
+    return src ? store_fail(c, src, &err) : WEFT_API_OK;
+}
+
+static uint32_t kv_do_delete(call_t *c, weft_kv_store_t *st, const char *k) {
+    before_write(c);
+    weft_error_t err = {0};
+    int src = weft_kv_delete(st, k, 0, &err);
+    /* Spin: deleting a key that is not there is no error. */
+    return src && src != WEFT_ENOTFOUND ? store_fail(c, src, &err) : WEFT_API_OK;
+}
+
+static uint32_t kv_do_exists(call_t *c, weft_kv_store_t *st, const char *k, bool *exists) {
+    weft_error_t err = {0};
+    int src = weft_kv_exists(st, k, &err);
+    if (src && src != WEFT_ENOTFOUND)
+        return store_fail(c, src, &err);
+    *exists = src == 0;
+    return WEFT_API_OK;
+}
+
 uint32_t Z_weftZ_kv_get(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t key_len,
                         uint32_t buf, uint32_t buf_len, uint32_t len_ptr) {
     call_t c;
@@ -356,10 +383,7 @@ uint32_t Z_weftZ_kv_set(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t 
     if (ttl_ms > (uint64_t)INT64_MAX / 2)
         return fail(&c, WEFT_API_INVALID_ARGUMENT, "time to live %llu ms is too long",
                     (unsigned long long)ttl_ms);
-    weft_kv_set_options_t o = {.ttl_ms = (int64_t)ttl_ms};
-    weft_error_t err = {0};
-    int src = weft_kv_set(st, k, v, value_len, &o, NULL, &err);
-    return src ? store_fail(&c, src, &err) : WEFT_API_OK;
+    return kv_do_set(&c, st, k, v, value_len, ttl_ms);
 }
 
 uint32_t Z_weftZ_kv_delete(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t key_len) {
@@ -367,13 +391,7 @@ uint32_t Z_weftZ_kv_delete(weft_guest_t *g, uint32_t store, uint32_t key, uint32
     weft_kv_store_t *st;
     char k[WEFT_KV_MAX_KEY + 1];
     uint32_t rc = kv_begin(&c, g, store, key, key_len, k, &st);
-    if (rc)
-        return rc;
-    before_write(&c);
-    weft_error_t err = {0};
-    int src = weft_kv_delete(st, k, 0, &err);
-    /* Spin: deleting a key that is not there is no error. */
-    return src && src != WEFT_ENOTFOUND ? store_fail(&c, src, &err) : WEFT_API_OK;
+    return rc ? rc : kv_do_delete(&c, st, k);
 }
 
 uint32_t Z_weftZ_kv_exists(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t key_len,
@@ -381,14 +399,12 @@ uint32_t Z_weftZ_kv_exists(weft_guest_t *g, uint32_t store, uint32_t key, uint32
     call_t c;
     weft_kv_store_t *st;
     char k[WEFT_KV_MAX_KEY + 1];
+    bool exists;
     uint32_t rc = kv_begin(&c, g, store, key, key_len, k, &st);
-    if (rc || (rc = guest_out(&c, exists_ptr, 4, "result")))
+    if (rc || (rc = guest_out(&c, exists_ptr, 4, "result")) ||
+        (rc = kv_do_exists(&c, st, k, &exists)))
         return rc;
-    weft_error_t err = {0};
-    int src = weft_kv_exists(st, k, &err);
-    if (src && src != WEFT_ENOTFOUND)
-        return store_fail(&c, src, &err);
-    put_u32(&c, exists_ptr, src == 0);
+    put_u32(&c, exists_ptr, exists);
     return WEFT_API_OK;
 }
 
@@ -500,21 +516,14 @@ uint32_t weft_api_kv_set_value(weft_guest_t *g, uint32_t store, const char *key,
     if (rc)
         return rc;
     before_write(&c);
-    weft_error_t err = {0};
-    int src = weft_kv_set(st, key, value, len, NULL, NULL, &err);
-    return src ? store_fail(&c, src, &err) : WEFT_API_OK;
+    return kv_do_set(&c, st, key, value, len, 0);
 }
 
 uint32_t weft_api_kv_delete_key(weft_guest_t *g, uint32_t store, const char *key) {
     call_t c;
     weft_kv_store_t *st;
     uint32_t rc = kv_handle(&c, g, store, key, &st);
-    if (rc)
-        return rc;
-    before_write(&c);
-    weft_error_t err = {0};
-    int src = weft_kv_delete(st, key, 0, &err);
-    return src && src != WEFT_ENOTFOUND ? store_fail(&c, src, &err) : WEFT_API_OK;
+    return rc ? rc : kv_do_delete(&c, st, key);
 }
 
 uint32_t weft_api_kv_exists_key(weft_guest_t *g, uint32_t store, const char *key, bool *exists) {
@@ -522,14 +531,7 @@ uint32_t weft_api_kv_exists_key(weft_guest_t *g, uint32_t store, const char *key
     weft_kv_store_t *st;
     *exists = false;
     uint32_t rc = kv_handle(&c, g, store, key, &st);
-    if (rc)
-        return rc;
-    weft_error_t err = {0};
-    int src = weft_kv_exists(st, key, &err);
-    if (src && src != WEFT_ENOTFOUND)
-        return store_fail(&c, src, &err);
-    *exists = src == 0;
-    return WEFT_API_OK;
+    return rc ? rc : kv_do_exists(&c, st, key, exists);
 }
 
 uint32_t weft_api_kv_keys(weft_guest_t *g, uint32_t store, size_t max, weft_store_names_t *all) {

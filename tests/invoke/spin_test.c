@@ -19,6 +19,7 @@
 #include "test.h"
 
 static weft_function_t *fn;
+static weft_services_t *svc;
 static char base[64]; /* the test server */
 
 static const weft_app_route_t route = {
@@ -179,6 +180,12 @@ static void test_key_value_on_a_granted_store_and_a_denied_one(void) {
     call_fn(fn, "GET", "/kv/granted", NULL, NULL, &trial, &r);
     CHECK_EQ_INT(r.outcome.end, WEFT_CALL_BUDGET);
     weft_response_free(&r);
+    weft_kv_t *kv = NULL;
+    weft_kv_store_t *st = NULL;
+    weft_error_t err = {0};
+    CHECK_EQ_INT(weft_services_kv(svc, &kv, &err), 0);
+    CHECK_EQ_INT(weft_kv_store(kv, "granted", &st, &err), 0);
+    CHECK_EQ_INT(weft_kv_exists(st, "k1", &err), WEFT_ENOTFOUND); /* the set never happened */
     call("GET", "/kv/denied", NULL, NULL, &r);
     CHECK(body_is(&r, "open: err 2\n"));
     weft_response_free(&r);
@@ -366,7 +373,6 @@ int main(void) {
     snprintf(wasm, sizeof wasm, "%s/spin_handler.wasm", getenv("GUESTS"));
     snprintf(allowed, sizeof allowed, "%s", base);
     weft_services_config_t scfg = {.location = loc};
-    weft_services_t *svc = NULL;
     char *kv[] = {"granted", NULL};
     char *hosts[] = {allowed, NULL};
     weft_app_config_t config[] = {{"greeting", "hello, spin", false}, {"secret_key", "s3", true}};
