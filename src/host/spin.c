@@ -462,8 +462,8 @@ void Z_keyZ2DvalueZ_set(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t 
     out_t o = {.g = g};
     char *s = kv_key(&o, ret, k, key_len);
     if (s) {
-        /* A trial stops here, before the write (the weft module's rule); s is freed
-         * first by holding nothing across the call: copy what is needed. */
+        /* The call may stop the guest (a write in a trial, the weft module's rule):
+         * hold nothing across it, the key copied to the stack and s freed first. */
         char key_copy[WEFT_KV_MAX_KEY + 1];
         memcpy(key_copy, s, strlen(s) + 1);
         free(s);
