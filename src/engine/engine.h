@@ -59,8 +59,9 @@ const weft_import_def_t *weft_engine_find_import(const char *module, const char 
  * engine sets memory (NULL if the module has none); the embedder owns the rest. */
 typedef struct weft_guest {
     wasm_rt_memory_t *memory;
-    struct weft_wasi *wasi; /* WASI state, owned by the embedder */
-    void *host;             /* further host APIs (outbound HTTP, stores), embedder's */
+    struct weft_wasi *wasi;          /* WASI state, owned by the embedder */
+    void *host;                      /* further host APIs (outbound HTTP, stores), embedder's */
+    struct weft_instance *instance_; /* the engine's: the instance running (weft_guest_invoke) */
 } weft_guest_t;
 
 /* Returns a host pointer to the guest bytes [addr, addr+len), or NULL when any of them
@@ -74,6 +75,19 @@ static inline void *weft_guest_ptr(weft_guest_t *g, uint32_t addr, uint64_t len)
 static inline bool weft_guest_check(weft_guest_t *g, uint32_t addr, uint64_t len) {
     return g->memory && (uint64_t)addr + len <= g->memory->size;
 }
+
+/* Calls the guest's export `name`, of type sig ("iiii:i"), from a host function that
+ * guest code called: the canonical ABI's canonical_abi_realloc, with which the host
+ * allocates in the guest's memory what it hands back. args holds one value per parameter,
+ * results gets one per result (weft_value_t, below). Returns 0 when the export returned;
+ * -1 when the instance has no export of that name and type (nothing was called);
+ * otherwise the guest trapped or exited inside it, and the value returned is a token for
+ * weft_guest_unwind, which the host function calls once it has freed what it holds:
+ * the trap or the exit then ends the call as if the guest itself had raised it. The
+ * guest's memory may have grown: take pointers into it again after the call. */
+int weft_guest_invoke(weft_guest_t *g, const char *name, const char *sig, const uint64_t *args,
+                      uint64_t *results);
+__attribute__((noreturn)) void weft_guest_unwind(int token);
 
 /* Ends the running guest as if it returned from its entry point with exit status
  * code (WASI proc_exit). Only callable from a host function called by guest code. */

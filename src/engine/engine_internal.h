@@ -43,6 +43,11 @@ typedef struct weft_rt_call {
 /* Runs call->fn inside a trap boundary; *out says how it ended. */
 int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *err);
 weft_trap_t weft_rt_trap_kind(wasm_rt_trap_t t);
+/* Runs fn(arg) inside a trap boundary nested in the running call's (a host function
+ * calling back into its guest): 0 when fn returned, else the unwind code of the trap or
+ * exit that ended it, which weft_rt_unwind raises again at the outer boundary. */
+int weft_rt_nested(void (*fn)(void *arg), void *arg);
+__attribute__((noreturn)) void weft_rt_unwind(int code);
 /* Stops watching the deadline that the calls of an instance share; called when the
  * instance is freed (on the thread that ran it). */
 void weft_rt_deadline_end(void);

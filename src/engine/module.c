@@ -258,6 +258,7 @@ int weft_instance_new(weft_module_t *m, weft_guest_t *guest, const weft_limits_t
     in->module = m;
     in->guest = guest;
     guest->memory = NULL;
+    guest->instance_ = in;
     if (limits && limits->timeout_ns)
         in->deadline_ns = weft_now_ns() + limits->timeout_ns;
     if (limits && limits->max_memory) {
@@ -346,6 +347,23 @@ int weft_instance_invoke(weft_instance_t *in, const char *name, const weft_value
     call_arg_t c = {
         .in = in, .fn = fn, .args = args ? args : none, .results = results ? results : ignored};
     return call_guarded(in, &c, out, err);
+}
+
+int weft_guest_invoke(weft_guest_t *g, const char *name, const char *sig, const uint64_t *args,
+                      uint64_t *results) {
+    static const uint64_t none[1];
+    uint64_t ignored[1];
+    weft_instance_t *in = g->instance_;
+    const weft_glue_export_t *fn = in ? find_export(in->module, name) : NULL;
+    if (!fn || strcmp(fn->sig, sig))
+        return -1;
+    call_arg_t c = {
+        .in = in, .fn = fn, .args = args ? args : none, .results = results ? results : ignored};
+    return weft_rt_nested(do_call, &c);
+}
+
+void weft_guest_unwind(int token) {
+    weft_rt_unwind(token);
 }
 
 void weft_instance_free(weft_instance_t *in) {

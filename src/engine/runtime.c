@@ -442,6 +442,32 @@ int weft_rt_run(const weft_rt_call_t *call, weft_outcome_t *out, weft_error_t *e
     return 0;
 }
 
+int weft_rt_nested(void (*fn)(void *arg), void *arg) {
+    if (!ts.jmp || !ts.in_guest)
+        return WASM_RT_TRAP_UNREACHABLE; /* not inside a guest call: a bug of the caller */
+    sigjmp_buf jb;
+    sigjmp_buf *volatile outer = ts.jmp;
+    int code = sigsetjmp(jb, 0);
+    if (code == 0) {
+        ts.jmp = &jb;
+        fn(arg);
+    } else {
+        /* The handlers that unwound left in_guest as it was: we are back in the host
+         * function, still inside the outer guest call. */
+        ts.in_guest = 1;
+    }
+    ts.jmp = outer;
+    return code;
+}
+
+void weft_rt_unwind(int code) {
+    if (!ts.jmp) {
+        fprintf(stderr, "weft: unwind outside of a guest call\n");
+        abort();
+    }
+    siglongjmp(*ts.jmp, code);
+}
+
 void weft_rt_host_call(void) {
     if (UNLIKELY((uintptr_t)__builtin_frame_address(0) < ts.stack_lo + WEFT_HOST_STACK_RESERVE))
         wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);

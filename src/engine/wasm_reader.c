@@ -1284,8 +1284,13 @@ static int read_header(reader_t *r) {
         return fail(r, 4, "unexpected end of version");
     const uint8_t *v = r->base + 4;
     uint32_t version = v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24;
+    /* The component model's layer 1, version 0xd (what wasi:http and Spin 2's
+     * components are): a container of core modules and types that weft cannot run. */
     if (version == 0x1000d)
-        return fail(r, 4, "this is a WebAssembly component, not a core module");
+        return fail(r, 4,
+                    "a WebAssembly component (component model, e.g. wasi:http), not a core "
+                    "module; weft runs core modules only (Spin 1 handlers, WAGI and WASI "
+                    "preview1)");
     if (version != 1)
         return fail(r, 4, "unsupported WebAssembly version 0x%x (expected 1)", version);
     r->pos = 8;

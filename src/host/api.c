@@ -44,6 +44,10 @@ static const weft_import_def_t imports[] = {
 #define WEFT_API_IMPORT_(name, sig, params) {"weft", #name, sig},
     WEFT_API_FUNCTIONS(WEFT_API_IMPORT_)
 #undef WEFT_API_IMPORT_
+/* Spin 1's interfaces (spin.c) come with the services: its key-value is theirs. */
+#define WEFT_SPIN_IMPORT_(module, name, mangled, sig, params) {module, name, sig},
+        WEFT_SPIN_FUNCTIONS(WEFT_SPIN_IMPORT_)
+#undef WEFT_SPIN_IMPORT_
 };
 
 const weft_import_def_t *weft_api_imports(size_t *n) {
@@ -275,31 +279,35 @@ uint32_t Z_weftZ_last_error(weft_guest_t *g, uint32_t buf, uint32_t buf_len, uin
 
 /* ---- key-value ---------------------------------------------------------------------- */
 
-uint32_t Z_weftZ_kv_open(weft_guest_t *g, uint32_t name, uint32_t name_len, uint32_t handle_ptr) {
-    call_t c;
-    char n[WEFT_STORE_MAX_NAME + 1];
-    uint32_t rc = begin(&c, g);
-    if (rc || (rc = guest_str(&c, name, name_len, n, sizeof n, "store name")) ||
-        (rc = guest_out(&c, handle_ptr, 4, "handle")) ||
-        (rc = granted(&c, c.policy->grants.kv, c.policy->grants.nkv, "key-value store",
-                      "key_value_stores", n)))
+/* Opens store n for the call c has begun; its handle in *id. */
+static uint32_t kv_open(call_t *c, const char *n, uint32_t *id) {
+    uint32_t rc = granted(c, c->policy->grants.kv, c->policy->grants.nkv, "key-value store",
+                          "key_value_stores", n);
+    if (rc)
         return rc;
-    if (!services(&c))
-        return no_services(&c);
+    if (!services(c))
+        return no_services(c);
     weft_error_t err = {0};
     weft_kv_t *kv;
     weft_kv_store_t *st;
-    int src = weft_services_kv(services(&c), &kv, &err);
+    int src = weft_services_kv(services(c), &kv, &err);
     if (src || (src = weft_kv_store(kv, n, &st, &err)))
-        return store_fail(&c, src, &err);
+        return store_fail(c, src, &err);
     /* The same store opened twice shares one handle. */
     for (size_t i = 0; i < WEFT_API_MAX_HANDLES; i++)
-        if (c.a->handles[i].kind == H_KV && c.a->handles[i].p == st) {
-            put_u32(&c, handle_ptr, c.a->handles[i].id);
+        if (c->a->handles[i].kind == H_KV && c->a->handles[i].p == st) {
+            *id = c->a->handles[i].id;
             return WEFT_API_OK;
         }
-    uint32_t id;
-    if ((rc = handle_add(&c, H_KV, st, &id)))
+    return handle_add(c, H_KV, st, id);
+}
+
+uint32_t Z_weftZ_kv_open(weft_guest_t *g, uint32_t name, uint32_t name_len, uint32_t handle_ptr) {
+    call_t c;
+    char n[WEFT_STORE_MAX_NAME + 1];
+    uint32_t id, rc = begin(&c, g);
+    if (rc || (rc = guest_str(&c, name, name_len, n, sizeof n, "store name")) ||
+        (rc = guest_out(&c, handle_ptr, 4, "handle")) || (rc = kv_open(&c, n, &id)))
         return rc;
     put_u32(&c, handle_ptr, id);
     return WEFT_API_OK;
@@ -314,6 +322,33 @@ static uint32_t kv_begin(call_t *c, weft_guest_t *g, uint32_t store, uint32_t ke
     if (!h)
         return rc;
     return guest_str(c, key, key_len, k, WEFT_KV_MAX_KEY + 1, "key");
+}
+
+/* The store calls themselves, for the weft module and Spin's key-value alike. A set's
+ * caller has passed before_write (before it read the value). */
+static uint32_t kv_do_set(call_t *c, weft_kv_store_t *st, const char *k, const void *v, size_t len,
+                          uint64_t ttl_ms) {
+    weft_kv_set_options_t o = {.ttl_ms = (int64_t)ttl_ms};
+    weft_error_t err = {0};
+    int src = weft_kv_set(st, k, v, len, &o, NULL, &err);
+    return src ? store_fail(c, src, &err) : WEFT_API_OK;
+}
+
+static uint32_t kv_do_delete(call_t *c, weft_kv_store_t *st, const char *k) {
+    before_write(c);
+    weft_error_t err = {0};
+    int src = weft_kv_delete(st, k, 0, &err);
+    /* Spin: deleting a key that is not there is no error. */
+    return src && src != WEFT_ENOTFOUND ? store_fail(c, src, &err) : WEFT_API_OK;
+}
+
+static uint32_t kv_do_exists(call_t *c, weft_kv_store_t *st, const char *k, bool *exists) {
+    weft_error_t err = {0};
+    int src = weft_kv_exists(st, k, &err);
+    if (src && src != WEFT_ENOTFOUND)
+        return store_fail(c, src, &err);
+    *exists = src == 0;
+    return WEFT_API_OK;
 }
 
 uint32_t Z_weftZ_kv_get(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t key_len,
@@ -348,10 +383,7 @@ uint32_t Z_weftZ_kv_set(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t 
     if (ttl_ms > (uint64_t)INT64_MAX / 2)
         return fail(&c, WEFT_API_INVALID_ARGUMENT, "time to live %llu ms is too long",
                     (unsigned long long)ttl_ms);
-    weft_kv_set_options_t o = {.ttl_ms = (int64_t)ttl_ms};
-    weft_error_t err = {0};
-    int src = weft_kv_set(st, k, v, value_len, &o, NULL, &err);
-    return src ? store_fail(&c, src, &err) : WEFT_API_OK;
+    return kv_do_set(&c, st, k, v, value_len, ttl_ms);
 }
 
 uint32_t Z_weftZ_kv_delete(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t key_len) {
@@ -359,13 +391,7 @@ uint32_t Z_weftZ_kv_delete(weft_guest_t *g, uint32_t store, uint32_t key, uint32
     weft_kv_store_t *st;
     char k[WEFT_KV_MAX_KEY + 1];
     uint32_t rc = kv_begin(&c, g, store, key, key_len, k, &st);
-    if (rc)
-        return rc;
-    before_write(&c);
-    weft_error_t err = {0};
-    int src = weft_kv_delete(st, k, 0, &err);
-    /* Spin: deleting a key that is not there is no error. */
-    return src && src != WEFT_ENOTFOUND ? store_fail(&c, src, &err) : WEFT_API_OK;
+    return rc ? rc : kv_do_delete(&c, st, k);
 }
 
 uint32_t Z_weftZ_kv_exists(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t key_len,
@@ -373,14 +399,12 @@ uint32_t Z_weftZ_kv_exists(weft_guest_t *g, uint32_t store, uint32_t key, uint32
     call_t c;
     weft_kv_store_t *st;
     char k[WEFT_KV_MAX_KEY + 1];
+    bool exists;
     uint32_t rc = kv_begin(&c, g, store, key, key_len, k, &st);
-    if (rc || (rc = guest_out(&c, exists_ptr, 4, "result")))
+    if (rc || (rc = guest_out(&c, exists_ptr, 4, "result")) ||
+        (rc = kv_do_exists(&c, st, k, &exists)))
         return rc;
-    weft_error_t err = {0};
-    int src = weft_kv_exists(st, k, &err);
-    if (src && src != WEFT_ENOTFOUND)
-        return store_fail(&c, src, &err);
-    put_u32(&c, exists_ptr, src == 0);
+    put_u32(&c, exists_ptr, exists);
     return WEFT_API_OK;
 }
 
@@ -443,6 +467,118 @@ uint32_t Z_weftZ_kv_list(weft_guest_t *g, uint32_t store, uint32_t prefix, uint3
     weft_store_names_t page = {0};
     int src = weft_kv_list(st, p, a, API_LIST_PAGE, &page, &err);
     return names_out(&c, src, &err, &page, buf, buf_len, written_ptr, more_ptr);
+}
+
+/* ---- key-value on host strings (Spin's key-value interface, spin.c) ------------------ */
+
+static uint32_t handle_close(weft_guest_t *g, uint32_t id, handle_kind_t kind);
+
+/* The store of handle id, for a call on a key the caller has copied (begin, handle). */
+static uint32_t kv_handle(call_t *c, weft_guest_t *g, uint32_t store, const char *key,
+                          weft_kv_store_t **st) {
+    uint32_t rc;
+    handle_t *h = handle_begin(c, g, store, H_KV, &rc);
+    *st = h ? h->p : NULL;
+    if (h && strlen(key) > WEFT_KV_MAX_KEY)
+        return fail(c, WEFT_API_INVALID_ARGUMENT, "key: more than the %u bytes allowed",
+                    WEFT_KV_MAX_KEY);
+    return h ? WEFT_API_OK : rc;
+}
+
+uint32_t weft_api_kv_open_name(weft_guest_t *g, const char *name, uint32_t *handle) {
+    call_t c;
+    uint32_t rc = begin(&c, g);
+    if (!rc && strlen(name) > WEFT_STORE_MAX_NAME)
+        rc = fail(&c, WEFT_API_INVALID_ARGUMENT, "store name: more than the %u bytes allowed",
+                  WEFT_STORE_MAX_NAME);
+    return rc ? rc : kv_open(&c, name, handle);
+}
+
+uint32_t weft_api_kv_get_value(weft_guest_t *g, uint32_t store, const char *key, uint8_t **value,
+                               size_t *len) {
+    call_t c;
+    weft_kv_store_t *st;
+    *value = NULL;
+    *len = 0;
+    uint32_t rc = kv_handle(&c, g, store, key, &st);
+    if (rc)
+        return rc;
+    weft_error_t err = {0};
+    int src = weft_kv_get(st, key, value, len, NULL, &err);
+    return src ? store_fail(&c, src, &err) : WEFT_API_OK;
+}
+
+uint32_t weft_api_kv_set_value(weft_guest_t *g, uint32_t store, const char *key, const void *value,
+                               size_t len) {
+    call_t c;
+    weft_kv_store_t *st;
+    uint32_t rc = kv_handle(&c, g, store, key, &st);
+    if (rc)
+        return rc;
+    before_write(&c);
+    return kv_do_set(&c, st, key, value, len, 0);
+}
+
+uint32_t weft_api_kv_delete_key(weft_guest_t *g, uint32_t store, const char *key) {
+    call_t c;
+    weft_kv_store_t *st;
+    uint32_t rc = kv_handle(&c, g, store, key, &st);
+    return rc ? rc : kv_do_delete(&c, st, key);
+}
+
+uint32_t weft_api_kv_exists_key(weft_guest_t *g, uint32_t store, const char *key, bool *exists) {
+    call_t c;
+    weft_kv_store_t *st;
+    *exists = false;
+    uint32_t rc = kv_handle(&c, g, store, key, &st);
+    return rc ? rc : kv_do_exists(&c, st, key, exists);
+}
+
+uint32_t weft_api_kv_keys(weft_guest_t *g, uint32_t store, size_t max, weft_store_names_t *all) {
+    call_t c;
+    weft_kv_store_t *st;
+    *all = (weft_store_names_t){0};
+    uint32_t rc = kv_handle(&c, g, store, "", &st);
+    if (rc)
+        return rc;
+    weft_error_t err = {0};
+    for (;;) {
+        weft_store_names_t page = {0};
+        const char *after = all->n ? all->names[all->n - 1] : "";
+        int src = weft_kv_list(st, "", after, API_LIST_PAGE, &page, &err);
+        if (src) {
+            weft_store_names_free(all);
+            return store_fail(&c, src, &err);
+        }
+        if (all->n + page.n > max) {
+            weft_store_names_free(&page);
+            weft_store_names_free(all);
+            return fail(&c, WEFT_API_TOO_LARGE, "the store has more than %zu keys", max);
+        }
+        char **v = realloc(all->names, (all->n + page.n + 1) * sizeof *v);
+        if (!v) {
+            weft_store_names_free(&page);
+            weft_store_names_free(all);
+            return fail(&c, WEFT_API_UNAVAILABLE, "out of memory");
+        }
+        all->names = v;
+        memcpy(all->names + all->n, page.names, page.n * sizeof *v);
+        all->n += page.n;
+        bool more = page.more && page.n;
+        free(page.names); /* the names themselves moved to all */
+        if (!more)
+            return WEFT_API_OK;
+    }
+}
+
+uint32_t weft_api_kv_close(weft_guest_t *g, uint32_t store) {
+    return handle_close(g, store, H_KV);
+}
+
+const char *weft_api_error_text(weft_guest_t *g) {
+    weft_host_t *h = g->host;
+    weft_api_state_t *a = h ? *weft_host_api_state(h) : NULL;
+    return a ? a->error : "";
 }
 
 /* ---- blobs -------------------------------------------------------------------------- */

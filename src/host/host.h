@@ -106,6 +106,11 @@ typedef struct weft_host_policy {
     weft_services_t *services;
     weft_host_grants_t grants;
     const char *function; /* its name, for "access denied" log lines and publish's source */
+    /* Spin's component configuration, what spin-config.get-config answers: name i has
+     * value i (borrowed; NULL when none). */
+    const char *const *config_names;
+    const char *const *config_values;
+    size_t nconfig;
 } weft_host_policy_t;
 
 /* Checks one allowed_hosts entry when a manifest or the command line is read, so that
@@ -234,7 +239,8 @@ enum {
  *   89 content_type: NUL-terminated, 256 bytes | 352 bytes in all */
 #define WEFT_API_BLOB_STAT_SIZE 352u
 
-/* The functions of the weft module with their signatures. */
+/* The functions of the weft module and of Spin 1's interfaces (below) with their
+ * signatures. */
 const weft_import_def_t *weft_api_imports(size_t *n);
 
 /* X(name, sig, parameters), as WEFT_HTTP_FUNCTIONS. u64 results (sizes) are written as
@@ -298,6 +304,65 @@ const weft_import_def_t *weft_api_imports(size_t *n);
 #define WEFT_API_DECLARE_(name, sig, params) uint32_t Z_weftZ_##name params;
 WEFT_API_FUNCTIONS(WEFT_API_DECLARE_)
 #undef WEFT_API_DECLARE_
+
+/* ---- Spin 1's host interfaces (spin.c) ---------------------------------------------- *
+ *
+ * The interfaces Spin 1.x gives its modules, in the canonical ABI of the wit-bindgen of
+ * its day (the .wit files of wit/ephemeral): import modules "spin-config", "wasi-outbound-http" and
+ * "key-value". Strings and lists are (pointer, length) pairs in guest memory; a function
+ * with a result writes it to a return area the guest passes last, and what the host
+ * hands back (strings, lists) it allocates in the guest's memory by calling the guest's
+ * export canonical_abi_realloc(0, 0, align, size). Layouts (offsets in bytes, every
+ * field little-endian):
+ *
+ *   string, list<T>        ptr i32, len i32 (len in elements); tuple<string, string>:
+ *                          16 bytes, align 4: name ptr @0 len @4, value ptr @8 len @12
+ *   get-config(key, ret)   ret: tag u8 @0 (0 ok, 1 err); ok: string @4; err: variant
+ *                          tag u8 @4 (provider 0, invalid-key 1, invalid-schema 2,
+ *                          other 3), its string @8
+ *   request(method, uri, headers, params, body?, ret)  ret, 32 bytes: tag u8 @0; ok:
+ *                          status u16 @4, headers option (is_some u8 @8, list @12),
+ *                          body option (is_some u8 @20, list @24); err: http-error u8
+ *                          @4 (success 0, destination-not-allowed 1, invalid-url 2,
+ *                          request-error 3, runtime-error 4, too-many-requests 5)
+ *   key-value              ret: tag u8 @0; ok @4: store u32, list<u8>, bool u8 or
+ *                          list<string> (8 bytes each); err: error tag u8 @4
+ *                          (store-table-full 0, no-such-store 1, access-denied 2,
+ *                          invalid-store 3, no-such-key 4, io 5 with its string @8)
+ *
+ * Methods are Spin's enum: get 0, post 1, put 2, delete 3, patch 4, head 5, options 6.
+ * A bad pointer or length from the guest, or a canonical_abi_realloc that answers one,
+ * traps the guest (out-of-bounds memory access), as wasmtime's generated host code does;
+ * a trap inside canonical_abi_realloc ends the call with that trap. */
+#define WEFT_SPIN_KV_MAX_KEYS 100000u /* get-keys answers at most this many */
+
+/* X(module, name, mangled, sig, parameters), as WEFT_HTTP_FUNCTIONS; none returns a
+ * value. */
+#define WEFT_SPIN_FUNCTIONS(X)                                                                     \
+    X("spin-config", "get-config", Z_spinZ2DconfigZ_getZ2Dconfig,                                  \
+      "iii:", (weft_guest_t * g, uint32_t key, uint32_t key_len, uint32_t ret))                    \
+    X("wasi-outbound-http", "request", Z_wasiZ2DoutboundZ2DhttpZ_request, "iiiiiiiiiii:",          \
+      (weft_guest_t * g, uint32_t method, uint32_t uri, uint32_t uri_len, uint32_t headers,        \
+       uint32_t headers_len, uint32_t params, uint32_t params_len, uint32_t body_is_some,          \
+       uint32_t body, uint32_t body_len, uint32_t ret))                                            \
+    X("key-value", "open", Z_keyZ2DvalueZ_open,                                                    \
+      "iii:", (weft_guest_t * g, uint32_t name, uint32_t name_len, uint32_t ret))                  \
+    X("key-value", "get", Z_keyZ2DvalueZ_get,                                                      \
+      "iiii:", (weft_guest_t * g, uint32_t store, uint32_t key, uint32_t key_len, uint32_t ret))   \
+    X("key-value", "set", Z_keyZ2DvalueZ_set, "iiiiii:",                                           \
+      (weft_guest_t * g, uint32_t store, uint32_t key, uint32_t key_len, uint32_t value,           \
+       uint32_t value_len, uint32_t ret))                                                          \
+    X("key-value", "delete", Z_keyZ2DvalueZ_delete,                                                \
+      "iiii:", (weft_guest_t * g, uint32_t store, uint32_t key, uint32_t key_len, uint32_t ret))   \
+    X("key-value", "exists", Z_keyZ2DvalueZ_exists,                                                \
+      "iiii:", (weft_guest_t * g, uint32_t store, uint32_t key, uint32_t key_len, uint32_t ret))   \
+    X("key-value", "get-keys", Z_keyZ2DvalueZ_getZ2Dkeys,                                          \
+      "ii:", (weft_guest_t * g, uint32_t store, uint32_t ret))                                     \
+    X("key-value", "close", Z_keyZ2DvalueZ_close, "i:", (weft_guest_t * g, uint32_t store))
+
+#define WEFT_SPIN_DECLARE_(module, name, mangled, sig, params) void mangled params;
+WEFT_SPIN_FUNCTIONS(WEFT_SPIN_DECLARE_)
+#undef WEFT_SPIN_DECLARE_
 
 /* ---- The plugin ------------------------------------------------------------------ */
 

@@ -563,63 +563,37 @@ uint32_t Z_wasi_experimental_httpZ_req(weft_guest_t *g, uint32_t url, uint32_t u
     if (!weft_utf8_valid(url_p, url_len) || !weft_utf8_valid(method_p, method_len) ||
         !weft_utf8_valid(headers_p, headers_len))
         return WEFT_HTTP_UTF8_ERROR;
-    if (url_len > WEFT_HTTP_MAX_URL_BYTES)
+    if (url_len > WEFT_HTTP_MAX_URL_BYTES || (url_len && memchr(url_p, 0, url_len)))
         return WEFT_HTTP_INVALID_URL;
     if (method_len > WEFT_HTTP_MAX_METHOD || !is_token((const char *)method_p, method_len))
         return WEFT_HTTP_INVALID_METHOD;
     if (headers_len > WEFT_HTTP_MAX_HEADER_BYTES)
         return WEFT_HTTP_INVALID_ENCODING;
 
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return WEFT_HTTP_RUNTIME_ERROR;
-
+    if (!h)
+        return WEFT_HTTP_DESTINATION_NOT_ALLOWED; /* no policy: nothing is allowed */
     uint32_t rc = WEFT_HTTP_RUNTIME_ERROR;
     char *url_s = copy_str(url_p, url_len);
     char *method_s = copy_str(method_p, method_len);
     char *headers_s = copy_str(headers_p, headers_len);
-    headers_t hs = {0};
     response_t *res = NULL;
-    hop_t hop = {
-        .method = method_s, .body = weft_guest_ptr(g, body, body_len), .body_len = body_len};
     if (!url_s || !method_s || !headers_s)
         goto out;
-
-    rc = weft_http_target_parse(url_s, url_len, &hop.target);
-    if (rc)
-        goto out;
-    if (!h || !weft_http_policy_allows(h->policy, &hop.target)) {
-        log_denied(h, "request to", url_s);
-        curl_url_cleanup(hop.target.url);
-        rc = WEFT_HTTP_DESTINATION_NOT_ALLOWED;
-        goto out;
-    }
-    rc = headers_parse(headers_s, headers_len, &hs);
-    if (rc) {
-        curl_url_cleanup(hop.target.url);
-        goto out;
-    }
-    hop.send_body = body_len > 0 || !strcmp(method_s, "POST") || !strcmp(method_s, "PUT") ||
-                    !strcmp(method_s, "PATCH");
-
     if (h->nopen == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 4;
         response_t **v = realloc(h->open, cap * sizeof *v);
-        if (!v) {
-            curl_url_cleanup(hop.target.url);
-            rc = WEFT_HTTP_RUNTIME_ERROR;
+        if (!v)
             goto out;
-        }
         h->open = v;
         h->cap = cap;
     }
-    res = calloc(1, sizeof *res);
-    if (!res) {
-        curl_url_cleanup(hop.target.url);
-        rc = WEFT_HTTP_RUNTIME_ERROR;
+    if (!(res = calloc(1, sizeof *res)))
         goto out;
-    }
-    rc = request(h, &hop, &hs, res, url_s);
+    bool send_body = body_len > 0 || !strcmp(method_s, "POST") || !strcmp(method_s, "PUT") ||
+                     !strcmp(method_s, "PATCH");
+    rc = weft_http_send(h, method_s, url_s, headers_s, headers_len,
+                        weft_guest_ptr(g, body, body_len), body_len, send_body, &res->status,
+                        &res->headers, &res->body);
     if (rc)
         goto out;
     res->handle = h->next_handle++;
@@ -631,11 +605,46 @@ uint32_t Z_wasi_experimental_httpZ_req(weft_guest_t *g, uint32_t url, uint32_t u
 out:
     if (res)
         response_free(res);
-    free(hs.v);
     free(url_s);
     free(method_s);
     free(headers_s);
     return rc;
+}
+
+uint32_t weft_http_send(weft_host_t *h, const char *method, const char *url, const char *headers,
+                        size_t headers_len, const void *body, size_t body_len, bool send_body,
+                        uint16_t *status, weft_buf_t *rh, weft_buf_t *rb) {
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK)
+        return WEFT_HTTP_RUNTIME_ERROR;
+    hop_t hop = {.method = method, .body = body, .body_len = body_len, .send_body = send_body};
+    uint32_t rc = weft_http_target_parse(url, strlen(url), &hop.target);
+    if (rc)
+        return rc;
+    if (!h || !weft_http_policy_allows(h->policy, &hop.target)) {
+        log_denied(h, "request to", url);
+        curl_url_cleanup(hop.target.url);
+        return WEFT_HTTP_DESTINATION_NOT_ALLOWED;
+    }
+    headers_t hs = {0};
+    rc = headers_parse(headers, headers_len, &hs);
+    if (rc) {
+        free(hs.v);
+        curl_url_cleanup(hop.target.url);
+        return rc;
+    }
+    response_t res = {0};
+    rc = request(h, &hop, &hs, &res, url); /* takes the target's URL */
+    free(hs.v);
+    if (rc) {
+        weft_buf_free(&res.headers);
+        weft_buf_free(&res.body);
+        return rc;
+    }
+    *status = res.status;
+    *rh = res.headers;
+    *rb = res.body;
+    return WEFT_HTTP_SUCCESS;
 }
 
 uint32_t Z_wasi_experimental_httpZ_close(weft_guest_t *g, uint32_t handle) {

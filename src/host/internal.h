@@ -49,4 +49,31 @@ bool weft_host_trial_write(weft_host_t *h);
 /* Where the invocation keeps its services' state, created at the first call. */
 weft_api_state_t **weft_host_api_state(weft_host_t *h);
 
+/* ---- What spin.c needs of http.c and api.c ------------------------------------------ */
+
+/* One outbound request, as wasi_experimental_http's req makes it (the policy, the
+ * redirects, the bounds), from host copies: method and url NUL-terminated, headers as
+ * "name:value\n" lines (checked here: a line that is no header is INVALID_ENCODING),
+ * the body sent when send_body. On success *status, and the response's headers (the
+ * same lines, names in lower case) and body in *rh and *rb, which the caller frees.
+ * Returns a WEFT_HTTP_* code; a failure is logged. */
+uint32_t weft_http_send(weft_host_t *h, const char *method, const char *url, const char *headers,
+                        size_t headers_len, const void *body, size_t body_len, bool send_body,
+                        uint16_t *status, weft_buf_t *rh, weft_buf_t *rb);
+
+/* The key-value calls of the weft module on host strings, with the same checks, grants,
+ * handles and trial rule (Spin's key-value). Each answers a WEFT_API_* code, its text
+ * then in weft_api_error_text. get: *value malloc'd (the caller frees it). keys: every
+ * key, at most max of them (more: TOO_LARGE). */
+uint32_t weft_api_kv_open_name(weft_guest_t *g, const char *name, uint32_t *handle);
+uint32_t weft_api_kv_get_value(weft_guest_t *g, uint32_t store, const char *key, uint8_t **value,
+                               size_t *len);
+uint32_t weft_api_kv_set_value(weft_guest_t *g, uint32_t store, const char *key, const void *value,
+                               size_t len);
+uint32_t weft_api_kv_delete_key(weft_guest_t *g, uint32_t store, const char *key);
+uint32_t weft_api_kv_exists_key(weft_guest_t *g, uint32_t store, const char *key, bool *exists);
+uint32_t weft_api_kv_keys(weft_guest_t *g, uint32_t store, size_t max, weft_store_names_t *all);
+uint32_t weft_api_kv_close(weft_guest_t *g, uint32_t store);
+const char *weft_api_error_text(weft_guest_t *g);
+
 #endif

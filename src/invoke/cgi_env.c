@@ -148,8 +148,19 @@ static bool header_is(const char *header, const char *s, size_t n) {
     return !header[i] && i == n;
 }
 
+/* The value Spin's variables give NAME[0..n), or NULL. */
+static const char *spin_value(const weft_spin_vars_t *spin, const char *name, size_t n) {
+    for (size_t i = 0; spin && i < spin->env.n; i++)
+        if (strlen(spin->env.v[i]) == n && !memcmp(spin->env.v[i], name, n))
+            return spin->values.v[i];
+    return NULL;
+}
+
 /* Is NAME[0..n) one of the variables the CGI layer sets for this request? */
-static bool cgi_sets(const weft_request_t *rq, const char *name, size_t n) {
+static bool cgi_sets(const weft_request_t *rq, const weft_spin_vars_t *spin, const char *name,
+                     size_t n) {
+    if (spin_value(spin, name, n))
+        return true;
     for (size_t i = 0; i < V_COUNT; i++)
         if (strlen(cgi_names[i]) == n && !memcmp(cgi_names[i], name, n))
             return true;
@@ -235,20 +246,23 @@ static int put_headers(const weft_request_t *rq, weft_strv_t *sv) {
     return rc;
 }
 
-int weft_cgi_env(const weft_request_t *rq, const char *const *global, size_t nglobal,
-                 const char *const *module, size_t nmodule, weft_strv_t *out) {
+/* weft_cgi_env, with spin's variables (NULL: none) over the CGI ones. */
+static int cgi_env(const weft_request_t *rq, const char *const *global, size_t nglobal,
+                   const char *const *module, size_t nmodule, const weft_spin_vars_t *spin,
+                   weft_strv_t *out) {
     int rc = 0;
     /* The layers: a global variable is left out when a later global one, a module one
      * or a CGI one has its name; a module one when a CGI one has. */
     for (size_t i = 0; i < nglobal && !rc; i++) {
         size_t n = name_len(global[i]);
         if (!defines(global + i + 1, nglobal - i - 1, global[i], n) &&
-            !defines(module, nmodule, global[i], n) && !cgi_sets(rq, global[i], n))
+            !defines(module, nmodule, global[i], n) && !cgi_sets(rq, spin, global[i], n))
             rc = weft_strv_add(out, global[i], strlen(global[i]));
     }
     for (size_t i = 0; i < nmodule && !rc; i++) {
         size_t n = name_len(module[i]);
-        if (!defines(module + i + 1, nmodule - i - 1, module[i], n) && !cgi_sets(rq, module[i], n))
+        if (!defines(module + i + 1, nmodule - i - 1, module[i], n) &&
+            !cgi_sets(rq, spin, module[i], n))
             rc = weft_strv_add(out, module[i], strlen(module[i]));
     }
     if (rc)
@@ -291,7 +305,10 @@ int weft_cgi_env(const weft_request_t *rq, const char *const *global, size_t ngl
         if ((rc = strv_slot(out)) || (rc = put_str(out, cgi_names[i])) ||
             (rc = strv_put(out, "=", 1)))
             break;
-        if (i == V_X_FULL_URL) {
+        const char *spin_set = spin_value(spin, cgi_names[i], strlen(cgi_names[i]));
+        if (spin_set) {
+            rc = put_str(out, spin_set);
+        } else if (i == V_X_FULL_URL) {
             bool v6 = strchr(rq->server_name, ':') != NULL;
             if (!(rc = put_str(out, rq->tls ? "https://" : "http://")) &&
                 !(rc = put_str(out, v6 ? "[" : "")) && !(rc = put_str(out, rq->server_name)) &&
@@ -306,7 +323,33 @@ int weft_cgi_env(const weft_request_t *rq, const char *const *global, size_t ngl
         if (!rc)
             rc = strv_finish(out, start);
     }
+    /* Spin's own, but for those that replaced a CGI variable above. */
+    for (size_t i = 0; spin && i < spin->env.n && !rc; i++) {
+        const char *name = spin->env.v[i];
+        bool cgi = false;
+        for (size_t k = 0; k < V_COUNT && !cgi; k++)
+            cgi = !strcmp(cgi_names[k], name);
+        size_t start = out->arena.len;
+        if (!cgi && !(rc = strv_slot(out)) && !(rc = put_str(out, name)) &&
+            !(rc = strv_put(out, "=", 1)) && !(rc = put_str(out, spin->values.v[i])))
+            rc = strv_finish(out, start);
+    }
     return rc ? rc : put_headers(rq, out);
+}
+
+int weft_cgi_env(const weft_request_t *rq, const char *const *global, size_t nglobal,
+                 const char *const *module, size_t nmodule, weft_strv_t *out) {
+    return cgi_env(rq, global, nglobal, module, nmodule, NULL, out);
+}
+
+int weft_cgi_env_spin(const weft_request_t *rq, const char *const *global, size_t nglobal,
+                      const char *const *module, size_t nmodule, weft_strv_t *out) {
+    weft_spin_vars_t spin = {0};
+    int rc = weft_spin_vars(rq, &spin);
+    if (!rc)
+        rc = cgi_env(rq, global, nglobal, module, nmodule, &spin, out);
+    weft_spin_vars_free(&spin);
+    return rc;
 }
 
 /* ---- argv -------------------------------------------------------------------------- */
@@ -340,15 +383,28 @@ static int add_joined(void *arg, const char *s, size_t n) {
     return rc ? rc : weft_buf_append(b, s, n);
 }
 
+/* argv from tmpl with ${SCRIPT_NAME} as script. */
+static int cgi_argv(const char *tmpl, const weft_request_t *rq, const char *script,
+                    weft_strv_t *out);
+
 int weft_cgi_argv(const char *tmpl, const weft_request_t *rq, weft_strv_t *out) {
+    char buf[WEFT_CGI_MAX_ROUTE];
+    return cgi_argv(tmpl, rq,
+                    weft_cgi_script_name(rq->route ? rq->route : rq->path, buf, sizeof buf), out);
+}
+
+int weft_cgi_argv_spin(const char *tmpl, const weft_request_t *rq, weft_strv_t *out) {
+    return cgi_argv(tmpl, rq, rq->path, out);
+}
+
+static int cgi_argv(const char *tmpl, const weft_request_t *rq, const char *script,
+                    weft_strv_t *out) {
     if (!tmpl) {
         int rc = weft_strv_add(out, rq->path, strlen(rq->path));
         return rc ? rc : each_query_item(rq->query, add_arg, out);
     }
     weft_buf_t args = {0}, line = {0};
     int rc = each_query_item(rq->query, add_joined, &args);
-    char buf[WEFT_CGI_MAX_ROUTE];
-    const char *script = weft_cgi_script_name(rq->route ? rq->route : rq->path, buf, sizeof buf);
     for (const char *p = tmpl; *p && !rc;) {
         if (!strncmp(p, "${SCRIPT_NAME}", 14)) {
             rc = weft_buf_puts(&line, script);

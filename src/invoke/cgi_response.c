@@ -27,14 +27,29 @@ static bool is_value_char(unsigned char c) {
 }
 
 /* Headers that describe the connection or the framing, which the server sets. */
-static bool server_owned(const char *name) {
+static bool server_owned(const char *name, size_t len) {
     static const char *const owned[] = {"Content-Length", "Transfer-Encoding", "Connection",
                                         "Keep-Alive",     "Upgrade",           "TE",
                                         "Trailer",        "Proxy-Connection"};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
-        if (!strcasecmp(name, owned[i]))
+        if (strlen(owned[i]) == len && !strncasecmp(name, owned[i], len))
             return true;
     return false;
+}
+
+const char *weft_http_header_problem(const char *name, size_t name_len, const char *value,
+                                     size_t value_len) {
+    if (!name_len)
+        return "empty header name";
+    for (size_t i = 0; i < name_len; i++)
+        if (!is_tchar((unsigned char)name[i]))
+            return "invalid character in header name";
+    for (size_t i = 0; i < value_len; i++)
+        if (!is_value_char((unsigned char)value[i]))
+            return "invalid character in header value";
+    if (server_owned(name, name_len))
+        return "set by the server, not the guest";
+    return NULL;
 }
 
 /* Is the header name line[0..len) equal to want, ignoring case? Compares no byte past
@@ -132,12 +147,11 @@ static void header_line(state_t *st, uint8_t *line, size_t len) {
         drop(st, "empty value", line, len);
         return;
     }
-    *colon = 0;
-    if (server_owned(name)) {
-        *colon = ':';
+    if (server_owned(name, name_len)) {
         drop(st, "set by the server, not the guest", line, len);
         return;
     }
+    *colon = 0;
     *end = 0;
     st->content_type |= ct;
     st->location |= loc;

@@ -11,20 +11,19 @@
  * is answered with what its stdout says. Every failure is logged with the call's tag,
  * which also prefixes the guest's own stderr lines.
  */
-#include "invoke.h"
-
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/engine.h"
 #include "../host/host.h"
-#include "../wasi/wasi.h"
+#include "internal.h"
 
 #define WEFT_HTTP_MODULE "wasi_experimental_http"
 #define WEFT_API_MODULE "weft"
+/* Spin 1's interfaces, which come with the services (host.h). */
+static const char *const spin_modules[] = {"spin-config", "wasi-outbound-http", "key-value"};
 
 struct weft_function {
     const weft_app_function_t *def; /* borrowed */
@@ -35,7 +34,8 @@ struct weft_function {
                                        same, and this one stays until release */
     weft_preopen_t *preopens;       /* def->nvolumes of them */
     weft_host_policy_t http;
-    pthread_t upgrader; /* building the optimized tier, when upgrading */
+    const char **config; /* def->config's names, then its values (the policy's) */
+    pthread_t upgrader;  /* building the optimized tier, when upgrading */
     bool upgrading;
     _Atomic bool cancel; /* tells the upgrader's compilers to stop */
     _Atomic bool writes; /* a trial stopped because the guest wanted to write a store */
@@ -45,6 +45,7 @@ struct weft_function {
 struct weft_response_data {
     weft_buf_t out; /* the guest's stdout */
     weft_cgi_response_t cgi;
+    weft_spin_answer_t spin; /* Spin's executor: what the handler answered */
 };
 
 /* ---- the host APIs in the network plugin ------------------------------------------- */
@@ -78,6 +79,8 @@ int weft_invoke_init(weft_error_t *err) {
         rc = weft_engine_provide_loader(WEFT_HTTP_MODULE, load_http, err);
     if (!rc)
         rc = weft_engine_provide_loader(WEFT_API_MODULE, load_api, err);
+    for (size_t i = 0; i < sizeof spin_modules / sizeof spin_modules[0] && !rc; i++)
+        rc = weft_engine_provide_loader(spin_modules[i], load_api, err);
     return rc;
 }
 
@@ -200,6 +203,19 @@ int weft_function_load(const weft_app_function_t *def, const weft_function_opts_
                    g->npublish},
         .function = def->name,
     };
+    if (def->nconfig) {
+        if (!(fn->config = calloc(2 * def->nconfig, sizeof *fn->config))) {
+            rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < def->nconfig; i++) {
+            fn->config[i] = def->config[i].name;
+            fn->config[def->nconfig + i] = def->config[i].value;
+        }
+        fn->http.config_names = fn->config;
+        fn->http.config_values = fn->config + def->nconfig;
+        fn->http.nconfig = def->nconfig;
+    }
     *out = fn;
     return 0;
 fail:
@@ -220,6 +236,7 @@ void weft_function_release(weft_function_t *fn) {
         weft_module_release(fn->meta);
     pthread_mutex_destroy(&fn->lock);
     free(fn->preopens);
+    free(fn->config);
     free(fn);
 }
 
@@ -325,8 +342,11 @@ static int host_begin(weft_function_t *fn, weft_module_t *module, weft_host_t **
                       const weft_net_plugin_t **net, weft_error_t *err) {
     *host = NULL;
     *net = NULL;
-    if (!weft_module_imports(module, WEFT_HTTP_MODULE) &&
-        !weft_module_imports(module, WEFT_API_MODULE))
+    bool any = weft_module_imports(module, WEFT_HTTP_MODULE) ||
+               weft_module_imports(module, WEFT_API_MODULE);
+    for (size_t i = 0; i < sizeof spin_modules / sizeof spin_modules[0] && !any; i++)
+        any = weft_module_imports(module, spin_modules[i]);
+    if (!any)
         return 0;
     /* The engine loaded the plugin when it loaded the module. */
     *net = weft_net_plugin_get(err);
@@ -342,7 +362,8 @@ static void host_end(weft_host_t *host, const weft_net_plugin_t *net) {
  * trial's host APIs change nothing and do not block (host.h, weft_host_trial); when one
  * stopped it because the guest wanted to write, fn is marked as writing. */
 static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t *cfg,
-               uint64_t timeout_ns, bool trial, weft_call_outcome_t *out, weft_error_t *err) {
+               uint64_t timeout_ns, bool trial, const weft_spin_call_t *spin,
+               weft_call_outcome_t *out, weft_error_t *err) {
     weft_host_t *host;
     const weft_net_plugin_t *net;
     weft_module_t *module = current_module(fn);
@@ -356,7 +377,9 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
     weft_outcome_t o;
     if (host && trial)
         net->host_trial(host, true);
-    rc = weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o, err);
+    rc = spin ? weft_spin_exec(module, cfg, host, &limits, spin, &o, err)
+              : weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o,
+                              err);
     if (!rc)
         *out = outcome_of(&o);
     if (host && trial) {
@@ -466,7 +489,7 @@ int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts, weft_cal
     *out = (weft_call_outcome_t){.end = WEFT_CALL_NOT_STARTED};
     if (opts->invoke)
         return run_invoke(fn, opts, &cfg, out, err);
-    return run(fn, opts->entry, &cfg, 0, false, out, err);
+    return run(fn, opts->entry, &cfg, 0, false, NULL, out, err);
 }
 
 /* ---- the guest's stderr ---------------------------------------------------------------- */
@@ -592,6 +615,54 @@ static void answer(const weft_function_t *fn, const call_t *c, uint64_t max_resp
     }
 }
 
+/* Spin's handler answered (or not): the status as for a CGI call, the answer read back
+ * instead of stdout. A handler that exits, even with 0, has not answered. */
+static void answer_spin(const weft_function_t *fn, const call_t *c, weft_response_t *resp) {
+    const weft_call_outcome_t *o = &resp->outcome;
+    const weft_spin_answer_t *a = &resp->data_->spin;
+    if (o->end == WEFT_CALL_DEADLINE) {
+        weft_log("%s: 504: stopped after its timeout of %.3gs", c->tag,
+                 (double)fn->def->timeout_ns / 1e9);
+        fail(resp, 504, "the function did not answer in time");
+    } else if (o->trap) {
+        weft_log("%s: 500: trap: %s", c->tag, o->trap);
+        fail(resp, 500, "the function failed");
+    } else if (o->end == WEFT_CALL_EXITED) {
+        weft_log("%s: 500: exited with status %u instead of returning a response", c->tag,
+                 o->exit_code);
+        fail(resp, 500, "the function failed");
+    } else if (a->error) {
+        fail(resp, 500, a->error); /* logged where it was found (spin_http.c) */
+    } else {
+        resp->status = a->status;
+        resp->headers = a->headers;
+        resp->nheaders = a->nheaders;
+        resp->body = a->arena.data + a->body_at;
+        resp->body_len = a->body_len;
+    }
+}
+
+/* The environment of a Spin handler: the global variables, then the function's own, a
+ * later definition of a name replacing an earlier one (no CGI variables: Spin passes the
+ * request as records). */
+static int spin_env(const weft_function_t *fn, weft_strv_t *out) {
+    const char *const *lists[2] = {fn->opts.env, (const char *const *)fn->def->env};
+    size_t counts[2] = {fn->opts.nenv, fn->def->nenv};
+    int rc = 0;
+    for (int l = 0; l < 2 && !rc; l++)
+        for (size_t i = 0; i < counts[l] && !rc; i++) {
+            const char *v = lists[l][i];
+            size_t n = strcspn(v, "=");
+            bool later = false;
+            for (int m = l; m < 2 && !later; m++)
+                for (size_t k = m == l ? i + 1 : 0; k < counts[m] && !later; k++)
+                    later = strcspn(lists[m][k], "=") == n && !strncmp(lists[m][k], v, n);
+            if (!later)
+                rc = weft_strv_add(out, v, strlen(v));
+        }
+    return rc;
+}
+
 int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft_call_opts_t *opts,
                        weft_response_t *resp, weft_error_t *err) {
     static const weft_call_opts_t no_opts;
@@ -613,11 +684,23 @@ int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft
         .max_bytes = opts->max_stderr_bytes ? opts->max_stderr_bytes : WEFT_INVOKE_MAX_STDERR_BYTES,
         .hold = trial,
     };
+    bool spin = rq && fn->def->executor == WEFT_APP_EXECUTOR_SPIN;
+    if (spin && weft_spin_method(rq->method) < 0) {
+        /* As Spin: a method its enum has no case for is 405, empty, without a call. */
+        resp->status = 405;
+        return 0;
+    }
     weft_strv_t env = {0}, argv = {0};
     int rc = 0;
-    if (rq) {
-        rc = weft_cgi_env(rq, fn->opts.env, fn->opts.nenv, (const char *const *)fn->def->env,
-                          fn->def->nenv, &env);
+    const char *const *genv = fn->opts.env, *const *menv = (const char *const *)fn->def->env;
+    if (spin) {
+        rc = spin_env(fn, &env);
+    } else if (rq && fn->def->spin) { /* Spin's WAGI executor: its variables and argv */
+        rc = weft_cgi_env_spin(rq, genv, fn->opts.nenv, menv, fn->def->nenv, &env);
+        if (!rc)
+            rc = weft_cgi_argv_spin(fn->def->argv, rq, &argv);
+    } else if (rq) {
+        rc = weft_cgi_env(rq, genv, fn->opts.nenv, menv, fn->def->nenv, &env);
         if (!rc)
             rc = weft_cgi_argv(fn->def->argv, rq, &argv);
     } else {
@@ -635,22 +718,31 @@ int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft
         .envc = env.n,
         .preopens = fn->preopens,
         .npreopens = fn->def->nvolumes,
-        .stdio = {{.kind = rq ? WEFT_STDIO_INPUT : WEFT_STDIO_NULL,
-                   .in = rq ? rq->body : NULL,
-                   .in_len = rq ? rq->body_len : 0},
+        .stdio = {{.kind = rq && !spin ? WEFT_STDIO_INPUT : WEFT_STDIO_NULL,
+                   .in = rq && !spin ? rq->body : NULL,
+                   .in_len = rq && !spin ? rq->body_len : 0},
                   {.kind = WEFT_STDIO_OUTPUT,
                    .out = &resp->data_->out,
                    .out_limit = max_response + 1}, /* one byte over tells "too large" */
                   {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c}},
     };
+    if (spin) /* a Spin handler answers with records; what it prints is logged */
+        cfg.stdio[1] = cfg.stdio[2];
+    weft_spin_call_t sc = {.rq = rq,
+                           .max_response = max_response,
+                           .tag = c.tag,
+                           .warn = on_dropped_header,
+                           .arg = &c,
+                           .answer = &resp->data_->spin};
     weft_error_t run_err = {0};
-    rc = run(fn, opts->entry, &cfg, timeout_ns, trial, &resp->outcome, &run_err);
+    rc = run(fn, opts->entry, &cfg, timeout_ns, trial, spin ? &sc : NULL, &resp->outcome, &run_err);
     weft_strv_free(&env);
     weft_strv_free(&argv);
     if (trial && !rc && resp->outcome.end == WEFT_CALL_DEADLINE) {
         release_stderr(&c, false);
         resp->outcome = (weft_call_outcome_t){.end = WEFT_CALL_BUDGET};
         weft_buf_free(&resp->data_->out);
+        weft_spin_answer_free(&resp->data_->spin);
         return 0;
     }
     release_stderr(&c, true);
@@ -663,7 +755,9 @@ int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft
         fail(resp, 500, "the function could not be started");
         return 0;
     }
-    if (rq) {
+    if (spin) {
+        answer_spin(fn, &c, resp);
+    } else if (rq) {
         answer(fn, &c, max_response, resp);
     } else { /* a set-up export: its caller judges the outcome */
         bool ok = !resp->outcome.trap && !resp->outcome.exit_code;
@@ -677,6 +771,7 @@ int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft
 void weft_response_free(weft_response_t *resp) {
     if (resp->data_) {
         weft_buf_free(&resp->data_->out);
+        weft_spin_answer_free(&resp->data_->spin);
         free(resp->data_);
     }
     memset(resp, 0, sizeof *resp);

@@ -12,6 +12,10 @@
  *    a non-zero exit is 500, the function's timeout 504, a response over the limit
  *    500, otherwise the status the guest printed. The gateway and the event triggers
  *    come through here, so a function does not know who called it.
+ *  - the same request to a function whose executor is Spin's (spin_http.c): the export
+ *    handle-http-request of a Spin 1 module is called with the request as Spin 1's
+ *    canonical-ABI records and its answer read back (status, headers, body), under the
+ *    same outcomes; a method Spin has no case for is 405 without a call.
  *  - weft_function_run: a plain WASI command with weft's own stdio, argv, preopens and
  *    sockets (`weft run`), or wasmtime's --invoke: any export called with arguments
  *    given as text, its results printed.
@@ -278,8 +282,57 @@ int weft_cgi_env(const weft_request_t *rq, const char *const *global, size_t ngl
  * on spaces. */
 int weft_cgi_argv(const char *tmpl, const weft_request_t *rq, weft_strv_t *out);
 
+/* weft_cgi_argv for a function from a spin.toml: Spin's WAGI executor substitutes the
+ * request's path for ${SCRIPT_NAME} (not the route's prefix). */
+int weft_cgi_argv_spin(const char *tmpl, const weft_request_t *rq, weft_strv_t *out);
+
 /* SCRIPT_NAME for a route: the pattern without "/..." ("/" for "/..."). */
 const char *weft_cgi_script_name(const char *route, char *buf, size_t cap);
+
+/* weft_cgi_env for a function from a spin.toml (its WAGI executor): Spin's variables
+ * (weft_spin_vars' env names: X_FULL_URL, PATH_INFO, X_MATCHED_ROUTE, X_BASE_PATH, ...)
+ * replace the CGI ones of the same name and follow them, as Spin's WAGI executor
+ * overrides WAGI's. */
+int weft_cgi_env_spin(const weft_request_t *rq, const char *const *global, size_t nglobal,
+                      const char *const *module, size_t nmodule, weft_strv_t *out);
+
+/* ---- Spin's request information, on its own (for unit tests) ---------------------- */
+
+/* What Spin (trigger-http's compute_default_headers) tells a component of its request
+ * beyond the request itself, in Spin's order, each as a header name (for the Spin
+ * executor), a variable name (for the WAGI executor) and a value:
+ *   spin-path-info            PATH_INFO              the path after a trailing
+ *                                                    wildcard's prefix ("" for an
+ *                                                    exact route), as on the wire
+ *   spin-full-url             X_FULL_URL             scheme://Host (else "localhost")
+ *                                                    + path and query
+ *   spin-matched-route        X_MATCHED_ROUTE        route_def->path (with the base)
+ *   spin-base-path            X_BASE_PATH            route_def->base, else "/"
+ *   spin-raw-component-route  X_RAW_COMPONENT_ROUTE  route_def->raw
+ *   spin-component-route      X_COMPONENT_ROUTE      raw without its "/..."
+ *   spin-client-addr          X_CLIENT_ADDR          "ip:port" ("[ip]:port" for IPv6)
+ *   spin-path-match-NAME      X_PATH_MATCH_NAME      each named wildcard's match: NAME
+ *                                                    lower case, '_' as '-', in the
+ *                                                    header; upper case in the variable
+ * Without route_def (an event, a test) the route is rq->route, else the path. */
+typedef struct weft_spin_vars {
+    weft_strv_t headers; /* header names */
+    weft_strv_t env;     /* variable names */
+    weft_strv_t values;  /* values[i] belongs to headers[i] and env[i] */
+} weft_spin_vars_t;
+
+int weft_spin_vars(const weft_request_t *rq, weft_spin_vars_t *out);
+void weft_spin_vars_free(weft_spin_vars_t *v);
+
+/* Spin's method enum for an HTTP method (GET 0, POST 1, PUT 2, DELETE 3, PATCH 4, HEAD 5,
+ * OPTIONS 6); -1 for any other, which Spin answers 405 without calling the handler. */
+int weft_spin_method(const char *method);
+
+/* Is a response header name: value fit to send (the rules weft_cgi_parse drops headers
+ * by: a token for a name, field-value characters for a value, none the server owns)?
+ * NULL when it is; else why not ("invalid character in header name"). */
+const char *weft_http_header_problem(const char *name, size_t name_len, const char *value,
+                                     size_t value_len);
 
 /* A guest's stdout parsed as a CGI response. */
 typedef struct weft_cgi_response {

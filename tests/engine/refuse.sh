@@ -17,6 +17,14 @@ check "not wasm: status" "$RC" 1
 check "not wasm: says so, with the file and the offset" "$ERR" \
   "weft: $WORK/text.wasm: offset 0x0: not a WebAssembly module (no \\0asm magic)"
 
+# A component (the component model's layer 1: version 0xd, layer 1) with one empty
+# custom section, as wasi:http and Spin 2 build them: weft runs core modules only.
+printf '\0asm\15\0\1\0\0\2\1x' >"$WORK/component.wasm"
+run "$WEFT" run "$WORK/component.wasm"
+check "component: status" "$RC" 1
+check "component: says what it is and what weft runs" "$ERR" \
+  "weft: $WORK/component.wasm: offset 0x4: a WebAssembly component (component model, e.g. wasi:http), not a core module; weft runs core modules only (Spin 1 handlers, WAGI and WASI preview1)"
+
 # A header and a section whose size runs past the end.
 printf '\0asm\1\0\0\0\1\377\377' >"$WORK/trunc.wasm"
 run "$WEFT" run "$WORK/trunc.wasm"
