@@ -955,8 +955,16 @@ void weft_app_free(weft_app_t *app) {
     free(app);
 }
 
+static int parse(const char *text, size_t len, const char *name, const char *dir,
+                 weft_app_format_t format, bool build_only, weft_app_t **out, weft_error_t *err);
+
 int weft_app_parse(const char *text, size_t len, const char *name, const char *dir,
                    weft_app_format_t format, weft_app_t **out, weft_error_t *err) {
+    return parse(text, len, name, dir, format, false, out, err);
+}
+
+static int parse(const char *text, size_t len, const char *name, const char *dir,
+                 weft_app_format_t format, bool build_only, weft_app_t **out, weft_error_t *err) {
     *out = NULL;
     weft_toml_value_t *root = NULL;
     int rc = weft_toml_parse(text, len, name, &root, err);
@@ -966,8 +974,11 @@ int weft_app_parse(const char *text, size_t len, const char *name, const char *d
      * directory it was started in (its docs: "Relative paths will be resolved from the
      * current working directory in which wagi was started"); weft.toml's own rule is
      * its folder, so that `weft up -c some/app/weft.toml` works from anywhere. */
-    ctx_t c = {
-        .name = name, .base = format == WEFT_APP_WAGI ? NULL : dir, .format = format, .err = err};
+    ctx_t c = {.name = name,
+               .base = format == WEFT_APP_WAGI ? NULL : dir,
+               .format = format,
+               .err = err,
+               .build_only = build_only};
     weft_app_t *app = calloc(1, sizeof *app);
     if (!app) {
         rc = weft_app_nomem(&c);
@@ -1158,14 +1169,16 @@ int weft_app_load(const char *path, const weft_app_opts_t *opts, weft_app_t **ou
     else
         strcpy(dir, ".");
     weft_app_t *app = NULL;
-    rc = weft_app_parse((const char *)text, len, path, dir,
-                        detect_format(path, (const char *)text, len), &app, err);
+    bool build_only = opts && opts->build_only;
+    rc = parse((const char *)text, len, path, dir, detect_format(path, (const char *)text, len),
+               build_only, &app, err);
     free(text);
     free(dir);
     if (rc)
         return rc;
     if ((app->format == WEFT_APP_WAGI && (rc = wagi_paths_check(app, err))) ||
-        (app->format == WEFT_APP_SPIN && (rc = weft_app_spin_stage_files(app, err)))) {
+        (app->format == WEFT_APP_SPIN && !build_only &&
+         (rc = weft_app_spin_stage_files(app, err)))) {
         weft_app_free(app);
         return rc;
     }

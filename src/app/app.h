@@ -399,6 +399,10 @@ typedef struct weft_app_opts {
     const char *cache_dir; /* the artifact cache, whose wat/ folder holds converted .wat
                               files; NULL: its default ($XDG_CACHE_HOME/weft or
                               ~/.cache/weft) */
+    /* For building only (weft build): a spin.toml's required variables may have no
+     * value (their uses read as ""), as spin build needs none, and no files are
+     * staged. */
+    bool build_only;
 } weft_app_opts_t;
 
 /* Parses text[0..len) as a manifest of the given format. name is used in messages; dir

@@ -19,6 +19,7 @@ typedef struct ctx {
                          (weft.toml), or NULL for the working directory (WAGI) */
     weft_app_format_t format;
     weft_error_t *err;
+    bool build_only; /* weft_app_opts_t's */
 } ctx_t;
 
 /* Names the table a key sits in, for messages: "'timeout' in [[function]] 'hello'",

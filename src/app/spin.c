@@ -221,6 +221,8 @@ static int variable_value(spin_t *s, variable_t *var, int line, const char **out
         }
         if (!v)
             v = var->def;
+        if (!v && s->c->build_only)
+            v = ""; /* a build needs no value */
         if (!v)
             return weft_app_fail(s->c, line,
                                  "variable '%s' (line %d) is required and has no value: set "

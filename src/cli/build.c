@@ -176,7 +176,7 @@ int weft_cli_build(int argc, char **argv) {
     }
     weft_error_t err = {0};
     weft_app_t *app = NULL;
-    if (weft_app_load(config, &(weft_app_opts_t){0}, &app, &err)) {
+    if (weft_app_load(config, &(weft_app_opts_t){.build_only = true}, &app, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         return WEFT_EXIT_ERROR;
     }

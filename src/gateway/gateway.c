@@ -45,7 +45,9 @@ static int add_route(weft_gateway_site_t *site, const char *pattern, function_t 
         return 0;
     }
     int rc = 0;
-    if (fn && (rc = weft_function_entry_check(fn->fn, entry, err))) {
+    /* (A Spin handler's export was checked when its function was loaded.) */
+    if (fn && fn->def->executor != WEFT_APP_EXECUTOR_SPIN &&
+        (rc = weft_function_entry_check(fn->fn, entry, err))) {
         weft_error_prefix(err, "%s: route %s", site->app->path, pattern);
         return rc;
     }

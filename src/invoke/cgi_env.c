@@ -278,9 +278,18 @@ static int cgi_env(const weft_request_t *rq, const char *const *global, size_t n
     const char *route = rq->route ? rq->route : rq->path;
     long prefix = route_prefix_len(route);
     const char *raw_info = "";
-    if (prefix >= 0 && strlen(rq->path) >= (size_t)prefix)
+    if (rq->path_info)
+        raw_info = rq->path_info; /* the router's: it knows what ":name" segments took */
+    else if (prefix >= 0 && strlen(rq->path) >= (size_t)prefix)
         raw_info = rq->path + prefix;
     char length[32], script[WEFT_CGI_MAX_ROUTE];
+    const char *script_name = weft_cgi_script_name(route, script, sizeof script);
+    /* With ":name" segments, SCRIPT_NAME is what of the path they matched. */
+    size_t plen = strlen(rq->path), ilen = strlen(raw_info);
+    if (rq->nparams && ilen <= plen) {
+        snprintf(script, sizeof script, "%.*s", (int)(plen - ilen), rq->path);
+        script_name = *script ? script : "/";
+    }
     snprintf(length, sizeof length, "%llu", (unsigned long long)rq->body_len);
     const char *values[V_COUNT] = {
         [V_AUTH_TYPE] = "",
@@ -297,7 +306,7 @@ static int cgi_env(const weft_request_t *rq, const char *const *global, size_t n
         [V_SERVER_NAME] = rq->server_name,
         [V_SERVER_PORT] = rq->server_port,
         [V_X_MATCHED_ROUTE] = route,
-        [V_SCRIPT_NAME] = weft_cgi_script_name(route, script, sizeof script),
+        [V_SCRIPT_NAME] = script_name,
         [V_X_RAW_PATH_INFO] = raw_info,
     };
     for (size_t i = 0; i < V_COUNT && !rc; i++) {

@@ -37,6 +37,9 @@ typedef struct weft_spin_call {
     weft_spin_answer_t *answer; /* filled when the handler returned */
 } weft_spin_call_t;
 
+/* 0 when m exports Spin 1's handle-http-request and canonical_abi_realloc with their
+ * types; otherwise an error naming the module and what it lacks. */
+int weft_spin_check(weft_module_t *m, weft_error_t *err);
 /* Runs call's request through the handle-http-request export of a fresh instance of m,
  * with the WASI world cfg and host as its further host APIs, under limits: the request's
  * records written into the guest's memory (canonical_abi_realloc), the handler called,

@@ -169,6 +169,10 @@ int weft_function_load(const weft_app_function_t *def, const weft_function_opts_
         goto fail;
     fn->meta = fn->module;
     weft_module_retain(fn->meta);
+    /* A Spin handler is known by its exports: one without them is refused at load, not
+     * at its first request. */
+    if (def->executor == WEFT_APP_EXECUTOR_SPIN && (rc = weft_spin_check(fn->module, err)))
+        goto fail;
     if (fn->opts.upgrade && fn->opts.tier == WEFT_FUNCTION_TIER_AUTO &&
         weft_module_tier(fn->module) == WEFT_TIER_FAST) {
         if (pthread_create(&fn->upgrader, NULL, upgrade_main, fn) == 0) {

@@ -109,7 +109,7 @@ int weft_spin_vars(const weft_request_t *rq, weft_spin_vars_t *out) {
     const char *host = header_value(rq, "host");
     weft_buf_t b = {0};
     int rc = 0;
-    const char *info = path_info(route, rq->path);
+    const char *info = rq->path_info ? rq->path_info : path_info(route, rq->path);
     rc = add_var(out, "spin-path-info", "PATH_INFO", info, strlen(info));
 
     if (!rc)
@@ -363,6 +363,18 @@ static void read_answer(writer_t *w, uint32_t ret) {
     a->status = status;
 }
 
+int weft_spin_check(weft_module_t *m, weft_error_t *err) {
+    const char *sig = weft_module_export_sig(m, "handle-http-request");
+    const char *re = weft_module_export_sig(m, "canonical_abi_realloc");
+    if (sig && !strcmp(sig, "iiiiiiiiii:i") && re && !strcmp(re, "iiii:i"))
+        return 0;
+    return weft_error_set(err, WEFT_ENOTFOUND,
+                          "%s is not a Spin 1 HTTP handler: it needs the exports "
+                          "handle-http-request (10 i32 parameters, an i32 result) and "
+                          "canonical_abi_realloc (4 i32 parameters, an i32 result)",
+                          weft_module_name(m));
+}
+
 int weft_spin_exec(weft_module_t *m, const weft_wasi_config_t *cfg, void *host,
                    const weft_limits_t *limits, const weft_spin_call_t *call, weft_outcome_t *out,
                    weft_error_t *err) {
@@ -382,18 +394,8 @@ int weft_spin_exec(weft_module_t *m, const weft_wasi_config_t *cfg, void *host,
     }
     weft_guest_t guest = {.wasi = wasi, .host = host};
     writer_t w = {.g = &guest, .call = call, .out = out, .err = err};
-    const char *sig = weft_module_export_sig(m, "handle-http-request");
-    const char *re = weft_module_export_sig(m, "canonical_abi_realloc");
-    if (!sig || strcmp(sig, "iiiiiiiiii:i") || !re || strcmp(re, "iiii:i")) {
-        char why[512];
-        snprintf(why, sizeof why,
-                 "%s is not a Spin 1 HTTP handler: it needs the exports handle-http-request "
-                 "(10 i32 parameters, an i32 result) and canonical_abi_realloc (4 i32 "
-                 "parameters, an i32 result)",
-                 weft_module_name(m));
-        rc = weft_error_set(err, WEFT_ENOTFOUND, "%s", why);
+    if ((rc = weft_spin_check(m, err)))
         goto done;
-    }
     if ((rc = weft_instance_new(m, &guest, limits, &w.in, out, err)) || !w.in)
         goto done;
     if (!guest.memory) {
