@@ -932,17 +932,7 @@ void weft_app_free(weft_app_t *app) {
         free(r->entrypoint);
         free(r->raw);
         free(r->base);
-        weft_app_static_t *st = r->static_response;
-        if (st) {
-            for (size_t k = 0; k < st->nheaders; k++) {
-                free(st->header_names[k]);
-                free(st->header_values[k]);
-            }
-            free(st->header_names);
-            free(st->header_values);
-            free(st->body);
-            free(st);
-        }
+        weft_app_static_free(r->static_response);
     }
     free(app->routes);
     weft_app_events_free(app);

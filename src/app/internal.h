@@ -102,6 +102,8 @@ int weft_app_parse_targets(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app
 int weft_app_parse_triggers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
 /* spin.toml, manifest version 1 or 2 (spin.c): the whole file into app. */
 int weft_app_parse_spin(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app);
+/* Frees a static response (NULL: nothing). */
+void weft_app_static_free(weft_app_static_t *st);
 /* Does the text look like a spin.toml (a top-level spin_manifest_version or
  * spin_version)? */
 bool weft_app_spin_detect(const char *text, size_t len);

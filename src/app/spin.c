@@ -594,7 +594,7 @@ static int spin_route_path(spin_t *s, const char *raw, int line, char **out) {
     return 0;
 }
 
-static void static_free(weft_app_static_t *st) {
+void weft_app_static_free(weft_app_static_t *st) {
     if (!st)
         return;
     for (size_t k = 0; k < st->nheaders; k++) {
@@ -626,7 +626,7 @@ static int add_spin_route(spin_t *s, const char *raw, int line, size_t fn, weft_
         free(r.path);
         free(r.raw);
         free(r.base);
-        static_free(st);
+        weft_app_static_free(st);
         return rc;
     }
     if (i == app->nroutes) {
@@ -641,7 +641,7 @@ static int add_spin_route(spin_t *s, const char *raw, int line, size_t fn, weft_
     free(old->raw);
     free(old->base);
     free(old->entrypoint);
-    static_free(old->static_response);
+    weft_app_static_free(old->static_response);
     *old = r;
     return 0;
 }
@@ -726,7 +726,7 @@ static int read_static(spin_t *s, const weft_toml_value_t *v, const char *sectio
         st->nheaders++;
     }
     if (rc) {
-        static_free(st);
+        weft_app_static_free(st);
         return rc;
     }
     *out = st;
@@ -1025,7 +1025,7 @@ static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
             if ((rc = read_static(s, stv, section, &st)))
                 break;
             if (!raw) {
-                static_free(st);
+                weft_app_static_free(st);
                 continue;
             }
             char who[SECTION_MAX + 40];

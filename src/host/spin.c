@@ -405,13 +405,20 @@ static void kv_ok(weft_guest_t *g, uint32_t ret, uint32_t value) {
 }
 
 /* The key as a host string: NULL (with the io answer written) when it is not one. */
-static char *kv_key(out_t *o, uint32_t ret, const uint8_t *k, uint32_t len) {
-    char *key = len <= WEFT_KV_MAX_KEY ? copy_str(k, len) : NULL;
-    if (!key)
+/* The key at k as a C string in buf, or false (the error answered at ret). It lives on
+ * the caller's stack: a store call may stop the guest (a write in a trial, the weft
+ * module's rule), and nothing is then held across it. */
+static bool kv_key(out_t *o, uint32_t ret, const uint8_t *k, uint32_t len,
+                   char buf[WEFT_KV_MAX_KEY + 1]) {
+    if (len > WEFT_KV_MAX_KEY || memchr(k, 0, len)) {
         put_error(o, ret, SPIN_KV_IO,
                   len > WEFT_KV_MAX_KEY ? "key: longer than weft's stores allow (4096 bytes)"
-                                        : "key: holds a NUL byte, or out of memory");
-    return key;
+                                        : "key: holds a NUL byte");
+        return false;
+    }
+    memcpy(buf, k, len);
+    buf[len] = 0;
+    return true;
 }
 
 void Z_keyZ2DvalueZ_open(weft_guest_t *g, uint32_t name, uint32_t name_len, uint32_t ret) {
@@ -434,12 +441,11 @@ void Z_keyZ2DvalueZ_get(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t 
     const uint8_t *k = region(g, key, key_len, 1);
     ret_check(g, ret, 16);
     out_t o = {.g = g};
-    char *s = kv_key(&o, ret, k, key_len);
-    if (s) {
+    char s[WEFT_KV_MAX_KEY + 1];
+    if (kv_key(&o, ret, k, key_len, s)) {
         uint8_t *value = NULL;
         size_t len = 0;
         uint32_t code = weft_api_kv_get_value(g, store, s, &value, &len);
-        free(s);
         if (code) {
             kv_fail(&o, ret, code, false);
         } else {
@@ -460,14 +466,9 @@ void Z_keyZ2DvalueZ_set(weft_guest_t *g, uint32_t store, uint32_t key, uint32_t 
     const uint8_t *v = region(g, value, value_len, 1);
     ret_check(g, ret, 16);
     out_t o = {.g = g};
-    char *s = kv_key(&o, ret, k, key_len);
-    if (s) {
-        /* The call may stop the guest (a write in a trial, the weft module's rule):
-         * hold nothing across it, the key copied to the stack and s freed first. */
-        char key_copy[WEFT_KV_MAX_KEY + 1];
-        memcpy(key_copy, s, strlen(s) + 1);
-        free(s);
-        uint32_t code = weft_api_kv_set_value(g, store, key_copy, v, value_len);
+    char s[WEFT_KV_MAX_KEY + 1];
+    if (kv_key(&o, ret, k, key_len, s)) {
+        uint32_t code = weft_api_kv_set_value(g, store, s, v, value_len);
         if (code)
             kv_fail(&o, ret, code, false);
         else
@@ -481,13 +482,10 @@ void Z_keyZ2DvalueZ_delete(weft_guest_t *g, uint32_t store, uint32_t key, uint32
     const uint8_t *k = region(g, key, key_len, 1);
     ret_check(g, ret, 16);
     out_t o = {.g = g};
-    char *s = kv_key(&o, ret, k, key_len);
-    if (s) {
-        char key_copy[WEFT_KV_MAX_KEY + 1];
-        memcpy(key_copy, s, strlen(s) + 1);
-        free(s);
+    char s[WEFT_KV_MAX_KEY + 1];
+    if (kv_key(&o, ret, k, key_len, s)) {
         /* Spin: deleting a key that is not there is no error (the weft module agrees). */
-        uint32_t code = weft_api_kv_delete_key(g, store, key_copy);
+        uint32_t code = weft_api_kv_delete_key(g, store, s);
         if (code)
             kv_fail(&o, ret, code, false);
         else
@@ -501,11 +499,10 @@ void Z_keyZ2DvalueZ_exists(weft_guest_t *g, uint32_t store, uint32_t key, uint32
     const uint8_t *k = region(g, key, key_len, 1);
     ret_check(g, ret, 16);
     out_t o = {.g = g};
-    char *s = kv_key(&o, ret, k, key_len);
-    if (s) {
+    char s[WEFT_KV_MAX_KEY + 1];
+    if (kv_key(&o, ret, k, key_len, s)) {
         bool exists = false;
         uint32_t code = weft_api_kv_exists_key(g, store, s, &exists);
-        free(s);
         if (code)
             kv_fail(&o, ret, code, false);
         else
