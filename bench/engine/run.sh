@@ -10,7 +10,8 @@
 #                  this leaves out time spent waiting for a core
 #   --clock wall   time each program by its own wall clock
 #   --quick        small work sizes, to check that everything runs (times mean little)
-#   PROGRAM        some of: sha256 nbody conv2d json sort (default all)
+#   PROGRAM        some of: sha256 nbody conv2d json sort matmul hashtable lz77 interp
+#                  recursive strsearch (default all)
 # Environment: BUILD_DIR (default ./build), INSTANTIATE_ITERATIONS (default 20000).
 #
 # Each program times its own work and reports it on stderr ("bench-seconds WALL CPU"),
@@ -28,7 +29,7 @@ RUNS=3
 CLOCK=cpu
 QUICK=0
 PROGRAMS=()
-ALL_PROGRAMS=(sha256 nbody conv2d json sort)
+ALL_PROGRAMS=(sha256 nbody conv2d json sort matmul hashtable lz77 interp recursive strsearch)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 while (($#)); do
@@ -45,7 +46,9 @@ done
 ((${#PROGRAMS[@]})) || PROGRAMS=("${ALL_PROGRAMS[@]}")
 
 # Work sizes for --quick; the full sizes are each program's defaults (~1-3 s natively).
-declare -A QUICK_ARGS=([sha256]="8 1" [nbody]="500000" [conv2d]="512 10" [json]="256 20" [sort]="1 1")
+declare -A QUICK_ARGS=([sha256]="8 1" [nbody]="500000" [conv2d]="512 10" [json]="256 20" [sort]="1 1"
+    [matmul]="128 2" [hashtable]="20000 2" [lz77]="64 2" [interp]="2000 5" [recursive]="22 2"
+    [strsearch]="32 2")
 
 mkdir -p "$OUT" "$CACHE"
 LOG=$OUT/runs.log
@@ -76,7 +79,7 @@ for p in "${PROGRAMS[@]}" hello; do
     t0=$EPOCHREALTIME
     "$WEFT" compile -q --cache-dir "$CACHE" "$OUT/$p.wasm" >/dev/null
     awk -v p="$p" -v a="$t0" -v b="$EPOCHREALTIME" \
-        'BEGIN { printf "   %-8s %6.2f s (0 when already cached)\n", p, b - a }'
+        'BEGIN { printf "   %-9s %6.2f s (0 when already cached)\n", p, b - a }'
 done
 
 # ---- Runs ---------------------------------------------------------------------------
@@ -139,11 +142,11 @@ done
 
 # ---- Table --------------------------------------------------------------------------
 echo
-printf '%-8s %10s %10s %10s %9s %17s\n' program "gcc -O2" "clang -O2" weft weft/gcc weft/best-native
+printf '%-9s %10s %10s %10s %9s %17s\n' program "gcc -O2" "clang -O2" weft weft/gcc weft/best-native
 for p in "${PROGRAMS[@]}"; do
     g=${BEST[$p.gcc]:-FAIL} c=${BEST[$p.clang]:-FAIL} w=${BEST[$p.weft]:-FAIL}
     awk -v p="$p" -v g="$g" -v c="$c" -v w="$w" 'BEGIN {
-        f = "%-8s %9s%s %9s%s %9s%s %9s %17s\n"
+        f = "%-9s %9s%s %9s%s %9s%s %9s %17s\n"
         r1 = r2 = "-"
         if (w != "FAIL" && g != "FAIL") r1 = sprintf("%.2fx", w / g)
         if (w != "FAIL" && g != "FAIL" && c != "FAIL") r2 = sprintf("%.2fx", w / (g < c ? g : c))
@@ -160,7 +163,7 @@ done | awk '
     }
     END {
         if (!n) { print "geometric mean: no program ran under all three builds"; exit }
-        printf "%-8s %10s %10s %10s %9s %17s\n", "geomean", "", "", "", \
+        printf "%-9s %10s %10s %10s %9s %17s\n", "geomean", "", "", "", \
             sprintf("%.2fx", exp(lg / n)), sprintf("%.2fx", exp(lb / n))
         printf "(over %d programs; clang -O2 / gcc -O2 geomean %.2fx)\n", n, exp(lc / n)
     }' | tee -a "$OUT/table.txt"
