@@ -170,6 +170,10 @@ void weft_check_import_str(const weft_wasm_module_t *m, uint32_t i, char *out, s
 /* Rewrites dir/module.c in place; memory_field is the instance field of memory 0
  * (weft_glue_facts_t), "" when the module has none. */
 int weft_rewrite_module_c(const char *dir, const char *memory_field, weft_error_t *err);
+/* The text the rewrite inserts and a name of the edit it makes to calls, both part of
+ * the cache key (cache.c). */
+const char *weft_rewrite_text(void);
+const char *weft_rewrite_guard_text(void);
 
 /* ---- glue.c ---- */
 

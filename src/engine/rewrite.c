@@ -18,16 +18,24 @@
  * (they grow in place inside their reservation), so each function can read the base
  * once: this text, inserted after wasm2c's own load/store helpers, redefines them to
  * use a base read by FUNC_PROLOGUE at the top of every function. Only for modules with
- * exactly one memory, which is all weft runs. */
+ * exactly one memory, which is all weft runs.
+ *
+ * A load or store is one access of its own type, unaligned and allowed to alias
+ * anything (may_alias, as char is), not wasm2c's memcpy: gcc turns a 4-byte memcpy
+ * into an integer load, so a float that is loaded into a register it cannot keep (a
+ * 5x5 convolution's 25 weights) went through an integer register and the stack (a
+ * load, a store and a reload for each use); typed, it is one movss (conv2d 1.74 s ->
+ * 1.33 s, bench/README.md). */
 #define WEFT_LOAD_STORE_ANCHOR "DEFINE_STORE(i64_store32, u32, u64)\n"
 static const char fast_memory_text[] =
     "\n/* weft: the memory never moves; each function reads its base once. */\n"
     "#undef FUNC_PROLOGUE\n"
     "#define FUNC_PROLOGUE u8 *const weft_mb __attribute__((unused)) = instance->MEMORY.data\n"
     "#define WEFT_LOAD(name, t1, t2, t3) static inline t3 weft_##name(u8 *mb, u64 addr) "
-    "{ t1 r; wasm_rt_memcpy(&r, mb + addr, sizeof(t1)); return (t3)(t2)r; }\n"
+    "{ typedef t1 __attribute__((aligned(1), may_alias)) ua; return (t3)(t2)*(const ua *)(mb + "
+    "addr); }\n"
     "#define WEFT_STORE(name, t1, t2) static inline void weft_##name(u8 *mb, u64 addr, t2 v) "
-    "{ t1 w = (t1)v; wasm_rt_memcpy(mb + addr, &w, sizeof(t1)); }\n"
+    "{ typedef t1 __attribute__((aligned(1), may_alias)) ua; *(ua *)(mb + addr) = (t1)v; }\n"
     "WEFT_LOAD(i32_load, u32, u32, u32)\nWEFT_LOAD(i64_load, u64, u64, u64)\n"
     "WEFT_LOAD(f32_load, f32, f32, f32)\nWEFT_LOAD(f64_load, f64, f64, f64)\n"
     "WEFT_LOAD(i32_load8_s, s8, s32, u32)\nWEFT_LOAD(i64_load8_s, s8, s64, u64)\n"
@@ -63,6 +71,17 @@ static const char fast_memory_text[] =
     "#define i64_store8(m, a, v) weft_i64_store8(weft_mb, a, v)\n"
     "#define i64_store16(m, a, v) weft_i64_store16(weft_mb, a, v)\n"
     "#define i64_store32(m, a, v) weft_i64_store32(weft_mb, a, v)\n";
+
+/* What the rewrite inserts, for the cache key: a change to it must compile anew. The
+ * guard's text is named by its prefix and a revision, bumped when guard_host_calls
+ * changes what it writes. */
+#define WEFT_HOST_CALL_GUARD_REVISION "host-call guard 1: (weft_rt_host_call(), *"
+const char *weft_rewrite_text(void) {
+    return fast_memory_text;
+}
+const char *weft_rewrite_guard_text(void) {
+    return WEFT_HOST_CALL_GUARD_REVISION;
+}
 
 /* ---- Host calls keep a reserve of native stack ------------------------------------------- *
  *
