@@ -90,6 +90,7 @@ else
 fi
 check "a line per request" "$(wc -l <"$DIR/access.log")" 3
 stop_weft
+check "weft up stopped cleanly" "$STOP_RC" 0
 
 # The same from weft.toml; the access log beside it.
 DIR=$WORK/toml
@@ -112,6 +113,7 @@ check_contains "access_log, relative to weft.toml" "$(cat "$DIR/logs/access.log"
   '"GET /cgi/exit0 HTTP/1.1" 200'
 check "log_format: its lines are JSON" "$(head -c 9 "$DIR/log")" '{"time":"'
 stop_weft
+check "weft up stopped cleanly" "$STOP_RC" 0
 sed -i 's/log_format = "json"/log_format = "xml"/' "$DIR/weft.toml"
 run "$WEFT" up -c "$DIR/weft.toml"
 check "log_format xml: refused" "$RC" 1

@@ -73,4 +73,5 @@ check "the scrape was up (the token was accepted)" "$(query 'up{job="weft"}')" 1
 kill -TERM "$PROM_PID"
 wait "$PROM_PID" 2>/dev/null
 stop_weft
+check "weft up stopped cleanly" "$STOP_RC" 0
 finish

@@ -64,4 +64,5 @@ check "the function answers once ready" "$STATUS" 200
 check "a route declared on /readyz is ignored, and said so" \
   "$(log_count 'route /readyz is served by weft itself')" 1
 stop_weft
+check "weft up stopped cleanly" "$STOP_RC" 0
 finish
