@@ -23,6 +23,8 @@ PACKAGES=(
   wrk
   # the live event page's test: headless Chromium, driven over the DevTools protocol
   chromium
+  # the metrics tests: promtool checks the exposition, a Prometheus server scrapes it
+  prometheus
 )
 if [ "${WEFT_BENCH:-0}" = 1 ]; then
   PACKAGES+=(nginx-light hyperfine redis-server redis-tools)

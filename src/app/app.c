@@ -640,6 +640,8 @@ static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *
                                        "max_stderr_bytes",
                                        "max_stderr_lines",
                                        "token",
+                                       "log_format",
+                                       "access_log",
                                        NULL};
     where_t w = {"[server]", NULL, NULL};
     if (v->type != WEFT_TOML_TABLE)
@@ -655,8 +657,29 @@ static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *
         (rc = weft_app_get_size(c, v, &w, "max_response", &app->max_response)) ||
         (rc = weft_app_get_size(c, v, &w, "max_stderr_bytes", &app->max_stderr_bytes)) ||
         (rc = weft_app_get_positive_u32(c, v, &w, "max_stderr_lines", &app->max_stderr_lines)) ||
-        (rc = weft_app_dup_string(c, v, &w, "token", &app->token)))
+        (rc = weft_app_dup_string(c, v, &w, "token", &app->token)) ||
+        (rc = weft_app_dup_string(c, v, &w, "log_format", &app->log_format)))
         return rc;
+    if (app->log_format && strcmp(app->log_format, "text") && strcmp(app->log_format, "json"))
+        return weft_app_fail(c, weft_toml_get(v, "log_format")->line,
+                             "[server] log_format must be \"text\" or \"json\", not \"%s\"",
+                             app->log_format);
+    char *access_log = NULL;
+    if ((rc = weft_app_dup_string(c, v, &w, "access_log", &access_log)))
+        return rc;
+    if (access_log && !*access_log) {
+        free(access_log);
+        return weft_app_fail(c, weft_toml_get(v, "access_log")->line,
+                             "[server] access_log is empty (\"-\" is stdout)");
+    }
+    if (access_log && strcmp(access_log, "-")) {
+        app->access_log = weft_app_resolve(c->base, access_log);
+        free(access_log);
+        if (!app->access_log)
+            return weft_app_nomem(c);
+    } else {
+        app->access_log = access_log;
+    }
     if (app->token && !weft_app_token_valid(app->token))
         return weft_app_fail(c, weft_toml_get(v, "token")->line,
                              "[server] token must be 1 to %d visible ASCII characters (no "
@@ -942,6 +965,8 @@ void weft_app_free(weft_app_t *app) {
     free(app->state_dir);
     free(app->listen);
     free(app->token);
+    free(app->log_format);
+    free(app->access_log);
     free(app);
 }
 

@@ -378,6 +378,10 @@ typedef struct weft_app {
      * /docs, /_weft) require; NULL: they answer loopback clients only. 1 to
      * WEFT_APP_MAX_TOKEN visible ASCII characters. */
     char *token;
+    /* [server] log_format: "text" or "json" (NULL: not said); access_log: "-" (stdout)
+     * or a file, resolved against the manifest's folder (NULL: none). */
+    char *log_format;
+    char *access_log;
     uint64_t max_body;
     uint64_t max_header_bytes;  /* request line and headers */
     uint64_t header_timeout_ns; /* to receive a request head */

@@ -36,8 +36,8 @@ static const char up_help[] =
     "\n"
     "Serves the functions of an app over HTTP, a fresh instance per request. Reads\n"
     "./weft.toml, else ./wagi.toml or ./modules.toml (WAGI's format), else ./spin.toml\n"
-    "(Spin's, manifest version 1 or 2), unless -c names a file. Every module is compiled\n"
-    "before the server starts.\n"
+    "(Spin's, manifest version 1 or 2), unless -c names a file. It listens at once and\n"
+    "serves the functions once every module is compiled (GET /readyz: 503 until then).\n"
     "\n"
     "options:\n"
     "  -c, --config FILE       the manifest\n"
@@ -64,6 +64,11 @@ static const char up_help[] =
     "  --token TOKEN           the bearer token weft's own endpoints require (below);\n"
     "                          default: $WEFT_TOKEN, else [server] token\n"
     "  --cache-dir DIR         artifact cache (default $XDG_CACHE_HOME/weft)\n"
+    "  --log-format text|json  the log on stderr: 'weft: ' lines (default), or one JSON\n"
+    "                          object a line (default: [server] log_format)\n"
+    "  --access-log FILE|-     a line per request, Apache's combined format plus the\n"
+    "                          duration and request id, appended to FILE or on stdout\n"
+    "                          (default: [server] access_log, else none)\n"
     "  --no-reload             do not watch the manifest and the modules for changes\n"
     "  --build                 run each function's build command first (as 'weft\n"
     "                          build'); a failed build ends weft up\n"
@@ -179,6 +184,10 @@ static void print_route(void *arg, const char *pattern, const char *function,
         printf("  %-30s (static response)\n", pattern);
     else if (!strcmp(pattern, "/healthz"))
         printf("  %-30s (weft: health check)\n", pattern);
+    else if (!strcmp(pattern, "/readyz"))
+        printf("  %-30s (weft: readiness check)\n", pattern);
+    else if (!strcmp(pattern, "/_weft/metrics"))
+        printf("  %-30s (weft: metrics for Prometheus)\n", pattern);
     else if (!strncmp(pattern, "/_weft/", 7))
         printf("  %-30s (weft: the app's state as JSON)\n", pattern);
     /* The services' API (/kv/..., /blobs/..., /docs/...) goes unlisted: the log's line on
@@ -618,6 +627,8 @@ int weft_cli_up(int argc, char **argv) {
                                          {"tls-key", required_argument, 0, 'K'},
                                          {"cache-dir", required_argument, 0, 'd'},
                                          {"token", required_argument, 0, 't'},
+                                         {"log-format", required_argument, 0, 'L'},
+                                         {"access-log", required_argument, 0, 'A'},
                                          {"no-reload", no_argument, 0, 'R'},
                                          {"build", no_argument, 0, 'B'},
                                          {"watch", no_argument, 0, 'W'},
@@ -628,6 +639,7 @@ int weft_cli_up(int argc, char **argv) {
     const char *config = NULL;
     weft_gateway_config_t gcfg = {0};
     bool watch = true, build = false, watch_sources = false;
+    const char *log_format = NULL;
     int c, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
@@ -701,6 +713,16 @@ int weft_cli_up(int argc, char **argv) {
                     "up", "--token: expected 1 to %d visible ASCII characters", WEFT_APP_MAX_TOKEN);
             gcfg.token = optarg;
             break;
+        case 'L':
+            if (strcmp(optarg, "text") && strcmp(optarg, "json"))
+                return weft_cli_usage_error("up", "--log-format %s: expected text or json", optarg);
+            log_format = optarg;
+            break;
+        case 'A':
+            if (!*optarg)
+                return weft_cli_usage_error("up", "--access-log: expected a file, or - for stdout");
+            gcfg.access_log = optarg;
+            break;
         case 'R':
             watch = false;
             break;
@@ -746,6 +768,12 @@ int weft_cli_up(int argc, char **argv) {
         rc = 1;
         goto out;
     }
+    if (!log_format)
+        log_format = app->log_format;
+    if (log_format && !strcmp(log_format, "json"))
+        weft_gateway_log_json();
+    if (!gcfg.access_log)
+        gcfg.access_log = app->access_log;
     /* The modules are built before anything is compiled or served. */
     if (build && (rc = weft_cli_build_app(app)))
         goto out;
@@ -800,21 +828,41 @@ int weft_cli_up(int argc, char **argv) {
     sigaddset(&stop, SIGTERM);
     waited = stop;
     sigaddset(&waited, SIGHUP);
-    if (weft_gateway_create(app, &gcfg, &gw, &err)) {
-        fprintf(stderr, "weft: %s\n", err.msg);
-        rc = err.code == WEFT_EUSAGE ? 2 : 1;
-        goto out;
-    }
-    u.gw = gw;
-    weft_events_config_t ecfg = events_config(weft_gateway_site(gw), app);
-    if (weft_events_create(&ecfg, &events, &err) || weft_gateway_add_brokers(gw, events, &err) ||
-        pthread_sigmask(SIG_BLOCK, &waited, NULL) || weft_gateway_start(gw, &err) ||
-        weft_events_start(events, &err)) {
+    /* The server listens while the modules compile: /healthz answers, /readyz says 503
+     * until every function is compiled and every broker open, other paths 503. Its
+     * threads block the signals themselves: a Ctrl-C while the compiler runs ends weft. */
+    if (weft_gateway_create_empty(&gcfg, &gw, &err) || weft_gateway_start(gw, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);
         rc = err.code == WEFT_EUSAGE ? 2 : 1; /* a bad --listen is a usage mistake */
         goto out;
     }
+    u.gw = gw;
+    weft_log("listening on %s; ready once every function is compiled and every broker open "
+             "(GET /readyz)",
+             weft_gateway_url(gw));
+    weft_gateway_site_t *site = NULL;
+    if (weft_gateway_load(gw, app, &site, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        rc = err.code == WEFT_EUSAGE ? 2 : 1;
+        goto out;
+    }
+    /* Served once its brokers' routes are in: a site never changes while it serves. */
+    weft_events_config_t ecfg = events_config(site, app);
+    if (weft_events_create(&ecfg, &events, &err) ||
+        weft_gateway_site_add_brokers(site, events, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        weft_gateway_site_release(site);
+        rc = 1;
+        goto out;
+    }
+    weft_gateway_swap(gw, site);
+    if (pthread_sigmask(SIG_BLOCK, &waited, NULL) || weft_events_start(events, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        rc = 1;
+        goto out;
+    }
     u.events = events;
+    weft_gateway_set_ready(gw, true);
     if (gcfg.token)
         weft_log("weft's own endpoints (/brokers, /_weft, and the services over HTTP: /kv, "
                  "/blobs, /docs) require the bearer token of %s",

@@ -418,6 +418,37 @@ static bool take_kept_c(const char *key, char *tmp, size_t size, c_tree_t *tree)
     return found;
 }
 
+/* ---- metrics (util.h's registry) ---------------------------------------------------- */
+
+static weft_metric_t m_cache_hit = {.name = "weft_compile_cache_total",
+                                    .help =
+                                        "Artifact cache look-ups: found (hit) or compiled (miss)",
+                                    .type = WEFT_METRIC_COUNTER,
+                                    .labels = "result=\"hit\""};
+static weft_metric_t m_cache_miss = {.name = "weft_compile_cache_total",
+                                     .help =
+                                         "Artifact cache look-ups: found (hit) or compiled (miss)",
+                                     .type = WEFT_METRIC_COUNTER,
+                                     .labels = "result=\"miss\""};
+#define WEFT_COMPILE_METRIC(tier)                                                                  \
+    {                                                                                              \
+        .name = "weft_compile_duration_seconds",                                                   \
+        .help = "Compiles of a module (wasm2c and the C compiler), by tier",                       \
+        .type = WEFT_METRIC_HISTOGRAM, .labels = "tier=\"" tier "\"",                              \
+        .bounds_ns = weft_metric_buckets_slow                                                      \
+    }
+static weft_metric_t m_compile_fast = WEFT_COMPILE_METRIC("fast");
+static weft_metric_t m_compile_opt = WEFT_COMPILE_METRIC("optimized");
+
+static void count_cache(bool hit) {
+    /* Both listed at the first look-up, so that a scrape shows the other at 0. */
+    weft_metric_register(&m_cache_hit);
+    weft_metric_register(&m_cache_miss);
+    weft_metric_register(&m_compile_fast);
+    weft_metric_register(&m_compile_opt);
+    weft_metric_add(hit ? &m_cache_hit : &m_cache_miss, 1);
+}
+
 /* Finds or builds the artifact of one tier. */
 static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len, const char *dir,
                         weft_tier_t tier, const weft_compile_opts_t *opts, char *artifact,
@@ -425,15 +456,22 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
     int lock = -1;
     char tmp[PATH_MAX] = "", lockpath[PATH_MAX] = "", key[65];
     int rc = tier_artifact(bytes, len, dir, tier, artifact, size, key, err);
-    if (rc || weft_artifact_verify(artifact, NULL) == 0)
-        return rc; /* cached */
+    if (rc)
+        return rc;
+    if (weft_artifact_verify(artifact, NULL) == 0) {
+        count_cache(true);
+        return 0; /* cached */
+    }
 
     /* Build folders of compiles that were killed go first. */
     weft_cache_sweep(dir);
     /* One compiler per module and tier at a time; whoever waited finds it made. */
     lock = weft_cache_lock(dir, key, lockpath, sizeof lockpath);
-    if (weft_artifact_verify(artifact, NULL) == 0)
+    if (weft_artifact_verify(artifact, NULL) == 0) {
+        count_cache(true); /* another process or thread made it meanwhile */
         goto out;
+    }
+    count_cache(false);
     c_tree_t tree;
     bool reuse = tier == WEFT_TIER_OPT && take_kept_c(key, tmp, sizeof tmp, &tree);
     if (!reuse && (rc = weft_cache_build_dir(dir, key, tmp, sizeof tmp, err)))
@@ -455,6 +493,9 @@ static int compile_tier(const char *wasm_path, const uint8_t *bytes, size_t len,
         snprintf(so, sizeof so, "%s/module.so", tmp);
         rc = weft_artifact_store(so, artifact, err);
     }
+    if (!rc)
+        weft_metric_observe_ns(tier == WEFT_TIER_FAST ? &m_compile_fast : &m_compile_opt,
+                               weft_now_ns() - prog.started);
     if (prog.shown && prog.tty)
         fputs("\n", stderr);
     if (!rc && prog.shown)
@@ -501,6 +542,7 @@ int weft_module_compile_tier(const char *wasm_path, const weft_compile_opts_t *o
         if ((rc = tier_artifact(bytes, len, dir, WEFT_TIER_OPT, artifact, size, key, err)))
             goto out;
         if (weft_artifact_verify(artifact, NULL) == 0) {
+            count_cache(true);
             tier = WEFT_TIER_OPT;
             goto out;
         }

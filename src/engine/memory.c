@@ -46,6 +46,40 @@ static slot_t *free_slots;
 static atomic_size_t nfree, nreserved, ninuse;
 static atomic_uint_fast64_t nreused;
 
+/* The pool's figures in util.h's metrics registry, read at each scrape. */
+static uint64_t read_in_use(void) {
+    return atomic_load(&ninuse);
+}
+static uint64_t read_pooled(void) {
+    return atomic_load(&nfree);
+}
+static uint64_t read_reused(void) {
+    return atomic_load(&nreused);
+}
+static weft_metric_t m_in_use = {.name = "weft_guest_memories_in_use",
+                                 .help = "Linear memories in use: guest instances live",
+                                 .type = WEFT_METRIC_GAUGE,
+                                 .read = read_in_use};
+static weft_metric_t m_pooled = {.name = "weft_guest_memories_pooled",
+                                 .help = "Free guard-page reservations kept for the next instances",
+                                 .type = WEFT_METRIC_GAUGE,
+                                 .read = read_pooled};
+static weft_metric_t m_reused = {.name = "weft_guest_memories_reused_total",
+                                 .help = "Linear memories served from the pool",
+                                 .type = WEFT_METRIC_COUNTER,
+                                 .read = read_reused};
+static atomic_bool metrics_listed;
+
+/* Once, at the first memory made. */
+static void metrics_list(void) {
+    if (atomic_load_explicit(&metrics_listed, memory_order_relaxed))
+        return;
+    weft_metric_register(&m_in_use);
+    weft_metric_register(&m_pooled);
+    weft_metric_register(&m_reused);
+    atomic_store(&metrics_listed, true);
+}
+
 void weft_pool_stats(weft_pool_stats_t *s) {
     s->reserved = atomic_load(&nreserved);
     s->in_use = atomic_load(&ninuse);
@@ -74,6 +108,7 @@ static slot_t *slot_get(void) {
     pthread_mutex_unlock(&pool_lock);
     if (s)
         return s;
+    metrics_list();
     s = calloc(1, sizeof *s);
     if (!s)
         return NULL;

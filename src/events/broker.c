@@ -79,6 +79,7 @@ typedef struct trigger_stats {
     atomic_uint_fast64_t failed;        /* events given up (logged) */
     atomic_uint_fast64_t dead_lettered; /* events its dead-letter target took */
     atomic_uint_fast64_t filtered_out;  /* events its filters did not pass */
+    weft_metric_t *latency;             /* delivery times (util.h's registry); NULL: not counted */
 } trigger_stats_t;
 
 struct conf;
@@ -178,6 +179,7 @@ typedef struct job {
     bool to_dead_letter;
     weft_ce_http_msg_t msg; /* sent, encoded */
     weft_header_t *headers; /* msg's, as the delivery engine takes them */
+    uint64_t read_ns;       /* when it was read from the log */
 } job_t;
 
 /* ---- Small pieces ------------------------------------------------------------------ */
@@ -203,6 +205,13 @@ static trigger_stats_t *trigger_stats(weft_events_t *ev, const char *broker, con
     if (!s && (s = calloc(1, sizeof *s))) {
         snprintf(s->broker, sizeof s->broker, "%s", broker);
         snprintf(s->name, sizeof s->name, "%s", name);
+        char labels[512] = "";
+        if (weft_metric_label(labels, sizeof labels, "broker", broker) &&
+            weft_metric_label(labels, sizeof labels, "trigger", name))
+            s->latency = weft_metric_series(
+                "weft_trigger_delivery_duration_seconds",
+                "From an event read from the log to its target's 2xx (retries included)",
+                WEFT_METRIC_HISTOGRAM, labels, NULL);
         s->next = ev->trigger_stats;
         ev->trigger_stats = s;
     }
@@ -429,8 +438,11 @@ static int engine_headers(const weft_ce_http_msg_t *msg, weft_header_t **out) {
 /* Logs an event given up, with everything needed to find it. */
 static void give_up(job_t *j, const char *why) {
     count(&j->t->stats->failed, 1);
-    weft_log("%s: event id '%s' (source '%s') given up: %s", j->t->tag, weft_ce_get(&j->ev, "id"),
-             weft_ce_get(&j->ev, "source"), why);
+    weft_log_ctx_t ctx = {.trigger = j->t->def->name, .event_id = weft_ce_get(&j->ev, "id")};
+    const weft_log_ctx_t *was = weft_log_ctx_set(&ctx);
+    weft_log_at(WEFT_LOG_WARN, "%s: event id '%s' (source '%s') given up: %s", j->t->tag,
+                weft_ce_get(&j->ev, "id"), weft_ce_get(&j->ev, "source"), why);
+    weft_log_ctx_set(was);
 }
 
 static void on_delivered(void *arg, const weft_delivery_outcome_t *out);
@@ -625,6 +637,8 @@ static void on_delivered(void *arg, const weft_delivery_outcome_t *out) {
         return;
     }
     count(&t->stats->delivered, 1);
+    if (t->stats->latency)
+        weft_metric_observe_ns(t->stats->latency, weft_now_ns() - j->read_ns);
     /* A 2xx: a reply when the answer carries an event (a 202 never does). */
     weft_ce_header_t *h = out->status == 202 ? NULL : borrow_headers(out->headers, out->nheaders);
     if (h && weft_ce_http_has_event(h, out->nheaders)) {
@@ -667,6 +681,7 @@ static void dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len
     }
     j->t = t;
     j->seq = seq;
+    j->read_ns = weft_now_ns();
     if (weft_ce_deserialize(data, len, &j->ev, &err)) {
         weft_log("%s: record #%" PRIu64 " of the log is not an event (%s): skipped", t->tag, seq,
                  err.msg);
@@ -1503,6 +1518,40 @@ static int describe(const weft_app_t *app, broker_t *brokers, size_t nb, trigger
     int rc = text ? weft_buf_puts(out, text) : WEFT_ENOMEM;
     free(text);
     return rc ? weft_error_set(err, WEFT_ENOMEM, "out of memory") : 0;
+}
+
+void weft_events_figures(weft_events_t *ev, weft_events_figures_fn fn, void *arg) {
+    pthread_mutex_lock(&ev->lock);
+    conf_t *c = ev->running;
+    for (size_t i = 0; c && i < c->nbrokers; i++) {
+        broker_t *b = &c->brokers[i];
+        uint64_t first = 0, last = 0;
+        weft_error_t err = {0};
+        if (weft_journal_bounds(b->stream, &first, &last, &err))
+            weft_log("broker %s: metrics: %s", b->def->name, err.msg);
+        weft_events_figures_t f = {
+            .broker = b->def->name,
+            .stored = first ? last - first + 1 : 0,
+            .ingested = atomic_load_explicit(&b->stats->ingested, memory_order_relaxed),
+            .rejected = atomic_load_explicit(&b->stats->rejected, memory_order_relaxed)};
+        fn(arg, &f);
+    }
+    for (size_t i = 0; c && i < c->ntriggers; i++) {
+        trigger_t *t = &c->triggers[i];
+        trigger_stats_t *st = t->stats;
+        uint64_t pos = trigger_position(t), latest = weft_journal_latest(t->broker->stream);
+        weft_events_figures_t f = {
+            .broker = t->broker->def->name,
+            .trigger = t->def->name,
+            .delivered = atomic_load_explicit(&st->delivered, memory_order_relaxed),
+            .retried = atomic_load_explicit(&st->retried, memory_order_relaxed),
+            .failed = atomic_load_explicit(&st->failed, memory_order_relaxed),
+            .dead_lettered = atomic_load_explicit(&st->dead_lettered, memory_order_relaxed),
+            .filtered_out = atomic_load_explicit(&st->filtered_out, memory_order_relaxed),
+            .lag = latest > pos ? latest - pos : 0};
+        fn(arg, &f);
+    }
+    pthread_mutex_unlock(&ev->lock);
 }
 
 int weft_events_describe(weft_events_t *ev, weft_buf_t *out, weft_error_t *err) {

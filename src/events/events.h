@@ -159,6 +159,18 @@ void weft_events_tail_close(weft_events_tail_t *t);
  * nowhere; "stored" is what retention has not deleted yet. */
 int weft_events_describe(weft_events_t *ev, weft_buf_t *out, weft_error_t *err);
 
+/* The same counts as figures, for GET /_weft/metrics: fn is called once per broker
+ * (trigger NULL) and once per trigger of the running configuration, under the events'
+ * lock (fn must not call back into ev). */
+typedef struct weft_events_figures {
+    const char *broker;
+    const char *trigger;                 /* NULL: the broker's own figures */
+    uint64_t stored, ingested, rejected; /* a broker's */
+    uint64_t delivered, retried, failed, dead_lettered, filtered_out, lag; /* a trigger's */
+} weft_events_figures_t;
+typedef void (*weft_events_figures_fn)(void *arg, const weft_events_figures_t *f);
+void weft_events_figures(weft_events_t *ev, weft_events_figures_fn fn, void *arg);
+
 /* Starts the triggers: delivery of what the logs hold past each trigger's position. */
 int weft_events_start(weft_events_t *ev, weft_error_t *err);
 

@@ -11,6 +11,8 @@
  * routed it. weft_gateway_swap replaces the gateway's; the old site is freed by its
  * last holder.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +37,22 @@ static handler_t *new_handler(weft_gateway_site_t *site, handler_kind_t kind, fu
     return h;
 }
 
-/* Adds a route unless it is /healthz or /_weft/describe, which the gateway always
- * answers itself. */
+/* Routes pattern to h, whose requests are counted under it (metrics.c). */
+static int route_add(weft_gateway_site_t *site, const char *pattern, handler_t *h,
+                     weft_error_t *err) {
+    int rc = weft_router_add(site->router, pattern, h, err);
+    if (!rc)
+        h->metrics = weft_gateway_route_metrics(pattern);
+    return rc;
+}
+
+/* Adds a route unless it is /healthz, /readyz, /_weft/describe or /_weft/metrics, which
+ * the gateway always answers itself. */
 static int add_route(weft_gateway_site_t *site, const char *pattern, function_t *fn,
                      const char *entry, const weft_app_route_t *def, weft_error_t *err) {
-    if (!strcmp(pattern, "/healthz") || !strcmp(pattern, WEFT_GATEWAY_DESCRIBE_PATH)) {
+    if (!strcmp(pattern, "/healthz") || !strcmp(pattern, WEFT_GATEWAY_READY_PATH) ||
+        !strcmp(pattern, WEFT_GATEWAY_DESCRIBE_PATH) ||
+        !strcmp(pattern, WEFT_GATEWAY_METRICS_PATH)) {
         weft_log("%s: route %s is served by weft itself; the declaration is ignored",
                  site->app->path, pattern);
         return 0;
@@ -55,7 +68,7 @@ static int add_route(weft_gateway_site_t *site, const char *pattern, function_t 
     if (!h)
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     h->def = def;
-    rc = weft_router_add(site->router, pattern, h, err);
+    rc = route_add(site, pattern, h, err);
     if (rc)
         weft_error_prefix(err, "%s", site->app->path);
     return rc;
@@ -135,7 +148,7 @@ static int add_store_routes(weft_gateway_site_t *site, weft_error_t *err) {
         handlers[a]->kind = api[a].kind;
         if (taken)
             continue;
-        int rc = weft_router_add(site->router, api[a].pattern, handlers[a], err);
+        int rc = route_add(site, api[a].pattern, handlers[a], err);
         if (rc)
             return rc;
     }
@@ -209,13 +222,17 @@ static int site_build(weft_gateway_t *gw, const weft_app_t *app, weft_gateway_si
     site->app = app;
     site->health.kind = HANDLER_HEALTH;
     site->describe.kind = HANDLER_DESCRIBE;
+    site->ready.kind = HANDLER_READY;
+    site->metrics.kind = HANDLER_METRICS;
     int rc = weft_router_new(&site->router);
     if (rc) {
         rc = weft_error_set(err, rc, "out of memory");
         goto fail;
     }
-    if ((rc = weft_router_add(site->router, "/healthz", &site->health, err)) ||
-        (rc = weft_router_add(site->router, WEFT_GATEWAY_DESCRIBE_PATH, &site->describe, err)))
+    if ((rc = route_add(site, "/healthz", &site->health, err)) ||
+        (rc = route_add(site, WEFT_GATEWAY_READY_PATH, &site->ready, err)) ||
+        (rc = route_add(site, WEFT_GATEWAY_DESCRIBE_PATH, &site->describe, err)) ||
+        (rc = route_add(site, WEFT_GATEWAY_METRICS_PATH, &site->metrics, err)))
         goto fail;
     site->fns = calloc(app->nfunctions ? app->nfunctions : 1, sizeof *site->fns);
     if (!site->fns) {
@@ -254,8 +271,52 @@ fail:
     return rc;
 }
 
+/* The app of the site a gateway serves before it has loaded its own (weft up listens
+ * while it compiles): no functions, no routes but weft's own. */
+static const weft_app_t no_app = {.path = "(starting)"};
+
+/* The access log: "-" is stdout, anything else a file appended to. */
+static int access_log_open(weft_gateway_t *gw, const char *path, weft_error_t *err) {
+    if (!path)
+        return 0;
+    if (!strcmp(path, "-")) {
+        gw->access_log_fd = 1;
+        return 0;
+    }
+    gw->access_log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (gw->access_log_fd < 0)
+        return weft_error_set(err, WEFT_EIO, "access log %s: %s", path, strerror(errno));
+    gw->access_log_owned = true;
+    return 0;
+}
+
 int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
                         weft_gateway_t **out, weft_error_t *err) {
+    weft_gateway_site_t *site;
+    int rc = weft_gateway_create_empty(cfg, out, err);
+    if (rc)
+        return rc;
+    if ((rc = weft_gateway_load(*out, app, &site, err))) {
+        weft_gateway_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    weft_gateway_swap(*out, site);
+    weft_gateway_set_ready(*out, true);
+    return 0;
+}
+
+int weft_gateway_load(weft_gateway_t *gw, const weft_app_t *app, weft_gateway_site_t **out,
+                      weft_error_t *err) {
+    return site_build(gw, app, out, err);
+}
+
+void weft_gateway_set_ready(weft_gateway_t *gw, bool ready) {
+    atomic_store_explicit(&gw->ready, ready, memory_order_release);
+}
+
+int weft_gateway_create_empty(const weft_gateway_config_t *cfg, weft_gateway_t **out,
+                              weft_error_t *err) {
     *out = NULL;
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
         return weft_error_set(err, WEFT_EUSAGE, "TLS needs both a certificate and a key");
@@ -283,10 +344,16 @@ int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
     atomic_init(&gw->next_id, 1);
     atomic_init(&gw->in_flight, 0);
     atomic_init(&gw->stopping, false);
+    atomic_init(&gw->ready, false);
     atomic_init(&gw->site, NULL);
     pthread_mutex_init(&gw->site_lock, NULL);
+    gw->access_log_fd = -1;
+    gw->cfg.access_log = NULL;
+    gw->unmatched = (route_metrics_t *)weft_gateway_route_metrics("(unmatched)");
     weft_gateway_site_t *site;
-    int rc = site_build(gw, app, &site, err);
+    int rc = access_log_open(gw, cfg->access_log, err);
+    if (!rc)
+        rc = site_build(gw, &no_app, &site, err);
     if (rc) {
         weft_gateway_free(gw);
         return rc;
@@ -359,7 +426,7 @@ int weft_gateway_site_add_brokers(weft_gateway_site_t *site, weft_events_t *ev, 
             if (!h)
                 return weft_error_set(err, WEFT_ENOMEM, "out of memory");
             h->broker = name;
-            int rc = weft_router_add(site->router, pattern, h, err);
+            int rc = route_add(site, pattern, h, err);
             if (rc) {
                 weft_error_prefix(err, "%s: [[broker]] '%s'", site->app->path, name);
                 return rc;
@@ -404,6 +471,8 @@ void weft_gateway_free(weft_gateway_t *gw) {
     weft_gateway_server_free(gw);
     weft_gateway_site_release(atomic_load(&gw->site));
     pthread_mutex_destroy(&gw->site_lock);
+    if (gw->access_log_owned)
+        close(gw->access_log_fd);
     if (gw->listen_fd >= 0)
         close(gw->listen_fd);
     free(gw);

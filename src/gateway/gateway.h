@@ -119,15 +119,41 @@ typedef struct weft_gateway_config {
      * require; NULL or "": none, and they answer loopback clients only (auth.c).
      * Borrowed for weft_gateway_create only. */
     const char *token;
+    /* The access log (README, "Operations"): "-" is stdout, a path a file appended to;
+     * NULL: none. Borrowed for weft_gateway_create only. */
+    const char *access_log;
 } weft_gateway_config_t;
 
 typedef struct weft_gateway weft_gateway_t;
+/* A configuration served (below, "Reloading"). */
+typedef struct weft_gateway_site weft_gateway_site_t;
 
 /* Compiles and loads every function of app (borrowed until weft_gateway_free), runs
  * each module's _routes export once to learn its sub-routes, and builds the router.
- * Nothing listens yet. */
+ * Nothing listens yet. The gateway is ready (/readyz answers 200): the same as
+ * weft_gateway_create_empty, weft_gateway_load, weft_gateway_set_ready. */
 int weft_gateway_create(const weft_app_t *app, const weft_gateway_config_t *cfg,
                         weft_gateway_t **out, weft_error_t *err);
+
+/* A gateway that can start listening before its app is compiled (weft up does): it
+ * serves only weft's own endpoints (/healthz, /readyz, /_weft/...), answers any other
+ * path 503 with Retry-After while it is not ready, and is not ready (/readyz: 503)
+ * until weft_gateway_set_ready. */
+int weft_gateway_create_empty(const weft_gateway_config_t *cfg, weft_gateway_t **out,
+                              weft_error_t *err);
+/* Compiles and loads app's functions (app borrowed until the site is freed) into a
+ * site held once for the caller, not served yet: weft_gateway_site_add_brokers, then
+ * weft_gateway_swap serves it (before or after weft_gateway_start). */
+int weft_gateway_load(weft_gateway_t *gw, const weft_app_t *app, weft_gateway_site_t **out,
+                      weft_error_t *err);
+/* What GET /readyz answers: 200 once ready (every function compiled and every broker
+ * open: the caller knows when), 503 before. */
+void weft_gateway_set_ready(weft_gateway_t *gw, bool ready);
+
+/* Log lines (weft_log) as JSON objects from now on, one a line on stderr: "time" (RFC
+ * 3339, UTC, milliseconds), "level", "msg", and "request_id", "route", "function",
+ * "trigger", "event_id" where the thread's log context has them (log_json.c). */
+void weft_gateway_log_json(void);
 
 /* Calls fn for each route served, most specific first: pattern, and the function name
  * and entry point behind it (NULL for built-ins like /healthz and /_weft/describe; a
@@ -168,6 +194,12 @@ int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t
  * hands its brokers to other events), or when the client leaves. */
 #define WEFT_GATEWAY_SSE_KEEPALIVE_S 15
 
+/* GET /_weft/metrics: every metric of weft in the Prometheus text exposition format
+ * 0.0.4 (README.md, "Operations", lists them), guarded as /_weft/describe is. GET
+ * /readyz: 200 "ready" once the gateway is ready, else 503 (never guarded, as /healthz).
+ * Every request the gateway answers is counted by route and status class, and written
+ * to the access log when there is one, once h2o is done with it. */
+
 /* GET /_weft/describe: weft_events_describe's object (an app without brokers: empty
  * lists) with two more members:
  *   "functions": [{"name", "module": the .wasm, "optimized": true / false}],
@@ -180,7 +212,6 @@ int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t
  * its brokers' routes. Requests hold the site they were routed by until they are
  * answered, so a site replaced by weft_gateway_swap serves its requests in flight to
  * the end and is freed after the last one (and after every other holder let go). */
-typedef struct weft_gateway_site weft_gateway_site_t;
 
 /* Builds a site for app as weft_gateway_create builds the first one (compiling what
  * the cache lacks, running _routes), with gw's configuration; the site owns app (freed

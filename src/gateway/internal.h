@@ -39,7 +39,26 @@ typedef enum handler_kind {
     HANDLER_BLOBS,    /* /blobs/...: blobs */
     HANDLER_DOCS,     /* /docs/...: documents */
     HANDLER_STATIC,   /* a Spin static_response, answered by the gateway itself */
+    HANDLER_READY,    /* /readyz */
+    HANDLER_METRICS,  /* GET /_weft/metrics */
 } handler_kind_t;
+
+/* The HTTP metrics of one route (metrics.c): requests by status class and their
+ * durations. The series belong to util's registry and live for ever, so a request may
+ * point at them after its site is gone. */
+typedef struct route_metrics {
+    weft_metric_t *by_class[4]; /* 2xx (and below), 3xx, 4xx, 5xx */
+    weft_metric_t *duration;
+} route_metrics_t;
+
+/* What the gateway keeps of a request until h2o disposes of it (its access log line and
+ * metrics: log_access in metrics.c), in the request's memory pool, found through
+ * req->env (weft_gateway_req_info). */
+typedef struct req_info {
+    uint64_t id;
+    uint64_t start_ns; /* weft_now_ns when on_request took it (its head and body read) */
+    const route_metrics_t *metrics; /* NULL: not counted */
+} req_info_t;
 
 /* A handler of the services' HTTP API (store_api.c)? */
 static inline bool weft_handler_is_store(handler_kind_t kind) {
@@ -51,9 +70,10 @@ typedef struct handler {
     function_t *fn;     /* HANDLER_FUNCTION */
     const char *broker; /* HANDLER_BROKER, HANDLER_EVENTS: the app's name; borrowed */
     char *entrypoint;
-    const weft_app_route_t *def; /* HANDLER_FUNCTION, HANDLER_STATIC: the manifest's
-                                    route (Spin's headers; the static answer) */
-    struct handler *next;        /* every handler of the site, for freeing */
+    const weft_app_route_t *def;    /* HANDLER_FUNCTION, HANDLER_STATIC: the manifest's
+                                       route (Spin's headers; the static answer) */
+    const route_metrics_t *metrics; /* its route's (weft_gateway_route_metrics) */
+    struct handler *next;           /* every handler of the site, for freeing */
 } handler_t;
 
 /* A configuration served (gateway.h): an app's functions loaded and its routes. Never
@@ -67,7 +87,7 @@ struct weft_gateway_site {
     function_t *fns;
     size_t nfns;
     handler_t *handlers;
-    handler_t health, describe;
+    handler_t health, describe, ready, metrics;
     handler_t kv, blobs, docs; /* the services' HTTP API, when the gateway has services */
     weft_events_t *events;     /* the brokers' (weft_gateway_site_add_brokers); NULL: none */
     weft_router_t *router;
@@ -167,6 +187,7 @@ typedef struct io_thread {
     h2o_linklist_t streams;             /* the open ones */
     h2o_multithread_receiver_t sse_rcv; /* streams whose tail has more */
     h2o_timeout_t keepalive;            /* WEFT_GATEWAY_SSE_KEEPALIVE_S */
+    uint64_t request_id;                /* of the request on_request is routing (new_request's) */
 } io_thread_t;
 
 /* A pool of threads that run guests (pool.c). */
@@ -222,7 +243,12 @@ struct weft_gateway {
     atomic_uint_fast64_t next_id;
     atomic_int in_flight;
     atomic_bool stopping; /* no new connections; answers close theirs */
-    atomic_bool closing;  /* the I/O threads close every connection and exit */
+    /* /readyz: every function compiled and every broker open (weft_gateway_set_ready). */
+    atomic_bool ready;
+    int access_log_fd; /* -1: none */
+    bool access_log_owned;
+    const route_metrics_t *unmatched; /* requests no route took (404, 503 while starting) */
+    atomic_bool closing;              /* the I/O threads close every connection and exit */
 };
 
 /* The I/O thread whose h2o context ctx is. */
@@ -232,6 +258,23 @@ static inline io_thread_t *weft_gateway_io_of(h2o_context_t *ctx) {
 
 /* The path of the gateway's description (gateway.h). */
 #define WEFT_GATEWAY_DESCRIBE_PATH "/_weft/describe"
+#define WEFT_GATEWAY_METRICS_PATH "/_weft/metrics"
+#define WEFT_GATEWAY_READY_PATH "/readyz"
+
+/* ---- Metrics and the access log (metrics.c) ------------------------------------------ */
+
+/* The metrics of requests routed by pattern ("(unmatched)" for none): the registry's
+ * series, made once per pattern and kept for ever (the same after a reload). NULL when
+ * the registry is full. */
+const route_metrics_t *weft_gateway_route_metrics(const char *pattern);
+/* Attaches what log_access needs to req (in its pool: h2o aborts when that is out of
+ * memory); the caller may change its metrics once the request is routed. */
+req_info_t *weft_gateway_req_info_set(h2o_req_t *req, uint64_t id, const route_metrics_t *metrics);
+/* Registers the logger that counts every request h2o handed to weft once it is done, and
+ * writes its access log line (gw->access_log_fd). */
+void weft_gateway_logger_setup(weft_gateway_t *gw, h2o_pathconf_t *path);
+/* GET /_weft/metrics's text for site (on a worker); *out freed with free(). */
+int weft_gateway_metrics(weft_gateway_site_t *site, char **out, weft_error_t *err);
 
 /* ---- weft's own endpoints guarded (auth.c) ------------------------------------------ */
 

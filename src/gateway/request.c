@@ -174,14 +174,20 @@ bool weft_gateway_run_request(request_t *rq, uint64_t budget_ns) {
         .log_tag = rq->tag,
     };
     weft_error_t err = {0};
+    /* The fields of the request's structured log lines (--log-format json). */
+    weft_log_ctx_t ctx = {
+        .request_id = rq->id, .route = rq->route->pattern, .function = h->fn->def->name};
+    const weft_log_ctx_t *was = weft_log_ctx_set(&ctx);
     weft_crash_task(rq->route->pattern, rq->id);
     int rc = weft_function_call(h->fn->fn, &rq->call, &opts, &rq->resp, &err);
     weft_crash_task(NULL, 0);
+    if (rc && rc != WEFT_ELIMIT)
+        weft_log_at(WEFT_LOG_ERROR, "%s: 503: %s", rq->tag, err.msg);
+    weft_log_ctx_set(was);
     if (rc == WEFT_ELIMIT) { /* more variables or arguments than a guest may get */
         rq->resp.status = 431;
         rq->resp.error = "too many request headers or query items";
     } else if (rc) {
-        weft_log("%s: 503: %s", rq->tag, err.msg);
         rq->resp.status = 503;
         rq->resp.error = "out of memory";
     } else if (rq->resp.outcome.end == WEFT_CALL_BUDGET) {

@@ -128,6 +128,17 @@ static void answer_health(weft_gateway_t *gw, h2o_req_t *req) {
     send_body(req, "OK", 2);
 }
 
+/* /readyz: 200 once every function is compiled and every broker open (weft up says so
+ * with weft_gateway_set_ready), 503 before. A short text either way, never cached. */
+static void answer_ready(weft_gateway_t *gw, h2o_req_t *req) {
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    if (atomic_load_explicit(&gw->ready, memory_order_acquire))
+        answer_text(gw, req, 200, "ready");
+    else
+        answer_text(gw, req, 503, "not ready: compiling the functions and opening the brokers");
+}
+
 /* Adds a response header of an app's (copied into req's pool). h2o wants names in
  * lower case (HTTP/2 requires it); HTTP/1.x keeps the app's spelling. */
 static void add_header(h2o_req_t *req, const char *name, const char *value) {
@@ -263,7 +274,7 @@ static request_t *new_request(io_thread_t *io, h2o_req_t *req, const weft_route_
     rq->io = io;
     rq->route = route;
     rq->kind = kind;
-    rq->id = atomic_fetch_add(&io->gw->next_id, 1);
+    rq->id = io->request_id; /* on_request's */
     if (hold) {
         rq->site = io->site;
         weft_gateway_site_retain(rq->site);
@@ -292,6 +303,23 @@ static void ingest(io_thread_t *io, h2o_req_t *req, const weft_route_t *route) {
     atomic_fetch_add(&gw->in_flight, 1);
     weft_events_ingest(rq->site->events, h->broker, rq->call.headers, rq->call.nheaders,
                        rq->call.body, rq->call.body_len, on_ingest_done, rq);
+}
+
+/* GET /_weft/metrics, rendered by a worker: the Prometheus text exposition format. */
+static void answer_metrics(request_t *rq) {
+    h2o_req_t *req = rq->req;
+    if (!rq->text) {
+        answer_text(rq->gw, req, 503, "the metrics could not be rendered: see the log");
+        return;
+    }
+    before_answer(req, rq->gw);
+    req->res.status = 200;
+    req->res.reason = weft_http_reason(200);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    send_body(req, rq->text, strlen(rq->text));
 }
 
 /* GET /_weft/describe, built by a worker (describe_run). */
@@ -332,6 +360,8 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
                 answer_ingest(rq);
             else if (rq->kind == HANDLER_DESCRIBE)
                 answer_describe(rq);
+            else if (rq->kind == HANDLER_METRICS)
+                answer_metrics(rq);
             else
                 answer_guest(rq);
         }
@@ -377,9 +407,11 @@ static void run_and_return(request_t *rq) {
         h2o_multithread_send_message(&rq->io->done, &rq->msg);
         return;
     }
-    if (rq->kind == HANDLER_DESCRIBE) {
+    if (rq->kind == HANDLER_DESCRIBE || rq->kind == HANDLER_METRICS) {
         weft_error_t err = {0};
-        if (weft_gateway_describe(rq->site, &rq->text, &err))
+        int rc = rq->kind == HANDLER_DESCRIBE ? weft_gateway_describe(rq->site, &rq->text, &err)
+                                              : weft_gateway_metrics(rq->site, &rq->text, &err);
+        if (rc)
             weft_log("%s: %s", rq->tag, err.msg);
         h2o_multithread_send_message(&rq->io->done, &rq->msg);
         return;
@@ -490,6 +522,10 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     io_thread_t *io = weft_gateway_io_of(req->conn->ctx);
     weft_gateway_t *gw = io->gw;
     weft_gateway_site_t *site = io_site(io);
+    /* Every request gets its id here; the logger counts it when h2o is done with it
+     * (metrics.c), under its route once it is routed. */
+    io->request_id = atomic_fetch_add_explicit(&gw->next_id, 1, memory_order_relaxed);
+    req_info_t *info = weft_gateway_req_info_set(req, io->request_id, gw->unmatched);
     const char *why;
     unsigned bad = check_head(gw, req, &why);
     if (!weft_guard_request(req)) {
@@ -508,9 +544,11 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     weft_route_match_t match;
     const weft_route_t *route = weft_router_match(site->router, path, plen, &match);
     handler_kind_t kind = route ? handler_of(route)->kind : HANDLER_HEALTH;
+    if (route)
+        info->metrics = handler_of(route)->metrics;
     /* weft's own endpoints (auth.c), also where nothing is routed: who is not let in
      * does not learn which brokers or stores exist. */
-    if (route ? kind != HANDLER_FUNCTION && kind != HANDLER_HEALTH
+    if (route ? kind != HANDLER_FUNCTION && kind != HANDLER_HEALTH && kind != HANDLER_READY
               : weft_gateway_guarded_path(path, plen)) {
         unsigned refused = weft_gateway_auth(gw, req, &why);
         if (refused) {
@@ -519,7 +557,13 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
         }
     }
     if (!route) {
-        answer_text(gw, req, 404, "not found");
+        if (!atomic_load_explicit(&gw->ready, memory_order_acquire)) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                           H2O_STRLIT("1"));
+            answer_text(gw, req, 503, "weft is starting: its functions are being compiled");
+        } else {
+            answer_text(gw, req, 404, "not found");
+        }
         return 0;
     }
     switch (kind) {
@@ -527,6 +571,15 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
         break;
     case HANDLER_HEALTH:
         answer_health(gw, req);
+        return 0;
+    case HANDLER_READY:
+        answer_ready(gw, req);
+        return 0;
+    case HANDLER_METRICS:
+        if (method_is(req, "GET"))
+            submit_builtin(io, req, route, HANDLER_METRICS);
+        else
+            answer_not_allowed(gw, req, "GET", "the metrics are read by GET");
         return 0;
     case HANDLER_STATIC:
         answer_static(gw, req, handler_of(route)->def->static_response);
@@ -862,6 +915,7 @@ static void h2o_setup(weft_gateway_t *gw) {
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof *handler);
     handler->on_req = on_request;
+    weft_gateway_logger_setup(gw, path);
 }
 
 /* How many connections may be open at once: max_connections, within what the open-file

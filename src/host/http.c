@@ -211,7 +211,28 @@ static const char *tag_of(const weft_host_t *h) {
     return h && h->policy && h->policy->log_tag ? h->policy->log_tag : "guest";
 }
 
+/* Outbound requests by outcome (util.h's metrics registry): answered (whatever the
+ * status), refused by allowed_hosts (the first hop or a redirect), or failed (network
+ * error, timeout, too many redirects). */
+#define WEFT_OUTBOUND_METRIC(outcome)                                                              \
+    {                                                                                              \
+        .name = "weft_outbound_http_requests_total",                                               \
+        .help = "Outbound HTTP requests of guests: allowed (answered), denied, failed",            \
+        .type = WEFT_METRIC_COUNTER, .labels = "outcome=\"" outcome "\""                           \
+    }
+static weft_metric_t m_allowed = WEFT_OUTBOUND_METRIC("allowed");
+static weft_metric_t m_denied = WEFT_OUTBOUND_METRIC("denied");
+static weft_metric_t m_failed = WEFT_OUTBOUND_METRIC("failed");
+
+static void count_outbound(weft_metric_t *m) {
+    weft_metric_register(&m_allowed);
+    weft_metric_register(&m_denied);
+    weft_metric_register(&m_failed);
+    weft_metric_add(m, 1);
+}
+
 static void log_denied(const weft_host_t *h, const char *what, const char *url) {
+    count_outbound(&m_denied);
     char shown[4 * WEFT_HTTP_LOG_URL + 8];
     log_url(shown, sizeof shown, url, strlen(url));
     weft_log("%s: outbound HTTP %s %s denied: not in allowed_hosts", tag_of(h), what, shown);
@@ -529,6 +550,10 @@ static uint32_t request(weft_host_t *h, hop_t *hop, const headers_t *hs, respons
         hop->target = next;
     }
 out:
+    if (rc == WEFT_HTTP_SUCCESS)
+        count_outbound(&m_allowed);
+    else if (rc != WEFT_HTTP_DESTINATION_NOT_ALLOWED) /* counted as denied */
+        count_outbound(&m_failed);
     if (rc == WEFT_HTTP_REQUEST_ERROR || rc == WEFT_HTTP_RUNTIME_ERROR) {
         char shown[4 * WEFT_HTTP_LOG_URL + 8];
         log_url(shown, sizeof shown, url, strlen(url));

@@ -71,7 +71,67 @@ static int load_api(weft_error_t *err) {
     return weft_engine_provide(defs, n, err);
 }
 
+/* ---- metrics (util.h's registry; GET /_weft/metrics) ---------------------------------- */
+
+#define WEFT_OUTCOME_METRIC(label)                                                                 \
+    {                                                                                              \
+        .name = "weft_guest_outcomes_total",                                                       \
+        .help =                                                                                    \
+            "Guest calls by how they ended: returned (or exited 0), exit_nonzero, or the trap",    \
+        .type = WEFT_METRIC_COUNTER, .labels = "outcome=\"" label "\""                             \
+    }
+
+static weft_metric_t m_started = {.name = "weft_guest_instances_started_total",
+                                  .help = "Guest instances started (trials on I/O threads too)",
+                                  .type = WEFT_METRIC_COUNTER};
+static weft_metric_t m_returned = WEFT_OUTCOME_METRIC("returned");
+static weft_metric_t m_exit_nonzero = WEFT_OUTCOME_METRIC("exit_nonzero");
+/* By weft_trap_t (engine.h's WEFT_TRAPS order). */
+static weft_metric_t m_traps[] = {
+    WEFT_OUTCOME_METRIC("trap"), /* WEFT_TRAP_NONE: not a trap; unused */
+    WEFT_OUTCOME_METRIC("out_of_bounds"),
+    WEFT_OUTCOME_METRIC("integer_overflow"),
+    WEFT_OUTCOME_METRIC("divide_by_zero"),
+    WEFT_OUTCOME_METRIC("invalid_conversion"),
+    WEFT_OUTCOME_METRIC("unreachable"),
+    WEFT_OUTCOME_METRIC("indirect_call_mismatch"),
+    WEFT_OUTCOME_METRIC("uncaught_exception"),
+    WEFT_OUTCOME_METRIC("stack_exhausted"),
+    WEFT_OUTCOME_METRIC("deadline"),
+    WEFT_OUTCOME_METRIC("memory_limit"),
+    WEFT_OUTCOME_METRIC("unknown_import"),
+};
+_Static_assert(sizeof m_traps / sizeof m_traps[0] == WEFT_TRAP_UNKNOWN_IMPORT + 1,
+               "one outcome label per trap kind");
+
+/* The outcome of a guest call, counted. */
+static void count_outcome(const weft_outcome_t *o) {
+    switch (o->kind) {
+    case WEFT_OUTCOME_RETURNED:
+        weft_metric_add(&m_returned, 1);
+        break;
+    case WEFT_OUTCOME_EXITED:
+        weft_metric_add(o->exit_code ? &m_exit_nonzero : &m_returned, 1);
+        break;
+    case WEFT_OUTCOME_TRAPPED:
+        if (o->trap > WEFT_TRAP_NONE && o->trap <= WEFT_TRAP_UNKNOWN_IMPORT)
+            weft_metric_add(&m_traps[o->trap], 1);
+        break;
+    }
+}
+
+/* Lists the guest metrics, so that a scrape shows every outcome, at 0 before it
+ * happens. */
+static void metrics_register(void) {
+    weft_metric_register(&m_started);
+    weft_metric_register(&m_returned);
+    weft_metric_register(&m_exit_nonzero);
+    for (size_t i = WEFT_TRAP_NONE + 1; i < sizeof m_traps / sizeof m_traps[0]; i++)
+        weft_metric_register(&m_traps[i]);
+}
+
 int weft_invoke_init(weft_error_t *err) {
+    metrics_register();
     size_t n;
     const weft_import_def_t *defs = weft_wasi_imports(&n);
     int rc = weft_engine_provide(defs, n, err);
@@ -384,8 +444,13 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
     rc = spin ? weft_spin_exec(module, cfg, host, &limits, spin, &o, err)
               : weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o,
                               err);
-    if (!rc)
+    if (!rc) {
         *out = outcome_of(&o);
+        weft_metric_add(&m_started, 1);
+        /* A trial stopped by its budget is run again: the second run's end counts. */
+        if (!(trial && o.kind == WEFT_OUTCOME_TRAPPED && o.trap == WEFT_TRAP_DEADLINE))
+            count_outcome(&o);
+    }
     if (host && trial) {
         net->host_trial(host, false);
         if (net->host_trial_wrote(host))
@@ -456,6 +521,8 @@ static int run_invoke(weft_function_t *fn, const weft_run_opts_t *opts,
         rc = weft_instance_call(in, "_initialize", &o, err);
     if (rc)
         goto done;
+    weft_metric_add(&m_started, 1);
+    count_outcome(&o);
     *out = outcome_of(&o);
     const char *types = strchr(sig, ':') + 1;
     for (size_t i = 0; o.kind == WEFT_OUTCOME_RETURNED && types[i] && opts->results; i++) {
@@ -588,26 +655,26 @@ static void answer(const weft_function_t *fn, const call_t *c, uint64_t max_resp
     const weft_call_outcome_t *o = &resp->outcome;
     weft_buf_t *out = &resp->data_->out;
     if (o->end == WEFT_CALL_DEADLINE) {
-        weft_log("%s: 504: stopped after its timeout of %.3gs", c->tag,
-                 (double)fn->def->timeout_ns / 1e9);
+        weft_log_at(WEFT_LOG_ERROR, "%s: 504: stopped after its timeout of %.3gs", c->tag,
+                    (double)fn->def->timeout_ns / 1e9);
         fail(resp, 504, "the function did not answer in time");
     } else if (out->len > max_response) {
         /* Before the exit status: a guest whose write past the limit failed may well
          * have given up with an error, and this is why. */
-        weft_log("%s: 500: response larger than %llu bytes", c->tag,
-                 (unsigned long long)max_response);
+        weft_log_at(WEFT_LOG_ERROR, "%s: 500: response larger than %llu bytes", c->tag,
+                    (unsigned long long)max_response);
         fail(resp, 500, "the function's response is too large");
     } else if (o->trap) {
-        weft_log("%s: 500: trap: %s", c->tag, o->trap);
+        weft_log_at(WEFT_LOG_ERROR, "%s: 500: trap: %s", c->tag, o->trap);
         fail(resp, 500, "the function failed");
     } else if (o->end == WEFT_CALL_EXITED && o->exit_code != 0) {
-        weft_log("%s: 500: exited with status %u", c->tag, o->exit_code);
+        weft_log_at(WEFT_LOG_ERROR, "%s: 500: exited with status %u", c->tag, o->exit_code);
         fail(resp, 500, "the function failed");
     } else if (weft_buf_reserve(out, 0)) { /* the parser needs out->data[len] */
         fail(resp, 500, "out of memory");
     } else if (weft_cgi_parse(out->data, out->len, &resp->data_->cgi, on_dropped_header,
                               (void *)c)) {
-        weft_log("%s: 500: %s", c->tag, resp->data_->cgi.error);
+        weft_log_at(WEFT_LOG_ERROR, "%s: 500: %s", c->tag, resp->data_->cgi.error);
         fail(resp, 500, resp->data_->cgi.error); /* a string constant of cgi_response.c */
     } else {
         const weft_cgi_response_t *cgi = &resp->data_->cgi;
@@ -625,15 +692,16 @@ static void answer_spin(const weft_function_t *fn, const call_t *c, weft_respons
     const weft_call_outcome_t *o = &resp->outcome;
     const weft_spin_answer_t *a = &resp->data_->spin;
     if (o->end == WEFT_CALL_DEADLINE) {
-        weft_log("%s: 504: stopped after its timeout of %.3gs", c->tag,
-                 (double)fn->def->timeout_ns / 1e9);
+        weft_log_at(WEFT_LOG_ERROR, "%s: 504: stopped after its timeout of %.3gs", c->tag,
+                    (double)fn->def->timeout_ns / 1e9);
         fail(resp, 504, "the function did not answer in time");
     } else if (o->trap) {
-        weft_log("%s: 500: trap: %s", c->tag, o->trap);
+        weft_log_at(WEFT_LOG_ERROR, "%s: 500: trap: %s", c->tag, o->trap);
         fail(resp, 500, "the function failed");
     } else if (o->end == WEFT_CALL_EXITED) {
-        weft_log("%s: 500: exited with status %u instead of returning a response", c->tag,
-                 o->exit_code);
+        weft_log_at(WEFT_LOG_ERROR,
+                    "%s: 500: exited with status %u instead of returning a response", c->tag,
+                    o->exit_code);
         fail(resp, 500, "the function failed");
     } else if (a->error) {
         fail(resp, 500, a->error); /* logged where it was found (spin_http.c) */
@@ -755,7 +823,7 @@ int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft
         return rc;
     }
     if (rc) {
-        weft_log("%s: 500: cannot run the function: %s", c.tag, run_err.msg);
+        weft_log_at(WEFT_LOG_ERROR, "%s: 500: cannot run the function: %s", c.tag, run_err.msg);
         fail(resp, 500, "the function could not be started");
         return 0;
     }

@@ -353,16 +353,34 @@ uint64_t weft_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void weft_log(const char *fmt, ...) {
+static weft_log_sink_fn log_sink;
+static _Thread_local const weft_log_ctx_t *log_ctx;
+
+void weft_log_set_sink(weft_log_sink_fn sink) {
+    log_sink = sink;
+}
+
+const weft_log_ctx_t *weft_log_ctx_set(const weft_log_ctx_t *ctx) {
+    const weft_log_ctx_t *was = log_ctx;
+    log_ctx = ctx;
+    return was;
+}
+
+const char *weft_log_level_name(weft_log_level_t level) {
+    return level == WEFT_LOG_ERROR ? "error" : level == WEFT_LOG_WARN ? "warn" : "info";
+}
+
+static void log_v(weft_log_level_t level, const char *fmt, va_list ap) {
     char line[4096];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof line)
         n = sizeof line - 1;
+    if (log_sink) {
+        log_sink(level, line, (size_t)n, log_ctx);
+        return;
+    }
     /* One write per line so that lines from several threads do not interleave. */
     char out[4200];
     int m = snprintf(out, sizeof out, "weft: %.*s\n", n, line);
@@ -370,6 +388,20 @@ void weft_log(const char *fmt, ...) {
         ssize_t w = write(2, out, (size_t)(m < (int)sizeof out ? m : (int)sizeof out - 1));
         (void)w;
     }
+}
+
+void weft_log(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    log_v(WEFT_LOG_INFO, fmt, ap);
+    va_end(ap);
+}
+
+void weft_log_at(weft_log_level_t level, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    log_v(level, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- HTTP ---------------------------------------------------------------------------- */

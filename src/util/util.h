@@ -160,8 +160,97 @@ const weft_plugin_command_t *weft_plugin_command(const weft_plugin_head_t *p, co
 int weft_tcp_listen(const char *spec, const char *option, int backlog, char *host, size_t host_size,
                     int *fd_out, weft_error_t *err);
 
-/* Logging to stderr, one line per call, prefixed "weft: ". */
+/* ---- Logging ---------------------------------------------------------------------- */
+
+/* Logging to stderr, one line per call, prefixed "weft: " (or as the sink set below
+ * writes it). */
 void weft_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+typedef enum { WEFT_LOG_INFO, WEFT_LOG_WARN, WEFT_LOG_ERROR } weft_log_level_t;
+/* weft_log at a level ("info" is weft_log's); the level shows in JSON lines only. */
+void weft_log_at(weft_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "info", "warn", "error". */
+const char *weft_log_level_name(weft_log_level_t level);
+
+/* What the thread works on now, for the fields of structured log lines: the request it
+ * serves (id 0: none), its route and function, the trigger and event it delivers.
+ * Every string is borrowed until the context is set again or cleared (NULL). */
+typedef struct weft_log_ctx {
+    uint64_t request_id;
+    const char *route;
+    const char *function;
+    const char *trigger; /* "broker/trigger" */
+    const char *event_id;
+} weft_log_ctx_t;
+/* Sets the thread's context (NULL clears it); returns the previous one, to restore. */
+const weft_log_ctx_t *weft_log_ctx_set(const weft_log_ctx_t *ctx);
+
+/* Where weft_log's lines go instead of "weft: MSG" on stderr (weft up's --log-format
+ * json): sink gets the message without its prefix, its level and the thread's context
+ * (NULL: none), from any thread, and writes the whole line itself. NULL: the default.
+ * Set before threads log, not while they do. */
+typedef void (*weft_log_sink_fn)(weft_log_level_t level, const char *msg, size_t len,
+                                 const weft_log_ctx_t *ctx);
+void weft_log_set_sink(weft_log_sink_fn sink);
+
+/* ---- Metrics (metrics.c) ------------------------------------------------------------ *
+ * A registry of counters and histograms that any layer counts into and the gateway
+ * renders as Prometheus text (GET /_weft/metrics). Counting takes no lock and no
+ * read-modify-write shared between threads: each thread counts into a block of its own
+ * (a slot per counter, per bucket), and a scrape sums the blocks. A thread that ends
+ * leaves its block to the next thread that starts, counts and all, so sums never go
+ * back. Series are never removed (a route gone at a reload keeps its last counts). */
+
+typedef enum { WEFT_METRIC_COUNTER, WEFT_METRIC_GAUGE, WEFT_METRIC_HISTOGRAM } weft_metric_type_t;
+
+/* The most slots all series together may take (a counter 1, a histogram its buckets
+ * + 2), and the most series. */
+#define WEFT_METRIC_MAX_SLOTS 16384
+#define WEFT_METRIC_MAX_SERIES 4096
+
+/* One series: a metric's name and one set of its labels. Declare those a layer knows at
+ * build time as static objects (their first count registers them), or make them with
+ * weft_metric_series. */
+typedef struct weft_metric {
+    const char *name; /* "weft_guest_outcomes_total": Prometheus's conventions */
+    const char *help; /* one line */
+    weft_metric_type_t type;
+    const char *labels; /* label pairs as rendered, without braces: outcome="trap"; NULL
+                           or "": none (weft_metric_label escapes a value) */
+    /* A counter or gauge that is read at scrape time rather than counted (a figure
+     * some layer keeps anyway); NULL: counted with weft_metric_add. */
+    uint64_t (*read)(void);
+    /* A histogram's upper bounds in nanoseconds, ascending, ended by 0; NULL:
+     * weft_metric_buckets_fast. */
+    const uint64_t *bounds_ns;
+    _Atomic uint32_t slot_; /* the registry's: 1 + its first slot, 0 before it is listed */
+} weft_metric_t;
+
+/* Bounds for request-sized durations (0.5 ms to 10 s) and for compiles (0.1 s to 10
+ * min), in nanoseconds, each ended by 0. */
+extern const uint64_t weft_metric_buckets_fast[];
+extern const uint64_t weft_metric_buckets_slow[];
+
+/* Lists m (idempotent): a series shows in a scrape, at 0, once it is listed. Counting
+ * lists it too. False when the registry is full (it is then never shown). */
+bool weft_metric_register(weft_metric_t *m);
+/* Counts n (a counter). */
+void weft_metric_add(weft_metric_t *m, uint64_t n);
+/* Observes a duration (a histogram), in nanoseconds. */
+void weft_metric_observe_ns(weft_metric_t *m, uint64_t ns);
+/* The series of name with labels (copied), listed: the same object for the same name
+ * and labels, so that a route served again after a reload counts on. help and type are
+ * the family's; bounds_ns (a histogram's, NULL: the fast ones) must live for ever.
+ * NULL when the registry is full or memory is out. */
+weft_metric_t *weft_metric_series(const char *name, const char *help, weft_metric_type_t type,
+                                  const char *labels, const uint64_t *bounds_ns);
+/* Appends NAME="VALUE" to out (cap bytes, NUL-terminated; after a comma when out is not
+ * empty), escaping the value as the exposition format says; false when it does not fit. */
+bool weft_metric_label(char *out, size_t cap, const char *name, const char *value);
+/* Appends every listed series to out in the Prometheus text exposition format 0.0.4,
+ * grouped by name (HELP, TYPE, then its series in the order they were listed). */
+int weft_metrics_render(weft_buf_t *out);
 
 /* Fatal signals in weft itself (crash.c). weft_crash_init installs a handler that
  * writes one line naming the signal, the thread's role and its task, then lets the
