@@ -11,9 +11,10 @@
  *   wat/              .wat sources converted by the app layer (app.c)
  *
  * The key covers the module bytes, weft's version and glue ABI, the artifact format,
- * the C compiler and wasm2c (resolved path, size, mtime), the compiler flags and the
- * embedded runtime header, so a change to any of them compiles anew; so does a change
- * to the text that weft_cache_key hashes, which is why it only changes with a reason.
+ * the C compiler and wasm2c (resolved path, size, mtime), the compiler flags, the
+ * embedded runtime header and the C text rewrite.c inserts, so a change to any of them
+ * compiles anew; so does a change to the text that weft_cache_key hashes, which is why
+ * it only changes with a reason.
  *
  * Artifacts are written under a temporary name and renamed, so a reader sees either
  * none or a whole one; their trailer catches what a rename cannot (a disk that lost
@@ -140,8 +141,10 @@ int weft_cache_key(const uint8_t *bytes, size_t len, const char *cc_cmd, const c
         "weft %s abi %u artifact %c\ncc %s %lld %lld\nwasm2c %s %lld %lld\nflags %s\nmodule %s\n",
         WEFT_VERSION, WEFT_GLUE_ABI, WEFT_ARTIFACT_FORMAT, cc, (long long)sc.st_size,
         (long long)sc.st_mtime, w2c, (long long)sw.st_size, (long long)sw.st_mtime, flags, modhex);
-    /* The embedded runtime header is part of the ABI too. */
+    /* The embedded runtime header is part of the ABI too, and so is the text that
+     * rewrite.c puts into the generated C. */
     weft_buf_puts(&b, weft_embedded_wasm_rt_h);
+    weft_buf_puts(&b, weft_rewrite_text());
     uint8_t k[32];
     weft_sha256(b.data, b.len, k);
     weft_buf_free(&b);

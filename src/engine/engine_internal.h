@@ -170,6 +170,8 @@ void weft_check_import_str(const weft_wasm_module_t *m, uint32_t i, char *out, s
 /* Rewrites dir/module.c in place; memory_field is the instance field of memory 0
  * (weft_glue_facts_t), "" when the module has none. */
 int weft_rewrite_module_c(const char *dir, const char *memory_field, weft_error_t *err);
+/* The C text the rewrite inserts, for the cache key: a change to it compiles anew. */
+const char *weft_rewrite_text(void);
 
 /* ---- glue.c ---- */
 
