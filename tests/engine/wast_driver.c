@@ -1,6 +1,6 @@
 /* engine: the program tests/engine/wast.py runs the WebAssembly semantics set through.
  *
- *   driver_engine_wast TIER CACHE_DIR MODULE.wasm < CALLS
+ *   driver_engine_wast TIER CACHE_DIR MODULE.wasm [SECONDS] < CALLS
  *
  * compiles MODULE.wasm in TIER ("fast" or "opt") into CACHE_DIR through the engine's one
  * pipeline (as `weft run` does), instantiates it once and calls its exports in that one
@@ -9,8 +9,10 @@
  * "EXPORT BITS..." with each argument as the hex bits of its value (i32 and f32 in the
  * low 32 bits); for each the driver prints one line: "ok BITS..." (the results, as hex
  * bits, so NaN payloads and -0 survive), "trap KIND" (weft's text for the trap kind, as
- * `weft run` prints it) or "error MESSAGE". Exit status 0 once every line is answered;
- * 2 when the module cannot be compiled, loaded or instantiated (the message on stderr).
+ * `weft run` prints it) or "error MESSAGE". The instance's calls together may take
+ * SECONDS (default 60), after which each traps "deadline exceeded": a guest that spins
+ * fails the test instead of hanging it. Exit status 0 once every line is answered; 2
+ * when the module cannot be compiled, loaded or instantiated (the message on stderr).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,8 +24,9 @@
 #define MAX_VALUES 16
 
 int main(int argc, char **argv) {
-    if (argc != 4 || (strcmp(argv[1], "fast") && strcmp(argv[1], "opt"))) {
-        fprintf(stderr, "usage: driver_engine_wast fast|opt CACHE_DIR MODULE.wasm < CALLS\n");
+    if (argc < 4 || argc > 5 || (strcmp(argv[1], "fast") && strcmp(argv[1], "opt"))) {
+        fprintf(stderr,
+                "usage: driver_engine_wast fast|opt CACHE_DIR MODULE.wasm [SECONDS] < CALLS\n");
         return 2;
     }
     weft_compile_opts_t opts = {.cache_dir = argv[2],
@@ -38,7 +41,9 @@ int main(int argc, char **argv) {
     weft_guest_t guest = {0};
     weft_instance_t *in = NULL;
     weft_outcome_t out = {0};
-    if (weft_instance_new(m, &guest, NULL, &in, &out, &err) || !in) {
+    weft_limits_t limits = {.timeout_ns =
+                                (argc == 5 ? strtoull(argv[4], NULL, 10) : 60) * 1000000000ull};
+    if (weft_instance_new(m, &guest, &limits, &in, &out, &err) || !in) {
         fprintf(stderr, "driver_engine_wast: %s: cannot instantiate: %s\n", argv[3],
                 in ? err.msg : weft_outcome_trap_text(&out));
         weft_module_release(m);

@@ -37,6 +37,14 @@
   (func (export "f64.store") (param i32 f64) (f64.store (local.get 0) (local.get 1)))
   ;; A load whose value is dropped still traps.
   (func (export "i32.load_dropped") (param i32) (drop (i32.load (local.get 0))))
+  (func (export "i64.load8_u_dropped") (param i32) (drop (i64.load8_u (local.get 0))))
+  (func (export "f32.load_dropped") (param i32) (drop (f32.load (local.get 0))))
+  (func (export "f64.load_dropped") (param i32) (drop (f64.load (local.get 0))))
+  ;; ... or whose value is selected away, or multiplied by zero.
+  (func (export "load_selected_away") (param i32) (result i32)
+    (select (i32.const 7) (i32.load16_s (local.get 0)) (i32.const 1)))
+  (func (export "load_times_zero") (param i32) (result i64)
+    (i64.mul (i64.load (local.get 0)) (i64.const 0)))
 
   ;; Static offsets: address + offset, computed without wrapping.
   (func (export "load8_off1") (param i32) (result i32) (i32.load8_u offset=1 (local.get 0)))
@@ -176,6 +184,15 @@
 (assert_trap (invoke "f32.load" (i32.const 65533)) "out of bounds memory access")
 (assert_trap (invoke "f64.load" (i32.const 65529)) "out of bounds memory access")
 (assert_trap (invoke "i32.load_dropped" (i32.const 65533)) "out of bounds memory access")
+(assert_return (invoke "i32.load_dropped" (i32.const 65532)))
+(assert_trap (invoke "i64.load8_u_dropped" (i32.const 65536)) "out of bounds memory access")
+(assert_trap (invoke "f32.load_dropped" (i32.const 65533)) "out of bounds memory access")
+(assert_trap (invoke "f64.load_dropped" (i32.const 65529)) "out of bounds memory access")
+(assert_return (invoke "f64.load_dropped" (i32.const 65528)))
+(assert_trap (invoke "load_selected_away" (i32.const 65535)) "out of bounds memory access")
+(assert_return (invoke "load_selected_away" (i32.const 65534)) (i32.const 7))
+(assert_trap (invoke "load_times_zero" (i32.const 65529)) "out of bounds memory access")
+(assert_return (invoke "load_times_zero" (i32.const 65528)) (i64.const 0))
 (assert_trap (invoke "i32.load" (i32.const -1)) "out of bounds memory access")
 (assert_trap (invoke "i64.load" (i32.const 0x80000000)) "out of bounds memory access")
 (assert_trap (invoke "i64.load" (i32.const -8)) "out of bounds memory access")
