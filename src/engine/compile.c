@@ -51,6 +51,13 @@
 #define WEFT_O2_MAX_BYTES 64000000
 #define WEFT_HUGE_LEVEL "-Og", "-fmove-loop-invariants", "-ftree-sra"
 #define WEFT_HUGE_LEVEL_TEXT "-Og -fmove-loop-invariants -ftree-sra"
+/* For tests only: WEFT_FORCE_HUGE_LEVEL=1 in the environment compiles the optimized tier
+ * at WEFT_HUGE_LEVEL whatever the size of the C, so that tests/engine/wast.sh can run
+ * small modules at that level too. It is part of the cache key (the flags' text). */
+static bool huge_forced(void) {
+    const char *env = getenv("WEFT_FORCE_HUGE_LEVEL");
+    return env && !strcmp(env, "1");
+}
 /* No -z now: host functions from plugins are bound lazily (engine.h). */
 #define WEFT_CC_LINK "-shared", "-Wl,-Bsymbolic", "-Wl,-z,noexecstack"
 /* After the objects: wasm2c's float operations call libm (sqrt, floor, ...). */
@@ -196,7 +203,7 @@ static int split_c(const char *tmp, weft_progress_t *prog, c_tree_t *tree, weft_
 static int compile_c(const char *tmp, const char *name, weft_tier_t tier, const c_tree_t *tree,
                      weft_progress_t *prog, weft_error_t *err) {
     int units = tree->units, rc;
-    bool huge = tree->c_bytes > WEFT_O2_MAX_BYTES;
+    bool huge = tree->c_bytes > WEFT_O2_MAX_BYTES || huge_forced();
     if (tier == WEFT_TIER_FAST &&
         (rc = write_file_in(tmp, "tcc_compat.h", tcc_compat_h, strlen(tcc_compat_h), err)))
         return rc;
@@ -351,7 +358,10 @@ static int tier_artifact(const uint8_t *bytes, size_t len, const char *dir, weft
                          char *artifact, size_t size, char key[65], weft_error_t *err) {
     bool fast = tier == WEFT_TIER_FAST;
     int rc = weft_cache_key(bytes, len, fast ? WEFT_TCC : weft_tool_cc(),
-                            fast ? WEFT_TCC_TEXT : WEFT_CFLAGS_TEXT, key, err);
+                            fast            ? WEFT_TCC_TEXT
+                            : huge_forced() ? WEFT_CFLAGS_TEXT "; " WEFT_HUGE_LEVEL_TEXT " forced"
+                                            : WEFT_CFLAGS_TEXT,
+                            key, err);
     return rc ? rc : weft_cache_artifact_path(dir, key, artifact, size, err);
 }
 

@@ -31,13 +31,22 @@ static const char fast_memory_text[] =
     "\n/* weft: the memory never moves; each function reads its base once. */\n"
     "#undef FUNC_PROLOGUE\n"
     "#define FUNC_PROLOGUE u8 *const weft_mb __attribute__((unused)) = instance->MEMORY.data\n"
-    "#define WEFT_LOAD(name, t1, t2, t3) static inline t3 weft_##name(u8 *mb, u64 addr) "
-    "{ typedef t1 __attribute__((aligned(1), may_alias)) ua; return (t3)(t2)*(const ua *)(mb + "
-    "addr); }\n"
+    /* A load whose value is unused must still trap when out of bounds, and with guard
+     * pages only the access itself can: the empty asm that takes the value keeps the C
+     * compiler from deleting the load (as wasm2c's later FORCE_READ does). Floats are
+     * handed over in their own registers where the compiler knows the constraint. */
+    "#if defined(__x86_64__) && !defined(__TINYC__)\n#define WEFT_FREG \"x\"\n"
+    "#elif defined(__aarch64__) && !defined(__TINYC__)\n#define WEFT_FREG \"w\"\n"
+    "#else\n#define WEFT_FREG \"r\"\n#endif\n"
+    "#define WEFT_LOAD_(name, t1, t2, t3, reg) static inline t3 weft_##name(u8 *mb, u64 addr) "
+    "{ typedef t1 __attribute__((aligned(1), may_alias)) ua; t1 r = *(const ua *)(mb + addr); "
+    "__asm__(\"\" ::reg(r)); return (t3)(t2)r; }\n"
+    "#define WEFT_LOAD(name, t1, t2, t3) WEFT_LOAD_(name, t1, t2, t3, \"r\")\n"
     "#define WEFT_STORE(name, t1, t2) static inline void weft_##name(u8 *mb, u64 addr, t2 v) "
     "{ typedef t1 __attribute__((aligned(1), may_alias)) ua; *(ua *)(mb + addr) = (t1)v; }\n"
     "WEFT_LOAD(i32_load, u32, u32, u32)\nWEFT_LOAD(i64_load, u64, u64, u64)\n"
-    "WEFT_LOAD(f32_load, f32, f32, f32)\nWEFT_LOAD(f64_load, f64, f64, f64)\n"
+    "WEFT_LOAD_(f32_load, f32, f32, f32, WEFT_FREG)\n"
+    "WEFT_LOAD_(f64_load, f64, f64, f64, WEFT_FREG)\n"
     "WEFT_LOAD(i32_load8_s, s8, s32, u32)\nWEFT_LOAD(i64_load8_s, s8, s64, u64)\n"
     "WEFT_LOAD(i32_load8_u, u8, u32, u32)\nWEFT_LOAD(i64_load8_u, u8, u64, u64)\n"
     "WEFT_LOAD(i32_load16_s, s16, s32, u32)\nWEFT_LOAD(i64_load16_s, s16, s64, u64)\n"
