@@ -547,8 +547,10 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req) {
     if (route)
         info->metrics = handler_of(route)->metrics;
     /* weft's own endpoints (auth.c), also where nothing is routed: who is not let in
-     * does not learn which brokers or stores exist. */
-    if (route ? kind != HANDLER_FUNCTION && kind != HANDLER_HEALTH && kind != HANDLER_READY
+     * does not learn which brokers or stores exist. An app's routes (its functions and
+     * Spin's static responses) are never guarded. */
+    if (route ? kind != HANDLER_FUNCTION && kind != HANDLER_STATIC && kind != HANDLER_HEALTH &&
+                    kind != HANDLER_READY
               : weft_gateway_guarded_path(path, plen)) {
         unsigned refused = weft_gateway_auth(gw, req, &why);
         if (refused) {

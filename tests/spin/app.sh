@@ -89,7 +89,8 @@ check_contains "the component exports handle-http-request" "$EXPORTS" "handle-ht
 check_contains "... and canonical_abi_realloc" "$EXPORTS" "canonical_abi_realloc"
 
 export SPIN_VARIABLE_GREETING=hi SPIN_VARIABLE_TOKEN=s3cret
-start_weft "$DIR" -c spin.toml || { fail "server start"; finish; exit 1; }
+# With a token: weft's own endpoints need it, the app's routes (static ones too) never.
+start_weft "$DIR" -c spin.toml --token spin-app-token || { fail "server start"; finish; exit 1; }
 unset SPIN_VARIABLE_GREETING SPIN_VARIABLE_TOKEN
 log_has "sqlite_databases"
 check "a key weft does not implement is warned about by name" $? 0
@@ -175,7 +176,9 @@ check_contains "X_RAW_COMPONENT_ROUTE" "$BODY" "X_RAW_COMPONENT_ROUTE=/cgi/:who/
 check_contains "X_FULL_URL" "$BODY" "X_FULL_URL=http://$HOSTPORT/cgi/bob/x/env?a=1"
 check_contains "the component's environment" "$BODY" "WHO=spin"
 
-# A static response, answered by weft.
+# A static response, answered by weft, with no token asked for.
+get "/_weft/describe"
+check "the token is in force for weft's own endpoints" "$STATUS" 401
 get "/static"
 check "static_response: its status" "$STATUS" 201
 check "... its body" "$BODY" "from the manifest"
