@@ -627,4 +627,25 @@ typedef struct weft_blob_ops {
 
 extern const weft_blob_ops_t weft_blob_sqlite_ops;
 
+/* ==== Distributed backends ============================================================= *
+ *
+ * Key-value on Redis ("redis://...", "redis+unix://..."), documents and blobs on
+ * PostgreSQL ("postgresql://...", "postgres://...") live in a plugin, weft-dist.so
+ * (util.h, "Plugins"), so that hiredis and libpq are loaded only by a weft that opens
+ * such a location: a store's open asks for the plugin when, and only when, the
+ * location's scheme is one of WEFT_DIST_SCHEMES. The plugin's table lists backends of
+ * each kind; a backend's `scheme` is matched against the location's. */
+#define WEFT_DIST_SCHEMES "redis", "redis+unix", "postgres", "postgresql"
+#define WEFT_DIST_PLUGIN_ABI 1u
+
+typedef struct weft_dist_plugin {
+    weft_plugin_head_t head; /* name "weft-dist", no commands */
+    const weft_kv_ops_t *const *kv;
+    size_t nkv;
+    const weft_doc_ops_t *const *doc;
+    size_t ndoc;
+    const weft_blob_ops_t *const *blob;
+    size_t nblob;
+} weft_dist_plugin_t;
+
 #endif
