@@ -39,7 +39,7 @@ void dist_doc_page_free(weft_doc_page_t *page);
 /* One connection to PostgreSQL under a mutex, for one store. Locations are libpq's
  * connection URIs, postgresql://[USER[:PASSWORD]@][HOST][:PORT][/DB][?PARAMS] (PARAMS
  * libpq's own, host=/socket/dir among them), plus weft's: schema=NAME (1 to 63 of
- * [a-z0-9_], default "weft"), the PostgreSQL schema that holds the store's tables, so
+ * [a-z0-9_-], default "weft"), the PostgreSQL schema that holds the store's tables, so
  * that two stores share a database without meeting, and retry=MS (2000), how long a
  * call tries to reconnect. connect_timeout defaults to 5 s. */
 typedef struct pgc pgc_t;

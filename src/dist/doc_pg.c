@@ -170,14 +170,15 @@ static int put_once(pdoc_t *d, const char *collection, const char *id, const cha
         const char *vals[] = {collection, id, json};
         int lens[] = {0, 0, (int)len};
         int fmts[] = {0, 0, 0};
-        rc = pgc_exec(d->p,
-                      found ? "UPDATE docs SET body = $3, doc = $3::jsonb, version = "
-                              "nextval('doc_versions') WHERE collection = $1 AND id = $2 "
-                              "RETURNING version"
-                            : "INSERT INTO docs(collection, id, body, doc, version) VALUES($1, "
-                              "$2, $3, $3::jsonb, nextval('doc_versions')) ON CONFLICT DO "
-                              "NOTHING RETURNING version",
-                      3, vals, lens, fmts, &res, err);
+        rc = pgc_exec(
+            d->p,
+            found ? "UPDATE docs SET body = $3::text, doc = $3::text::jsonb, version = "
+                    "nextval('doc_versions') WHERE collection = $1 AND id = $2 "
+                    "RETURNING version"
+                  : "INSERT INTO docs(collection, id, body, doc, version) VALUES($1, "
+                    "$2, $3::text, $3::text::jsonb, nextval('doc_versions')) ON CONFLICT DO "
+                    "NOTHING RETURNING version",
+            3, vals, lens, fmts, &res, err);
         if (!rc && PQntuples(res) == 0) {
             *retry = true;
             rc = weft_error_set(err, WEFT_ECONFLICT, "documents: %s/%s: written concurrently",

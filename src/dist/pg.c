@@ -245,8 +245,8 @@ int pgc_open(const char *location, const char *kind, const char *setup, pgc_t **
         const char *v = eq ? eq + 1 : qend;
         size_t vn = (size_t)(qend - v);
         if (kn == 6 && !memcmp(q, "schema", 6)) {
-            if (!vn || vn > 63 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") < vn)
-                rc = bad(location, "a schema is 1 to 63 of [a-z0-9_]", err);
+            if (!vn || vn > 63 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") < vn)
+                rc = bad(location, "a schema is 1 to 63 of [a-z0-9_-]", err);
             schema = v;
             schema_len = vn;
         } else if (kn == 5 && !memcmp(q, "retry", 5)) {
