@@ -378,6 +378,12 @@ typedef struct weft_app {
      * /docs, /_weft) require; NULL: they answer loopback clients only. 1 to
      * WEFT_APP_MAX_TOKEN visible ASCII characters. */
     char *token;
+    /* [store]: where the services' stores live, as store.h's locations (redis://...,
+     * postgresql://...); NULL: the embedded stores under state_dir. blobs defaults to
+     * documents when that is a PostgreSQL location. */
+    char *store_key_value;
+    char *store_documents;
+    char *store_blobs;
     uint64_t max_body;
     uint64_t max_header_bytes;  /* request line and headers */
     uint64_t header_timeout_ns; /* to receive a request head */

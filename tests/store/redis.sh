@@ -61,6 +61,43 @@ check_contains "nothing listening: names the server" "$OUT" "redis 127.0.0.1:1: 
 run "$DRIVER" "redis://127.0.0.1:$PORT/0?colour=red" -
 check_contains "an unknown parameter" "$OUT" "error EINVAL: redis://127.0.0.1:$PORT/0?colour=red: an unknown parameter \"colour\""
 
+# ---- weft up with [store] key_value on Redis --------------------------------------------
+# A guest's set through weft up lands in Redis: redis-cli reads it; the other kinds stay
+# embedded.
+mkdir -p "$WORK/app"
+cat >"$WORK/app/weft.toml" <<TOML
+[store]
+key_value = "redis+unix://$SOCK?prefix=app"
+
+[[function]]
+name = "svc"
+source = "$GUESTS/svc.wasm"
+route = "/svc/..."
+key_value_stores = ["default"]
+document_collections = ["d"]
+blob_containers = ["c"]
+TOML
+(cd "$WORK/app" && exec "$WEFT" up --listen 127.0.0.1:0 -q >"$WORK/app/out" 2>"$WORK/app/log") &
+UP=$!
+for _ in $(seq 1 600); do
+  grep -q '^Ready: serving on ' "$WORK/app/out" 2>/dev/null && break
+  kill -0 "$UP" 2>/dev/null || break
+  sleep 0.1
+done
+URL=$(sed -n 's/^Ready: serving on //p' "$WORK/app/out")
+if [ -n "$URL" ]; then
+  body=$(curl -s "$URL/svc/write_one?5")
+  check_contains "the guest's set" "$body" "set=0"
+  check "redis-cli reads the guest's value" "$(redis-cli -s "$SOCK" HGET app:kv:7:default:k:big v)" vvvvv
+  check_contains "the documents stay embedded" "$body" "doc=0"
+  [ -e "$WORK/app/.weft/stores/docs.db" ] && pass || fail "no embedded docs.db"
+  [ -e "$WORK/app/.weft/stores/kv.db" ] && fail "an embedded kv.db beside Redis" || pass
+else
+  fail "weft up did not start: $(cat "$WORK/app/log")"
+fi
+kill "$UP" 2>/dev/null
+wait "$UP" 2>/dev/null
+
 # ---- a restart between two writes -------------------------------------------------------
 coproc DRV { "$DRIVER" "redis+unix://$SOCK?prefix=restart&retry=1000" - 2>"$WORK/driver.err"; }
 ask() {
