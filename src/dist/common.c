@@ -84,3 +84,19 @@ void dist_doc_page_free(weft_doc_page_t *page) {
     free(page->items);
     memset(page, 0, sizeof *page);
 }
+
+const char *dist_redact(const char *location, char *out, size_t size) {
+    const char *start = strstr(location, "://");
+    start = start ? start + 3 : location;
+    const char *end = start + strcspn(start, "/?");
+    const char *at = NULL;
+    for (const char *p = start; p < end; p++)
+        if (*p == '@')
+            at = p;
+    const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    if (!colon)
+        snprintf(out, size, "%s", location);
+    else
+        snprintf(out, size, "%.*s:***%s", (int)(colon - location), location, at);
+    return out;
+}

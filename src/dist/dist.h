@@ -25,6 +25,10 @@ void dist_sleep_ms(int ms);
 /* s[0..n) with %XX decoded, malloc'd (NULL: out of memory or a bad %XX). */
 char *dist_url_decode(const char *s, size_t n);
 
+/* location with the password of its user information, if any, as "***" (for messages:
+ * a location from weft.toml may hold a secret). Truncated to size. */
+const char *dist_redact(const char *location, char *out, size_t size);
+
 /* The least string past every string that begins with prefix (store/internal.h,
  * store_prefix_end): malloc'd, NULL when there is none or out of memory. */
 char *dist_prefix_end(const char *prefix);

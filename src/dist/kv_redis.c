@@ -355,7 +355,9 @@ static void rkv_free(rkv_t *r) {
     free(r);
 }
 
-static int bad(const char *location, const char *what, weft_error_t *err) {
+static int bad(const char *given, const char *what, weft_error_t *err) {
+    char location[512];
+    dist_redact(given, location, sizeof location);
     return weft_error_set(err, WEFT_EINVAL,
                           "%s: %s (expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P] "
                           "or redis+unix://[[USER]:PASSWORD@]/PATH[?db=N&prefix=P])",

@@ -199,7 +199,9 @@ void pgc_rollback(pgc_t *p) {
     }
 }
 
-static int bad(const char *location, const char *what, weft_error_t *err) {
+static int bad(const char *given, const char *what, weft_error_t *err) {
+    char location[512];
+    dist_redact(given, location, sizeof location);
     return weft_error_set(err, WEFT_EINVAL,
                           "%s: %s (expected postgresql://[USER[:PASSWORD]@][HOST][:PORT][/DB]"
                           "[?schema=NAME&...], libpq's URI)",

@@ -61,8 +61,8 @@ int store_dist(const char *layer, const char *location, const weft_dist_plugin_t
     *scheme_len = len;
     const weft_plugin_head_t *h = weft_plugin_get(&spec, err);
     if (!h) {
-        weft_error_prefix(err, "%s: the %s backend \"%.*s\" lives in weft-dist.so", location, layer,
-                          (int)len, location);
+        weft_error_prefix(err, "the %s backend \"%.*s\" lives in weft-dist.so", layer, (int)len,
+                          location);
         return WEFT_ELOAD;
     }
     *plugin = (const weft_dist_plugin_t *)h;
@@ -76,8 +76,8 @@ int store_dist_pick(const char *layer, const char *location, size_t scheme_len,
         if (strlen(scheme) == scheme_len && memcmp(scheme, location, scheme_len) == 0)
             return (int)i;
     }
-    return weft_error_set(err, WEFT_EUNSUPPORTED, "%s: weft-dist.so has no %s backend \"%.*s\"",
-                          location, layer, (int)scheme_len, location);
+    return weft_error_set(err, WEFT_EUNSUPPORTED, "weft-dist.so has no %s backend \"%.*s\"", layer,
+                          (int)scheme_len, location);
 }
 
 int store_check_limit(const char *layer, size_t *limit, weft_error_t *err) {

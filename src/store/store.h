@@ -306,6 +306,12 @@ extern const weft_journal_ops_t weft_journal_sqlite_ops;
  * open a store when a guest first uses the service. One open handle per file at a time:
  * a second open of the same kind in the same DIR, from this process or another, is
  * refused (EIO, "in use"); share the handle instead (every call is thread-safe).
+ * "redis://...", "redis+unix://..." (key-value) and "postgresql://...", "postgres://..."
+ * (documents, blobs) pick the distributed backends of weft-dist.so (below, "Distributed
+ * backends"; their forms and guarantees are in src/dist/kv_redis.c, pg.c, doc_pg.c,
+ * blob_pg.c): a call that returns 0 was answered by the server (Redis applied it;
+ * PostgreSQL committed it), and a lost connection fails the call with EIO naming the
+ * server and is opened again at the next one.
  *
  * Threads: every call may be made from any thread, concurrently, except open and close
  * (and a blob writer, one thread at a time). The embedded backend serializes the calls

@@ -61,6 +61,12 @@ check_contains "nothing listening: names the server" "$OUT" "redis 127.0.0.1:1: 
 run "$DRIVER" "redis://127.0.0.1:$PORT/0?colour=red" -
 check_contains "an unknown parameter" "$OUT" "error EINVAL: redis://127.0.0.1:$PORT/0?colour=red: an unknown parameter \"colour\""
 
+run "$DRIVER" "redis://weft:hunter2@127.0.0.1:$PORT/0?colour=red" -
+check_contains "a password is not repeated in messages" "$OUT" "redis://weft:***@127.0.0.1:$PORT/0?colour=red"
+case "$OUT" in *hunter2*) fail "the password in a message: $OUT" ;; *) pass ;; esac
+run "$DRIVER" "redis://127.0.0.1:$PORT/0" "redis://127.0.0.1:$PORT/0"
+check_contains "blobs on Redis: refused, naming the kind" "$OUT" "weft-dist.so has no blobs backend \"redis\""
+
 # ---- weft up with [store] key_value on Redis --------------------------------------------
 # A guest's set through weft up lands in Redis: redis-cli reads it; the other kinds stay
 # embedded.
