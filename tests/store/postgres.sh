@@ -67,6 +67,46 @@ plan=$(sql "EXPLAIN SELECT id FROM \"doc-query\".docs WHERE collection = 'things
   doc @> '{\"color\": \"red\"}' ORDER BY id LIMIT 11")
 check_contains "a query's condition is served by the GIN index ($plan)" "$plan" "Bitmap Index Scan on docs_doc"
 
+# ---- weft up with [store] documents on PostgreSQL ---------------------------------------
+# A guest's document and blob through weft up land in PostgreSQL (blobs follow the
+# documents' location); its key-value stays embedded.
+mkdir -p "$WORK/app"
+cat >"$WORK/app/weft.toml" <<TOML
+[store]
+documents = "$LOC&schema=app"
+
+[[function]]
+name = "svc"
+source = "$GUESTS/svc.wasm"
+route = "/svc/..."
+key_value_stores = ["default"]
+document_collections = ["d"]
+blob_containers = ["c"]
+TOML
+(cd "$WORK/app" && exec "$WEFT" up --listen 127.0.0.1:0 -q >"$WORK/app/out" 2>"$WORK/app/log") &
+UP=$!
+for _ in $(seq 1 600); do
+  grep -q '^Ready: serving on ' "$WORK/app/out" 2>/dev/null && break
+  kill -0 "$UP" 2>/dev/null || break
+  sleep 0.1
+done
+URL=$(sed -n 's/^Ready: serving on //p' "$WORK/app/out")
+if [ -n "$URL" ]; then
+  body=$(curl -s "$URL/svc/write_one?5")
+  check_contains "the guest's put" "$body" "doc=0"
+  check_contains "the guest's blob" "$body" "blob=0"
+  check "the document is in PostgreSQL" "$(sql "SELECT body FROM app.docs WHERE id = 'x'")" "{}"
+  check "the blob is in PostgreSQL" "$(sql "SELECT size FROM app.blobs")" 5
+  [ -e "$WORK/app/.weft/stores/kv.db" ] && pass || fail "no embedded kv.db"
+else
+  fail "weft up did not start: $(cat "$WORK/app/log")"
+fi
+kill "$UP" 2>/dev/null
+wait "$UP" 2>/dev/null
+printf '[store]\nkey_value = "stores"\n' >"$WORK/app/weft.toml"
+run "$WEFT" up -c "$WORK/app/weft.toml" --listen 127.0.0.1:0
+check_contains "[store] wants a URL" "$ERR" "[store] key_value: expected a URL"
+
 # ---- a restart while a blob is written --------------------------------------------------
 coproc DRV { "$DRIVER" - "$LOC&schema=restart&retry=5000" 2>"$WORK/driver.err"; }
 ask() {
