@@ -10,6 +10,9 @@ PACKAGES=(
   clang lld wasi-libc libclang-rt-dev-wasm32 wabt tcc
   # libraries
   libssl-dev nettle-dev libh2o-evloop-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev
+  # the stores' distributed backends (weft-dist.so): Redis and PostgreSQL clients, and
+  # the servers their tests start
+  libhiredis-dev libpq-dev redis-server postgresql
   # third-party C sources a test builds for WASI (stb_image)
   libstb-dev
   # examples/cached-inference: scikit-learn's handwritten digits (its training data) and

@@ -688,6 +688,34 @@ static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *
     return 0;
 }
 
+/* [store]: a location of another backend than the embedded one for each kind of store
+ * (store.h): a URL, checked here only for its form; the store says at its first use
+ * whether this weft has its backend. */
+static int parse_store_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app) {
+    static const char *const keys[] = {"key_value", "documents", "blobs", NULL};
+    where_t w = {"[store]", NULL, NULL};
+    if (v->type != WEFT_TOML_TABLE)
+        return weft_app_fail(c, v->line, "'store' must be a table ([store])");
+    int rc = weft_app_check_keys(c, v, &w, keys);
+    if (rc || (rc = weft_app_dup_string(c, v, &w, "key_value", &app->store_key_value)) ||
+        (rc = weft_app_dup_string(c, v, &w, "documents", &app->store_documents)) ||
+        (rc = weft_app_dup_string(c, v, &w, "blobs", &app->store_blobs)))
+        return rc;
+    char *const *given[] = {&app->store_key_value, &app->store_documents, &app->store_blobs};
+    for (size_t i = 0; i < 3; i++)
+        if (*given[i] && !strstr(*given[i], "://"))
+            return weft_app_fail(c, weft_toml_get(v, keys[i])->line,
+                                 "[store] %s: expected a URL (redis://..., postgresql://...); "
+                                 "the embedded stores live under [app] state_dir",
+                                 keys[i]);
+    const char *d = app->store_documents;
+    if (!app->store_blobs && d &&
+        (!strncmp(d, "postgresql://", 13) || !strncmp(d, "postgres://", 11)) &&
+        !(app->store_blobs = strdup(d)))
+        return weft_app_nomem(c);
+    return 0;
+}
+
 static bool valid_container(const char *s) {
     size_t n = strlen(s);
     if (n < 1 || n > 63)
@@ -875,6 +903,7 @@ typedef struct section {
 static const section_t sections[] = {
     {"app", parse_app_table},
     {"server", parse_server_table},
+    {"store", parse_store_table},
     {"function", parse_functions},
     {"route", parse_routes},
     {"broker", weft_app_parse_brokers},
@@ -967,6 +996,9 @@ void weft_app_free(weft_app_t *app) {
     free(app->token);
     free(app->log_format);
     free(app->access_log);
+    free(app->store_key_value);
+    free(app->store_documents);
+    free(app->store_blobs);
     free(app);
 }
 

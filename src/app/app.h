@@ -382,6 +382,12 @@ typedef struct weft_app {
      * or a file, resolved against the manifest's folder (NULL: none). */
     char *log_format;
     char *access_log;
+    /* [store]: where the services' stores live, as store.h's locations (redis://...,
+     * postgresql://...); NULL: the embedded stores under state_dir. blobs defaults to
+     * documents when that is a PostgreSQL location. */
+    char *store_key_value;
+    char *store_documents;
+    char *store_blobs;
     uint64_t max_body;
     uint64_t max_header_bytes;  /* request line and headers */
     uint64_t header_timeout_ns; /* to receive a request head */

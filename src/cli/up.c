@@ -797,7 +797,11 @@ int weft_cli_up(int argc, char **argv) {
     gcfg.env = (const char *const *)env.v;
     gcfg.nenv = env.n;
     /* The services' stores open at their first use: an app that uses none pays nothing. */
-    weft_services_config_t scfg = {.publish = publish, .publish_arg = &u};
+    weft_services_config_t scfg = {.publish = publish,
+                                   .publish_arg = &u,
+                                   .kv_location = app->store_key_value,
+                                   .doc_location = app->store_documents,
+                                   .blob_location = app->store_blobs};
     if (!(stores = weft_app_stores_path(app)) || !(scfg.location = stores) ||
         weft_services_create(&scfg, &services, &err)) {
         fprintf(stderr, "weft: %s\n", stores ? err.msg : "out of memory");

@@ -185,6 +185,11 @@ typedef unsigned (*weft_services_publish_fn)(void *arg, const char *broker,
 
 typedef struct weft_services_config {
     const char *location; /* "sqlite:DIR" or DIR (store.h); copied */
+    /* Another location for one kind (redis://..., postgresql://...: store.h), NULL:
+     * location; copied. */
+    const char *kv_location;
+    const char *doc_location;
+    const char *blob_location;
     weft_kv_options_t kv;
     weft_doc_options_t doc;
     weft_blob_options_t blob;

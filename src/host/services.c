@@ -9,8 +9,9 @@
 
 struct weft_services {
     char *location;
-    weft_services_config_t cfg; /* cfg.location points at location */
-    pthread_mutex_t lock;       /* guards the three handles while they are opened */
+    char *kv_location, *doc_location, *blob_location; /* NULL: location */
+    weft_services_config_t cfg;                       /* cfg.location points at location */
+    pthread_mutex_t lock; /* guards the three handles while they are opened */
     weft_kv_t *_Atomic kv;
     weft_doc_t *_Atomic doc;
     weft_blob_t *_Atomic blob;
@@ -28,6 +29,15 @@ int weft_services_create(const weft_services_config_t *cfg, weft_services_t **ou
     }
     s->cfg = *cfg;
     s->cfg.location = s->location;
+    if ((cfg->kv_location && !(s->kv_location = strdup(cfg->kv_location))) ||
+        (cfg->doc_location && !(s->doc_location = strdup(cfg->doc_location))) ||
+        (cfg->blob_location && !(s->blob_location = strdup(cfg->blob_location)))) {
+        free(s->kv_location);
+        free(s->doc_location);
+        free(s->location);
+        free(s);
+        return weft_error_set(err, WEFT_ENOMEM, "out of memory for the services");
+    }
     pthread_mutex_init(&s->lock, NULL);
     *out = s;
     return 0;
@@ -41,6 +51,9 @@ void weft_services_free(weft_services_t *s) {
     weft_blob_close(s->blob);
     pthread_mutex_destroy(&s->lock);
     free(s->location);
+    free(s->kv_location);
+    free(s->doc_location);
+    free(s->blob_location);
     free(s);
 }
 
@@ -57,7 +70,8 @@ void weft_services_free(weft_services_t *s) {
         int rc = 0;                                                                                \
         if (!(h = s->kind)) {                                                                      \
             weft_error_t e = {0};                                                                  \
-            rc = weft_##kind##_open(s->location, &s->cfg.opts, &h, &e);                            \
+            rc = weft_##kind##_open(s->kind##_location ? s->kind##_location : s->location,         \
+                                    &s->cfg.opts, &h, &e);                                         \
             if (rc) {                                                                              \
                 weft_log("services: %s", e.msg);                                                   \
                 if (err)                                                                           \

@@ -35,12 +35,27 @@ struct weft_blob_reader {
 int weft_blob_open(const char *location, const weft_blob_options_t *opts, weft_blob_t **out,
                    weft_error_t *err) {
     *out = NULL;
-    const char *schemes[NBACKENDS];
-    for (size_t i = 0; i < NBACKENDS; i++)
-        schemes[i] = backends[i]->scheme;
-    int which = store_backend("blobs", location, schemes, NBACKENDS, err);
-    if (which < 0)
+    const weft_blob_ops_t *ops;
+    const weft_dist_plugin_t *dist = NULL;
+    size_t scheme_len = 0;
+    int which = store_dist("blobs", location, &dist, &scheme_len, err);
+    if (which > 0) {
+        which = store_dist_pick("blobs", location, scheme_len, (const void *const *)dist->blob,
+                                dist->nblob, err);
+        if (which < 0)
+            return which;
+        ops = dist->blob[which];
+    } else if (which == 0) {
+        const char *schemes[NBACKENDS];
+        for (size_t i = 0; i < NBACKENDS; i++)
+            schemes[i] = backends[i]->scheme;
+        which = store_backend("blobs", location, schemes, NBACKENDS, err);
+        if (which < 0)
+            return which;
+        ops = backends[which];
+    } else {
         return which;
+    }
     weft_blob_t *b = calloc(1, sizeof *b);
     if (!b)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
@@ -48,7 +63,7 @@ int weft_blob_open(const char *location, const weft_blob_options_t *opts, weft_b
         b->opts = *opts;
     if (!b->opts.max_blob_bytes)
         b->opts.max_blob_bytes = WEFT_BLOB_DEFAULT_MAX_BLOB;
-    b->ops = backends[which];
+    b->ops = ops;
     int rc = b->ops->open(location, &b->opts, &b->self, err);
     if (rc) {
         free(b);

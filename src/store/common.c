@@ -39,6 +39,47 @@ int store_backend(const char *layer, const char *location, const char *const *sc
     return 0;
 }
 
+int store_dist(const char *layer, const char *location, const weft_dist_plugin_t **plugin,
+               size_t *scheme_len, weft_error_t *err) {
+    static const char *const schemes[] = {WEFT_DIST_SCHEMES};
+    static const weft_plugin_head_t *cache;
+    static const weft_plugin_spec_t spec = {.file = "weft-dist.so",
+                                            .symbol = "weft_dist_plugin",
+                                            .abi = WEFT_DIST_PLUGIN_ABI,
+                                            .size = sizeof(weft_dist_plugin_t),
+                                            .cache = &cache};
+    *plugin = NULL;
+    const char *colon = location ? strstr(location, "://") : NULL;
+    if (!colon)
+        return 0;
+    size_t len = (size_t)(colon - location);
+    bool ours = false;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        ours = ours || (strlen(schemes[i]) == len && memcmp(schemes[i], location, len) == 0);
+    if (!ours)
+        return 0;
+    *scheme_len = len;
+    const weft_plugin_head_t *h = weft_plugin_get(&spec, err);
+    if (!h) {
+        weft_error_prefix(err, "the %s backend \"%.*s\" lives in weft-dist.so", layer, (int)len,
+                          location);
+        return WEFT_ELOAD;
+    }
+    *plugin = (const weft_dist_plugin_t *)h;
+    return 1;
+}
+
+int store_dist_pick(const char *layer, const char *location, size_t scheme_len,
+                    const void *const *ops, size_t n, weft_error_t *err) {
+    for (size_t i = 0; i < n; i++) {
+        const char *scheme = *(const char *const *)ops[i];
+        if (strlen(scheme) == scheme_len && memcmp(scheme, location, scheme_len) == 0)
+            return (int)i;
+    }
+    return weft_error_set(err, WEFT_EUNSUPPORTED, "weft-dist.so has no %s backend \"%.*s\"", layer,
+                          (int)scheme_len, location);
+}
+
 int store_check_limit(const char *layer, size_t *limit, weft_error_t *err) {
     if (*limit == 0)
         *limit = WEFT_STORE_DEFAULT_PAGE;

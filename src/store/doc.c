@@ -20,12 +20,27 @@ struct weft_doc {
 int weft_doc_open(const char *location, const weft_doc_options_t *opts, weft_doc_t **out,
                   weft_error_t *err) {
     *out = NULL;
-    const char *schemes[NBACKENDS];
-    for (size_t i = 0; i < NBACKENDS; i++)
-        schemes[i] = backends[i]->scheme;
-    int which = store_backend("documents", location, schemes, NBACKENDS, err);
-    if (which < 0)
+    const weft_doc_ops_t *ops;
+    const weft_dist_plugin_t *dist = NULL;
+    size_t scheme_len = 0;
+    int which = store_dist("documents", location, &dist, &scheme_len, err);
+    if (which > 0) {
+        which = store_dist_pick("documents", location, scheme_len, (const void *const *)dist->doc,
+                                dist->ndoc, err);
+        if (which < 0)
+            return which;
+        ops = dist->doc[which];
+    } else if (which == 0) {
+        const char *schemes[NBACKENDS];
+        for (size_t i = 0; i < NBACKENDS; i++)
+            schemes[i] = backends[i]->scheme;
+        which = store_backend("documents", location, schemes, NBACKENDS, err);
+        if (which < 0)
+            return which;
+        ops = backends[which];
+    } else {
         return which;
+    }
     weft_doc_t *d = calloc(1, sizeof *d);
     if (!d)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
@@ -33,7 +48,7 @@ int weft_doc_open(const char *location, const weft_doc_options_t *opts, weft_doc
         d->opts = *opts;
     if (!d->opts.max_doc_bytes)
         d->opts.max_doc_bytes = WEFT_DOC_DEFAULT_MAX_BYTES;
-    d->ops = backends[which];
+    d->ops = ops;
     int rc = d->ops->open(location, &d->opts, &d->self, err);
     if (rc) {
         free(d);

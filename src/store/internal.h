@@ -21,6 +21,19 @@ int store_check_name(const char *layer, const char *what, const char *name, size
 int store_backend(const char *layer, const char *location, const char *const *schemes, size_t n,
                   weft_error_t *err);
 
+/* The plugin of the distributed backends (store.h) when location's scheme is one of
+ * WEFT_DIST_SCHEMES: 1 with *plugin set (loaded on first use), 0 when the scheme is not
+ * one of them (an embedded backend), or a WEFT_E* code (< 0, err set: ELOAD when the
+ * plugin cannot be loaded). *scheme_len: the length of the scheme. */
+int store_dist(const char *layer, const char *location, const weft_dist_plugin_t **plugin,
+               size_t *scheme_len, weft_error_t *err);
+
+/* The index in ops[0..n) (backend tables of one kind, from the plugin: each begins with
+ * its `const char *scheme`) of the backend of location's scheme (its first scheme_len
+ * bytes), or EUNSUPPORTED (err set). */
+int store_dist_pick(const char *layer, const char *location, size_t scheme_len,
+                    const void *const *ops, size_t n, weft_error_t *err);
+
 /* The size of a page: 0 the default, else 1..WEFT_STORE_MAX_PAGE (EINVAL past it). */
 int store_check_limit(const char *layer, size_t *limit, weft_error_t *err);
 

@@ -26,12 +26,27 @@ struct weft_kv {
 int weft_kv_open(const char *location, const weft_kv_options_t *opts, weft_kv_t **out,
                  weft_error_t *err) {
     *out = NULL;
-    const char *schemes[NBACKENDS];
-    for (size_t i = 0; i < NBACKENDS; i++)
-        schemes[i] = backends[i]->scheme;
-    int which = store_backend("key-value", location, schemes, NBACKENDS, err);
-    if (which < 0)
+    const weft_kv_ops_t *ops;
+    const weft_dist_plugin_t *dist = NULL;
+    size_t scheme_len = 0;
+    int which = store_dist("key-value", location, &dist, &scheme_len, err);
+    if (which > 0) {
+        which = store_dist_pick("key-value", location, scheme_len, (const void *const *)dist->kv,
+                                dist->nkv, err);
+        if (which < 0)
+            return which;
+        ops = dist->kv[which];
+    } else if (which == 0) {
+        const char *schemes[NBACKENDS];
+        for (size_t i = 0; i < NBACKENDS; i++)
+            schemes[i] = backends[i]->scheme;
+        which = store_backend("key-value", location, schemes, NBACKENDS, err);
+        if (which < 0)
+            return which;
+        ops = backends[which];
+    } else {
         return which;
+    }
     weft_kv_t *kv = calloc(1, sizeof *kv);
     if (!kv)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
@@ -39,7 +54,7 @@ int weft_kv_open(const char *location, const weft_kv_options_t *opts, weft_kv_t 
         kv->opts = *opts;
     if (!kv->opts.max_value_bytes)
         kv->opts.max_value_bytes = WEFT_KV_DEFAULT_MAX_VALUE;
-    kv->ops = backends[which];
+    kv->ops = ops;
     int rc = kv->ops->open(location, &kv->opts, &kv->self, err);
     if (rc) {
         free(kv);

@@ -306,6 +306,12 @@ extern const weft_journal_ops_t weft_journal_sqlite_ops;
  * open a store when a guest first uses the service. One open handle per file at a time:
  * a second open of the same kind in the same DIR, from this process or another, is
  * refused (EIO, "in use"); share the handle instead (every call is thread-safe).
+ * "redis://...", "redis+unix://..." (key-value) and "postgresql://...", "postgres://..."
+ * (documents, blobs) pick the distributed backends of weft-dist.so (below, "Distributed
+ * backends"; their forms and guarantees are in src/dist/kv_redis.c, pg.c, doc_pg.c,
+ * blob_pg.c): a call that returns 0 was answered by the server (Redis applied it;
+ * PostgreSQL committed it), and a lost connection fails the call with EIO naming the
+ * server and is opened again at the next one.
  *
  * Threads: every call may be made from any thread, concurrently, except open and close
  * (and a blob writer, one thread at a time). The embedded backend serializes the calls
@@ -626,5 +632,26 @@ typedef struct weft_blob_ops {
 } weft_blob_ops_t;
 
 extern const weft_blob_ops_t weft_blob_sqlite_ops;
+
+/* ==== Distributed backends ============================================================= *
+ *
+ * Key-value on Redis ("redis://...", "redis+unix://..."), documents and blobs on
+ * PostgreSQL ("postgresql://...", "postgres://...") live in a plugin, weft-dist.so
+ * (util.h, "Plugins"), so that hiredis and libpq are loaded only by a weft that opens
+ * such a location: a store's open asks for the plugin when, and only when, the
+ * location's scheme is one of WEFT_DIST_SCHEMES. The plugin's table lists backends of
+ * each kind; a backend's `scheme` is matched against the location's. */
+#define WEFT_DIST_SCHEMES "redis", "redis+unix", "postgres", "postgresql"
+#define WEFT_DIST_PLUGIN_ABI 1u
+
+typedef struct weft_dist_plugin {
+    weft_plugin_head_t head; /* name "weft-dist", no commands */
+    const weft_kv_ops_t *const *kv;
+    size_t nkv;
+    const weft_doc_ops_t *const *doc;
+    size_t ndoc;
+    const weft_blob_ops_t *const *blob;
+    size_t nblob;
+} weft_dist_plugin_t;
 
 #endif

@@ -14,6 +14,7 @@ declare -A BELOW=(
   [host]="store engine util"
   [wasi]="engine util"
   [engine]="util"
+  [dist]="store util"
   [store]="util"
   [util]=""
 )

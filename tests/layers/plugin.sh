@@ -107,4 +107,55 @@ cp "$WEFT" "$WORK/alone/weft"
 WEFT_PLUGIN_DIR=$WORK/empty run "$WORK/alone/weft" up --help
 check "missing: status" "$RC" 1
 check_contains "missing" "$ERR" "cannot find weft-net.so"
+# ---- weft-dist.so: the stores' distributed backends, loaded only when a location needs them
+DIST=$(dirname "$WEFT")/weft-dist.so
+if [ -f "$DIST" ]; then
+  nm -D --defined-only "$DIST" | awk '{print $NF}' | grep -E '^weft_' >"$WORK/dist-exports"
+  check "weft-dist.so's weft_ exports" "$(tr '\n' ' ' <"$WORK/dist-exports")" "weft_dist_plugin "
+  nm -D --undefined-only "$DIST" | awk '{print $NF}' | grep -E '^weft_' | sort -u >"$WORK/dist-needed"
+  [ -s "$WORK/dist-needed" ] && pass || fail "weft-dist.so binds to nothing of weft's"
+  while read -r sym; do
+    if grep -qx -- "$sym" "$WORK/weft-all"; then pass; else
+      fail "weft-dist.so needs $sym, which weft does not export"
+    fi
+  done <"$WORK/dist-needed"
+  check_contains "weft-dist.so links hiredis" "$(ldd "$DIST")" "libhiredis"
+  check_contains "weft-dist.so links libpq" "$(ldd "$DIST")" "libpq"
+  for lib in libhiredis libpq; do
+    case "$(ldd "$WEFT")" in *"$lib"*) fail "weft links $lib" ;; *) pass ;; esac
+    case "$(ldd "$NET")" in *"$lib"*) fail "weft-net.so links $lib" ;; *) pass ;; esac
+  done
+  # A weft run never loads it (the loader lists every file it opens).
+  LD_DEBUG=files "$WEFT" run "$GUESTS/hello.wasm" >/dev/null 2>"$WORK/ld.log"
+  if grep -q "weft-dist" "$WORK/ld.log"; then fail "weft run loaded weft-dist.so"; else pass; fi
+  # An embedded-only weft up, its stores in use, never maps it.
+  mkdir -p "$WORK/app"
+  cat >"$WORK/app/weft.toml" <<TOML
+[[function]]
+name = "hello"
+source = "$GUESTS/gw_hello.wasm"
+route = "/hello"
+TOML
+  (cd "$WORK/app" && exec "$WEFT" up --listen 127.0.0.1:0 -q >"$WORK/app/out" 2>"$WORK/app/log") &
+  UP=$!
+  for _ in $(seq 1 600); do
+    grep -q '^Ready: serving on ' "$WORK/app/out" 2>/dev/null && break
+    kill -0 "$UP" 2>/dev/null || break
+    sleep 0.1
+  done
+  URL=$(sed -n 's/^Ready: serving on //p' "$WORK/app/out")
+  if [ -n "$URL" ]; then
+    check "an embedded store in use: PUT /kv" \
+      "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data v "$URL/kv/default/k")" 201
+    maps=$(cat "/proc/$UP/maps")
+    check_contains "weft up maps weft-net.so" "$maps" "weft-net.so"
+    case "$maps" in *weft-dist*) fail "an embedded-only weft up mapped weft-dist.so" ;; *) pass ;; esac
+  else
+    fail "weft up did not start: $(cat "$WORK/app/log")"
+  fi
+  kill "$UP" 2>/dev/null
+  wait "$UP" 2>/dev/null
+else
+  fail "no weft-dist.so beside $WEFT"
+fi
 finish

@@ -1,0 +1,780 @@
+/* kv_redis: the key-value store on Redis (store.h), through hiredis.
+ *
+ * Locations:
+ *   redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P&timeout=MS&retry=MS]
+ *   redis+unix://[[USER]:PASSWORD@]/PATH/TO/SOCKET[?db=N&prefix=P&timeout=MS&retry=MS]
+ * (redis:// as redis-cli -u and the Redis clients read it; port 6379 and DB 0 by
+ * default; USER and PASSWORD percent-encoded; TLS, rediss://, is not supported.) P, by
+ * default "weft", is 1 to 64 of [A-Za-z0-9_.-] and begins every key weft writes, so that
+ * two KVs share one Redis database without meeting.
+ *
+ * Layout, under K = "P:kv:" (every named store S of the KV under K + len(S) + ":" + S +
+ * ":", a length so that no name can reach into another's keys):
+ *   K N:S:k:KEY  a hash: v the value, ver its version, b the bytes it counts (key +
+ *                value), exp when it expires (ms since the epoch; absent: never)
+ *   K N:S:idx    a sorted set of the store's keys, all of score 0: ZRANGEBYLEX lists
+ *                them in byte order (memcmp), which is what paging promises
+ *   K version    the counter versions are drawn from (INCR: one per KV, never reset)
+ *   K bytes      the bytes of every key held, for max_bytes
+ *   K exp        a sorted set of the hashes that expire, by expiry
+ * Expiry is weft's, not Redis's (an entry Redis dropped would stay listed): an expired
+ * key is absent to every call and deleted by later writes (64 at a time, as the
+ * embedded backend does) or by purge. Every write is one Lua script, so the conditions
+ * (if_version, if_absent), the size cap and the write happen atomically; standalone
+ * Redis only (the scripts touch keys they are not given, which Redis Cluster refuses).
+ *
+ * Acknowledged: a call returns 0 once Redis has answered it, so the write is applied
+ * in Redis's memory; whether it survives a restart of Redis is Redis's persistence
+ * (appendonly yes with appendfsync always: fsynced before the answer).
+ *
+ * One connection under a mutex. Before each command, a connection whose server has
+ * closed it (a restart) is noticed and reopened; reopening tries again with a backoff
+ * (50 ms doubling to 800 ms) for up to `retry` ms (2000), then the call fails with
+ * EIO naming the server. Commands time out after `timeout` ms (5000): the connection
+ * is dropped and the call fails (a write then may or may not have been applied). Each
+ * loss and each reconnection logs one line. */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "dist.h"
+
+#define PURGE_BATCH 1000
+
+typedef struct rks {
+    struct rks *next;
+    char *base; /* "P:kv:N:S:" */
+    char *idx;  /* base + "idx" */
+} rks_t;
+
+typedef struct rkv {
+    char *host, *path; /* one of the two */
+    int port, db;
+    char *user, *pass;
+    char *server;   /* "HOST:PORT" or PATH, for messages */
+    char *describe; /* "Redis key-value HOST:PORT db 0, prefix weft" */
+    char *k;        /* "P:kv:" */
+    char *k_version, *k_bytes, *k_exp;
+    int timeout_ms, retry_ms;
+    uint64_t max_bytes;
+    pthread_mutex_t mu; /* guards everything below */
+    redisContext *c;    /* NULL: not connected */
+    bool down;          /* a loss was logged and no reconnection yet */
+    rks_t *stores;
+} rkv_t;
+
+/* ---- Scripts --------------------------------------------------------------------------- */
+
+/* What every script shares: drop(dk) deletes one entry (its hash, its place in its store's
+ * index and in the expiry set, its bytes); purge(now, max) drops up to max expired ones.
+ * K: ARGV[1], the KV's prefix "P:kv:". */
+#define LUA_COMMON                                                                                 \
+    "local K = ARGV[1]\n"                                                                          \
+    "local function drop(dk)\n"                                                                    \
+    "  local b = redis.call('HGET', dk, 'b')\n"                                                    \
+    "  redis.call('ZREM', K .. 'exp', dk)\n"                                                       \
+    "  if not b then return 0 end\n"                                                               \
+    "  local rest = string.sub(dk, #K + 1)\n"                                                      \
+    "  local c = string.find(rest, ':', 1, true)\n"                                                \
+    "  local n = tonumber(string.sub(rest, 1, c - 1))\n"                                           \
+    "  local base = K .. string.sub(rest, 1, c + n) .. ':'\n"                                      \
+    "  redis.call('ZREM', base .. 'idx', string.sub(dk, #base + 3))\n"                             \
+    "  redis.call('DEL', dk)\n"                                                                    \
+    "  redis.call('DECRBY', K .. 'bytes', b)\n"                                                    \
+    "  return 1\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function purge(now, max)\n"                                                             \
+    "  local l = redis.call('ZRANGEBYSCORE', K .. 'exp', '-inf', now, 'LIMIT', 0, max)\n"          \
+    "  for _, dk in ipairs(l) do drop(dk) end\n"                                                   \
+    "  return #l\n"                                                                                \
+    "end\n"
+
+/* ARGV: K, key, value, now, expires (0: never), if_version (0: none), if_absent (0/1),
+ * max_bytes (0: none). KEYS: the entry's hash, its store's index. Answers {status, n}:
+ * ok and the new version, exists / version / absent and the version held, full and the
+ * bytes held. */
+static const char lua_set[] = LUA_COMMON
+    "local dk, idx, key, val = KEYS[1], KEYS[2], ARGV[2], ARGV[3]\n"
+    "local now, max = tonumber(ARGV[4]), tonumber(ARGV[8])\n"
+    "purge(now, 64)\n"
+    "local cur = redis.call('HMGET', dk, 'ver', 'exp')\n"
+    "if cur[1] and cur[2] and tonumber(cur[2]) <= now then drop(dk); cur = {false, false} end\n"
+    "if ARGV[7] == '1' and cur[1] then return {'exists', cur[1]} end\n"
+    "if ARGV[6] ~= '0' and cur[1] ~= ARGV[6] then\n"
+    "  if cur[1] then return {'version', cur[1]} end\n"
+    "  return {'absent', '0'}\n"
+    "end\n"
+    "local old = tonumber(redis.call('HGET', dk, 'b') or '0')\n"
+    "local add = #key + #val\n"
+    "if max > 0 then\n"
+    "  local total = tonumber(redis.call('GET', K .. 'bytes') or '0')\n"
+    "  if total - old + add > max then\n"
+    "    while purge(now, 1000) == 1000 do end\n"
+    "    total = tonumber(redis.call('GET', K .. 'bytes') or '0')\n"
+    "    if total - old + add > max then return {'full', tostring(total)} end\n"
+    "  end\n"
+    "end\n"
+    "local v = redis.call('INCR', K .. 'version')\n"
+    "redis.call('HSET', dk, 'v', val, 'ver', v, 'b', add)\n"
+    "if ARGV[5] ~= '0' then\n"
+    "  redis.call('HSET', dk, 'exp', ARGV[5])\n"
+    "  redis.call('ZADD', K .. 'exp', ARGV[5], dk)\n"
+    "else\n"
+    "  redis.call('HDEL', dk, 'exp')\n"
+    "  redis.call('ZREM', K .. 'exp', dk)\n"
+    "end\n"
+    "redis.call('ZADD', idx, 0, key)\n"
+    "redis.call('INCRBY', K .. 'bytes', add - old)\n"
+    "return {'ok', tostring(v)}\n";
+
+/* ARGV: K, now, if_version. KEYS: the entry's hash. {ok | absent | version, held}. */
+static const char lua_del[] =
+    LUA_COMMON "local dk, now = KEYS[1], tonumber(ARGV[2])\n"
+               "local cur = redis.call('HMGET', dk, 'ver', 'exp')\n"
+               "if not cur[1] then return {'absent', '0'} end\n"
+               "if cur[2] and tonumber(cur[2]) <= now then drop(dk); return {'absent', '0'} end\n"
+               "if ARGV[3] ~= '0' and cur[1] ~= ARGV[3] then return {'version', cur[1]} end\n"
+               "drop(dk)\n"
+               "return {'ok', cur[1]}\n";
+
+/* ARGV: K, now, the store's base, min, max (ZRANGEBYLEX bounds), want. KEYS: the store's
+ * index. Up to want keys in the range that have not expired, in order. */
+static const char lua_list[] = LUA_COMMON
+    "local idx, now, base, min, max = KEYS[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]\n"
+    "local want = tonumber(ARGV[6])\n"
+    "local out = {}\n"
+    "while #out < want do\n"
+    "  local batch = redis.call('ZRANGEBYLEX', idx, min, max, 'LIMIT', 0, want)\n"
+    "  for _, k in ipairs(batch) do\n"
+    "    local s = redis.call('ZSCORE', K .. 'exp', base .. 'k:' .. k)\n"
+    "    if not s or tonumber(s) > now then\n"
+    "      out[#out + 1] = k\n"
+    "      if #out == want then break end\n"
+    "    end\n"
+    "  end\n"
+    "  if #batch < want then break end\n"
+    "  min = '(' .. batch[#batch]\n"
+    "end\n"
+    "return out\n";
+
+/* ARGV: K, now, max. How many expired entries were dropped (at most max). */
+static const char lua_purge[] = LUA_COMMON "return purge(tonumber(ARGV[2]), tonumber(ARGV[3]))\n";
+
+/* ---- The connection -------------------------------------------------------------------- */
+
+/* Has the server closed the connection (a restart, a timeout of its own)? Checked before
+ * each command, so that a write is never sent into a connection already dead and then
+ * reported as lost (when it could not have been applied), and the call reconnects. */
+static bool peer_closed(redisContext *c) {
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+        return true;
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void drop_connection(rkv_t *r, const char *why) {
+    if (r->c)
+        redisFree(r->c);
+    r->c = NULL;
+    if (!r->down)
+        weft_log("redis %s: connection lost (%s); reconnecting at the next call", r->server, why);
+    r->down = true;
+}
+
+/* Runs one command, with SIGPIPE blocked (hiredis writes with write(2): a connection the
+ * server closed must not kill the process) and any SIGPIPE it raised taken back. */
+static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens) {
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    redisReply *reply = redisCommandArgv(c, argc, argv, lens);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return reply;
+}
+
+/* A reply that must be +OK or similar: 0, or EIO naming what failed. */
+static int simple(rkv_t *r, redisContext *c, const char *what, int argc, const char **argv,
+                  weft_error_t *err) {
+    redisReply *rep = command(c, argc, argv, NULL);
+    int rc = 0;
+    if (!rep)
+        rc = weft_error_set(err, WEFT_EIO, "redis %s: %s: %s", r->server, what, c->errstr);
+    else if (rep->type == REDIS_REPLY_ERROR)
+        rc = weft_error_set(err, WEFT_EIO, "redis %s: %s: %s", r->server, what, rep->str);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+/* One attempt to connect (authenticate, select the database). */
+static int connect_once(rkv_t *r, weft_error_t *err) {
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    redisContext *c = r->path ? redisConnectUnixWithTimeout(r->path, tv)
+                              : redisConnectWithTimeout(r->host, r->port, tv);
+    if (!c)
+        return weft_error_set(err, WEFT_ENOMEM, "redis %s: out of memory", r->server);
+    int rc = 0;
+    if (c->err)
+        rc = weft_error_set(err, WEFT_EIO, "redis %s: cannot connect: %s", r->server, c->errstr);
+    if (!rc && redisSetTimeout(c, tv) != REDIS_OK)
+        rc = weft_error_set(err, WEFT_EIO, "redis %s: cannot set the timeout: %s", r->server,
+                            c->errstr);
+    if (!rc && r->pass) {
+        const char *argv[] = {"AUTH", r->user ? r->user : r->pass, r->pass};
+        rc = simple(r, c, "AUTH", r->user ? 3 : 2, argv, err);
+    }
+    if (!rc && r->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", r->db);
+        const char *argv[] = {"SELECT", db};
+        rc = simple(r, c, "SELECT", 2, argv, err);
+    }
+    if (rc) {
+        redisFree(c);
+        return rc;
+    }
+    r->c = c;
+    return 0;
+}
+
+/* Connects when not connected, trying again with a backoff for up to retry_ms. Under mu. */
+static int ensure(rkv_t *r, weft_error_t *err) {
+    if (r->c && (r->c->err || peer_closed(r->c)))
+        drop_connection(r, r->c->err ? r->c->errstr : "closed by the server");
+    if (r->c)
+        return 0;
+    int64_t until = dist_mono_ms() + r->retry_ms;
+    int wait = 50, rc;
+    while ((rc = connect_once(r, err)) == WEFT_EIO && dist_mono_ms() + wait <= until) {
+        dist_sleep_ms(wait);
+        if (wait < 800)
+            wait *= 2;
+    }
+    if (rc == WEFT_EIO) {
+        weft_log("%s (retried for %d ms)", err->msg, r->retry_ms);
+        weft_error_prefix(err, "key-value");
+        r->down = true;
+        return rc;
+    }
+    if (!rc && r->down) {
+        weft_log("redis %s: reconnected", r->server);
+        r->down = false;
+    }
+    return rc;
+}
+
+/* Runs a command, connecting first if needed: *out is the reply (not an error reply; the
+ * caller frees it), or an error (EIO naming the server, ELIMIT when Redis is out of
+ * memory). Under mu. */
+static int run(rkv_t *r, int argc, const char **argv, const size_t *lens, redisReply **out,
+               weft_error_t *err) {
+    *out = NULL;
+    int rc = ensure(r, err);
+    if (rc)
+        return rc;
+    redisReply *rep = command(r->c, argc, argv, lens);
+    if (!rep) {
+        char why[160];
+        snprintf(why, sizeof why, "%s", r->c->errstr);
+        drop_connection(r, why);
+        return weft_error_set(err, WEFT_EIO,
+                              "key-value: redis %s: %s (the connection was lost: a write may or "
+                              "may not have been applied)",
+                              r->server, why);
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        rc = weft_error_set(err, strncmp(rep->str, "OOM", 3) == 0 ? WEFT_ELIMIT : WEFT_EIO,
+                            "key-value: redis %s: %s", r->server, rep->str);
+        freeReplyObject(rep);
+        return rc;
+    }
+    *out = rep;
+    return 0;
+}
+
+/* Runs a script: args[0..nargs) are KEYS then ARGV, as EVAL takes them (nkeys keys).
+ * EVAL each time rather than EVALSHA: Redis keeps the compiled script by its text's
+ * SHA-1, and an EVALSHA would need a fallback for a restarted Redis anyway. */
+static int script(rkv_t *r, const char *lua, int nkeys, int nargs, const char **args,
+                  const size_t *lens, redisReply **out, weft_error_t *err) {
+    const char *argv[16];
+    size_t alen[16];
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[0] = "EVAL";
+    argv[1] = lua;
+    alen[0] = 4;
+    alen[1] = strlen(lua);
+    argv[2] = nk;
+    alen[2] = strlen(nk);
+    for (int i = 0; i < nargs && i < 13; i++) {
+        argv[3 + i] = args[i];
+        alen[3 + i] = lens ? lens[i] : strlen(args[i]);
+    }
+    return run(r, 3 + nargs, argv, alen, out, err);
+}
+
+/* ---- Opening --------------------------------------------------------------------------- */
+
+static void rkv_free(rkv_t *r) {
+    if (r->c)
+        redisFree(r->c);
+    for (rks_t *s = r->stores, *next; s; s = next) {
+        next = s->next;
+        free(s->base);
+        free(s->idx);
+        free(s);
+    }
+    free(r->host);
+    free(r->path);
+    free(r->user);
+    free(r->pass);
+    free(r->server);
+    free(r->describe);
+    free(r->k);
+    free(r->k_version);
+    free(r->k_bytes);
+    free(r->k_exp);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static int bad(const char *given, const char *what, weft_error_t *err) {
+    char location[512];
+    dist_redact(given, location, sizeof location);
+    return weft_error_set(err, WEFT_EINVAL,
+                          "%s: %s (expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P] "
+                          "or redis+unix://[[USER]:PASSWORD@]/PATH[?db=N&prefix=P])",
+                          location, what);
+}
+
+/* A number in [lo, hi] from s[0..n). */
+static bool number(const char *s, size_t n, long lo, long hi, int *out) {
+    if (!n || n > 9 || strspn(s, "0123456789") < n)
+        return false;
+    long v = strtol(s, NULL, 10);
+    if (v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static int parse(rkv_t *r, const char *location, bool unix_socket, weft_error_t *err) {
+    const char *p = strstr(location, "://") + 3;
+    const char *query = strchr(p, '?');
+    const char *end = query ? query : p + strlen(p);
+    /* Credentials: up to the last '@' before the path (a password may hold '/'). */
+    const char *at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q;
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon && colon > p && !(r->user = dist_url_decode(p, (size_t)(colon - p))))
+            return bad(location, "a bad user name", err);
+        const char *pw = colon ? colon + 1 : p;
+        if (!(r->pass = dist_url_decode(pw, (size_t)(at - pw))))
+            return bad(location, "a bad password", err);
+        p = at + 1;
+    }
+    if (unix_socket) {
+        if (*p != '/' || p == end)
+            return bad(location, "no socket path", err);
+        if (!(r->path = dist_url_decode(p, (size_t)(end - p))))
+            return bad(location, "a bad socket path", err);
+    } else {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        const char *hend = slash ? slash : end;
+        const char *hp = p, *colon = NULL;
+        if (*hp == '[') { /* [IPv6]:port */
+            const char *close = memchr(hp, ']', (size_t)(hend - hp));
+            if (!close)
+                return bad(location, "an unclosed [", err);
+            r->host = strndup(hp + 1, (size_t)(close - hp - 1));
+            colon = close + 1 < hend && close[1] == ':' ? close + 1 : NULL;
+        } else {
+            colon = memchr(hp, ':', (size_t)(hend - hp));
+            r->host = strndup(hp, (size_t)((colon ? colon : hend) - hp));
+        }
+        if (!r->host || !*r->host)
+            return bad(location, "no host", err);
+        r->port = 6379;
+        if (colon && !number(colon + 1, (size_t)(hend - colon - 1), 1, 65535, &r->port))
+            return bad(location, "a bad port", err);
+        if (slash && slash + 1 < end &&
+            !number(slash + 1, (size_t)(end - slash - 1), 0, 1 << 20, &r->db))
+            return bad(location, "a bad database number", err);
+    }
+    r->timeout_ms = 5000;
+    r->retry_ms = 2000;
+    const char *prefix = "weft";
+    size_t prefix_len = 4;
+    for (const char *q = query ? query + 1 : NULL; q && *q;) {
+        const char *amp = strchr(q, '&'), *qend = amp ? amp : q + strlen(q);
+        const char *eq = memchr(q, '=', (size_t)(qend - q));
+        if (!eq)
+            return bad(location, "a query parameter without =", err);
+        size_t kn = (size_t)(eq - q), vn = (size_t)(qend - eq - 1);
+        const char *v = eq + 1;
+        if (kn == 6 && !memcmp(q, "prefix", 6)) {
+            if (!vn || vn > 64 ||
+                strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") < vn)
+                return bad(location, "a prefix is 1 to 64 of [A-Za-z0-9_.-]", err);
+            prefix = v;
+            prefix_len = vn;
+        } else if (kn == 2 && !memcmp(q, "db", 2) && unix_socket) {
+            if (!number(v, vn, 0, 1 << 20, &r->db))
+                return bad(location, "a bad database number", err);
+        } else if (kn == 7 && !memcmp(q, "timeout", 7)) {
+            if (!number(v, vn, 1, 3600000, &r->timeout_ms))
+                return bad(location, "timeout is milliseconds, 1 or more", err);
+        } else if (kn == 5 && !memcmp(q, "retry", 5)) {
+            if (!number(v, vn, 0, 3600000, &r->retry_ms))
+                return bad(location, "retry is milliseconds", err);
+        } else {
+            char what[96];
+            snprintf(what, sizeof what, "an unknown parameter \"%.*s\"", (int)(kn > 40 ? 40 : kn),
+                     q);
+            return bad(location, what, err);
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    if (r->path)
+        r->server = strdup(r->path);
+    else if (asprintf(&r->server, strchr(r->host, ':') ? "[%s]:%d" : "%s:%d", r->host, r->port) < 0)
+        r->server = NULL;
+    if (asprintf(&r->k, "%.*s:kv:", (int)prefix_len, prefix) < 0)
+        r->k = NULL;
+    if (!r->server || !r->k ||
+        asprintf(&r->describe, "Redis key-value %s db %d, keys %s*", r->server, r->db, r->k) < 0 ||
+        asprintf(&r->k_version, "%sversion", r->k) < 0 ||
+        asprintf(&r->k_bytes, "%sbytes", r->k) < 0 || asprintf(&r->k_exp, "%sexp", r->k) < 0)
+        return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
+    return 0;
+}
+
+static int rkv_open(const char *location, const weft_kv_options_t *opts, void **self,
+                    weft_error_t *err) {
+    rkv_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
+    pthread_mutex_init(&r->mu, NULL);
+    r->max_bytes = opts->max_bytes;
+    int rc = parse(r, location, strncmp(location, "redis+unix:", 11) == 0, err);
+    /* Connect now, so that a wrong location is said at open. */
+    if (!rc) {
+        pthread_mutex_lock(&r->mu);
+        rc = ensure(r, err);
+        pthread_mutex_unlock(&r->mu);
+    }
+    if (rc) {
+        rkv_free(r);
+        return rc;
+    }
+    *self = r;
+    return 0;
+}
+
+static void rkv_close(void *self) {
+    rkv_free(self);
+}
+
+static const char *rkv_describe(void *self) {
+    return ((rkv_t *)self)->describe;
+}
+
+static int rkv_store(void *self, const char *name, void **out, weft_error_t *err) {
+    rkv_t *r = self;
+    rks_t *s = calloc(1, sizeof *s);
+    if (!s || asprintf(&s->base, "%s%zu:%s:", r->k, strlen(name), name) < 0 ||
+        asprintf(&s->idx, "%sidx", s->base) < 0) {
+        if (s) {
+            free(s->base);
+            free(s);
+        }
+        return weft_error_set(err, WEFT_ENOMEM, "key-value: store %s: out of memory", name);
+    }
+    pthread_mutex_lock(&r->mu);
+    s->next = r->stores;
+    r->stores = s;
+    pthread_mutex_unlock(&r->mu);
+    *out = s;
+    return 0;
+}
+
+/* The hash of key in store s: "BASE" "k:" key (malloc'd). */
+static char *entry_key(const rks_t *s, const char *key, size_t *len) {
+    size_t b = strlen(s->base), k = strlen(key);
+    char *dk = malloc(b + 2 + k + 1);
+    if (dk) {
+        memcpy(dk, s->base, b);
+        memcpy(dk + b, "k:", 2);
+        memcpy(dk + b + 2, key, k + 1);
+        *len = b + 2 + k;
+    }
+    return dk;
+}
+
+/* ---- Calls ----------------------------------------------------------------------------- */
+
+static int rkv_get(void *self, void *st, const char *key, int64_t now_ms, uint8_t **value,
+                   size_t *len, uint64_t *version, weft_error_t *err) {
+    rkv_t *r = self;
+    size_t dlen;
+    char *dk = entry_key(st, key, &dlen);
+    if (!dk)
+        return weft_error_set(err, WEFT_ENOMEM, "key-value: out of memory");
+    const char *argv[] = {"HMGET", dk, value ? "v" : "b", "ver", "exp"};
+    size_t lens[] = {5, dlen, 1, 3, 3};
+    redisReply *rep = NULL;
+    pthread_mutex_lock(&r->mu);
+    int rc = run(r, 5, argv, lens, &rep, err);
+    pthread_mutex_unlock(&r->mu);
+    free(dk);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+        freeReplyObject(rep);
+        return weft_error_set(err, WEFT_EIO, "key-value: redis %s: an unexpected answer to HMGET",
+                              r->server);
+    }
+    redisReply *v = rep->element[0], *ver = rep->element[1], *exp = rep->element[2];
+    bool found = v->type == REDIS_REPLY_STRING && ver->type == REDIS_REPLY_STRING &&
+                 !(exp->type == REDIS_REPLY_STRING && strtoll(exp->str, NULL, 10) <= now_ms);
+    if (found) {
+        *version = strtoull(ver->str, NULL, 10);
+        if (value) {
+            uint8_t *copy = malloc(v->len + 1);
+            if (!copy) {
+                rc = weft_error_set(err, WEFT_ENOMEM, "key-value: out of memory");
+            } else {
+                memcpy(copy, v->str, v->len);
+                copy[v->len] = 0;
+                *value = copy;
+                *len = v->len;
+            }
+        }
+    } else {
+        rc = weft_error_set(err, WEFT_ENOTFOUND, "key-value: no key %.80s", key);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Reads a script's {status, number} answer. */
+static int status_of(rkv_t *r, redisReply *rep, const char **status, uint64_t *n,
+                     weft_error_t *err) {
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_STRING)
+        return weft_error_set(err, WEFT_EIO, "key-value: redis %s: an unexpected answer",
+                              r->server);
+    *status = rep->element[0]->str;
+    *n = strtoull(rep->element[1]->str, NULL, 10);
+    return 0;
+}
+
+static int rkv_set(void *self, void *st, const char *key, const void *value, size_t len,
+                   const weft_kv_set_options_t *o, int64_t now_ms, uint64_t *version,
+                   weft_error_t *err) {
+    rkv_t *r = self;
+    rks_t *s = st;
+    size_t dlen;
+    char *dk = entry_key(s, key, &dlen);
+    if (!dk)
+        return weft_error_set(err, WEFT_ENOMEM, "key-value: out of memory");
+    char now[24], exp[24], ifv[24], max[24];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(exp, sizeof exp, "%" PRId64, o->ttl_ms > 0 ? now_ms + o->ttl_ms : 0);
+    snprintf(ifv, sizeof ifv, "%" PRIu64, o->if_version);
+    snprintf(max, sizeof max, "%" PRIu64, r->max_bytes);
+    const char *args[] = {dk, s->idx, r->k, key, value, now, exp, ifv, o->if_absent ? "1" : "0",
+                          max};
+    size_t lens[] = {dlen,        strlen(s->idx), strlen(r->k), strlen(key), len,
+                     strlen(now), strlen(exp),    strlen(ifv),  1,           strlen(max)};
+    redisReply *rep = NULL;
+    pthread_mutex_lock(&r->mu);
+    int rc = script(r, lua_set, 2, 10, args, lens, &rep, err);
+    pthread_mutex_unlock(&r->mu);
+    free(dk);
+    const char *status;
+    uint64_t n = 0;
+    if (!rc && !(rc = status_of(r, rep, &status, &n, err))) {
+        if (!strcmp(status, "ok"))
+            *version = n;
+        else if (!strcmp(status, "exists"))
+            rc = weft_error_set(err, WEFT_ECONFLICT, "key-value: key %.80s exists (version %llu)",
+                                key, (unsigned long long)n);
+        else if (!strcmp(status, "version"))
+            rc = weft_error_set(err, WEFT_ECONFLICT,
+                                "key-value: key %.80s holds version %llu, not %llu", key,
+                                (unsigned long long)n, (unsigned long long)o->if_version);
+        else if (!strcmp(status, "absent"))
+            rc = weft_error_set(err, WEFT_ECONFLICT,
+                                "key-value: key %.80s is absent, not at version %llu", key,
+                                (unsigned long long)o->if_version);
+        else
+            rc = weft_error_set(err, WEFT_ELIMIT,
+                                "key-value: %s is full: %llu bytes of keys and values, and %.80s "
+                                "would add %zu (the store's max_bytes is %llu)",
+                                r->describe, (unsigned long long)n, key, strlen(key) + len,
+                                (unsigned long long)r->max_bytes);
+    }
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+static int rkv_delete(void *self, void *st, const char *key, uint64_t if_version, int64_t now_ms,
+                      weft_error_t *err) {
+    rkv_t *r = self;
+    size_t dlen;
+    char *dk = entry_key(st, key, &dlen);
+    if (!dk)
+        return weft_error_set(err, WEFT_ENOMEM, "key-value: out of memory");
+    char now[24], ifv[24];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(ifv, sizeof ifv, "%" PRIu64, if_version);
+    const char *args[] = {dk, r->k, now, ifv};
+    size_t lens[] = {dlen, strlen(r->k), strlen(now), strlen(ifv)};
+    redisReply *rep = NULL;
+    pthread_mutex_lock(&r->mu);
+    int rc = script(r, lua_del, 1, 4, args, lens, &rep, err);
+    pthread_mutex_unlock(&r->mu);
+    free(dk);
+    const char *status;
+    uint64_t n = 0;
+    if (!rc && !(rc = status_of(r, rep, &status, &n, err))) {
+        if (!strcmp(status, "absent"))
+            rc = weft_error_set(err, WEFT_ENOTFOUND, "key-value: no key %.80s", key);
+        else if (!strcmp(status, "version"))
+            rc = weft_error_set(err, WEFT_ECONFLICT,
+                                "key-value: key %.80s holds version %llu, not %llu", key,
+                                (unsigned long long)n, (unsigned long long)if_version);
+    }
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+static int rkv_list(void *self, void *st, const char *prefix, const char *after, size_t limit,
+                    int64_t now_ms, weft_store_names_t *page, weft_error_t *err) {
+    rkv_t *r = self;
+    rks_t *s = st;
+    char *end = dist_prefix_end(prefix);
+    if (*prefix && !end)
+        return weft_error_set(err, WEFT_ENOMEM, "key-value: out of memory");
+    /* The range: past after, from prefix on, before end. */
+    weft_buf_t min = {0}, max = {0};
+    int brc;
+    if (*after && strcmp(after, prefix) >= 0)
+        brc = weft_buf_printf(&min, "(%s", after);
+    else if (*prefix)
+        brc = weft_buf_printf(&min, "[%s", prefix);
+    else
+        brc = weft_buf_puts(&min, "-");
+    brc = brc || (end ? weft_buf_printf(&max, "(%s", end) : weft_buf_puts(&max, "+"));
+    free(end);
+    char now[24], want[24];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(want, sizeof want, "%zu", limit + 1);
+    int rc = 0;
+    redisReply *rep = NULL;
+    if (brc) {
+        rc = weft_error_set(err, WEFT_ENOMEM, "key-value: out of memory");
+    } else {
+        const char *args[] = {
+            s->idx, r->k, now, s->base, (const char *)min.data, (const char *)max.data, want};
+        pthread_mutex_lock(&r->mu);
+        rc = script(r, lua_list, 1, 7, args, NULL, &rep, err);
+        pthread_mutex_unlock(&r->mu);
+    }
+    weft_buf_free(&min);
+    weft_buf_free(&max);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rep);
+        return weft_error_set(err, WEFT_EIO, "key-value: redis %s: an unexpected answer",
+                              r->server);
+    }
+    size_t n = rep->elements > limit ? limit : rep->elements;
+    page->names = calloc(n ? n : 1, sizeof *page->names);
+    if (!page->names)
+        rc = weft_error_set(err, WEFT_ENOMEM, "key-value: out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!(page->names[i] = strndup(rep->element[i]->str, rep->element[i]->len)))
+            rc = weft_error_set(err, WEFT_ENOMEM, "key-value: out of memory");
+        else
+            page->n++;
+    }
+    page->more = !rc && rep->elements > limit;
+    freeReplyObject(rep);
+    if (rc)
+        dist_names_free(page);
+    return rc;
+}
+
+static int rkv_purge(void *self, int64_t now_ms, uint64_t *deleted, weft_error_t *err) {
+    rkv_t *r = self;
+    char now[24], max[24];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(max, sizeof max, "%d", PURGE_BATCH);
+    const char *args[] = {r->k, now, max};
+    int rc = 0;
+    for (;;) {
+        redisReply *rep = NULL;
+        pthread_mutex_lock(&r->mu);
+        rc = script(r, lua_purge, 0, 3, args, NULL, &rep, err);
+        pthread_mutex_unlock(&r->mu);
+        if (rc)
+            break;
+        long long n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+        freeReplyObject(rep);
+        *deleted += (uint64_t)n;
+        if (n < PURGE_BATCH)
+            break;
+    }
+    return rc;
+}
+
+const weft_kv_ops_t weft_kv_redis_ops = {
+    .scheme = "redis",
+    .open = rkv_open,
+    .close = rkv_close,
+    .describe = rkv_describe,
+    .store = rkv_store,
+    .get = rkv_get,
+    .set = rkv_set,
+    .delete_ = rkv_delete,
+    .list = rkv_list,
+    .purge = rkv_purge,
+};
+
+const weft_kv_ops_t weft_kv_redis_unix_ops = {
+    .scheme = "redis+unix",
+    .open = rkv_open,
+    .close = rkv_close,
+    .describe = rkv_describe,
+    .store = rkv_store,
+    .get = rkv_get,
+    .set = rkv_set,
+    .delete_ = rkv_delete,
+    .list = rkv_list,
+    .purge = rkv_purge,
+};
