@@ -543,36 +543,14 @@ static int pblob_list(void *self, const char *container, const char *prefix, con
     return rc;
 }
 
-const weft_blob_ops_t weft_blob_pg_ops = {
-    .scheme = "postgresql",
-    .open = pblob_open,
-    .close = pblob_close,
-    .describe = pblob_describe,
-    .writer_open = pblob_writer_open,
-    .write = pblob_write,
-    .commit = pblob_commit,
-    .abort = pblob_abort,
-    .reader_open = pblob_reader_open,
-    .read = pblob_read,
-    .reader_close = pblob_reader_close,
-    .stat = pblob_stat,
-    .delete_ = pblob_delete,
-    .list = pblob_list,
-};
-
-const weft_blob_ops_t weft_blob_postgres_ops = {
-    .scheme = "postgres",
-    .open = pblob_open,
-    .close = pblob_close,
-    .describe = pblob_describe,
-    .writer_open = pblob_writer_open,
-    .write = pblob_write,
-    .commit = pblob_commit,
-    .abort = pblob_abort,
-    .reader_open = pblob_reader_open,
-    .read = pblob_read,
-    .reader_close = pblob_reader_close,
-    .stat = pblob_stat,
-    .delete_ = pblob_delete,
-    .list = pblob_list,
-};
+/* One table for each spelling of the scheme libpq reads (postgresql://, postgres://). */
+#define PBLOB_OPS(scheme_)                                                                         \
+    {                                                                                              \
+        .scheme = scheme_, .open = pblob_open, .close = pblob_close, .describe = pblob_describe,   \
+        .writer_open = pblob_writer_open, .write = pblob_write, .commit = pblob_commit,            \
+        .abort = pblob_abort, .reader_open = pblob_reader_open, .read = pblob_read,                \
+        .reader_close = pblob_reader_close, .stat = pblob_stat, .delete_ = pblob_delete,           \
+        .list = pblob_list,                                                                        \
+    }
+const weft_blob_ops_t weft_blob_pg_ops = PBLOB_OPS("postgresql");
+const weft_blob_ops_t weft_blob_postgres_ops = PBLOB_OPS("postgres");

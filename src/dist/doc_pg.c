@@ -363,24 +363,11 @@ static int pdoc_query(void *self, const char *collection, const weft_doc_cond_t 
     return rc;
 }
 
-const weft_doc_ops_t weft_doc_pg_ops = {
-    .scheme = "postgresql",
-    .open = pdoc_open,
-    .close = pdoc_close,
-    .describe = pdoc_describe,
-    .put = pdoc_put,
-    .get = pdoc_get,
-    .delete_ = pdoc_delete,
-    .query = pdoc_query,
-};
-
-const weft_doc_ops_t weft_doc_postgres_ops = {
-    .scheme = "postgres",
-    .open = pdoc_open,
-    .close = pdoc_close,
-    .describe = pdoc_describe,
-    .put = pdoc_put,
-    .get = pdoc_get,
-    .delete_ = pdoc_delete,
-    .query = pdoc_query,
-};
+/* One table for each spelling of the scheme libpq reads (postgresql://, postgres://). */
+#define PDOC_OPS(scheme_)                                                                          \
+    {                                                                                              \
+        .scheme = scheme_, .open = pdoc_open, .close = pdoc_close, .describe = pdoc_describe,      \
+        .put = pdoc_put, .get = pdoc_get, .delete_ = pdoc_delete, .query = pdoc_query,             \
+    }
+const weft_doc_ops_t weft_doc_pg_ops = PDOC_OPS("postgresql");
+const weft_doc_ops_t weft_doc_postgres_ops = PDOC_OPS("postgres");
