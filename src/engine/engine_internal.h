@@ -174,6 +174,7 @@ int weft_rewrite_module_c(const char *dir, const char *memory_field, weft_error_
  * the cache key (cache.c). */
 const char *weft_rewrite_text(void);
 const char *weft_rewrite_guard_text(void);
+const char *weft_rewrite_fneg_text(void);
 
 /* ---- glue.c ---- */
 

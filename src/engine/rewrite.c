@@ -81,17 +81,6 @@ static const char fast_memory_text[] =
     "#define i64_store16(m, a, v) weft_i64_store16(weft_mb, a, v)\n"
     "#define i64_store32(m, a, v) weft_i64_store32(weft_mb, a, v)\n";
 
-/* What the rewrite inserts, for the cache key: a change to it must compile anew. The
- * guard's text is named by its prefix and a revision, bumped when guard_host_calls
- * changes what it writes. */
-#define WEFT_HOST_CALL_GUARD_REVISION "host-call guard 1: (weft_rt_host_call(), *"
-const char *weft_rewrite_text(void) {
-    return fast_memory_text;
-}
-const char *weft_rewrite_guard_text(void) {
-    return WEFT_HOST_CALL_GUARD_REVISION;
-}
-
 /* ---- Host calls keep a reserve of native stack ------------------------------------------- *
  *
  * A guest that recursed to just short of the end of its thread's stack and then calls a
@@ -128,9 +117,39 @@ static int guard_host_calls(weft_buf_t *out, const char *c, size_t len) {
     }
 }
 
-/* Rewrites tmp/module.c: host calls guarded, and fast_memory_text (MEMORY replaced by
- * the field name) after the load/store helpers when the module has a memory. A
- * module.c without the anchor gets no fast memory access: correct, only slower. */
+/* Appends c[0..len) to out with every `from` replaced by `to`; nonzero when out of
+ * memory. */
+static int replace_all(weft_buf_t *out, const char *c, size_t len, const char *from,
+                       const char *to) {
+    const char *p = c, *end = c + len;
+    int rc = 0;
+    for (const char *at; (at = weft_find_in(p, end, from)); p = at + strlen(from)) {
+        rc |= weft_buf_append(out, p, (size_t)(at - p));
+        rc |= weft_buf_puts(out, to);
+    }
+    return rc | weft_buf_append(out, p, (size_t)(end - p));
+}
+
+/* ---- f32.neg and f64.neg flip the sign bit, NaNs too ----------------------------------- *
+ *
+ * wasm2c writes a float negation as C's unary minus, "-(w2c_f0)" (f32) or "-(w2c_d0)"
+ * (f64). gcc compiles that as a flip of the sign bit, as wasm wants, but tcc (the fast
+ * tier) as a subtraction from -0.0, which quiets a NaN and leaves its sign
+ * (tests/engine/wast/float.wast). So every negation becomes WEFT_FNEG32/64, defined at
+ * the top of the file: the unary minus for other compilers, a flip of the bit for tcc. */
+static const char fneg_text[] =
+    "/* weft: float negation flips the sign bit (tcc: not a subtraction). */\n"
+    "#ifdef __TINYC__\n"
+    "static inline float weft_fneg32(float x) { union { float f; unsigned u; } v; v.f = x; "
+    "v.u ^= 0x80000000u; return v.f; }\n"
+    "static inline double weft_fneg64(double x) { union { double d; unsigned long long u; } v; "
+    "v.d = x; v.u ^= 0x8000000000000000ull; return v.d; }\n"
+    "#define WEFT_FNEG32(x) weft_fneg32(x)\n#define WEFT_FNEG64(x) weft_fneg64(x)\n"
+    "#else\n#define WEFT_FNEG32(x) (-(x))\n#define WEFT_FNEG64(x) (-(x))\n#endif\n";
+
+/* Rewrites tmp/module.c: host calls guarded, float negations as above, and fast_memory_text (MEMORY
+ * replaced by the field name) after the load/store helpers when the module has a memory. A module.c
+ * without the anchor gets no fast memory access: correct, only slower. */
 int weft_rewrite_module_c(const char *tmp, const char *memory_field, weft_error_t *err) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/module.c", tmp);
@@ -139,10 +158,11 @@ int weft_rewrite_module_c(const char *tmp, const char *memory_field, weft_error_
     int rc = weft_file_read(path, &c, &len, err);
     if (rc)
         return rc;
-    weft_buf_t out = {0};
+    weft_buf_t out = {0}, neg = {0};
     char *at = memory_field[0] ? strstr((char *)c, WEFT_LOAD_STORE_ANCHOR) : NULL;
     size_t head = at ? (size_t)(at - (char *)c) + strlen(WEFT_LOAD_STORE_ANCHOR) : 0;
-    rc = weft_buf_append(&out, c, head);
+    rc = weft_buf_puts(&out, fneg_text);
+    rc |= weft_buf_append(&out, c, head);
     if (at) {
         const char *t = fast_memory_text, *m;
         while ((m = strstr(t, "MEMORY"))) {
@@ -154,11 +174,32 @@ int weft_rewrite_module_c(const char *tmp, const char *memory_field, weft_error_
     }
     rc |= guard_host_calls(&out, (const char *)c + head, len - head);
     free(c);
+    weft_buf_t final = {0};
+    if (!rc)
+        rc = replace_all(&neg, (const char *)out.data, out.len, "-(w2c_f", "WEFT_FNEG32(w2c_f");
+    weft_buf_free(&out);
+    if (!rc)
+        rc = replace_all(&final, (const char *)neg.data, neg.len, "-(w2c_d", "WEFT_FNEG64(w2c_d");
+    weft_buf_free(&neg);
     if (rc) {
-        weft_buf_free(&out);
+        weft_buf_free(&final);
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     }
-    rc = weft_file_write_atomic(path, out.data, out.len, err);
-    weft_buf_free(&out);
+    rc = weft_file_write_atomic(path, final.data, final.len, err);
+    weft_buf_free(&final);
     return rc;
+}
+
+/* What the rewrite inserts, for the cache key: a change to it must compile anew. The
+ * guard's text is named by its prefix and a revision, bumped when guard_host_calls
+ * changes what it writes; the negations by their definitions. */
+#define WEFT_HOST_CALL_GUARD_REVISION "host-call guard 1: (weft_rt_host_call(), *"
+const char *weft_rewrite_text(void) {
+    return fast_memory_text;
+}
+const char *weft_rewrite_guard_text(void) {
+    return WEFT_HOST_CALL_GUARD_REVISION;
+}
+const char *weft_rewrite_fneg_text(void) {
+    return fneg_text;
 }

@@ -57,14 +57,6 @@ TRAP_KINDS = {
 # its failure does not fail the test (it is printed as a known bug); once it passes,
 # the test fails until it is taken off the list, so the list stays true.
 KNOWN_BUGS = {
-    # f32.neg / f64.neg of a NaN in the fast tier: wasm2c writes the negation as C's
-    # unary minus, which tcc compiles as a subtraction from -0.0, not a flip of the sign
-    # bit: the NaN comes back quieted and with its sign unchanged (0x7fa00000 gives
-    # 0x7fe00000, not 0xffa00000). gcc flips the bit (xorps). Every other value,
-    # zeros included, negates right.
-    ("float.wast", 128, "fast"): "tcc: f32.neg of a NaN does not flip its sign bit",
-    ("float.wast", 129, "fast"): "tcc: f32.neg of a NaN does not flip its sign bit",
-    ("float.wast", 134, "fast"): "tcc: f64.neg of a NaN does not flip its sign bit",
     # Runaway recursion through tail calls (and through an accumulator, 1 + f(x)) in
     # the optimized tier: gcc -O2 turns the recursion into a loop (sibling-call and
     # tail-recursion optimization), so the guest spins until its deadline ("deadline
