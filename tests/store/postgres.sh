@@ -109,6 +109,9 @@ check_contains "[store] wants a URL" "$ERR" "[store] key_value: expected a URL"
 
 # ---- a restart while a blob is written --------------------------------------------------
 coproc DRV { "$DRIVER" - "$LOC&schema=restart&retry=5000" 2>"$WORK/driver.err"; }
+# Bash forgets DRV_PID (and DRV) once the coprocess ends, which may be before the wait.
+drv_pid=$DRV_PID
+drv_in=${DRV[1]}
 ask() {
   echo "$1" >&"${DRV[1]}"
   ANSWER=
@@ -149,8 +152,8 @@ check "listed: the whole blob only" "$ANSWER" "ok whole"
 check "no chunk left that no blob names" \
   "$(sql "SELECT count(*) FROM restart.blob_chunks WHERE data NOT IN (SELECT data FROM restart.blobs)")" 0
 check "no writer left pending" "$(sql "SELECT count(*) FROM restart.blob_pending")" 0
-exec {DRV[1]}>&-
-wait "$DRV_PID" 2>/dev/null
+exec {drv_in}>&-
+wait "$drv_pid" 2>/dev/null
 log=$(cat "$WORK/driver.err")
 check_contains "the loss is logged" "$log" "postgresql $PG/postgres: connection lost"
 check_contains "the reconnection is logged" "$log" "postgresql $PG/postgres: reconnected"

@@ -106,6 +106,9 @@ wait "$UP" 2>/dev/null
 
 # ---- a restart between two writes -------------------------------------------------------
 coproc DRV { "$DRIVER" "redis+unix://$SOCK?prefix=restart&retry=1000" - 2>"$WORK/driver.err"; }
+# Bash forgets DRV_PID (and DRV) once the coprocess ends, which may be before the wait.
+drv_pid=$DRV_PID
+drv_in=${DRV[1]}
 ask() {
   echo "$1" >&"${DRV[1]}"
   ANSWER=
@@ -129,8 +132,8 @@ ask "kv-set c 3"
 check_contains "after the restart: the write succeeds" "$ANSWER" "ok "
 ask "kv-get c"
 check "after the restart: read back" "$ANSWER" "ok 3"
-exec {DRV[1]}>&-
-wait "$DRV_PID" 2>/dev/null
+exec {drv_in}>&-
+wait "$drv_pid" 2>/dev/null
 log=$(cat "$WORK/driver.err")
 check_contains "the loss is logged" "$log" "redis $SOCK: connection lost"
 check_contains "the reconnection is logged" "$log" "redis $SOCK: reconnected"
