@@ -753,28 +753,12 @@ static int rkv_purge(void *self, int64_t now_ms, uint64_t *deleted, weft_error_t
     return rc;
 }
 
-const weft_kv_ops_t weft_kv_redis_ops = {
-    .scheme = "redis",
-    .open = rkv_open,
-    .close = rkv_close,
-    .describe = rkv_describe,
-    .store = rkv_store,
-    .get = rkv_get,
-    .set = rkv_set,
-    .delete_ = rkv_delete,
-    .list = rkv_list,
-    .purge = rkv_purge,
-};
-
-const weft_kv_ops_t weft_kv_redis_unix_ops = {
-    .scheme = "redis+unix",
-    .open = rkv_open,
-    .close = rkv_close,
-    .describe = rkv_describe,
-    .store = rkv_store,
-    .get = rkv_get,
-    .set = rkv_set,
-    .delete_ = rkv_delete,
-    .list = rkv_list,
-    .purge = rkv_purge,
-};
+/* One table for each scheme (redis://, redis+unix://), the same functions behind both. */
+#define RKV_OPS(scheme_)                                                                           \
+    {                                                                                              \
+        .scheme = scheme_, .open = rkv_open, .close = rkv_close, .describe = rkv_describe,         \
+        .store = rkv_store, .get = rkv_get, .set = rkv_set, .delete_ = rkv_delete,                 \
+        .list = rkv_list, .purge = rkv_purge,                                                      \
+    }
+const weft_kv_ops_t weft_kv_redis_ops = RKV_OPS("redis");
+const weft_kv_ops_t weft_kv_redis_unix_ops = RKV_OPS("redis+unix");
