@@ -1,5 +1,6 @@
 /* dist: the distributed backends of the stores (store.h, "Distributed backends"):
- * key-value on Redis (kv_redis.c), documents and blobs on PostgreSQL (doc_pg.c,
+ * key-value on Redis (kv_redis.c), the brokers' journal on Redis Streams (journal_redis.c;
+ * both on redis.c's connections), documents and blobs on PostgreSQL (doc_pg.c,
  * blob_pg.c, sharing pg.c), built into the plugin weft-dist.so (plugin.c) with hiredis
  * and libpq, which the weft binary never links. The plugin binds back to weft only
  * through util.h; what the files here share is below. */
@@ -17,6 +18,7 @@
 extern const weft_kv_ops_t weft_kv_redis_ops, weft_kv_redis_unix_ops;
 extern const weft_doc_ops_t weft_doc_pg_ops, weft_doc_postgres_ops;
 extern const weft_blob_ops_t weft_blob_pg_ops, weft_blob_postgres_ops;
+extern const weft_journal_ops_t weft_journal_redis_ops, weft_journal_redis_unix_ops;
 
 /* Milliseconds since the Unix epoch (the wall clock) and of CLOCK_MONOTONIC. */
 int64_t dist_wall_ms(void);
