@@ -196,7 +196,7 @@ if [[ " $PARTS " == *" restart "* ]]; then
   done
   rcli shutdown >/dev/null 2>&1
   wait "$REDIS" 2>/dev/null
-  sleep 0.5
+  sleep 3 # longer than the location's retry (2 s): appends meanwhile fail
   start_redis
   wait "$l3"
   ok=$(grep -c ' 202$' "$WORK/ans3")
