@@ -8,7 +8,9 @@
 #     nodes deliver a share;
 #  2. kill -9 of a node while it holds deliveries (a slow target): the other node takes
 #     its pending events over after claim_after and delivers them, nothing left pending;
-#  3. Redis restarted during ingest: no 202 for an event Redis did not take (every id
+#  3. retention on Redis: events every trigger acknowledged are deleted once older than
+#     retention; one trigger that cannot deliver holds its broker's events back;
+#  4. Redis restarted during ingest: no 202 for an event Redis did not take (every id
 #     answered 202 is in the stream), the node reconnects, and a second pass of what
 #     was refused brings every event in.
 # SHARED_PARTS="load" runs part 1 only.
@@ -18,7 +20,7 @@ command -v redis-server >/dev/null || skip "no redis-server (apt-get install red
 [ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
 export WEFT_PLUGIN_DIR=$BUILD_DIR
 N=${SHARED_EVENTS:-2000}
-PARTS=${SHARED_PARTS:-"load kill restart"}
+PARTS=${SHARED_PARTS:-"load kill retention restart"}
 SOCK=$WORK/redis.sock
 REDIS=
 trap 'cleanup_sinks; [ -n "$REDIS" ] && kill -KILL "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -57,9 +59,27 @@ name = "slow"
 backend = "redis+unix://$SOCK?prefix=other"
 claim_after = "2s"
 
+[[broker]]
+name = "gone"
+backend = "redis+unix://$SOCK"
+retention = "1s"
+
+[[broker]]
+name = "kept"
+backend = "redis+unix://$SOCK"
+retention = "1s"
+
 [[target]]
 name = "a"
 url = "$SINK_A"
+
+[[target]]
+name = "c"
+url = "$SINK_C"
+
+[[target]]
+name = "nowhere"
+url = "http://127.0.0.1:9/"
 
 [[target]]
 name = "b"
@@ -82,6 +102,22 @@ broker = "orders"
 target = "b"
 from = "earliest"
 delivery = { parallelism = 32 }
+
+[[trigger]]
+name = "gone-c"
+broker = "gone"
+target = "c"
+
+[[trigger]]
+name = "kept-c"
+broker = "kept"
+target = "c"
+
+[[trigger]]
+name = "kept-nowhere"
+broker = "kept"
+target = "nowhere"
+delivery = { retry = 100, backoff_policy = "linear", backoff_delay = "1s" }
 
 [[trigger]]
 name = "to-late"
@@ -118,6 +154,8 @@ start_sink a
 SINK_A=$SINK_URL LOG_A=$SINK_LOG
 start_sink b
 SINK_B=$SINK_URL LOG_B=$SINK_LOG
+start_sink c
+SINK_C=$SINK_URL LOG_C=$SINK_LOG
 start_sink late --delay 3
 SINK_LATE=$SINK_URL LOG_LATE=$SINK_LOG
 write_toml
@@ -183,7 +221,28 @@ if [[ " $PARTS " == *" kill "* ]]; then
   echo "kill: the target got $(lines "$LOG_LATE") requests for 8 events"
 fi
 
-# ---- 3. Redis restarted during ingest ------------------------------------------------------
+# ---- 3. retention ---------------------------------------------------------------------------
+if [[ " $PARTS " == *" retention "* ]]; then
+  for i in 1 2 3; do
+    for b in gone kept; do
+      curl -s -o /dev/null "$URL2/brokers/$b" -H 'ce-specversion: 1.0' -H "ce-id: $b$i" \
+        -H 'ce-source: test' -H 'ce-type: r' -d '{}'
+    done
+  done
+  wait_ids "$LOG_C" 6 20
+  check "retention: every event reached the target that answers" "$(ids "$LOG_C" | wc -l)" 6
+  for _ in $(seq 1 40); do
+    [ "$(rcli XLEN weft:ev:4:gone:s)" == 0 ] && break
+    sleep 0.25
+  done
+  check "retention: events every trigger acknowledged are deleted after 1s" \
+    "$(rcli XLEN weft:ev:4:gone:s)" 0
+  check "retention: their dedupe keys too" "$(rcli HLEN weft:ev:4:gone:keys)" 0
+  check "retention: events a trigger has not finished stay" "$(rcli XLEN weft:ev:4:kept:s)" 3
+  check "retention: the seq counter stays" "$(rcli GET weft:ev:4:gone:seq)" 3
+fi
+
+# ---- 4. Redis restarted during ingest ------------------------------------------------------
 if [[ " $PARTS " == *" restart "* ]]; then
   M=3000
   before=$(rcli XLEN weft:ev:6:orders:s)
