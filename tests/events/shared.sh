@@ -8,6 +8,8 @@
 #     nodes deliver a share;
 #  2. kill -9 of a node while it holds deliveries (a slow target): the other node takes
 #     its pending events over after claim_after and delivers them, nothing left pending;
+#  2b. replies across nodes: a function target's reply goes back into the shared log
+#     and a second trigger delivers it, whichever node took either step;
 #  3. retention on Redis: events every trigger acknowledged are deleted once older than
 #     retention; one trigger that cannot deliver holds its broker's events back;
 #  4. Redis restarted during ingest: no 202 for an event Redis did not take (every id
@@ -20,7 +22,7 @@ command -v redis-server >/dev/null || skip "no redis-server (apt-get install red
 [ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
 export WEFT_PLUGIN_DIR=$BUILD_DIR
 N=${SHARED_EVENTS:-2000}
-PARTS=${SHARED_PARTS:-"load kill retention restart"}
+PARTS=${SHARED_PARTS:-"load replies kill retention restart"}
 SOCK=$WORK/redis.sock
 REDIS=
 trap 'cleanup_sinks; [ -n "$REDIS" ] && kill -KILL "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -68,6 +70,31 @@ retention = "1s"
 name = "kept"
 backend = "redis+unix://$SOCK"
 retention = "1s"
+
+[[broker]]
+name = "flow"
+backend = "redis+unix://$SOCK"
+
+[[function]]
+name = "transform"
+source = "$GUESTS/ev_transform.wasm"
+
+[[target]]
+name = "d"
+url = "$SINK_D"
+
+[[trigger]]
+name = "flow-in"
+broker = "flow"
+target = "transform"
+filters = [{ exact = { type = "in" } }]
+delivery = { parallelism = 4 }
+
+[[trigger]]
+name = "flow-out"
+broker = "flow"
+target = "d"
+filters = [{ exact = { type = "in.transformed" } }]
 
 [[target]]
 name = "a"
@@ -156,6 +183,8 @@ start_sink b
 SINK_B=$SINK_URL LOG_B=$SINK_LOG
 start_sink c
 SINK_C=$SINK_URL LOG_C=$SINK_LOG
+start_sink d
+SINK_D=$SINK_URL LOG_D=$SINK_LOG
 start_sink late --delay 3
 SINK_LATE=$SINK_URL LOG_LATE=$SINK_LOG
 write_toml
@@ -190,6 +219,24 @@ if [[ " $PARTS " == *" load "* ]]; then
   [ "$a1" -gt 0 ] && [ "$a2" -gt 0 ] && pass || fail "load: one node delivered nothing ($a1, $a2)"
   check "load: nothing pending in the group to-a" \
     "$(rcli XPENDING weft:ev:6:orders:s to-a | head -1)" 0
+fi
+
+# ---- 2b. replies across nodes ------------------------------------------------------------------
+if [[ " $PARTS " == *" replies "* ]]; then
+  for i in $(seq 1 20); do
+    u=$URL1
+    [ $((i % 2)) == 0 ] && u=$URL2
+    curl -s -o /dev/null "$u/brokers/flow" -H 'ce-specversion: 1.0' -H "ce-id: f$i" \
+      -H 'ce-source: test' -H 'ce-type: in' -H 'content-type: application/json' -d "{\"i\":$i}"
+  done
+  wait_lines "$LOG_D" 20 30
+  check "replies: every reply reached the second trigger's target" "$(lines "$LOG_D")" 20
+  check "replies: each one transformed" "$(field "$LOG_D" 'r["body"]' | grep -c '"hello":"wasm"')" 20
+  check "replies: ... of the reply type" "$(field "$LOG_D" 'r["headers"]["ce-type"]' | sort -u)" \
+    in.transformed
+  f1=$(delivered "$URL1" flow-in) f2=$(delivered "$URL2" flow-in)
+  echo "replies: transform called by node 1: $f1, by node 2: $f2"
+  check "replies: the two nodes called the function 20 times in all" "$((f1 + f2))" 20
 fi
 
 # ---- 2. kill -9 of a node mid-delivery ------------------------------------------------------
