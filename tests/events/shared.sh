@@ -2,7 +2,7 @@
 # events: a broker on Redis Streams shared by two `weft up` nodes (src/dist/journal_redis.c,
 # the shared triggers of src/events/broker.c). A redis-server of the test's own
 # (appendonly, appendfsync always) and two nodes with the same weft.toml:
-#  1. load: SHARED_EVENTS events (2,000; shared_load.sh: 20,000), half POSTed to each
+#  1. load: SHARED_EVENTS events (1,000; shared_load.sh: 20,000), half POSTed to each
 #     node, every one answered 202; each of the two triggers delivers every event at
 #     least once, the duplicates counted (none expected while no node dies), and both
 #     nodes deliver a share;
@@ -21,7 +21,7 @@ source "$(dirname "$0")/ev.bash"
 command -v redis-server >/dev/null || skip "no redis-server (apt-get install redis-server)"
 [ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
 export WEFT_PLUGIN_DIR=$BUILD_DIR
-N=${SHARED_EVENTS:-2000}
+N=${SHARED_EVENTS:-1000}
 PARTS=${SHARED_PARTS:-"load replies kill retention restart"}
 SOCK=$WORK/redis.sock
 REDIS=
@@ -291,7 +291,7 @@ fi
 
 # ---- 4. Redis restarted during ingest ------------------------------------------------------
 if [[ " $PARTS " == *" restart "* ]]; then
-  M=3000
+  M=1500
   before=$(rcli XLEN weft:ev:6:orders:s)
   python3 "$SRC/tests/events/load.py" "$URL2/brokers/orders" 100001 $((100000 + M)) \
     "$WORK/ans3" --threads 4 &
