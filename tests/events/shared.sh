@@ -219,6 +219,12 @@ if [[ " $PARTS " == *" load "* ]]; then
   [ "$a1" -gt 0 ] && [ "$a2" -gt 0 ] && pass || fail "load: one node delivered nothing ($a1, $a2)"
   check "load: nothing pending in the group to-a" \
     "$(rcli XPENDING weft:ev:6:orders:s to-a | head -1)" 0
+  # Idempotent ingest across nodes: event 1 (source "load") again, to the other node.
+  len=$(rcli XLEN weft:ev:6:orders:s)
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$URL2/brokers/orders" -H 'ce-specversion: 1.0' \
+    -H 'ce-id: 1' -H 'ce-source: load' -H 'ce-type: load' -d '{"n":1}')
+  check "load: a duplicate sent to the other node is answered 202" "$code" 202
+  check "load: ... and stored once" "$(rcli XLEN weft:ev:6:orders:s)" "$len"
 fi
 
 # ---- 2b. replies across nodes ------------------------------------------------------------------
