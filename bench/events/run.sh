@@ -28,7 +28,7 @@
 #   --batch N        events per request in the batched runs (default 100)
 #   --backlog N      events of the backlog in (d) (default 1000000)
 #   --sink-threads N the sink's threads (default 1)
-#   --cases LIST     some of a,b,c,d,e, comma-separated (default a,b,c,d)
+#   --cases LIST     some of a,b,c,d,e, comma-separated (default all)
 # Environment: BUILD_DIR (default ./build); (e) loads weft-dist.so from there.
 #
 # It installs nothing: without nginx or Redis it says how to get them and exits 2. It
@@ -54,7 +54,7 @@ THREADS=1
 BATCH=100
 BACKLOG=1000000
 SINK_THREADS=1
-CASES=a,b,c,d
+CASES=a,b,c,d,e
 # Targets (issue 11), events/s; the paced runs go at half of each.
 TARGET_A=25000
 TARGET_B=12000
