@@ -57,9 +57,9 @@ while (($#)); do
     esac
 done
 missing=()
-for tool in wrk clang curl cmake python3; do command -v $tool >/dev/null || missing+=($tool); done
+for tool in wrk clang curl cmake python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((REDIS)); then
-    for tool in redis-server redis-cli; do command -v $tool >/dev/null || missing+=($tool); done
+    for tool in redis-server redis-cli; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 fi
 if ((${#missing[@]})); then
     echo "run.sh: missing: ${missing[*]}. This script installs nothing; on Debian:" >&2
@@ -69,7 +69,7 @@ if ((${#missing[@]})); then
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-services.XXXXXX")
-WEFT_PID= RWEFT_PID= REDIS_PID=
+WEFT_PID="" RWEFT_PID="" REDIS_PID=""
 stop_pid() { # PID: SIGTERM, up to 5 s, then SIGKILL
     [[ -n $1 ]] && kill -0 "$1" 2>/dev/null || return 0
     kill -TERM "$1" 2>/dev/null || true
