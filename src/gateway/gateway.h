@@ -184,11 +184,11 @@ int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t
 /* Server-Sent Events (GET /brokers/<name>/events): text/event-stream, one event per
  * message, "id: <seq>" then "data: <the event as structured-mode JSON, one line>" and a
  * blank line; a comment line (": keep-alive") when nothing else goes out at once (it
- * carries the response's head) and every WEFT_GATEWAY_SSE_KEEPALIVE_S when nothing
- * else was sent. From the next event on, unless the query says since=earliest (from
- * the oldest retained) or the request carries Last-Event-ID (after that seq: what
- * EventSource sends when it reconnects; it wins over since); filter=<CESQL> keeps only
- * the events for which it is true (400 when it does not parse). Query values are
+ * carries the response's head) and every WEFT_GATEWAY_SSE_KEEPALIVE_S (or
+ * $WEFT_SSE_KEEPALIVE_MS milliseconds) when nothing else was sent. From the next event on, unless
+ * the query says since=earliest (from the oldest retained) or the request carries Last-Event-ID
+ * (after that seq: what EventSource sends when it reconnects; it wins over since); filter=<CESQL>
+ * keeps only the events for which it is true (400 when it does not parse). Query values are
  * form-urlencoded (%XX, '+' a space). A stream ends when the server stops (a graceful
  * stop does not wait for it), when a swap brings a site whose brokers lack it (or that
  * hands its brokers to other events), or when the client leaves. */

@@ -386,10 +386,21 @@ unsigned weft_sse_open(io_thread_t *io, h2o_req_t *req, weft_gateway_site_t *sit
 
 /* ---- The I/O thread's streams --------------------------------------------------------- */
 
+/* The keep-alive period: WEFT_SSE_KEEPALIVE_MS in the environment (100 to 3600000), for
+ * a proxy that closes quiet connections sooner, else WEFT_GATEWAY_SSE_KEEPALIVE_S. */
+static uint64_t keepalive_ms(void) {
+    const char *env = getenv("WEFT_SSE_KEEPALIVE_MS");
+    char *end = NULL;
+    unsigned long long ms = env ? strtoull(env, &end, 10) : 0;
+    if (env && *env && !*end && ms >= 100 && ms <= 3600000)
+        return ms;
+    return WEFT_GATEWAY_SSE_KEEPALIVE_S * 1000u;
+}
+
 void weft_sse_init(io_thread_t *io) {
     h2o_linklist_init_anchor(&io->streams);
     h2o_multithread_register_receiver(io->queue, &io->sse_rcv, on_messages);
-    h2o_timeout_init(io->ctx.loop, &io->keepalive, WEFT_GATEWAY_SSE_KEEPALIVE_S * 1000u);
+    h2o_timeout_init(io->ctx.loop, &io->keepalive, keepalive_ms());
 }
 
 /* Ends every stream, or those whose broker site no longer serves (with these events);
