@@ -8,6 +8,7 @@
 #     nodes deliver a share;
 #  2. kill -9 of a node while it holds deliveries (a slow target): the other node takes
 #     its pending events over after claim_after and delivers them, nothing left pending;
+#  2a. stores: a value written through one node is read through the other;
 #  2b. replies across nodes: a function target's reply goes back into the shared log
 #     and a second trigger delivers it, whichever node took either step;
 #  3. retention on Redis: events every trigger acknowledged are deleted once older than
@@ -22,7 +23,7 @@ command -v redis-server >/dev/null || skip "no redis-server (apt-get install red
 [ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
 export WEFT_PLUGIN_DIR=$BUILD_DIR
 N=${SHARED_EVENTS:-1000}
-PARTS=${SHARED_PARTS:-"load replies kill retention restart"}
+PARTS=${SHARED_PARTS:-"load stores replies kill retention restart"}
 SOCK=$WORK/redis.sock
 REDIS=
 trap 'cleanup_sinks; [ -n "$REDIS" ] && kill -KILL "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -50,6 +51,9 @@ write_toml() {
     cat >"$WORK/$n/weft.toml" <<EOF
 [app]
 name = "shared"
+
+[store]
+key_value = "redis+unix://$SOCK?prefix=kv"
 
 [[broker]]
 name = "orders"
@@ -225,6 +229,15 @@ if [[ " $PARTS " == *" load "* ]]; then
     -H 'ce-id: 1' -H 'ce-source: load' -H 'ce-type: load' -d '{"n":1}')
   check "load: a duplicate sent to the other node is answered 202" "$code" 202
   check "load: ... and stored once" "$(rcli XLEN weft:ev:6:orders:s)" "$len"
+fi
+
+# ---- 2a. stores -------------------------------------------------------------------------------
+if [[ " $PARTS " == *" stores "* ]]; then
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary 'from node 1' \
+    "$URL1/kv/default/greeting")
+  check "stores: a value PUT through node 1" "$code" 201
+  check "stores: ... is read through node 2" "$(curl -s "$URL2/kv/default/greeting")" "from node 1"
+  check "stores: ... and is in Redis" "$(rcli HGET kv:kv:7:default:k:greeting v)" "from node 1"
 fi
 
 # ---- 2b. replies across nodes ------------------------------------------------------------------
