@@ -691,14 +691,13 @@ static int rj_group_join(void *self, void *st, const char *group, bool earliest,
 }
 
 /* XREADGROUP's answer ([[stream, [entries]]] or nil) as a page. */
-static int group_page(rj_t *j, const char *group, redisReply *rep, size_t max,
-                      weft_journal_page_t *page, weft_error_t *err) {
+static int group_page(rj_t *j, redisReply *rep, size_t max, weft_journal_page_t *page,
+                      weft_error_t *err) {
     if (rep->type == REDIS_REPLY_NIL)
         return 0;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 1 ||
         rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[0]->elements != 2)
         return unexpected(j, "XREADGROUP", err);
-    (void)group;
     return page_of(j, rep->element[0]->element[1], max, 0, page, err);
 }
 
@@ -723,7 +722,7 @@ static int rj_group_read(void *self, void *st, const char *group, const char *co
                               group);
     if (rc)
         return rc;
-    rc = group_page(j, group, rep, max_records, page, err);
+    rc = group_page(j, rep, max_records, page, err);
     freeReplyObject(rep);
     return rc;
 }
