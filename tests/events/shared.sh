@@ -8,6 +8,8 @@
 #     nodes deliver a share;
 #  2. kill -9 of a node while it holds deliveries (a slow target): the other node takes
 #     its pending events over after claim_after and delivers them, nothing left pending;
+#     and on a broker whose claim_after is a minute, the node started again under the
+#     same name (--node) delivers what it left pending at once;
 #  2a. stores: a value written through one node is read through the other;
 #  2b. replies across nodes: a function target's reply goes back into the shared log
 #     and a second trigger delivers it, whichever node took either step;
@@ -120,6 +122,21 @@ url = "$SINK_B"
 name = "late"
 url = "$SINK_LATE"
 
+[[broker]]
+name = "held"
+backend = "redis+unix://$SOCK?prefix=other"
+claim_after = "60s"
+
+[[target]]
+name = "late2"
+url = "$SINK_LATE2"
+
+[[trigger]]
+name = "to-held"
+broker = "held"
+target = "late2"
+delivery = { parallelism = 4 }
+
 [[trigger]]
 name = "to-a"
 broker = "orders"
@@ -191,9 +208,11 @@ start_sink d
 SINK_D=$SINK_URL LOG_D=$SINK_LOG
 start_sink late --delay 2
 SINK_LATE=$SINK_URL LOG_LATE=$SINK_LOG
+start_sink late2 --delay 2
+SINK_LATE2=$SINK_URL LOG_LATE2=$SINK_LOG
 write_toml
-start_weft "$WORK/n1" || { finish; exit 1; }
-URL1=$URL PID1=$PID PORT1=$PORT
+start_weft "$WORK/n1" --node one || { finish; exit 1; }
+URL1=$URL PID1=$PID
 start_weft "$WORK/n2" || { finish; exit 1; }
 URL2=$URL PID2=$PID
 
@@ -261,17 +280,20 @@ fi
 # ---- 2. kill -9 of a node mid-delivery ------------------------------------------------------
 if [[ " $PARTS " == *" kill "* ]]; then
   for i in $(seq 1 8); do
-    curl -s -o /dev/null "$URL1/brokers/slow" -H 'ce-specversion: 1.0' -H "ce-id: s$i" \
-      -H 'ce-source: test' -H 'ce-type: slow' -d '{}'
+    for b in slow held; do
+      curl -s -o /dev/null "$URL1/brokers/$b" -H 'ce-specversion: 1.0' -H "ce-id: s$i" \
+        -H 'ce-source: test' -H 'ce-type: slow' -d '{}'
+    done
   done
-  node1="$(hostname):$PORT1"
-  held=0
+  held=0 held2=0
   for _ in $(seq 1 100); do
-    held=$(rcli XPENDING other:ev:4:slow:s to-late - + 100 "$node1" | grep -c -- '-0$')
-    [ "$held" -gt 0 ] && break
+    held=$(rcli XPENDING other:ev:4:slow:s to-late - + 100 one | grep -c -- '-0$')
+    held2=$(rcli XPENDING other:ev:4:held:s to-held - + 100 one | grep -c -- '-0$')
+    [ "$held" -gt 0 ] && [ "$held2" -gt 0 ] && break
     sleep 0.05
   done
-  [ "$held" -gt 0 ] && pass || fail "kill: node 1 ($node1) never held an event of the slow broker"
+  [ "$held" -gt 0 ] && pass || fail "kill: node 1 never held an event of the slow broker"
+  [ "$held2" -gt 0 ] && pass || fail "kill: node 1 never held an event of the broker held"
   kill -KILL "$PID1"
   wait "$PID1" 2>/dev/null
   echo "kill: node 1 killed holding $held events"
@@ -285,6 +307,17 @@ if [[ " $PARTS " == *" kill "* ]]; then
   check_contains "kill: node 2 took the held events over" "$(cat "$WORK/n2/log")" \
     "broker slow, trigger to-late: took over"
   echo "kill: the target got $(lines "$LOG_LATE") requests for 8 events"
+  # Node 1 again, under its name: what it left pending of the broker held (claim_after
+  # 60 s, so no other node has claimed it) it delivers at once.
+  start_weft "$WORK/n1" --node one || { finish; exit 1; }
+  URL1=$URL PID1=$PID
+  for _ in $(seq 1 60); do
+    [ "$(rcli XPENDING other:ev:4:held:s to-held | head -1)" == 0 ] && break
+    sleep 0.25
+  done
+  check "kill: node 1 back under its name delivered what it left pending" \
+    "$(rcli XPENDING other:ev:4:held:s to-held | head -1)" 0
+  check "kill: every event of the broker held delivered" "$(ids "$LOG_LATE2" | wc -l)" 8
 fi
 
 # ---- 3. retention ---------------------------------------------------------------------------
