@@ -1,8 +1,8 @@
 /* dist: the distributed backends of the stores (store.h, "Distributed backends"):
- * key-value on Redis (kv_redis.c), documents and blobs on PostgreSQL (doc_pg.c,
- * blob_pg.c, sharing pg.c), built into the plugin weft-dist.so (plugin.c) with hiredis
- * and libpq, which the weft binary never links. The plugin binds back to weft only
- * through util.h; what the files here share is below. */
+ * key-value on Redis (kv_redis.c), subscriptions to Redis channels (sub_redis.c),
+ * documents and blobs on PostgreSQL (doc_pg.c, blob_pg.c, sharing pg.c), built into
+ * the plugin weft-dist.so (plugin.c) with hiredis and libpq, which the weft binary never links. The
+ * plugin binds back to weft only through util.h; what the files here share is below. */
 #ifndef WEFT_DIST_DIST_H
 #define WEFT_DIST_DIST_H
 
@@ -16,6 +16,13 @@
 extern const weft_kv_ops_t weft_kv_redis_ops, weft_kv_redis_unix_ops;
 extern const weft_doc_ops_t weft_doc_pg_ops, weft_doc_postgres_ops;
 extern const weft_blob_ops_t weft_blob_pg_ops, weft_blob_postgres_ops;
+
+/* Subscriptions to Redis channels (sub_redis.c): the plugin table's subscribe and
+ * unsubscribe. */
+int dist_redis_subscribe(const char *location, const char *const *channels, size_t n,
+                         weft_channel_fn fn, void *arg, weft_channel_sub_t **out,
+                         weft_error_t *err);
+void dist_redis_unsubscribe(weft_channel_sub_t *sub);
 
 /* Milliseconds since the Unix epoch (the wall clock) and of CLOCK_MONOTONIC. */
 int64_t dist_wall_ms(void);

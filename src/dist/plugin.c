@@ -13,4 +13,8 @@ __attribute__((visibility("default"))) const weft_dist_plugin_t weft_dist_plugin
     .ndoc = sizeof doc / sizeof doc[0],
     .blob = blob,
     .nblob = sizeof blob / sizeof blob[0],
+    .journal = NULL,
+    .njournal = 0,
+    .subscribe = dist_redis_subscribe,
+    .unsubscribe = dist_redis_unsubscribe,
 };
