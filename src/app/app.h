@@ -83,11 +83,14 @@ typedef enum {
 
 /* How a request reaches a function's module. */
 typedef enum {
-    WEFT_APP_EXECUTOR_CGI = 0, /* WAGI's CGI mapping: weft.toml, WAGI files, and Spin's
-                                  executor = { type = "wagi" } */
-    WEFT_APP_EXECUTOR_SPIN,    /* Spin's HTTP handler: the export handle-http-request
-                                  with Spin 1's canonical-ABI records (spin.toml's
-                                  default executor) */
+    WEFT_APP_EXECUTOR_CGI = 0,  /* WAGI's CGI mapping: weft.toml, WAGI files, and Spin's
+                                   executor = { type = "wagi" } */
+    WEFT_APP_EXECUTOR_SPIN,     /* Spin's HTTP handler: the export handle-http-request
+                                   with Spin 1's canonical-ABI records (spin.toml's
+                                   default executor) */
+    WEFT_APP_EXECUTOR_MESSAGES, /* no HTTP handler: a spin.toml component that only
+                                   Redis triggers use (its module need not export
+                                   handle-http-request); no route names it */
 } weft_app_executor_t;
 
 /* One entry of a Spin component's configuration (v1 [component.config], v2

@@ -1436,6 +1436,15 @@ int weft_app_parse_spin(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app
         const char *value;
         rc = variable_value(&s, &s.vars[i], s.vars[i].line, &value);
     }
+    /* A component that only Redis triggers use is no HTTP handler: nothing checks it
+     * for handle-http-request. */
+    for (size_t i = 0; !rc && i < app->nredis_triggers; i++) {
+        size_t fn = app->redis_triggers[i].function, k;
+        for (k = 0; k < app->nroutes && app->routes[k].function != fn; k++)
+            ;
+        if (k == app->nroutes && app->functions[fn].executor == WEFT_APP_EXECUTOR_SPIN)
+            app->functions[fn].executor = WEFT_APP_EXECUTOR_MESSAGES;
+    }
     if (!rc && !app->nfunctions && !app->nroutes)
         rc = weft_app_fail(c, 1, "no components or triggers declared: nothing to serve");
     /* Spin loads a component no trigger uses, warns, and never instantiates it; weft keeps

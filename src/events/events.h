@@ -192,4 +192,37 @@ void weft_events_ingest(weft_events_t *ev, const char *broker, const weft_header
 void weft_events_stop(weft_events_t *ev);
 void weft_events_free(weft_events_t *ev);
 
+/* ---- Channels: Spin's Redis trigger and the broker sources ------------------------- */
+
+/* The app's Redis triggers and sources (app.h, "Redis channels") running: one
+ * subscription per distinct address (store.h, "Channels": reconnected with a backoff, a
+ * message published while it is down is lost), each message handed to every trigger of
+ * its address and channel (weft_function_message: Spin's handle-redis-message or the
+ * payload on stdin; a failure is logged) and turned into a CloudEvent for every source
+ * of them, ingested into the source's broker as weft_events_ingest takes a binary-mode
+ * POST (channels.c says which attributes). Messages of one address are handled one at a
+ * time, in order, on its subscription's thread. */
+typedef struct weft_channels weft_channels_t;
+
+typedef struct weft_channels_config {
+    const weft_app_t *app; /* borrowed until weft_channels_stop returns */
+    /* The loaded function of the app named name; borrowed as app. */
+    weft_function_t *(*function)(void *arg, const char *name);
+    void *function_arg;
+    /* Where the sources ingest; NULL: the sources are not started. */
+    weft_events_t *events;
+} weft_channels_config_t;
+
+/* Subscribes (weft-dist.so is loaded only when the app has a Redis trigger or source).
+ * Fails only when a location does not parse or the plugin cannot be loaded: a server
+ * that does not answer is tried again in the background. */
+int weft_channels_start(const weft_channels_config_t *cfg, weft_channels_t **out,
+                        weft_error_t *err);
+/* How many subscriptions it holds (the distinct addresses). */
+size_t weft_channels_count(const weft_channels_t *ch);
+/* Unsubscribes and waits for the calls under way: nothing of cfg is used after it
+ * returns (an ingest it started may still complete in the broker's log). NULL:
+ * nothing. */
+void weft_channels_stop(weft_channels_t *ch);
+
 #endif
