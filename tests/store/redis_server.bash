@@ -1,18 +1,20 @@
 # A redis-server of the test's own (sourced; not a test itself): TCP on a random port of
-# 127.0.0.1 and a Unix socket in $WORK, no persistence. start_redis sets REDIS (its pid),
-# REDIS_PORT and REDIS_SOCK; stop_redis ends it; the test's exit ends it too.
+# 127.0.0.1 and a Unix socket in $WORK, no persistence, and the further arguments of
+# REDIS_ARGS (an array: --requirepass ...). start_redis sets REDIS (its pid), REDIS_PORT
+# and REDIS_SOCK; stop_redis ends it (the test's trap calls it).
 command -v redis-server >/dev/null || skip "no redis-server (apt-get install redis-server)"
 REDIS=
+REDIS_ARGS=()
 REDIS_PORT=$((20000 + RANDOM % 20000))
 REDIS_SOCK=$WORK/redis.sock
 export WEFT_PLUGIN_DIR=$BUILD_DIR
 
 start_redis() {
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --unixsocket "$REDIS_SOCK" \
-    --unixsocketperm 700 --save '' --appendonly no --logfile "$WORK/redis.log" &
+    --unixsocketperm 700 --save '' --appendonly no --logfile "$WORK/redis.log" "${REDIS_ARGS[@]}" &
   REDIS=$!
   for _ in $(seq 100); do
-    [ "$(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null)" == PONG ] && return 0
+    redis-cli -s "$REDIS_SOCK" ping 2>/dev/null | grep -qE 'PONG|NOAUTH' && return 0
     sleep 0.05
   done
   fail "redis-server did not start: $(tail -3 "$WORK/redis.log")"
