@@ -642,6 +642,7 @@ static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *
                                        "token",
                                        "log_format",
                                        "access_log",
+                                       "node",
                                        NULL};
     where_t w = {"[server]", NULL, NULL};
     if (v->type != WEFT_TOML_TABLE)
@@ -658,8 +659,13 @@ static int parse_server_table(ctx_t *c, const weft_toml_value_t *v, weft_app_t *
         (rc = weft_app_get_size(c, v, &w, "max_stderr_bytes", &app->max_stderr_bytes)) ||
         (rc = weft_app_get_positive_u32(c, v, &w, "max_stderr_lines", &app->max_stderr_lines)) ||
         (rc = weft_app_dup_string(c, v, &w, "token", &app->token)) ||
-        (rc = weft_app_dup_string(c, v, &w, "log_format", &app->log_format)))
+        (rc = weft_app_dup_string(c, v, &w, "log_format", &app->log_format)) ||
+        (rc = weft_app_dup_string(c, v, &w, "node", &app->node)))
         return rc;
+    if (app->node && !weft_app_node_valid(app->node))
+        return weft_app_fail(c, weft_toml_get(v, "node")->line,
+                             "[server] node must be 1 to %d of [A-Za-z0-9_.:-], not \"%s\"",
+                             WEFT_APP_MAX_NAME, app->node);
     if (app->log_format && strcmp(app->log_format, "text") && strcmp(app->log_format, "json"))
         return weft_app_fail(c, weft_toml_get(v, "log_format")->line,
                              "[server] log_format must be \"text\" or \"json\", not \"%s\"",
@@ -1000,6 +1006,7 @@ void weft_app_free(weft_app_t *app) {
     free(app->log_format);
     free(app->access_log);
     free(app->store_key_value);
+    free(app->node);
     free(app->store_documents);
     free(app->store_blobs);
     free(app);
@@ -1259,6 +1266,12 @@ bool weft_app_token_valid(const char *s) {
         if (*p <= ' ' || *p > '~')
             return false;
     return true;
+}
+
+bool weft_app_node_valid(const char *s) {
+    size_t n = strlen(s);
+    return n >= 1 && n <= WEFT_APP_MAX_NAME &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") == n;
 }
 
 char *weft_app_stores_path(const weft_app_t *app) {

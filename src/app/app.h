@@ -237,8 +237,15 @@ typedef struct weft_app_broker {
                                 WEFT_APP_DEFAULT_RETENTION_NS (24h) by default */
     uint64_t max_event_size; /* larger events are refused (413); WEFT_APP_MIN_EVENT_SIZE
                                 to WEFT_APP_MAX_EVENT_SIZE, 1 MiB by default */
+    /* backend: where its log lives, a journal location (store.h) that several weft nodes
+     * share (redis://..., redis+unix://...); NULL: the embedded log in state_dir.
+     * claim_after: on a shared log, how long a node may hold an event without word
+     * before another node takes it over; WEFT_APP_DEFAULT_CLAIM_AFTER_NS by default. */
+    char *backend;
+    uint64_t claim_after_ns;
     int line;
 } weft_app_broker_t;
+#define WEFT_APP_DEFAULT_CLAIM_AFTER_NS (30ull * 1000000000ull)
 
 /* How a URL target receives an event: the HTTP binding's binary mode (ce-* headers,
  * data as the body) or structured mode (application/cloudevents+json). */
@@ -419,6 +426,10 @@ typedef struct weft_app {
      * or a file, resolved against the manifest's folder (NULL: none). */
     char *log_format;
     char *access_log;
+    /* [server] node: this weft's name among the nodes that share brokers (1 to
+     * WEFT_APP_MAX_NAME of [A-Za-z0-9_.:-]); NULL: not said (weft up uses
+     * HOSTNAME:PORT). Give each node its own, the same across its restarts. */
+    char *node;
     /* [store]: where the services' stores live, as store.h's locations (redis://...,
      * postgresql://...); NULL: the embedded stores under state_dir. blobs defaults to
      * documents when that is a PostgreSQL location. */
@@ -487,6 +498,8 @@ const char *weft_app_find_default(void);
 
 /* Is s a valid [server] token (also --token and WEFT_TOKEN)? */
 bool weft_app_token_valid(const char *s);
+/* Is s a valid [server] node (also --node)? */
+bool weft_app_node_valid(const char *s);
 
 /* Where the services' stores live (host.h): <state_dir>/stores, or .weft/stores beside
  * a WAGI file. malloc'd; NULL when out of memory. */

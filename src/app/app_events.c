@@ -90,7 +90,8 @@ static int get_choice(ctx_t *c, const weft_toml_value_t *t, const where_t *w, co
 /* ---- [[broker]] ---------------------------------------------------------------------- */
 
 static int parse_broker(ctx_t *c, const weft_toml_value_t *t, weft_app_t *app) {
-    static const char *const keys[] = {"name", "retention", "max_event_size", NULL};
+    static const char *const keys[] = {"name",    "retention",   "max_event_size",
+                                       "backend", "claim_after", NULL};
     where_t w = {"[[broker]]", NULL, NULL};
     char where[WHO_MAX];
     const char *name;
@@ -116,11 +117,26 @@ static int parse_broker(ctx_t *c, const weft_toml_value_t *t, weft_app_t *app) {
     b->line = t->line;
     b->retention_ns = WEFT_APP_DEFAULT_RETENTION_NS;
     b->max_event_size = WEFT_APP_DEFAULT_MAX_EVENT_SIZE;
+    b->claim_after_ns = WEFT_APP_DEFAULT_CLAIM_AFTER_NS;
     if (!(b->name = strdup(name)))
         return weft_app_nomem(c);
     if ((rc = weft_app_get_positive_duration(c, t, &w, "retention", &b->retention_ns)) ||
-        (rc = weft_app_get_size(c, t, &w, "max_event_size", &b->max_event_size)))
+        (rc = weft_app_get_size(c, t, &w, "max_event_size", &b->max_event_size)) ||
+        (rc = weft_app_get_positive_duration(c, t, &w, "claim_after", &b->claim_after_ns)) ||
+        (rc = weft_app_dup_string(c, t, &w, "backend", &b->backend)))
         return rc;
+    if (b->backend && strncmp(b->backend, "redis://", 8) &&
+        strncmp(b->backend, "redis+unix://", 13))
+        return weft_app_fail(c, weft_toml_get(t, "backend")->line,
+                             "%s: expected a Redis location (redis://HOST[:PORT][/DB] or "
+                             "redis+unix:///PATH); without it the broker's log is the embedded "
+                             "one in [app] state_dir",
+                             weft_app_where_key(&w, "backend", where, sizeof where));
+    if (b->claim_after_ns < 1000000000ull)
+        return weft_app_fail(c, weft_toml_get(t, "claim_after")->line,
+                             "%s must be at least 1s (a node holds its events for a third of it "
+                             "between two words to Redis)",
+                             weft_app_where_key(&w, "claim_after", where, sizeof where));
     /* An event of 64 KiB is always accepted (what a sender may count on everywhere). */
     if (b->max_event_size < WEFT_APP_MIN_EVENT_SIZE)
         return weft_app_fail(c, weft_toml_get(t, "max_event_size")->line,
@@ -643,8 +659,10 @@ int weft_app_parse_triggers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *ap
 }
 
 void weft_app_events_free(weft_app_t *app) {
-    for (size_t i = 0; i < app->nbrokers; i++)
+    for (size_t i = 0; i < app->nbrokers; i++) {
         free(app->brokers[i].name);
+        free(app->brokers[i].backend);
+    }
     free(app->brokers);
     for (size_t i = 0; i < app->ntargets; i++) {
         free(app->targets[i].name);

@@ -895,6 +895,13 @@ int weft_cli_up(int argc, char **argv) {
     }
     /* Served once its brokers' routes are in: a site never changes while it serves. */
     weft_events_config_t ecfg = events_config(site, app);
+    /* Its name among the nodes sharing a broker: [server] node, else HOSTNAME:PORT, the
+     * same across restarts, so that it takes up what it left pending at once. */
+    char node[WEFT_APP_MAX_NAME + 1], host[64] = "weft";
+    const char *port = strrchr(weft_gateway_url(gw), ':');
+    gethostname(host, sizeof host - 1);
+    snprintf(node, sizeof node, "%s:%s", host, port ? port + 1 : "0");
+    ecfg.node = app->node ? app->node : node;
     if (weft_events_create(&ecfg, &events, &err) ||
         weft_gateway_site_add_brokers(site, events, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);

@@ -1,11 +1,14 @@
 /* dist: the distributed backends of the stores (store.h, "Distributed backends"):
- * key-value on Redis (kv_redis.c), subscriptions to Redis channels (sub_redis.c),
- * documents and blobs on PostgreSQL (doc_pg.c, blob_pg.c, sharing pg.c), built into
- * the plugin weft-dist.so (plugin.c) with hiredis and libpq, which the weft binary never links. The
- * plugin binds back to weft only through util.h; what the files here share is below. */
+ * key-value on Redis (kv_redis.c), the brokers' journal on Redis Streams (journal_redis.c;
+ * both on redis.c's connections), subscriptions to Redis channels (sub_redis.c),
+ * documents and blobs on PostgreSQL (doc_pg.c, blob_pg.c, sharing pg.c), built into the
+ * plugin weft-dist.so (plugin.c) with hiredis and libpq, which the weft binary never
+ * links. The plugin binds back to weft only through util.h; what the files here share is
+ * below. */
 #ifndef WEFT_DIST_DIST_H
 #define WEFT_DIST_DIST_H
 
+#include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 extern const weft_kv_ops_t weft_kv_redis_ops, weft_kv_redis_unix_ops;
 extern const weft_doc_ops_t weft_doc_pg_ops, weft_doc_postgres_ops;
 extern const weft_blob_ops_t weft_blob_pg_ops, weft_blob_postgres_ops;
+extern const weft_journal_ops_t weft_journal_redis_ops, weft_journal_redis_unix_ops;
 
 /* Subscriptions to Redis channels (sub_redis.c): the plugin table's subscribe and
  * unsubscribe. */
@@ -44,6 +48,55 @@ char *dist_prefix_end(const char *prefix);
  * weft-net.so, which this plugin cannot bind to. */
 void dist_names_free(weft_store_names_t *page);
 void dist_doc_page_free(weft_doc_page_t *page);
+
+/* ---- Redis (redis.c) --------------------------------------------------------------- */
+
+/* A Redis location, read (redis.c's top says its forms). */
+typedef struct dist_redis {
+    char *host, *path; /* one of the two */
+    int port, db;
+    char *user, *pass;
+    char *server; /* "HOST:PORT" or PATH, for messages */
+    char *prefix; /* begins every key weft writes ("weft") */
+    int timeout_ms, retry_ms;
+} dist_redis_t;
+
+int dist_redis_parse(const char *location, dist_redis_t *out, weft_error_t *err);
+void dist_redis_clear(dist_redis_t *r);
+
+/* One connection to a Redis server, used by one thread at a time (its owner's lock).
+ * Set addr and what (the store it serves, "key-value", for messages) and zero the rest;
+ * rconn_close frees it. */
+typedef struct rconn {
+    const dist_redis_t *addr;
+    const char *what;
+    redisContext *c; /* NULL: not connected */
+    bool down;       /* a loss was logged and no reconnection yet */
+    bool quiet;      /* while down, a failed reconnection is not logged again */
+} rconn_t;
+
+/* Connects when not connected (or found closed by the server), trying again with a
+ * backoff for up to retry ms: 0, or EIO naming the server. */
+int rconn_ensure(rconn_t *rc, weft_error_t *err);
+/* Runs a command, connecting first if needed: *out is the reply (not an error reply;
+ * the caller frees it), or an error (EIO naming the server, ELIMIT when Redis is out of
+ * memory). */
+int rconn_run(rconn_t *rc, int argc, const char **argv, const size_t *lens, redisReply **out,
+              weft_error_t *err);
+/* Runs a Lua script: args[0..nargs) are KEYS then ARGV as EVAL takes them (nkeys keys). */
+#define RCONN_MAX_SCRIPT_ARGS 16
+int rconn_script(rconn_t *rc, const char *lua, int nkeys, int nargs, const char **args,
+                 const size_t *lens, redisReply **out, weft_error_t *err);
+/* For pipelines on rc->c (after rconn_ensure): sends what redisAppendCommand queued
+ * (REDIS_OK or REDIS_ERR), and turns one reply as redisGetReply gave it (NULL: the
+ * connection failed, which is dropped) into rconn_run's answer. SIGPIPE-safe, as is
+ * rconn_command (redisCommandArgv). */
+int rconn_flush(redisContext *c);
+int rconn_check(rconn_t *rc, redisReply *rep, redisReply **out, weft_error_t *err);
+redisReply *rconn_command(redisContext *c, int argc, const char **argv, const size_t *lens);
+/* Drops the connection (logged once until the next reconnection). */
+void rconn_drop(rconn_t *rc, const char *why);
+void rconn_close(rconn_t *rc);
 
 /* ---- PostgreSQL (pg.c) ------------------------------------------------------------- */
 

@@ -1,12 +1,7 @@
 /* kv_redis: the key-value store on Redis (store.h), through hiredis.
  *
- * Locations:
- *   redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P&timeout=MS&retry=MS]
- *   redis+unix://[[USER]:PASSWORD@]/PATH/TO/SOCKET[?db=N&prefix=P&timeout=MS&retry=MS]
- * (redis:// as redis-cli -u and the Redis clients read it; port 6379 and DB 0 by
- * default; USER and PASSWORD percent-encoded; TLS, rediss://, is not supported.) P, by
- * default "weft", is 1 to 64 of [A-Za-z0-9_.-] and begins every key weft writes, so that
- * two KVs share one Redis database without meeting.
+ * Locations: redis.c's (redis:// and redis+unix://, with prefix=P, by default "weft",
+ * which begins every key of the KV).
  *
  * Layout, under K = "P:kv:" (every named store S of the KV under K + len(S) + ":" + S +
  * ":", a length so that no name can reach into another's keys):
@@ -27,23 +22,13 @@
  * in Redis's memory; whether it survives a restart of Redis is Redis's persistence
  * (appendonly yes with appendfsync always: fsynced before the answer).
  *
- * One connection under a mutex. Before each command, a connection whose server has
- * closed it (a restart) is noticed and reopened; reopening tries again with a backoff
- * (50 ms doubling to 800 ms) for up to `retry` ms (2000), then the call fails with
- * EIO naming the server. Commands time out after `timeout` ms (5000): the connection
- * is dropped and the call fails (a write then may or may not have been applied). Each
- * loss and each reconnection logs one line. */
-#include <errno.h>
-#include <hiredis/hiredis.h>
+ * One connection under a mutex (redis.c: reconnected with a backoff, each loss and
+ * reconnection logged). */
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include "dist.h"
 
@@ -56,18 +41,13 @@ typedef struct rks {
 } rks_t;
 
 typedef struct rkv {
-    char *host, *path; /* one of the two */
-    int port, db;
-    char *user, *pass;
-    char *server;   /* "HOST:PORT" or PATH, for messages */
-    char *describe; /* "Redis key-value HOST:PORT db 0, prefix weft" */
-    char *k;        /* "P:kv:" */
-    char *k_version, *k_bytes, *k_exp;
-    int timeout_ms, retry_ms;
+    dist_redis_t addr;
+    const char *server; /* addr's, for messages */
+    char *describe;     /* "Redis key-value HOST:PORT db 0, keys weft:kv:*" */
+    char *k;            /* "P:kv:" */
     uint64_t max_bytes;
     pthread_mutex_t mu; /* guards everything below */
-    redisContext *c;    /* NULL: not connected */
-    bool down;          /* a loss was logged and no reconnection yet */
+    rconn_t conn;
     rks_t *stores;
 } rkv_t;
 
@@ -168,305 +148,31 @@ static const char lua_list[] = LUA_COMMON
 /* ARGV: K, now, max. How many expired entries were dropped (at most max). */
 static const char lua_purge[] = LUA_COMMON "return purge(tonumber(ARGV[2]), tonumber(ARGV[3]))\n";
 
-/* ---- The connection -------------------------------------------------------------------- */
-
-/* Has the server closed the connection (a restart, a timeout of its own)? Checked before
- * each command, so that a write is never sent into a connection already dead and then
- * reported as lost (when it could not have been applied), and the call reconnects. */
-static bool peer_closed(redisContext *c) {
-    struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    if (poll(&p, 1, 0) <= 0)
-        return false;
-    if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
-        return true;
-    char b;
-    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
-static void drop_connection(rkv_t *r, const char *why) {
-    if (r->c)
-        redisFree(r->c);
-    r->c = NULL;
-    if (!r->down)
-        weft_log("redis %s: connection lost (%s); reconnecting at the next call", r->server, why);
-    r->down = true;
-}
-
-/* Runs one command, with SIGPIPE blocked (hiredis writes with write(2): a connection the
- * server closed must not kill the process) and any SIGPIPE it raised taken back. */
-static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens) {
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    redisReply *reply = redisCommandArgv(c, argc, argv, lens);
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
-        ;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return reply;
-}
-
-/* A reply that must be +OK or similar: 0, or EIO naming what failed. */
-static int simple(rkv_t *r, redisContext *c, const char *what, int argc, const char **argv,
-                  weft_error_t *err) {
-    redisReply *rep = command(c, argc, argv, NULL);
-    int rc = 0;
-    if (!rep)
-        rc = weft_error_set(err, WEFT_EIO, "redis %s: %s: %s", r->server, what, c->errstr);
-    else if (rep->type == REDIS_REPLY_ERROR)
-        rc = weft_error_set(err, WEFT_EIO, "redis %s: %s: %s", r->server, what, rep->str);
-    if (rep)
-        freeReplyObject(rep);
-    return rc;
-}
-
-/* One attempt to connect (authenticate, select the database). */
-static int connect_once(rkv_t *r, weft_error_t *err) {
-    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
-    redisContext *c = r->path ? redisConnectUnixWithTimeout(r->path, tv)
-                              : redisConnectWithTimeout(r->host, r->port, tv);
-    if (!c)
-        return weft_error_set(err, WEFT_ENOMEM, "redis %s: out of memory", r->server);
-    int rc = 0;
-    if (c->err)
-        rc = weft_error_set(err, WEFT_EIO, "redis %s: cannot connect: %s", r->server, c->errstr);
-    if (!rc && redisSetTimeout(c, tv) != REDIS_OK)
-        rc = weft_error_set(err, WEFT_EIO, "redis %s: cannot set the timeout: %s", r->server,
-                            c->errstr);
-    if (!rc && r->pass) {
-        const char *argv[] = {"AUTH", r->user ? r->user : r->pass, r->pass};
-        rc = simple(r, c, "AUTH", r->user ? 3 : 2, argv, err);
-    }
-    if (!rc && r->db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", r->db);
-        const char *argv[] = {"SELECT", db};
-        rc = simple(r, c, "SELECT", 2, argv, err);
-    }
-    if (rc) {
-        redisFree(c);
-        return rc;
-    }
-    r->c = c;
-    return 0;
-}
-
-/* Connects when not connected, trying again with a backoff for up to retry_ms. Under mu. */
-static int ensure(rkv_t *r, weft_error_t *err) {
-    if (r->c && (r->c->err || peer_closed(r->c)))
-        drop_connection(r, r->c->err ? r->c->errstr : "closed by the server");
-    if (r->c)
-        return 0;
-    int64_t until = dist_mono_ms() + r->retry_ms;
-    int wait = 50, rc;
-    while ((rc = connect_once(r, err)) == WEFT_EIO && dist_mono_ms() + wait <= until) {
-        dist_sleep_ms(wait);
-        if (wait < 800)
-            wait *= 2;
-    }
-    if (rc == WEFT_EIO) {
-        weft_log("%s (retried for %d ms)", err->msg, r->retry_ms);
-        weft_error_prefix(err, "key-value");
-        r->down = true;
-        return rc;
-    }
-    if (!rc && r->down) {
-        weft_log("redis %s: reconnected", r->server);
-        r->down = false;
-    }
-    return rc;
-}
-
-/* Runs a command, connecting first if needed: *out is the reply (not an error reply; the
- * caller frees it), or an error (EIO naming the server, ELIMIT when Redis is out of
- * memory). Under mu. */
 static int run(rkv_t *r, int argc, const char **argv, const size_t *lens, redisReply **out,
                weft_error_t *err) {
-    *out = NULL;
-    int rc = ensure(r, err);
-    if (rc)
-        return rc;
-    redisReply *rep = command(r->c, argc, argv, lens);
-    if (!rep) {
-        char why[160];
-        snprintf(why, sizeof why, "%s", r->c->errstr);
-        drop_connection(r, why);
-        return weft_error_set(err, WEFT_EIO,
-                              "key-value: redis %s: %s (the connection was lost: a write may or "
-                              "may not have been applied)",
-                              r->server, why);
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        rc = weft_error_set(err, strncmp(rep->str, "OOM", 3) == 0 ? WEFT_ELIMIT : WEFT_EIO,
-                            "key-value: redis %s: %s", r->server, rep->str);
-        freeReplyObject(rep);
-        return rc;
-    }
-    *out = rep;
-    return 0;
+    return rconn_run(&r->conn, argc, argv, lens, out, err);
 }
 
-/* Runs a script: args[0..nargs) are KEYS then ARGV, as EVAL takes them (nkeys keys).
- * EVAL each time rather than EVALSHA: Redis keeps the compiled script by its text's
- * SHA-1, and an EVALSHA would need a fallback for a restarted Redis anyway. */
 static int script(rkv_t *r, const char *lua, int nkeys, int nargs, const char **args,
                   const size_t *lens, redisReply **out, weft_error_t *err) {
-    const char *argv[16];
-    size_t alen[16];
-    char nk[16];
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    argv[0] = "EVAL";
-    argv[1] = lua;
-    alen[0] = 4;
-    alen[1] = strlen(lua);
-    argv[2] = nk;
-    alen[2] = strlen(nk);
-    for (int i = 0; i < nargs && i < 13; i++) {
-        argv[3 + i] = args[i];
-        alen[3 + i] = lens ? lens[i] : strlen(args[i]);
-    }
-    return run(r, 3 + nargs, argv, alen, out, err);
+    return rconn_script(&r->conn, lua, nkeys, nargs, args, lens, out, err);
 }
 
 /* ---- Opening --------------------------------------------------------------------------- */
 
 static void rkv_free(rkv_t *r) {
-    if (r->c)
-        redisFree(r->c);
+    rconn_close(&r->conn);
     for (rks_t *s = r->stores, *next; s; s = next) {
         next = s->next;
         free(s->base);
         free(s->idx);
         free(s);
     }
-    free(r->host);
-    free(r->path);
-    free(r->user);
-    free(r->pass);
-    free(r->server);
+    dist_redis_clear(&r->addr);
     free(r->describe);
     free(r->k);
-    free(r->k_version);
-    free(r->k_bytes);
-    free(r->k_exp);
     pthread_mutex_destroy(&r->mu);
     free(r);
-}
-
-static int bad(const char *given, const char *what, weft_error_t *err) {
-    char location[512];
-    dist_redact(given, location, sizeof location);
-    return weft_error_set(err, WEFT_EINVAL,
-                          "%s: %s (expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?prefix=P] "
-                          "or redis+unix://[[USER]:PASSWORD@]/PATH[?db=N&prefix=P])",
-                          location, what);
-}
-
-/* A number in [lo, hi] from s[0..n). */
-static bool number(const char *s, size_t n, long lo, long hi, int *out) {
-    if (!n || n > 9 || strspn(s, "0123456789") < n)
-        return false;
-    long v = strtol(s, NULL, 10);
-    if (v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
-static int parse(rkv_t *r, const char *location, bool unix_socket, weft_error_t *err) {
-    const char *p = strstr(location, "://") + 3;
-    const char *query = strchr(p, '?');
-    const char *end = query ? query : p + strlen(p);
-    /* Credentials: up to the last '@' before the path (a password may hold '/'). */
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@')
-            at = q;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon && colon > p && !(r->user = dist_url_decode(p, (size_t)(colon - p))))
-            return bad(location, "a bad user name", err);
-        const char *pw = colon ? colon + 1 : p;
-        if (!(r->pass = dist_url_decode(pw, (size_t)(at - pw))))
-            return bad(location, "a bad password", err);
-        p = at + 1;
-    }
-    if (unix_socket) {
-        if (*p != '/' || p == end)
-            return bad(location, "no socket path", err);
-        if (!(r->path = dist_url_decode(p, (size_t)(end - p))))
-            return bad(location, "a bad socket path", err);
-    } else {
-        const char *slash = memchr(p, '/', (size_t)(end - p));
-        const char *hend = slash ? slash : end;
-        const char *hp = p, *colon = NULL;
-        if (*hp == '[') { /* [IPv6]:port */
-            const char *close = memchr(hp, ']', (size_t)(hend - hp));
-            if (!close)
-                return bad(location, "an unclosed [", err);
-            r->host = strndup(hp + 1, (size_t)(close - hp - 1));
-            colon = close + 1 < hend && close[1] == ':' ? close + 1 : NULL;
-        } else {
-            colon = memchr(hp, ':', (size_t)(hend - hp));
-            r->host = strndup(hp, (size_t)((colon ? colon : hend) - hp));
-        }
-        if (!r->host || !*r->host)
-            return bad(location, "no host", err);
-        r->port = 6379;
-        if (colon && !number(colon + 1, (size_t)(hend - colon - 1), 1, 65535, &r->port))
-            return bad(location, "a bad port", err);
-        if (slash && slash + 1 < end &&
-            !number(slash + 1, (size_t)(end - slash - 1), 0, 1 << 20, &r->db))
-            return bad(location, "a bad database number", err);
-    }
-    r->timeout_ms = 5000;
-    r->retry_ms = 2000;
-    const char *prefix = "weft";
-    size_t prefix_len = 4;
-    for (const char *q = query ? query + 1 : NULL; q && *q;) {
-        const char *amp = strchr(q, '&'), *qend = amp ? amp : q + strlen(q);
-        const char *eq = memchr(q, '=', (size_t)(qend - q));
-        if (!eq)
-            return bad(location, "a query parameter without =", err);
-        size_t kn = (size_t)(eq - q), vn = (size_t)(qend - eq - 1);
-        const char *v = eq + 1;
-        if (kn == 6 && !memcmp(q, "prefix", 6)) {
-            if (!vn || vn > 64 ||
-                strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") < vn)
-                return bad(location, "a prefix is 1 to 64 of [A-Za-z0-9_.-]", err);
-            prefix = v;
-            prefix_len = vn;
-        } else if (kn == 2 && !memcmp(q, "db", 2) && unix_socket) {
-            if (!number(v, vn, 0, 1 << 20, &r->db))
-                return bad(location, "a bad database number", err);
-        } else if (kn == 7 && !memcmp(q, "timeout", 7)) {
-            if (!number(v, vn, 1, 3600000, &r->timeout_ms))
-                return bad(location, "timeout is milliseconds, 1 or more", err);
-        } else if (kn == 5 && !memcmp(q, "retry", 5)) {
-            if (!number(v, vn, 0, 3600000, &r->retry_ms))
-                return bad(location, "retry is milliseconds", err);
-        } else {
-            char what[96];
-            snprintf(what, sizeof what, "an unknown parameter \"%.*s\"", (int)(kn > 40 ? 40 : kn),
-                     q);
-            return bad(location, what, err);
-        }
-        q = amp ? amp + 1 : NULL;
-    }
-    if (r->path)
-        r->server = strdup(r->path);
-    else if (asprintf(&r->server, strchr(r->host, ':') ? "[%s]:%d" : "%s:%d", r->host, r->port) < 0)
-        r->server = NULL;
-    if (asprintf(&r->k, "%.*s:kv:", (int)prefix_len, prefix) < 0)
-        r->k = NULL;
-    if (!r->server || !r->k ||
-        asprintf(&r->describe, "Redis key-value %s db %d, keys %s*", r->server, r->db, r->k) < 0 ||
-        asprintf(&r->k_version, "%sversion", r->k) < 0 ||
-        asprintf(&r->k_bytes, "%sbytes", r->k) < 0 || asprintf(&r->k_exp, "%sexp", r->k) < 0)
-        return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
-    return 0;
 }
 
 static int rkv_open(const char *location, const weft_kv_options_t *opts, void **self,
@@ -476,11 +182,19 @@ static int rkv_open(const char *location, const weft_kv_options_t *opts, void **
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
     pthread_mutex_init(&r->mu, NULL);
     r->max_bytes = opts->max_bytes;
-    int rc = parse(r, location, strncmp(location, "redis+unix:", 11) == 0, err);
+    int rc = dist_redis_parse(location, &r->addr, err);
+    if (!rc) {
+        r->server = r->addr.server;
+        r->conn = (rconn_t){.addr = &r->addr, .what = "key-value"};
+        if (asprintf(&r->k, "%s:kv:", r->addr.prefix) < 0 ||
+            asprintf(&r->describe, "Redis key-value %s db %d, keys %s*", r->server, r->addr.db,
+                     r->k) < 0)
+            rc = weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
+    }
     /* Connect now, so that a wrong location is said at open. */
     if (!rc) {
         pthread_mutex_lock(&r->mu);
-        rc = ensure(r, err);
+        rc = rconn_ensure(&r->conn, err);
         pthread_mutex_unlock(&r->mu);
     }
     if (rc) {

@@ -13,10 +13,10 @@
  * wakes a blocking read at once; a wait for the backoff is a timed wait on a condition
  * the stop signals. The thread is joined: a callback under way finishes first.
  *
- * The location: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?...] or
- * redis+unix://[[USER]:PASSWORD@]/PATH[?...], USER and PASSWORD percent-encoded, as the
- * key-value backend reads them; the database and the query do not matter to pub/sub
- * (channels belong to the server) and are not read. */
+ * The location is one redis.c reads (the key-value backend's), and the connection
+ * redis.c's (AUTH, SELECT, the location's timeout for connecting and subscribing): the
+ * database and the prefix do not matter to pub/sub (channels belong to the server), and
+ * the location's retry neither (this file waits between attempts, interruptibly). */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -30,136 +30,42 @@
 #include "dist.h"
 
 #define SUB_FIRST_BACKOFF_MS 100
-#define SUB_CONNECT_TIMEOUT_MS 5000
-
-/* Where to connect. */
-typedef struct sub_target {
-    char *host, *path; /* one of the two */
-    int port;
-    char *user, *pass;
-    char server[300]; /* "HOST:PORT" or PATH, for messages */
-} sub_target_t;
 
 struct weft_channel_sub {
-    sub_target_t to;
+    dist_redis_t addr; /* retry 0: one attempt per connection; this file waits */
+    rconn_t conn;      /* conn.c under mu while connected */
     char **channels;
     size_t n;
     weft_channel_fn fn;
     void *arg;
     pthread_t thread;
-    pthread_mutex_t mu; /* guards stop and c */
+    pthread_mutex_t mu; /* guards stop and conn.c's replacement */
     pthread_cond_t cond;
     bool stop;
-    redisContext *c;
 };
 
-static void target_free(sub_target_t *t) {
-    free(t->host);
-    free(t->path);
-    free(t->user);
-    free(t->pass);
-}
-
-/* Reads location into *t. */
-static int target_parse(const char *location, sub_target_t *t, weft_error_t *err) {
-    char shown[512];
-    memset(t, 0, sizeof *t);
-    t->port = 6379;
-    bool unix_socket = !strncmp(location, "redis+unix://", 13);
-    const char *p = strstr(location, "://") + 3;
-    const char *end = p + strcspn(p, "?#");
-    /* Credentials: up to the last '@' before the host (or the socket's path). */
-    const char *host_end = unix_socket ? end : p + strcspn(p, "/?#");
-    const char *at = NULL;
-    for (const char *q = p; q < host_end; q++)
-        if (*q == '@')
-            at = q;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *user_end = colon ? colon : at;
-        if (user_end > p && !(t->user = dist_url_decode(p, (size_t)(user_end - p))))
-            goto bad;
-        if (colon && !(t->pass = dist_url_decode(colon + 1, (size_t)(at - colon - 1))))
-            goto bad;
-        p = at + 1;
+/* One attempt: connect (redis.c: AUTH, SELECT) and subscribe. 0, or why is set. */
+static int sub_connect(weft_channel_sub_t *s, char *why, size_t size) {
+    weft_error_t err = {0};
+    if (rconn_ensure(&s->conn, &err)) {
+        snprintf(why, size, "%.400s", err.msg);
+        return -1;
     }
-    if (unix_socket) {
-        if (*p != '/' || end == p + 1)
-            goto bad;
-        if (!(t->path = dist_url_decode(p, (size_t)(end - p))))
-            goto bad;
-        snprintf(t->server, sizeof t->server, "%s", t->path);
-        return 0;
-    }
-    host_end = p + strcspn(p, "/?#");
-    const char *colon = NULL;
-    if (*p == '[') { /* [IPv6]:port */
-        const char *close = memchr(p, ']', (size_t)(host_end - p));
-        if (!close)
-            goto bad;
-        if (!(t->host = dist_url_decode(p + 1, (size_t)(close - p - 1))))
-            goto bad;
-        colon = close + 1 < host_end && close[1] == ':' ? close + 1 : NULL;
-    } else {
-        colon = memchr(p, ':', (size_t)(host_end - p));
-        const char *he = colon ? colon : host_end;
-        if (he == p || !(t->host = dist_url_decode(p, (size_t)(he - p))))
-            goto bad;
-    }
-    if (colon) {
-        char *stop;
-        errno = 0;
-        long port = strtol(colon + 1, &stop, 10);
-        if (stop != host_end || colon + 1 == host_end || errno || port < 1 || port > 65535)
-            goto bad;
-        t->port = (int)port;
-    }
-    snprintf(t->server, sizeof t->server, "%s:%d", t->host, t->port);
-    return 0;
-bad:
-    target_free(t);
-    return weft_error_set(err, WEFT_EINVAL,
-                          "%s: not a Redis location (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] "
-                          "or redis+unix://[[USER]:PASSWORD@]/PATH)",
-                          dist_redact(location, shown, sizeof shown));
-}
-
-/* One attempt: connect, authenticate, subscribe. NULL with why set on failure. */
-static redisContext *sub_connect(weft_channel_sub_t *s, char *why, size_t size) {
-    struct timeval tv = {SUB_CONNECT_TIMEOUT_MS / 1000, (SUB_CONNECT_TIMEOUT_MS % 1000) * 1000};
-    redisContext *c = s->to.path ? redisConnectUnixWithTimeout(s->to.path, tv)
-                                 : redisConnectWithTimeout(s->to.host, s->to.port, tv);
-    if (!c) {
-        snprintf(why, size, "out of memory");
-        return NULL;
-    }
-    if (c->err) {
-        snprintf(why, size, "cannot connect: %s", c->errstr);
-        goto fail;
-    }
-    /* The answers to AUTH and SUBSCRIBE within the connect timeout; the reads after
-     * them wait as long as no message comes. */
-    redisSetTimeout(c, tv);
-    if (s->to.pass) {
-        const char *argv[] = {"AUTH", s->to.user ? s->to.user : s->to.pass, s->to.pass};
-        redisReply *r = redisCommandArgv(c, s->to.user ? 3 : 2, argv, NULL);
-        bool ok = r && r->type != REDIS_REPLY_ERROR;
-        snprintf(why, size, "AUTH: %s", !r ? c->errstr : ok ? "" : r->str);
-        if (r)
-            freeReplyObject(r);
-        if (!ok)
-            goto fail;
-    }
+    redisContext *c = s->conn.c;
     const char **argv = calloc(s->n + 1, sizeof *argv);
     if (!argv) {
         snprintf(why, size, "out of memory");
-        goto fail;
+        return -1;
     }
     argv[0] = "SUBSCRIBE";
     for (size_t i = 0; i < s->n; i++)
         argv[i + 1] = s->channels[i];
     int rc = redisAppendCommandArgv(c, (int)s->n + 1, argv, NULL);
     free(argv);
+    if (rc == REDIS_OK)
+        rc = rconn_flush(c);
+    if (rc != REDIS_OK)
+        snprintf(why, size, "SUBSCRIBE: %s", c->errstr);
     /* One confirmation per channel: ["subscribe", channel, count]. */
     for (size_t i = 0; rc == REDIS_OK && i < s->n; i++) {
         redisReply *r = NULL;
@@ -178,13 +84,11 @@ static redisContext *sub_connect(weft_channel_sub_t *s, char *why, size_t size) 
             freeReplyObject(r);
     }
     if (rc != REDIS_OK)
-        goto fail;
+        return -1;
+    /* The reads from now on wait as long as no message comes. */
     struct timeval forever = {0, 0};
     redisSetTimeout(c, forever);
-    return c;
-fail:
-    redisFree(c);
-    return NULL;
+    return 0;
 }
 
 /* Waits ms, or less when unsubscribe comes. Returns whether to stop. */
@@ -232,43 +136,42 @@ static void *sub_main(void *arg) {
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     int backoff = SUB_FIRST_BACKOFF_MS;
-    bool down = false, ever = false;
+    bool ever = false;
     char why[512];
     for (;;) {
-        redisContext *c = sub_connect(s, why, sizeof why);
         pthread_mutex_lock(&s->mu);
         bool stop = s->stop;
-        if (!stop)
-            s->c = c;
         pthread_mutex_unlock(&s->mu);
-        if (stop) {
-            if (c)
-                redisFree(c);
+        if (stop)
             break;
-        }
-        if (c) {
-            weft_log("redis %s: %s to %zu channel%s (%s%s)", s->to.server,
+        /* Connecting under the lock: unsubscribe then waits for at most one attempt
+         * (the location's timeout) and finds the connection to shut down. */
+        pthread_mutex_lock(&s->mu);
+        int rc = s->stop ? -1 : sub_connect(s, why, sizeof why);
+        if (rc && s->conn.c)
+            rconn_close(&s->conn);
+        pthread_mutex_unlock(&s->mu);
+        if (!rc) {
+            weft_log("redis %s: %s to %zu channel%s (%s%s)", s->addr.server,
                      ever ? "subscribed again" : "subscribed", s->n, s->n == 1 ? "" : "s",
                      s->channels[0], s->n > 1 ? ", ..." : "");
             ever = true;
-            down = false;
             backoff = SUB_FIRST_BACKOFF_MS;
-            sub_read(s, c, why, sizeof why);
+            sub_read(s, s->conn.c, why, sizeof why);
             pthread_mutex_lock(&s->mu);
-            s->c = NULL;
+            rconn_close(&s->conn);
             stop = s->stop;
             pthread_mutex_unlock(&s->mu);
-            redisFree(c);
             if (stop)
                 break;
             weft_log("redis %s: subscription lost (%s); subscribing again (messages published "
                      "meanwhile are lost)",
-                     s->to.server, why);
-            down = true;
-        } else if (!down) {
-            weft_log("redis %s: %s; trying again every %d ms at most", s->to.server, why,
-                     WEFT_CHANNEL_MAX_BACKOFF_MS);
-            down = true;
+                     s->addr.server, why);
+            /* From now on redis.c logs the first failure and the reconnection only. */
+            s->conn.down = true;
+            s->conn.quiet = true;
+        } else {
+            s->conn.quiet = true; /* the first failure was logged (redis.c) */
         }
         if (sub_wait(s, backoff))
             break;
@@ -279,7 +182,8 @@ static void *sub_main(void *arg) {
 }
 
 static void sub_free(weft_channel_sub_t *s) {
-    target_free(&s->to);
+    rconn_close(&s->conn);
+    dist_redis_clear(&s->addr);
     for (size_t i = 0; i < s->n; i++)
         free(s->channels[i]);
     free(s->channels);
@@ -293,11 +197,14 @@ int dist_redis_subscribe(const char *location, const char *const *channels, size
     weft_channel_sub_t *s = calloc(1, sizeof *s);
     if (!s)
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    int rc = target_parse(location, &s->to, err);
+    int rc = dist_redis_parse(location, &s->addr, err);
     if (rc) {
         free(s);
         return rc;
     }
+    s->addr.retry_ms = 0;
+    s->conn.addr = &s->addr;
+    s->conn.what = "channels";
     s->fn = fn;
     s->arg = arg;
     if (!(s->channels = calloc(n, sizeof *s->channels))) {
@@ -324,8 +231,8 @@ int dist_redis_subscribe(const char *location, const char *const *channels, size
 void dist_redis_unsubscribe(weft_channel_sub_t *s) {
     pthread_mutex_lock(&s->mu);
     s->stop = true;
-    if (s->c)
-        shutdown(s->c->fd, SHUT_RDWR);
+    if (s->conn.c)
+        shutdown(s->conn.c->fd, SHUT_RDWR);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);

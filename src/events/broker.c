@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <nettle/base64.h>
@@ -101,6 +102,12 @@ typedef struct dest {
     weft_delivery_dest_t *dd; /* the engine's; freed by weft_delivery_stop */
 } dest_t;
 
+/* An event a trigger of a shared broker holds: read from its group, not finished. */
+typedef struct held {
+    uint64_t seq;
+    uint64_t since_ns; /* read, or last told to the group (weft_journal_group_hold) */
+} held_t;
+
 /* A trigger's state (under ev->lock): see the top of this file. */
 typedef enum {
     TRIGGER_WAITING = 0, /* not started: its predecessor is still draining, or not started yet */
@@ -131,6 +138,14 @@ typedef struct trigger {
     uint64_t saved_at;
     size_t in_flight;
     uint8_t done[WEFT_TRIGGER_WINDOW]; /* by seq % WINDOW, for pos < seq < next */
+    /* A trigger of a shared broker (its log is a journal several nodes share): it reads
+     * as a member of its group, and acknowledges what it finished (shared.c's side of
+     * this file, below). */
+    bool shared;
+    held_t *held; /* the events it holds (in flight), in no order */
+    size_t nheld, held_cap;
+    uint64_t *acks; /* finished, to acknowledge */
+    size_t nacks, acks_cap;
 } trigger_t;
 
 /* One configuration: what weft_events_prepare builds and weft_events_commit runs. */
@@ -151,6 +166,13 @@ static uint64_t conf_grace(const conf_t *c) {
     return c->cfg.reload_grace_ns ? c->cfg.reload_grace_ns : WEFT_EVENTS_RELOAD_GRACE_NS;
 }
 
+/* A journal a broker's backend names (redis://...), open until weft_events_free. */
+typedef struct remote {
+    struct remote *next;
+    char *location;
+    weft_journal_t *journal;
+} remote_t;
+
 struct weft_events_conf {
     conf_t c;
 };
@@ -161,8 +183,10 @@ struct weft_events {
     pthread_rwlock_t running_lock;
     conf_t *running;
     conf_t *retiring;
-    weft_journal_t *journal; /* every broker's log, one file in the state folder */
-    char *state_dir;         /* the journal's, once open */
+    weft_journal_t *journal;          /* every broker's log, one file in the state folder */
+    char *state_dir;                  /* the journal's, once open */
+    remote_t *remotes;                /* the shared journals brokers' backends name */
+    char node[WEFT_APP_MAX_NAME + 1]; /* this weft's name among the nodes */
     pthread_t janitor, reloader;
     bool janitor_started, reloader_started;
     bool started, stopping, stopped;
@@ -399,18 +423,48 @@ void weft_events_ingest(weft_events_t *ev, const char *name, const weft_header_t
 
 /* ---- Finishing events -------------------------------------------------------------- */
 
-/* seq is finished: the trigger's position may move. */
+/* A shared trigger no longer holds seq; with its lock. */
+static void unhold(trigger_t *t, uint64_t seq) {
+    for (size_t i = 0; i < t->nheld; i++)
+        if (t->held[i].seq == seq) {
+            t->held[i] = t->held[--t->nheld];
+            return;
+        }
+}
+
+/* seq is finished: the trigger's position may move (a shared trigger's group is told
+ * by its thread, which acknowledges in batches). */
 static void finish(trigger_t *t, uint64_t seq) {
     pthread_mutex_lock(&t->lock);
-    t->done[seq % WEFT_TRIGGER_WINDOW] = 1;
+    if (t->shared) {
+        unhold(t, seq);
+        if (t->nacks == t->acks_cap) {
+            size_t cap = t->acks_cap ? 2 * t->acks_cap : 64;
+            uint64_t *more = realloc(t->acks, cap * sizeof *more);
+            if (more) {
+                t->acks = more;
+                t->acks_cap = cap;
+            }
+        }
+        if (t->nacks < t->acks_cap)
+            t->acks[t->nacks++] = seq;
+        else /* out of memory: not acknowledged, so delivered again (at-least-once) */
+            weft_log("%s: out of memory acknowledging event #%" PRIu64, t->tag, seq);
+    } else {
+        t->done[seq % WEFT_TRIGGER_WINDOW] = 1;
+    }
     t->in_flight--;
     pthread_cond_signal(&t->cond);
     pthread_mutex_unlock(&t->lock);
 }
 
-/* A delivery abandoned at shutdown: not finished, so delivered again after a restart. */
-static void abandon(trigger_t *t) {
+/* A delivery abandoned at shutdown: not finished, so delivered again after a restart
+ * (on a shared broker, by this node when it comes back, or by another once the event
+ * has been idle for claim_after). */
+static void abandon(trigger_t *t, uint64_t seq) {
     pthread_mutex_lock(&t->lock);
+    if (t->shared)
+        unhold(t, seq);
     t->in_flight--;
     pthread_cond_signal(&t->cond);
     pthread_mutex_unlock(&t->lock);
@@ -465,7 +519,7 @@ static void send_job(job_t *j) {
                                   .done = on_delivered,
                                   .arg = j};
     if (!rc && (rc = weft_delivery_submit(d->dd, &rq, &err)) == WEFT_ECANCELED) {
-        abandon(t); /* stopping: delivered again after a restart */
+        abandon(t, j->seq); /* stopping: delivered again after a restart */
         job_free(j);
         return;
     }
@@ -609,7 +663,7 @@ static void on_delivered(void *arg, const weft_delivery_outcome_t *out) {
     job_t *j = arg;
     trigger_t *t = j->t;
     if (out->result == WEFT_DELIVERY_CANCELED) {
-        abandon(t);
+        abandon(t, j->seq);
         job_free(j);
         return;
     }
@@ -676,7 +730,7 @@ static void dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len
     if (!j) {
         weft_log("%s: out of memory at event #%" PRIu64 "; it is delivered after a restart", t->tag,
                  seq);
-        abandon(t);
+        abandon(t, seq);
         return;
     }
     j->t = t;
@@ -719,6 +773,8 @@ static void advance(trigger_t *t) {
 /* Writes the position when it moved, at most every WEFT_TRIGGER_SAVE_NS unless force;
  * with the lock, which it drops while writing. */
 static void save_position(trigger_t *t, bool force) {
+    if (t->shared)
+        return; /* its group keeps its position */
     uint64_t now = weft_now_ns();
     if (t->pos == t->saved || (!force && now - t->saved_at < WEFT_TRIGGER_SAVE_NS))
         return;
@@ -808,6 +864,193 @@ static void *trigger_main(void *arg) {
     /* Stopping: what is under way is abandoned by the delivery engine's shutdown. */
     advance(t);
     save_position(t, true);
+    pthread_mutex_unlock(&t->lock);
+    weft_journal_page_free(&page);
+    return NULL;
+}
+
+/* ---- A shared trigger's thread ---------------------------------------------------------- */
+
+/* Acknowledges what finished since the last time; with the lock, which it drops while
+ * telling the group. What the group was not told stays to be told at the next turn. */
+static void shared_ack(trigger_t *t) {
+    if (t->nacks == 0)
+        return;
+    uint64_t *acks = t->acks;
+    size_t n = t->nacks;
+    t->acks = NULL;
+    t->nacks = t->acks_cap = 0;
+    pthread_mutex_unlock(&t->lock);
+    weft_error_t err = {0};
+    int rc = weft_journal_group_ack(t->broker->stream, t->def->name, acks, n, &err);
+    if (rc)
+        weft_log("%s: acknowledging %zu events: %s (told again at the next turn)", t->tag, n,
+                 err.msg);
+    pthread_mutex_lock(&t->lock);
+    if (!rc) {
+        free(acks);
+        return;
+    }
+    /* Put them back in front of what finished meanwhile. */
+    uint64_t *more = realloc(acks, (n + t->nacks) * sizeof *acks);
+    if (!more) {
+        free(acks); /* not acknowledged: delivered again, at least once */
+        return;
+    }
+    if (t->nacks)
+        memcpy(more + n, t->acks, t->nacks * sizeof *more);
+    free(t->acks);
+    t->acks = more;
+    t->nacks += n;
+    t->acks_cap = t->nacks;
+}
+
+/* Tells the group this node still works on the events it has held for a third of
+ * claim_after or more, so that no other node claims them; with the lock. */
+static void shared_hold(trigger_t *t, uint64_t now, uint64_t period) {
+    size_t n = 0;
+    uint64_t *seqs = malloc((t->nheld ? t->nheld : 1) * sizeof *seqs);
+    if (!seqs)
+        return;
+    for (size_t i = 0; i < t->nheld; i++)
+        if (now - t->held[i].since_ns >= period) {
+            seqs[n++] = t->held[i].seq;
+            t->held[i].since_ns = now;
+        }
+    if (n) {
+        pthread_mutex_unlock(&t->lock);
+        weft_error_t err = {0};
+        if (weft_journal_group_hold(t->broker->stream, t->def->name, t->conf->ev->node, seqs, n,
+                                    &err))
+            weft_log("%s: telling the group it still holds %zu events: %s", t->tag, n, err.msg);
+        pthread_mutex_lock(&t->lock);
+    }
+    free(seqs);
+}
+
+static bool holds(const trigger_t *t, uint64_t seq) {
+    for (size_t i = 0; i < t->nheld; i++)
+        if (t->held[i].seq == seq)
+            return true;
+    return false;
+}
+
+/* Waits on the trigger's condition for up to ms; with the lock. */
+static void wait_cond_ms(trigger_t *t, long ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+}
+
+/* A trigger of a shared broker: a member (this node) of its group. It first reads what
+ * it left pending in a previous run, then new events, and every half claim_after takes
+ * over events another member has left idle for claim_after (a node that stopped). */
+static void *shared_main(void *arg) {
+    trigger_t *t = arg;
+    weft_crash_thread("trigger");
+    weft_journal_stream_t *stream = t->broker->stream;
+    const char *group = t->def->name, *node = t->conf->ev->node;
+    uint64_t claim_ns = t->broker->def->claim_after_ns;
+    uint64_t claim_every = claim_ns / 2, hold_every = claim_ns / 3;
+    bool own = true, failing = false;
+    uint64_t own_after = 0, cursor = 0, now = weft_now_ns();
+    uint64_t next_claim = now + claim_every, next_hold = now + hold_every, next_state = 0;
+    weft_journal_page_t page = {0};
+    pthread_mutex_lock(&t->lock);
+    while (!t->stopping) {
+        shared_ack(t);
+        now = weft_now_ns();
+        if (now >= next_hold) {
+            shared_hold(t, now, hold_every);
+            next_hold = now + hold_every;
+        }
+        if (now >= next_state) {
+            pthread_mutex_unlock(&t->lock);
+            uint64_t pos = 0, pending = 0;
+            weft_error_t err = {0};
+            int rc = weft_journal_group_state(stream, group, &pos, &pending, &err);
+            pthread_mutex_lock(&t->lock);
+            if (!rc)
+                t->pos = pos;
+            next_state = now + WEFT_TRIGGER_STATE_NS;
+        }
+        size_t par = t->def->delivery.parallelism ? t->def->delivery.parallelism : 1;
+        size_t room = t->in_flight < par ? par - t->in_flight : 0;
+        if (room > WEFT_TRIGGER_PAGE)
+            room = WEFT_TRIGGER_PAGE;
+        if (room == 0) {
+            wait_cond(t); /* full: wait for a delivery to finish */
+            continue;
+        }
+        bool claiming = !own && now >= next_claim;
+        int block = t->nacks ? 0 : WEFT_TRIGGER_SHARED_BLOCK_MS;
+        pthread_mutex_unlock(&t->lock);
+        weft_journal_page_free(&page);
+        weft_error_t err = {0};
+        int rc;
+        if (claiming)
+            rc = weft_journal_group_claim(stream, group, node, claim_ns / 1000000, &cursor, room,
+                                          &page, &err);
+        else
+            rc = weft_journal_group_read(stream, group, node, own, own_after, room, own ? 0 : block,
+                                         &page, &err);
+        if (rc == WEFT_ENOTFOUND) {
+            /* The group is gone (removed by another node, or a Redis that lost it). */
+            weft_log("%s: %s: joining it again", t->tag, err.msg);
+            rc = weft_journal_group_join(stream, group, t->def->from == WEFT_APP_FROM_EARLIEST,
+                                         &err);
+        }
+        pthread_mutex_lock(&t->lock);
+        if (rc) {
+            if (!failing)
+                weft_log("%s: reading the log: %s", t->tag, err.msg);
+            failing = true;
+            wait_cond_ms(t, 200); /* Redis is away: try again soon, acknowledging meanwhile */
+            continue;
+        }
+        if (failing)
+            weft_log("%s: reading the log again", t->tag);
+        failing = false;
+        if (claiming && (cursor == 0 || page.n == 0)) {
+            next_claim = now + claim_every;
+            cursor = 0;
+        }
+        if (own && page.n == 0)
+            own = false;
+        if (claiming && page.n)
+            weft_log("%s: took over %zu events another node left idle for %llu ms", t->tag, page.n,
+                     (unsigned long long)(claim_ns / 1000000));
+        for (size_t i = 0; i < page.n && !t->stopping; i++) {
+            uint64_t seq = page.records[i].seq;
+            if (own)
+                own_after = seq;
+            if (holds(t, seq))
+                continue; /* claimed back from itself: already under way */
+            if (t->nheld == t->held_cap) {
+                size_t cap = t->held_cap ? 2 * t->held_cap : 64;
+                held_t *more = realloc(t->held, cap * sizeof *more);
+                if (!more)
+                    break; /* left pending: claimed or read again later */
+                t->held = more;
+                t->held_cap = cap;
+            }
+            t->held[t->nheld++] = (held_t){.seq = seq, .since_ns = now};
+            t->in_flight++;
+            pthread_mutex_unlock(&t->lock);
+            dispatch(t, seq, page.records[i].data, page.records[i].len);
+            pthread_mutex_lock(&t->lock);
+        }
+    }
+    /* Stopping: what finished is acknowledged; what is under way is abandoned by the
+     * delivery engine's shutdown and stays pending for this node's next run (or
+     * another's claim). */
+    shared_ack(t);
     pthread_mutex_unlock(&t->lock);
     weft_journal_page_free(&page);
     return NULL;
@@ -920,6 +1163,7 @@ static int trigger_init(conf_t *c, trigger_t *t, const weft_app_trigger_t *def, 
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
     t->broker = &c->brokers[def->broker];
+    t->shared = weft_journal_shared(t->broker->stream);
     snprintf(t->tag, sizeof t->tag, "broker %s, trigger %s", t->broker->def->name, def->name);
     pthread_mutex_lock(&ev->lock);
     t->stats = trigger_stats(ev, t->broker->def->name, def->name);
@@ -960,6 +1204,8 @@ static void conf_free(conf_t *c) {
         weft_delivery_stop(c->delivery);
     for (size_t i = 0; i < c->ntriggers; i++) {
         weft_filter_free(c->triggers[i].filter);
+        free(c->triggers[i].held);
+        free(c->triggers[i].acks);
         pthread_mutex_destroy(&c->triggers[i].lock);
         pthread_cond_destroy(&c->triggers[i].cond);
     }
@@ -997,6 +1243,35 @@ static int open_journal(weft_events_t *ev, const weft_app_t *app, weft_error_t *
     return rc;
 }
 
+/* The shared journal at a broker's backend, opened on first use (and kept until
+ * weft_events_free). */
+static int open_remote(weft_events_t *ev, const weft_app_broker_t *def, weft_journal_t **out,
+                       weft_error_t *err) {
+    int rc = 0;
+    pthread_mutex_lock(&ev->lock);
+    remote_t *r = ev->remotes;
+    while (r && strcmp(r->location, def->backend))
+        r = r->next;
+    if (!r) {
+        if (!(r = calloc(1, sizeof *r)) || !(r->location = strdup(def->backend))) {
+            free(r);
+            r = NULL;
+            rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
+        } else if ((rc = weft_journal_open(def->backend, NULL, &r->journal, err))) {
+            weft_error_prefix(err, "broker %s", def->name);
+            free(r->location);
+            free(r);
+            r = NULL;
+        } else {
+            r->next = ev->remotes;
+            ev->remotes = r;
+        }
+    }
+    pthread_mutex_unlock(&ev->lock);
+    *out = r ? r->journal : NULL;
+    return rc;
+}
+
 /* Builds a conf of cfg: brokers' streams (created in the log), counts, the delivery
  * engine, triggers with their filters and destinations; nothing runs yet. On error the
  * conf is freed (and cfg released). */
@@ -1018,13 +1293,19 @@ static int conf_build(weft_events_t *ev, const weft_events_config_t *cfg, conf_t
         rc = weft_error_set(err, WEFT_ENOMEM, "out of memory");
         goto fail;
     }
-    if (app->nbrokers && (rc = open_journal(ev, app, err)))
+    bool embedded = false;
+    for (size_t i = 0; i < app->nbrokers; i++)
+        embedded = embedded || !app->brokers[i].backend;
+    if (embedded && (rc = open_journal(ev, app, err)))
         goto fail;
     for (size_t i = 0; i < app->nbrokers; i++) {
         broker_t *b = &c->brokers[c->nbrokers++];
         b->conf = c;
         b->def = &app->brokers[i];
-        if ((rc = weft_journal_stream(ev->journal, b->def->name, &b->stream, err)))
+        weft_journal_t *journal = ev->journal;
+        if (b->def->backend && (rc = open_remote(ev, b->def, &journal, err)))
+            goto fail;
+        if ((rc = weft_journal_stream(journal, b->def->name, &b->stream, err)))
             goto fail;
         pthread_mutex_lock(&ev->lock);
         b->stats = broker_stats(ev, b->def->name);
@@ -1055,6 +1336,18 @@ fail:
 static int trigger_start(trigger_t *t, bool have_pos, uint64_t pos, weft_error_t *err) {
     const weft_app_trigger_t *def = t->def;
     weft_journal_stream_t *stream = t->broker->stream;
+    if (t->shared) {
+        /* Its group's position is the group's, whoever ran it before. */
+        int rc =
+            weft_journal_group_join(stream, def->name, def->from == WEFT_APP_FROM_EARLIEST, err);
+        if (rc)
+            return rc;
+        if (pthread_create(&t->thread, NULL, shared_main, t))
+            return weft_error_set(err, WEFT_ENOMEM, "%s: no thread to run it", t->tag);
+        t->started = true;
+        t->state = TRIGGER_RUNNING;
+        return 0;
+    }
     bool found = have_pos || weft_journal_position_get(stream, def->name, &pos) == 0;
     if (!found)
         pos = def->from == WEFT_APP_FROM_EARLIEST ? 0 : weft_journal_latest(stream);
@@ -1251,6 +1544,13 @@ int weft_events_create(const weft_events_config_t *cfg, weft_events_t **out, wef
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&ev->running_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
+    if (cfg->node) {
+        snprintf(ev->node, sizeof ev->node, "%s", cfg->node);
+    } else {
+        char host[64] = "weft";
+        gethostname(host, sizeof host - 1);
+        snprintf(ev->node, sizeof ev->node, "%s:%ld", host, (long)getpid());
+    }
     int rc = conf_build(ev, cfg, &ev->running, err);
     if (rc) {
         weft_events_free(ev);
@@ -1388,6 +1688,9 @@ void weft_events_stop(weft_events_t *ev) {
     weft_error_t err = {0};
     if (ev->journal && weft_journal_flush(ev->journal, &err))
         weft_log("events: the last writes failed: %s", err.msg);
+    for (remote_t *r = ev->remotes; r; r = r->next)
+        if (weft_journal_flush(r->journal, &err))
+            weft_log("events: the last writes failed: %s", err.msg);
 }
 
 void weft_events_free(weft_events_t *ev) {
@@ -1401,6 +1704,13 @@ void weft_events_free(weft_events_t *ev) {
     }
     conf_free(ev->running);
     weft_journal_close(ev->journal);
+    while (ev->remotes) {
+        remote_t *next = ev->remotes->next;
+        weft_journal_close(ev->remotes->journal);
+        free(ev->remotes->location);
+        free(ev->remotes);
+        ev->remotes = next;
+    }
     free(ev->state_dir);
     while (ev->broker_stats) {
         broker_stats_t *next = ev->broker_stats->next;

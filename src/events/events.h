@@ -48,6 +48,11 @@ typedef struct weft_events_config {
     /* How long this configuration's deliveries under way may go on once a later one
      * replaced it (weft_events_commit); 0: WEFT_EVENTS_RELOAD_GRACE_NS. */
     uint64_t reload_grace_ns;
+    /* This weft's name among the nodes that share a broker (its member name in the
+     * triggers' groups: what it left pending when it stopped, it reads first when it
+     * comes back under the same name). Taken from the first configuration only; NULL:
+     * HOSTNAME:PID. */
+    const char *node;
 } weft_events_config_t;
 
 /* Opens every broker's log in the app's state folder (creating it), checks every

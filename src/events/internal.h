@@ -24,6 +24,10 @@
 #define WEFT_TRIGGER_PAGE 256
 /* How often a trigger's position is written when it moves (at most). */
 #define WEFT_TRIGGER_SAVE_NS (100ull * 1000000ull)
+/* A shared trigger's wait for new events in one read (also how late it may acknowledge
+ * what finished meanwhile), and how often it reads its group's position (describe). */
+#define WEFT_TRIGGER_SHARED_BLOCK_MS 50
+#define WEFT_TRIGGER_STATE_NS (1000ull * 1000000ull)
 /* How often old, finished events are deleted (more often for a shorter retention, but
  * never more often than the second). */
 #define WEFT_EVENTS_TRIM_NS (60ull * 1000000000ull)

@@ -4,6 +4,8 @@
  * weft_journal_notify. */
 #include "store.h"
 
+#include "internal.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -80,7 +82,21 @@ int weft_journal_open(const char *location, const weft_journal_options_t *opts,
     *out = NULL;
     if (!location || !*location)
         return weft_error_set(err, WEFT_EINVAL, "journal: empty location");
-    const weft_journal_ops_t *ops = backend_for(location);
+    const weft_dist_plugin_t *dist = NULL;
+    size_t scheme_len = 0;
+    int which = store_dist("journal", location, &dist, &scheme_len, err);
+    if (which < 0)
+        return which;
+    const weft_journal_ops_t *ops = NULL;
+    if (which > 0) {
+        which = store_dist_pick("journal", location, scheme_len, (const void *const *)dist->journal,
+                                dist->njournal, err);
+        if (which < 0)
+            return which;
+        ops = dist->journal[which];
+    } else {
+        ops = backend_for(location);
+    }
     if (!ops) {
         const char *colon = strchr(location, ':');
         return weft_error_set(err, WEFT_EUNSUPPORTED,
@@ -103,6 +119,8 @@ int weft_journal_open(const char *location, const weft_journal_options_t *opts,
         return rc;
     }
     pthread_mutex_init(&j->mu, NULL);
+    if (ops->bind)
+        ops->bind(j->self, weft_journal_notify);
     *out = j;
     return 0;
 }
@@ -387,4 +405,71 @@ int weft_journal_trim(weft_journal_stream_t *s, int64_t before_ms, uint64_t *del
     if (deleted)
         *deleted = n;
     return rc;
+}
+
+/* ---- Shared streams ------------------------------------------------------------------- */
+
+bool weft_journal_shared(const weft_journal_stream_t *s) {
+    return s->j->ops->group_read != NULL;
+}
+
+/* Checks the names of a group call: 0, or EUNSUPPORTED when the stream is not shared. */
+static int group_check(weft_journal_stream_t *s, const char *group, const char *consumer,
+                       weft_error_t *err) {
+    if (!weft_journal_shared(s))
+        return weft_error_set(err, WEFT_EUNSUPPORTED,
+                              "journal: stream %s is not shared (%s): it has no groups", s->name,
+                              s->j->ops->describe(s->j->self));
+    int rc = check_name("group", group, err);
+    return rc || !consumer ? rc : check_name("consumer", consumer, err);
+}
+
+int weft_journal_group_join(weft_journal_stream_t *s, const char *group, bool earliest,
+                            weft_error_t *err) {
+    int rc = group_check(s, group, NULL, err);
+    return rc ? rc : s->j->ops->group_join(s->j->self, s->st, group, earliest, err);
+}
+
+int weft_journal_group_read(weft_journal_stream_t *s, const char *group, const char *consumer,
+                            bool own, uint64_t after, size_t max_records, int block_ms,
+                            weft_journal_page_t *page, weft_error_t *err) {
+    *page = (weft_journal_page_t){0};
+    int rc = group_check(s, group, consumer, err);
+    if (!rc && max_records == 0)
+        rc = weft_error_set(err, WEFT_EINVAL, "journal: a read of 0 records");
+    return rc ? rc
+              : s->j->ops->group_read(s->j->self, s->st, group, consumer, own, after, max_records,
+                                      block_ms < 0 ? 0 : block_ms, page, err);
+}
+
+int weft_journal_group_claim(weft_journal_stream_t *s, const char *group, const char *consumer,
+                             uint64_t min_idle_ms, uint64_t *cursor, size_t max_records,
+                             weft_journal_page_t *page, weft_error_t *err) {
+    *page = (weft_journal_page_t){0};
+    int rc = group_check(s, group, consumer, err);
+    if (!rc && max_records == 0)
+        rc = weft_error_set(err, WEFT_EINVAL, "journal: a claim of 0 records");
+    return rc ? rc
+              : s->j->ops->group_claim(s->j->self, s->st, group, consumer, min_idle_ms, cursor,
+                                       max_records, page, err);
+}
+
+int weft_journal_group_ack(weft_journal_stream_t *s, const char *group, const uint64_t *seqs,
+                           size_t n, weft_error_t *err) {
+    int rc = group_check(s, group, NULL, err);
+    return rc || n == 0 ? rc : s->j->ops->group_ack(s->j->self, s->st, group, seqs, n, err);
+}
+
+int weft_journal_group_hold(weft_journal_stream_t *s, const char *group, const char *consumer,
+                            const uint64_t *seqs, size_t n, weft_error_t *err) {
+    int rc = group_check(s, group, consumer, err);
+    return rc || n == 0 ? rc
+                        : s->j->ops->group_hold(s->j->self, s->st, group, consumer, seqs, n, err);
+}
+
+int weft_journal_group_state(weft_journal_stream_t *s, const char *group, uint64_t *position,
+                             uint64_t *pending, weft_error_t *err) {
+    *position = *pending = 0;
+    int rc = group_check(s, group, NULL, err);
+    return rc ? rc : s->j->ops->group_state(s->j->self, s->st, group, position, pending, err);
 }

@@ -259,6 +259,53 @@ int weft_journal_flush(weft_journal_t *j, weft_error_t *err);
 int weft_journal_trim(weft_journal_stream_t *s, int64_t before_ms, uint64_t *deleted,
                       weft_error_t *err);
 
+/* ---- Shared streams: consumer groups --------------------------------------------------
+ *
+ * A stream of a backend that several weft processes share (the Redis journal of
+ * weft-dist.so; weft_journal_shared says so) is not consumed by positions, which one
+ * process owns, but by groups: one per consumer of the stream (a trigger), each with
+ * members (one per weft node) among which the group's records are shared out. A record
+ * read by a member is pending for it until it is acknowledged; a member that stops
+ * leaves its pending records behind, which another member claims once they have been
+ * idle long enough, and which the same member reads again first when it comes back
+ * under the same name. Retention (weft_journal_trim) deletes only records every group
+ * has acknowledged. On a shared stream, position_get is the group's position (every
+ * record at or below it acknowledged), position_delete removes the group and consumers
+ * lists the groups; a stream that is not shared answers EUNSUPPORTED to the group_*
+ * calls. */
+
+bool weft_journal_shared(const weft_journal_stream_t *s);
+/* Creates the group if it does not exist: it starts before the stream's first record
+ * (earliest) or after its latest. Joining an existing group changes nothing. */
+int weft_journal_group_join(weft_journal_stream_t *s, const char *group, bool earliest,
+                            weft_error_t *err);
+/* Records for member `consumer` of the group, at most max_records. own: the member's own
+ * pending records with seq > after (read them first after a start: a previous run of the
+ * same member left them); else records no member has read yet, waiting up to block_ms
+ * (0: not at all) for some. A record trimmed while pending comes back with len 0 and
+ * data NULL (acknowledge it). ENOTFOUND: the group does not exist (any more): join it
+ * again. */
+int weft_journal_group_read(weft_journal_stream_t *s, const char *group, const char *consumer,
+                            bool own, uint64_t after, size_t max_records, int block_ms,
+                            weft_journal_page_t *page, weft_error_t *err);
+/* Takes over, for `consumer`, records pending at any member for min_idle_ms or more: at
+ * most max_records, scanning the group's pending records from *cursor (0: from the
+ * start), which it moves on (back to 0 once the scan is through). */
+int weft_journal_group_claim(weft_journal_stream_t *s, const char *group, const char *consumer,
+                             uint64_t min_idle_ms, uint64_t *cursor, size_t max_records,
+                             weft_journal_page_t *page, weft_error_t *err);
+/* Acknowledges records: they are finished for the group. */
+int weft_journal_group_ack(weft_journal_stream_t *s, const char *group, const uint64_t *seqs,
+                           size_t n, weft_error_t *err);
+/* Tells the group that `consumer` is still working on these records (their idle time
+ * starts again), so that no other member claims them. */
+int weft_journal_group_hold(weft_journal_stream_t *s, const char *group, const char *consumer,
+                            const uint64_t *seqs, size_t n, weft_error_t *err);
+/* The group's position (every record at or below it acknowledged) and how many records
+ * are pending at its members. */
+int weft_journal_group_state(weft_journal_stream_t *s, const char *group, uint64_t *position,
+                             uint64_t *pending, weft_error_t *err);
+
 /* ---- Backends ------------------------------------------------------------------------- */
 
 /* What a backend implements. `self` is the backend's journal (from open), `st` the
@@ -287,6 +334,23 @@ typedef struct weft_journal_ops {
     int (*consumers)(void *self, void *st, weft_store_names_t *names, weft_error_t *err);
     int (*flush)(void *self, weft_error_t *err);
     int (*trim)(void *self, void *st, int64_t before_ms, uint64_t *deleted, weft_error_t *err);
+    /* A backend outside the weft binary (a plugin) cannot call weft_journal_notify: the
+     * store layer hands it over right after open. NULL: not needed. */
+    void (*bind)(void *self, void (*notify)(weft_journal_stream_t *pub, uint64_t latest));
+    /* Shared streams (above); all NULL in a backend whose streams are not shared. */
+    int (*group_join)(void *self, void *st, const char *group, bool earliest, weft_error_t *err);
+    int (*group_read)(void *self, void *st, const char *group, const char *consumer, bool own,
+                      uint64_t after, size_t max_records, int block_ms, weft_journal_page_t *page,
+                      weft_error_t *err);
+    int (*group_claim)(void *self, void *st, const char *group, const char *consumer,
+                       uint64_t min_idle_ms, uint64_t *cursor, size_t max_records,
+                       weft_journal_page_t *page, weft_error_t *err);
+    int (*group_ack)(void *self, void *st, const char *group, const uint64_t *seqs, size_t n,
+                     weft_error_t *err);
+    int (*group_hold)(void *self, void *st, const char *group, const char *consumer,
+                      const uint64_t *seqs, size_t n, weft_error_t *err);
+    int (*group_state)(void *self, void *st, const char *group, uint64_t *position,
+                       uint64_t *pending, weft_error_t *err);
 } weft_journal_ops_t;
 
 /* For backends: the stream's latest durable seq is now `latest`. Call it when a stream is

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# events: a broker on Redis Streams shared by two `weft up` nodes (src/dist/journal_redis.c,
+# the shared triggers of src/events/broker.c). A redis-server of the test's own
+# (appendonly, appendfsync always) and two nodes with the same weft.toml:
+#  1. load: SHARED_EVENTS events (2,000; shared_load.sh: 20,000), half POSTed to each
+#     node, every one answered 202; each of the two triggers delivers every event at
+#     least once, the duplicates counted (none expected while no node dies), and both
+#     nodes deliver a share;
+#  2. kill -9 of a node while it holds deliveries (a slow target): the other node takes
+#     its pending events over after claim_after and delivers them, nothing left pending;
+#  3. Redis restarted during ingest: no 202 for an event Redis did not take (every id
+#     answered 202 is in the stream), the node reconnects, and a second pass of what
+#     was refused brings every event in.
+# SHARED_PARTS="load" runs part 1 only.
+source "$(dirname "$0")/ev.bash"
+
+command -v redis-server >/dev/null || skip "no redis-server (apt-get install redis-server)"
+[ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
+export WEFT_PLUGIN_DIR=$BUILD_DIR
+N=${SHARED_EVENTS:-2000}
+PARTS=${SHARED_PARTS:-"load kill restart"}
+SOCK=$WORK/redis.sock
+REDIS=
+trap 'cleanup_sinks; [ -n "$REDIS" ] && kill -KILL "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/redis"
+
+start_redis() {
+  redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK/redis" \
+    --save '' --appendonly yes --appendfsync always --logfile "$WORK/redis/log" &
+  REDIS=$!
+  for _ in $(seq 200); do
+    [ "$(redis-cli -s "$SOCK" ping 2>/dev/null)" == PONG ] && return 0
+    sleep 0.05
+  done
+  fail "redis-server did not start: $(tail -3 "$WORK/redis/log")"
+  finish
+  exit 1
+}
+rcli() { redis-cli -s "$SOCK" "$@"; }
+start_redis
+
+# node NAME: a node's folder with the shared weft.toml (written by write_toml).
+write_toml() {
+  for n in n1 n2; do
+    mkdir -p "$WORK/$n"
+    cat >"$WORK/$n/weft.toml" <<EOF
+[app]
+name = "shared"
+
+[[broker]]
+name = "orders"
+backend = "redis+unix://$SOCK"
+claim_after = "2s"
+
+[[broker]]
+name = "slow"
+backend = "redis+unix://$SOCK?prefix=other"
+claim_after = "2s"
+
+[[target]]
+name = "a"
+url = "$SINK_A"
+
+[[target]]
+name = "b"
+url = "$SINK_B"
+
+[[target]]
+name = "late"
+url = "$SINK_LATE"
+
+[[trigger]]
+name = "to-a"
+broker = "orders"
+target = "a"
+from = "earliest"
+delivery = { parallelism = 32 }
+
+[[trigger]]
+name = "to-b"
+broker = "orders"
+target = "b"
+from = "earliest"
+delivery = { parallelism = 32 }
+
+[[trigger]]
+name = "to-late"
+broker = "slow"
+target = "late"
+from = "earliest"
+delivery = { parallelism = 4 }
+EOF
+  done
+}
+
+# ids LOG: the distinct ce-ids a sink got, one a line.
+ids() { field "$1" 'r["headers"].get("ce-id")' | sort -u; }
+# dups LOG: how many requests repeated an id already seen.
+dups() { echo $(($(lines "$1") - $(ids "$1" | wc -l))); }
+# wait_ids LOG N [SECONDS]: until the sink has N distinct ids.
+wait_ids() {
+  local secs=${3:-60}
+  for _ in $(seq 1 $((secs * 4))); do
+    [ "$(ids "$1" | wc -l)" -ge "$2" ] && return 0
+    sleep 0.25
+  done
+  return 1
+}
+# delivered URL TRIGGER: the node's count of deliveries for the trigger.
+delivered() {
+  curl -s "$1/_weft/describe" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(next(t["delivered"] for t in d["triggers"] if t["name"] == sys.argv[1]))' "$2"
+}
+
+start_sink a
+SINK_A=$SINK_URL LOG_A=$SINK_LOG
+start_sink b
+SINK_B=$SINK_URL LOG_B=$SINK_LOG
+start_sink late --delay 3
+SINK_LATE=$SINK_URL LOG_LATE=$SINK_LOG
+write_toml
+start_weft "$WORK/n1" || { finish; exit 1; }
+URL1=$URL PID1=$PID PORT1=$PORT
+start_weft "$WORK/n2" || { finish; exit 1; }
+URL2=$URL PID2=$PID
+
+# ---- 1. load ------------------------------------------------------------------------------
+if [[ " $PARTS " == *" load "* ]]; then
+  half=$((N / 2))
+  python3 "$SRC/tests/events/load.py" "$URL1/brokers/orders" 1 "$half" "$WORK/ans1" --threads 4 &
+  l1=$!
+  python3 "$SRC/tests/events/load.py" "$URL2/brokers/orders" $((half + 1)) "$N" "$WORK/ans2" \
+    --threads 4 &
+  l2=$!
+  t0=$(date +%s.%N)
+  wait "$l1" "$l2"
+  check "load: every event answered 202" "$(cat "$WORK/ans1" "$WORK/ans2" | grep -c ' 202$')" "$N"
+  wait_ids "$LOG_A" "$N" 120
+  wait_ids "$LOG_B" "$N" 120
+  t1=$(date +%s.%N)
+  check "load: trigger to-a delivered every event" "$(ids "$LOG_A" | wc -l)" "$N"
+  check "load: trigger to-b delivered every event" "$(ids "$LOG_B" | wc -l)" "$N"
+  da=$(dups "$LOG_A") db=$(dups "$LOG_B")
+  echo "load: $N events through two nodes in $(python3 -c "print(round($t1 - $t0, 1))") s; duplicates: to-a $da, to-b $db"
+  check "load: no duplicates while no node died (to-a)" "$da" 0
+  check "load: no duplicates while no node died (to-b)" "$db" 0
+  a1=$(delivered "$URL1" to-a) a2=$(delivered "$URL2" to-a)
+  echo "load: to-a delivered by node 1: $a1, by node 2: $a2"
+  check "load: node 1 and node 2 together delivered each event of to-a once" "$((a1 + a2))" "$N"
+  [ "$a1" -gt 0 ] && [ "$a2" -gt 0 ] && pass || fail "load: one node delivered nothing ($a1, $a2)"
+  check "load: nothing pending in the group to-a" \
+    "$(rcli XPENDING weft:ev:6:orders:s to-a | head -1)" 0
+fi
+
+# ---- 2. kill -9 of a node mid-delivery ------------------------------------------------------
+if [[ " $PARTS " == *" kill "* ]]; then
+  for i in $(seq 1 8); do
+    curl -s -o /dev/null "$URL1/brokers/slow" -H 'ce-specversion: 1.0' -H "ce-id: s$i" \
+      -H 'ce-source: test' -H 'ce-type: slow' -d '{}'
+  done
+  node1="$(hostname):$PORT1"
+  held=0
+  for _ in $(seq 1 100); do
+    held=$(rcli XPENDING other:ev:4:slow:s to-late - + 100 "$node1" | grep -c -- '-0$')
+    [ "$held" -gt 0 ] && break
+    sleep 0.05
+  done
+  [ "$held" -gt 0 ] && pass || fail "kill: node 1 ($node1) never held an event of the slow broker"
+  kill -KILL "$PID1"
+  wait "$PID1" 2>/dev/null
+  echo "kill: node 1 killed holding $held events"
+  wait_ids "$LOG_LATE" 8 30
+  for _ in $(seq 1 80); do
+    [ "$(rcli XPENDING other:ev:4:slow:s to-late | head -1)" == 0 ] && break
+    sleep 0.25
+  done
+  check "kill: every event of the slow broker delivered" "$(ids "$LOG_LATE" | wc -l)" 8
+  check "kill: nothing left pending" "$(rcli XPENDING other:ev:4:slow:s to-late | head -1)" 0
+  check_contains "kill: node 2 took the held events over" "$(cat "$WORK/n2/log")" \
+    "broker slow, trigger to-late: took over"
+  echo "kill: the target got $(lines "$LOG_LATE") requests for 8 events"
+fi
+
+# ---- 3. Redis restarted during ingest ------------------------------------------------------
+if [[ " $PARTS " == *" restart "* ]]; then
+  M=3000
+  before=$(rcli XLEN weft:ev:6:orders:s)
+  python3 "$SRC/tests/events/load.py" "$URL2/brokers/orders" 100001 $((100000 + M)) \
+    "$WORK/ans3" --threads 4 &
+  l3=$!
+  for _ in $(seq 1 200); do
+    [ "$(lines "$WORK/ans3")" -ge 300 ] && break
+    sleep 0.02
+  done
+  rcli shutdown >/dev/null 2>&1
+  wait "$REDIS" 2>/dev/null
+  sleep 0.5
+  start_redis
+  wait "$l3"
+  ok=$(grep -c ' 202$' "$WORK/ans3")
+  refused=$((M - ok))
+  echo "restart: $ok answered 202, $refused refused or unanswered while Redis restarted"
+  [ "$refused" -gt 0 ] && pass || fail "restart: Redis restarted but no ingest was refused"
+  # Every id answered 202 is in the stream.
+  rcli --raw XRANGE weft:ev:6:orders:s - + | grep -ao '"n":[0-9]*' | grep -o '[0-9]*' |
+    sort -u >"$WORK/stored"
+  grep ' 202$' "$WORK/ans3" | cut -d' ' -f1 | sort -u >"$WORK/accepted"
+  check "restart: every event answered 202 is stored" \
+    "$(comm -23 "$WORK/accepted" "$WORK/stored" | wc -l)" 0
+  # The refused ones again: the node has reconnected.
+  python3 "$SRC/tests/events/load.py" "$URL2/brokers/orders" 100001 $((100000 + M)) \
+    "$WORK/ans3" --threads 4 --skip "$WORK/ans3"
+  check "restart: after the restart every event is taken" \
+    "$(grep ' 202$' "$WORK/ans3" | cut -d' ' -f1 | sort -u | wc -l)" "$M"
+  check_contains "restart: the node logged the lost connection" "$(cat "$WORK/n2/log")" \
+    "connection lost"
+  total=$((before + M))
+  [[ " $PARTS " == *" load "* ]] && expect_a=$((N + M)) || expect_a=$M
+  wait_ids "$LOG_A" "$expect_a" 60
+  check "restart: trigger to-a delivered every event" "$(ids "$LOG_A" | wc -l)" "$expect_a"
+  echo "restart: stream holds $(rcli XLEN weft:ev:6:orders:s) of $total"
+fi
+finish
