@@ -949,11 +949,11 @@ static int read_application(spin_t *s, const weft_toml_value_t *v) {
 /* A trigger's id as Spin's normalize.rs gives it: as written, else
  * "<component>-http-trigger" for a referenced component when free, else
  * "http-trigger<n>" (n from 1, skipping taken ids). ids[] holds every id so far. */
-static void trigger_id(const weft_toml_value_t *t, const char **ids, size_t nids, size_t *counter,
-                       char *out, size_t size) {
+static void trigger_id(const char *type, const weft_toml_value_t *t, const char **ids, size_t nids,
+                       size_t *counter, char *out, size_t size) {
     const weft_toml_value_t *comp = weft_toml_get(t, "component");
     if (comp && comp->type == WEFT_TOML_STRING) {
-        snprintf(out, size, "%s-http-trigger", comp->u.str.ptr);
+        snprintf(out, size, "%s-%s-trigger", comp->u.str.ptr, type);
         size_t k;
         for (k = 0; k < nids && strcmp(ids[k], out); k++)
             ;
@@ -961,7 +961,7 @@ static void trigger_id(const weft_toml_value_t *t, const char **ids, size_t nids
             return;
     }
     for (;; (*counter)++) {
-        snprintf(out, size, "http-trigger%zu", *counter);
+        snprintf(out, size, "%s-trigger%zu", type, *counter);
         size_t k;
         for (k = 0; k < nids && strcmp(ids[k], out); k++)
             ;
@@ -1009,7 +1009,7 @@ static int read_v2_http(spin_t *s, const weft_toml_value_t *http) {
             (rc = weft_app_get_string(c, t, &(where_t){section, NULL, NULL}, "id", &id)))
             break;
         if (!id) {
-            trigger_id(t, ids, nids, &counter, gen[i], sizeof gen[i]);
+            trigger_id("http", t, ids, nids, &counter, gen[i], sizeof gen[i]);
             ids[nids++] = id = gen[i];
         }
         say(section, sizeof section, "[[trigger.http]] '%s'", id);
@@ -1131,11 +1131,26 @@ static int read_v2_redis(spin_t *s, const weft_toml_value_t *redis) {
     if (redis->type != WEFT_TOML_ARRAY)
         return weft_app_fail(c, redis->line,
                              "'trigger.redis' must be an array of tables ([[trigger.redis]])");
-    int rc = 0;
-    for (size_t i = 0; !rc && i < redis->u.arr.len; i++) {
+    size_t n = redis->u.arr.len;
+    if (n > WEFT_APP_MAX_FUNCTIONS)
+        return weft_app_fail(c, redis->line, "more than %d triggers", WEFT_APP_MAX_FUNCTIONS);
+    /* Ids as for [[trigger.http]]: the written ones first, then the generated ones. */
+    const char **ids = calloc(2 * n + 1, sizeof *ids);
+    char(*gen)[SECTION_MAX] = calloc(n + 1, sizeof *gen);
+    size_t nids = 0, counter = 1;
+    int rc = ids && gen ? 0 : weft_app_nomem(c);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const weft_toml_value_t *t = redis->u.arr.items[i], *id;
+        if (t->type == WEFT_TOML_TABLE && (id = weft_toml_get(t, "id")) &&
+            id->type == WEFT_TOML_STRING)
+            ids[nids++] = id->u.str.ptr;
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
         const weft_toml_value_t *t = redis->u.arr.items[i];
-        if (t->type != WEFT_TOML_TABLE)
-            return weft_app_fail(c, t->line, "'trigger.redis' must be an array of tables");
+        if (t->type != WEFT_TOML_TABLE) {
+            rc = weft_app_fail(c, t->line, "'trigger.redis' must be an array of tables");
+            break;
+        }
         char section[SECTION_MAX + 32];
         say(section, sizeof section, "[[trigger.redis]] (line %d)", t->line);
         static const char *const keys[] = {"id",      "component", "channel",
@@ -1146,22 +1161,31 @@ static int read_v2_redis(spin_t *s, const weft_toml_value_t *redis) {
             (rc = weft_app_get_string(c, t, &w, "id", &id)) ||
             (rc = weft_app_get_string(c, t, &w, "channel", &channel)) ||
             (rc = weft_app_get_string(c, t, &w, "address", &address)))
-            return rc;
-        if (!channel)
-            return weft_app_fail(c, t->line, "%s needs a 'channel'", section);
+            break;
+        if (!channel) {
+            rc = weft_app_fail(c, t->line, "%s needs a 'channel'", section);
+            break;
+        }
+        if (!id) {
+            trigger_id("redis", t, ids, nids, &counter, gen[i], sizeof gen[i]);
+            ids[nids++] = id = gen[i];
+        }
         const weft_toml_value_t *comp = weft_toml_get(t, "component");
         size_t fn;
-        if (!comp)
-            return weft_app_fail(c, t->line, "%s needs a 'component'", section);
+        if (!comp) {
+            rc = weft_app_fail(c, t->line, "%s needs a 'component'", section);
+            break;
+        }
         if (comp->type == WEFT_TOML_STRING) {
-            if ((fn = find_function(app, comp->u.str.ptr)) == SIZE_MAX)
-                return weft_app_fail(c, comp->line, "%s: no [component.%s] is declared", section,
-                                     comp->u.str.ptr);
+            if ((fn = find_function(app, comp->u.str.ptr)) == SIZE_MAX) {
+                rc = weft_app_fail(c, comp->line, "%s: no [component.%s] is declared", section,
+                                   comp->u.str.ptr);
+                break;
+            }
         } else if (comp->type == WEFT_TOML_TABLE) {
             char name[SECTION_MAX + 16];
-            if (id)
-                say(name, sizeof name, "%s-component", id);
-            if (!id || !spin_id_valid(name, '-', false) || find_function(app, name) != SIZE_MAX) {
+            say(name, sizeof name, "%s-component", id);
+            if (!spin_id_valid(name, '-', false) || find_function(app, name) != SIZE_MAX) {
                 do
                     say(name, sizeof name, "inline-component%zu", s->inline_counter++);
                 while (find_function(app, name) != SIZE_MAX);
@@ -1171,16 +1195,19 @@ static int read_v2_redis(spin_t *s, const weft_toml_value_t *redis) {
             if ((rc = check_spin_keys(c, comp, csection, V2_COMPONENT_KEYS, V2_COMPONENT_WARNED,
                                       WHY_NOT_YET)) ||
                 (rc = read_component(s, comp, name, csection, "variables")) || (rc = grow_used(s)))
-                return rc;
+                break;
             fn = app->nfunctions - 1;
         } else {
-            return weft_app_fail(c, comp->line,
-                                 "'component' in %s must be a component's name or a table, not %s",
-                                 section, weft_app_type_name(comp));
+            rc = weft_app_fail(c, comp->line,
+                               "'component' in %s must be a component's name or a table, not %s",
+                               section, weft_app_type_name(comp));
+            break;
         }
         rc = add_spin_redis(s, t, section, fn, address,
                             address ? weft_toml_get(t, "address")->line : 0, channel);
     }
+    free(ids);
+    free(gen);
     return rc;
 }
 

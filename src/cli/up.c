@@ -580,6 +580,11 @@ static void reload(up_t *u, const char *why) {
              app->nfunctions == 1 ? "" : "s", app->nroutes, app->nroutes == 1 ? "" : "s",
              app->nbrokers, app->nbrokers == 1 ? "" : "s", app->ntriggers,
              app->ntriggers == 1 ? "" : "s");
+    if (app->nredis_triggers || app->nsources)
+        weft_log("%s: %zu Redis trigger%s and %zu source%s on %zu subscription%s", u->config,
+                 app->nredis_triggers, app->nredis_triggers == 1 ? "" : "s", app->nsources,
+                 app->nsources == 1 ? "" : "s", weft_channels_count(u->channels),
+                 weft_channels_count(u->channels) == 1 ? "" : "s");
     return;
 fail:
     weft_log("%s: not reloaded, still serving the previous configuration: %s", u->config, err.msg);

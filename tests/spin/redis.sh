@@ -67,7 +67,7 @@ log_has "a trap is logged" "$LOG" "handler (redis messages): trap: "
 redis-cli -p "$REDIS_PORT" PUBLISH messages badret >/dev/null
 log_has "a record out of bounds is refused" "$LOG" "handle-redis-message returned a record out of memory bounds"
 redis-cli -s "$REDIS_SOCK" PUBLISH stdin fail >/dev/null
-log_has "a non-zero exit is logged" "$LOG" "(redis stdin): exited with status 3"
+log_has "a non-zero exit is logged (an inline component named as Spin names it)" "$LOG" "redis-trigger1-component (redis stdin): exited with status 3"
 redis-cli -p "$REDIS_PORT" PUBLISH messages success >/dev/null
 redis-cli -p "$REDIS_PORT" PUBLISH messages after >/dev/null
 log_has "the handler goes on after each" "$LOG" "spin-redis got [after]"

@@ -9,13 +9,26 @@ REDIS_PORT=$((20000 + RANDOM % 20000))
 REDIS_SOCK=$WORK/redis.sock
 export WEFT_PLUGIN_DIR=$BUILD_DIR
 
+# A port another program holds makes redis-server exit at once: the first start tries
+# other ports (a restart keeps the port, which weft is connected to).
 start_redis() {
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --unixsocket "$REDIS_SOCK" \
-    --unixsocketperm 700 --save '' --appendonly no --logfile "$WORK/redis.log" "${REDIS_ARGS[@]}" &
-  REDIS=$!
-  for _ in $(seq 100); do
-    redis-cli -s "$REDIS_SOCK" ping 2>/dev/null | grep -qE 'PONG|NOAUTH' && return 0
-    sleep 0.05
+  local tries=1
+  [ -n "${REDIS_STARTED:-}" ] || tries=5
+  for _ in $(seq "$tries"); do
+    rm -f "$WORK/redis.log"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --unixsocket "$REDIS_SOCK" \
+      --unixsocketperm 700 --save '' --appendonly no --logfile "$WORK/redis.log" "${REDIS_ARGS[@]}" &
+    REDIS=$!
+    for _ in $(seq 100); do
+      if redis-cli -s "$REDIS_SOCK" ping 2>/dev/null | grep -qE 'PONG|NOAUTH'; then
+        REDIS_STARTED=1
+        return 0
+      fi
+      kill -0 "$REDIS" 2>/dev/null || break
+      sleep 0.05
+    done
+    wait "$REDIS" 2>/dev/null
+    REDIS_PORT=$((20000 + RANDOM % 20000))
   done
   fail "redis-server did not start: $(tail -3 "$WORK/redis.log")"
   finish
