@@ -72,7 +72,8 @@ static int need_string(ctx_t *c, const weft_toml_value_t *t, const where_t *w, c
     *out = NULL;
     int rc = weft_app_get_string(c, t, w, key, out);
     if (!rc && !*out)
-        rc = weft_app_fail(c, t->line, "%s needs a '%s'", w->section, key);
+        rc = weft_app_fail(c, t->line, "%s needs %s '%s'", w->section,
+                           strchr("aeiou", key[0]) ? "an" : "a", key);
     return rc;
 }
 

@@ -75,6 +75,7 @@ check "each event went to its own trigger" "$(lines "$PLAIN_LOG")" 2
 cli PUBLISH direct 'to a function' >/dev/null
 log_has "[[redis_trigger]]: the WASI module got it" "$LOG" "wasi-redis got [to a function] on direct"
 stop_weft
+check "weft up stops cleanly" "$STOP_RC" 0
 if grep -q s3cret "$LOG" "$DIR/out"; then fail "the password in the log: $(grep s3cret "$LOG" | head -2)"; else pass; fi
 
 # ---- refused -------------------------------------------------------------------------------
