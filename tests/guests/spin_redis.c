@@ -56,6 +56,7 @@ __attribute__((export_name("handle-redis-message"))) uint8_t *handle(const char 
         printf("spin-redis got [%.*s] (%zu bytes)\n", (int)n, p, n);
         fflush(stdout);
     }
-    free((void *)p);
+    if (n) /* an empty list's pointer is no allocation */
+        free((void *)p);
     return answer;
 }
