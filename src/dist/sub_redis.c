@@ -85,9 +85,12 @@ static int sub_connect(weft_channel_sub_t *s, char *why, size_t size) {
     }
     if (rc != REDIS_OK)
         return -1;
-    /* The reads from now on wait as long as no message comes. */
+    /* The reads from now on wait as long as no message comes; TCP keep-alive notices a
+     * peer gone without a word (a network cut), which a read alone never would. */
     struct timeval forever = {0, 0};
     redisSetTimeout(c, forever);
+    if (!s->addr.path)
+        redisEnableKeepAlive(c);
     return 0;
 }
 

@@ -19,6 +19,7 @@
  *   subject     the channel,
  *   datacontenttype content_type when given; data the message's bytes as they are.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +34,19 @@ typedef struct sub {
     weft_channel_sub_t *handle;
 } sub_t;
 
+/* Events of the sources handed to the broker and not yet durable (or refused), past
+ * which a subscription waits: a flood of messages is held back in Redis's buffer for
+ * the subscriber (which drops the connection past its limit) rather than in weft's
+ * memory. */
+#define WEFT_CHANNELS_MAX_INFLIGHT 256
+
 struct weft_channels {
     weft_channels_config_t cfg;
     sub_t *subs;
     size_t nsubs;
+    pthread_mutex_t mu; /* guards inflight */
+    pthread_cond_t cond;
+    size_t inflight;
 };
 
 /* ---- a trigger's call ------------------------------------------------------------------ */
@@ -102,6 +112,7 @@ static int source_of(weft_buf_t *b, const char *address) {
 }
 
 typedef struct ingest_note {
+    weft_channels_t *ch;
     char broker[WEFT_APP_MAX_NAME + 1];
     int line;
 } ingest_note_t;
@@ -115,6 +126,10 @@ static void ingest_done(void *arg, unsigned status, const char *body) {
         weft_log("redis source (line %d): broker %s refused the event: %u %.*s", n->line, n->broker,
                  status, (int)(len > 300 ? 300 : len), body ? body : "");
     }
+    pthread_mutex_lock(&n->ch->mu);
+    n->ch->inflight--;
+    pthread_cond_broadcast(&n->ch->cond);
+    pthread_mutex_unlock(&n->ch->mu);
     free(n);
 }
 
@@ -158,6 +173,12 @@ static void ingest_source(weft_channels_t *ch, const weft_app_source_t *s, const
                           {"content-type", s->content_type}};
     snprintf(note->broker, sizeof note->broker, "%s", app->brokers[s->broker].name);
     note->line = s->line;
+    note->ch = ch;
+    pthread_mutex_lock(&ch->mu);
+    while (ch->inflight >= WEFT_CHANNELS_MAX_INFLIGHT)
+        pthread_cond_wait(&ch->cond, &ch->mu);
+    ch->inflight++;
+    pthread_mutex_unlock(&ch->mu);
     weft_events_ingest(ch->cfg.events, app->brokers[s->broker].name, h, s->content_type ? 7 : 6,
                        payload, len, ingest_done, note);
     weft_buf_free(&b);
@@ -218,6 +239,8 @@ int weft_channels_start(const weft_channels_config_t *cfg, weft_channels_t **out
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     }
     ch->cfg = *cfg;
+    pthread_mutex_init(&ch->mu, NULL);
+    pthread_cond_init(&ch->cond, NULL);
     /* The distinct addresses, in manifest order. */
     for (size_t i = 0; i < most; i++) {
         const char *a = i < app->nredis_triggers ? app->redis_triggers[i].address
@@ -250,6 +273,13 @@ void weft_channels_stop(weft_channels_t *ch) {
         return;
     for (size_t i = 0; i < ch->nsubs; i++)
         weft_channel_unsubscribe(ch->subs[i].handle);
+    /* The sources' events handed to the broker: their answers refer to ch. */
+    pthread_mutex_lock(&ch->mu);
+    while (ch->inflight)
+        pthread_cond_wait(&ch->cond, &ch->mu);
+    pthread_mutex_unlock(&ch->mu);
+    pthread_mutex_destroy(&ch->mu);
+    pthread_cond_destroy(&ch->cond);
     free(ch->subs);
     free(ch);
 }

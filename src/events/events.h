@@ -225,9 +225,9 @@ int weft_channels_start(const weft_channels_config_t *cfg, weft_channels_t **out
                         weft_error_t *err);
 /* How many subscriptions it holds (the distinct addresses). */
 size_t weft_channels_count(const weft_channels_t *ch);
-/* Unsubscribes and waits for the calls under way: nothing of cfg is used after it
- * returns (an ingest it started may still complete in the broker's log). NULL:
- * nothing. */
+/* Unsubscribes and waits for the calls under way and for the sources' events handed to
+ * the brokers (durable or refused): nothing of cfg is used after it returns. Before
+ * the events' stop. NULL: nothing. */
 void weft_channels_stop(weft_channels_t *ch);
 
 #endif
