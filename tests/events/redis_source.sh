@@ -72,6 +72,11 @@ check "the source's content type" "$(attr content-type)" application/json
 check "its data" "$(attr body)" '{"n":1}'
 check "each event went to its own trigger" "$(lines "$PLAIN_LOG")" 2
 
+get /_weft/describe
+check "describe lists the Redis trigger, without the password" \
+  "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print([(t["address"], t["channel"], t["function"]) for t in d["redis_triggers"]], [(s["address"], s["channel"], s["broker"], s["event_type"]) for s in d["sources"]][0])' <<<"$BODY")" \
+  "[('redis://127.0.0.1:$REDIS_PORT', 'direct', 'direct')] ('redis://127.0.0.1:$REDIS_PORT/3', 'orders', 'default', 'io.redis.pubsub.message')"
+
 cli PUBLISH direct 'to a function' >/dev/null
 log_has "[[redis_trigger]]: the WASI module got it" "$LOG" "wasi-redis got [to a function] on direct"
 stop_weft
