@@ -5,7 +5,7 @@
  * a batch (application/cloudevents-batch+json); or, for the reference server, a plain
  * GET.
  *
- * usage: bench_events_load [options] URL
+ * usage: bench_events_load [options] URL [URL...]
  *   -c N          connections (default 64), spread over the threads
  *   -t N          threads, each with its own connections and epoll loop (default 1)
  *   -d SECONDS    how long to send (default 10); the answers still awaited are waited for
@@ -19,6 +19,9 @@
  *   --id-prefix P the events' ids are P-N, N counting from 0 (default P: the process id
  *                 and the time); N is also "seq" in the data
  *   --expect S    the status that counts as success (default 202; 200 with --get)
+ *
+ * With several URLs (several servers sharing one broker), connection k goes to URL k mod
+ * the number of URLs: the load is split evenly, with one count of seqs over all of them.
  *
  * It prints one line on stdout: "requests R events E ok_events O errors X seconds S
  * req_per_s Q events_per_s V p50_ms A p99_ms B max_ms C" (latency from send, or due
@@ -65,8 +68,18 @@ int phr_parse_response(const char *buf, size_t len, int *minor_version, int *sta
 #define LOAD_HEAD_MAX 1024      /* room for a request's head before its body */
 #define LOAD_EVENT_MAX 512      /* bytes of one event in a batch, at most */
 #define LOAD_DRAIN_NS (10ull * 1000000000ull) /* how long answers are awaited after the end */
+#define LOAD_MAX_URLS 16
+
+/* A URL the requests go to. */
+typedef struct target {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char hostport[256];
+    char path[1024];
+} target_t;
 
 typedef struct conn {
+    const target_t *to;
     int fd;
     bool busy, want_out;
     uint64_t since; /* monotonic ns the request in flight was sent or due */
@@ -96,10 +109,8 @@ typedef struct worker {
 } worker_t;
 
 static struct {
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    char hostport[256];
-    char path[1024];
+    target_t urls[LOAD_MAX_URLS];
+    int nurls;
     int connections, threads, batch, expect;
     double seconds, rate;
     uint64_t count; /* 0: -d */
@@ -126,8 +137,8 @@ static void die(const char *fmt, const char *arg) {
 }
 
 static int conn_open(worker_t *w, conn_t *c) {
-    c->fd = socket(opt.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&opt.addr, opt.addr_len)) {
+    c->fd = socket(c->to->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (const struct sockaddr *)&c->to->addr, c->to->addr_len)) {
         if (c->fd >= 0)
             close(c->fd);
         c->fd = -1;
@@ -160,8 +171,8 @@ static void build_request(worker_t *w, conn_t *c, uint64_t sent) {
     size_t bl = 0;
     c->events = 0;
     if (opt.get) {
-        hl = snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", opt.path,
-                      opt.hostport);
+        hl = snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", c->to->path,
+                      c->to->hostport);
     } else if (opt.batch == 1) {
         uint64_t seq = atomic_fetch_add(&next_seq, 1);
         c->events = 1;
@@ -172,7 +183,7 @@ static void build_request(worker_t *w, conn_t *c, uint64_t sent) {
                       "ce-id: %s-%" PRIu64 "\r\nce-source: bench\r\nce-type: %s\r\n"
                       "ce-benchsent: %" PRIu64 "\r\ncontent-type: application/json\r\n"
                       "content-length: %zu\r\n\r\n",
-                      opt.path, opt.hostport, opt.id_prefix, seq, opt.type, sent, bl);
+                      c->to->path, c->to->hostport, opt.id_prefix, seq, opt.type, sent, bl);
     } else {
         body[bl++] = '[';
         for (int i = 0; i < opt.batch && w->quota > (uint64_t)c->events; i++) {
@@ -191,7 +202,7 @@ static void build_request(worker_t *w, conn_t *c, uint64_t sent) {
                       "POST %s HTTP/1.1\r\nHost: %s\r\n"
                       "content-type: application/cloudevents-batch+json\r\n"
                       "content-length: %zu\r\n\r\n",
-                      opt.path, opt.hostport, bl);
+                      c->to->path, c->to->hostport, bl);
     }
     memcpy(body - hl, head, (size_t)hl);
     c->out = body - hl;
@@ -319,7 +330,7 @@ static void *worker_main(void *arg) {
         c->buf_cap = LOAD_HEAD_MAX + (size_t)opt.batch * LOAD_EVENT_MAX + 16;
         c->buf = malloc(c->buf_cap);
         if (!c->buf || conn_open(w, c)) {
-            fprintf(stderr, "bench_events_load: cannot connect to %s: %s\n", opt.hostport,
+            fprintf(stderr, "bench_events_load: cannot connect to %s: %s\n", c->to->hostport,
                     strerror(errno));
             exit(1);
         }
@@ -386,27 +397,27 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-static void parse_url(const char *url) {
+static void parse_url(target_t *t, const char *url) {
     if (strncmp(url, "http://", 7))
         die("the URL must start with http:// (got '%s')", url);
     const char *hp = url + 7, *slash = strchr(hp, '/');
     size_t hl = slash ? (size_t)(slash - hp) : strlen(hp);
-    if (!hl || hl >= sizeof opt.hostport)
+    if (!hl || hl >= sizeof t->hostport)
         die("no host in '%s'", url);
-    memcpy(opt.hostport, hp, hl);
-    opt.hostport[hl] = 0;
-    snprintf(opt.path, sizeof opt.path, "%s", slash ? slash : "/");
+    memcpy(t->hostport, hp, hl);
+    t->hostport[hl] = 0;
+    snprintf(t->path, sizeof t->path, "%s", slash ? slash : "/");
     char host[256];
-    const char *port = "80", *colon = strrchr(opt.hostport, ':');
-    snprintf(host, sizeof host, "%.*s", (int)(colon ? (size_t)(colon - opt.hostport) : hl),
-             opt.hostport);
+    const char *port = "80", *colon = strrchr(t->hostport, ':');
+    snprintf(host, sizeof host, "%.*s", (int)(colon ? (size_t)(colon - t->hostport) : hl),
+             t->hostport);
     if (colon)
         port = colon + 1;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
     if (getaddrinfo(host, port, &hints, &res))
-        die("cannot resolve '%s'", opt.hostport);
-    memcpy(&opt.addr, res->ai_addr, res->ai_addrlen);
-    opt.addr_len = res->ai_addrlen;
+        die("cannot resolve '%s'", t->hostport);
+    memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+    t->addr_len = res->ai_addrlen;
     freeaddrinfo(res);
 }
 
@@ -419,7 +430,7 @@ static double number(const char *name, const char *v, double min, double max) {
 }
 
 int main(int argc, char **argv) {
-    const char *url = NULL;
+    const char *urls[LOAD_MAX_URLS];
     snprintf(opt.id_prefix, sizeof opt.id_prefix, "%d-%" PRIu64, (int)getpid(),
              clock_ns(CLOCK_REALTIME) / 1000000);
     for (int i = 1; i < argc; i++) {
@@ -444,30 +455,37 @@ int main(int argc, char **argv) {
             snprintf(opt.id_prefix, sizeof opt.id_prefix, "%s", v), i++;
         else if (!strcmp(a, "--get"))
             opt.get = true;
-        else if (a[0] == '-' || url)
+        else if (a[0] == '-')
             die("unknown or incomplete argument '%s' (see the comment at the top of load.c)", a);
+        else if (opt.nurls == LOAD_MAX_URLS)
+            die("%s", "too many URLs");
         else
-            url = a;
+            urls[opt.nurls++] = a;
     }
-    if (!url)
+    if (!opt.nurls)
         die("%s", "no URL");
+    if (opt.nurls > opt.connections)
+        die("%s", "more URLs than connections (-c)");
     if (opt.threads > opt.connections)
         die("%s", "-t is more than -c: each thread needs a connection");
     if (opt.get && opt.batch > 1)
         die("%s", "--get and --batch do not go together");
     if (!opt.expect)
         opt.expect = opt.get ? 200 : 202;
-    parse_url(url);
+    for (int i = 0; i < opt.nurls; i++)
+        parse_url(&opt.urls[i], urls[i]);
     signal(SIGPIPE, SIG_IGN);
 
     worker_t *ws = calloc((size_t)opt.threads, sizeof *ws);
     if (!ws)
         die("%s", "out of memory");
-    for (int i = 0; i < opt.threads; i++) {
+    for (int i = 0, k = 0; i < opt.threads; i++) {
         worker_t *w = &ws[i];
         w->index = i;
         w->nconns = opt.connections / opt.threads + (i < opt.connections % opt.threads);
         w->conns = calloc((size_t)w->nconns, sizeof *w->conns);
+        for (int j = 0; w->conns && j < w->nconns; j++, k++)
+            w->conns[j].to = &opt.urls[k % opt.nurls];
         w->rate = opt.rate / opt.threads;
         w->quota = UINT64_MAX;
         if (opt.count)

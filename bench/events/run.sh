@@ -9,11 +9,16 @@
 #       goes back into the broker -> second trigger (type bench.event.transformed) -> sink
 #   (c) ingest alone (no trigger): single events, and batches
 #   (d) a backlog behind a sink that is not there yet: weft's peak RSS, then the drain
+#   (e) ingest -> trigger -> URL sink with the broker on Redis Streams (a redis-server of
+#       the script's own on a Unix socket, appendonly with appendfsync always): (e0) the
+#       embedded broker, (e1) one node on Redis, (e2) two nodes with the same weft.toml,
+#       the load generator's connections split between them; beside redis-benchmark's
+#       XADD on that same server
 #
 # (a), (b), (c) each run as fast as the answers come and then paced at half their
 # target; each is printed beside nginx serving a static string, loaded by the same tool
 # with the same connections in the same run, and (c) beside Redis appending to a stream
-# (XADD) with appendfsync always.
+# (XADD) with appendfsync always. (e) runs as fast as answers come only.
 #
 # usage: bash bench/events/run.sh [options]
 #   -d SECONDS       length of each measured run (default 10)
@@ -23,8 +28,8 @@
 #   --batch N        events per request in the batched runs (default 100)
 #   --backlog N      events of the backlog in (d) (default 1000000)
 #   --sink-threads N the sink's threads (default 1)
-#   --cases LIST     some of a,b,c,d, comma-separated (default a,b,c,d)
-# Environment: BUILD_DIR (default ./build).
+#   --cases LIST     some of a,b,c,d,e, comma-separated (default all)
+# Environment: BUILD_DIR (default ./build); (e) loads weft-dist.so from there.
 #
 # It installs nothing: without nginx or Redis it says how to get them and exits 2. It
 # builds weft, the sink and the load generator with CMake in BUILD_DIR, and the
@@ -49,7 +54,7 @@ THREADS=1
 BATCH=100
 BACKLOG=1000000
 SINK_THREADS=1
-CASES=a,b,c,d
+CASES=a,b,c,d,e
 # Targets (issue 11), events/s; the paced runs go at half of each.
 TARGET_A=25000
 TARGET_B=12000
@@ -69,7 +74,7 @@ while (($#)); do
     --backlog) posint "${2:-}" || die "--backlog needs a positive number"; BACKLOG=$2; shift 2 ;;
     --sink-threads) posint "${2:-}" || die "--sink-threads needs a positive number"
         SINK_THREADS=$2; shift 2 ;;
-    --cases) [[ ${2:-} =~ ^[abcd](,[abcd])*$ ]] || die "--cases is a list of a,b,c,d"
+    --cases) [[ ${2:-} =~ ^[abcde](,[abcde])*$ ]] || die "--cases is a list of a,b,c,d,e"
         CASES=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -95,7 +100,7 @@ fi
 
 # ---- Everything started is stopped, whatever happens ---------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-events.XXXXXX")
-WEFT_PID="" NGINX_PID="" REDIS_PID="" SINK_PID="" SINK2_PID=""
+WEFT_PID="" WEFT2_PID="" NGINX_PID="" REDIS_PID="" SINK_PID="" SINK2_PID=""
 stop_pid() { # PID SIGNAL: signal, wait up to 10 s, then SIGKILL
     local pid=$1 sig=$2
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
@@ -106,6 +111,7 @@ stop_pid() { # PID SIGNAL: signal, wait up to 10 s, then SIGKILL
 }
 cleanup() {
     stop_pid "$WEFT_PID" TERM
+    stop_pid "$WEFT2_PID" TERM
     stop_pid "$NGINX_PID" QUIT # nginx's graceful stop (its workers exit with the master)
     stop_pid "$REDIS_PID" TERM
     stop_pid "$SINK_PID" TERM
@@ -123,7 +129,7 @@ echo "== building weft, the sink and the load generator ($BUILD), and the transf
 if [[ ! -f $BUILD/CMakeCache.txt ]]; then
     cmake -B "$BUILD" -S "$ROOT" >"$OUT/cmake.log" 2>&1 || { cat "$OUT/cmake.log"; exit 1; }
 fi
-cmake --build "$BUILD" -j2 --target weft weft-net bench_events_sink bench_events_load \
+cmake --build "$BUILD" -j2 --target weft weft-net weft-dist bench_events_sink bench_events_load \
     >"$OUT/cmake.log" 2>&1 || { tail -40 "$OUT/cmake.log"; exit 1; }
 clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror "$ROOT/tests/guests/ev_transform.c" \
     -o "$OUT/ev_transform.wasm"
@@ -171,6 +177,48 @@ SINK_URL=http://127.0.0.1:$SINK_PORT/
 source "$HERE/../nginx.bash"
 nginx_start
 
+# ---- Redis ---------------------------------------------------------------------------
+# redis_start NAME ARGS...: a redis-server of the script's own, its files in $TMP/NAME and
+# its log in $OUT/NAME.log, appendonly with appendfsync always, listening as ARGS say;
+# the caller sets REDIS_CLI to how redis-cli and redis-benchmark reach it (-p PORT, or
+# -s SOCKET). Sets REDIS_PID.
+redis_start() {
+    local name=$1
+    shift
+    mkdir -p "$TMP/$name"
+    redis-server "$@" --dir "$TMP/$name" --appendonly yes --appendfsync always --save '' \
+        --daemonize no --logfile "$OUT/$name.log" &
+    REDIS_PID=$!
+    for _ in $(seq 1 100); do redis-cli "${REDIS_CLI[@]}" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    [[ $(redis-cli "${REDIS_CLI[@]}" config get appendfsync | tail -1) == always ]] ||
+        die "Redis did not start with appendfsync always (see $OUT/$name.log)"
+}
+redis_stop() {
+    stop_pid "$REDIS_PID" TERM
+    REDIS_PID=
+}
+# The value XADDed by redis-benchmark: about as long as one of weft's events as stored.
+# (x's: the value is a field of redis-benchmark's CSV output, where commas and quotes
+# would not do.)
+REDIS_VALUE=$(printf '{"specversion":"1.0","id":"%s","source":"bench","type":"bench.event","benchsent":"%d","datacontenttype":"application/json","data":{"seq":%d,"benchsent":%d}}' \
+    "12345-1796000000000-123456" "$(date +%s%N)" 123456 "$(date +%s%N)" | tr -c '\n' x)
+# redis_run NAME PIPELINE: redis-benchmark XADD on the server of REDIS_CLI, $CONNECTIONS
+# connections, about $DURATION seconds (it runs a number of requests, not a time: a short
+# run sizes it); sets REDIS_RPS, REDIS_P50, REDIS_P99.
+redis_run() {
+    local n=20000 rps
+    redis-benchmark "${REDIS_CLI[@]}" -c "$CONNECTIONS" -n "$n" -P "$2" --csv \
+        XADD bench '*' data "$REDIS_VALUE" >"$OUT/$1.csv" 2>&1
+    rps=$(awk -F'"' 'NR == 2 { print $4 }' "$OUT/$1.csv")
+    n=$(awk -v r="${rps:-0}" -v d="$DURATION" 'BEGIN { printf "%d", r * d }')
+    ((n >= 1000)) || n=1000
+    redis-benchmark "${REDIS_CLI[@]}" -c "$CONNECTIONS" -n "$n" -P "$2" --csv \
+        XADD bench '*' data "$REDIS_VALUE" >"$OUT/$1.csv" 2>&1
+    IFS=, read -r _ REDIS_RPS _ _ REDIS_P50 _ REDIS_P99 _ < <(sed -n 2p "$OUT/$1.csv" | tr -d '"')
+    [[ -n $REDIS_RPS ]] || { cat "$OUT/$1.csv"; die "redis-benchmark printed no figures"; }
+    REDIS_RPS=$(fmt0 "$REDIS_RPS")
+}
+
 # ---- weft ----------------------------------------------------------------------------
 # start_weft NAME: weft up on $TMP/NAME/weft.toml (written by the caller), its state in
 # $TMP/NAME/.weft; sets WEFT_PID and WEFT_URL.
@@ -203,11 +251,15 @@ cpu_ticks() { # user + system ticks of a process and its threads
 rss_kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 failures=0
-weft_log_check() { # NAME: weft's log must stay empty (-q logs only what went wrong; checked
-    # before weft is stopped, which it logs)
-    if [[ -s $OUT/weft.$1.log ]]; then
+weft_log_check() { # NAME: weft's log must hold nothing but its two lines at start (the
+    # address, and that without a token its endpoints answer loopback clients only): -q
+    # logs nothing else unless something went wrong (checked before weft is stopped, which
+    # it logs)
+    local other
+    other=$(grep -v -e '^weft: listening on ' -e '^weft: no token set: ' "$OUT/weft.$1.log" || true)
+    if [[ -n $other ]]; then
         echo "   weft LOGGED (see ${OUT#"$ROOT"/}/weft.$1.log):"
-        head -5 "$OUT/weft.$1.log" | sed 's/^/     /'
+        head -5 <<<"$other" | sed 's/^/     /'
         failures=$((failures + 1))
     fi
 }
@@ -239,35 +291,58 @@ nginx_ref() {
         "$NGINX_RPS" "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")"
 }
 
+# deliver_max CASE [PID...]: the warm-up and the run as fast as answers come of a case
+# delivered to the sink, the load on the URLs in URLS (the connections split between
+# them), weft's CPU the sum of the PIDs' (default WEFT_PID); waits for the sink to get
+# every event answered 202 (counting duplicates) and prints the figures. Sets RATE (events/s
+# delivered), OK and WARM_OK (events answered 202 in the run, in the warm-up) and
+# SINK_LINE (the sink's stats). With ALSO_PID
+# set (Redis), that process's CPU per event is printed too.
+deliver_max() {
+    local c=$1 t0 r0=0 line us also="" pids=("${@:2}")
+    ((${#pids[@]})) || pids=("$WEFT_PID")
+    sink_reset "$SINK_PORT"
+    load "$c.warmup" "${URLS[0]}" -d "$WARMUP" "${URLS[@]:1}"
+    OK=$(field ok_events "$LINE") WARM_OK=$OK
+    line=$(sink_wait "$SINK_PORT" "$OK")
+    (($(field events "$line") - $(field again "$line") >= OK)) ||
+        { echo "   MISSING EVENTS at the sink after the warm-up"; failures=$((failures + 1)); }
+    sink_reset "$SINK_PORT"
+    t0=$(ticks_sum "${pids[@]}")
+    [[ -n ${ALSO_PID:-} ]] && r0=$(cpu_ticks "$ALSO_PID")
+    load "$c.max" "${URLS[0]}" -d "$DURATION" "${URLS[@]:1}"
+    OK=$(field ok_events "$LINE")
+    SINK_LINE=$(sink_wait "$SINK_PORT" "$OK")
+    echo "$SINK_LINE" >"$OUT/$c.max.sink"
+    us=$(awk -v t=$(($(ticks_sum "${pids[@]}") - t0)) -v k="$TICK" -v n="$OK" \
+        'BEGIN { printf "%.1f", n ? t / k / n * 1e6 : 0 }')
+    [[ -n ${ALSO_PID:-} ]] && also=$(awk -v t=$(($(cpu_ticks "$ALSO_PID") - r0)) -v k="$TICK" -v n="$OK" \
+        'BEGIN { printf "; Redis CPU %.1f us/event", n ? t / k / n * 1e6 : 0 }')
+    RATE=$(fmt0 "$(field rate "$SINK_LINE")")
+    printf '   %-34s %8s ev/s   202: p50 %7.3f ms  p99 %7.3f ms\n' "ingest, as fast as answered" \
+        "$(fmt0 "$(field events_per_s "$LINE")")" "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")"
+    printf '   %-34s %8s ev/s   end to end: p50 %7.3f ms  p99 %7.3f ms  (%s of %s delivered, %s more than once; weft CPU %s us/event%s)\n' \
+        "delivered to the sink" "$RATE" "$(field p50_ms "$SINK_LINE")" "$(field p99_ms "$SINK_LINE")" \
+        "$(field events "$SINK_LINE")" "$OK" "$(field again "$SINK_LINE")" "$us" "$also"
+    (($(field events "$SINK_LINE") - $(field again "$SINK_LINE") >= OK)) ||
+        { echo "   MISSING EVENTS at the sink"; failures=$((failures + 1)); }
+}
+ticks_sum() { # PID...: cpu_ticks summed
+    local p total=0
+    for p in "$@"; do total=$((total + $(cpu_ticks "$p"))); done
+    echo "$total"
+}
+
 # delivered_run CASE LABEL TARGET: (a) or (b) on the weft started: warm-up, a run as fast
 # as answers come, a run paced at half the target; each waits for the sink to get every
 # event that was answered 202.
 delivered_run() {
-    local c=$1 label=$2 target=$3 t0 ok line rate half
+    local c=$1 label=$2 target=$3 ok line half
     nginx_ref "$c"
-    sink_reset "$SINK_PORT"
-    load "$c.warmup" "$WEFT_URL/brokers/bench" -d "$WARMUP"
-    ok=$(field ok_events "$LINE")
-    line=$(sink_wait "$SINK_PORT" "$ok")
-    (($(field events "$line") - $(field again "$line") >= ok)) ||
-        { echo "   MISSING EVENTS at the sink after the warm-up"; failures=$((failures + 1)); }
-    sink_reset "$SINK_PORT"
-    t0=$(cpu_ticks "$WEFT_PID")
-    load "$c.max" "$WEFT_URL/brokers/bench" -d "$DURATION"
-    ok=$(field ok_events "$LINE")
-    line=$(sink_wait "$SINK_PORT" "$ok")
-    echo "$line" >"$OUT/$c.max.sink"
-    local us
-    us=$(awk -v t=$(($(cpu_ticks "$WEFT_PID") - t0)) -v k="$TICK" -v n="$ok" \
-        'BEGIN { printf "%.1f", n ? t / k / n * 1e6 : 0 }')
-    rate=$(fmt0 "$(field rate "$line")")
-    printf '   %-34s %8s ev/s   202: p50 %7.3f ms  p99 %7.3f ms\n' "ingest, as fast as answered" \
-        "$(fmt0 "$(field events_per_s "$LINE")")" "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")"
-    printf '   %-34s %8s ev/s   end to end: p50 %7.3f ms  p99 %7.3f ms  (%s of %s delivered, %s more than once; weft CPU %s us/event)\n' \
-        "delivered to the sink" "$rate" "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
-        "$(field events "$line")" "$ok" "$(field again "$line")" "$us"
-    (($(field events "$line") - $(field again "$line") >= ok)) || { echo "   MISSING EVENTS at the sink"; failures=$((failures + 1)); }
-    row "$label, max rate" "$rate" "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
+    URLS=("$WEFT_URL/brokers/bench")
+    deliver_max "$c"
+    ok=$OK line=$SINK_LINE
+    row "$label, max rate" "$RATE" "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
         "nginx $NGINX_RPS req/s" "$target/s"
 
     half=$((target / 2))
@@ -362,33 +437,10 @@ if want c; then
     nginx_ref c
 
     # Redis: XADD to a stream, appendfsync always, from redis-benchmark with the same
-    # connections; the field's value about as long as one of weft's events as stored.
-    mkdir -p "$TMP/redis"
+    # connections.
     REDIS_PORT=$(free_port)
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP/redis" --appendonly yes \
-        --appendfsync always --save '' --daemonize no --logfile "$OUT/redis.log" &
-    REDIS_PID=$!
-    for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    [[ $(redis-cli -p "$REDIS_PORT" config get appendfsync | tail -1) == always ]] ||
-        die "Redis did not start with appendfsync always (see $OUT/redis.log)"
-    # (x's: the value is a field of redis-benchmark's CSV output, where commas and quotes
-    # would not do.)
-    value=$(printf '{"specversion":"1.0","id":"%s","source":"bench","type":"bench.event","benchsent":"%d","datacontenttype":"application/json","data":{"seq":%d,"benchsent":%d}}' \
-        "12345-1796000000000-123456" "$(date +%s%N)" 123456 "$(date +%s%N)" | tr -c '\n' x)
-    # redis-benchmark runs a number of requests, not a time: a short run sizes it.
-    redis_run() { # NAME PIPELINE: sets REDIS_RPS, REDIS_P50, REDIS_P99
-        local n=20000 rps
-        redis-benchmark -p "$REDIS_PORT" -c "$CONNECTIONS" -n "$n" -P "$2" --csv \
-            XADD bench '*' data "$value" >"$OUT/$1.csv" 2>&1
-        rps=$(awk -F'"' 'NR == 2 { print $4 }' "$OUT/$1.csv")
-        n=$(awk -v r="${rps:-0}" -v d="$DURATION" 'BEGIN { printf "%d", r * d }')
-        ((n >= 1000)) || n=1000
-        redis-benchmark -p "$REDIS_PORT" -c "$CONNECTIONS" -n "$n" -P "$2" --csv \
-            XADD bench '*' data "$value" >"$OUT/$1.csv" 2>&1
-        IFS=, read -r _ REDIS_RPS _ _ REDIS_P50 _ REDIS_P99 _ < <(sed -n 2p "$OUT/$1.csv" | tr -d '"')
-        [[ -n $REDIS_RPS ]] || { cat "$OUT/$1.csv"; die "redis-benchmark printed no figures"; }
-        REDIS_RPS=$(fmt0 "$REDIS_RPS")
-    }
+    REDIS_CLI=(-p "$REDIS_PORT")
+    redis_start redis --port "$REDIS_PORT" --bind 127.0.0.1
     redis_run redis.single 1
     redis_single=$REDIS_RPS
     printf '   %-34s %8s ev/s   p50 %7.3f ms  p99 %7.3f ms\n' "Redis XADD, appendfsync always" \
@@ -397,8 +449,7 @@ if want c; then
     redis_batch=$REDIS_RPS
     printf '   %-34s %8s ev/s   p50 %7.3f ms  p99 %7.3f ms  (per command)\n' \
         "Redis XADD, pipelined by $BATCH" "$REDIS_RPS" "$REDIS_P50" "$REDIS_P99"
-    stop_pid "$REDIS_PID" TERM
-    REDIS_PID=
+    redis_stop
 
     mkdir -p "$TMP/c"
     printf '[[broker]]\nname = "bench"\n' >"$TMP/c/weft.toml"
@@ -491,11 +542,115 @@ T
     SINK2_PID=
 fi
 
+# ---- (e) the broker on Redis Streams: one node, two nodes -----------------------------
+if want e; then
+    echo
+    echo "== (e) ingest -> trigger -> URL sink, the broker on Redis Streams (targets: one node at >= 0.5x the embedded broker's rate, two nodes at >= 0.9x one node's)"
+    [[ -e $BUILD/weft-dist.so ]] || die "no $BUILD/weft-dist.so"
+    export WEFT_PLUGIN_DIR=$BUILD # weft-dist.so holds the broker on Redis
+    SOCK=$TMP/redis-e/redis.sock
+    REDIS_CLI=(-s "$SOCK")
+    # No automatic AOF rewrite: it forks and writes the whole dataset at a moment chance
+    # decides, in whichever run reaches the size first.
+    redis_start redis-e --port 0 --unixsocket "$SOCK" --unixsocketperm 700 \
+        --auto-aof-rewrite-percentage 0
+    redis_run redis-e.single 1
+    redis_e=$REDIS_RPS
+    printf '   %-34s %8s ev/s   p50 %7.3f ms  p99 %7.3f ms\n' "Redis XADD, Unix socket, always" \
+        "$REDIS_RPS" "$REDIS_P50" "$REDIS_P99"
+    # e_toml NAME [BACKEND]: the weft.toml of a run of (e), in $TMP/NAME.
+    e_toml() {
+        mkdir -p "$TMP/$1"
+        {
+            printf '[[broker]]\nname = "bench"\n'
+            [[ -z ${2:-} ]] || printf 'backend = "%s"\n' "$2"
+            printf '\n[[target]]\nname = "sink"\nurl = "%s"\n' "$SINK_URL"
+            printf '\n[[trigger]]\nname = "to-sink"\nbroker = "bench"\ntarget = "sink"\n'
+            printf 'delivery = { parallelism = 64 }\n'
+        } >"$TMP/$1/weft.toml"
+    }
+    # delivered_by URL: the node's count of events its trigger delivered.
+    delivered_by() {
+        curl -sS --max-time 5 "$1/_weft/describe" | python3 -c '
+import json, sys
+print(next(t["delivered"] for t in json.load(sys.stdin)["triggers"] if t["name"] == "to-sink"))'
+    }
+    # commands: Redis's count of calls of each command so far, "name calls" lines.
+    commands() {
+        redis-cli -s "$SOCK" info commandstats | tr -d '\r' |
+            sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),.*/\1 \2/p' | sort
+    }
+    # per_event BEFORE N: the commands Redis ran per event since BEFORE (commands' output),
+    # over N events, the busiest first.
+    per_event() {
+        join -a 2 -e 0 -o 0,1.2,2.2 <(echo "$1") <(commands) |
+            awk -v n="$2" '$3 > $2 && $1 != "info" { printf "%s %.2f\n", $1, ($3 - $2) / n }' |
+            sort -k2 -g -r | head -8 | tr '\n' ' '
+    }
+    # pending PREFIX: the events the trigger's group holds undelivered.
+    pending() { redis-cli -s "$SOCK" XPENDING "$1:ev:5:bench:s" to-sink | head -1; }
+    # verdict A B MIN: "A/B, met" when A >= MIN x B (the ratio shown to 3 places, so that
+    # a miss by a hair does not print as the target).
+    verdict() {
+        awk -v a="$1" -v b="$2" -v m="$3" 'BEGIN { r = b ? a / b : 0
+            printf "%.3f, %s", r, (r >= m ? "met" : "NOT met") }'
+    }
+
+    echo "   (e0) the embedded broker (SQLite journal), one node"
+    e_toml e0
+    start_weft e0
+    URLS=("$WEFT_URL/brokers/bench")
+    deliver_max e0
+    e0=$RATE
+    row "(e0) embedded broker -> URL sink, max rate" "$RATE" "$(field p50_ms "$SINK_LINE")" \
+        "$(field p99_ms "$SINK_LINE")" "Redis XADD $redis_e/s" ""
+    weft_log_check e0
+    stop_weft
+
+    echo "   (e1) the broker on Redis, one node"
+    e_toml e1 "redis+unix://$SOCK?prefix=e1"
+    start_weft e1
+    URLS=("$WEFT_URL/brokers/bench")
+    before=$(commands)
+    ALSO_PID=$REDIS_PID deliver_max e1
+    e1=$RATE
+    echo "   Redis calls per event (warm-up and run): $(per_event "$before" $((WARM_OK + OK)))"
+    echo "   left pending in Redis: $(pending e1)"
+    row "(e1) Redis broker, one node, max rate" "$RATE" "$(field p50_ms "$SINK_LINE")" \
+        "$(field p99_ms "$SINK_LINE")" "" ">= 0.50x (e0): $(verdict "$e1" "$e0" 0.5)"
+    weft_log_check e1
+    stop_weft
+
+    echo "   (e2) the broker on Redis, two nodes with the same weft.toml, the connections split between them"
+    e_toml e2-1 "redis+unix://$SOCK?prefix=e2"
+    mkdir -p "$TMP/e2-2"
+    cp "$TMP/e2-1/weft.toml" "$TMP/e2-2/weft.toml"
+    start_weft e2-1
+    WEFT2_PID=$WEFT_PID url1=$WEFT_URL
+    start_weft e2-2
+    url2=$WEFT_URL
+    URLS=("$url1/brokers/bench" "$url2/brokers/bench")
+    d1=$(delivered_by "$url1") d2=$(delivered_by "$url2")
+    before=$(commands)
+    ALSO_PID=$REDIS_PID deliver_max e2 "$WEFT2_PID" "$WEFT_PID"
+    e2=$RATE
+    echo "   Redis calls per event (warm-up and run): $(per_event "$before" $((WARM_OK + OK)))"
+    echo "   delivered by node 1: $(($(delivered_by "$url1") - d1)), by node 2: $(($(delivered_by "$url2") - d2)) (warm-up and run); left pending in Redis: $(pending e2)"
+    row "(e2) Redis broker, two nodes, max rate" "$RATE" "$(field p50_ms "$SINK_LINE")" \
+        "$(field p99_ms "$SINK_LINE")" "" ">= 0.90x (e1): $(verdict "$e2" "$e1" 0.9)"
+    weft_log_check e2-1
+    weft_log_check e2-2
+    stop_weft
+    stop_pid "$WEFT2_PID" TERM
+    WEFT2_PID=
+    redis_stop
+fi
+
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     echo
-    echo "events/s: delivered to the sink for (a) and (b), answered 202 for (c); latency: end to end"
-    echo "(send -> sink) for (a) and (b), of the 202 for (c); $CONNECTIONS connections, runs of ${DURATION}s"
+    echo "events/s: delivered to the sink for (a), (b) and (e), answered 202 for (c); latency: end to end"
+    echo "(send -> sink) for (a), (b) and (e), of the 202 for (c); $CONNECTIONS connections, runs of ${DURATION}s"
     printf '%-50s %10s %9s %9s   %-26s %s\n' case events/s "p50 ms" "p99 ms" "reference, same run" target
     printf '%s\n' "${SUMMARY[@]}"
     echo "load average before $LOAD_BEFORE, after $LOAD_AFTER (the benchmark's own processes count in the latter)"

@@ -64,6 +64,8 @@ static const char up_help[] =
     "  --token TOKEN           the bearer token weft's own endpoints require (below);\n"
     "                          default: $WEFT_TOKEN, else [server] token\n"
     "  --cache-dir DIR         artifact cache (default $XDG_CACHE_HOME/weft)\n"
+    "  --node NAME             its name among the nodes that share brokers on Redis\n"
+    "                          (default: [server] node, else HOSTNAME:PORT)\n"
     "  --log-format text|json  the log on stderr: 'weft: ' lines (default), or one JSON\n"
     "                          object a line (default: [server] log_format)\n"
     "  --access-log FILE|-     a line per request, Apache's combined format plus the\n"
@@ -676,6 +678,7 @@ int weft_cli_up(int argc, char **argv) {
                                          {"cache-dir", required_argument, 0, 'd'},
                                          {"token", required_argument, 0, 't'},
                                          {"log-format", required_argument, 0, 'L'},
+                                         {"node", required_argument, 0, 'N'},
                                          {"access-log", required_argument, 0, 'A'},
                                          {"no-reload", no_argument, 0, 'R'},
                                          {"build", no_argument, 0, 'B'},
@@ -687,7 +690,7 @@ int weft_cli_up(int argc, char **argv) {
     const char *config = NULL;
     weft_gateway_config_t gcfg = {0};
     bool watch = true, build = false, watch_sources = false;
-    const char *log_format = NULL;
+    const char *log_format = NULL, *node_name = NULL;
     int c, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
@@ -760,6 +763,12 @@ int weft_cli_up(int argc, char **argv) {
                 return weft_cli_usage_error(
                     "up", "--token: expected 1 to %d visible ASCII characters", WEFT_APP_MAX_TOKEN);
             gcfg.token = optarg;
+            break;
+        case 'N':
+            if (!weft_app_node_valid(optarg))
+                return weft_cli_usage_error("up", "--node %s: expected 1 to %d of [A-Za-z0-9_.:-]",
+                                            optarg, WEFT_APP_MAX_NAME);
+            node_name = optarg;
             break;
         case 'L':
             if (strcmp(optarg, "text") && strcmp(optarg, "json"))
@@ -906,7 +915,7 @@ int weft_cli_up(int argc, char **argv) {
     const char *port = strrchr(weft_gateway_url(gw), ':');
     gethostname(host, sizeof host - 1);
     snprintf(node, sizeof node, "%s:%s", host, port ? port + 1 : "0");
-    ecfg.node = app->node ? app->node : node;
+    ecfg.node = node_name ? node_name : app->node ? app->node : node;
     if (weft_events_create(&ecfg, &events, &err) ||
         weft_gateway_site_add_brokers(site, events, &err)) {
         fprintf(stderr, "weft: %s\n", err.msg);

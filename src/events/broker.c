@@ -1412,6 +1412,7 @@ static void hand_over(weft_events_t *ev, trigger_t *t) {
     pthread_mutex_lock(&t->lock);
     advance(t);
     save_position(t, true);
+    shared_ack(t); /* what finished after its thread's last turn */
     uint64_t pos = t->pos;
     pthread_mutex_unlock(&t->lock);
     t->state = TRIGGER_DONE;
@@ -1658,6 +1659,7 @@ static void conf_stop(conf_t *c) {
         pthread_mutex_lock(&t->lock);
         advance(t);
         save_position(t, true);
+        shared_ack(t); /* what finished after its thread's last turn */
         pthread_mutex_unlock(&t->lock);
         t->state = TRIGGER_DONE;
     }

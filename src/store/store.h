@@ -86,10 +86,15 @@ typedef struct weft_journal_options {
  *                                   PATH-shm beside it while it is open. It answers dedupe
  *                                   from memory: 16 to 23 bytes per retained record that
  *                                   has a key, read back from the file at open.
- * opts may be NULL (defaults). One process at a time may open a journal: a second open of
- * the same file, from this process or another, is refused (EIO, "in use"). A file that is
- * not a journal, or one written by a newer weft, is refused with a message naming it.
- * On success *out is the journal; close it with weft_journal_close. */
+ *   "redis://..." or "redis+unix://..."  the Redis Streams backend of weft-dist.so
+ *                                   (src/dist/journal_redis.c): streams several weft
+ *                                   processes share, consumed through groups (below,
+ *                                   "Shared streams"); the plugin is loaded at the first
+ *                                   such open.
+ * opts may be NULL (defaults). One process at a time may open an embedded journal: a
+ * second open of the same file, from this process or another, is refused (EIO, "in use"). A file
+ * that is not a journal, or one written by a newer weft, is refused with a message naming it. On
+ * success *out is the journal; close it with weft_journal_close. */
 int weft_journal_open(const char *location, const weft_journal_options_t *opts,
                       weft_journal_t **out, weft_error_t *err);
 

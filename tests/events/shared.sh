@@ -2,13 +2,17 @@
 # events: a broker on Redis Streams shared by two `weft up` nodes (src/dist/journal_redis.c,
 # the shared triggers of src/events/broker.c). A redis-server of the test's own
 # (appendonly, appendfsync always) and two nodes with the same weft.toml:
-#  1. load: SHARED_EVENTS events (2,000; shared_load.sh: 20,000), half POSTed to each
+#  1. load: SHARED_EVENTS events (1,000; shared_load.sh: 20,000), half POSTed to each
 #     node, every one answered 202; each of the two triggers delivers every event at
 #     least once, the duplicates counted (none expected while no node dies), and both
 #     nodes deliver a share;
 #  2. kill -9 of a node while it holds deliveries (a slow target): the other node takes
 #     its pending events over after claim_after and delivers them, nothing left pending;
-#  3. Redis restarted during ingest: no 202 for an event Redis did not take (every id
+#  2b. replies across nodes: a function target's reply goes back into the shared log
+#     and a second trigger delivers it, whichever node took either step;
+#  3. retention on Redis: events every trigger acknowledged are deleted once older than
+#     retention; one trigger that cannot deliver holds its broker's events back;
+#  4. Redis restarted during ingest: no 202 for an event Redis did not take (every id
 #     answered 202 is in the stream), the node reconnects, and a second pass of what
 #     was refused brings every event in.
 # SHARED_PARTS="load" runs part 1 only.
@@ -17,8 +21,8 @@ source "$(dirname "$0")/ev.bash"
 command -v redis-server >/dev/null || skip "no redis-server (apt-get install redis-server)"
 [ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
 export WEFT_PLUGIN_DIR=$BUILD_DIR
-N=${SHARED_EVENTS:-2000}
-PARTS=${SHARED_PARTS:-"load kill restart"}
+N=${SHARED_EVENTS:-1000}
+PARTS=${SHARED_PARTS:-"load replies kill retention restart"}
 SOCK=$WORK/redis.sock
 REDIS=
 trap 'cleanup_sinks; [ -n "$REDIS" ] && kill -KILL "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -57,9 +61,52 @@ name = "slow"
 backend = "redis+unix://$SOCK?prefix=other"
 claim_after = "2s"
 
+[[broker]]
+name = "gone"
+backend = "redis+unix://$SOCK"
+retention = "1s"
+
+[[broker]]
+name = "kept"
+backend = "redis+unix://$SOCK"
+retention = "1s"
+
+[[broker]]
+name = "flow"
+backend = "redis+unix://$SOCK"
+
+[[function]]
+name = "transform"
+source = "$GUESTS/ev_transform.wasm"
+
+[[target]]
+name = "d"
+url = "$SINK_D"
+
+[[trigger]]
+name = "flow-in"
+broker = "flow"
+target = "transform"
+filters = [{ exact = { type = "in" } }]
+delivery = { parallelism = 4 }
+
+[[trigger]]
+name = "flow-out"
+broker = "flow"
+target = "d"
+filters = [{ exact = { type = "in.transformed" } }]
+
 [[target]]
 name = "a"
 url = "$SINK_A"
+
+[[target]]
+name = "c"
+url = "$SINK_C"
+
+[[target]]
+name = "nowhere"
+url = "http://127.0.0.1:9/"
 
 [[target]]
 name = "b"
@@ -82,6 +129,22 @@ broker = "orders"
 target = "b"
 from = "earliest"
 delivery = { parallelism = 32 }
+
+[[trigger]]
+name = "gone-c"
+broker = "gone"
+target = "c"
+
+[[trigger]]
+name = "kept-c"
+broker = "kept"
+target = "c"
+
+[[trigger]]
+name = "kept-nowhere"
+broker = "kept"
+target = "nowhere"
+delivery = { retry = 100, backoff_policy = "linear", backoff_delay = "1s" }
 
 [[trigger]]
 name = "to-late"
@@ -118,6 +181,10 @@ start_sink a
 SINK_A=$SINK_URL LOG_A=$SINK_LOG
 start_sink b
 SINK_B=$SINK_URL LOG_B=$SINK_LOG
+start_sink c
+SINK_C=$SINK_URL LOG_C=$SINK_LOG
+start_sink d
+SINK_D=$SINK_URL LOG_D=$SINK_LOG
 start_sink late --delay 3
 SINK_LATE=$SINK_URL LOG_LATE=$SINK_LOG
 write_toml
@@ -152,6 +219,30 @@ if [[ " $PARTS " == *" load "* ]]; then
   [ "$a1" -gt 0 ] && [ "$a2" -gt 0 ] && pass || fail "load: one node delivered nothing ($a1, $a2)"
   check "load: nothing pending in the group to-a" \
     "$(rcli XPENDING weft:ev:6:orders:s to-a | head -1)" 0
+  # Idempotent ingest across nodes: event 1 (source "load") again, to the other node.
+  len=$(rcli XLEN weft:ev:6:orders:s)
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$URL2/brokers/orders" -H 'ce-specversion: 1.0' \
+    -H 'ce-id: 1' -H 'ce-source: load' -H 'ce-type: load' -d '{"n":1}')
+  check "load: a duplicate sent to the other node is answered 202" "$code" 202
+  check "load: ... and stored once" "$(rcli XLEN weft:ev:6:orders:s)" "$len"
+fi
+
+# ---- 2b. replies across nodes ------------------------------------------------------------------
+if [[ " $PARTS " == *" replies "* ]]; then
+  for i in $(seq 1 20); do
+    u=$URL1
+    [ $((i % 2)) == 0 ] && u=$URL2
+    curl -s -o /dev/null "$u/brokers/flow" -H 'ce-specversion: 1.0' -H "ce-id: f$i" \
+      -H 'ce-source: test' -H 'ce-type: in' -H 'content-type: application/json' -d "{\"i\":$i}"
+  done
+  wait_lines "$LOG_D" 20 30
+  check "replies: every reply reached the second trigger's target" "$(lines "$LOG_D")" 20
+  check "replies: each one transformed" "$(field "$LOG_D" 'r["body"]' | grep -c '"hello":"wasm"')" 20
+  check "replies: ... of the reply type" "$(field "$LOG_D" 'r["headers"]["ce-type"]' | sort -u)" \
+    in.transformed
+  f1=$(delivered "$URL1" flow-in) f2=$(delivered "$URL2" flow-in)
+  echo "replies: transform called by node 1: $f1, by node 2: $f2"
+  check "replies: the two nodes called the function 20 times in all" "$((f1 + f2))" 20
 fi
 
 # ---- 2. kill -9 of a node mid-delivery ------------------------------------------------------
@@ -183,9 +274,30 @@ if [[ " $PARTS " == *" kill "* ]]; then
   echo "kill: the target got $(lines "$LOG_LATE") requests for 8 events"
 fi
 
-# ---- 3. Redis restarted during ingest ------------------------------------------------------
+# ---- 3. retention ---------------------------------------------------------------------------
+if [[ " $PARTS " == *" retention "* ]]; then
+  for i in 1 2 3; do
+    for b in gone kept; do
+      curl -s -o /dev/null "$URL2/brokers/$b" -H 'ce-specversion: 1.0' -H "ce-id: $b$i" \
+        -H 'ce-source: test' -H 'ce-type: r' -d '{}'
+    done
+  done
+  wait_ids "$LOG_C" 6 20
+  check "retention: every event reached the target that answers" "$(ids "$LOG_C" | wc -l)" 6
+  for _ in $(seq 1 40); do
+    [ "$(rcli XLEN weft:ev:4:gone:s)" == 0 ] && break
+    sleep 0.25
+  done
+  check "retention: events every trigger acknowledged are deleted after 1s" \
+    "$(rcli XLEN weft:ev:4:gone:s)" 0
+  check "retention: their dedupe keys too" "$(rcli HLEN weft:ev:4:gone:keys)" 0
+  check "retention: events a trigger has not finished stay" "$(rcli XLEN weft:ev:4:kept:s)" 3
+  check "retention: the seq counter stays" "$(rcli GET weft:ev:4:gone:seq)" 3
+fi
+
+# ---- 4. Redis restarted during ingest ------------------------------------------------------
 if [[ " $PARTS " == *" restart "* ]]; then
-  M=3000
+  M=1500
   before=$(rcli XLEN weft:ev:6:orders:s)
   python3 "$SRC/tests/events/load.py" "$URL2/brokers/orders" 100001 $((100000 + M)) \
     "$WORK/ans3" --threads 4 &
@@ -196,7 +308,7 @@ if [[ " $PARTS " == *" restart "* ]]; then
   done
   rcli shutdown >/dev/null 2>&1
   wait "$REDIS" 2>/dev/null
-  sleep 0.5
+  sleep 3 # longer than the location's retry (2 s): appends meanwhile fail
   start_redis
   wait "$l3"
   ok=$(grep -c ' 202$' "$WORK/ans3")
