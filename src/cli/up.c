@@ -373,33 +373,42 @@ typedef struct up {
     weft_cli_source_watch_t *sources;
     int sigfd;
     bool hup; /* a SIGHUP read while waiting for something else */
-    /* The Redis triggers and sources running, and the site whose functions they call
-     * (held while they run). */
+    /* The Redis triggers and sources running (they hold the site whose functions they
+     * call). */
     weft_channels_t *channels;
-    weft_gateway_site_t *channels_site;
 } up_t;
 
-/* Replaces the running Redis triggers and sources by app's (site's functions): the
- * old subscriptions end (their calls under way finish) before the new ones begin, so
- * that no message is handled twice; one published in between is lost, as one published
- * while a subscriber is away always is. site NULL only stops them. */
+/* Replaces the running Redis triggers and sources by app's (site's functions). When app
+ * needs the very subscriptions running, they are kept and only the configuration
+ * behind them changes: no message is lost. Otherwise the old subscriptions end (their
+ * calls under way finish) before the new ones begin, so that no message is handled
+ * twice; one published in between is lost, as one published while a subscriber is away
+ * always is. site NULL only stops them. */
 static int channels_set(up_t *u, weft_gateway_site_t *site, const weft_app_t *app,
                         weft_error_t *err) {
+    weft_channels_config_t cfg = {0};
+    if (site) {
+        weft_gateway_site_retain(site); /* released through cfg.release */
+        cfg = (weft_channels_config_t){.app = app,
+                                       .function = site_function,
+                                       .function_arg = site,
+                                       .events = u->events,
+                                       .release = site_release,
+                                       .release_arg = site};
+        if (u->channels && weft_channels_update(u->channels, &cfg)) {
+            weft_log("%s: the Redis subscriptions are kept", u->config);
+            return 0;
+        }
+    }
     weft_channels_stop(u->channels);
     u->channels = NULL;
-    if (u->channels_site)
-        weft_gateway_site_release(u->channels_site);
-    u->channels_site = NULL;
-    if (!site || (!app->nredis_triggers && !app->nsources))
+    if (!site)
         return 0;
-    weft_channels_config_t cfg = {
-        .app = app, .function = site_function, .function_arg = site, .events = u->events};
-    int rc = weft_channels_start(&cfg, &u->channels, err);
-    if (rc)
-        return rc;
-    weft_gateway_site_retain(site);
-    u->channels_site = site;
-    return 0;
+    if (!app->nredis_triggers && !app->nsources) {
+        site_release(site);
+        return 0;
+    }
+    return weft_channels_start(&cfg, &u->channels, err);
 }
 
 /* ---- --watch: rebuilding ------------------------------------------------------------ */

@@ -28,11 +28,21 @@
 #include "../store/store.h"
 #include "internal.h"
 
+/* One subscription: an address and its channels, both owned (a reload that keeps them
+ * keeps the subscription while the app they came from is freed). */
 typedef struct sub {
     weft_channels_t *owner;
-    const char *address; /* borrowed from the app */
+    char *address;
+    char **channels;
+    size_t nchannels;
     weft_channel_sub_t *handle;
 } sub_t;
+
+/* A configuration, held by each message handled under it. */
+typedef struct conf {
+    weft_channels_config_t cfg;
+    size_t refs; /* under the owner's mu */
+} conf_t;
 
 /* Events of the sources handed to the broker and not yet durable (or refused), past
  * which a subscription waits: a flood of messages is held back in Redis's buffer for
@@ -41,21 +51,41 @@ typedef struct sub {
 #define WEFT_CHANNELS_MAX_INFLIGHT 256
 
 struct weft_channels {
-    weft_channels_config_t cfg;
     sub_t *subs;
     size_t nsubs;
-    pthread_mutex_t mu; /* guards inflight */
+    pthread_mutex_t mu; /* guards cur, its refs and inflight */
     pthread_cond_t cond;
+    conf_t *cur;
     size_t inflight;
 };
 
+static conf_t *conf_take(weft_channels_t *ch) {
+    pthread_mutex_lock(&ch->mu);
+    conf_t *c = ch->cur;
+    c->refs++;
+    pthread_mutex_unlock(&ch->mu);
+    return c;
+}
+
+/* Drops a hold on c; the last one tells its owner (config's release). */
+static void conf_drop(weft_channels_t *ch, conf_t *c) {
+    pthread_mutex_lock(&ch->mu);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&ch->mu);
+    if (!last)
+        return;
+    if (c->cfg.release)
+        c->cfg.release(c->cfg.release_arg);
+    free(c);
+}
+
 /* ---- a trigger's call ------------------------------------------------------------------ */
 
-static void call_trigger(weft_channels_t *ch, const weft_app_redis_trigger_t *t,
+static void call_trigger(const weft_channels_config_t *cfg, const weft_app_redis_trigger_t *t,
                          const char *channel, const uint8_t *payload, size_t len) {
-    const weft_app_t *app = ch->cfg.app;
+    const weft_app_t *app = cfg->app;
     const char *name = app->functions[t->function].name;
-    weft_function_t *fn = ch->cfg.function(ch->cfg.function_arg, name);
+    weft_function_t *fn = cfg->function(cfg->function_arg, name);
     if (!fn) {
         weft_log("redis trigger (line %d): no function '%s' loaded", t->line, name);
         return;
@@ -133,9 +163,10 @@ static void ingest_done(void *arg, unsigned status, const char *body) {
     free(n);
 }
 
-static void ingest_source(weft_channels_t *ch, const weft_app_source_t *s, const char *channel,
-                          const uint8_t *payload, size_t len) {
-    const weft_app_t *app = ch->cfg.app;
+static void ingest_source(weft_channels_t *ch, const weft_channels_config_t *cfg,
+                          const weft_app_source_t *s, const char *channel, const uint8_t *payload,
+                          size_t len) {
+    const weft_app_t *app = cfg->app;
     char id[37], now[40];
     weft_uuid4(id);
     struct timespec ts;
@@ -179,7 +210,7 @@ static void ingest_source(weft_channels_t *ch, const weft_app_source_t *s, const
         pthread_cond_wait(&ch->cond, &ch->mu);
     ch->inflight++;
     pthread_mutex_unlock(&ch->mu);
-    weft_events_ingest(ch->cfg.events, app->brokers[s->broker].name, h, s->content_type ? 7 : 6,
+    weft_events_ingest(cfg->events, app->brokers[s->broker].name, h, s->content_type ? 7 : 6,
                        payload, len, ingest_done, note);
     weft_buf_free(&b);
 }
@@ -189,72 +220,121 @@ static void ingest_source(weft_channels_t *ch, const weft_app_source_t *s, const
 static void on_message(void *arg, const char *channel, const uint8_t *payload, size_t len) {
     sub_t *sub = arg;
     weft_channels_t *ch = sub->owner;
-    const weft_app_t *app = ch->cfg.app;
+    conf_t *c = conf_take(ch);
+    const weft_channels_config_t *cfg = &c->cfg;
+    const weft_app_t *app = cfg->app;
     for (size_t i = 0; i < app->nredis_triggers; i++) {
         const weft_app_redis_trigger_t *t = &app->redis_triggers[i];
         if (!strcmp(t->address, sub->address) && !strcmp(t->channel, channel))
-            call_trigger(ch, t, channel, payload, len);
+            call_trigger(cfg, t, channel, payload, len);
     }
-    for (size_t i = 0; ch->cfg.events && i < app->nsources; i++) {
+    for (size_t i = 0; cfg->events && i < app->nsources; i++) {
         const weft_app_source_t *s = &app->sources[i];
         if (!strcmp(s->address, sub->address) && !strcmp(s->channel, channel))
-            ingest_source(ch, s, channel, payload, len);
+            ingest_source(ch, cfg, s, channel, payload, len);
     }
+    conf_drop(ch, c);
 }
 
-/* Adds channel to list (n of them) unless it is there. */
-static void add_channel(const char **list, size_t *n, const char *channel) {
-    for (size_t i = 0; i < *n; i++)
-        if (!strcmp(list[i], channel))
-            return;
-    list[(*n)++] = channel;
+/* ---- the plan: which subscriptions a configuration needs ------------------------------- */
+
+static void subs_free(sub_t *subs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(subs[i].address);
+        for (size_t k = 0; k < subs[i].nchannels; k++)
+            free(subs[i].channels[k]);
+        free(subs[i].channels);
+    }
+    free(subs);
 }
 
-/* The subscription of address: its channels gathered from the triggers and sources. */
-static int subscribe(weft_channels_t *ch, sub_t *sub, weft_error_t *err) {
-    const weft_app_t *app = ch->cfg.app;
-    const char **list = calloc(app->nredis_triggers + app->nsources + 1, sizeof *list);
-    if (!list)
-        return weft_error_set(err, WEFT_ENOMEM, "out of memory");
-    size_t n = 0;
-    for (size_t i = 0; i < app->nredis_triggers; i++)
-        if (!strcmp(app->redis_triggers[i].address, sub->address))
-            add_channel(list, &n, app->redis_triggers[i].channel);
-    for (size_t i = 0; ch->cfg.events && i < app->nsources; i++)
-        if (!strcmp(app->sources[i].address, sub->address))
-            add_channel(list, &n, app->sources[i].channel);
-    int rc = weft_channel_subscribe(sub->address, list, n, on_message, sub, &sub->handle, err);
-    free(list);
-    return rc;
+/* Adds channel to sub unless it is there. */
+static int add_channel(sub_t *sub, const char *channel) {
+    for (size_t i = 0; i < sub->nchannels; i++)
+        if (!strcmp(sub->channels[i], channel))
+            return 0;
+    return (sub->channels[sub->nchannels] = strdup(channel)) ? (sub->nchannels++, 0) : -1;
 }
+
+/* The distinct addresses of cfg's triggers and sources (these only with events), in
+ * manifest order, each with its channels in manifest order. *out NULL when there are
+ * none. */
+static int plan(const weft_channels_config_t *cfg, sub_t **out, size_t *n) {
+    const weft_app_t *app = cfg->app;
+    size_t most = app->nredis_triggers + (cfg->events ? app->nsources : 0);
+    *out = NULL;
+    *n = 0;
+    if (!most)
+        return 0;
+    sub_t *subs = calloc(most, sizeof *subs);
+    if (!subs)
+        return -1;
+    size_t count = 0;
+    for (size_t i = 0; i < most; i++) {
+        bool trig = i < app->nredis_triggers;
+        const char *a =
+            trig ? app->redis_triggers[i].address : app->sources[i - app->nredis_triggers].address;
+        const char *channel =
+            trig ? app->redis_triggers[i].channel : app->sources[i - app->nredis_triggers].channel;
+        size_t k;
+        for (k = 0; k < count && strcmp(subs[k].address, a); k++)
+            ;
+        if (k == count) {
+            if (!(subs[k].address = strdup(a)) ||
+                !(subs[k].channels = calloc(most, sizeof *subs[k].channels))) {
+                free(subs[k].address);
+                subs_free(subs, count);
+                return -1;
+            }
+            count++;
+        }
+        if (add_channel(&subs[k], channel)) {
+            subs_free(subs, count);
+            return -1;
+        }
+    }
+    *out = subs;
+    *n = count;
+    return 0;
+}
+
+static bool plan_same(const sub_t *a, size_t na, const sub_t *b, size_t nb) {
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++) {
+        if (strcmp(a[i].address, b[i].address) || a[i].nchannels != b[i].nchannels)
+            return false;
+        for (size_t k = 0; k < a[i].nchannels; k++)
+            if (strcmp(a[i].channels[k], b[i].channels[k]))
+                return false;
+    }
+    return true;
+}
+
+/* ---- running ----------------------------------------------------------------------------- */
 
 int weft_channels_start(const weft_channels_config_t *cfg, weft_channels_t **out,
                         weft_error_t *err) {
     *out = NULL;
-    const weft_app_t *app = cfg->app;
     weft_channels_t *ch = calloc(1, sizeof *ch);
-    size_t most = app->nredis_triggers + app->nsources;
-    if (!ch || !(ch->subs = calloc(most + 1, sizeof *ch->subs))) {
+    conf_t *c = calloc(1, sizeof *c);
+    if (!ch || !c || plan(cfg, &ch->subs, &ch->nsubs)) {
         free(ch);
+        free(c);
+        if (cfg->release)
+            cfg->release(cfg->release_arg);
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     }
-    ch->cfg = *cfg;
+    c->cfg = *cfg;
+    c->refs = 1; /* ch's own */
+    ch->cur = c;
     pthread_mutex_init(&ch->mu, NULL);
     pthread_cond_init(&ch->cond, NULL);
-    /* The distinct addresses, in manifest order. */
-    for (size_t i = 0; i < most; i++) {
-        const char *a = i < app->nredis_triggers ? app->redis_triggers[i].address
-                                                 : app->sources[i - app->nredis_triggers].address;
-        if (i >= app->nredis_triggers && !cfg->events)
-            continue;
-        size_t k;
-        for (k = 0; k < ch->nsubs && strcmp(ch->subs[k].address, a); k++)
-            ;
-        if (k == ch->nsubs)
-            ch->subs[ch->nsubs++] = (sub_t){.owner = ch, .address = a};
-    }
     for (size_t i = 0; i < ch->nsubs; i++) {
-        int rc = subscribe(ch, &ch->subs[i], err);
+        sub_t *sub = &ch->subs[i];
+        sub->owner = ch;
+        int rc = weft_channel_subscribe(sub->address, (const char *const *)sub->channels,
+                                        sub->nchannels, on_message, sub, &sub->handle, err);
         if (rc) {
             weft_channels_stop(ch);
             return rc;
@@ -262,6 +342,26 @@ int weft_channels_start(const weft_channels_config_t *cfg, weft_channels_t **out
     }
     *out = ch;
     return 0;
+}
+
+bool weft_channels_update(weft_channels_t *ch, const weft_channels_config_t *cfg) {
+    sub_t *subs;
+    size_t n;
+    conf_t *c = NULL;
+    if (plan(cfg, &subs, &n))
+        return false;
+    bool same = plan_same(ch->subs, ch->nsubs, subs, n) && (c = calloc(1, sizeof *c));
+    subs_free(subs, n);
+    if (!same)
+        return false;
+    c->cfg = *cfg;
+    c->refs = 1;
+    pthread_mutex_lock(&ch->mu);
+    conf_t *old = ch->cur;
+    ch->cur = c;
+    pthread_mutex_unlock(&ch->mu);
+    conf_drop(ch, old);
+    return true;
 }
 
 size_t weft_channels_count(const weft_channels_t *ch) {
@@ -278,8 +378,9 @@ void weft_channels_stop(weft_channels_t *ch) {
     while (ch->inflight)
         pthread_cond_wait(&ch->cond, &ch->mu);
     pthread_mutex_unlock(&ch->mu);
+    conf_drop(ch, ch->cur);
     pthread_mutex_destroy(&ch->mu);
     pthread_cond_destroy(&ch->cond);
-    free(ch->subs);
+    subs_free(ch->subs, ch->nsubs);
     free(ch);
 }

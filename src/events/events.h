@@ -216,6 +216,13 @@ typedef struct weft_channels_config {
     void *function_arg;
     /* Where the sources ingest; NULL: the sources are not started. */
     weft_events_t *events;
+    /* Called once when nothing made of this configuration runs any more (after
+     * weft_channels_stop, or once a later configuration took its place through
+     * weft_channels_update and its last message is handled), also when
+     * weft_channels_start fails: the owner of app and of the functions may free them
+     * then. NULL: nothing to tell. */
+    void (*release)(void *arg);
+    void *release_arg;
 } weft_channels_config_t;
 
 /* Subscribes (weft-dist.so is loaded only when the app has a Redis trigger or source).
@@ -223,11 +230,17 @@ typedef struct weft_channels_config {
  * that does not answer is tried again in the background. */
 int weft_channels_start(const weft_channels_config_t *cfg, weft_channels_t **out,
                         weft_error_t *err);
+/* A reload's configuration: when it needs exactly the subscriptions ch holds (the same
+ * addresses with the same channels, in the same order), it replaces ch's at once, the
+ * connections kept (no message is lost), messages under way finishing under the old
+ * one; true then. false: nothing changed (the caller stops ch and starts anew, and cfg's
+ * release is not called). */
+bool weft_channels_update(weft_channels_t *ch, const weft_channels_config_t *cfg);
 /* How many subscriptions it holds (the distinct addresses). */
 size_t weft_channels_count(const weft_channels_t *ch);
 /* Unsubscribes and waits for the calls under way and for the sources' events handed to
- * the brokers (durable or refused): nothing of cfg is used after it returns. Before
- * the events' stop. NULL: nothing. */
+ * the brokers (durable or refused), then releases the configuration. Before the events'
+ * stop. NULL: nothing. */
 void weft_channels_stop(weft_channels_t *ch);
 
 #endif

@@ -6,7 +6,8 @@
 # by hand) and a plain WASI module (tests/guests/redis_stdin.c: the message on stdin):
 # messages PUBLISHed with redis-cli reach each guest, err(error) and a trap are logged,
 # err(success) is not; Redis restarted: the subscription comes back and messages flow
-# again; the manifest edited: the new channel is subscribed and the old one no more.
+# again; the manifest edited: the subscriptions kept while the channels stay the same,
+# the new channel subscribed and the old one no more when they change.
 # Then the same handler under a manifest of version 1, and a trigger without an address.
 source "$(dirname "$0")/../gateway/gw.bash"
 source "$TESTS_DIR/store/redis_server.bash"
@@ -41,7 +42,7 @@ component = { source = "redis_stdin.wasm" }
 
 [[trigger.http]]
 route = "/hello"
-static_response = { body = "hi" }
+static_response = { body = "${2:-hi}" }
 
 [component.handler]
 source = "spin_redis.wasm"
@@ -84,9 +85,20 @@ check "PUBLISH after the restart reaches it" "$(redis-cli -p "$REDIS_PORT" PUBLI
 log_has "the handler got it" "$LOG" "spin-redis got [back]"
 
 # ---- reload ------------------------------------------------------------------------------------
+# The same channels: the subscriptions are kept (not made again) and serve the new app.
 sleep 1.1 # a new modification time for the watcher
+write_v2 messages bye
+log_has "reloaded, the subscriptions kept" "$LOG" "the Redis subscriptions are kept" 10
+get /hello
+check "the new app serves" "$BODY" bye
+check "not subscribed again" "$(grep -c 'subscribed to 1 channel (messages)' "$LOG")" 1
+check "a message after the reload" "$(redis-cli -p "$REDIS_PORT" PUBLISH messages kept)" 1
+log_has "reaches the handler" "$LOG" "spin-redis got [kept]"
+# Another channel: subscribed anew, the old one no more.
+sleep 1.1
 write_v2 renamed
-log_has "reloaded" "$LOG" "reloaded in" 10
+for _ in $(seq 200); do [ "$(grep -c 'reloaded in' "$LOG")" -ge 2 ] && break; sleep 0.05; done
+check "reloaded a second time" "$(grep -c 'reloaded in' "$LOG")" 2
 log_has "the new channel is subscribed" "$LOG" "subscribed to 1 channel (renamed)"
 check "the old channel has no subscriber" "$(redis-cli -p "$REDIS_PORT" PUBLISH messages old)" 0
 check "the new one has one" "$(redis-cli -p "$REDIS_PORT" PUBLISH renamed new)" 1
