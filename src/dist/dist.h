@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,7 @@ typedef struct rconn {
     redisContext *c; /* NULL: not connected */
     bool down;       /* a loss was logged and no reconnection yet */
     bool quiet;      /* while down, a failed reconnection is not logged again */
+    bool *shared;    /* NULL, or the down flag of the pool it belongs to (used instead) */
 } rconn_t;
 
 /* Connects when not connected (or found closed by the server), trying again with a
@@ -97,6 +99,29 @@ redisReply *rconn_command(redisContext *c, int argc, const char **argv, const si
 /* Drops the connection (logged once until the next reconnection). */
 void rconn_drop(rconn_t *rc, const char *why);
 void rconn_close(rconn_t *rc);
+
+/* Connections to one server for calls from any thread: each call takes a free one (a
+ * new one when none is free, so there are as many as calls at once) and gives it back,
+ * so that calls from several threads run side by side rather than queue. A loss and a
+ * reconnection are logged once for the pool. */
+typedef struct rpool {
+    const dist_redis_t *addr;
+    const char *what;
+    pthread_mutex_t mu;
+    struct rpooled *free;
+    bool down;
+} rpool_t;
+
+void rpool_init(rpool_t *p, const dist_redis_t *addr, const char *what);
+void rpool_clear(rpool_t *p);
+/* A connection for one call (NULL: out of memory), to give back once done. */
+rconn_t *rpool_take(rpool_t *p);
+void rpool_give(rpool_t *p, rconn_t *c);
+/* rconn_run and rconn_script on a connection of the pool. */
+int rpool_run(rpool_t *p, int argc, const char **argv, const size_t *lens, redisReply **out,
+              weft_error_t *err);
+int rpool_script(rpool_t *p, const char *lua, int nkeys, int nargs, const char **args,
+                 const size_t *lens, redisReply **out, weft_error_t *err);
 
 /* ---- PostgreSQL (pg.c) ------------------------------------------------------------- */
 

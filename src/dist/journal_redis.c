@@ -74,11 +74,6 @@ typedef struct rja {
     /* argv, lens and the copies follow in the same allocation */
 } rja_t;
 
-typedef struct pooled {
-    struct pooled *next;
-    rconn_t conn;
-} pooled_t;
-
 typedef struct rj {
     dist_redis_t addr;
     char *describe;
@@ -92,7 +87,7 @@ typedef struct rj {
     size_t queued_bytes;
     bool writing; /* the writer holds a batch */
     bool closing;
-    pooled_t *pool;
+    rpool_t pool; /* for every call but the writer's and the watcher's */
     pthread_t writer, watcher;
     bool writer_started, watcher_started;
     rconn_t wconn, xconn;    /* the writer's and the watcher's */
@@ -156,45 +151,14 @@ static int unexpected(rj_t *j, const char *what, weft_error_t *err) {
                           j->addr.server, what);
 }
 
-/* A connection of the pool (made when none is free), for one call. */
-static rconn_t *take(rj_t *j) {
-    pthread_mutex_lock(&j->mu);
-    pooled_t *p = j->pool;
-    if (p)
-        j->pool = p->next;
-    pthread_mutex_unlock(&j->mu);
-    if (!p && (p = calloc(1, sizeof *p)))
-        p->conn = (rconn_t){.addr = &j->addr, .what = "journal"};
-    return p ? &p->conn : NULL;
-}
-
-static void give(rj_t *j, rconn_t *c) {
-    pooled_t *p = (pooled_t *)((char *)c - offsetof(pooled_t, conn));
-    pthread_mutex_lock(&j->mu);
-    p->next = j->pool;
-    j->pool = p;
-    pthread_mutex_unlock(&j->mu);
-}
-
-/* Runs one command on a pooled connection. */
 static int call(rj_t *j, int argc, const char **argv, const size_t *lens, redisReply **out,
                 weft_error_t *err) {
-    rconn_t *c = take(j);
-    if (!c)
-        return weft_error_set(err, WEFT_ENOMEM, "journal: out of memory");
-    int rc = rconn_run(c, argc, argv, lens, out, err);
-    give(j, c);
-    return rc;
+    return rpool_run(&j->pool, argc, argv, lens, out, err);
 }
 
 static int call_script(rj_t *j, const char *lua, int nkeys, int nargs, const char **args,
                        redisReply **out, weft_error_t *err) {
-    rconn_t *c = take(j);
-    if (!c)
-        return weft_error_set(err, WEFT_ENOMEM, "journal: out of memory");
-    int rc = rconn_script(c, lua, nkeys, nargs, args, NULL, out, err);
-    give(j, c);
-    return rc;
+    return rpool_script(&j->pool, lua, nkeys, nargs, args, NULL, out, err);
 }
 
 /* The field `name` of a stream entry's field list (an array of name, value), or NULL. */
@@ -533,11 +497,7 @@ static void *watcher_main(void *arg) {
 static void rj_free(rj_t *j) {
     rconn_close(&j->wconn);
     rconn_close(&j->xconn);
-    for (pooled_t *p = j->pool, *next; p; p = next) {
-        next = p->next;
-        rconn_close(&p->conn);
-        free(p);
-    }
+    rpool_clear(&j->pool);
     for (rjs_t *s = j->streams, *next; s; s = next) {
         next = s->next;
         free(s->name);
@@ -563,6 +523,7 @@ static int rj_open(const char *location, const weft_journal_options_t *opts, voi
     pthread_cond_init(&j->cond, NULL);
     j->tail = &j->head;
     j->opts = *opts;
+    rpool_init(&j->pool, &j->addr, "journal");
     int rc = dist_redis_parse(location, &j->addr, err);
     if (!rc) {
         j->wconn = (rconn_t){.addr = &j->addr, .what = "journal"};

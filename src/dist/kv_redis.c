@@ -22,8 +22,8 @@
  * in Redis's memory; whether it survives a restart of Redis is Redis's persistence
  * (appendonly yes with appendfsync always: fsynced before the answer).
  *
- * One connection under a mutex (redis.c: reconnected with a backoff, each loss and
- * reconnection logged). */
+ * Connections from a pool (redis.c: one per call at once, reconnected with a backoff,
+ * each loss and reconnection logged). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -46,8 +46,8 @@ typedef struct rkv {
     char *describe;     /* "Redis key-value HOST:PORT db 0, keys weft:kv:*" */
     char *k;            /* "P:kv:" */
     uint64_t max_bytes;
-    pthread_mutex_t mu; /* guards everything below */
-    rconn_t conn;
+    rpool_t pool;       /* the connections */
+    pthread_mutex_t mu; /* guards stores */
     rks_t *stores;
 } rkv_t;
 
@@ -150,18 +150,18 @@ static const char lua_purge[] = LUA_COMMON "return purge(tonumber(ARGV[2]), tonu
 
 static int run(rkv_t *r, int argc, const char **argv, const size_t *lens, redisReply **out,
                weft_error_t *err) {
-    return rconn_run(&r->conn, argc, argv, lens, out, err);
+    return rpool_run(&r->pool, argc, argv, lens, out, err);
 }
 
 static int script(rkv_t *r, const char *lua, int nkeys, int nargs, const char **args,
                   const size_t *lens, redisReply **out, weft_error_t *err) {
-    return rconn_script(&r->conn, lua, nkeys, nargs, args, lens, out, err);
+    return rpool_script(&r->pool, lua, nkeys, nargs, args, lens, out, err);
 }
 
 /* ---- Opening --------------------------------------------------------------------------- */
 
 static void rkv_free(rkv_t *r) {
-    rconn_close(&r->conn);
+    rpool_clear(&r->pool);
     for (rks_t *s = r->stores, *next; s; s = next) {
         next = s->next;
         free(s->base);
@@ -181,11 +181,11 @@ static int rkv_open(const char *location, const weft_kv_options_t *opts, void **
     if (!r)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
     pthread_mutex_init(&r->mu, NULL);
+    rpool_init(&r->pool, &r->addr, "key-value");
     r->max_bytes = opts->max_bytes;
     int rc = dist_redis_parse(location, &r->addr, err);
     if (!rc) {
         r->server = r->addr.server;
-        r->conn = (rconn_t){.addr = &r->addr, .what = "key-value"};
         if (asprintf(&r->k, "%s:kv:", r->addr.prefix) < 0 ||
             asprintf(&r->describe, "Redis key-value %s db %d, keys %s*", r->server, r->addr.db,
                      r->k) < 0)
@@ -193,9 +193,11 @@ static int rkv_open(const char *location, const weft_kv_options_t *opts, void **
     }
     /* Connect now, so that a wrong location is said at open. */
     if (!rc) {
-        pthread_mutex_lock(&r->mu);
-        rc = rconn_ensure(&r->conn, err);
-        pthread_mutex_unlock(&r->mu);
+        rconn_t *c = rpool_take(&r->pool);
+        rc = c ? rconn_ensure(c, err)
+               : weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
+        if (c)
+            rpool_give(&r->pool, c);
     }
     if (rc) {
         rkv_free(r);
@@ -257,9 +259,7 @@ static int rkv_get(void *self, void *st, const char *key, int64_t now_ms, uint8_
     const char *argv[] = {"HMGET", dk, value ? "v" : "b", "ver", "exp"};
     size_t lens[] = {5, dlen, 1, 3, 3};
     redisReply *rep = NULL;
-    pthread_mutex_lock(&r->mu);
     int rc = run(r, 5, argv, lens, &rep, err);
-    pthread_mutex_unlock(&r->mu);
     free(dk);
     if (rc)
         return rc;
@@ -322,9 +322,7 @@ static int rkv_set(void *self, void *st, const char *key, const void *value, siz
     size_t lens[] = {dlen,        strlen(s->idx), strlen(r->k), strlen(key), len,
                      strlen(now), strlen(exp),    strlen(ifv),  1,           strlen(max)};
     redisReply *rep = NULL;
-    pthread_mutex_lock(&r->mu);
     int rc = script(r, lua_set, 2, 10, args, lens, &rep, err);
-    pthread_mutex_unlock(&r->mu);
     free(dk);
     const char *status;
     uint64_t n = 0;
@@ -367,9 +365,7 @@ static int rkv_delete(void *self, void *st, const char *key, uint64_t if_version
     const char *args[] = {dk, r->k, now, ifv};
     size_t lens[] = {dlen, strlen(r->k), strlen(now), strlen(ifv)};
     redisReply *rep = NULL;
-    pthread_mutex_lock(&r->mu);
     int rc = script(r, lua_del, 1, 4, args, lens, &rep, err);
-    pthread_mutex_unlock(&r->mu);
     free(dk);
     const char *status;
     uint64_t n = 0;
@@ -414,9 +410,7 @@ static int rkv_list(void *self, void *st, const char *prefix, const char *after,
     } else {
         const char *args[] = {
             s->idx, r->k, now, s->base, (const char *)min.data, (const char *)max.data, want};
-        pthread_mutex_lock(&r->mu);
         rc = script(r, lua_list, 1, 7, args, NULL, &rep, err);
-        pthread_mutex_unlock(&r->mu);
     }
     weft_buf_free(&min);
     weft_buf_free(&max);
@@ -453,9 +447,7 @@ static int rkv_purge(void *self, int64_t now_ms, uint64_t *deleted, weft_error_t
     int rc = 0;
     for (;;) {
         redisReply *rep = NULL;
-        pthread_mutex_lock(&r->mu);
         rc = script(r, lua_purge, 0, 3, args, NULL, &rep, err);
-        pthread_mutex_unlock(&r->mu);
         if (rc)
             break;
         long long n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;

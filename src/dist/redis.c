@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,14 +177,19 @@ static bool peer_closed(redisContext *c) {
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* The connection's down flag: its pool's when it has one. */
+static bool *down_of(rconn_t *rc) {
+    return rc->shared ? rc->shared : &rc->down;
+}
+
 void rconn_drop(rconn_t *rc, const char *why) {
     if (rc->c)
         redisFree(rc->c);
     rc->c = NULL;
-    if (!rc->down)
+    if (!*down_of(rc))
         weft_log("redis %s: connection lost (%s); reconnecting at the next call", rc->addr->server,
                  why);
-    rc->down = true;
+    *down_of(rc) = true;
 }
 
 void rconn_close(rconn_t *rc) {
@@ -278,15 +284,15 @@ int rconn_ensure(rconn_t *rc, weft_error_t *err) {
             wait *= 2;
     }
     if (r == WEFT_EIO) {
-        if (!rc->down || !rc->quiet)
+        if (!*down_of(rc) || !rc->quiet)
             weft_log("%s (retried for %d ms)", err->msg, rc->addr->retry_ms);
         weft_error_prefix(err, "%s", rc->what);
-        rc->down = true;
+        *down_of(rc) = true;
         return r;
     }
-    if (!r && rc->down) {
+    if (!r && *down_of(rc)) {
         weft_log("redis %s: reconnected", rc->addr->server);
-        rc->down = false;
+        *down_of(rc) = false;
     }
     return r;
 }
@@ -342,4 +348,67 @@ int rconn_script(rconn_t *rc, const char *lua, int nkeys, int nargs, const char 
         alen[3 + i] = lens ? lens[i] : strlen(args[i]);
     }
     return rconn_run(rc, 3 + nargs, argv, alen, out, err);
+}
+
+/* ---- Pools ------------------------------------------------------------------------------ */
+
+typedef struct rpooled {
+    struct rpooled *next;
+    rconn_t conn;
+} rpooled_t;
+
+void rpool_init(rpool_t *p, const dist_redis_t *addr, const char *what) {
+    *p = (rpool_t){.addr = addr, .what = what};
+    pthread_mutex_init(&p->mu, NULL);
+}
+
+void rpool_clear(rpool_t *p) {
+    for (rpooled_t *c = p->free, *next; c; c = next) {
+        next = c->next;
+        rconn_close(&c->conn);
+        free(c);
+    }
+    p->free = NULL;
+    pthread_mutex_destroy(&p->mu);
+}
+
+rconn_t *rpool_take(rpool_t *p) {
+    pthread_mutex_lock(&p->mu);
+    rpooled_t *c = p->free;
+    if (c)
+        p->free = c->next;
+    pthread_mutex_unlock(&p->mu);
+    if (!c && (c = calloc(1, sizeof *c)))
+        c->conn = (rconn_t){.addr = p->addr, .what = p->what, .shared = &p->down};
+    return c ? &c->conn : NULL;
+}
+
+void rpool_give(rpool_t *p, rconn_t *conn) {
+    rpooled_t *c = (rpooled_t *)((char *)conn - offsetof(rpooled_t, conn));
+    pthread_mutex_lock(&p->mu);
+    c->next = p->free;
+    p->free = c;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int rpool_run(rpool_t *p, int argc, const char **argv, const size_t *lens, redisReply **out,
+              weft_error_t *err) {
+    *out = NULL;
+    rconn_t *c = rpool_take(p);
+    if (!c)
+        return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", p->what);
+    int rc = rconn_run(c, argc, argv, lens, out, err);
+    rpool_give(p, c);
+    return rc;
+}
+
+int rpool_script(rpool_t *p, const char *lua, int nkeys, int nargs, const char **args,
+                 const size_t *lens, redisReply **out, weft_error_t *err) {
+    *out = NULL;
+    rconn_t *c = rpool_take(p);
+    if (!c)
+        return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", p->what);
+    int rc = rconn_script(c, lua, nkeys, nargs, args, lens, out, err);
+    rpool_give(p, c);
+    return rc;
 }
