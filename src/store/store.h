@@ -744,7 +744,7 @@ void weft_channel_unsubscribe(weft_channel_sub_t *sub);
  * location's scheme is one of WEFT_DIST_SCHEMES. The plugin's table lists backends of
  * each kind; a backend's `scheme` is matched against the location's. */
 #define WEFT_DIST_SCHEMES "redis", "redis+unix", "postgres", "postgresql"
-#define WEFT_DIST_PLUGIN_ABI 2u
+#define WEFT_DIST_PLUGIN_ABI 3u
 
 typedef struct weft_dist_plugin {
     weft_plugin_head_t head; /* name "weft-dist", no commands */
