@@ -742,7 +742,8 @@ void weft_channel_unsubscribe(weft_channel_sub_t *sub);
  * (util.h, "Plugins"), so that hiredis and libpq are loaded only by a weft that opens
  * such a location: a store's open asks for the plugin when, and only when, the
  * location's scheme is one of WEFT_DIST_SCHEMES. The plugin's table lists backends of
- * each kind; a backend's `scheme` is matched against the location's. */
+ * each kind; a backend's `scheme` is matched against the location's. The subscriptions
+ * to Redis channels ("Channels" above) live there too. */
 #define WEFT_DIST_SCHEMES "redis", "redis+unix", "postgres", "postgresql"
 #define WEFT_DIST_PLUGIN_ABI 3u
 
