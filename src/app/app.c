@@ -915,6 +915,8 @@ static const section_t sections[] = {
     {"broker", weft_app_parse_brokers},
     {"target", weft_app_parse_targets},
     {"trigger", weft_app_parse_triggers},
+    {"redis_trigger", weft_app_parse_redis_triggers},
+    {"source", weft_app_parse_sources},
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
@@ -994,6 +996,7 @@ void weft_app_free(weft_app_t *app) {
     }
     free(app->routes);
     weft_app_events_free(app);
+    weft_app_channels_free(app);
     free(app->path);
     free(app->dir);
     free(app->name);

@@ -83,11 +83,14 @@ typedef enum {
 
 /* How a request reaches a function's module. */
 typedef enum {
-    WEFT_APP_EXECUTOR_CGI = 0, /* WAGI's CGI mapping: weft.toml, WAGI files, and Spin's
-                                  executor = { type = "wagi" } */
-    WEFT_APP_EXECUTOR_SPIN,    /* Spin's HTTP handler: the export handle-http-request
-                                  with Spin 1's canonical-ABI records (spin.toml's
-                                  default executor) */
+    WEFT_APP_EXECUTOR_CGI = 0,  /* WAGI's CGI mapping: weft.toml, WAGI files, and Spin's
+                                   executor = { type = "wagi" } */
+    WEFT_APP_EXECUTOR_SPIN,     /* Spin's HTTP handler: the export handle-http-request
+                                   with Spin 1's canonical-ABI records (spin.toml's
+                                   default executor) */
+    WEFT_APP_EXECUTOR_MESSAGES, /* no HTTP handler: a spin.toml component that only
+                                   Redis triggers use (its module need not export
+                                   handle-http-request); no route names it */
 } weft_app_executor_t;
 
 /* One entry of a Spin component's configuration (v1 [component.config], v2
@@ -366,6 +369,40 @@ typedef struct weft_app_trigger {
     int line;
 } weft_app_trigger_t;
 
+/* ---- Redis channels ------------------------------------------------------------------ */
+
+/* Where a Redis channel is read from: a location as store.h's Redis backends take it
+ * ("redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]", "redis+unix://..."), checked here only
+ * for its scheme (the store layer reads the rest when it subscribes). A channel name is
+ * 1 to WEFT_APP_MAX_CHANNEL bytes, any but NUL (Redis allows any bytes). */
+#define WEFT_APP_MAX_CHANNEL 1024
+
+/* Spin's Redis trigger (spin.toml v1's trigger = { type = "redis" } with
+ * [component.trigger] channel, v2's [[trigger.redis]]) and weft.toml's [[redis_trigger]]:
+ * each message PUBLISHed on channel at address calls the function once, with the
+ * message: a module exporting Spin's handle-redis-message through it, any other on
+ * stdin (invoke.h, weft_function_message). */
+typedef struct weft_app_redis_trigger {
+    char *address; /* resolved (Spin's variables, the application's default address) */
+    char *channel;
+    size_t function; /* index in weft_app_t.functions */
+    int line;
+} weft_app_redis_trigger_t;
+
+/* weft.toml's [[source]] type = "redis": each message on channel at address becomes a
+ * CloudEvent ingested into broker (events.h, "Sources"). */
+typedef struct weft_app_source {
+    char *address;
+    char *channel;
+    size_t broker;      /* index in weft_app_t.brokers */
+    char *event_type;   /* the events' type; WEFT_APP_REDIS_EVENT_TYPE by default */
+    char *event_source; /* the events' source; NULL: the address without its user
+                           information, query and fragment */
+    char *content_type; /* datacontenttype; NULL: none */
+    int line;
+} weft_app_source_t;
+#define WEFT_APP_REDIS_EVENT_TYPE "io.redis.pubsub.message"
+
 typedef struct weft_app {
     weft_app_format_t format;
     char *path;      /* the manifest as given */
@@ -414,6 +451,12 @@ typedef struct weft_app {
     size_t ntargets;
     weft_app_trigger_t *triggers;
     size_t ntriggers;
+    /* Redis channels, in manifest order: Spin's Redis triggers (spin.toml and weft.toml)
+     * and the broker sources (weft.toml). */
+    weft_app_redis_trigger_t *redis_triggers;
+    size_t nredis_triggers;
+    weft_app_source_t *sources;
+    size_t nsources;
 } weft_app_t;
 
 typedef struct weft_app_opts {

@@ -100,6 +100,15 @@ bool weft_app_valid_name(const char *s);
 int weft_app_parse_brokers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
 int weft_app_parse_targets(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
 int weft_app_parse_triggers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
+/* Redis channels (app_channels.c): weft.toml's [[redis_trigger]] and [[source]], read
+ * after [[broker]]; a Redis trigger added to app (spin.c too), its address and channel
+ * checked (who names the table in messages); an address's scheme checked. */
+int weft_app_parse_redis_triggers(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
+int weft_app_parse_sources(ctx_t *c, const weft_toml_value_t *v, weft_app_t *app);
+int weft_app_add_redis_trigger(ctx_t *c, weft_app_t *app, const char *address, const char *channel,
+                               size_t function, int line, const char *who);
+int weft_app_redis_address_check(ctx_t *c, const char *address, int line, const char *who);
+void weft_app_channels_free(weft_app_t *app);
 /* spin.toml, manifest version 1 or 2 (spin.c): the whole file into app. */
 int weft_app_parse_spin(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app);
 /* Frees a static response (NULL: nothing). */

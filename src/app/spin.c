@@ -2,8 +2,10 @@
  *
  * What Spin does is the rule: its manifest schema (crates/manifest: schema/v1.rs,
  * schema/v2.rs, compat.rs for v1, normalize.rs for generated names), its HTTP trigger
- * (crates/http: routes, executors, static responses), its variables (crates/expressions)
- * and its loader (crates/loader: files). Where weft differs, the comment says so.
+ * (crates/http: routes, executors, static responses), its Redis trigger
+ * (crates/trigger-redis: a default address, per-trigger addresses and channels, both
+ * templates of the variables), its variables (crates/expressions) and its loader
+ * (crates/loader: files). Where weft differs, the comment says so.
  *
  * Keys. Spin rejects unknown fields in both versions (serde's deny_unknown_fields), so
  * an unknown key is an error here too, with file, line and key. Keys Spin knows and weft
@@ -108,6 +110,11 @@ typedef struct spin {
     /* Which functions a trigger uses, for the warning about the others. */
     bool *used;
     size_t nused;
+    size_t inline_counter; /* the next "inline-component<n>" */
+    /* The Redis triggers' default address as written (v1's trigger.address, v2's
+     * [application.trigger.redis] address; a template), or NULL, and its line. */
+    const char *redis_address;
+    int redis_address_line;
 } spin_t;
 
 static void warn_key(ctx_t *c, int line, const char *key, const char *section, const char *why) {
@@ -907,10 +914,24 @@ static int read_application(spin_t *s, const weft_toml_value_t *v) {
         return weft_app_fail(c, tr->line, "'trigger' in [application] must be a table");
     for (size_t i = 0; i < tr->u.tab.len; i++) {
         const weft_toml_kv_t *kv = &tr->u.tab.items[i];
+        if (!strcmp(kv->key, "redis")) {
+            /* Spin's redis TriggerMetadata: the default address of [[trigger.redis]]. */
+            static const char *const rkeys[] = {"address", NULL};
+            where_t rw = {"[application.trigger.redis]", NULL, NULL};
+            if (kv->value->type != WEFT_TOML_TABLE)
+                return weft_app_fail(c, kv->value->line,
+                                     "[application.trigger.redis] must be a table");
+            if ((rc = weft_app_check_keys(c, kv->value, &rw, rkeys)) ||
+                (rc = weft_app_get_string(c, kv->value, &rw, "address", &s->redis_address)))
+                return rc;
+            if (s->redis_address)
+                s->redis_address_line = weft_toml_get(kv->value, "address")->line;
+            continue;
+        }
         if (strcmp(kv->key, "http"))
             return weft_app_fail(c, kv->value->line,
                                  "[application.trigger.%s]: trigger type '%s' is not supported: "
-                                 "weft has only the HTTP trigger",
+                                 "weft has the HTTP and Redis triggers",
                                  kv->key, kv->key);
         if (kv->value->type != WEFT_TOML_TABLE)
             return weft_app_fail(c, kv->value->line, "[application.trigger.http] must be a table");
@@ -928,11 +949,11 @@ static int read_application(spin_t *s, const weft_toml_value_t *v) {
 /* A trigger's id as Spin's normalize.rs gives it: as written, else
  * "<component>-http-trigger" for a referenced component when free, else
  * "http-trigger<n>" (n from 1, skipping taken ids). ids[] holds every id so far. */
-static void trigger_id(const weft_toml_value_t *t, const char **ids, size_t nids, size_t *counter,
-                       char *out, size_t size) {
+static void trigger_id(const char *type, const weft_toml_value_t *t, const char **ids, size_t nids,
+                       size_t *counter, char *out, size_t size) {
     const weft_toml_value_t *comp = weft_toml_get(t, "component");
     if (comp && comp->type == WEFT_TOML_STRING) {
-        snprintf(out, size, "%s-http-trigger", comp->u.str.ptr);
+        snprintf(out, size, "%s-%s-trigger", comp->u.str.ptr, type);
         size_t k;
         for (k = 0; k < nids && strcmp(ids[k], out); k++)
             ;
@@ -940,7 +961,7 @@ static void trigger_id(const weft_toml_value_t *t, const char **ids, size_t nids
             return;
     }
     for (;; (*counter)++) {
-        snprintf(out, size, "http-trigger%zu", *counter);
+        snprintf(out, size, "%s-trigger%zu", type, *counter);
         size_t k;
         for (k = 0; k < nids && strcmp(ids[k], out); k++)
             ;
@@ -949,22 +970,9 @@ static void trigger_id(const weft_toml_value_t *t, const char **ids, size_t nids
     }
 }
 
-static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
+static int read_v2_http(spin_t *s, const weft_toml_value_t *http) {
     ctx_t *c = s->c;
     weft_app_t *app = s->app;
-    if (v->type != WEFT_TOML_TABLE)
-        return weft_app_fail(c, v->line, "'trigger' must be a table of [[trigger.TYPE]] lists");
-    for (size_t i = 0; i < v->u.tab.len; i++) {
-        const weft_toml_kv_t *kv = &v->u.tab.items[i];
-        if (strcmp(kv->key, "http"))
-            return weft_app_fail(c, kv->value->line,
-                                 "[[trigger.%s]]: trigger type '%s' is not supported: weft has "
-                                 "only the HTTP trigger ([[trigger.http]])",
-                                 kv->key, kv->key);
-    }
-    const weft_toml_value_t *http = weft_toml_get(v, "http");
-    if (!http)
-        return 0;
     if (http->type != WEFT_TOML_ARRAY)
         return weft_app_fail(c, http->line,
                              "'trigger.http' must be an array of tables "
@@ -976,7 +984,7 @@ static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
     const char **ids = calloc(2 * n + 1, sizeof *ids);
     char(*gen)[SECTION_MAX] = calloc(n + 1, sizeof *gen);
     int rc = 0;
-    size_t nids = 0, counter = 1, inline_counter = 1;
+    size_t nids = 0, counter = 1;
     if (!ids || !gen)
         rc = weft_app_nomem(c);
     for (size_t i = 0; !rc && i < n; i++) {
@@ -1001,7 +1009,7 @@ static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
             (rc = weft_app_get_string(c, t, &(where_t){section, NULL, NULL}, "id", &id)))
             break;
         if (!id) {
-            trigger_id(t, ids, nids, &counter, gen[i], sizeof gen[i]);
+            trigger_id("http", t, ids, nids, &counter, gen[i], sizeof gen[i]);
             ids[nids++] = id = gen[i];
         }
         say(section, sizeof section, "[[trigger.http]] '%s'", id);
@@ -1053,7 +1061,7 @@ static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
             say(name, sizeof name, "%s-component", id);
             if (!spin_id_valid(name, '-', false) || find_function(app, name) != SIZE_MAX) {
                 do
-                    say(name, sizeof name, "inline-component%zu", inline_counter++);
+                    say(name, sizeof name, "inline-component%zu", s->inline_counter++);
                 while (find_function(app, name) != SIZE_MAX);
             }
             char csection[SECTION_MAX * 2];
@@ -1081,6 +1089,145 @@ static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
     free(ids);
     free(gen);
     return rc;
+}
+
+/* A Redis trigger of component fn: its address (the trigger's own, else the default;
+ * both templates of Spin's variables, as Spin resolves them) and channel (a template
+ * too). Spin calls the component through handle-redis-message; weft calls a module
+ * without that export with the message on stdin (invoke.h). */
+static int add_spin_redis(spin_t *s, const weft_toml_value_t *t, const char *section, size_t fn,
+                          const char *address, int address_line, const char *channel) {
+    ctx_t *c = s->c;
+    if (!address) {
+        address = s->redis_address;
+        address_line = s->redis_address_line;
+    }
+    if (!address)
+        return weft_app_fail(c, t->line, "%s has no 'address' and there is no default one (%s)",
+                             section,
+                             s->version == 1 ? "trigger = { type = \"redis\", address = "
+                                               "\"redis://...\" }"
+                                             : "[application.trigger.redis] address");
+    char *addr = NULL, *chan = NULL;
+    bool secret = false;
+    int rc = resolve_template(s, address, address_line, section, &addr, &secret);
+    if (!rc)
+        rc = resolve_template(s, channel, weft_toml_get(t, "channel")->line, section, &chan,
+                              &secret);
+    if (!rc)
+        rc = weft_app_add_redis_trigger(c, s->app, addr, chan, fn, t->line, section);
+    free(addr);
+    free(chan);
+    if (!rc)
+        s->used[fn] = true;
+    return rc;
+}
+
+/* [[trigger.redis]]: component (a name or an inline table), channel, address (optional:
+ * [application.trigger.redis]'s), id; Spin ignores an executor there, and so does weft. */
+static int read_v2_redis(spin_t *s, const weft_toml_value_t *redis) {
+    ctx_t *c = s->c;
+    weft_app_t *app = s->app;
+    if (redis->type != WEFT_TOML_ARRAY)
+        return weft_app_fail(c, redis->line,
+                             "'trigger.redis' must be an array of tables ([[trigger.redis]])");
+    size_t n = redis->u.arr.len;
+    if (n > WEFT_APP_MAX_FUNCTIONS)
+        return weft_app_fail(c, redis->line, "more than %d triggers", WEFT_APP_MAX_FUNCTIONS);
+    /* Ids as for [[trigger.http]]: the written ones first, then the generated ones. */
+    const char **ids = calloc(2 * n + 1, sizeof *ids);
+    char(*gen)[SECTION_MAX] = calloc(n + 1, sizeof *gen);
+    size_t nids = 0, counter = 1;
+    int rc = ids && gen ? 0 : weft_app_nomem(c);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const weft_toml_value_t *t = redis->u.arr.items[i], *id;
+        if (t->type == WEFT_TOML_TABLE && (id = weft_toml_get(t, "id")) &&
+            id->type == WEFT_TOML_STRING)
+            ids[nids++] = id->u.str.ptr;
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        const weft_toml_value_t *t = redis->u.arr.items[i];
+        if (t->type != WEFT_TOML_TABLE) {
+            rc = weft_app_fail(c, t->line, "'trigger.redis' must be an array of tables");
+            break;
+        }
+        char section[SECTION_MAX + 32];
+        say(section, sizeof section, "[[trigger.redis]] (line %d)", t->line);
+        static const char *const keys[] = {"id",      "component", "channel",
+                                           "address", "executor",  NULL};
+        where_t w = {section, NULL, NULL};
+        const char *id, *channel, *address;
+        if ((rc = check_spin_keys(c, t, section, keys, NULL, NULL)) ||
+            (rc = weft_app_get_string(c, t, &w, "id", &id)) ||
+            (rc = weft_app_get_string(c, t, &w, "channel", &channel)) ||
+            (rc = weft_app_get_string(c, t, &w, "address", &address)))
+            break;
+        if (!channel) {
+            rc = weft_app_fail(c, t->line, "%s needs a 'channel'", section);
+            break;
+        }
+        if (!id) {
+            trigger_id("redis", t, ids, nids, &counter, gen[i], sizeof gen[i]);
+            ids[nids++] = id = gen[i];
+        }
+        const weft_toml_value_t *comp = weft_toml_get(t, "component");
+        size_t fn;
+        if (!comp) {
+            rc = weft_app_fail(c, t->line, "%s needs a 'component'", section);
+            break;
+        }
+        if (comp->type == WEFT_TOML_STRING) {
+            if ((fn = find_function(app, comp->u.str.ptr)) == SIZE_MAX) {
+                rc = weft_app_fail(c, comp->line, "%s: no [component.%s] is declared", section,
+                                   comp->u.str.ptr);
+                break;
+            }
+        } else if (comp->type == WEFT_TOML_TABLE) {
+            char name[SECTION_MAX + 16];
+            say(name, sizeof name, "%s-component", id);
+            if (!spin_id_valid(name, '-', false) || find_function(app, name) != SIZE_MAX) {
+                do
+                    say(name, sizeof name, "inline-component%zu", s->inline_counter++);
+                while (find_function(app, name) != SIZE_MAX);
+            }
+            char csection[SECTION_MAX * 2];
+            say(csection, sizeof csection, "%s component ('%s')", section, name);
+            if ((rc = check_spin_keys(c, comp, csection, V2_COMPONENT_KEYS, V2_COMPONENT_WARNED,
+                                      WHY_NOT_YET)) ||
+                (rc = read_component(s, comp, name, csection, "variables")) || (rc = grow_used(s)))
+                break;
+            fn = app->nfunctions - 1;
+        } else {
+            rc = weft_app_fail(c, comp->line,
+                               "'component' in %s must be a component's name or a table, not %s",
+                               section, weft_app_type_name(comp));
+            break;
+        }
+        rc = add_spin_redis(s, t, section, fn, address,
+                            address ? weft_toml_get(t, "address")->line : 0, channel);
+    }
+    free(ids);
+    free(gen);
+    return rc;
+}
+
+static int read_v2_triggers(spin_t *s, const weft_toml_value_t *v) {
+    ctx_t *c = s->c;
+    if (v->type != WEFT_TOML_TABLE)
+        return weft_app_fail(c, v->line, "'trigger' must be a table of [[trigger.TYPE]] lists");
+    for (size_t i = 0; i < v->u.tab.len; i++) {
+        const weft_toml_kv_t *kv = &v->u.tab.items[i];
+        if (strcmp(kv->key, "http") && strcmp(kv->key, "redis"))
+            return weft_app_fail(c, kv->value->line,
+                                 "[[trigger.%s]]: trigger type '%s' is not supported: weft has "
+                                 "the HTTP and Redis triggers ([[trigger.http]], "
+                                 "[[trigger.redis]])",
+                                 kv->key, kv->key);
+    }
+    const weft_toml_value_t *http = weft_toml_get(v, "http");
+    const weft_toml_value_t *redis = weft_toml_get(v, "redis");
+    int rc = http ? read_v2_http(s, http) : 0;
+    return rc || !redis ? rc : read_v2_redis(s, redis);
 }
 
 static int parse_v2(spin_t *s, const weft_toml_value_t *root) {
@@ -1118,7 +1265,7 @@ static int parse_v2(spin_t *s, const weft_toml_value_t *root) {
     }
     const weft_toml_value_t *trig = weft_toml_get(root, "trigger");
     if (!trig)
-        return weft_app_fail(c, 1, "no [[trigger.http]]: nothing to serve");
+        return weft_app_fail(c, 1, "no [[trigger.http]] or [[trigger.redis]]: nothing to serve");
     return read_v2_triggers(s, trig);
 }
 
@@ -1181,16 +1328,25 @@ static int parse_v1(spin_t *s, const weft_toml_value_t *root) {
         return rc;
     if (!type)
         return weft_app_fail(c, tr->line, "'trigger' needs a 'type'");
-    if (strcmp(type, "http"))
+    bool redis = !strcmp(type, "redis");
+    if (strcmp(type, "http") && !redis)
         return weft_app_fail(c, tr->line,
-                             "trigger type '%s' is not supported: weft has only the HTTP trigger",
+                             "trigger type '%s' is not supported: weft has the HTTP and Redis "
+                             "triggers (\"http\", \"redis\")",
                              type);
     static const char *const tkeys[] = {"type", "base", NULL};
-    if ((rc = weft_app_check_keys(c, tr, &tw, tkeys)) ||
-        (rc = weft_app_get_string(c, tr, &tw, "base", &str)))
+    static const char *const rkeys[] = {"type", "address", NULL};
+    if ((rc = weft_app_check_keys(c, tr, &tw, redis ? rkeys : tkeys)) ||
+        (rc = weft_app_get_string(c, tr, &tw, redis ? "address" : "base", &str)))
         return rc;
-    if (str)
+    if (redis && !str)
+        return weft_app_fail(c, tr->line, "trigger = { type = \"redis\" } needs an 'address'");
+    if (redis) {
+        s->redis_address = str;
+        s->redis_address_line = weft_toml_get(tr, "address")->line;
+    } else if (str) {
         s->base = str;
+    }
     const weft_toml_value_t *vars = weft_toml_get(root, "variables");
     if (vars && (rc = read_variables(s, vars)))
         return rc;
@@ -1224,12 +1380,26 @@ static int parse_v1(spin_t *s, const weft_toml_value_t *root) {
         size_t fn = app->nfunctions - 1;
         const weft_toml_value_t *trig = weft_toml_get(t, "trigger");
         if (!trig)
-            return weft_app_fail(c, t->line, "%s needs a [component.trigger] with a 'route'",
-                                 section);
+            return weft_app_fail(c, t->line, "%s needs a [component.trigger] with a '%s'", section,
+                                 redis ? "channel" : "route");
         if (trig->type != WEFT_TOML_TABLE)
             return weft_app_fail(c, trig->line, "'trigger' in %s must be a table", section);
         char tsection[SECTION_MAX + 48];
         say(tsection, sizeof tsection, "%s trigger", section);
+        if (redis) {
+            /* v1's redis component trigger: channel, and an executor Spin ignores. */
+            static const char *const chkeys[] = {"channel", "executor", NULL};
+            const char *channel;
+            if ((rc = check_spin_keys(c, trig, tsection, chkeys, NULL, NULL)) ||
+                (rc = weft_app_get_string(c, trig, &(where_t){tsection, NULL, NULL}, "channel",
+                                          &channel)))
+                return rc;
+            if (!channel)
+                return weft_app_fail(c, trig->line, "%s needs a 'channel'", tsection);
+            if ((rc = add_spin_redis(s, trig, tsection, fn, NULL, 0, channel)))
+                return rc;
+            continue;
+        }
         static const char *const trkeys[] = {"route", "executor", NULL};
         const char *raw;
         if ((rc = check_spin_keys(c, trig, tsection, trkeys, NULL, NULL)) ||
@@ -1267,7 +1437,7 @@ bool weft_app_spin_detect(const char *text, size_t len) {
 }
 
 int weft_app_parse_spin(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app) {
-    spin_t s = {.c = c, .app = app, .base = "/"};
+    spin_t s = {.c = c, .app = app, .base = "/", .inline_counter = 1};
     const weft_toml_value_t *v2 = weft_toml_get(root, "spin_manifest_version");
     const weft_toml_value_t *v1 = weft_toml_get(root, "spin_version");
     const weft_toml_value_t *ver = v2 ? v2 : v1;
@@ -1292,6 +1462,15 @@ int weft_app_parse_spin(ctx_t *c, const weft_toml_value_t *root, weft_app_t *app
     for (size_t i = 0; !rc && i < s.nvars; i++) {
         const char *value;
         rc = variable_value(&s, &s.vars[i], s.vars[i].line, &value);
+    }
+    /* A component that only Redis triggers use is no HTTP handler: nothing checks it
+     * for handle-http-request. */
+    for (size_t i = 0; !rc && i < app->nredis_triggers; i++) {
+        size_t fn = app->redis_triggers[i].function, k;
+        for (k = 0; k < app->nroutes && app->routes[k].function != fn; k++)
+            ;
+        if (k == app->nroutes && app->functions[fn].executor == WEFT_APP_EXECUTOR_SPIN)
+            app->functions[fn].executor = WEFT_APP_EXECUTOR_MESSAGES;
     }
     if (!rc && !app->nfunctions && !app->nroutes)
         rc = weft_app_fail(c, 1, "no components or triggers declared: nothing to serve");

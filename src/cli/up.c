@@ -204,6 +204,20 @@ static void print_route(void *arg, const char *pattern, const char *function,
  * RSS in some runs. */
 #define WEFT_UP_MMAP_THRESHOLD (1u << 20)
 
+/* "  redis redis://HOST:PORT/DB channel      function" (Spin lists its active channels
+ * so), the address without its user information (it may hold a password). */
+static void print_channel(const char *kind, const char *address, const char *channel,
+                          const char *to) {
+    const char *start = strstr(address, "://");
+    start = start ? start + 3 : address;
+    const char *end = start + strcspn(start, "/?#"), *at = NULL;
+    for (const char *p = start; p < end; p++)
+        if (*p == '@')
+            at = p;
+    printf("  %-6s %.*s%.*s %-20s %s\n", kind, (int)(start - address), address,
+           (int)strcspn(at ? at + 1 : start, "?#"), at ? at + 1 : start, channel, to);
+}
+
 static weft_function_t *site_function(void *arg, const char *name) {
     return weft_gateway_site_function(arg, name);
 }
@@ -359,7 +373,43 @@ typedef struct up {
     weft_cli_source_watch_t *sources;
     int sigfd;
     bool hup; /* a SIGHUP read while waiting for something else */
+    /* The Redis triggers and sources running (they hold the site whose functions they
+     * call). */
+    weft_channels_t *channels;
 } up_t;
+
+/* Replaces the running Redis triggers and sources by app's (site's functions). When app
+ * needs the very subscriptions running, they are kept and only the configuration
+ * behind them changes: no message is lost. Otherwise the old subscriptions end (their
+ * calls under way finish) before the new ones begin, so that no message is handled
+ * twice; one published in between is lost, as one published while a subscriber is away
+ * always is. site NULL only stops them. */
+static int channels_set(up_t *u, weft_gateway_site_t *site, const weft_app_t *app,
+                        weft_error_t *err) {
+    weft_channels_config_t cfg = {0};
+    if (site) {
+        weft_gateway_site_retain(site); /* released through cfg.release */
+        cfg = (weft_channels_config_t){.app = app,
+                                       .function = site_function,
+                                       .function_arg = site,
+                                       .events = u->events,
+                                       .release = site_release,
+                                       .release_arg = site};
+        if (u->channels && weft_channels_update(u->channels, &cfg)) {
+            weft_log("%s: the Redis subscriptions are kept", u->config);
+            return 0;
+        }
+    }
+    weft_channels_stop(u->channels);
+    u->channels = NULL;
+    if (!site)
+        return 0;
+    if (!app->nredis_triggers && !app->nsources) {
+        site_release(site);
+        return 0;
+    }
+    return weft_channels_start(&cfg, &u->channels, err);
+}
 
 /* ---- --watch: rebuilding ------------------------------------------------------------ */
 
@@ -529,6 +579,8 @@ static void reload(up_t *u, const char *why) {
     weft_events_commit(u->events, conf);
     weft_gateway_swap(u->gw, site);
     u->running = app;
+    if (channels_set(u, site, app, &err))
+        weft_log("%s: the Redis triggers and sources are not running: %s", u->config, err.msg);
     if (watch_set(&u->watch, u->config, app))
         weft_log("%s: out of memory: changes are no longer watched", u->config);
     if (u->sources)
@@ -539,6 +591,11 @@ static void reload(up_t *u, const char *why) {
              app->nfunctions == 1 ? "" : "s", app->nroutes, app->nroutes == 1 ? "" : "s",
              app->nbrokers, app->nbrokers == 1 ? "" : "s", app->ntriggers,
              app->ntriggers == 1 ? "" : "s");
+    if (app->nredis_triggers || app->nsources)
+        weft_log("%s: %zu Redis trigger%s and %zu source%s on %zu subscription%s", u->config,
+                 app->nredis_triggers, app->nredis_triggers == 1 ? "" : "s", app->nsources,
+                 app->nsources == 1 ? "" : "s", weft_channels_count(u->channels),
+                 weft_channels_count(u->channels) == 1 ? "" : "s");
     return;
 fail:
     weft_log("%s: not reloaded, still serving the previous configuration: %s", u->config, err.msg);
@@ -882,6 +939,11 @@ int weft_cli_up(int argc, char **argv) {
         goto out;
     }
     u.events = events;
+    if (channels_set(&u, site, app, &err)) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+        rc = 1;
+        goto out;
+    }
     weft_gateway_set_ready(gw, true);
     if (gcfg.token)
         weft_log("weft's own endpoints (/brokers, /_weft, and the services over HTTP: /kv, "
@@ -896,6 +958,12 @@ int weft_cli_up(int argc, char **argv) {
                app->ntriggers, app->ntriggers == 1 ? "" : "s");
     printf("):\n");
     weft_gateway_each_route(gw, print_route, NULL);
+    for (size_t i = 0; i < app->nredis_triggers; i++)
+        print_channel("redis", app->redis_triggers[i].address, app->redis_triggers[i].channel,
+                      app->functions[app->redis_triggers[i].function].name);
+    for (size_t i = 0; i < app->nsources; i++)
+        print_channel("source", app->sources[i].address, app->sources[i].channel,
+                      app->brokers[app->sources[i].broker].name);
     printf("Ready: serving on %s\n", weft_gateway_url(gw));
     fflush(stdout);
     if (!(address = weft_app_address_path(app)) || address_write(address, weft_gateway_url(gw)))
@@ -967,7 +1035,8 @@ int weft_cli_up(int argc, char **argv) {
     signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     weft_gateway_stop(gw, 0);
-    u.events = NULL; /* a guest still running publishes no more */
+    channels_set(&u, NULL, NULL, &err); /* no more messages: before the brokers stop */
+    u.events = NULL;                    /* a guest still running publishes no more */
     weft_events_stop(events);
     weft_log("stopped");
 out:
@@ -978,7 +1047,9 @@ out:
     weft_cli_source_watch_free(u.sources);
     if (u.sigfd >= 0)
         close(u.sigfd);
-    /* The events first: they hold sites (and so functions) of the gateway. */
+    /* The channels and the events first: they hold sites (and so functions) of the
+     * gateway. */
+    channels_set(&u, NULL, NULL, &err);
     weft_events_free(events);
     weft_gateway_free(gw);
     weft_services_free(services);

@@ -1,9 +1,10 @@
 /* dist: the distributed backends of the stores (store.h, "Distributed backends"):
  * key-value on Redis (kv_redis.c), the brokers' journal on Redis Streams (journal_redis.c;
- * both on redis.c's connections), documents and blobs on PostgreSQL (doc_pg.c,
- * blob_pg.c, sharing pg.c), built into the plugin weft-dist.so (plugin.c) with hiredis
- * and libpq, which the weft binary never links. The plugin binds back to weft only
- * through util.h; what the files here share is below. */
+ * both on redis.c's connections), subscriptions to Redis channels (sub_redis.c),
+ * documents and blobs on PostgreSQL (doc_pg.c, blob_pg.c, sharing pg.c), built into the
+ * plugin weft-dist.so (plugin.c) with hiredis and libpq, which the weft binary never
+ * links. The plugin binds back to weft only through util.h; what the files here share is
+ * below. */
 #ifndef WEFT_DIST_DIST_H
 #define WEFT_DIST_DIST_H
 
@@ -20,6 +21,13 @@ extern const weft_kv_ops_t weft_kv_redis_ops, weft_kv_redis_unix_ops;
 extern const weft_doc_ops_t weft_doc_pg_ops, weft_doc_postgres_ops;
 extern const weft_blob_ops_t weft_blob_pg_ops, weft_blob_postgres_ops;
 extern const weft_journal_ops_t weft_journal_redis_ops, weft_journal_redis_unix_ops;
+
+/* Subscriptions to Redis channels (sub_redis.c): the plugin table's subscribe and
+ * unsubscribe. */
+int dist_redis_subscribe(const char *location, const char *const *channels, size_t n,
+                         weft_channel_fn fn, void *arg, weft_channel_sub_t **out,
+                         weft_error_t *err);
+void dist_redis_unsubscribe(weft_channel_sub_t *sub);
 
 /* Milliseconds since the Unix epoch (the wall clock) and of CLOCK_MONOTONIC. */
 int64_t dist_wall_ms(void);

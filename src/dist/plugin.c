@@ -17,4 +17,6 @@ __attribute__((visibility("default"))) const weft_dist_plugin_t weft_dist_plugin
     .nblob = sizeof blob / sizeof blob[0],
     .journal = journal,
     .njournal = sizeof journal / sizeof journal[0],
+    .subscribe = dist_redis_subscribe,
+    .unsubscribe = dist_redis_unsubscribe,
 };

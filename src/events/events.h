@@ -197,4 +197,50 @@ void weft_events_ingest(weft_events_t *ev, const char *broker, const weft_header
 void weft_events_stop(weft_events_t *ev);
 void weft_events_free(weft_events_t *ev);
 
+/* ---- Channels: Spin's Redis trigger and the broker sources ------------------------- */
+
+/* The app's Redis triggers and sources (app.h, "Redis channels") running: one
+ * subscription per distinct address (store.h, "Channels": reconnected with a backoff, a
+ * message published while it is down is lost), each message handed to every trigger of
+ * its address and channel (weft_function_message: Spin's handle-redis-message or the
+ * payload on stdin; a failure is logged) and turned into a CloudEvent for every source
+ * of them, ingested into the source's broker as weft_events_ingest takes a binary-mode
+ * POST (channels.c says which attributes). Messages of one address are handled one at a
+ * time, in order, on its subscription's thread. */
+typedef struct weft_channels weft_channels_t;
+
+typedef struct weft_channels_config {
+    const weft_app_t *app; /* borrowed until weft_channels_stop returns */
+    /* The loaded function of the app named name; borrowed as app. */
+    weft_function_t *(*function)(void *arg, const char *name);
+    void *function_arg;
+    /* Where the sources ingest; NULL: the sources are not started. */
+    weft_events_t *events;
+    /* Called once when nothing made of this configuration runs any more (after
+     * weft_channels_stop, or once a later configuration took its place through
+     * weft_channels_update and its last message is handled), also when
+     * weft_channels_start fails: the owner of app and of the functions may free them
+     * then. NULL: nothing to tell. */
+    void (*release)(void *arg);
+    void *release_arg;
+} weft_channels_config_t;
+
+/* Subscribes (weft-dist.so is loaded only when the app has a Redis trigger or source).
+ * Fails only when a location does not parse or the plugin cannot be loaded: a server
+ * that does not answer is tried again in the background. */
+int weft_channels_start(const weft_channels_config_t *cfg, weft_channels_t **out,
+                        weft_error_t *err);
+/* A reload's configuration: when it needs exactly the subscriptions ch holds (the same
+ * addresses with the same channels, in the same order), it replaces ch's at once, the
+ * connections kept (no message is lost), messages under way finishing under the old
+ * one; true then. false: nothing changed (the caller stops ch and starts anew, and cfg's
+ * release is not called). */
+bool weft_channels_update(weft_channels_t *ch, const weft_channels_config_t *cfg);
+/* How many subscriptions it holds (the distinct addresses). */
+size_t weft_channels_count(const weft_channels_t *ch);
+/* Unsubscribes and waits for the calls under way and for the sources' events handed to
+ * the brokers (durable or refused), then releases the configuration. Before the events'
+ * stop. NULL: nothing. */
+void weft_channels_stop(weft_channels_t *ch);
+
 #endif

@@ -1,14 +1,58 @@
 /* describe: GET /_weft/describe, the app's state as JSON (gateway.h): the events layer's
- * description of its brokers, triggers and targets, with the functions and routes of
- * the site that routed the request. Built on a worker: the events layer reads its logs
- * for it. */
+ * description of its brokers, triggers and targets, with the functions, routes, Redis
+ * triggers and sources of the site that routed the request. Built on a worker: the events layer
+ * reads its logs for it. */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
 static int add(json_t *array, json_t *item) {
     return item ? json_array_append_new(array, item) : -1;
+}
+
+/* A Redis location without its user information (it may hold a password) and query,
+ * into out (size bytes). */
+static const char *plain_address(const char *address, char *out, size_t size) {
+    const char *start = strstr(address, "://");
+    start = start ? start + 3 : address;
+    const char *end = start + strcspn(start, "?#"), *at = NULL;
+    bool unix_socket = !strncmp(address, "redis+unix://", 13);
+    for (const char *p = start; p < end && (unix_socket || *p != '/'); p++)
+        if (*p == '@')
+            at = p;
+    const char *from = at ? at + 1 : start;
+    snprintf(out, size, "%.*s%.*s", (int)(start - address), address, (int)(end - from), from);
+    return out;
+}
+
+/* The app's Redis triggers and sources, as weft.toml or spin.toml declared them. */
+static int add_channels(json_t *root, const weft_app_t *app) {
+    json_t *triggers = json_array(), *sources = json_array();
+    int bad = !triggers || !sources;
+    char a[1024];
+    for (size_t i = 0; i < app->nredis_triggers && !bad; i++) {
+        const weft_app_redis_trigger_t *t = &app->redis_triggers[i];
+        bad = add(triggers,
+                  json_pack("{s:s,s:s,s:s}", "address", plain_address(t->address, a, sizeof a),
+                            "channel", t->channel, "function", app->functions[t->function].name));
+    }
+    for (size_t i = 0; i < app->nsources && !bad; i++) {
+        const weft_app_source_t *src = &app->sources[i];
+        bad = add(sources, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", "redis", "address",
+                                     plain_address(src->address, a, sizeof a), "channel",
+                                     src->channel, "broker", app->brokers[src->broker].name,
+                                     "event_type", src->event_type));
+    }
+    if (bad) {
+        json_decref(triggers);
+        json_decref(sources);
+        return -1;
+    }
+    return json_object_set_new(root, "redis_triggers", triggers) ||
+           json_object_set_new(root, "sources", sources);
 }
 
 int weft_gateway_describe(weft_gateway_site_t *site, char **out, weft_error_t *err) {
@@ -53,7 +97,7 @@ int weft_gateway_describe(weft_gateway_site_t *site, char **out, weft_error_t *e
     }
     if (!bad)
         bad = json_object_set_new(root, "functions", functions) ||
-              json_object_set_new(root, "routes", routes);
+              json_object_set_new(root, "routes", routes) || add_channels(root, site->app);
     else {
         json_decref(functions);
         json_decref(routes);

@@ -201,10 +201,13 @@ int weft_gateway_add_brokers(weft_gateway_t *gw, weft_events_t *ev, weft_error_t
  * to the access log when there is one, once h2o is done with it. */
 
 /* GET /_weft/describe: weft_events_describe's object (an app without brokers: empty
- * lists) with two more members:
- *   "functions": [{"name", "module": the .wasm, "optimized": true / false}],
- *   "routes":    [{"route", "function" and "entrypoint"} or {"route", "broker"}]
- * (routes most specific first, built-ins such as /healthz left out). */
+ * lists) with four more members:
+ *   "functions":      [{"name", "module": the .wasm, "optimized": true / false}],
+ *   "routes":         [{"route", "function" and "entrypoint"} or {"route", "broker"}]
+ *                     (most specific first, built-ins such as /healthz left out),
+ *   "redis_triggers": [{"address", "channel", "function"}],
+ *   "sources":        [{"type": "redis", "address", "channel", "broker", "event_type"}]
+ * (addresses without their user information and query: they may hold a password). */
 
 /* ---- Reloading: a new configuration while requests flow ---------------------------- */
 

@@ -1,8 +1,8 @@
 /* invoke internals: what invoke.c and spin_http.c share and nothing else includes.
  *
  * invoke.c owns functions and calls (the module, the host state, the limits, stderr,
- * the outcome); spin_http.c runs one instance of a Spin 1 handler for it and hands back
- * what the handler answered.
+ * the outcome); spin_http.c and spin_redis.c run one instance of a Spin 1 handler for it
+ * and hand back what the handler answered.
  */
 #ifndef WEFT_INVOKE_INTERNAL_H
 #define WEFT_INVOKE_INTERNAL_H
@@ -49,5 +49,22 @@ int weft_spin_check(weft_module_t *m, weft_error_t *err);
 int weft_spin_exec(weft_module_t *m, const weft_wasi_config_t *cfg, void *host,
                    const weft_limits_t *limits, const weft_spin_call_t *call, weft_outcome_t *out,
                    weft_error_t *err);
+
+/* One message for Spin's Redis handler (spin_redis.c). */
+typedef struct weft_spin_message {
+    const uint8_t *payload;
+    size_t len;
+    bool handled;      /* set: the handler answered ok(()) or err(success) */
+    const char *error; /* set when it did not and returned: why (static) */
+} weft_spin_message_t;
+
+/* Does m export Spin 1's handle-redis-message and canonical_abi_realloc with their
+ * types? */
+bool weft_spin_redis_has(weft_module_t *m);
+/* Runs call's payload through the handle-redis-message export of a fresh instance of m,
+ * as weft_spin_exec does a request. 0 when the guest ran, whatever its outcome. */
+int weft_spin_redis_exec(weft_module_t *m, const weft_wasi_config_t *cfg, void *host,
+                         const weft_limits_t *limits, weft_spin_message_t *call,
+                         weft_outcome_t *out, weft_error_t *err);
 
 #endif

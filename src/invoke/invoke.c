@@ -427,7 +427,7 @@ static void host_end(weft_host_t *host, const weft_net_plugin_t *net) {
  * stopped it because the guest wanted to write, fn is marked as writing. */
 static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t *cfg,
                uint64_t timeout_ns, bool trial, const weft_spin_call_t *spin,
-               weft_call_outcome_t *out, weft_error_t *err) {
+               weft_spin_message_t *message, weft_call_outcome_t *out, weft_error_t *err) {
     weft_host_t *host;
     const weft_net_plugin_t *net;
     weft_module_t *module = current_module(fn);
@@ -441,9 +441,10 @@ static int run(weft_function_t *fn, const char *entry, const weft_wasi_config_t 
     weft_outcome_t o;
     if (host && trial)
         net->host_trial(host, true);
-    rc = spin ? weft_spin_exec(module, cfg, host, &limits, spin, &o, err)
-              : weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits, &o,
-                              err);
+    rc = spin      ? weft_spin_exec(module, cfg, host, &limits, spin, &o, err)
+         : message ? weft_spin_redis_exec(module, cfg, host, &limits, message, &o, err)
+                   : weft_wasi_run(module, entry ? entry : fn->def->entrypoint, cfg, host, &limits,
+                                   &o, err);
     if (!rc) {
         *out = outcome_of(&o);
         weft_metric_add(&m_started, 1);
@@ -560,7 +561,7 @@ int weft_function_run(weft_function_t *fn, const weft_run_opts_t *opts, weft_cal
     *out = (weft_call_outcome_t){.end = WEFT_CALL_NOT_STARTED};
     if (opts->invoke)
         return run_invoke(fn, opts, &cfg, out, err);
-    return run(fn, opts->entry, &cfg, 0, false, NULL, out, err);
+    return run(fn, opts->entry, &cfg, 0, false, NULL, NULL, out, err);
 }
 
 /* ---- the guest's stderr ---------------------------------------------------------------- */
@@ -807,7 +808,8 @@ int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft
                            .arg = &c,
                            .answer = &resp->data_->spin};
     weft_error_t run_err = {0};
-    rc = run(fn, opts->entry, &cfg, timeout_ns, trial, spin ? &sc : NULL, &resp->outcome, &run_err);
+    rc = run(fn, opts->entry, &cfg, timeout_ns, trial, spin ? &sc : NULL, NULL, &resp->outcome,
+             &run_err);
     weft_strv_free(&env);
     weft_strv_free(&argv);
     if (trial && !rc && resp->outcome.end == WEFT_CALL_DEADLINE) {
@@ -847,4 +849,79 @@ void weft_response_free(weft_response_t *resp) {
         free(resp->data_);
     }
     memset(resp, 0, sizeof *resp);
+}
+
+/* ---- a message's call ------------------------------------------------------------------ */
+
+int weft_function_message(weft_function_t *fn, const weft_message_t *msg,
+                          const weft_call_opts_t *opts, weft_call_outcome_t *out, bool *handled,
+                          weft_error_t *err) {
+    static const weft_call_opts_t no_opts;
+    if (!opts)
+        opts = &no_opts;
+    *out = (weft_call_outcome_t){.end = WEFT_CALL_NOT_STARTED};
+    *handled = false;
+    call_t c = {
+        .opts = opts,
+        .tag = opts->log_tag ? opts->log_tag : fn->def->name,
+        .max_lines = opts->max_stderr_lines ? opts->max_stderr_lines : WEFT_INVOKE_MAX_STDERR_LINES,
+        .max_bytes = opts->max_stderr_bytes ? opts->max_stderr_bytes : WEFT_INVOKE_MAX_STDERR_BYTES,
+    };
+    weft_module_t *m = current_module(fn);
+    bool spin = weft_spin_redis_has(m);
+    weft_module_release(m);
+    weft_strv_t env = {0}, argv = {0};
+    weft_buf_t chan = {0};
+    int rc = spin_env(fn, &env);
+    if (!rc && !spin)
+        rc = weft_buf_printf(&chan, "REDIS_CHANNEL=%s", msg->channel) ? WEFT_ENOMEM : 0;
+    if (!rc && !spin)
+        rc = weft_strv_add(&env, (const char *)chan.data, chan.len);
+    if (!rc)
+        rc = weft_strv_add(&argv, fn->def->name, strlen(fn->def->name));
+    weft_buf_free(&chan);
+    if (rc) {
+        weft_strv_free(&env);
+        weft_strv_free(&argv);
+        return weft_error_set(err, rc, "%s: cannot map the message: %s", c.tag, weft_err_text(rc));
+    }
+    /* stdout and stderr both go to the log, line by line, as Spin logs a component's. */
+    weft_wasi_config_t cfg = {
+        .argv = (const char *const *)argv.v,
+        .argc = argv.n,
+        .envp = (const char *const *)env.v,
+        .envc = env.n,
+        .preopens = fn->preopens,
+        .npreopens = fn->def->nvolumes,
+        .stdio = {{.kind = spin ? WEFT_STDIO_NULL : WEFT_STDIO_INPUT,
+                   .in = spin ? NULL : msg->payload,
+                   .in_len = spin ? 0 : msg->len},
+                  {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c},
+                  {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c}},
+    };
+    weft_spin_message_t sm = {.payload = msg->payload, .len = msg->len};
+    weft_error_t run_err = {0};
+    rc = run(fn, NULL, &cfg, 0, false, NULL, spin ? &sm : NULL, out, &run_err);
+    weft_strv_free(&env);
+    weft_strv_free(&argv);
+    release_stderr(&c, true);
+    if (rc) {
+        weft_log_at(WEFT_LOG_ERROR, "%s: cannot run the function: %s", c.tag, run_err.msg);
+        return 0;
+    }
+    if (out->end == WEFT_CALL_DEADLINE)
+        weft_log_at(WEFT_LOG_ERROR, "%s: stopped after its timeout of %.3gs", c.tag,
+                    (double)fn->def->timeout_ns / 1e9);
+    else if (out->trap)
+        weft_log_at(WEFT_LOG_ERROR, "%s: trap: %s", c.tag, out->trap);
+    else if (spin && out->end == WEFT_CALL_EXITED)
+        weft_log_at(WEFT_LOG_ERROR, "%s: exited with status %u instead of returning", c.tag,
+                    out->exit_code);
+    else if (spin && sm.error)
+        weft_log_at(WEFT_LOG_ERROR, "%s: %s", c.tag, sm.error);
+    else if (!spin && out->end == WEFT_CALL_EXITED && out->exit_code)
+        weft_log_at(WEFT_LOG_ERROR, "%s: exited with status %u", c.tag, out->exit_code);
+    else
+        *handled = spin ? sm.handled : true;
+    return 0;
 }

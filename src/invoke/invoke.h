@@ -16,6 +16,8 @@
  *    handle-http-request of a Spin 1 module is called with the request as Spin 1's
  *    canonical-ABI records and its answer read back (status, headers, body), under the
  *    same outcomes; a method Spin has no case for is 405 without a call.
+ *  - weft_function_message: one message of a channel (Spin's Redis trigger) to a
+ *    module exporting Spin's handle-redis-message, or on stdin to any other.
  *  - weft_function_run: a plain WASI command with weft's own stdio, argv, preopens and
  *    sockets (`weft run`), or wasmtime's --invoke: any export called with arguments
  *    given as text, its results printed.
@@ -216,6 +218,29 @@ typedef struct weft_response {
 int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft_call_opts_t *opts,
                        weft_response_t *resp, weft_error_t *err);
 void weft_response_free(weft_response_t *resp);
+
+/* ---- Messages (Spin's Redis trigger) ------------------------------------------------ */
+
+/* One message of a channel, borrowed for the call. */
+typedef struct weft_message {
+    const char *channel; /* NUL-terminated (a channel with a NUL is never subscribed) */
+    const uint8_t *payload;
+    size_t len;
+} weft_message_t;
+
+/* Calls fn with one message: a module exporting Spin 1's handle-redis-message (and
+ * canonical_abi_realloc) through that export, the payload as its list<u8> (spin_redis.c);
+ * any other module at its entrypoint with the payload as stdin, argv the function's
+ * name, and REDIS_CHANNEL=channel after the global and the function's own variables.
+ * Either way what it prints on stdout and stderr goes to the log line by line (opts'
+ * caps, tag and on_stderr apply; budget_ns and max_response do not). *handled is set
+ * when it handled the message: Spin's handler answered ok(()) or err(success) (as Spin
+ * judges it), or the entrypoint returned or exited 0; a failure is logged with why (a
+ * trap, the timeout, a non-zero exit, Spin's err(error)). Returns an error only when the
+ * call could not be set up. Thread-safe. */
+int weft_function_message(weft_function_t *fn, const weft_message_t *msg,
+                          const weft_call_opts_t *opts, weft_call_outcome_t *out, bool *handled,
+                          weft_error_t *err);
 
 /* A plain WASI command: weft's own stdin, stdout and stderr, the argv given, the
  * function's environment and volumes, and host sockets handed over (numbered after

@@ -702,6 +702,39 @@ typedef struct weft_blob_ops {
 
 extern const weft_blob_ops_t weft_blob_sqlite_ops;
 
+/* ==== Channels ========================================================================= *
+ *
+ * A subscription to publish/subscribe channels of a Redis server (Redis's SUBSCRIBE):
+ * each message PUBLISHed on one of them is handed to fn, in the order the server sent
+ * them, on the subscription's own thread, one at a time (fn may take its time: the
+ * server buffers what comes meanwhile, up to its client-output-buffer-limit for pubsub,
+ * past which it drops the connection, which is then reopened). The location is one the
+ * Redis key-value backend takes (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB],
+ * redis+unix://[[USER]:PASSWORD@]/PATH; the database does not matter: Redis's channels
+ * are the server's, not a database's). Subscribing loads weft-dist.so (only then) and
+ * returns at once: the connection is made on the subscription's thread, and a
+ * connection that cannot be made or is lost is tried again with a backoff (100 ms
+ * doubling to WEFT_CHANNEL_MAX_BACKOFF_MS), each loss and each return logged once.
+ * A message published while no connection is up is lost: that is Redis pub/sub's
+ * nature (a subscriber receives only what is published while it is subscribed). */
+#define WEFT_CHANNEL_MAX_BACKOFF_MS 2000
+
+typedef struct weft_channel_sub weft_channel_sub_t;
+/* One message: channel NUL-terminated, payload[0..len) (any bytes), both valid during
+ * the call. */
+typedef void (*weft_channel_fn)(void *arg, const char *channel, const uint8_t *payload, size_t len);
+
+/* Subscribes to channels[0..n) (each 1 or more bytes, no NUL) at location. WEFT_EINVAL
+ * for a location that does not parse or is no Redis one, WEFT_ELOAD when weft-dist.so
+ * cannot be loaded. The channels' names are copied; arg is borrowed until
+ * weft_channel_unsubscribe returns. */
+int weft_channel_subscribe(const char *location, const char *const *channels, size_t n,
+                           weft_channel_fn fn, void *arg, weft_channel_sub_t **out,
+                           weft_error_t *err);
+/* Stops the subscription: its connection is closed, a call of fn under way finishes
+ * first; fn is never called after it returns. NULL: nothing. */
+void weft_channel_unsubscribe(weft_channel_sub_t *sub);
+
 /* ==== Distributed backends ============================================================= *
  *
  * Key-value on Redis ("redis://...", "redis+unix://..."), documents and blobs on
@@ -709,9 +742,10 @@ extern const weft_blob_ops_t weft_blob_sqlite_ops;
  * (util.h, "Plugins"), so that hiredis and libpq are loaded only by a weft that opens
  * such a location: a store's open asks for the plugin when, and only when, the
  * location's scheme is one of WEFT_DIST_SCHEMES. The plugin's table lists backends of
- * each kind; a backend's `scheme` is matched against the location's. */
+ * each kind; a backend's `scheme` is matched against the location's. The subscriptions
+ * to Redis channels ("Channels" above) live there too. */
 #define WEFT_DIST_SCHEMES "redis", "redis+unix", "postgres", "postgresql"
-#define WEFT_DIST_PLUGIN_ABI 2u
+#define WEFT_DIST_PLUGIN_ABI 3u
 
 typedef struct weft_dist_plugin {
     weft_plugin_head_t head; /* name "weft-dist", no commands */
@@ -723,6 +757,11 @@ typedef struct weft_dist_plugin {
     size_t nblob;
     const weft_journal_ops_t *const *journal;
     size_t njournal;
+    /* Channels (weft_channel_subscribe): subscribe for a redis:// or redis+unix://
+     * location, unsubscribe for what it made. */
+    int (*subscribe)(const char *location, const char *const *channels, size_t n,
+                     weft_channel_fn fn, void *arg, weft_channel_sub_t **out, weft_error_t *err);
+    void (*unsubscribe)(weft_channel_sub_t *sub);
 } weft_dist_plugin_t;
 
 #endif

@@ -1,6 +1,6 @@
-/* weft.toml's events half (app/app_events.c): [[broker]], [[target]], [[trigger]] and
- * [app] state_dir read into the app model, the defaults, and every mistake refused
- * with FILE:LINE: and what is wrong. */
+/* weft.toml's events half (app/app_events.c, app_channels.c): [[broker]], [[target]],
+ * [[trigger]], [[redis_trigger]], [[source]] and [app] state_dir read into the app model, the
+ * defaults, and every mistake refused with FILE:LINE: and what is wrong. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,5 +542,60 @@ int main(void) {
     REFUSED(BASE "[[trigger]]\nbroker = \"wasm\"\ntarget = \"display\"\nfilters = [{}]\n",
             "weft.toml:12: [[trigger]] 'wasm-display-1': empty filter table: it needs one of "
             "exact, prefix, suffix, all, any, not or cesql");
+
+    /* ---- Redis channels: [[redis_trigger]] and [[source]] --------------------------------- */
+    app = parse(BASE "[[redis_trigger]]\n"                          /* 9 */
+                     "address = \"redis://:pw@127.0.0.1:6379\"\n"   /* 10 */
+                     "channel = \"messages\"\n"                     /* 11 */
+                     "function = \"transform\"\n"                   /* 12 */
+                     "[[source]]\n"                                 /* 13 */
+                     "type = \"redis\"\n"                           /* 14 */
+                     "address = \"redis+unix:///run/redis.sock\"\n" /* 15 */
+                     "channel = \"orders\"\n"                       /* 16 */
+                     "broker = \"wasm\"\n"                          /* 17 */
+                     "[[source]]\n"                                 /* 18 */
+                     "type = \"redis\"\n"                           /* 19 */
+                     "address = \"redis://h\"\n"                    /* 20 */
+                     "channel = \"typed\"\n"                        /* 21 */
+                     "broker = \"wasm\"\n"                          /* 22 */
+                     "event_type = \"com.example.order\"\n"         /* 23 */
+                     "event_source = \"shop\"\n"                    /* 24 */
+                     "content_type = \"application/json\"\n",       /* 25 */
+                &err);
+    CHECK(app != NULL);
+    if (!app)
+        fprintf(stderr, "channels: %s\n", err.msg);
+    if (app) {
+        CHECK(app->nredis_triggers == 1 && app->nsources == 2);
+        CHECK_EQ_STR(app->redis_triggers[0].address, "redis://:pw@127.0.0.1:6379");
+        CHECK_EQ_STR(app->redis_triggers[0].channel, "messages");
+        CHECK(app->redis_triggers[0].function == 0 && app->redis_triggers[0].line == 9);
+        CHECK_EQ_STR(app->sources[0].event_type, WEFT_APP_REDIS_EVENT_TYPE);
+        CHECK(app->sources[0].event_source == NULL && app->sources[0].content_type == NULL);
+        CHECK(app->sources[0].broker == 0 && app->sources[0].line == 13);
+        CHECK_EQ_STR(app->sources[1].event_type, "com.example.order");
+        CHECK_EQ_STR(app->sources[1].event_source, "shop");
+        CHECK_EQ_STR(app->sources[1].content_type, "application/json");
+        weft_app_free(app);
+    }
+    REFUSED(BASE "[[redis_trigger]]\nchannel = \"c\"\nfunction = \"transform\"\n",
+            "weft.toml:9: [[redis_trigger]] needs an 'address'");
+    REFUSED(BASE "[[redis_trigger]]\naddress = \"http://h\"\nchannel = \"c\"\n"
+                 "function = \"transform\"\n",
+            "weft.toml:9: [[redis_trigger]]: address 'http://h' is not a Redis location "
+            "(redis://HOST[:PORT][/DB] or redis+unix:///PATH)");
+    REFUSED(BASE "[[redis_trigger]]\naddress = \"redis://h\"\nchannel = \"c\"\n"
+                 "function = \"nope\"\n",
+            "weft.toml:12: [[redis_trigger]]: no [[function]] is named 'nope'");
+    REFUSED(BASE "[[redis_trigger]]\naddress = \"redis://h\"\nchannel = \"\"\n"
+                 "function = \"transform\"\n",
+            "weft.toml:9: [[redis_trigger]]: the channel is empty or holds a NUL");
+    REFUSED(BASE "[[source]]\ntype = \"redis\"\naddress = \"redis://h\"\nchannel = \"c\"\n"
+                 "broker = \"wasm\"\nevent_type = \"\"\n",
+            "weft.toml:14: [[source]]: 'event_type' is empty");
+    REFUSED(BASE "[[source]]\ntype = \"redis\"\naddress = \"redis://h\"\nchannel = \"c\"\n",
+            "weft.toml:9: [[source]] needs a 'broker'");
+    REFUSED(BASE "[redis_trigger]\naddress = \"redis://h\"\n",
+            "weft.toml:9: 'redis_trigger' must be an array of tables ([[redis_trigger]])");
     return TEST_DONE();
 }

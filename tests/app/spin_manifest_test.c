@@ -586,6 +586,62 @@ int main(void) {
     app = parse("spin_version = \"1\"\nname = \"x\"\ntrigger = { type = \"http\" }\n", &err);
     CHECK(app == NULL);
 
+    /* ---- Redis triggers ------------------------------------------------------------------ */
+    app = parse(V2 "[application.trigger.redis]\n"                      /* 4 */
+                   "address = \"redis://:{{ pass }}@localhost:6379\"\n" /* 5 */
+                   "[variables]\n"                                      /* 6 */
+                   "pass = { default = \"pw\", secret = true }\n"       /* 7 */
+                   "chan = { default = \"orders\" }\n"                  /* 8 */
+                   "[[trigger.redis]]\n"                                /* 9 */
+                   "channel = \"{{ chan }}\"\n"                         /* 10 */
+                   "component = \"c\"\n"                                /* 11 */
+                   "[[trigger.redis]]\n"                                /* 12 */
+                   "id = \"other\"\n"                                   /* 13 */
+                   "address = \"redis+unix:///run/redis.sock\"\n"       /* 14 */
+                   "channel = \"b\"\n"                                  /* 15 */
+                   "component = { source = \"i.wasm\" }\n"              /* 16 */
+                   "[[trigger.http]]\n"                                 /* 17 */
+                   "route = \"/\"\n"                                    /* 18 */
+                   "component = \"h\"\n"                                /* 19 */
+                   "[component.c]\n"                                    /* 20 */
+                   "source = \"c.wasm\"\n"                              /* 21 */
+                   "[component.h]\n"                                    /* 22 */
+                   "source = \"h.wasm\"\n",                             /* 23 */
+                &err);
+    CHECK(app != NULL);
+    if (!app)
+        fprintf(stderr, "redis v2: %s\n", err.msg);
+    if (app) {
+        CHECK(app->nredis_triggers == 2);
+        CHECK_EQ_STR(app->redis_triggers[0].address, "redis://:pw@localhost:6379");
+        CHECK_EQ_STR(app->redis_triggers[0].channel, "orders");
+        CHECK_EQ_STR(app->functions[app->redis_triggers[0].function].name, "c");
+        CHECK(app->redis_triggers[0].line == 9);
+        CHECK_EQ_STR(app->redis_triggers[1].address, "redis+unix:///run/redis.sock");
+        CHECK_EQ_STR(app->functions[app->redis_triggers[1].function].name, "other-component");
+        /* Only Redis triggers use c: no HTTP handler is asked of it; h stays Spin's. */
+        CHECK(app->functions[app->redis_triggers[0].function].executor ==
+              WEFT_APP_EXECUTOR_MESSAGES);
+        CHECK(app->functions[app->routes[0].function].executor == WEFT_APP_EXECUTOR_SPIN);
+        CHECK(strstr(captured, "not used by any trigger") == NULL);
+        weft_app_free(app);
+    }
+    app = parse("spin_manifest_version = \"1\"\nname = \"x\"\n"
+                "trigger = { type = \"redis\", address = \"redis://localhost\" }\n"
+                "[[component]]\nid = \"on_msg\"\nsource = \"c.wasm\"\n"
+                "[component.trigger]\nchannel = \"messages\"\n",
+                &err);
+    CHECK(app != NULL);
+    if (!app)
+        fprintf(stderr, "redis v1: %s\n", err.msg);
+    if (app) {
+        CHECK(app->nredis_triggers == 1 && app->nroutes == 0);
+        CHECK_EQ_STR(app->redis_triggers[0].address, "redis://localhost");
+        CHECK_EQ_STR(app->redis_triggers[0].channel, "messages");
+        CHECK_EQ_STR(app->functions[0].name, "on-msg");
+        weft_app_free(app);
+    }
+
     /* ---- refusals ---------------------------------------------------------------------- */
     REFUSED(V2 TRIGGER "[component.c]\nsource = { url = \"https://x.test/c.wasm\", digest = "
                        "\"sha256:00\" }\n",
@@ -596,14 +652,27 @@ int main(void) {
             "network at start; download the module and name its path");
     REFUSED(V2 "[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"c\"\n"
                "[component.c]\nsource = \"c.wasm\"\n",
-            "spin.toml:4: [[trigger.redis]]: trigger type 'redis' is not supported: weft has "
-            "only the HTTP trigger ([[trigger.http]])");
+            "spin.toml:4: [[trigger.redis]] (line 4) has no 'address' and there is no default "
+            "one ([application.trigger.redis] address)");
+    REFUSED("spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = \"redis\" }\n",
+            "spin.toml:3: trigger = { type = \"redis\" } needs an 'address'");
+    REFUSED(V2 "[application.trigger.redis]\naddress = \"x\"\n"
+               "[[trigger.redis]]\nchannel = \"c\"\ncomponent = \"c\"\n"
+               "[component.c]\nsource = \"c.wasm\"\n",
+            "spin.toml:6: [[trigger.redis]] (line 6): address 'x' is not a Redis location "
+            "(redis://HOST[:PORT][/DB] or redis+unix:///PATH)");
+    REFUSED(V2 "[application.trigger.redis]\naddress = \"redis://h\"\nport = 1\n",
+            "spin.toml:6: unknown key 'port' in [application.trigger.redis]");
+    REFUSED(V2 "[application.trigger.redis]\naddress = \"redis://h\"\n"
+               "[[trigger.redis]]\ncomponent = \"c\"\n[component.c]\nsource = \"c.wasm\"\n",
+            "spin.toml:6: [[trigger.redis]] (line 6) needs a 'channel'");
+    REFUSED(V2 "[[trigger.kafka]]\ntopic = \"x\"\n",
+            "spin.toml:4: [[trigger.kafka]]: trigger type 'kafka' is not supported: weft has the "
+            "HTTP and Redis triggers ([[trigger.http]], [[trigger.redis]])");
     REFUSED("spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = \"redis\", "
-            "address = \"redis://localhost\" }\n",
-            "spin.toml:3: trigger type 'redis' is not supported: weft has only the HTTP trigger");
-    REFUSED(V2 "[application.trigger.redis]\naddress = \"x\"\n" TRIGGER,
-            "spin.toml:4: [application.trigger.redis]: trigger type 'redis' is not supported: "
-            "weft has only the HTTP trigger");
+            "address = \"redis://h\" }\n[[component]]\nid = \"c\"\nsource = \"c.wasm\"\n"
+            "[component.trigger]\nroute = \"/\"\n",
+            "spin.toml:8: unknown key 'route' in [[component]] 'c' trigger");
     REFUSED(V2 "[variables]\ntoken = { required = true }\n" TRIGGER
                "[component.c]\nsource = \"c.wasm\"\nvariables = { t = \"{{ token }}\" }\n",
             "spin.toml:11: variable 'token' (line 5) is required and has no value: set "
