@@ -69,7 +69,8 @@ check_contains "a query's condition is served by the GIN index ($plan)" "$plan" 
 
 # ---- weft up with [store] documents on PostgreSQL ---------------------------------------
 # A guest's document and blob through weft up land in PostgreSQL (blobs follow the
-# documents' location); its key-value stays embedded.
+# documents' location), and a second weft up with the same weft.toml reads them; its
+# key-value stays embedded.
 mkdir -p "$WORK/app"
 cat >"$WORK/app/weft.toml" <<TOML
 [store]
@@ -98,6 +99,21 @@ if [ -n "$URL" ]; then
   check "the document is in PostgreSQL" "$(sql "SELECT body FROM app.docs WHERE id = 'x'")" "{}"
   check "the blob is in PostgreSQL" "$(sql "SELECT size FROM app.blobs")" 5
   [ -e "$WORK/app/.weft/stores/kv.db" ] && pass || fail "no embedded kv.db"
+  # A second node with the same weft.toml (its own folder) reads what the first wrote.
+  mkdir -p "$WORK/app2"
+  cp "$WORK/app/weft.toml" "$WORK/app2/"
+  (cd "$WORK/app2" && exec "$WEFT" up --listen 127.0.0.1:0 -q >"$WORK/app2/out" 2>"$WORK/app2/log") &
+  UP2=$!
+  for _ in $(seq 1 600); do
+    grep -q '^Ready: serving on ' "$WORK/app2/out" 2>/dev/null && break
+    kill -0 "$UP2" 2>/dev/null || break
+    sleep 0.1
+  done
+  URL2=$(sed -n 's/^Ready: serving on //p' "$WORK/app2/out")
+  check "a second node reads the first one's document" "$(curl -s "$URL2/docs/d/x")" "{}"
+  check "... and its blob" "$(curl -s "$URL2/blobs/c/x" | wc -c)" 5
+  kill "$UP2" 2>/dev/null
+  wait "$UP2" 2>/dev/null
 else
   fail "weft up did not start: $(cat "$WORK/app/log")"
 fi
