@@ -868,6 +868,41 @@ static const char *const V2_COMPONENT_KEYS[] = {COMPONENT_KEYS, "variables", "to
 static const char *const V2_COMPONENT_WARNED[] = {"sqlite_databases", "ai_models", "dependencies",
                                                   "dependencies_inherit_configuration", NULL};
 
+/* A v2 trigger's `component`: the name of a [component.NAME], or an inline table read
+ * as a component named "<id>-component" when that is a valid, free name, else
+ * "inline-component<n>" (normalize.rs). *fn is its function's index. */
+static int trigger_component(spin_t *s, const weft_toml_value_t *comp, const char *section,
+                             const char *id, size_t *fn) {
+    ctx_t *c = s->c;
+    weft_app_t *app = s->app;
+    if (comp->type == WEFT_TOML_STRING) {
+        if ((*fn = find_function(app, comp->u.str.ptr)) == SIZE_MAX)
+            return weft_app_fail(c, comp->line, "%s: no [component.%s] is declared", section,
+                                 comp->u.str.ptr);
+        return 0;
+    }
+    if (comp->type != WEFT_TOML_TABLE)
+        return weft_app_fail(c, comp->line,
+                             "'component' in %s must be a component's name or a table, not %s",
+                             section, weft_app_type_name(comp));
+    char name[SECTION_MAX + 16];
+    say(name, sizeof name, "%s-component", id);
+    if (!spin_id_valid(name, '-', false) || find_function(app, name) != SIZE_MAX) {
+        do
+            say(name, sizeof name, "inline-component%zu", s->inline_counter++);
+        while (find_function(app, name) != SIZE_MAX);
+    }
+    char csection[SECTION_MAX * 2];
+    say(csection, sizeof csection, "%s component ('%s')", section, name);
+    int rc;
+    if ((rc = check_spin_keys(c, comp, csection, V2_COMPONENT_KEYS, V2_COMPONENT_WARNED,
+                              WHY_NOT_YET)) ||
+        (rc = read_component(s, comp, name, csection, "variables")) || (rc = grow_used(s)))
+        return rc;
+    *fn = app->nfunctions - 1;
+    return 0;
+}
+
 static int read_v2_component(spin_t *s, const weft_toml_value_t *t, const char *name) {
     char section[SECTION_MAX];
     say(section, sizeof section, "[component.%s]", name);
@@ -1048,35 +1083,8 @@ static int read_v2_http(spin_t *s, const weft_toml_value_t *http) {
             break;
         }
         size_t fn;
-        if (comp->type == WEFT_TOML_STRING) {
-            if ((fn = find_function(app, comp->u.str.ptr)) == SIZE_MAX) {
-                rc = weft_app_fail(c, comp->line, "%s: no [component.%s] is declared", section,
-                                   comp->u.str.ptr);
-                break;
-            }
-        } else if (comp->type == WEFT_TOML_TABLE) {
-            /* Inline: "<id>-component" when that is a valid, free name, else
-             * "inline-component<n>" (normalize.rs). */
-            char name[SECTION_MAX + 16];
-            say(name, sizeof name, "%s-component", id);
-            if (!spin_id_valid(name, '-', false) || find_function(app, name) != SIZE_MAX) {
-                do
-                    say(name, sizeof name, "inline-component%zu", s->inline_counter++);
-                while (find_function(app, name) != SIZE_MAX);
-            }
-            char csection[SECTION_MAX * 2];
-            say(csection, sizeof csection, "%s component ('%s')", section, name);
-            if ((rc = check_spin_keys(c, comp, csection, V2_COMPONENT_KEYS, V2_COMPONENT_WARNED,
-                                      WHY_NOT_YET)) ||
-                (rc = read_component(s, comp, name, csection, "variables")) || (rc = grow_used(s)))
-                break;
-            fn = app->nfunctions - 1;
-        } else {
-            rc = weft_app_fail(c, comp->line,
-                               "'component' in %s must be a component's name or a table, not %s",
-                               section, weft_app_type_name(comp));
+        if ((rc = trigger_component(s, comp, section, id, &fn)))
             break;
-        }
         if ((rc = read_executor(s, t, section, fn)))
             break;
         if (raw) {
@@ -1127,7 +1135,6 @@ static int add_spin_redis(spin_t *s, const weft_toml_value_t *t, const char *sec
  * [application.trigger.redis]'s), id; Spin ignores an executor there, and so does weft. */
 static int read_v2_redis(spin_t *s, const weft_toml_value_t *redis) {
     ctx_t *c = s->c;
-    weft_app_t *app = s->app;
     if (redis->type != WEFT_TOML_ARRAY)
         return weft_app_fail(c, redis->line,
                              "'trigger.redis' must be an array of tables ([[trigger.redis]])");
@@ -1176,33 +1183,8 @@ static int read_v2_redis(spin_t *s, const weft_toml_value_t *redis) {
             rc = weft_app_fail(c, t->line, "%s needs a 'component'", section);
             break;
         }
-        if (comp->type == WEFT_TOML_STRING) {
-            if ((fn = find_function(app, comp->u.str.ptr)) == SIZE_MAX) {
-                rc = weft_app_fail(c, comp->line, "%s: no [component.%s] is declared", section,
-                                   comp->u.str.ptr);
-                break;
-            }
-        } else if (comp->type == WEFT_TOML_TABLE) {
-            char name[SECTION_MAX + 16];
-            say(name, sizeof name, "%s-component", id);
-            if (!spin_id_valid(name, '-', false) || find_function(app, name) != SIZE_MAX) {
-                do
-                    say(name, sizeof name, "inline-component%zu", s->inline_counter++);
-                while (find_function(app, name) != SIZE_MAX);
-            }
-            char csection[SECTION_MAX * 2];
-            say(csection, sizeof csection, "%s component ('%s')", section, name);
-            if ((rc = check_spin_keys(c, comp, csection, V2_COMPONENT_KEYS, V2_COMPONENT_WARNED,
-                                      WHY_NOT_YET)) ||
-                (rc = read_component(s, comp, name, csection, "variables")) || (rc = grow_used(s)))
-                break;
-            fn = app->nfunctions - 1;
-        } else {
-            rc = weft_app_fail(c, comp->line,
-                               "'component' in %s must be a component's name or a table, not %s",
-                               section, weft_app_type_name(comp));
+        if ((rc = trigger_component(s, comp, section, id, &fn)))
             break;
-        }
         rc = add_spin_redis(s, t, section, fn, address,
                             address ? weft_toml_get(t, "address")->line : 0, channel);
     }

@@ -60,7 +60,7 @@ run "$WEFT" describe --json
 check "--json: status" "$RC" 0
 check "--json: the server's JSON" \
   "$(python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(sorted(d), [t["name"] for t in d["triggers"]])' <<<"$OUT")" \
-  "['brokers', 'functions', 'routes', 'targets', 'triggers'] ['every', 'typed']"
+  "['brokers', 'functions', 'redis_triggers', 'routes', 'sources', 'targets', 'triggers'] ['every', 'typed']"
 
 cd "$WORK" || exit 1
 run "$WEFT" describe --url "$URL/"
