@@ -792,17 +792,23 @@ static void save_position(trigger_t *t, bool force) {
     t->saved_at = now;
 }
 
-/* Waits on the trigger's condition (a delivery finished, or stop), at most until the
- * next save is due; with the lock. */
-static void wait_cond(trigger_t *t) {
+/* Waits on the trigger's condition (a delivery finished, or stop) for up to ms; with the
+ * lock. */
+static void wait_cond_ms(trigger_t *t, long ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)WEFT_TRIGGER_SAVE_NS;
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
     pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+}
+
+/* The same, at most until the next save is due. */
+static void wait_cond(trigger_t *t) {
+    wait_cond_ms(t, (long)(WEFT_TRIGGER_SAVE_NS / 1000000));
 }
 
 static void *trigger_main(void *arg) {
@@ -933,19 +939,6 @@ static bool holds(const trigger_t *t, uint64_t seq) {
         if (t->held[i].seq == seq)
             return true;
     return false;
-}
-
-/* Waits on the trigger's condition for up to ms; with the lock. */
-static void wait_cond_ms(trigger_t *t, long ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 }
 
 /* A trigger of a shared broker: a member (this node) of its group. It first reads what
