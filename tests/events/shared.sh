@@ -21,30 +21,16 @@
 # By hand, SHARED_PARTS="load kill" runs those parts only.
 source "$(dirname "$0")/ev.bash"
 
-command -v redis-server >/dev/null || skip "no redis-server (apt-get install redis-server)"
+source "$(dirname "$0")/../store/redis_server.bash"
 [ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
-export WEFT_PLUGIN_DIR=$BUILD_DIR
 N=${SHARED_EVENTS:-1000}
 PARTS=${SHARED_PARTS:-"load stores replies kill retention restart"}
-SOCK=$WORK/redis.sock
-REDIS=
 trap 'cleanup_sinks; [ -n "$REDIS" ] && kill -KILL "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/redis"
-
-start_redis() {
-  redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK/redis" \
-    --save '' --appendonly yes --appendfsync always --logfile "$WORK/redis/log" &
-  REDIS=$!
-  for _ in $(seq 200); do
-    [ "$(redis-cli -s "$SOCK" ping 2>/dev/null)" == PONG ] && return 0
-    sleep 0.05
-  done
-  fail "redis-server did not start: $(tail -3 "$WORK/redis/log")"
-  finish
-  exit 1
-}
-rcli() { redis-cli -s "$SOCK" "$@"; }
+REDIS_ARGS=(--dir "$WORK/redis" --appendonly yes --appendfsync always)
 start_redis
+SOCK=$REDIS_SOCK
+rcli() { redis-cli -s "$SOCK" "$@"; }
 
 # node NAME: a node's folder with the shared weft.toml (written by write_toml).
 write_toml() {

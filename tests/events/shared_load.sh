@@ -8,25 +8,19 @@
 # (WEFT_ONCE_TESTS): the sanitized build runs shared.sh.
 source "$(dirname "$0")/ev.bash"
 
-command -v redis-server >/dev/null || skip "no redis-server (apt-get install redis-server)"
+source "$(dirname "$0")/../store/redis_server.bash"
 LOAD=$BUILD_DIR/bench/bench_events_load
 SINK=$BUILD_DIR/bench/bench_events_sink
 for f in "$LOAD" "$SINK" "$BUILD_DIR/weft-dist.so"; do
   [ -e "$f" ] || { fail "no $f: build first"; finish; exit 1; }
 done
-export WEFT_PLUGIN_DIR=$BUILD_DIR
 N=20000
-SOCK=$WORK/redis.sock
-REDIS= SINKS=()
+SINKS=()
 trap 'cleanup_sinks; kill -KILL $REDIS "${SINKS[@]}" 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/redis"
-redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK/redis" \
-  --save '' --appendonly yes --appendfsync always --logfile "$WORK/redis/log" &
-REDIS=$!
-for _ in $(seq 200); do
-  [ "$(redis-cli -s "$SOCK" ping 2>/dev/null)" == PONG ] && break
-  sleep 0.05
-done
+REDIS_ARGS=(--dir "$WORK/redis" --appendonly yes --appendfsync always)
+start_redis
+SOCK=$REDIS_SOCK
 
 # A C sink per trigger; its port in NAME.port.
 for s in a b; do
@@ -39,8 +33,8 @@ for s in a b; do
     sleep 0.05
   done
 done
-stat() { curl -s "http://127.0.0.1:$(cat "$WORK/$1.port")/stats"; }
-field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' <<<"$2"; }
+sink_stats() { curl -s "http://127.0.0.1:$(cat "$WORK/$1.port")/stats"; }
+stat_field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' <<<"$2"; }
 
 for n in n1 n2; do
   mkdir -p "$WORK/$n"
@@ -78,18 +72,18 @@ URL2=$URL
 t0=$(date +%s.%N)
 LINE=$("$LOAD" -c 16 -n "$N" --id-prefix ev "$URL1/brokers/orders" "$URL2/brokers/orders" \
   2>"$WORK/load.err")
-check "every event answered 202" "$(field ok_events "$LINE")" "$N"
+check "every event answered 202" "$(stat_field ok_events "$LINE")" "$N"
 for s in a b; do
   for _ in $(seq 1 240); do
-    st=$(stat "$s")
-    [ "$(($(field events "$st") - $(field again "$st")))" -ge "$N" ] && break
+    st=$(sink_stats "$s")
+    [ "$(($(stat_field events "$st") - $(stat_field again "$st")))" -ge "$N" ] && break
     sleep 0.25
   done
 done
 t1=$(date +%s.%N)
 for s in a b; do
-  st=$(stat "$s")
-  got=$(field events "$st") again=$(field again "$st")
+  st=$(sink_stats "$s")
+  got=$(stat_field events "$st") again=$(stat_field again "$st")
   check "trigger to-$s delivered every event" "$((got - again))" "$N"
   check "trigger to-$s: no duplicates while no node died" "$again" 0
   echo "to-$s: $got requests for $N events ($again again)"

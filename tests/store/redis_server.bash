@@ -52,7 +52,8 @@ wait_log() {
   return 1
 }
 
-# log_has NAME FILE TEXT [SECONDS]: a check that FILE comes to hold TEXT.
-log_has() {
+# log_check NAME FILE TEXT [SECONDS]: a check that FILE comes to hold TEXT (gw.bash's
+# log_has asks the same of the server's log without counting a check).
+log_check() {
   if wait_log "$2" "$3" "${4:-5}"; then pass; else fail "$1: no [$3] in $2: $(tail -5 "$2")"; fi
 }
