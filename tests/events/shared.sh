@@ -11,6 +11,9 @@
 #     and on a broker whose claim_after is a minute, the node started again under the
 #     same name (--node) delivers what it left pending at once;
 #  2a. stores: a value written through one node is read through the other;
+#  2c. dead letters and the TTL guard on a shared broker: an event its target refuses,
+#     and one whose knativebrokerttl is 0, go to the dead-letter target and are
+#     acknowledged;
 #  2b. replies across nodes: a function target's reply goes back into the shared log
 #     and a second trigger delivers it, whichever node took either step;
 #  3. retention on Redis: events every trigger acknowledged are deleted once older than
@@ -24,7 +27,7 @@ source "$(dirname "$0")/ev.bash"
 source "$(dirname "$0")/../store/redis_server.bash"
 [ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
 N=${SHARED_EVENTS:-1000}
-PARTS=${SHARED_PARTS:-"load stores replies kill retention restart"}
+PARTS=${SHARED_PARTS:-"load stores deadletter replies kill retention restart"}
 trap 'cleanup_sinks; [ -n "$REDIS" ] && kill -KILL "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/redis"
 REDIS_ARGS=(--dir "$WORK/redis" --appendonly yes --appendfsync always)
@@ -99,6 +102,20 @@ url = "$SINK_C"
 [[target]]
 name = "nowhere"
 url = "http://127.0.0.1:9/"
+
+[[broker]]
+name = "dl"
+backend = "redis+unix://$SOCK"
+
+[[target]]
+name = "e"
+url = "$SINK_E"
+
+[[trigger]]
+name = "dl-t"
+broker = "dl"
+target = "nowhere"
+delivery = { retry = 1, backoff_delay = "10ms", dead_letter = "e" }
 
 [[target]]
 name = "b"
@@ -192,6 +209,8 @@ start_sink c
 SINK_C=$SINK_URL LOG_C=$SINK_LOG
 start_sink d
 SINK_D=$SINK_URL LOG_D=$SINK_LOG
+start_sink e
+SINK_E=$SINK_URL LOG_E=$SINK_LOG
 start_sink late --delay 2
 SINK_LATE=$SINK_URL LOG_LATE=$SINK_LOG
 start_sink late2 --delay 2
@@ -243,6 +262,25 @@ if [[ " $PARTS " == *" stores "* ]]; then
   check "stores: a value PUT through node 1" "$code" 201
   check "stores: ... is read through node 2" "$(curl -s "$URL2/kv/default/greeting")" "from node 1"
   check "stores: ... and is in Redis" "$(rcli HGET kv:kv:7:default:k:greeting v)" "from node 1"
+fi
+
+# ---- 2c. dead letters and the TTL guard ------------------------------------------------------
+if [[ " $PARTS " == *" deadletter "* ]]; then
+  curl -s -o /dev/null "$URL1/brokers/dl" -H 'ce-specversion: 1.0' -H 'ce-id: x1' \
+    -H 'ce-source: test' -H 'ce-type: d' -d '{}'
+  curl -s -o /dev/null "$URL2/brokers/dl" -H 'ce-specversion: 1.0' -H 'ce-id: x2' \
+    -H 'ce-source: test' -H 'ce-type: d' -H 'ce-knativebrokerttl: 0' -d '{}'
+  wait_lines "$LOG_E" 2 20
+  check "dead letters: both events reached the dead-letter target" "$(ids "$LOG_E" | tr '\n' ' ')" "x1 x2 "
+  check "dead letters: each names the target that failed" \
+    "$(field "$LOG_E" 'r["headers"].get("ce-knativeerrordest")' | sort -u)" "http://127.0.0.1:9/"
+  for _ in $(seq 1 20); do
+    [ "$(rcli XPENDING weft:ev:2:dl:s dl-t | head -1)" == 0 ] && break
+    sleep 0.1
+  done
+  check "dead letters: acknowledged, nothing pending" "$(rcli XPENDING weft:ev:2:dl:s dl-t | head -1)" 0
+  check_contains "dead letters: x2 was not delivered for its TTL" "$(cat "$WORK/n1/log" "$WORK/n2/log")" \
+    "event id 'x2' to the dead-letter target 'e': not delivered: its knativebrokerttl is 0"
 fi
 
 # ---- 2b. replies across nodes ------------------------------------------------------------------
