@@ -147,6 +147,7 @@ int weft_cache_key(const uint8_t *bytes, size_t len, const char *cc_cmd, const c
     weft_buf_puts(&b, weft_rewrite_text());
     weft_buf_puts(&b, weft_rewrite_guard_text());
     weft_buf_puts(&b, weft_rewrite_fneg_text());
+    weft_buf_puts(&b, weft_loops_text());
     uint8_t k[32];
     weft_sha256(b.data, b.len, k);
     weft_buf_free(&b);

@@ -340,7 +340,7 @@ static int build_in(const char *tmp, const char *name, const uint8_t *bytes, siz
         goto out;
     weft_glue_facts_t facts;
     if ((rc = weft_glue_read_header((const char *)hdr, &facts, err)) ||
-        (rc = weft_rewrite_module_c(tmp, facts.memory_field, err)) ||
+        (rc = weft_rewrite_module_c(tmp, facts.memory_field, bytes, &m, err)) ||
         (rc = weft_glue_write(tmp, &m, strip, unknown, (const char *)hdr, &facts, err)))
         goto out;
     if (!(rc = split_c(tmp, prog, tree, err)))

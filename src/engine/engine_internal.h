@@ -169,12 +169,24 @@ void weft_check_import_str(const weft_wasm_module_t *m, uint32_t i, char *out, s
 
 /* Rewrites dir/module.c in place; memory_field is the instance field of memory 0
  * (weft_glue_facts_t), "" when the module has none. */
-int weft_rewrite_module_c(const char *dir, const char *memory_field, weft_error_t *err);
+int weft_rewrite_module_c(const char *dir, const char *memory_field, const uint8_t *wasm,
+                          const weft_wasm_module_t *m, weft_error_t *err);
 /* The text the rewrite inserts and a name of the edit it makes to calls, both part of
  * the cache key (cache.c). */
 const char *weft_rewrite_text(void);
 const char *weft_rewrite_guard_text(void);
 const char *weft_rewrite_fneg_text(void);
+
+/* ---- loops.c ---- */
+
+/* Writes to out the C text c[0..clen) with a guarded 64-bit copy before each loop of the
+ * module (wasm, as read into m) that the pass can version, and sets *versioned to how
+ * many; out stays empty when there is none. memory_field as for the rewrite. 0, or -1
+ * when out of memory. */
+int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const char *memory_field,
+                       const char *c, size_t clen, weft_buf_t *out, int *versioned);
+/* The text the pass inserts, for the cache key. */
+const char *weft_loops_text(void);
 
 /* ---- glue.c ---- */
 

@@ -150,7 +150,8 @@ static const char fneg_text[] =
 /* Rewrites tmp/module.c: host calls guarded, float negations as above, and fast_memory_text (MEMORY
  * replaced by the field name) after the load/store helpers when the module has a memory. A module.c
  * without the anchor gets no fast memory access: correct, only slower. */
-int weft_rewrite_module_c(const char *tmp, const char *memory_field, weft_error_t *err) {
+int weft_rewrite_module_c(const char *tmp, const char *memory_field, const uint8_t *wasm,
+                          const weft_wasm_module_t *m, weft_error_t *err) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/module.c", tmp);
     uint8_t *c = NULL;
@@ -181,6 +182,17 @@ int weft_rewrite_module_c(const char *tmp, const char *memory_field, weft_error_
     if (!rc)
         rc = replace_all(&final, (const char *)neg.data, neg.len, "-(w2c_d", "WEFT_FNEG64(w2c_d");
     weft_buf_free(&neg);
+    weft_buf_t looped = {0};
+    int versioned = 0;
+    if (!rc)
+        rc = weft_loops_version(wasm, m, memory_field, (const char *) final.data, final.len,
+                                &looped, &versioned);
+    if (!rc && versioned) {
+        weft_buf_free(&final);
+        final = looped;
+    } else {
+        weft_buf_free(&looped);
+    }
     if (rc) {
         weft_buf_free(&final);
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");

@@ -74,9 +74,11 @@ int weft_tool_jobs(void) {
  * is vfork and exec, the child making only system calls in between, as posix_spawn
  * itself does. */
 static pid_t spawn_in(const char *dir, char *const argv[], int i) {
-    char log[PATH_MAX], prog[PATH_MAX];
-    if ((size_t)snprintf(log, sizeof log, "%s/log%d", dir, i) >= sizeof log ||
-        weft_tool_find(argv[0], prog, sizeof prog))
+    /* The log is opened after the chdir, so its name is relative to dir (dir itself may
+     * be relative: weft compile --cache-dir cache). */
+    char log[32], prog[PATH_MAX];
+    snprintf(log, sizeof log, "log%d", i);
+    if (weft_tool_find(argv[0], prog, sizeof prog))
         return -1;
     pid_t parent = getpid();
     pid_t pid = vfork();

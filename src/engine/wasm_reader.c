@@ -80,6 +80,10 @@ typedef struct reader {
     bool simd_type;
     size_t simd_type_offset;
     const char *simd_type_what;
+    /* The body being read (code section), its labels so far, and the loops' capacity. */
+    uint32_t func;
+    uint32_t labels;
+    uint32_t loops_cap;
 } reader_t;
 
 #define TRY(expr)                                                                                  \
@@ -715,6 +719,22 @@ static int read_misc(reader_t *r, size_t at) {
  * leaving r->pos just past it. Function bodies (in_body) and constant expressions share
  * this decoder; which instructions a constant expression may hold is wasm2c's to check.
  * Returns SKIP_BODY (in bodies only) after a SIMD opcode with no known encoding. */
+/* Records the loop whose block type was just read (the body starts at r->pos). */
+static int note_loop(reader_t *r, bool empty) {
+    weft_wasm_module_t *m = r->m;
+    if (m->nloops == r->loops_cap) {
+        uint32_t cap = r->loops_cap ? r->loops_cap * 2 : 64;
+        weft_wasm_loop_t *grown = realloc(m->loops, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return out_of_memory(r);
+        m->loops = grown;
+        r->loops_cap = cap;
+    }
+    m->loops[m->nloops++] =
+        (weft_wasm_loop_t){.func = r->func, .label = r->labels, .body = r->pos, .empty = empty};
+    return 0;
+}
+
 static int read_expr(reader_t *r, bool in_body) {
     const char *what = in_body ? "function body" : "constant expression";
     size_t depth = 1;
@@ -739,6 +759,11 @@ static int read_expr(reader_t *r, bool in_body) {
         case 0x04:
         case 0x06: /* block, loop, if, try */
             TRY(read_blocktype(r));
+            if (op == 0x03 && in_body && r->m)
+                TRY(note_loop(r, r->base[at + 1] == 0x40));
+            if (op == 0x06 && r->m)
+                r->m->uses_exceptions = true;
+            r->labels++;
             depth++;
             break;
         case 0x0b: /* end */
@@ -748,6 +773,8 @@ static int read_expr(reader_t *r, bool in_body) {
         case 0x07:
         case 0x08: /* catch, throw */
             TRY(read_index(r, "tag index"));
+            if (r->m)
+                r->m->uses_exceptions = true;
             break;
         case 0x09:
         case 0x0c:
@@ -1162,6 +1189,9 @@ static int read_code_section(reader_t *r) {
         return fail(r, at, "the code section has %u function bodies, the function section %u", n,
                     r->ndefined);
     size_t section_end = r->end;
+    if (n && (!(r->m->body_start = calloc(n, sizeof *r->m->body_start)) ||
+              !(r->m->body_end = calloc(n, sizeof *r->m->body_end))))
+        return out_of_memory(r);
     for (uint32_t i = 0; i < n; i++) {
         size_t size_at = r->pos;
         uint32_t size;
@@ -1169,6 +1199,10 @@ static int read_code_section(reader_t *r) {
         if (size > remaining(r))
             return fail(r, size_at, "function body size %u is past the end of the section", size);
         size_t body_end = r->pos + size;
+        r->m->body_start[i] = r->pos;
+        r->m->body_end[i] = body_end;
+        r->func = i;
+        r->labels = 0;
         r->end = body_end;
         uint32_t groups;
         uint64_t nlocals = 0;
@@ -1374,9 +1408,32 @@ int weft_wasm_read(const uint8_t *bytes, size_t len, weft_wasm_module_t *m, weft
     return 0;
 }
 
+bool weft_wasm_leb_u32(const uint8_t *b, size_t end, size_t *pos, uint32_t *out) {
+    reader_t r = {.base = b, .pos = *pos, .end = end};
+    weft_error_t ignored;
+    r.err = &ignored;
+    if (read_u32(&r, out, "LEB128"))
+        return false;
+    *pos = r.pos;
+    return true;
+}
+
+bool weft_wasm_leb_s(const uint8_t *b, size_t end, size_t *pos, unsigned bits, int64_t *out) {
+    reader_t r = {.base = b, .pos = *pos, .end = end};
+    weft_error_t ignored;
+    r.err = &ignored;
+    if (read_sleb(&r, bits, out, "LEB128"))
+        return false;
+    *pos = r.pos;
+    return true;
+}
+
 void weft_wasm_module_free(weft_wasm_module_t *m) {
     if (!m)
         return;
+    free(m->body_start);
+    free(m->body_end);
+    free(m->loops);
     for (uint32_t i = 0; i < m->ntypes; i++) {
         free(m->types[i].params);
         free(m->types[i].results);

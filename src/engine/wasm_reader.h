@@ -81,6 +81,14 @@ typedef struct weft_wasm_data {
     size_t bytes_len;
 } weft_wasm_data_t;
 
+/* A loop instruction of a function body, for the loop pass (loops.c). */
+typedef struct weft_wasm_loop {
+    uint32_t func;  /* defined function (0 is the first body of the code section) */
+    uint32_t label; /* block, loop and if instructions before it in that body */
+    size_t body;    /* offset of its first instruction, past the block type */
+    bool empty;     /* its block type is empty: no parameters, no results */
+} weft_wasm_loop_t;
+
 typedef struct weft_wasm_module {
     weft_wasm_functype_t *types;
     uint32_t ntypes;
@@ -104,12 +112,27 @@ typedef struct weft_wasm_module {
     bool uses_simd;
     size_t simd_offset; /* file offset of the 0xfd prefix byte */
     char simd_name[48]; /* e.g. "i32x4.add" (or "simd opcode 0xfd 0x..." if unnamed) */
+    /* Each defined function's body (nfuncs - nfunc_imports of them, in order): the
+     * offset of its local declarations and the offset just past its final end. */
+    size_t *body_start;
+    size_t *body_end;
+    /* Every loop instruction, in order, and whether any body uses exception handling
+     * (try, catch, throw, rethrow, delegate). */
+    weft_wasm_loop_t *loops;
+    uint32_t nloops;
+    bool uses_exceptions;
 } weft_wasm_module_t;
 
 /* Reads bytes[0..len). On error fills err with "offset 0x..: what" and returns WEFT_EMODULE;
  * *m is then empty and need not be freed (freeing it is harmless). */
 int weft_wasm_read(const uint8_t *bytes, size_t len, weft_wasm_module_t *m, weft_error_t *err);
 void weft_wasm_module_free(weft_wasm_module_t *m);
+
+/* LEB128 reads for later passes over bytes this reader accepted: an unsigned 32-bit
+ * value, or a signed one of `bits` bits (32 or 64), at b[*pos], never reading at or past
+ * end. On success *pos moves past it; false when it is cut short or too long. */
+bool weft_wasm_leb_u32(const uint8_t *b, size_t end, size_t *pos, uint32_t *out);
+bool weft_wasm_leb_s(const uint8_t *b, size_t end, size_t *pos, unsigned bits, int64_t *out);
 
 /* Writes "(func (param i32 i32) (result i32))" for type t into out (size bytes). */
 void weft_wasm_functype_str(const weft_wasm_functype_t *t, char *out, size_t size);

@@ -100,4 +100,12 @@ if kill -0 "$child" 2>/dev/null; then
 else
   pass
 fi
+
+# A relative --cache-dir: the compilers run inside a build folder under it, and their
+# logs are opened there (they once were opened by a path relative to the wrong folder,
+# so every compile failed as "wasm2c refused it").
+mkdir -p "$WORK/rel"
+cp "$H" "$WORK/rel/h.wasm"
+(cd "$WORK/rel" && "$WEFT" compile -q --cache-dir relcache h.wasm) >"$WORK/rel.out" 2>&1
+check "weft compile with a relative --cache-dir" "$?:$(ls "$WORK"/rel/relcache/*.so 2>/dev/null | wc -l)" "0:1"
 finish
