@@ -48,7 +48,6 @@
  * 2.8 for -O1 (a 5.7 MB unit of yosys: 5.5 s against 7.4), for code as fast as -O1's
  * on the engine benchmark (both levels forced on it: geomean 1.02x and 1.05x gcc -O2,
  * within that run's noise; bench/README.md, "Compile"). */
-#define WEFT_O2_MAX_BYTES 64000000
 #define WEFT_HUGE_LEVEL "-Og", "-fmove-loop-invariants", "-ftree-sra"
 #define WEFT_HUGE_LEVEL_TEXT "-Og -fmove-loop-invariants -ftree-sra"
 /* For tests only: WEFT_FORCE_HUGE_LEVEL=1 in the environment compiles the optimized tier

@@ -179,6 +179,14 @@ const char *weft_rewrite_fneg_text(void);
 
 /* ---- loops.c ---- */
 
+/* Generated C over this many bytes is compiled at a lighter level than -O2 (compile.c),
+ * which vectorizes nothing: the loop pass leaves C over half of it alone, so that its
+ * copies neither cost compile time for nothing nor push a module over the line. */
+#define WEFT_O2_MAX_BYTES 64000000
+/* A function whose C is longer than this keeps its loops as they are (the pass looks
+ * each loop up in its function's text). */
+#define WEFT_LOOPS_MAX_FUNCTION_BYTES (256u << 10)
+
 /* Writes to out the C text c[0..clen) with a guarded 64-bit copy before each loop of the
  * module (wasm, as read into m) that the pass can version, and sets *versioned to how
  * many; out stays empty when there is none. memory_field as for the rewrite. 0, or -1

@@ -823,7 +823,7 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
     *versioned = 0;
     uint32_t ndefined = m->nfuncs - m->nfunc_imports;
     if (!memory_field[0] || m->uses_exceptions || !m->nloops || !ndefined ||
-        !strstr(c, "#define FUNC_PROLOGUE u8 *const weft_mb"))
+        clen > WEFT_O2_MAX_BYTES / 2 || !strstr(c, "#define FUNC_PROLOGUE u8 *const weft_mb"))
         return 0;
     const char **starts = calloc(ndefined, sizeof *starts);
     const char **ends = calloc(ndefined, sizeof *ends);
@@ -860,7 +860,7 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
             cur = l->func;
             have_locals = local_types(wasm, m, cur, types, &x->nlocals, &nparams);
         }
-        if (!have_locals)
+        if (!have_locals || (size_t)(ends[cur] - starts[cur]) > WEFT_LOOPS_MAX_FUNCTION_BYTES)
             continue;
         x->end = m->body_end[cur];
         if (x->end - l->body > MAX_BODY_BYTES)
