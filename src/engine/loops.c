@@ -796,7 +796,8 @@ static bool local_types(const uint8_t *wasm, const weft_wasm_module_t *m, uint32
     const weft_wasm_functype_t *t = &m->types[m->func_types[m->nfunc_imports + f]];
     if (t->nparams > MAX_LOCALS)
         return false;
-    memcpy(types, t->params, t->nparams);
+    if (t->nparams)
+        memcpy(types, t->params, t->nparams);
     uint32_t n = t->nparams, groups;
     size_t pos = m->body_start[f], end = m->body_end[f];
     if (!weft_wasm_leb_u32(wasm, end, &pos, &groups))
