@@ -175,11 +175,11 @@ typedef struct loop_ctx {
     val_t exit; /* the br_if's condition */
     bool used_sym[MAX_LOCALS];
     bool touched[MAX_LOCALS]; /* named in the copy */
+    bool failed;              /* a line of the copy could not be written */
 } loop_ctx_t;
 
 /* Local i's name in wasm2c's C. */
-static void local_name(const loop_ctx_t *x, uint32_t i, uint32_t nparams, char *out, size_t size) {
-    (void)x;
+static void local_name(uint32_t i, uint32_t nparams, char *out, size_t size) {
     snprintf(out, size, "w2c_%c%" PRIu32, i < nparams ? 'p' : 'l', i);
 }
 
@@ -228,9 +228,11 @@ static int emit(loop_ctx_t *x, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof line)
+    if (n < 0 || (size_t)n >= sizeof line || weft_buf_puts(x->out, line)) {
+        x->failed = true; /* the copy is incomplete: the loop keeps its original only */
         return -1;
-    return weft_buf_puts(x->out, line);
+    }
+    return 0;
 }
 
 typedef struct mem_op {
@@ -473,7 +475,7 @@ static int walk(loop_ctx_t *x, size_t pos, uint32_t nparams) {
         case 0x22:
             if (!weft_wasm_leb_u32(b, x->end, &pos, &idx) || idx >= x->nlocals)
                 return -1;
-            local_name(x, idx, nparams, name, sizeof name);
+            local_name(idx, nparams, name, sizeof name);
             x->touched[idx] = true;
             if (op == 0x20) {
                 aff_t now = not_affine;
@@ -658,7 +660,8 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t label
     weft_buf_t copy = {0};
     x->analysed = true;
     x->out = &copy;
-    if (walk(x, body, nparams)) {
+    x->failed = false;
+    if (walk(x, body, nparams) || x->failed) {
         weft_buf_free(&copy);
         return false;
     }
@@ -667,7 +670,7 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t label
     for (uint32_t i = 0; i < x->nlocals; i++)
         if (x->used_sym[i]) {
             char name[24];
-            local_name(x, i, nparams, name, sizeof name);
+            local_name(i, nparams, name, sizeof name);
             rc |= weft_buf_printf(o, "      const weft_w x%" PRIu32 " = (u32)%s;\n", i, name);
         }
     rc |= weft_buf_printf(o, "      const weft_w mem = instance->%s.size;\n", memory_field);
@@ -710,7 +713,7 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t label
     for (uint32_t i = 0; i < x->nlocals; i++)
         if (x->written[i]) {
             char name[24];
-            local_name(x, i, nparams, name, sizeof name);
+            local_name(i, nparams, name, sizeof name);
             rc |=
                 weft_buf_printf(o, "        %s W%" PRIu32 " = %s;\n", ctype(x->types[i]), i, name);
         }
@@ -720,7 +723,7 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t label
     for (uint32_t i = 0; i < x->nlocals; i++)
         if (x->written[i]) {
             char name[24];
-            local_name(x, i, nparams, name, sizeof name);
+            local_name(i, nparams, name, sizeof name);
             rc |= weft_buf_printf(o, "        %s = %sW%" PRIu32 ";\n", name,
                                   x->types[i] == T_I32 ? "(u32)" : "", i);
         }
@@ -888,7 +891,7 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
         ok = ok && count(at, go, "w2c_L") == 1 && count(at, go, ": \n") <= 1;
         for (uint32_t v = 0; ok && v < x->nlocals; v++)
             if (x->touched[v]) {
-                local_name(x, v, nparams, name, sizeof name);
+                local_name(v, nparams, name, sizeof name);
                 ok = has_word(fs, fe, name);
             }
         const char *line = at;
