@@ -39,8 +39,10 @@
 
 #include "engine_internal.h"
 
-/* The text this pass inserts once, before the first function, when it versions a loop;
- * part of the cache key with the pass's revision. */
+/* The text this pass inserts once, among wasm2c's helpers, when it versions a loop. It
+ * is the pass's part of the artifact cache key (weft_loops_text): bump its revision
+ * whenever what the pass writes changes, so that no artifact compiled from the old text
+ * is reused. */
 static const char loops_prelude[] =
     "\n/* weft: loops versioned in 64-bit addresses (loops.c, revision 1). */\n"
     "typedef u8 __attribute__((aligned(1), may_alias)) weft_uu8;\n"
