@@ -7,6 +7,15 @@ FAILED=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export XDG_CACHE_HOME="${WEFT_TEST_CACHE:-$WORK/cache}"
+# The tests run python3 often (sinks, JSON fields, raw sockets). When python3 is a
+# version manager's shim (pyenv's is a shell script that looks the version up anew on
+# every call: half a second each), the interpreter it resolves to goes first in PATH,
+# for the test and everything it starts: the same Python, without the lookup each time.
+if _py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) && [ -x "$_py" ] &&
+  [ "$(command -v python3)" != "$_py" ]; then
+  PATH="$(dirname "$_py"):$PATH"
+fi
+unset _py
 
 pass() { PASSED=$((PASSED + 1)); }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*" >&2; }
