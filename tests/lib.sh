@@ -7,6 +7,24 @@ FAILED=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export XDG_CACHE_HOME="${WEFT_TEST_CACHE:-$WORK/cache}"
+# The tests run python3 often (sinks, JSON fields, raw sockets). When python3 is a
+# version manager's shim (pyenv's, asdf's: a script that looks the version up anew on
+# every call, half a second each with pyenv), the interpreter it resolves to goes
+# first in PATH, for the test and everything it starts: the same Python, without the
+# lookup each time. Looked up once per cache (the run's, which its tests share).
+_py=$(command -v python3 2>/dev/null)
+case "$_py" in
+*/shims/python3)
+  _real=$(cat "$XDG_CACHE_HOME/weft-test-python3" 2>/dev/null)
+  if [ ! -x "$_real" ]; then
+    _real=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+    mkdir -p "$XDG_CACHE_HOME" && echo "$_real" >"$XDG_CACHE_HOME/weft-test-python3.$$" &&
+      mv -f "$XDG_CACHE_HOME/weft-test-python3.$$" "$XDG_CACHE_HOME/weft-test-python3"
+  fi
+  [ -x "$_real" ] && [ "$_real" != "$_py" ] && PATH="$(dirname "$_real"):$PATH"
+  ;;
+esac
+unset _py _real
 
 pass() { PASSED=$((PASSED + 1)); }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*" >&2; }

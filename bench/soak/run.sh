@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The long fault-mix soak (bench/README.md): tests/gateway/soak.sh, which the test
-# command runs for 30 s, run here for minutes. Hello traffic from wrk while guests trap,
+# command runs for 20 s, run here for minutes. Hello traffic from wrk while guests trap,
 # time out, exhaust memory and stack, print 50 MiB and flood stderr, with more busy
 # processes than cores; prints the requests made, each fault's count, RSS before and
 # after, and whether every check held.

@@ -11,19 +11,27 @@ usage: sink.py PORTFILE LOG [--status CODE[,CODE...]] [--retry-after VALUE]
   --retry-after  a Retry-After header on 429 and 503 answers
   --delay        wait this long before answering
   --reply-type   answer 200 with a binary-mode reply event of this type
+
+A thread per connection reading requests off the socket itself: http.server's header
+parsing costs more than weft's whole delivery of an event, and the tests that deliver
+many events would measure it. POST is recorded; other methods are answered 501.
 """
 import argparse
+import email.utils
 import json
-import socketserver
+import os
+import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http import HTTPStatus
 
 
-class Server(socketserver.ThreadingMixIn, HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+def reason(status):
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def main():
@@ -40,52 +48,90 @@ def main():
     state = {"n": 0}
     log = open(args.log, "a", buffering=1)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(f, status, headers, body, close):
+        head = "HTTP/1.1 %d %s\r\nServer: weft-test-sink\r\nDate: %s\r\n" % (
+            status, reason(status), email.utils.formatdate(usegmt=True))
+        for k, v in headers:
+            head += "%s: %s\r\n" % (k, v)
+        if close:
+            head += "Connection: close\r\n"
+        f.write(head.encode("latin-1") + b"\r\n" + body)
+        f.flush()
 
-        def log_message(self, *a):
+    def serve(conn):
+        rf = conn.makefile("rb")
+        wf = conn.makefile("wb")
+        try:
+            while True:
+                line = rf.readline(65537)
+                if not line:
+                    return
+                words = line.decode("latin-1").split()
+                if len(words) != 3:
+                    answer(wf, 400, [("Content-Length", "0")], b"", True)
+                    return
+                method, path, version = words
+                headers = {}
+                while True:
+                    h = rf.readline(65537)
+                    if h in (b"\r\n", b"\n", b""):
+                        break
+                    name, _, value = h.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                conn_hdr = headers.get("connection", "").lower()
+                close = conn_hdr == "close" or (version == "HTTP/1.0" and conn_hdr != "keep-alive")
+                if method != "POST":
+                    answer(wf, 501, [("Content-Length", "0")], b"", True)
+                    return
+                n = int(headers.get("content-length", "0"))
+                body = rf.read(n) if n else b""
+                with lock:
+                    i = state["n"]
+                    state["n"] += 1
+                    rec = {
+                        "t": time.time(),
+                        "path": path,
+                        "headers": headers,
+                        "body": body.decode("utf-8", "replace"),
+                    }
+                    log.write(json.dumps(rec) + "\n")
+                if args.delay:
+                    time.sleep(args.delay)
+                status = statuses[min(i, len(statuses) - 1)]
+                out_headers = []
+                out = b""
+                if args.retry_after and status in (429, 503):
+                    out_headers.append(("Retry-After", args.retry_after))
+                if args.reply_type and 200 <= status < 300:
+                    out_headers += [("ce-specversion", "1.0"), ("ce-type", args.reply_type),
+                                    ("ce-source", "sink"), ("Content-Type", "application/json")]
+                    out = b'{"reply":true}'
+                elif status >= 400:
+                    out = b"sink says no"
+                out_headers.append(("Content-Length", str(len(out))))
+                answer(wf, status, out_headers, out, close)
+                if close:
+                    return
+        except OSError:
             pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
 
-        def do_POST(self):
-            n = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(n) if n else b""
-            with lock:
-                i = state["n"]
-                state["n"] += 1
-                rec = {
-                    "t": time.time(),
-                    "path": self.path,
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "body": body.decode("utf-8", "replace"),
-                }
-                log.write(json.dumps(rec) + "\n")
-            if args.delay:
-                time.sleep(args.delay)
-            status = statuses[min(i, len(statuses) - 1)]
-            self.send_response(status)
-            out = b""
-            if args.retry_after and status in (429, 503):
-                self.send_header("Retry-After", args.retry_after)
-            if args.reply_type and 200 <= status < 300:
-                self.send_header("ce-specversion", "1.0")
-                self.send_header("ce-type", args.reply_type)
-                self.send_header("ce-source", "sink")
-                self.send_header("Content-Type", "application/json")
-                out = b'{"reply":true}'
-            elif status >= 400:
-                out = b"sink says no"
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-    srv = Server(("127.0.0.1", 0), Handler)
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(128)
     with open(args.portfile + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    import os
-
+        f.write(str(srv.getsockname()[1]))
     os.rename(args.portfile + ".tmp", args.portfile)
     try:
-        srv.serve_forever()
+        while True:
+            conn, _ = srv.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
     except KeyboardInterrupt:
         pass
 

@@ -7,7 +7,7 @@
 # within its cap; RSS after the run stays within SOAK_RSS_MIB of RSS before it; and
 # weft up stops cleanly.
 #
-# SOAK_SECONDS sets the length (default 30 s; 10 s under the sanitizers, which are
+# SOAK_SECONDS sets the length (default 20 s; 10 s under the sanitizers, which are
 # slower). bench/soak/run.sh runs the same script for minutes and keeps the figures.
 source "$(dirname "$0")/gw.bash"
 
@@ -17,7 +17,7 @@ if ldd "$WEFT" 2>/dev/null | grep -q libasan; then
   # use after free; leaks are LeakSanitizer's to find, at exit.
   RSS_BOUND_MIB=${SOAK_RSS_MIB:-288}
 else
-  RUN_S=${SOAK_SECONDS:-30}
+  RUN_S=${SOAK_SECONDS:-20}
   RSS_BOUND_MIB=${SOAK_RSS_MIB:-32}
 fi
 STDERR_LINES=1000 # weft's default cap on stderr lines logged per request
