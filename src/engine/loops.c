@@ -44,7 +44,7 @@
  * whenever what the pass writes changes, so that no artifact compiled from the old text
  * is reused. */
 static const char loops_prelude[] =
-    "\n/* weft: loops versioned in 64-bit addresses (loops.c, revision 1). */\n"
+    "\n/* weft: loops versioned in 64-bit addresses (loops.c, revision 3). */\n"
     "typedef u8 __attribute__((aligned(1), may_alias)) weft_uu8;\n"
     "typedef s8 __attribute__((aligned(1), may_alias)) weft_us8;\n"
     "typedef u16 __attribute__((aligned(1), may_alias)) weft_uu16;\n"
@@ -59,10 +59,9 @@ static const char loops_prelude[] =
     "#if defined(__SIZEOF_INT128__) && !defined(__TINYC__)\n#define WEFT_LOOPS 1\n"
     "typedef __int128 weft_w;\n#else\n#define WEFT_LOOPS 0\n#endif\n"
     /* gcc -O2's very cheap cost model vectorizes no loop that needs a run-time alias
-     * check, which every loop over guest memory does: the functions holding a copy get
-     * the cheap one. */
+     * check, which every loop over guest memory does: the copies get the cheap one. */
     "#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)\n"
-    "#define WEFT_LOOPS_FN __attribute__((optimize(\"vect-cost-model=cheap\")))\n"
+    "#define WEFT_LOOPS_FN __attribute__((noinline, optimize(\"vect-cost-model=cheap\")))\n"
     "#else\n#define WEFT_LOOPS_FN\n#endif\n";
 
 /* Bounds that keep every product and sum of the guard far inside 128 bits, and the
@@ -185,8 +184,12 @@ static void local_name(uint32_t i, uint32_t nparams, char *out, size_t size) {
     snprintf(out, size, "w2c_%c%" PRIu32, i < nparams ? 'p' : 'l', i);
 }
 
+/* A value's type in the copy (i32 in 64 bits), and a local's as wasm2c declares it. */
 static const char *ctype(uint8_t t) {
     return t == T_F32 ? "f32" : t == T_F64 ? "f64" : "u64";
+}
+static const char *wasm2c_type(uint8_t t) {
+    return t == T_I32 ? "u32" : ctype(t);
 }
 
 /* Every symbol of a is an invariant or an induction variable (after the first pass). */
@@ -632,8 +635,9 @@ static bool exit_shape(const loop_ctx_t *x, aff_t *d, bool *ne, bool *is_signed)
 }
 
 /* Writes the guarded copy of the loop to o; false when the loop is not eligible. */
-static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t label,
-                    const char *memory_field, weft_buf_t *o, int *naccesses) {
+static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t func, uint32_t label,
+                    const char *memory_field, weft_buf_t *o, weft_buf_t *proto, weft_buf_t *def,
+                    int *naccesses) {
     memset(x->written, 0, x->nlocals * sizeof *x->written);
     memset(x->used_sym, 0, sizeof x->used_sym);
     memset(x->touched, 0, sizeof x->touched);
@@ -705,23 +709,63 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t label
     } else {
         rc |= put_range(o, x, &e->a, lo, hi);
     }
-    /* Every guarded access lies within the memory at both ends, so everywhere. */
-    for (int i = 0; i < x->nacc; i++) {
-        char top[64];
-        snprintf(top, sizeof top, "mem - %" PRIu64, (uint64_t)x->acc[i].offset + x->acc[i].width);
-        rc |= put_range(o, x, &x->acc[i].addr, "0", top);
+    /* Every guarded access lies within the memory at both ends, so everywhere. Accesses
+     * whose addresses differ by a constant (a[i], a[i + 1], ... of an unrolled loop) are
+     * checked together, by their lowest first byte and highest last one. */
+    bool *done = calloc((size_t)x->nacc + 1, sizeof *done);
+    if (!done)
+        rc = -1;
+    for (int i = 0; !rc && i < x->nacc; i++) {
+        if (done[i])
+            continue;
+        aff_t base = x->acc[i].addr;
+        base.c = 0;
+        int64_t lo = x->acc[i].addr.c;
+        int64_t hi = lo + (int64_t)x->acc[i].offset + x->acc[i].width;
+        for (int j = i + 1; j < x->nacc; j++) {
+            aff_t d = aff_add(x->acc[j].addr, &x->acc[i].addr, -1);
+            if (done[j] || !d.ok || d.n != 0)
+                continue;
+            done[j] = true;
+            int64_t c = x->acc[j].addr.c, top = c + (int64_t)x->acc[j].offset + x->acc[j].width;
+            lo = c < lo ? c : lo;
+            hi = top > hi ? top : hi;
+        }
+        rc |= weft_buf_puts(o, "      { const weft_w b0 = ");
+        rc |= put_aff0(o, &base);
+        rc |= weft_buf_printf(o,
+                              ", b1 = b0 + (n - 1) * (weft_w)%" PRId64 "LL;\n"
+                              "        ok = ok && b0 + %" PRId64 "LL >= 0 && b0 + %" PRId64
+                              "LL <= mem && b1 + %" PRId64 "LL >= 0 && b1 + %" PRId64
+                              "LL <= mem; }\n",
+                              aff_step(x, &base), lo, hi, lo, hi);
     }
+    free(done);
+    /* The copy runs in a function of its own (out of line: the cheap cost model costs
+     * compile time, a second of gcc on a module whose libc functions hold copies, when
+     * it covers a whole function), named so that split.c treats it as any other:
+     * its parameters are the locals the body reads (by value, as wasm2c declares them)
+     * and those it writes (by address, in 64 bits). */
+    char fn[64];
+    snprintf(fn, sizeof fn, "w2c_weftloop_%" PRIu32 "_%" PRIu32, func, label);
+    weft_buf_t params = {0}, args = {0};
+    rc |= weft_buf_puts(&params, "u8 *weft_mb, u64 weft_n");
+    rc |= weft_buf_puts(&args, "weft_mb, (u64)n");
     rc |= weft_buf_puts(o, "      if (ok) {\n");
-    for (uint32_t i = 0; i < x->nlocals; i++)
+    for (uint32_t i = 0; i < x->nlocals; i++) {
+        char name[24];
+        local_name(i, nparams, name, sizeof name);
         if (x->written[i]) {
-            char name[24];
-            local_name(i, nparams, name, sizeof name);
             rc |=
                 weft_buf_printf(o, "        %s W%" PRIu32 " = %s;\n", ctype(x->types[i]), i, name);
+            rc |= weft_buf_printf(&params, ", %s *weft_W%" PRIu32, ctype(x->types[i]), i);
+            rc |= weft_buf_printf(&args, ", &W%" PRIu32, i);
+        } else if (x->touched[i]) {
+            rc |= weft_buf_printf(&params, ", %s %s", wasm2c_type(x->types[i]), name);
+            rc |= weft_buf_printf(&args, ", %s", name);
         }
-    rc |= weft_buf_puts(o, "        for (u64 weft_t = 0; weft_t < (u64)n; weft_t++) {\n");
-    rc |= weft_buf_append(o, copy.data, copy.len);
-    rc |= weft_buf_puts(o, "        }\n");
+    }
+    rc |= weft_buf_printf(o, "        %s(%s);\n", fn, (const char *)args.data);
     for (uint32_t i = 0; i < x->nlocals; i++)
         if (x->written[i]) {
             char name[24];
@@ -731,6 +775,23 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t label
         }
     rc |=
         weft_buf_printf(o, "        goto weft_X%" PRIu32 ";\n      }\n    }\n    #endif\n", label);
+    rc |= weft_buf_printf(proto, "static WEFT_LOOPS_FN void %s(%s);\n", fn,
+                          (const char *)params.data);
+    rc |=
+        weft_buf_printf(def, "static WEFT_LOOPS_FN void %s(%s) {\n", fn, (const char *)params.data);
+    for (uint32_t i = 0; i < x->nlocals; i++)
+        if (x->written[i])
+            rc |= weft_buf_printf(def, "  %s W%" PRIu32 " = *weft_W%" PRIu32 ";\n",
+                                  ctype(x->types[i]), i, i);
+    rc |= weft_buf_puts(def, "  for (u64 weft_t = 0; weft_t < weft_n; weft_t++) {\n");
+    rc |= weft_buf_append(def, copy.data, copy.len);
+    rc |= weft_buf_puts(def, "  }\n");
+    for (uint32_t i = 0; i < x->nlocals; i++)
+        if (x->written[i])
+            rc |= weft_buf_printf(def, "  *weft_W%" PRIu32 " = W%" PRIu32 ";\n", i, i);
+    rc |= weft_buf_puts(def, "}\n\n");
+    weft_buf_free(&params);
+    weft_buf_free(&args);
     weft_buf_free(&copy);
     return rc == 0;
 }
@@ -841,12 +902,13 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
     aff_t *now = calloc(MAX_LOCALS, sizeof *now);
     int64_t *step = calloc(MAX_LOCALS, sizeof *step);
     int rc = -1, nins = 0;
+    weft_buf_t protos = {0};
     if (!starts || !ends || !ins || !x || !types || !written || !set_now || !iv || !now || !step)
         goto done;
     rc = 0;
     const char *prelude_at = find(c, c + clen, "\nstatic bool s_module_initialized = false;\n");
-    if (!prelude_at || function_ranges(c, clen, starts, ends, ndefined) != ndefined ||
-        starts[0] < prelude_at)
+    if (!prelude_at || find(c, c + clen, "w2c_weftloop_") ||
+        function_ranges(c, clen, starts, ends, ndefined) != ndefined || starts[0] < prelude_at)
         goto done; /* not the shape this pass knows: leave the C as it is */
     prelude_at++;
     x->b = wasm;
@@ -857,6 +919,7 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
     x->now = now;
     x->step = step;
     uint32_t cur = UINT32_MAX, marked = UINT32_MAX, nparams = 0;
+    int defs_at = 0;
     bool have_locals = false;
     for (uint32_t i = 0; i < m->nloops; i++) {
         const weft_wasm_loop_t *l = &m->loops[i];
@@ -871,10 +934,14 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
         x->end = m->body_end[cur];
         if (x->end - l->body > MAX_BODY_BYTES)
             x->end = l->body + MAX_BODY_BYTES;
-        weft_buf_t text = {0};
+        weft_buf_t text = {0}, def = {0};
         int naccesses = 0;
-        if (!version(x, l->body, nparams, l->label, memory_field, &text, &naccesses)) {
+        size_t proto_len = protos.len;
+        if (!version(x, l->body, nparams, cur, l->label, memory_field, &text, &protos, &def,
+                     &naccesses)) {
+            protos.len = proto_len;
             weft_buf_free(&text);
+            weft_buf_free(&def);
             continue;
         }
         /* Find the loop in the function's C, and check it is this one. */
@@ -902,17 +969,23 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
         ok = ok && line > fs && line[-1] == '\n';
         const char *after = go ? memchr(go, '\n', (size_t)(fe - go)) : NULL;
         if (!ok || !after) {
+            protos.len = proto_len;
             weft_buf_free(&text);
+            weft_buf_free(&def);
             continue;
         }
-        if (cur != marked) { /* the function's definition gets WEFT_LOOPS_FN */
+        /* The copy's function goes just before the function it is called from. */
+        if (cur != marked) {
             marked = cur;
-            ins[nins].at = fs + strlen("static ");
-            if (weft_buf_puts(&ins[nins++].text, "WEFT_LOOPS_FN ")) {
-                weft_buf_free(&text);
-                rc = -1;
-                goto done;
-            }
+            defs_at = nins;
+            ins[nins++].at = fs;
+        }
+        int drc = weft_buf_append(&ins[defs_at].text, def.data, def.len);
+        weft_buf_free(&def);
+        if (drc) {
+            weft_buf_free(&text);
+            rc = -1;
+            goto done;
         }
         ins[nins].at = line;
         ins[nins++].text = text;
@@ -932,6 +1005,11 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
     rc |= weft_buf_append(out, p, (size_t)(prelude_at - p));
     rc |= weft_buf_puts(out, loops_prelude);
     p = prelude_at;
+    /* The copies' prototypes, among wasm2c's (before the first definition). */
+    rc |= weft_buf_append(out, p, (size_t)(starts[0] - p));
+    rc |= weft_buf_append(out, protos.data, protos.len);
+    rc |= weft_buf_puts(out, "\n");
+    p = starts[0];
     for (int i = 0; i < nins; i++) {
         rc |= weft_buf_append(out, p, (size_t)(ins[i].at - p));
         rc |= weft_buf_append(out, ins[i].text.data, ins[i].text.len);
@@ -939,6 +1017,7 @@ int weft_loops_version(const uint8_t *wasm, const weft_wasm_module_t *m, const c
     }
     rc |= weft_buf_append(out, p, (size_t)(c + clen - p));
 done:
+    weft_buf_free(&protos);
     for (int i = 0; ins && i < nins; i++)
         weft_buf_free(&ins[i].text);
     free(starts);
