@@ -44,7 +44,7 @@
  * whenever what the pass writes changes, so that no artifact compiled from the old text
  * is reused. */
 static const char loops_prelude[] =
-    "\n/* weft: loops versioned in 64-bit addresses (loops.c, revision 3). */\n"
+    "\n/* weft: loops versioned in 64-bit addresses (loops.c, revision 4). */\n"
     "typedef u8 __attribute__((aligned(1), may_alias)) weft_uu8;\n"
     "typedef s8 __attribute__((aligned(1), may_alias)) weft_us8;\n"
     "typedef u16 __attribute__((aligned(1), may_alias)) weft_uu16;\n"
@@ -175,8 +175,10 @@ typedef struct loop_ctx {
     int nacc;
     val_t exit; /* the br_if's condition */
     bool used_sym[MAX_LOCALS];
-    bool touched[MAX_LOCALS]; /* named in the copy */
-    bool failed;              /* a line of the copy could not be written */
+    bool touched[MAX_LOCALS];    /* named in the copy */
+    bool failed;                 /* a line of the copy could not be written */
+    bool read_first[MAX_LOCALS]; /* read in an iteration before it is written */
+    int unguarded, stores;       /* the copy's accesses: 32-bit ones, guarded stores */
 } loop_ctx_t;
 
 /* Local i's name in wasm2c's C. */
@@ -288,6 +290,10 @@ static int mem_access(loop_ctx_t *x, const mem_op_t *mo, uint32_t offset) {
         x->acc[x->nacc++] = (access_t){.addr = addr.a, .offset = offset, .width = mo->width};
     else if (guarded)
         x->acc[x->nacc++] = (access_t){.addr = addr.a, .offset = offset, .width = mo->width};
+    if (x->analysed && !guarded)
+        x->unguarded++;
+    if (x->analysed && guarded && store)
+        x->stores++;
     if (store) {
         if (guarded)
             return emit(x,
@@ -483,6 +489,8 @@ static int walk(loop_ctx_t *x, size_t pos, uint32_t nparams) {
             local_name(idx, nparams, name, sizeof name);
             x->touched[idx] = true;
             if (op == 0x20) {
+                if (!x->set_now[idx])
+                    x->read_first[idx] = true;
                 aff_t now = not_affine;
                 if (x->types[idx] == T_I32) {
                     if (x->set_now[idx])
@@ -641,6 +649,7 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t func,
     memset(x->written, 0, x->nlocals * sizeof *x->written);
     memset(x->used_sym, 0, sizeof x->used_sym);
     memset(x->touched, 0, sizeof x->touched);
+    memset(x->read_first, 0, sizeof x->read_first);
     x->analysed = false;
     x->out = NULL;
     if (walk(x, body, nparams))
@@ -667,7 +676,15 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t func,
     x->analysed = true;
     x->out = &copy;
     x->failed = false;
-    if (walk(x, body, nparams) || x->failed) {
+    x->unguarded = x->stores = 0;
+    bool carried = false; /* a value one iteration hands the next, other than a counter */
+    for (uint32_t i = 0; i < x->nlocals; i++)
+        carried |= x->written[i] && x->read_first[i] && !x->iv[i];
+    /* Only copies gcc can vectorize are worth their compile time (flite: 96 copies
+     * made its optimized tier 50% slower to compile): every access guarded, at least one
+     * store, and no value carried from one iteration to the next (a running sum, a hash)
+     * but the induction variables. */
+    if (carried || walk(x, body, nparams) || x->failed || x->unguarded || !x->stores) {
         weft_buf_free(&copy);
         return false;
     }

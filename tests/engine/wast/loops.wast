@@ -5,7 +5,8 @@
 ;; and traps after its earlier stores), exit conditions of every comparison, signed and
 ;; unsigned, counting up and down, loops whose count wraps, i32 arithmetic that wraps in
 ;; values that are not addresses, narrow loads and stores, i64 and float operations.
-;; tests/engine/loops.sh checks which of these loops the pass copies.
+;; tests/engine/loops.sh checks which of these loops the pass copies (not: a running
+;; sum or hash, a loop that only loads, an address that is not affine, a call).
 ;; Commands run in order on one instance: stores are checked by the loads after them.
 (module
   (memory 1 1)
@@ -81,19 +82,37 @@
         (i32.add (i32.mul (local.get $n) (i32.const 0x01010101)) (local.get $salt)))
       (br_if $l (local.get $n))))
 
-  ;; i from lo while i <s hi (lo may be negative): q[i - lo] = i16 of (i * 40000), then
-  ;; read back sign-extended and summed.
-  (func (export "signed_range") (param $q i32) (param $lo i32) (param $hi i32) (result i32)
-    (local $i i32) (local $s i32)
+  ;; i from lo while i <s hi (lo may be negative): q[i - lo] = i16 of (i * 40000).
+  (func (export "signed_range") (param $q i32) (param $lo i32) (param $hi i32)
+    (local $i i32)
     (local.set $i (local.get $lo))
     (loop $l
       (i32.store16 (i32.add (local.get $q) (i32.shl (i32.sub (local.get $i) (local.get $lo)) (i32.const 1)))
         (i32.mul (local.get $i) (i32.const 40000)))
-      (local.set $s (i32.add (local.get $s)
-        (i32.load16_s (i32.add (local.get $q) (i32.shl (i32.sub (local.get $i) (local.get $lo)) (i32.const 1))))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $l (i32.lt_s (local.get $i) (local.get $hi))))
-    (local.get $s))
+      (br_if $l (i32.lt_s (local.get $i) (local.get $hi)))))
+
+  ;; dst[i] (i64) = (i64 of src16[i] sign-extended) * 0x100000001 ^ (i64 of src8[i]
+  ;; zero-extended) << 40, i < n: narrow loads, extensions and i64 arithmetic.
+  (func (export "widen") (param $dst i32) (param $src i32) (param $n i32)
+    (local $i i32)
+    (loop $l
+      (i64.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 3)))
+        (i64.xor
+          (i64.mul (i64.extend_i32_s (i32.load16_s (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
+            (i64.const 0x100000001))
+          (i64.shl (i64.extend_i32_u (i32.load8_u (i32.add (local.get $src) (local.get $i)))) (i64.const 40))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+
+  ;; Not copied (an address that is not affine: src[idx[i]]): dst[i] = src[idx[i]].
+  (func (export "gather") (param $dst i32) (param $src i32) (param $idx i32) (param $n i32)
+    (local $i i32)
+    (loop $l
+      (i32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (i32.load (i32.add (local.get $src) (i32.shl (i32.load8_u (i32.add (local.get $idx) (local.get $i))) (i32.const 2)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_s (local.get $i) (local.get $n)))))
 
   ;; i from start while i >s stop, stepping down by 3 (gt_s), and ge_u, and ge_s:
   ;; each returns how many times its body ran, and stores each i at base + 4 * count.
@@ -227,10 +246,17 @@
 (assert_return (invoke "hash" (i32.const 16384) (i32.const 256)) (i64.const 0xb39d9d0d1bcb0325))
 (assert_return (invoke "i32_at" (i32.const 16384)) (i32.const 0x06050403))
 
-;; Signed ranges, i16 stores wrapping, loads sign-extending.
-(assert_return (invoke "signed_range" (i32.const 20480) (i32.const -100) (i32.const 100)) (i32.const -2304))
-(assert_return (invoke "signed_range" (i32.const 20480) (i32.const 5) (i32.const 5)) (i32.const 3392))
-(assert_return (invoke "signed_range" (i32.const 20480) (i32.const 0x7ffffff0) (i32.const 0x7fffffff)) (i32.const -26048))
+;; Signed ranges, i16 stores wrapping; then widened (loads sign- and zero-extending).
+(assert_return (invoke "signed_range" (i32.const 20480) (i32.const -100) (i32.const 100)))
+(assert_return (invoke "hash" (i32.const 20480) (i32.const 400)) (i64.const 0x720f8c696a0fb3d5))
+(assert_return (invoke "signed_range" (i32.const 20480) (i32.const 5) (i32.const 5)))
+(assert_return (invoke "hash" (i32.const 20480) (i32.const 2)) (i64.const 0x090bfb07b5a42416))
+(assert_return (invoke "signed_range" (i32.const 20480) (i32.const 0x7ffffff0) (i32.const 0x7fffffff)))
+(assert_return (invoke "hash" (i32.const 20480) (i32.const 30)) (i64.const 0x8b5b87192cd19d8c))
+(assert_return (invoke "widen" (i32.const 40960) (i32.const 20480) (i32.const 200)))
+(assert_return (invoke "hash" (i32.const 40960) (i32.const 1600)) (i64.const 0x18d37c11ce9d3ce9))
+(assert_return (invoke "gather" (i32.const 45056) (i32.const 1024) (i32.const 0) (i32.const 64)))
+(assert_return (invoke "hash" (i32.const 45056) (i32.const 256)) (i64.const 0x50031d881835c0a5))
 
 ;; Every other comparison, including counts of one (the body runs once) and steps that
 ;; jump over the limit.
