@@ -24,8 +24,9 @@
  * constants, loads and stores, integer arithmetic without division and rotation, float
  * arithmetic without min, max and sqrt, a few conversions) ending in `br_if 0; end`,
  * where the condition is a comparison (or a value tested against zero) of affine values.
- * Only in modules without exception handling. In the copy an access whose address is
- * not affine is wasm2c's (32-bit, and kept even when its value is unused).
+ * Only in modules without exception handling. And only loops gcc can vectorize get a
+ * copy: every address affine, at least one store, nothing carried from one iteration to
+ * the next but the induction variables (see version()).
  *
  * The copy is compiled by gcc and clang only (tcc, the fast tier, keeps the original).
  * The accesses of a vectorized copy may run in another order than the original's, which
@@ -173,12 +174,11 @@ typedef struct loop_ctx {
     int sp;
     access_t acc[MAX_ACCESSES];
     int nacc;
-    val_t exit; /* the br_if's condition */
-    bool used_sym[MAX_LOCALS];
+    val_t exit;                  /* the br_if's condition */
     bool touched[MAX_LOCALS];    /* named in the copy */
     bool failed;                 /* a line of the copy could not be written */
     bool read_first[MAX_LOCALS]; /* read in an iteration before it is written */
-    int unguarded, stores;       /* the copy's accesses: 32-bit ones, guarded stores */
+    int stores;                  /* the copy's stores */
 } loop_ctx_t;
 
 /* Local i's name in wasm2c's C. */
@@ -248,33 +248,21 @@ typedef struct mem_op {
     uint8_t width;
     const char *ut;   /* the unaligned access type */
     const char *cast; /* how a load's bits become the value (before the u64 of ints) */
-    const char *fn;   /* wasm2c's (weft's) accessor */
 } mem_op_t;
 
 static const mem_op_t mem_ops[] = {
-    {0x28, T_I32, 4, "weft_uu32", "", "weft_i32_load"},
-    {0x29, T_I64, 8, "weft_uu64", "", "weft_i64_load"},
-    {0x2a, T_F32, 4, "weft_uf32", "", "weft_f32_load"},
-    {0x2b, T_F64, 8, "weft_uf64", "", "weft_f64_load"},
-    {0x2c, T_I32, 1, "weft_us8", "(u32)(s32)", "weft_i32_load8_s"},
-    {0x2d, T_I32, 1, "weft_uu8", "", "weft_i32_load8_u"},
-    {0x2e, T_I32, 2, "weft_us16", "(u32)(s32)", "weft_i32_load16_s"},
-    {0x2f, T_I32, 2, "weft_uu16", "", "weft_i32_load16_u"},
-    {0x30, T_I64, 1, "weft_us8", "(s64)", "weft_i64_load8_s"},
-    {0x31, T_I64, 1, "weft_uu8", "", "weft_i64_load8_u"},
-    {0x32, T_I64, 2, "weft_us16", "(s64)", "weft_i64_load16_s"},
-    {0x33, T_I64, 2, "weft_uu16", "", "weft_i64_load16_u"},
-    {0x34, T_I64, 4, "weft_us32", "(s64)", "weft_i64_load32_s"},
-    {0x35, T_I64, 4, "weft_uu32", "", "weft_i64_load32_u"},
-    {0x36, T_I32, 4, "weft_uu32", "(u32)", "weft_i32_store"},
-    {0x37, T_I64, 8, "weft_uu64", "", "weft_i64_store"},
-    {0x38, T_F32, 4, "weft_uf32", "", "weft_f32_store"},
-    {0x39, T_F64, 8, "weft_uf64", "", "weft_f64_store"},
-    {0x3a, T_I32, 1, "weft_uu8", "(u8)", "weft_i32_store8"},
-    {0x3b, T_I32, 2, "weft_uu16", "(u16)", "weft_i32_store16"},
-    {0x3c, T_I64, 1, "weft_uu8", "(u8)", "weft_i64_store8"},
-    {0x3d, T_I64, 2, "weft_uu16", "(u16)", "weft_i64_store16"},
-    {0x3e, T_I64, 4, "weft_uu32", "(u32)", "weft_i64_store32"},
+    {0x28, T_I32, 4, "weft_uu32", ""},           {0x29, T_I64, 8, "weft_uu64", ""},
+    {0x2a, T_F32, 4, "weft_uf32", ""},           {0x2b, T_F64, 8, "weft_uf64", ""},
+    {0x2c, T_I32, 1, "weft_us8", "(u32)(s32)"},  {0x2d, T_I32, 1, "weft_uu8", ""},
+    {0x2e, T_I32, 2, "weft_us16", "(u32)(s32)"}, {0x2f, T_I32, 2, "weft_uu16", ""},
+    {0x30, T_I64, 1, "weft_us8", "(s64)"},       {0x31, T_I64, 1, "weft_uu8", ""},
+    {0x32, T_I64, 2, "weft_us16", "(s64)"},      {0x33, T_I64, 2, "weft_uu16", ""},
+    {0x34, T_I64, 4, "weft_us32", "(s64)"},      {0x35, T_I64, 4, "weft_uu32", ""},
+    {0x36, T_I32, 4, "weft_uu32", "(u32)"},      {0x37, T_I64, 8, "weft_uu64", ""},
+    {0x38, T_F32, 4, "weft_uf32", ""},           {0x39, T_F64, 8, "weft_uf64", ""},
+    {0x3a, T_I32, 1, "weft_uu8", "(u8)"},        {0x3b, T_I32, 2, "weft_uu16", "(u16)"},
+    {0x3c, T_I64, 1, "weft_uu8", "(u8)"},        {0x3d, T_I64, 2, "weft_uu16", "(u16)"},
+    {0x3e, T_I64, 4, "weft_uu32", "(u32)"},
 };
 
 /* A load or store: 0 done, -1 not eligible. */
@@ -285,32 +273,23 @@ static int mem_access(loop_ctx_t *x, const mem_op_t *mo, uint32_t offset) {
         return -1;
     if (!pop(x, T_I32, &addr) || x->nacc == MAX_ACCESSES)
         return -1;
-    bool guarded = x->analysed && aff_guardable(x, &addr.a);
-    if (!x->analysed)
-        x->acc[x->nacc++] = (access_t){.addr = addr.a, .offset = offset, .width = mo->width};
-    else if (guarded)
-        x->acc[x->nacc++] = (access_t){.addr = addr.a, .offset = offset, .width = mo->width};
-    if (x->analysed && !guarded)
-        x->unguarded++;
-    if (x->analysed && guarded && store)
-        x->stores++;
+    /* The second pass knows the induction variables: an address that is not affine in
+     * them makes the copy worthless (gcc vectorizes no such access), so the loop keeps
+     * its original. */
+    if (x->analysed && !aff_guardable(x, &addr.a))
+        return -1;
+    x->acc[x->nacc++] = (access_t){.addr = addr.a, .offset = offset, .width = mo->width};
     if (store) {
-        if (guarded)
-            return emit(x,
-                        "      *(%s *)(weft_mb + v%" PRIu32 " + %" PRIu32 "u) = %sv%" PRIu32 ";\n",
-                        mo->ut, addr.id, offset, mo->cast, value.id);
-        return emit(x, "      %s(weft_mb, (u64)(u32)v%" PRIu32 " + %" PRIu32 "u, v%" PRIu32 ");\n",
-                    mo->fn, addr.id, offset, value.id);
+        x->stores++;
+        return emit(x, "      *(%s *)(weft_mb + v%" PRIu32 " + %" PRIu32 "u) = %sv%" PRIu32 ";\n",
+                    mo->ut, addr.id, offset, mo->cast, value.id);
     }
     val_t *v;
     if (!push(x, mo->type, not_affine, &v) || def(x, v))
         return -1;
     bool fl = mo->type == T_F32 || mo->type == T_F64;
-    if (guarded)
-        return emit(x, "%s%s*(const %s *)(weft_mb + v%" PRIu32 " + %" PRIu32 "u);\n",
-                    fl ? "" : "(u64)", mo->cast, mo->ut, addr.id, offset);
-    return emit(x, "%s(weft_mb, (u64)(u32)v%" PRIu32 " + %" PRIu32 "u);\n", mo->fn, addr.id,
-                offset);
+    return emit(x, "%s%s*(const %s *)(weft_mb + v%" PRIu32 " + %" PRIu32 "u);\n", fl ? "" : "(u64)",
+                mo->cast, mo->ut, addr.id, offset);
 }
 
 /* A binary or unary operator: its C (operands a and b as %1$s... written out below). */
@@ -495,10 +474,8 @@ static int walk(loop_ctx_t *x, size_t pos, uint32_t nparams) {
                 if (x->types[idx] == T_I32) {
                     if (x->set_now[idx])
                         now = x->now[idx];
-                    else {
+                    else
                         now = (aff_t){.ok = true, .n = 1, .sym = {idx}, .k = {1}};
-                        x->used_sym[idx] = true;
-                    }
                 }
                 if (!push(x, x->types[idx], now, &v) || def(x, v))
                     return -1;
@@ -647,7 +624,6 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t func,
                     const char *memory_field, weft_buf_t *o, weft_buf_t *proto, weft_buf_t *def,
                     int *naccesses) {
     memset(x->written, 0, x->nlocals * sizeof *x->written);
-    memset(x->used_sym, 0, sizeof x->used_sym);
     memset(x->touched, 0, sizeof x->touched);
     memset(x->read_first, 0, sizeof x->read_first);
     x->analysed = false;
@@ -676,7 +652,7 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t func,
     x->analysed = true;
     x->out = &copy;
     x->failed = false;
-    x->unguarded = x->stores = 0;
+    x->stores = 0;
     bool carried = false; /* a value one iteration hands the next, other than a counter */
     for (uint32_t i = 0; i < x->nlocals; i++)
         carried |= x->written[i] && x->read_first[i] && !x->iv[i];
@@ -684,14 +660,14 @@ static bool version(loop_ctx_t *x, size_t body, uint32_t nparams, uint32_t func,
      * made its optimized tier 50% slower to compile): every access guarded, at least one
      * store, and no value carried from one iteration to the next (a running sum, a hash)
      * but the induction variables. */
-    if (carried || walk(x, body, nparams) || x->failed || x->unguarded || !x->stores) {
+    if (carried || walk(x, body, nparams) || x->failed || !x->stores) {
         weft_buf_free(&copy);
         return false;
     }
     int rc = weft_buf_printf(
         o, "    #if WEFT_LOOPS\n    { /* weft: loop %" PRIu32 " versioned (loops.c) */\n", label);
     for (uint32_t i = 0; i < x->nlocals; i++)
-        if (x->used_sym[i]) {
+        if (x->read_first[i] && x->types[i] == T_I32) { /* a symbol of the guard */
             char name[24];
             local_name(i, nparams, name, sizeof name);
             rc |= weft_buf_printf(o, "      const weft_w x%" PRIu32 " = (u32)%s;\n", i, name);
