@@ -718,6 +718,18 @@ static void answer_spin(const weft_function_t *fn, const call_t *c, weft_respons
 /* The environment of a Spin handler: the global variables, then the function's own, a
  * later definition of a name replacing an earlier one (no CGI variables: Spin passes the
  * request as records). */
+/* The WASI configuration of a call whose arguments and environment were mapped from a
+ * request or a message: the function's volumes, stdio for the caller to set. */
+static weft_wasi_config_t mapped_config(const weft_function_t *fn, const weft_strv_t *argv,
+                                        const weft_strv_t *env) {
+    return (weft_wasi_config_t){.argv = (const char *const *)argv->v,
+                                .argc = argv->n,
+                                .envp = (const char *const *)env->v,
+                                .envc = env->n,
+                                .preopens = fn->preopens,
+                                .npreopens = fn->def->nvolumes};
+}
+
 static int spin_env(const weft_function_t *fn, weft_strv_t *out) {
     const char *const *lists[2] = {fn->opts.env, (const char *const *)fn->def->env};
     size_t counts[2] = {fn->opts.nenv, fn->def->nenv};
@@ -784,21 +796,14 @@ int weft_function_call(weft_function_t *fn, const weft_request_t *rq, const weft
         weft_strv_free(&argv);
         return weft_error_set(err, rc, "%s: cannot map the request: %s", c.tag, weft_err_text(rc));
     }
-    weft_wasi_config_t cfg = {
-        .argv = (const char *const *)argv.v,
-        .argc = argv.n,
-        .envp = (const char *const *)env.v,
-        .envc = env.n,
-        .preopens = fn->preopens,
-        .npreopens = fn->def->nvolumes,
-        .stdio = {{.kind = rq && !spin ? WEFT_STDIO_INPUT : WEFT_STDIO_NULL,
-                   .in = rq && !spin ? rq->body : NULL,
-                   .in_len = rq && !spin ? rq->body_len : 0},
-                  {.kind = WEFT_STDIO_OUTPUT,
-                   .out = &resp->data_->out,
-                   .out_limit = max_response + 1}, /* one byte over tells "too large" */
-                  {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c}},
-    };
+    weft_wasi_config_t cfg = mapped_config(fn, &argv, &env);
+    cfg.stdio[0] = (weft_stdio_t){.kind = rq && !spin ? WEFT_STDIO_INPUT : WEFT_STDIO_NULL,
+                                  .in = rq && !spin ? rq->body : NULL,
+                                  .in_len = rq && !spin ? rq->body_len : 0};
+    cfg.stdio[1] = (weft_stdio_t){.kind = WEFT_STDIO_OUTPUT,
+                                  .out = &resp->data_->out,
+                                  .out_limit = max_response + 1}; /* one byte over: too large */
+    cfg.stdio[2] = (weft_stdio_t){.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c};
     if (spin) /* a Spin handler answers with records; what it prints is logged */
         cfg.stdio[1] = cfg.stdio[2];
     weft_spin_call_t sc = {.rq = rq,
@@ -886,19 +891,12 @@ int weft_function_message(weft_function_t *fn, const weft_message_t *msg,
         return weft_error_set(err, rc, "%s: cannot map the message: %s", c.tag, weft_err_text(rc));
     }
     /* stdout and stderr both go to the log, line by line, as Spin logs a component's. */
-    weft_wasi_config_t cfg = {
-        .argv = (const char *const *)argv.v,
-        .argc = argv.n,
-        .envp = (const char *const *)env.v,
-        .envc = env.n,
-        .preopens = fn->preopens,
-        .npreopens = fn->def->nvolumes,
-        .stdio = {{.kind = spin ? WEFT_STDIO_NULL : WEFT_STDIO_INPUT,
-                   .in = spin ? NULL : msg->payload,
-                   .in_len = spin ? 0 : msg->len},
-                  {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c},
-                  {.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c}},
-    };
+    weft_wasi_config_t cfg = mapped_config(fn, &argv, &env);
+    cfg.stdio[0] = (weft_stdio_t){.kind = spin ? WEFT_STDIO_NULL : WEFT_STDIO_INPUT,
+                                  .in = spin ? NULL : msg->payload,
+                                  .in_len = spin ? 0 : msg->len};
+    cfg.stdio[1] = cfg.stdio[2] =
+        (weft_stdio_t){.kind = WEFT_STDIO_LINES, .on_line = on_stderr_line, .arg = &c};
     weft_spin_message_t sm = {.payload = msg->payload, .len = msg->len};
     weft_error_t run_err = {0};
     rc = run(fn, NULL, &cfg, 0, false, NULL, spin ? &sm : NULL, out, &run_err);
