@@ -108,4 +108,13 @@ mkdir -p "$WORK/rel"
 cp "$H" "$WORK/rel/h.wasm"
 (cd "$WORK/rel" && "$WEFT" compile -q --cache-dir relcache h.wasm) >"$WORK/rel.out" 2>&1
 check "weft compile with a relative --cache-dir" "$?:$(ls "$WORK"/rel/relcache/*.so 2>/dev/null | wc -l)" "0:1"
+
+# The key holds the compiler: the same module compiled by gcc and by clang is two
+# artifacts; by gcc again, the one it already has.
+if command -v gcc >/dev/null && command -v clang >/dev/null; then
+  a=$(CC=gcc "$WEFT" compile -q --cache-dir "$WORK/cc" "$H")
+  b=$(CC=clang "$WEFT" compile -q --cache-dir "$WORK/cc" "$H")
+  c=$(CC=gcc "$WEFT" compile -q --cache-dir "$WORK/cc" "$H")
+  check "one artifact per compiler" "$([ -n "$a" ] && [ "$a" != "$b" ] && [ "$a" = "$c" ] && echo yes)" yes
+fi
 finish
