@@ -44,6 +44,27 @@ serves() {
 }
 builds() { grep -c 'changed: building' "$DIR/log"; }
 reloads() { grep -c 'weft.toml: reloaded in ' "$DIR/log"; }
+# quiet: waits (30 s at most) until weft is between builds and reloads (every build
+# and every reload logged as started has ended, and the log has not grown for a
+# second), so that what the next step counts is not still in flight from the last
+# one: on a loaded machine a build and its reload can take seconds.
+quiet() {
+  local size=-1 now still=0
+  for _ in $(seq 1 150); do
+    now=$(wc -c <"$DIR/log")
+    if [ "$now" == "$size" ] &&
+      [ "$(builds)" == "$(grep -cE ': built in |^weft: build of .* failed' "$DIR/log")" ] &&
+      [ "$(grep -c ': reloading$' "$DIR/log")" == "$(grep -cE 'reloaded in |not reloaded' "$DIR/log")" ]; then
+      still=$((still + 1))
+      [ "$still" -ge 5 ] && return 0
+    else
+      still=0
+    fi
+    size=$now
+    sleep 0.2
+  done
+  return 1
+}
 # reloaded_after N: waits (20 s at most) until the log counts more than N reloads.
 reloaded_after() {
   for _ in $(seq 1 200); do
@@ -95,6 +116,7 @@ log_has "hello: src/lib/greeting.h changed: building" && pass || fail "the heade
 
 # Folders made after the last reload (which watches the tree afresh): watched as they
 # appear, a file already in one when it is found included.
+quiet || fail "weft did not settle after the header's build: $(tail -5 "$DIR/log")"
 r=$(reloads)
 mkdir -p "$DIR/src/extra/deeper"
 printf '#define UNUSED 1\n' >"$DIR/src/extra/deeper/unused.h"
@@ -103,6 +125,7 @@ log_has "hello: src/extra/deeper/unused.h changed: building" && pass ||
 reloaded_after "$r" || fail "not reloaded after the header's build"
 
 # A file no glob matches: nothing is built.
+quiet || fail "weft did not settle after the new folder's build: $(tail -5 "$DIR/log")"
 n=$(builds)
 echo notes >"$DIR/src/notes.txt"
 echo x >"$DIR/hello.wasm.notes"
@@ -117,6 +140,7 @@ check "requests during the rebuilds: none failed (of $total)" "$(grep -vc '^200$
 [ "$total" -ge 20 ] && pass || fail "only $total requests were made during the rebuilds"
 
 # The manifest: reloaded as without --watch.
+quiet || fail "weft did not settle before the manifest's edit: $(tail -5 "$DIR/log")"
 r=$(reloads)
 echo '# edited' >>"$DIR/weft.toml"
 log_has "weft.toml: changed: reloading" && pass || fail "an edit of the manifest is not reloaded"
@@ -163,4 +187,5 @@ check "SIGTERM during a build: the build stopped" "$(pgrep -f 'sleep 47.5' | wc 
 # --watch reloads what it builds: not with --no-reload.
 run "$WEFT" up --watch --no-reload
 check "--watch with --no-reload: status" "$RC" 2
+[ "$FAILED" -eq 0 ] || sed 's/^/log: /' "$DIR/log" >&2 # what weft did, step by step
 finish
