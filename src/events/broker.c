@@ -1764,6 +1764,7 @@ static uint64_t trigger_position(trigger_t *t) {
     uint64_t pos = 0;
     if (t->state == TRIGGER_RUNNING || t->state == TRIGGER_DRAINING) {
         pthread_mutex_lock(&t->lock);
+        advance(t); /* over what finished while its thread waits for the log */
         pos = t->pos;
         pthread_mutex_unlock(&t->lock);
     } else if (weft_journal_position_get(t->broker->stream, t->def->name, &pos)) {
