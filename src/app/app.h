@@ -240,12 +240,18 @@ typedef struct weft_app_broker {
     /* backend: where its log lives, a journal location (store.h) that several weft nodes
      * share (redis://..., redis+unix://...); NULL: the embedded log in state_dir.
      * claim_after: on a shared log, how long a node may hold an event without word
-     * before another node takes it over; WEFT_APP_DEFAULT_CLAIM_AFTER_NS by default. */
+     * before another node takes it over; WEFT_APP_DEFAULT_CLAIM_AFTER_NS by default.
+     * max_deliveries: on a shared log, how many times an event may be handed to a node
+     * (read, taken over, read again by a node started under the same name) before it
+     * goes to the dead-letter target instead of the target; positive,
+     * WEFT_APP_DEFAULT_MAX_DELIVERIES by default; only with a backend. */
     char *backend;
     uint64_t claim_after_ns;
+    uint32_t max_deliveries;
     int line;
 } weft_app_broker_t;
 #define WEFT_APP_DEFAULT_CLAIM_AFTER_NS (30ull * 1000000000ull)
+#define WEFT_APP_DEFAULT_MAX_DELIVERIES 10u
 
 /* How a URL target receives an event: the HTTP binding's binary mode (ce-* headers,
  * data as the body) or structured mode (application/cloudevents+json). */

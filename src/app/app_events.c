@@ -90,8 +90,8 @@ static int get_choice(ctx_t *c, const weft_toml_value_t *t, const where_t *w, co
 /* ---- [[broker]] ---------------------------------------------------------------------- */
 
 static int parse_broker(ctx_t *c, const weft_toml_value_t *t, weft_app_t *app) {
-    static const char *const keys[] = {"name",    "retention",   "max_event_size",
-                                       "backend", "claim_after", NULL};
+    static const char *const keys[] = {
+        "name", "retention", "max_event_size", "backend", "claim_after", "max_deliveries", NULL};
     where_t w = {"[[broker]]", NULL, NULL};
     char where[WHO_MAX];
     const char *name;
@@ -118,11 +118,13 @@ static int parse_broker(ctx_t *c, const weft_toml_value_t *t, weft_app_t *app) {
     b->retention_ns = WEFT_APP_DEFAULT_RETENTION_NS;
     b->max_event_size = WEFT_APP_DEFAULT_MAX_EVENT_SIZE;
     b->claim_after_ns = WEFT_APP_DEFAULT_CLAIM_AFTER_NS;
+    b->max_deliveries = WEFT_APP_DEFAULT_MAX_DELIVERIES;
     if (!(b->name = strdup(name)))
         return weft_app_nomem(c);
     if ((rc = weft_app_get_positive_duration(c, t, &w, "retention", &b->retention_ns)) ||
         (rc = weft_app_get_size(c, t, &w, "max_event_size", &b->max_event_size)) ||
         (rc = weft_app_get_positive_duration(c, t, &w, "claim_after", &b->claim_after_ns)) ||
+        (rc = weft_app_get_positive_u32(c, t, &w, "max_deliveries", &b->max_deliveries)) ||
         (rc = weft_app_dup_string(c, t, &w, "backend", &b->backend)))
         return rc;
     if (b->backend && strncmp(b->backend, "redis://", 8) &&
@@ -132,6 +134,12 @@ static int parse_broker(ctx_t *c, const weft_toml_value_t *t, weft_app_t *app) {
                              "redis+unix:///PATH); without it the broker's log is the embedded "
                              "one in [app] state_dir",
                              weft_app_where_key(&w, "backend", where, sizeof where));
+    if (!b->backend && weft_toml_get(t, "max_deliveries"))
+        return weft_app_fail(c, weft_toml_get(t, "max_deliveries")->line,
+                             "%s is for a broker with a 'backend' (a log several nodes share, "
+                             "where an event can be taken over from a node that stopped); the "
+                             "embedded log is read by one process",
+                             weft_app_where_key(&w, "max_deliveries", where, sizeof where));
     if (b->claim_after_ns < 1000000000ull)
         return weft_app_fail(c, weft_toml_get(t, "claim_after")->line,
                              "%s must be at least 1s (a node holds its events for a third of it "

@@ -140,6 +140,23 @@ static const char lua_trim[] =
     "if last then redis.call('XTRIM', KEYS[1], 'MINID', (last + 1) .. '-0') end\n"
     "return n\n";
 
+/* Removes the members of group ARGV[1] other than ARGV[2] that have nothing pending and
+ * have been idle for ARGV[3] ms or more; returns how many. One script, so that a member
+ * cannot read a record between the check and its removal (which would drop the record
+ * from the group unacknowledged). */
+static const char lua_prune[] =
+    "local group, keep, idle = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local n = 0\n"
+    "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], group)) do\n"
+    "  local f = {}\n"
+    "  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
+    "  if f['name'] ~= keep and tonumber(f['pending']) == 0 and tonumber(f['idle']) >= idle then\n"
+    "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], group, f['name'])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
 /* ---- Small pieces ---------------------------------------------------------------------- */
 
 static uint64_t id_seq(const char *id) {
@@ -701,6 +718,38 @@ static int group_page(rj_t *j, redisReply *rep, size_t max, weft_journal_page_t 
     return page_of(j, rep->element[0]->element[1], max, 0, page, err);
 }
 
+/* Sets page's deliveries from the group's pending list: the records of a member's own
+ * pending read or of a claim are now pending at `consumer`, in seq order. A failure
+ * leaves them 0 (not known): the records are delivered all the same. */
+static void deliveries_of(rj_t *j, rjs_t *s, const char *group, const char *consumer,
+                          weft_journal_page_t *page) {
+    if (page->n == 0)
+        return;
+    weft_error_t err = {0};
+    char from[32], to[32], count[24];
+    snprintf(from, sizeof from, "%" PRIu64 "-0", page->records[0].seq);
+    snprintf(to, sizeof to, "%" PRIu64 "-0", page->records[page->n - 1].seq);
+    snprintf(count, sizeof count, "%zu", page->n);
+    const char *argv[] = {"XPENDING", s->k_stream, group, from, to, count, consumer};
+    redisReply *rep = NULL;
+    if (call(j, 7, argv, NULL, &rep, &err))
+        return;
+    /* [[id, consumer, idle ms, deliveries], ...]: a merge of two lists in seq order. */
+    for (size_t i = 0, k = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[3]->type != REDIS_REPLY_INTEGER)
+            break;
+        uint64_t seq = id_seq(e->element[0]->str);
+        while (k < page->n && page->records[k].seq < seq)
+            k++;
+        if (k < page->n && page->records[k].seq == seq)
+            page->records[k].deliveries =
+                e->element[3]->integer > UINT32_MAX ? UINT32_MAX : (uint32_t)e->element[3]->integer;
+    }
+    freeReplyObject(rep);
+}
+
 static int rj_group_read(void *self, void *st, const char *group, const char *consumer, bool own,
                          uint64_t after, size_t max_records, int block_ms,
                          weft_journal_page_t *page, weft_error_t *err) {
@@ -724,6 +773,10 @@ static int rj_group_read(void *self, void *st, const char *group, const char *co
         return rc;
     rc = group_page(j, rep, max_records, page, err);
     freeReplyObject(rep);
+    if (!rc && own)
+        deliveries_of(j, s, group, consumer, page);
+    for (size_t i = 0; !rc && !own && i < page->n; i++)
+        page->records[i].deliveries = 1; /* never read before */
     return rc;
 }
 
@@ -751,6 +804,8 @@ static int rj_group_claim(void *self, void *st, const char *group, const char *c
     else if (!(rc = page_of(j, rep->element[1], max_records, 0, page, err)))
         *cursor = id_seq(rep->element[0]->str);
     freeReplyObject(rep);
+    if (!rc)
+        deliveries_of(j, s, group, consumer, page);
     return rc;
 }
 
@@ -858,6 +913,28 @@ static int rj_group_state(void *self, void *st, const char *group, uint64_t *pos
         freeReplyObject(gs);
     if (rc == WEFT_ENOTFOUND)
         weft_error_set(err, rc, "journal: stream %s has no group %s", s->name, group);
+    return rc;
+}
+
+static int rj_group_prune(void *self, void *st, const char *group, const char *keep,
+                          uint64_t min_idle_ms, size_t *removed, weft_error_t *err) {
+    rj_t *j = self;
+    rjs_t *s = st;
+    char idle[24];
+    snprintf(idle, sizeof idle, "%" PRIu64, min_idle_ms);
+    const char *args[] = {s->k_stream, group, keep, idle};
+    redisReply *rep = NULL;
+    int rc = call_script(j, lua_prune, 1, 4, args, &rep, err);
+    if (no_group(rc, err))
+        return weft_error_set(err, WEFT_ENOTFOUND, "journal: stream %s has no group %s", s->name,
+                              group);
+    if (rc)
+        return rc;
+    if (rep->type == REDIS_REPLY_INTEGER)
+        *removed = (size_t)rep->integer;
+    else
+        rc = unexpected(j, "the pruning script", err);
+    freeReplyObject(rep);
     return rc;
 }
 
@@ -979,7 +1056,7 @@ static int rj_trim(void *self, void *st, int64_t before_ms, uint64_t *deleted, w
         .position_delete = rj_position_delete, .consumers = rj_consumers, .flush = rj_flush,       \
         .trim = rj_trim, .bind = rj_bind, .group_join = rj_group_join,                             \
         .group_read = rj_group_read, .group_claim = rj_group_claim, .group_ack = rj_group_ack,     \
-        .group_hold = rj_group_hold, .group_state = rj_group_state,                                \
+        .group_hold = rj_group_hold, .group_state = rj_group_state, .group_prune = rj_group_prune, \
     }
 const weft_journal_ops_t weft_journal_redis_ops = RJ_OPS("redis");
 const weft_journal_ops_t weft_journal_redis_unix_ops = RJ_OPS("redis+unix");

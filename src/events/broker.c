@@ -723,8 +723,10 @@ static void on_delivered(void *arg, const weft_delivery_outcome_t *out) {
 /* ---- A trigger's thread ------------------------------------------------------------ */
 
 /* One record read from the log: filtered, then delivered or finished. Called without
- * the lock; seq is counted in flight. */
-static void dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len) {
+ * the lock; seq is counted in flight. deliveries: on a shared log, how many times the
+ * group has handed the record to a node (0: not known, or not a shared log). */
+static void dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len,
+                     uint32_t deliveries) {
     job_t *j = calloc(1, sizeof *j);
     weft_error_t err = {0};
     if (!j) {
@@ -751,6 +753,17 @@ static void dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len
     }
     if (event_ttl(&j->ev) <= 0) {
         fail_job(j, "not delivered: its knativebrokerttl is 0", 0, NULL, 0);
+        return;
+    }
+    uint32_t max = t->broker->def->max_deliveries;
+    if (max && deliveries > max) {
+        /* Taken over from node after node: its delivery may be what stops them. */
+        char why[192];
+        snprintf(why, sizeof why,
+                 "not delivered: handed to a node %" PRIu32 " times without being finished "
+                 "(max_deliveries is %" PRIu32 ")",
+                 deliveries, max);
+        fail_job(j, why, 0, NULL, 0);
         return;
     }
     if (weft_ce_copy(&j->ev, &j->sent)) {
@@ -851,7 +864,7 @@ static void *trigger_main(void *arg) {
             t->in_flight++;
             taken++;
             pthread_mutex_unlock(&t->lock);
-            dispatch(t, seq, page.records[i].data, page.records[i].len);
+            dispatch(t, seq, page.records[i].data, page.records[i].len, 0);
             pthread_mutex_lock(&t->lock);
         }
         if (taken == 0 && !t->stopping) {
@@ -941,6 +954,21 @@ static bool holds(const trigger_t *t, uint64_t seq) {
     return false;
 }
 
+/* Removes the members of the trigger's group that stopped: nothing pending (what they
+ * held was claimed) and idle for idle_ns, so that the group's list of members does
+ * not grow with every node ever started under a new name. Without the lock. */
+static void prune(trigger_t *t, uint64_t idle_ns) {
+    weft_error_t err = {0};
+    size_t removed = 0;
+    if (weft_journal_group_prune(t->broker->stream, t->def->name, t->conf->ev->node,
+                                 idle_ns / 1000000, &removed, &err))
+        return; /* said by the read that follows, which meets the same trouble */
+    if (removed)
+        weft_log("%s: removed %zu member%s of its group with nothing pending and idle for "
+                 "%llu ms (nodes that stopped)",
+                 t->tag, removed, removed == 1 ? "" : "s", (unsigned long long)(idle_ns / 1000000));
+}
+
 /* A trigger of a shared broker: a member (this node) of its group. It first reads what
  * it left pending in a previous run, then new events, and every half claim_after takes
  * over events another member has left idle for claim_after (a node that stopped). */
@@ -987,6 +1015,8 @@ static void *shared_main(void *arg) {
         weft_journal_page_free(&page);
         weft_error_t err = {0};
         int rc;
+        if (claiming && cursor == 0)
+            prune(t, 2 * claim_ns);
         if (claiming)
             rc = weft_journal_group_claim(stream, group, node, claim_ns / 1000000, &cursor, room,
                                           &page, &err);
@@ -1036,7 +1066,7 @@ static void *shared_main(void *arg) {
             t->held[t->nheld++] = (held_t){.seq = seq, .since_ns = now};
             t->in_flight++;
             pthread_mutex_unlock(&t->lock);
-            dispatch(t, seq, page.records[i].data, page.records[i].len);
+            dispatch(t, seq, page.records[i].data, page.records[i].len, page.records[i].deliveries);
             pthread_mutex_lock(&t->lock);
         }
     }

@@ -473,3 +473,11 @@ int weft_journal_group_state(weft_journal_stream_t *s, const char *group, uint64
     int rc = group_check(s, group, NULL, err);
     return rc ? rc : s->j->ops->group_state(s->j->self, s->st, group, position, pending, err);
 }
+
+int weft_journal_group_prune(weft_journal_stream_t *s, const char *group, const char *keep,
+                             uint64_t min_idle_ms, size_t *removed, weft_error_t *err) {
+    *removed = 0;
+    int rc = group_check(s, group, keep, err);
+    return rc ? rc
+              : s->j->ops->group_prune(s->j->self, s->st, group, keep, min_idle_ms, removed, err);
+}

@@ -171,6 +171,11 @@ typedef struct weft_journal_record {
                         less than the time of an earlier record of the stream */
     const uint8_t *data;
     size_t len;
+    /* Group reads only (weft_journal_group_read, _claim): how many times the group has
+     * handed this record to a member, this time included (a first read is 1; each
+     * claim and each read of a member's own pending records adds one); 0 when the
+     * backend does not say. */
+    uint32_t deliveries;
 } weft_journal_record_t;
 
 /* Records read by weft_journal_read, freed by weft_journal_page_free. */
@@ -310,6 +315,13 @@ int weft_journal_group_hold(weft_journal_stream_t *s, const char *group, const c
  * are pending at its members. */
 int weft_journal_group_state(weft_journal_stream_t *s, const char *group, uint64_t *position,
                              uint64_t *pending, weft_error_t *err);
+/* Removes the group's members other than `keep` that have nothing pending and have not
+ * read, claimed or held for min_idle_ms or more (nodes that stopped, whose records
+ * were claimed by others): each check and removal is one step on the backend, so a
+ * member that reads meanwhile is kept. *removed: how many went. A member removed comes
+ * back at its next read. */
+int weft_journal_group_prune(weft_journal_stream_t *s, const char *group, const char *keep,
+                             uint64_t min_idle_ms, size_t *removed, weft_error_t *err);
 
 /* ---- Backends ------------------------------------------------------------------------- */
 
@@ -356,6 +368,8 @@ typedef struct weft_journal_ops {
                       const uint64_t *seqs, size_t n, weft_error_t *err);
     int (*group_state)(void *self, void *st, const char *group, uint64_t *position,
                        uint64_t *pending, weft_error_t *err);
+    int (*group_prune)(void *self, void *st, const char *group, const char *keep,
+                       uint64_t min_idle_ms, size_t *removed, weft_error_t *err);
 } weft_journal_ops_t;
 
 /* For backends: the stream's latest durable seq is now `latest`. Call it when a stream is
@@ -745,7 +759,7 @@ void weft_channel_unsubscribe(weft_channel_sub_t *sub);
  * each kind; a backend's `scheme` is matched against the location's. The subscriptions
  * to Redis channels ("Channels" above) live there too. */
 #define WEFT_DIST_SCHEMES "redis", "redis+unix", "postgres", "postgresql"
-#define WEFT_DIST_PLUGIN_ABI 3u
+#define WEFT_DIST_PLUGIN_ABI 4u
 
 typedef struct weft_dist_plugin {
     weft_plugin_head_t head; /* name "weft-dist", no commands */

@@ -276,6 +276,7 @@ int main(void) {
         CHECK_EQ_INT(app->nfunctions, 0);
         CHECK_EQ_INT(app->brokers[0].retention_ns, 24ull * 3600 * 1000000000ull);
         CHECK_EQ_INT(app->brokers[0].max_event_size, 1 << 20);
+        CHECK_EQ_INT(app->brokers[0].max_deliveries, 10);
         CHECK_EQ_STR(app->state_dir, "/srv/app/.weft"); /* next to the manifest */
         weft_app_free(app);
     }
@@ -349,6 +350,21 @@ int main(void) {
             "\"64MiB\")");
     REFUSED("broker = { name = \"x\" }\n",
             "weft.toml:1: 'broker' must be an array of tables ([[broker]])");
+    /* max_deliveries: on a shared log only, positive. */
+    app = parse(BROKER "backend = \"redis://h\"\nmax_deliveries = 3\n", &err);
+    CHECK(app != NULL);
+    if (app) {
+        CHECK_EQ_INT(app->brokers[0].max_deliveries, 3);
+        weft_app_free(app);
+    }
+    REFUSED(BROKER "max_deliveries = 3\n",
+            "weft.toml:3: 'max_deliveries' in [[broker]] 'wasm' is for a broker with a 'backend' "
+            "(a log several nodes share, where an event can be taken over from a node that "
+            "stopped); the embedded log is read by one process");
+    REFUSED(BROKER "backend = \"redis://h\"\nmax_deliveries = 0\n",
+            "weft.toml:4: 'max_deliveries' in [[broker]] 'wasm' must be positive");
+    REFUSED(BROKER "backend = \"redis://h\"\nmax_deliveries = \"3\"\n",
+            "weft.toml:4: 'max_deliveries' in [[broker]] 'wasm' must be an integer, not a string");
 
     /* ---- [[target]] mistakes ----------------------------------------------------------- */
     REFUSED(FN "[[target]]\nname = \"t\"\nurl = \"http://h/\"\nmethod = \"PUT\"\n",

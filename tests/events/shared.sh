@@ -21,13 +21,19 @@
 #  4. Redis restarted during ingest: no 202 for an event Redis did not take (every id
 #     answered 202 is in the stream), the node reconnects, and a second pass of what
 #     was refused brings every event in.
+#  5. a poison event: one whose delivery never finishes, on a broker with
+#     max_deliveries = 2, held by a node that is killed, taken over by the other, which
+#     is killed too: the node started again (the third time it is handed out) sends it
+#     to the dead-letter target and acknowledges it; the members of the nodes that
+#     stopped, with nothing pending, are removed from the group. Kills both nodes, so
+#     it runs last.
 # By hand, SHARED_PARTS="load kill" runs those parts only.
 source "$(dirname "$0")/ev.bash"
 
 source "$(dirname "$0")/../store/redis_server.bash"
 [ -e "$BUILD_DIR/weft-dist.so" ] || { fail "no weft-dist.so: build first"; finish; exit 1; }
 N=${SHARED_EVENTS:-1000}
-PARTS=${SHARED_PARTS:-"load stores deadletter replies kill retention restart"}
+PARTS=${SHARED_PARTS:-"load stores deadletter replies kill retention restart poison"}
 trap 'cleanup_sinks; [ -n "$REDIS" ] && kill -KILL "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/redis"
 REDIS_ARGS=(--dir "$WORK/redis" --appendonly yes --appendfsync always)
@@ -176,6 +182,26 @@ broker = "slow"
 target = "late"
 from = "earliest"
 delivery = { parallelism = 4 }
+
+[[broker]]
+name = "poison"
+backend = "redis+unix://$SOCK"
+claim_after = "1s"
+max_deliveries = 2
+
+[[target]]
+name = "stuck"
+url = "$SINK_STUCK"
+
+[[target]]
+name = "f"
+url = "$SINK_F"
+
+[[trigger]]
+name = "to-stuck"
+broker = "poison"
+target = "stuck"
+delivery = { dead_letter = "f" }
 EOF
   done
 }
@@ -215,6 +241,10 @@ start_sink late --delay 2
 SINK_LATE=$SINK_URL LOG_LATE=$SINK_LOG
 start_sink late2 --delay 2
 SINK_LATE2=$SINK_URL LOG_LATE2=$SINK_LOG
+start_sink stuck --delay 120
+SINK_STUCK=$SINK_URL LOG_STUCK=$SINK_LOG
+start_sink f
+SINK_F=$SINK_URL LOG_F=$SINK_LOG
 write_toml
 start_weft "$WORK/n1" --node one || { finish; exit 1; }
 URL1=$URL PID1=$PID
@@ -404,4 +434,55 @@ if [[ " $PARTS " == *" restart "* ]]; then
   check "restart: trigger to-a delivered every event" "$(ids "$LOG_A" | wc -l)" "$expect_a"
   echo "restart: stream holds $(rcli XLEN weft:ev:6:orders:s) of $total"
 fi
+# ---- 5. a poison event ------------------------------------------------------------------
+if [[ " $PARTS " == *" poison "* ]]; then
+  PK=weft:ev:6:poison:s
+  # holder: "CONSUMER DELIVERIES" of the poison event, once one holds it.
+  holder() { rcli XPENDING "$PK" to-stuck - + 10 | paste -sd' ' | awk 'NF >= 4 {print $2, $4}'; }
+  # kill_holder N: waits until a node holds the event, handed out the Nth time; kills it.
+  kill_holder() {
+    local h=""
+    for _ in $(seq 1 100); do
+      h=$(holder)
+      [ "${h##* }" == "$1" ] && break
+      sleep 0.1
+    done
+    check "poison: handed to a node (time $1)" "${h##* }" "$1"
+    local pid=$PID2
+    [ "${h% *}" == one ] && pid=$PID1
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    echo "poison: killed node ${h% *}, which held it (time $1)"
+  }
+  curl -s -o /dev/null "$URL1/brokers/poison" -H 'ce-specversion: 1.0' -H 'ce-id: p1' \
+    -H 'ce-source: test' -H 'ce-type: poison' -d '{}'
+  kill_holder 1
+  kill_holder 2 # taken over by the other node after claim_after (1 s)
+  # Both nodes are gone: node 1 again, under its name, gets it a third time.
+  start_weft "$WORK/n1" --node one || { finish; exit 1; }
+  URL1=$URL PID1=$PID
+  wait_lines "$LOG_F" 1 20
+  check "poison: the dead-letter target got it" "$(ids "$LOG_F")" p1
+  check "poison: ... naming the target it never reached" \
+    "$(field "$LOG_F" 'r["headers"].get("ce-knativeerrordest")')" "$SINK_STUCK"
+  check "poison: the target got it twice, never a third time" "$(ids "$LOG_STUCK" | grep -c p1)/$(lines "$LOG_STUCK")" 1/2
+  check_contains "poison: the log says why" "$(cat "$WORK/n1/log")" \
+    "event id 'p1' to the dead-letter target 'f': not delivered: handed to a node 3 times without being finished (max_deliveries is 2)"
+  for _ in $(seq 1 40); do
+    [ "$(rcli XPENDING "$PK" to-stuck | head -1)" == 0 ] && break
+    sleep 0.1
+  done
+  check "poison: acknowledged, nothing pending" "$(rcli XPENDING "$PK" to-stuck | head -1)" 0
+  # The second node's member (a name it will not have again: a new port) has nothing
+  # pending: removed once idle for twice claim_after.
+  members() { rcli XINFO CONSUMERS "$PK" to-stuck | awk 'p {print; p = 0} /^name$/ {p = 1}' | paste -sd' '; }
+  for _ in $(seq 1 80); do
+    [ "$(members)" == one ] && break
+    sleep 0.1
+  done
+  check "poison: the stopped node's member is removed from the group" "$(members)" one
+  check_contains "poison: ... and the log says so" "$(cat "$WORK/n1/log")" \
+    "broker poison, trigger to-stuck: removed 1 member of its group with nothing pending and idle for 2000 ms"
+fi
+
 finish
