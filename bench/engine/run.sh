@@ -198,8 +198,9 @@ else
         $HELLO_CMD >/dev/null
         t1=$EPOCHREALTIME
         ((i >= 20)) && echo "$t0 $t1"
-    done | awk '{ d[NR] = ($2 - $1) * 1e3; s += d[NR] }
-        END { n = asort(d); printf "  200 runs (shell loop): mean %.2f ms, median %.2f ms, min %.2f ms\n",
+    done | awk '{ printf "%.6f\n", ($2 - $1) * 1e3 }' | sort -g |
+        awk '{ d[NR] = $1; s += $1 }
+        END { n = NR; printf "  200 runs (shell loop): mean %.2f ms, median %.2f ms, min %.2f ms\n",
               s / n, (d[int((n + 1) / 2)] + d[int(n / 2) + 1]) / 2, d[1] }'
 fi
 echo "  load average after the runs:$(uptime | sed 's/.*load average://')"
