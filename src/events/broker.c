@@ -15,7 +15,9 @@
  * any, stored in the log), dead-lettered, or given up (logged). The position is the
  * highest sequence below which every event is finished; it is saved at most every
  * WEFT_TRIGGER_SAVE_NS, so after a crash a trigger starts again from a position at or
- * before where it was: at least once.
+ * before where it was: at least once. A trigger of a broker whose log several nodes
+ * share reads through its group instead of a position (shared.c); the rest of an
+ * event's path is the same. The trigger's struct is in trigger.h.
  *
  * Configurations and reloading. Everything made of one weft_events_config_t (its
  * brokers, triggers, delivery engine and release hook) is a conf_t; the journal (opened
@@ -60,93 +62,7 @@
 #include <nettle/base64.h>
 
 #include "internal.h"
-
-/* A broker's counts, by name: they outlive configurations (weft_events_free frees
- * them). Events, not requests: a batch of 3 counts 3. */
-typedef struct broker_stats {
-    struct broker_stats *next;
-    char name[WEFT_APP_MAX_NAME + 1];
-    atomic_uint_fast64_t ingested; /* accepted: durable, answered 202 */
-    atomic_uint_fast64_t rejected; /* refused: the events a refused request held if
-                                      known (it decoded), else 1 */
-} broker_stats_t;
-
-/* A trigger's counts, by broker and trigger name, carried across reloads. */
-typedef struct trigger_stats {
-    struct trigger_stats *next;
-    char broker[WEFT_APP_MAX_NAME + 1], name[WEFT_APP_MAX_NAME + 1];
-    atomic_uint_fast64_t delivered;     /* events its target answered with a 2xx */
-    atomic_uint_fast64_t retried;       /* attempts after the first, of every event */
-    atomic_uint_fast64_t failed;        /* events given up (logged) */
-    atomic_uint_fast64_t dead_lettered; /* events its dead-letter target took */
-    atomic_uint_fast64_t filtered_out;  /* events its filters did not pass */
-    weft_metric_t *latency;             /* delivery times (util.h's registry); NULL: not counted */
-} trigger_stats_t;
-
-struct conf;
-
-typedef struct broker {
-    struct conf *conf;
-    const weft_app_broker_t *def;
-    weft_journal_stream_t *stream; /* its log: a stream of the app's journal */
-    broker_stats_t *stats;
-} broker_t;
-
-/* A target resolved: a URL, or a function of the app, as a destination of the
- * delivery engine with the trigger's policy. */
-typedef struct dest {
-    const char *name;
-    const char *url;     /* NULL: fn */
-    weft_function_t *fn; /* NULL: url */
-    bool structured;
-    weft_delivery_dest_t *dd; /* the engine's; freed by weft_delivery_stop */
-} dest_t;
-
-/* An event a trigger of a shared broker holds: read from its group, not finished. */
-typedef struct held {
-    uint64_t seq;
-    uint64_t since_ns; /* read, or last told to the group (weft_journal_group_hold) */
-} held_t;
-
-/* A trigger's state (under ev->lock): see the top of this file. */
-typedef enum {
-    TRIGGER_WAITING = 0, /* not started: its predecessor is still draining, or not started yet */
-    TRIGGER_RUNNING,
-    TRIGGER_DRAINING, /* its conf was retired: no more reading, deliveries finishing */
-    TRIGGER_DONE,
-} trigger_state_t;
-
-typedef struct trigger {
-    struct conf *conf;
-    const weft_app_trigger_t *def;
-    char tag[160]; /* "broker wasm, trigger to-display", for the log */
-    broker_t *broker;
-    trigger_stats_t *stats;
-    weft_filter_t *filter;
-    dest_t target;
-    dest_t dead_letter;
-    bool has_dead_letter;
-    trigger_state_t state;
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool stopping;
-    uint64_t pos;   /* every event at or below is finished */
-    uint64_t next;  /* the next sequence to read */
-    uint64_t saved; /* the position last written */
-    uint64_t saved_at;
-    size_t in_flight;
-    uint8_t done[WEFT_TRIGGER_WINDOW]; /* by seq % WINDOW, for pos < seq < next */
-    /* A trigger of a shared broker (its log is a journal several nodes share): it reads
-     * as a member of its group, and acknowledges what it finished (shared.c's side of
-     * this file, below). */
-    bool shared;
-    held_t *held; /* the events it holds (in flight), in no order */
-    size_t nheld, held_cap;
-    uint64_t *acks; /* finished, to acknowledge */
-    size_t nacks, acks_cap;
-} trigger_t;
+#include "trigger.h"
 
 /* One configuration: what weft_events_prepare builds and weft_events_commit runs. */
 typedef struct conf {
@@ -722,11 +638,9 @@ static void on_delivered(void *arg, const weft_delivery_outcome_t *out) {
 
 /* ---- A trigger's thread ------------------------------------------------------------ */
 
-/* One record read from the log: filtered, then delivered or finished. Called without
- * the lock; seq is counted in flight. deliveries: on a shared log, how many times the
- * group has handed the record to a node (0: not known, or not a shared log). */
-static void dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len,
-                     uint32_t deliveries) {
+/* One record read from the log: filtered, then delivered or finished (trigger.h). */
+void weft_trigger_dispatch(trigger_t *t, uint64_t seq, const uint8_t *data, size_t len,
+                           uint32_t deliveries) {
     job_t *j = calloc(1, sizeof *j);
     weft_error_t err = {0};
     if (!j) {
@@ -807,7 +721,7 @@ static void save_position(trigger_t *t, bool force) {
 
 /* Waits on the trigger's condition (a delivery finished, or stop) for up to ms; with the
  * lock. */
-static void wait_cond_ms(trigger_t *t, long ms) {
+void weft_trigger_wait_ms(trigger_t *t, long ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += ms / 1000;
@@ -820,8 +734,8 @@ static void wait_cond_ms(trigger_t *t, long ms) {
 }
 
 /* The same, at most until the next save is due. */
-static void wait_cond(trigger_t *t) {
-    wait_cond_ms(t, (long)(WEFT_TRIGGER_SAVE_NS / 1000000));
+void weft_trigger_wait(trigger_t *t) {
+    weft_trigger_wait_ms(t, (long)(WEFT_TRIGGER_SAVE_NS / 1000000));
 }
 
 static void *trigger_main(void *arg) {
@@ -840,7 +754,7 @@ static void *trigger_main(void *arg) {
         if (room > WEFT_TRIGGER_PAGE)
             room = WEFT_TRIGGER_PAGE;
         if (room == 0) {
-            wait_cond(t); /* full: wait for a delivery to finish */
+            weft_trigger_wait(t); /* full: wait for a delivery to finish */
             continue;
         }
         uint64_t after = t->next - 1;
@@ -864,13 +778,13 @@ static void *trigger_main(void *arg) {
             t->in_flight++;
             taken++;
             pthread_mutex_unlock(&t->lock);
-            dispatch(t, seq, page.records[i].data, page.records[i].len, 0);
+            weft_trigger_dispatch(t, seq, page.records[i].data, page.records[i].len, 0);
             pthread_mutex_lock(&t->lock);
         }
         if (taken == 0 && !t->stopping) {
             if (!rc && page.n) {
                 /* Held back by deliveries under way: wait for one to finish. */
-                wait_cond(t);
+                weft_trigger_wait(t);
             } else {
                 /* Nothing new (or a failed read, tried again): wait for the log to say
                  * it has more, or for the next save. */
@@ -883,197 +797,6 @@ static void *trigger_main(void *arg) {
     /* Stopping: what is under way is abandoned by the delivery engine's shutdown. */
     advance(t);
     save_position(t, true);
-    pthread_mutex_unlock(&t->lock);
-    weft_journal_page_free(&page);
-    return NULL;
-}
-
-/* ---- A shared trigger's thread ---------------------------------------------------------- */
-
-/* Acknowledges what finished since the last time; with the lock, which it drops while
- * telling the group. What the group was not told stays to be told at the next turn. */
-static void shared_ack(trigger_t *t) {
-    if (t->nacks == 0)
-        return;
-    uint64_t *acks = t->acks;
-    size_t n = t->nacks;
-    t->acks = NULL;
-    t->nacks = t->acks_cap = 0;
-    pthread_mutex_unlock(&t->lock);
-    weft_error_t err = {0};
-    int rc = weft_journal_group_ack(t->broker->stream, t->def->name, acks, n, &err);
-    if (rc)
-        weft_log("%s: acknowledging %zu events: %s (told again at the next turn)", t->tag, n,
-                 err.msg);
-    pthread_mutex_lock(&t->lock);
-    if (!rc) {
-        free(acks);
-        return;
-    }
-    /* Put them back in front of what finished meanwhile. */
-    uint64_t *more = realloc(acks, (n + t->nacks) * sizeof *acks);
-    if (!more) {
-        free(acks); /* not acknowledged: delivered again, at least once */
-        return;
-    }
-    if (t->nacks)
-        memcpy(more + n, t->acks, t->nacks * sizeof *more);
-    free(t->acks);
-    t->acks = more;
-    t->nacks += n;
-    t->acks_cap = t->nacks;
-}
-
-/* Tells the group this node still works on the events it has held for a third of
- * claim_after or more, so that no other node claims them; with the lock. */
-static void shared_hold(trigger_t *t, uint64_t now, uint64_t period) {
-    size_t n = 0;
-    uint64_t *seqs = malloc((t->nheld ? t->nheld : 1) * sizeof *seqs);
-    if (!seqs)
-        return;
-    for (size_t i = 0; i < t->nheld; i++)
-        if (now - t->held[i].since_ns >= period) {
-            seqs[n++] = t->held[i].seq;
-            t->held[i].since_ns = now;
-        }
-    if (n) {
-        pthread_mutex_unlock(&t->lock);
-        weft_error_t err = {0};
-        if (weft_journal_group_hold(t->broker->stream, t->def->name, t->conf->ev->node, seqs, n,
-                                    &err))
-            weft_log("%s: telling the group it still holds %zu events: %s", t->tag, n, err.msg);
-        pthread_mutex_lock(&t->lock);
-    }
-    free(seqs);
-}
-
-static bool holds(const trigger_t *t, uint64_t seq) {
-    for (size_t i = 0; i < t->nheld; i++)
-        if (t->held[i].seq == seq)
-            return true;
-    return false;
-}
-
-/* Removes the members of the trigger's group that stopped: nothing pending (what they
- * held was claimed) and idle for idle_ns, so that the group's list of members does
- * not grow with every node ever started under a new name. Without the lock. */
-static void prune(trigger_t *t, uint64_t idle_ns) {
-    weft_error_t err = {0};
-    size_t removed = 0;
-    if (weft_journal_group_prune(t->broker->stream, t->def->name, t->conf->ev->node,
-                                 idle_ns / 1000000, &removed, &err))
-        return; /* said by the read that follows, which meets the same trouble */
-    if (removed)
-        weft_log("%s: removed %zu member%s of its group with nothing pending and idle for "
-                 "%llu ms (nodes that stopped)",
-                 t->tag, removed, removed == 1 ? "" : "s", (unsigned long long)(idle_ns / 1000000));
-}
-
-/* A trigger of a shared broker: a member (this node) of its group. It first reads what
- * it left pending in a previous run, then new events, and every half claim_after takes
- * over events another member has left idle for claim_after (a node that stopped). */
-static void *shared_main(void *arg) {
-    trigger_t *t = arg;
-    weft_crash_thread("trigger");
-    weft_journal_stream_t *stream = t->broker->stream;
-    const char *group = t->def->name, *node = t->conf->ev->node;
-    uint64_t claim_ns = t->broker->def->claim_after_ns;
-    uint64_t claim_every = claim_ns / 2, hold_every = claim_ns / 3;
-    bool own = true, failing = false;
-    uint64_t own_after = 0, cursor = 0, now = weft_now_ns();
-    uint64_t next_claim = now + claim_every, next_hold = now + hold_every, next_state = 0;
-    weft_journal_page_t page = {0};
-    pthread_mutex_lock(&t->lock);
-    while (!t->stopping) {
-        shared_ack(t);
-        now = weft_now_ns();
-        if (now >= next_hold) {
-            shared_hold(t, now, hold_every);
-            next_hold = now + hold_every;
-        }
-        if (now >= next_state) {
-            pthread_mutex_unlock(&t->lock);
-            uint64_t pos = 0, pending = 0;
-            weft_error_t err = {0};
-            int rc = weft_journal_group_state(stream, group, &pos, &pending, &err);
-            pthread_mutex_lock(&t->lock);
-            if (!rc)
-                t->pos = pos;
-            next_state = now + WEFT_TRIGGER_STATE_NS;
-        }
-        size_t par = t->def->delivery.parallelism ? t->def->delivery.parallelism : 1;
-        size_t room = t->in_flight < par ? par - t->in_flight : 0;
-        if (room > WEFT_TRIGGER_PAGE)
-            room = WEFT_TRIGGER_PAGE;
-        if (room == 0) {
-            wait_cond(t); /* full: wait for a delivery to finish */
-            continue;
-        }
-        bool claiming = !own && now >= next_claim;
-        int block = t->nacks ? 0 : WEFT_TRIGGER_SHARED_BLOCK_MS;
-        pthread_mutex_unlock(&t->lock);
-        weft_journal_page_free(&page);
-        weft_error_t err = {0};
-        int rc;
-        if (claiming && cursor == 0)
-            prune(t, 2 * claim_ns);
-        if (claiming)
-            rc = weft_journal_group_claim(stream, group, node, claim_ns / 1000000, &cursor, room,
-                                          &page, &err);
-        else
-            rc = weft_journal_group_read(stream, group, node, own, own_after, room, own ? 0 : block,
-                                         &page, &err);
-        if (rc == WEFT_ENOTFOUND) {
-            /* The group is gone (removed by another node, or a Redis that lost it). */
-            weft_log("%s: %s: joining it again", t->tag, err.msg);
-            rc = weft_journal_group_join(stream, group, t->def->from == WEFT_APP_FROM_EARLIEST,
-                                         &err);
-        }
-        pthread_mutex_lock(&t->lock);
-        if (rc) {
-            if (!failing)
-                weft_log("%s: reading the log: %s", t->tag, err.msg);
-            failing = true;
-            wait_cond_ms(t, 200); /* Redis is away: try again soon, acknowledging meanwhile */
-            continue;
-        }
-        if (failing)
-            weft_log("%s: reading the log again", t->tag);
-        failing = false;
-        if (claiming && (cursor == 0 || page.n == 0)) {
-            next_claim = now + claim_every;
-            cursor = 0;
-        }
-        if (own && page.n == 0)
-            own = false;
-        if (claiming && page.n)
-            weft_log("%s: took over %zu events another node left idle for %llu ms", t->tag, page.n,
-                     (unsigned long long)(claim_ns / 1000000));
-        for (size_t i = 0; i < page.n && !t->stopping; i++) {
-            uint64_t seq = page.records[i].seq;
-            if (own)
-                own_after = seq;
-            if (holds(t, seq))
-                continue; /* claimed back from itself: already under way */
-            if (t->nheld == t->held_cap) {
-                size_t cap = t->held_cap ? 2 * t->held_cap : 64;
-                held_t *more = realloc(t->held, cap * sizeof *more);
-                if (!more)
-                    break; /* left pending: claimed or read again later */
-                t->held = more;
-                t->held_cap = cap;
-            }
-            t->held[t->nheld++] = (held_t){.seq = seq, .since_ns = now};
-            t->in_flight++;
-            pthread_mutex_unlock(&t->lock);
-            dispatch(t, seq, page.records[i].data, page.records[i].len, page.records[i].deliveries);
-            pthread_mutex_lock(&t->lock);
-        }
-    }
-    /* Stopping: what finished is acknowledged; what is under way is abandoned by the
-     * delivery engine's shutdown and stays pending for this node's next run (or
-     * another's claim). */
-    shared_ack(t);
     pthread_mutex_unlock(&t->lock);
     weft_journal_page_free(&page);
     return NULL;
@@ -1187,6 +910,7 @@ static int trigger_init(conf_t *c, trigger_t *t, const weft_app_trigger_t *def, 
     pthread_cond_init(&t->cond, NULL);
     t->broker = &c->brokers[def->broker];
     t->shared = weft_journal_shared(t->broker->stream);
+    t->node = ev->node;
     snprintf(t->tag, sizeof t->tag, "broker %s, trigger %s", t->broker->def->name, def->name);
     pthread_mutex_lock(&ev->lock);
     t->stats = trigger_stats(ev, t->broker->def->name, def->name);
@@ -1365,7 +1089,7 @@ static int trigger_start(trigger_t *t, bool have_pos, uint64_t pos, weft_error_t
             weft_journal_group_join(stream, def->name, def->from == WEFT_APP_FROM_EARLIEST, err);
         if (rc)
             return rc;
-        if (pthread_create(&t->thread, NULL, shared_main, t))
+        if (pthread_create(&t->thread, NULL, weft_trigger_shared_main, t))
             return weft_error_set(err, WEFT_ENOMEM, "%s: no thread to run it", t->tag);
         t->started = true;
         t->state = TRIGGER_RUNNING;
@@ -1435,7 +1159,7 @@ static void hand_over(weft_events_t *ev, trigger_t *t) {
     pthread_mutex_lock(&t->lock);
     advance(t);
     save_position(t, true);
-    shared_ack(t); /* what finished after its thread's last turn */
+    weft_trigger_shared_ack(t); /* what finished after its thread's last turn */
     uint64_t pos = t->pos;
     pthread_mutex_unlock(&t->lock);
     t->state = TRIGGER_DONE;
@@ -1682,7 +1406,7 @@ static void conf_stop(conf_t *c) {
         pthread_mutex_lock(&t->lock);
         advance(t);
         save_position(t, true);
-        shared_ack(t); /* what finished after its thread's last turn */
+        weft_trigger_shared_ack(t); /* what finished after its thread's last turn */
         pthread_mutex_unlock(&t->lock);
         t->state = TRIGGER_DONE;
     }
