@@ -38,10 +38,18 @@ typedef struct sub {
     weft_channel_sub_t *handle;
 } sub_t;
 
+/* A trigger's or a source's two counters (util.h's registry: series live for ever, so
+ * a reload that keeps the labels counts on). NULL where the registry is full. */
+typedef struct counters {
+    weft_metric_t *ok, *failed;
+} counters_t;
+
 /* A configuration, held by each message handled under it. */
 typedef struct conf {
     weft_channels_config_t cfg;
-    size_t refs; /* under the owner's mu */
+    size_t refs;          /* under the owner's mu */
+    counters_t *triggers; /* by index in the app's redis_triggers: handled, failed */
+    counters_t *sources;  /* by index in its sources: ingested, refused */
 } conf_t;
 
 /* Events of the sources handed to the broker and not yet durable (or refused), past
@@ -58,6 +66,70 @@ struct weft_channels {
     conf_t *cur;
     size_t inflight;
 };
+
+/* A series of name with the labels LABEL=VALUE given in pairs (2 or 3 pairs). */
+static weft_metric_t *series(const char *name, const char *help, const char *l1, const char *v1,
+                             const char *l2, const char *v2, const char *l3, const char *v3) {
+    char labels[512] = "";
+    if (!weft_metric_label(labels, sizeof labels, l1, v1) ||
+        !weft_metric_label(labels, sizeof labels, l2, v2) ||
+        !weft_metric_label(labels, sizeof labels, l3, v3))
+        return NULL;
+    return weft_metric_series(name, help, WEFT_METRIC_COUNTER, labels, NULL);
+}
+
+#define TRIGGER_METRIC "weft_redis_trigger_messages_total"
+#define TRIGGER_HELP                                                                               \
+    "Messages of a Redis channel a function was called with, by outcome (handled: Spin's "         \
+    "ok or err(success), or exit 0)"
+#define SOURCE_METRIC "weft_redis_source_events_total"
+#define SOURCE_HELP                                                                                \
+    "Messages of a Redis channel made events of a broker, by result (ingested: durable; "          \
+    "refused: by the broker)"
+
+static void conf_free(conf_t *c) {
+    if (c) {
+        free(c->triggers);
+        free(c->sources);
+        free(c);
+    }
+}
+
+/* A configuration for cfg, its counters listed (so that they show at 0 before the
+ * first message); refs 1. NULL when memory is out. */
+static conf_t *conf_new(const weft_channels_config_t *cfg) {
+    const weft_app_t *app = cfg->app;
+    conf_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->triggers = calloc(app->nredis_triggers + 1, sizeof *c->triggers)) ||
+        !(c->sources = calloc(app->nsources + 1, sizeof *c->sources))) {
+        conf_free(c);
+        return NULL;
+    }
+    c->cfg = *cfg;
+    c->refs = 1;
+    for (size_t i = 0; i < app->nredis_triggers; i++) {
+        const weft_app_redis_trigger_t *t = &app->redis_triggers[i];
+        const char *fn = app->functions[t->function].name;
+        c->triggers[i].ok = series(TRIGGER_METRIC, TRIGGER_HELP, "function", fn, "channel",
+                                   t->channel, "outcome", "handled");
+        c->triggers[i].failed = series(TRIGGER_METRIC, TRIGGER_HELP, "function", fn, "channel",
+                                       t->channel, "outcome", "failed");
+    }
+    for (size_t i = 0; cfg->events && i < app->nsources; i++) {
+        const weft_app_source_t *src = &app->sources[i];
+        const char *broker = app->brokers[src->broker].name;
+        c->sources[i].ok = series(SOURCE_METRIC, SOURCE_HELP, "broker", broker, "channel",
+                                  src->channel, "result", "ingested");
+        c->sources[i].failed = series(SOURCE_METRIC, SOURCE_HELP, "broker", broker, "channel",
+                                      src->channel, "result", "refused");
+    }
+    return c;
+}
+
+static void count(weft_metric_t *m) {
+    if (m)
+        weft_metric_add(m, 1);
+}
 
 static conf_t *conf_take(weft_channels_t *ch) {
     pthread_mutex_lock(&ch->mu);
@@ -76,18 +148,20 @@ static void conf_drop(weft_channels_t *ch, conf_t *c) {
         return;
     if (c->cfg.release)
         c->cfg.release(c->cfg.release_arg);
-    free(c);
+    conf_free(c);
 }
 
 /* ---- a trigger's call ------------------------------------------------------------------ */
 
 static void call_trigger(const weft_channels_config_t *cfg, const weft_app_redis_trigger_t *t,
-                         const char *channel, const uint8_t *payload, size_t len) {
+                         const counters_t *counts, const char *channel, const uint8_t *payload,
+                         size_t len) {
     const weft_app_t *app = cfg->app;
     const char *name = app->functions[t->function].name;
     weft_function_t *fn = cfg->function(cfg->function_arg, name);
     if (!fn) {
         weft_log("redis trigger (line %d): no function '%s' loaded", t->line, name);
+        count(counts->failed);
         return;
     }
     char tag[300];
@@ -96,9 +170,10 @@ static void call_trigger(const weft_channels_config_t *cfg, const weft_app_redis
     weft_message_t msg = {.channel = channel, .payload = payload, .len = len};
     weft_call_outcome_t out;
     weft_error_t err = {0};
-    bool handled;
+    bool handled = false;
     if (weft_function_message(fn, &msg, &opts, &out, &handled, &err))
         weft_log("%s: %s", tag, err.msg);
+    count(handled ? counts->ok : counts->failed);
 }
 
 /* ---- a source's event -------------------------------------------------------------------- */
@@ -145,6 +220,7 @@ typedef struct ingest_note {
     weft_channels_t *ch;
     char broker[WEFT_APP_MAX_NAME + 1];
     int line;
+    counters_t counts; /* the registry's: they outlive the configuration */
 } ingest_note_t;
 
 static void ingest_done(void *arg, unsigned status, const char *body) {
@@ -156,6 +232,7 @@ static void ingest_done(void *arg, unsigned status, const char *body) {
         weft_log("redis source (line %d): broker %s refused the event: %u %.*s", n->line, n->broker,
                  status, (int)(len > 300 ? 300 : len), body ? body : "");
     }
+    count(status == 202 ? n->counts.ok : n->counts.failed);
     pthread_mutex_lock(&n->ch->mu);
     n->ch->inflight--;
     pthread_cond_broadcast(&n->ch->cond);
@@ -164,8 +241,8 @@ static void ingest_done(void *arg, unsigned status, const char *body) {
 }
 
 static void ingest_source(weft_channels_t *ch, const weft_channels_config_t *cfg,
-                          const weft_app_source_t *s, const char *channel, const uint8_t *payload,
-                          size_t len) {
+                          const weft_app_source_t *s, const counters_t *counts, const char *channel,
+                          const uint8_t *payload, size_t len) {
     const weft_app_t *app = cfg->app;
     char id[37], now[40];
     weft_uuid4(id);
@@ -190,6 +267,7 @@ static void ingest_source(weft_channels_t *ch, const weft_channels_config_t *cfg
     if (rc || !note) {
         weft_log("redis source (line %d): out of memory: a message of %s is lost", s->line,
                  channel);
+        count(counts->failed);
         weft_buf_free(&b);
         free(note);
         return;
@@ -205,6 +283,7 @@ static void ingest_source(weft_channels_t *ch, const weft_channels_config_t *cfg
     snprintf(note->broker, sizeof note->broker, "%s", app->brokers[s->broker].name);
     note->line = s->line;
     note->ch = ch;
+    note->counts = *counts;
     pthread_mutex_lock(&ch->mu);
     while (ch->inflight >= WEFT_CHANNELS_MAX_INFLIGHT)
         pthread_cond_wait(&ch->cond, &ch->mu);
@@ -226,12 +305,12 @@ static void on_message(void *arg, const char *channel, const uint8_t *payload, s
     for (size_t i = 0; i < app->nredis_triggers; i++) {
         const weft_app_redis_trigger_t *t = &app->redis_triggers[i];
         if (!strcmp(t->address, sub->address) && !strcmp(t->channel, channel))
-            call_trigger(cfg, t, channel, payload, len);
+            call_trigger(cfg, t, &c->triggers[i], channel, payload, len);
     }
     for (size_t i = 0; cfg->events && i < app->nsources; i++) {
         const weft_app_source_t *s = &app->sources[i];
         if (!strcmp(s->address, sub->address) && !strcmp(s->channel, channel))
-            ingest_source(ch, cfg, s, channel, payload, len);
+            ingest_source(ch, cfg, s, &c->sources[i], channel, payload, len);
     }
     conf_drop(ch, c);
 }
@@ -317,16 +396,14 @@ int weft_channels_start(const weft_channels_config_t *cfg, weft_channels_t **out
                         weft_error_t *err) {
     *out = NULL;
     weft_channels_t *ch = calloc(1, sizeof *ch);
-    conf_t *c = calloc(1, sizeof *c);
+    conf_t *c = conf_new(cfg); /* its reference is ch's own */
     if (!ch || !c || plan(cfg, &ch->subs, &ch->nsubs)) {
         free(ch);
-        free(c);
+        conf_free(c);
         if (cfg->release)
             cfg->release(cfg->release_arg);
         return weft_error_set(err, WEFT_ENOMEM, "out of memory");
     }
-    c->cfg = *cfg;
-    c->refs = 1; /* ch's own */
     ch->cur = c;
     pthread_mutex_init(&ch->mu, NULL);
     pthread_cond_init(&ch->cond, NULL);
@@ -350,12 +427,10 @@ bool weft_channels_update(weft_channels_t *ch, const weft_channels_config_t *cfg
     conf_t *c = NULL;
     if (plan(cfg, &subs, &n))
         return false;
-    bool same = plan_same(ch->subs, ch->nsubs, subs, n) && (c = calloc(1, sizeof *c));
+    bool same = plan_same(ch->subs, ch->nsubs, subs, n) && (c = conf_new(cfg));
     subs_free(subs, n);
     if (!same)
         return false;
-    c->cfg = *cfg;
-    c->refs = 1;
     pthread_mutex_lock(&ch->mu);
     conf_t *old = ch->cur;
     ch->cur = c;

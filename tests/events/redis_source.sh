@@ -7,7 +7,9 @@
 # source sets (type, source, datacontenttype); a channel name with a space and a '%'
 # arrives intact (one subscription holds a trigger's channel and a source's of the same
 # address); a [[redis_trigger]] calls a WASI module with the message on stdin; the
-# password appears in no log line; a [[source]] of an unknown type or broker is refused.
+# password appears in no log line; a [[source]] of an unknown type or broker is refused;
+# /_weft/metrics counts a trigger's messages by outcome (handled, failed) and a source's
+# events by result (ingested, refused: one larger than the broker's max_event_size).
 source "$(dirname "$0")/ev.bash"
 source "$TESTS_DIR/store/redis_server.bash"
 trap 'stop_redis; cleanup_sinks' EXIT
@@ -20,7 +22,7 @@ mkdir -p "$DIR"
 start_sink plain
 PLAIN_LOG=$SINK_LOG
 {
-  printf '[[broker]]\nname = "default"\n\n'
+  printf '[[broker]]\nname = "default"\nmax_event_size = "64KiB"\n\n'
   printf '[[target]]\nname = "plain"\nurl = "%s"\n\n' "$SINK_URL"
   start_sink typed
   printf '[[target]]\nname = "typed"\nurl = "%s"\n\n' "$SINK_URL"
@@ -79,6 +81,31 @@ check "describe lists the Redis trigger, without the password" \
 
 cli PUBLISH direct 'to a function' >/dev/null
 log_check "[[redis_trigger]]: the WASI module got it" "$LOG" "wasi-redis got [to a function] on direct"
+
+# The counts: a message the module fails (it exits 3 on "fail"), an event the broker
+# refuses (larger than its max_event_size of 64 KiB).
+cli PUBLISH direct fail >/dev/null
+cli PUBLISH orders "$(head -c 70000 /dev/zero | tr '\0' x)" >/dev/null
+log_check "the event too large is refused" "$LOG" "broker default refused the event: 413"
+metric() {
+  get /_weft/metrics
+  printf '%s\n' "$BODY" | awk -v want="$1" '{ v = $NF; n = substr($0, 1, length($0) - length(v) - 1) }
+    n == want { print v; f = 1 } END { if (!f) print "absent" }'
+}
+for _ in $(seq 1 50); do
+  [ "$(metric 'weft_redis_trigger_messages_total{function="direct",channel="direct",outcome="failed"}')" == 1 ] && break
+  sleep 0.1
+done
+check "metrics: the trigger's message handled" \
+  "$(metric 'weft_redis_trigger_messages_total{function="direct",channel="direct",outcome="handled"}')" 1
+check "metrics: the trigger's message failed" \
+  "$(metric 'weft_redis_trigger_messages_total{function="direct",channel="direct",outcome="failed"}')" 1
+check "metrics: the source's events ingested" \
+  "$(metric 'weft_redis_source_events_total{broker="default",channel="orders",result="ingested"}')" 1
+check "metrics: the source's event refused" \
+  "$(metric 'weft_redis_source_events_total{broker="default",channel="orders",result="refused"}')" 1
+check "metrics: the typed source's" \
+  "$(metric 'weft_redis_source_events_total{broker="default",channel="typed",result="ingested"}')/$(metric 'weft_redis_source_events_total{broker="default",channel="typed",result="refused"}')" 1/0
 stop_weft
 check "weft up stops cleanly" "$STOP_RC" 0
 if grep -q s3cret "$LOG" "$DIR/out"; then fail "the password in the log: $(grep s3cret "$LOG" | head -2)"; else pass; fi
