@@ -514,6 +514,92 @@ static void test_kv_threads(void) {
     weft_kv_close(kv);
 }
 
+/* Writes that race for one key: of KV_THREADS if-absent sets of the same key exactly one
+ * wins; of KV_THREADS deletes of it exactly one finds it. Each round starts all threads
+ * at once (a barrier), so that the writes come together: on the embedded store they
+ * share commits (group commit), where each must still see the ones before it. Every
+ * version handed out is distinct. */
+typedef struct kv_racer {
+    weft_kv_store_t *st;
+    pthread_barrier_t *go;
+    int id;
+    int set_won, set_lost, del_won, del_lost, failures;
+    uint64_t versions[KV_PER_THREAD];
+} kv_racer_t;
+
+static void *kv_racer(void *arg) {
+    kv_racer_t *r = arg;
+    weft_error_t err = {0};
+    for (int i = 0; i < KV_PER_THREAD; i++) {
+        char key[32], value[32];
+        snprintf(key, sizeof key, "race/%03d", i);
+        snprintf(value, sizeof value, "%d", r->id);
+        weft_kv_set_options_t o = {.if_absent = true};
+        pthread_barrier_wait(r->go);
+        int rc = weft_kv_set(r->st, key, value, strlen(value), &o, &r->versions[i], &err);
+        if (rc == 0)
+            r->set_won++;
+        else if (rc == WEFT_ECONFLICT)
+            r->set_lost++;
+        else
+            r->failures++;
+        pthread_barrier_wait(r->go);
+        rc = weft_kv_delete(r->st, key, 0, &err);
+        if (rc == 0)
+            r->del_won++;
+        else if (rc == WEFT_ENOTFOUND)
+            r->del_lost++;
+        else
+            r->failures++;
+    }
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_kv_races(void) {
+    weft_kv_t *kv = kv_open("kv-races", NULL);
+    weft_kv_store_t *st = kv_store(kv, "default");
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, KV_THREADS);
+    pthread_t th[KV_THREADS];
+    kv_racer_t r[KV_THREADS];
+    for (int i = 0; i < KV_THREADS; i++) {
+        r[i] = (kv_racer_t){.st = st, .go = &go, .id = i};
+        pthread_create(&th[i], NULL, kv_racer, &r[i]);
+    }
+    int set_won = 0, set_lost = 0, del_won = 0, del_lost = 0, failures = 0;
+    static uint64_t versions[KV_PER_THREAD];
+    size_t nversions = 0;
+    for (int i = 0; i < KV_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        set_won += r[i].set_won;
+        set_lost += r[i].set_lost;
+        del_won += r[i].del_won;
+        del_lost += r[i].del_lost;
+        failures += r[i].failures;
+        for (int k = 0; k < KV_PER_THREAD; k++)
+            if (r[i].versions[k] && nversions < KV_PER_THREAD)
+                versions[nversions++] = r[i].versions[k];
+    }
+    pthread_barrier_destroy(&go);
+    CHECK_EQ_INT(failures, 0);
+    CHECK_EQ_INT(set_won, KV_PER_THREAD); /* one winner a key */
+    CHECK_EQ_INT(set_lost, (KV_THREADS - 1) * KV_PER_THREAD);
+    CHECK_EQ_INT(del_won, KV_PER_THREAD);
+    CHECK_EQ_INT(del_lost, (KV_THREADS - 1) * KV_PER_THREAD);
+    CHECK_EQ_INT(nversions, KV_PER_THREAD);
+    qsort(versions, nversions, sizeof *versions, cmp_u64);
+    int repeats = 0;
+    for (size_t i = 1; i < nversions; i++)
+        repeats += versions[i] == versions[i - 1];
+    CHECK_EQ_INT(repeats, 0);
+    weft_kv_close(kv);
+}
+
 /* ==== Documents ======================================================================== */
 
 static weft_doc_t *doc_open(const char *tag, const weft_doc_options_t *opts) {
@@ -1367,6 +1453,7 @@ static const struct {
     {"kv_bad_arguments", test_kv_bad_arguments, false},
     {"kv_full", test_kv_full, false},
     {"kv_threads", test_kv_threads, false},
+    {"kv_races", test_kv_races, false},
     {"doc_basic", test_doc_basic, false},
     {"doc_bad_arguments", test_doc_bad_arguments, false},
     {"doc_query", test_doc_query, false},
