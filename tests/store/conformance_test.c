@@ -555,6 +555,76 @@ static void *kv_racer(void *arg) {
     return NULL;
 }
 
+/* Writers filling a store together: on the embedded store a batch of them that finds
+ * the file full fails as a whole and is made again write by write. Every set answered
+ * 0 must be readable with its value, every one answered ELIMIT absent, and nothing else
+ * answered. */
+#define KV_FILL_EACH 20
+
+typedef struct kv_filler {
+    weft_kv_store_t *st;
+    pthread_barrier_t *go;
+    int id;
+    int answers[KV_FILL_EACH]; /* what each set was answered */
+} kv_filler_t;
+
+static void *kv_filler(void *arg) {
+    kv_filler_t *f = arg;
+    weft_error_t err = {0};
+    char value[8 << 10];
+    for (int i = 0; i < KV_FILL_EACH; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "fill/%d/%02d", f->id, i);
+        memset(value, 'a' + f->id, sizeof value);
+        pthread_barrier_wait(f->go);
+        f->answers[i] = weft_kv_set(f->st, key, value, sizeof value, NULL, NULL, &err);
+    }
+    return NULL;
+}
+
+static void test_kv_fill_together(void) {
+    weft_kv_options_t opts = {.max_bytes = 512 << 10};
+    weft_kv_t *kv = kv_open("kv-fill", &opts);
+    weft_kv_store_t *st = kv_store(kv, "default");
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, KV_THREADS);
+    pthread_t th[KV_THREADS];
+    kv_filler_t f[KV_THREADS];
+    for (int i = 0; i < KV_THREADS; i++) {
+        f[i] = (kv_filler_t){.st = st, .go = &go, .id = i};
+        pthread_create(&th[i], NULL, kv_filler, &f[i]);
+    }
+    for (int i = 0; i < KV_THREADS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    int stored = 0, full = 0, other = 0, wrong = 0;
+    for (int i = 0; i < KV_THREADS; i++)
+        for (int k = 0; k < KV_FILL_EACH; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "fill/%d/%02d", i, k);
+            uint8_t *v = NULL;
+            size_t n = 0;
+            weft_error_t err = {0};
+            int rc = weft_kv_get(st, key, &v, &n, NULL, &err);
+            if (f[i].answers[k] == 0) {
+                stored++;
+                wrong += rc != 0 || n != 8 << 10 || v[0] != 'a' + i || v[n - 1] != 'a' + i;
+            } else if (f[i].answers[k] == WEFT_ELIMIT) {
+                full++;
+                wrong += rc != WEFT_ENOTFOUND;
+            } else {
+                other++;
+            }
+            free(v);
+        }
+    printf("kv fill together: %d stored, %d refused as full\n", stored, full);
+    CHECK(stored > 0);
+    CHECK(full > 0);
+    CHECK_EQ_INT(other, 0);
+    CHECK_EQ_INT(wrong, 0);
+    weft_kv_close(kv);
+}
+
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -1454,6 +1524,7 @@ static const struct {
     {"kv_full", test_kv_full, false},
     {"kv_threads", test_kv_threads, false},
     {"kv_races", test_kv_races, false},
+    {"kv_fill_together", test_kv_fill_together, false},
     {"doc_basic", test_doc_basic, false},
     {"doc_bad_arguments", test_doc_bad_arguments, false},
     {"doc_query", test_doc_query, false},
