@@ -61,6 +61,33 @@ finish() {
   fi
   [ "$FAILED" -eq 0 ]
 }
+# weft_up DIR [ARGS...]: starts `weft up --listen 127.0.0.1:0 -q ARGS` in DIR in the
+# background (stdout in DIR/out, its log in DIR/log) and waits for its Ready line (3
+# minutes at most: the first run of a test compiles its guests into the shared cache);
+# sets UP (its pid) and URL. Returns 1, with the log on stderr, when weft exits first
+# or does not get ready. Stopping it is the caller's.
+weft_up() {
+  local dir=$1
+  shift
+  rm -f "$dir/out" "$dir/log" # or a previous server's Ready line could be read
+  (cd "$dir" && exec "$WEFT" up --listen 127.0.0.1:0 -q "$@" >"$dir/out" 2>"$dir/log") &
+  UP=$!
+  URL=
+  for _ in $(seq 1 1800); do
+    if grep -q '^Ready: serving on ' "$dir/out" 2>/dev/null; then
+      URL=$(sed -n 's/^Ready: serving on //p' "$dir/out")
+      return 0
+    fi
+    if ! kill -0 "$UP" 2>/dev/null; then
+      echo "weft up exited before it was ready:" >&2
+      cat "$dir/log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "weft up did not get ready" >&2
+  return 1
+}
 # skip REASON: ends the test as skipped (status 77, ctest's SKIP_RETURN_CODE), saying
 # why: for what this machine lacks, never for what weft does wrong.
 skip() {

@@ -12,32 +12,17 @@ cleanup_servers() {
 }
 trap cleanup_servers EXIT
 
-# start_weft DIR [ARGS...]: runs `weft up ARGS` in DIR (stdout in DIR/out, log in
-# DIR/log), waits for "Ready: serving on URL"; sets PID, URL, HOSTPORT, PORT.
+# start_weft DIR [ARGS...]: runs `weft up ARGS` in DIR (lib.sh's weft_up: stdout in
+# DIR/out, log in DIR/log), waits for "Ready: serving on URL"; sets PID, URL, HOSTPORT,
+# PORT. Killed when the script exits.
 start_weft() {
-  local dir=$1
-  shift
-  rm -f "$dir/out" "$dir/log" # or a previous server's Ready line could be read
-  (cd "$dir" && exec "$WEFT" up --listen 127.0.0.1:0 -q "$@" >"$dir/out" 2>"$dir/log") &
-  PID=$!
+  weft_up "$@"
+  local rc=$?
+  PID=$UP
   WEFT_PIDS+=("$PID")
-  # Generous: the first run of a test compiles the guests into the shared cache.
-  for _ in $(seq 1 1800); do
-    if grep -q '^Ready: serving on ' "$dir/out" 2>/dev/null; then
-      URL=$(sed -n 's/^Ready: serving on //p' "$dir/out")
-      HOSTPORT=${URL#*://}
-      PORT=${HOSTPORT##*:}
-      return 0
-    fi
-    if ! kill -0 "$PID" 2>/dev/null; then
-      echo "weft up exited before it was ready:" >&2
-      cat "$dir/log" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  echo "weft up did not get ready" >&2
-  return 1
+  [ "$rc" -eq 0 ] || return 1
+  HOSTPORT=${URL#*://}
+  PORT=${HOSTPORT##*:}
 }
 
 # stop_weft: SIGTERM and wait; sets STOP_RC.

@@ -136,15 +136,7 @@ name = "hello"
 source = "$GUESTS/gw_hello.wasm"
 route = "/hello"
 TOML
-  (cd "$WORK/app" && exec "$WEFT" up --listen 127.0.0.1:0 -q >"$WORK/app/out" 2>"$WORK/app/log") &
-  UP=$!
-  for _ in $(seq 1 600); do
-    grep -q '^Ready: serving on ' "$WORK/app/out" 2>/dev/null && break
-    kill -0 "$UP" 2>/dev/null || break
-    sleep 0.1
-  done
-  URL=$(sed -n 's/^Ready: serving on //p' "$WORK/app/out")
-  if [ -n "$URL" ]; then
+  if weft_up "$WORK/app"; then
     check "an embedded store in use: PUT /kv" \
       "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data v "$URL/kv/default/k")" 201
     maps=$(cat "/proc/$UP/maps")

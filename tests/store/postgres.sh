@@ -84,15 +84,7 @@ key_value_stores = ["default"]
 document_collections = ["d"]
 blob_containers = ["c"]
 TOML
-(cd "$WORK/app" && exec "$WEFT" up --listen 127.0.0.1:0 -q >"$WORK/app/out" 2>"$WORK/app/log") &
-UP=$!
-for _ in $(seq 1 600); do
-  grep -q '^Ready: serving on ' "$WORK/app/out" 2>/dev/null && break
-  kill -0 "$UP" 2>/dev/null || break
-  sleep 0.1
-done
-URL=$(sed -n 's/^Ready: serving on //p' "$WORK/app/out")
-if [ -n "$URL" ]; then
+if weft_up "$WORK/app"; then
   body=$(curl -s "$URL/svc/write_one?5")
   check_contains "the guest's put" "$body" "doc=0"
   check_contains "the guest's blob" "$body" "blob=0"
@@ -102,14 +94,9 @@ if [ -n "$URL" ]; then
   # A second node with the same weft.toml (its own folder) reads what the first wrote.
   mkdir -p "$WORK/app2"
   cp "$WORK/app/weft.toml" "$WORK/app2/"
-  (cd "$WORK/app2" && exec "$WEFT" up --listen 127.0.0.1:0 -q >"$WORK/app2/out" 2>"$WORK/app2/log") &
-  UP2=$!
-  for _ in $(seq 1 600); do
-    grep -q '^Ready: serving on ' "$WORK/app2/out" 2>/dev/null && break
-    kill -0 "$UP2" 2>/dev/null || break
-    sleep 0.1
-  done
-  URL2=$(sed -n 's/^Ready: serving on //p' "$WORK/app2/out")
+  UP1=$UP URL1=$URL
+  weft_up "$WORK/app2" || fail "the second node did not start"
+  UP2=$UP URL2=$URL UP=$UP1 URL=$URL1
   check "a second node reads the first one's document" "$(curl -s "$URL2/docs/d/x")" "{}"
   check "... and its blob" "$(curl -s "$URL2/blobs/c/x" | wc -c)" 5
   kill "$UP2" 2>/dev/null

@@ -83,15 +83,7 @@ key_value_stores = ["default"]
 document_collections = ["d"]
 blob_containers = ["c"]
 TOML
-(cd "$WORK/app" && exec "$WEFT" up --listen 127.0.0.1:0 -q >"$WORK/app/out" 2>"$WORK/app/log") &
-UP=$!
-for _ in $(seq 1 600); do
-  grep -q '^Ready: serving on ' "$WORK/app/out" 2>/dev/null && break
-  kill -0 "$UP" 2>/dev/null || break
-  sleep 0.1
-done
-URL=$(sed -n 's/^Ready: serving on //p' "$WORK/app/out")
-if [ -n "$URL" ]; then
+if weft_up "$WORK/app"; then
   body=$(curl -s "$URL/svc/write_one?5")
   check_contains "the guest's set" "$body" "set=0"
   check "redis-cli reads the guest's value" "$(redis-cli -s "$SOCK" HGET app:kv:7:default:k:big v)" vvvvv
