@@ -67,15 +67,23 @@ struct weft_channels {
     size_t inflight;
 };
 
-/* A series of name with the labels LABEL=VALUE given in pairs (2 or 3 pairs). */
-static weft_metric_t *series(const char *name, const char *help, const char *l1, const char *v1,
-                             const char *l2, const char *v2, const char *l3, const char *v3) {
+/* The series of name labelled OWNER=who, channel=channel and BY=value. */
+static weft_metric_t *series(const char *name, const char *help, const char *owner, const char *who,
+                             const char *channel, const char *by, const char *value) {
     char labels[512] = "";
-    if (!weft_metric_label(labels, sizeof labels, l1, v1) ||
-        !weft_metric_label(labels, sizeof labels, l2, v2) ||
-        !weft_metric_label(labels, sizeof labels, l3, v3))
+    if (!weft_metric_label(labels, sizeof labels, owner, who) ||
+        !weft_metric_label(labels, sizeof labels, "channel", channel) ||
+        !weft_metric_label(labels, sizeof labels, by, value))
         return NULL;
     return weft_metric_series(name, help, WEFT_METRIC_COUNTER, labels, NULL);
+}
+
+/* A trigger's or a source's two series: BY=ok and BY=failed. */
+static counters_t counters_of(const char *name, const char *help, const char *owner,
+                              const char *who, const char *channel, const char *by, const char *ok,
+                              const char *failed) {
+    return (counters_t){.ok = series(name, help, owner, who, channel, by, ok),
+                        .failed = series(name, help, owner, who, channel, by, failed)};
 }
 
 #define TRIGGER_METRIC "weft_redis_trigger_messages_total"
@@ -109,19 +117,15 @@ static conf_t *conf_new(const weft_channels_config_t *cfg) {
     c->refs = 1;
     for (size_t i = 0; i < app->nredis_triggers; i++) {
         const weft_app_redis_trigger_t *t = &app->redis_triggers[i];
-        const char *fn = app->functions[t->function].name;
-        c->triggers[i].ok = series(TRIGGER_METRIC, TRIGGER_HELP, "function", fn, "channel",
-                                   t->channel, "outcome", "handled");
-        c->triggers[i].failed = series(TRIGGER_METRIC, TRIGGER_HELP, "function", fn, "channel",
-                                       t->channel, "outcome", "failed");
+        c->triggers[i] =
+            counters_of(TRIGGER_METRIC, TRIGGER_HELP, "function", app->functions[t->function].name,
+                        t->channel, "outcome", "handled", "failed");
     }
     for (size_t i = 0; cfg->events && i < app->nsources; i++) {
         const weft_app_source_t *src = &app->sources[i];
-        const char *broker = app->brokers[src->broker].name;
-        c->sources[i].ok = series(SOURCE_METRIC, SOURCE_HELP, "broker", broker, "channel",
-                                  src->channel, "result", "ingested");
-        c->sources[i].failed = series(SOURCE_METRIC, SOURCE_HELP, "broker", broker, "channel",
-                                      src->channel, "result", "refused");
+        c->sources[i] =
+            counters_of(SOURCE_METRIC, SOURCE_HELP, "broker", app->brokers[src->broker].name,
+                        src->channel, "result", "ingested", "refused");
     }
     return c;
 }
