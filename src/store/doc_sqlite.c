@@ -5,7 +5,9 @@
  * document's top-level members: a member name needs no quoting, unlike a JSON path) that
  * compares the member's JSON type as well as its value, since json_extract alone gives
  * true as 1 and would take it for the number 1. Nothing is indexed: a query reads the
- * collection's documents in id order from its cursor on until it has a page. */
+ * collection's documents in id order from its cursor on until it has a page. Puts and
+ * deletes that come together share a commit and its fsync (internal.h, "Group commit"),
+ * each applied in turn. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,24 @@
 
 typedef struct docq {
     sqf_t f;
+    sqf_writer_t writer;
     sqlite3_stmt *get, *put, *del;
     sqlite3_stmt *rget; /* on the read-only connection */
 } docq_t;
+
+/* A put or a delete, as the group commit takes it. */
+typedef struct docw {
+    sqf_write_t base;
+    bool is_delete;
+    const char *collection, *id;
+    const char *json; /* a put's */
+    size_t len;
+    uint64_t if_version;
+    bool if_absent;   /* a put's */
+    uint64_t version; /* a put's answer */
+} docw_t;
+
+static int apply(void *arg, sqf_write_t *base);
 
 static const char *const schema =
     "CREATE TABLE docs(collection TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, "
@@ -30,6 +47,7 @@ static void docq_free(docq_t *q) {
     sqlite3_finalize(q->put);
     sqlite3_finalize(q->del);
     sqf_close(&q->f);
+    sqf_writer_destroy(&q->writer);
     free(q);
 }
 
@@ -38,6 +56,8 @@ static int docq_open(const char *location, const weft_doc_options_t *opts, void 
     docq_t *q = calloc(1, sizeof *q);
     if (!q)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
+    sqf_writer_init(&q->writer, &q->f, q);
+    q->writer.apply = apply;
     int rc =
         sqf_open(&q->f, location, "docs.db", "documents", DOC_APP_ID, schema, opts->max_bytes, err);
     static const char get[] = "SELECT body, version FROM docs WHERE collection = ?1 AND id = ?2";
@@ -127,60 +147,65 @@ static int check_cond(const char *collection, const char *id, bool found, uint64
     return 0;
 }
 
+/* Applies w inside the open transaction: its condition, then the row. Under the
+ * mutex. */
+static int apply(void *arg, sqf_write_t *base) {
+    docq_t *q = arg;
+    docw_t *w = (docw_t *)base;
+    weft_error_t *err = w->base.err;
+    bool found = false;
+    uint64_t have = 0;
+    int rc = 0;
+    if (w->is_delete || w->if_version || w->if_absent)
+        rc = lookup(q, q->get, w->collection, w->id, &found, &have, NULL, NULL, err);
+    if (!rc && w->is_delete && !found)
+        rc = weft_error_set(err, WEFT_ENOTFOUND, "documents: no document %s/%s", w->collection,
+                            w->id);
+    if (!rc)
+        rc = check_cond(w->collection, w->id, found, have, w->if_version, w->if_absent, err);
+    if (rc)
+        return rc;
+    if (w->is_delete) {
+        sqlite3_bind_text(q->del, 1, w->collection, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q->del, 2, w->id, -1, SQLITE_STATIC);
+        return sqf_run(&q->f, q->del, err);
+    }
+    uint64_t v;
+    if ((rc = sqf_next_version(&q->f, &v, err)))
+        return rc;
+    sqlite3_bind_text(q->put, 1, w->collection, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q->put, 2, w->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text64(q->put, 3, w->json, w->len, SQLITE_STATIC, SQLITE_UTF8);
+    sqlite3_bind_int64(q->put, 4, (sqlite3_int64)v);
+    if (!(rc = sqf_run(&q->f, q->put, err)))
+        w->version = v;
+    return rc;
+}
+
 static int docq_put(void *self, const char *collection, const char *id, const char *json,
                     size_t len, const weft_doc_put_options_t *o, uint64_t *version,
                     weft_error_t *err) {
-    docq_t *q = self;
-    pthread_mutex_lock(&q->f.mu);
-    bool found = false;
-    uint64_t have = 0, v = 0;
-    int rc = sqf_begin(&q->f, err);
-    if (!rc && (o->if_version || o->if_absent) &&
-        !(rc = lookup(q, q->get, collection, id, &found, &have, NULL, NULL, err)))
-        rc = check_cond(collection, id, found, have, o->if_version, o->if_absent, err);
+    docw_t w = {.base.err = err,
+                .collection = collection,
+                .id = id,
+                .json = json,
+                .len = len,
+                .if_version = o->if_version,
+                .if_absent = o->if_absent};
+    int rc = sqf_write(&((docq_t *)self)->writer, &w.base);
     if (!rc)
-        rc = sqf_next_version(&q->f, &v, err);
-    if (!rc) {
-        sqlite3_bind_text(q->put, 1, collection, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q->put, 2, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text64(q->put, 3, json, len, SQLITE_STATIC, SQLITE_UTF8);
-        sqlite3_bind_int64(q->put, 4, (sqlite3_int64)v);
-        rc = sqf_run(&q->f, q->put, err);
-    }
-    if (!rc)
-        rc = sqf_commit(&q->f, err);
-    else
-        sqf_rollback(&q->f);
-    pthread_mutex_unlock(&q->f.mu);
-    if (!rc)
-        *version = v;
+        *version = w.version;
     return rc;
 }
 
 static int docq_delete(void *self, const char *collection, const char *id, uint64_t if_version,
                        weft_error_t *err) {
-    docq_t *q = self;
-    pthread_mutex_lock(&q->f.mu);
-    bool found = false;
-    uint64_t have = 0;
-    int rc = sqf_begin(&q->f, err);
-    if (!rc)
-        rc = lookup(q, q->get, collection, id, &found, &have, NULL, NULL, err);
-    if (!rc && !found)
-        rc = weft_error_set(err, WEFT_ENOTFOUND, "documents: no document %s/%s", collection, id);
-    if (!rc)
-        rc = check_cond(collection, id, found, have, if_version, false, err);
-    if (!rc) {
-        sqlite3_bind_text(q->del, 1, collection, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q->del, 2, id, -1, SQLITE_STATIC);
-        rc = sqf_run(&q->f, q->del, err);
-    }
-    if (!rc)
-        rc = sqf_commit(&q->f, err);
-    else
-        sqf_rollback(&q->f);
-    pthread_mutex_unlock(&q->f.mu);
-    return rc;
+    docw_t w = {.base.err = err,
+                .is_delete = true,
+                .collection = collection,
+                .id = id,
+                .if_version = if_version};
+    return sqf_write(&((docq_t *)self)->writer, &w.base);
 }
 
 static int docq_query(void *self, const char *collection, const weft_doc_cond_t *conds, size_t n,

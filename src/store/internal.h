@@ -91,6 +91,43 @@ int sqf_commit(sqf_t *f, weft_error_t *err);
 void sqf_rollback(sqf_t *f);
 /* The next version, written to meta inside the open transaction (rolled back with it). */
 int sqf_next_version(sqf_t *f, uint64_t *version, weft_error_t *err);
+/* Group commit: writes that come while another commits share the next transaction and
+ * its fsync. A write is a struct of the kind's that begins with an sqf_write_t. The
+ * first writer to find no batch under way takes the queue and, with the file's mutex,
+ * applies each write in the order they came (each sees those before it), commits once
+ * and answers each; a write whose own condition fails (WEFT_ECONFLICT, WEFT_ENOTFOUND)
+ * fails alone. When the batch's transaction fails as a whole (a full file, an I/O
+ * error), each of its writes is made again in a transaction of its own. */
+typedef struct sqf_write {
+    struct sqf_write *next;
+    int rc;            /* the write's answer */
+    weft_error_t *err; /* its message, the writer's */
+    bool done;
+} sqf_write_t;
+
+typedef struct sqf_writer {
+    sqf_t *f;
+    void *arg; /* the kind's, for the callbacks */
+    /* Applies w inside the open transaction (its error in w->err). */
+    int (*apply)(void *arg, sqf_write_t *w);
+    /* First in each transaction, before its writes (the key-value store purges a few
+     * expired keys); NULL: nothing. */
+    int (*prologue)(void *arg, sqf_write_t *first, weft_error_t *err);
+    /* A write alone failed with rc: may another try succeed (the key-value store purges
+     * every expired key of a full file, and says whether any went)? NULL: no. */
+    bool (*make_room)(void *arg, sqf_write_t *w, int rc);
+    pthread_mutex_t mu; /* guards the queue and leading */
+    pthread_cond_t cond;
+    sqf_write_t *queue, **queue_end;
+    bool leading;
+} sqf_writer_t;
+
+void sqf_writer_init(sqf_writer_t *g, sqf_t *f, void *arg);
+void sqf_writer_destroy(sqf_writer_t *g);
+/* Queues w (its rc and done cleared) and returns its answer once it is committed or
+ * failed, by whichever writer leads: thread-safe. */
+int sqf_write(sqf_writer_t *g, sqf_write_t *w);
+
 /* Runs a listing statement (bound; column 0 a name; at most limit + 1 rows) into page:
  * limit names and whether more follow. Under the mutex. */
 int store_sqlite_names(sqf_t *f, sqlite3_stmt *s, size_t limit, weft_store_names_t *page,

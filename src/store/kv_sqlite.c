@@ -6,15 +6,8 @@
  * index: every write deletes up to PURGE_BATCH expired rows first, so that expired keys do not pile
  * up, and a write that finds the file full purges them all and tries once more.
  *
- * Group commit. A write (set or delete) is durable when it returns, so each commit waits
- * for an fsync. Writes that come while another thread commits queue up; when it is done,
- * one of them (the leader) takes the whole queue and applies it in one transaction, in
- * the order they came (a conditional write sees the writes before it in the batch, as it
- * would have one after the other), then commits once and hands each writer its own
- * answer. A write whose condition fails (a version that does not match, a key that is
- * there or absent) fails alone; when the batch's transaction fails as a whole (the file
- * full, an I/O error), each write of it is made again on its own, as if it had come
- * alone. */
+ * Writes (sets and deletes) are durable when they return; those that come together
+ * share a commit and its fsync (internal.h, "Group commit"), each applied in turn. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +21,9 @@ typedef struct kvs {
     int64_t id;
 } kvs_t;
 
-/* A write waiting for a commit (group commit, above). */
+/* A set or a delete, as the group commit takes it (internal.h). */
 typedef struct kvw {
-    struct kvw *next;
+    sqf_write_t base;
     bool is_delete;
     kvs_t *s;
     const char *key;
@@ -40,17 +33,11 @@ typedef struct kvw {
     uint64_t if_version;            /* a delete's */
     int64_t now_ms;
     uint64_t version; /* a set's answer */
-    int rc;
-    weft_error_t *err;
-    bool done;
 } kvw_t;
 
 typedef struct kvq {
     sqf_t f;
-    pthread_mutex_t qmu; /* guards the queue and leading */
-    pthread_cond_t qcond;
-    kvw_t *queue, **queue_end;
-    bool leading; /* a writer is applying a batch */
+    sqf_writer_t writer;
     kvs_t *stores;
     sqlite3_stmt *get, *put, *del, *list, *purge_some, *purge_all, *store_get, *store_add;
     sqlite3_stmt *rget, *rlist; /* on the read-only connection */
@@ -68,8 +55,7 @@ static void kvq_free(kvq_t *q) {
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
         sqlite3_finalize(stmts[i]);
     sqf_close(&q->f);
-    pthread_mutex_destroy(&q->qmu);
-    pthread_cond_destroy(&q->qcond);
+    sqf_writer_destroy(&q->writer);
     for (kvs_t *s = q->stores, *next; s; s = next) {
         next = s->next;
         free(s);
@@ -77,14 +63,19 @@ static void kvq_free(kvq_t *q) {
     free(q);
 }
 
+static int apply(void *arg, sqf_write_t *base);
+static int purge_some(void *arg, sqf_write_t *first, weft_error_t *err);
+static bool make_room(void *arg, sqf_write_t *base, int rc);
+
 static int kvq_open(const char *location, const weft_kv_options_t *opts, void **self,
                     weft_error_t *err) {
     kvq_t *q = calloc(1, sizeof *q);
     if (!q)
         return weft_error_set(err, WEFT_ENOMEM, "%s: out of memory", location);
-    pthread_mutex_init(&q->qmu, NULL);
-    pthread_cond_init(&q->qcond, NULL);
-    q->queue_end = &q->queue;
+    sqf_writer_init(&q->writer, &q->f, q);
+    q->writer.apply = apply;
+    q->writer.prologue = purge_some;
+    q->writer.make_room = make_room;
     int rc =
         sqf_open(&q->f, location, "kv.db", "key-value", KV_APP_ID, schema, opts->max_bytes, err);
     struct {
@@ -215,46 +206,44 @@ static int purge(kvq_t *q, int64_t now_ms, bool all, uint64_t *n, weft_error_t *
     return rc;
 }
 
-/* Is rc a write's own failure (its condition), which leaves the rest of a batch as it
- * was, rather than the transaction's? */
-static bool own_failure(int rc) {
-    return rc == WEFT_ECONFLICT || rc == WEFT_ENOTFOUND;
-}
-
 /* Applies w inside the open transaction: its condition, then the row. Sets w->version
  * for a set. Under the mutex. */
-static int apply(kvq_t *q, kvw_t *w) {
+static int apply(void *arg, sqf_write_t *base) {
+    kvq_t *q = arg;
+    kvw_t *w = (kvw_t *)base;
     bool found = false;
     uint64_t have = 0;
     const char *key = w->key;
     bool look = w->is_delete || w->o->if_version || w->o->if_absent;
-    int rc = look ? lookup(q, q->get, w->s, key, w->now_ms, &found, &have, NULL, NULL, w->err) : 0;
+    int rc =
+        look ? lookup(q, q->get, w->s, key, w->now_ms, &found, &have, NULL, NULL, w->base.err) : 0;
     if (rc)
         return rc;
     if (w->is_delete) {
         if (!found)
-            return weft_error_set(w->err, WEFT_ENOTFOUND, "key-value: no key %.80s", key);
+            return weft_error_set(w->base.err, WEFT_ENOTFOUND, "key-value: no key %.80s", key);
         if (w->if_version && have != w->if_version)
-            return weft_error_set(w->err, WEFT_ECONFLICT,
+            return weft_error_set(w->base.err, WEFT_ECONFLICT,
                                   "key-value: key %.80s holds version %llu, not %llu", key,
                                   (unsigned long long)have, (unsigned long long)w->if_version);
         sqlite3_bind_int64(q->del, 1, w->s->id);
         sqlite3_bind_blob(q->del, 2, key, (int)strlen(key), SQLITE_STATIC);
-        return sqf_run(&q->f, q->del, w->err);
+        return sqf_run(&q->f, q->del, w->base.err);
     }
     const weft_kv_set_options_t *o = w->o;
     if (o->if_absent && found)
-        return weft_error_set(w->err, WEFT_ECONFLICT, "key-value: key %.80s exists (version %llu)",
-                              key, (unsigned long long)have);
+        return weft_error_set(w->base.err, WEFT_ECONFLICT,
+                              "key-value: key %.80s exists (version %llu)", key,
+                              (unsigned long long)have);
     if (o->if_version && (!found || have != o->if_version))
-        return found ? weft_error_set(w->err, WEFT_ECONFLICT,
+        return found ? weft_error_set(w->base.err, WEFT_ECONFLICT,
                                       "key-value: key %.80s holds version %llu, not %llu", key,
                                       (unsigned long long)have, (unsigned long long)o->if_version)
-                     : weft_error_set(w->err, WEFT_ECONFLICT,
+                     : weft_error_set(w->base.err, WEFT_ECONFLICT,
                                       "key-value: key %.80s is absent, not at version %llu", key,
                                       (unsigned long long)o->if_version);
     uint64_t v;
-    if ((rc = sqf_next_version(&q->f, &v, w->err)))
+    if ((rc = sqf_next_version(&q->f, &v, w->base.err)))
         return rc;
     sqlite3_bind_int64(q->put, 1, w->s->id);
     sqlite3_bind_blob(q->put, 2, key, (int)strlen(key), SQLITE_STATIC);
@@ -264,114 +253,45 @@ static int apply(kvq_t *q, kvw_t *w) {
         sqlite3_bind_int64(q->put, 5, w->now_ms + o->ttl_ms);
     else
         sqlite3_bind_null(q->put, 5);
-    rc = sqf_run(&q->f, q->put, w->err);
+    rc = sqf_run(&q->f, q->put, w->base.err);
     sqlite3_clear_bindings(q->put);
     if (!rc)
         w->version = v;
     return rc;
 }
 
-/* Writes ws[0..n) in one transaction. Returns the transaction's failure, if any (then
- * nothing of the batch is written and the writes' answers are not set); else each
- * write's rc is its answer. Under the mutex. */
-static int apply_batch(kvq_t *q, kvw_t *const *ws, size_t n, weft_error_t *err) {
-    int rc = sqf_begin(&q->f, err);
-    if (!rc)
-        rc = purge(q, ws[0]->now_ms, false, NULL, err);
-    for (size_t i = 0; !rc && i < n; i++) {
-        int wrc = apply(q, ws[i]);
-        if (wrc && !own_failure(wrc)) {
-            *err = *ws[i]->err;
-            rc = wrc;
-        }
-        ws[i]->rc = wrc;
-    }
-    if (!rc)
-        rc = sqf_commit(&q->f, err);
-    else
+/* A transaction's first step: a few expired keys deleted. */
+static int purge_some(void *arg, sqf_write_t *first, weft_error_t *err) {
+    return purge(arg, ((kvw_t *)first)->now_ms, false, NULL, err);
+}
+
+/* A set that found the file full: every expired key deleted, in a transaction of its
+ * own; another try is worth it when some went. */
+static bool make_room(void *arg, sqf_write_t *base, int rc) {
+    kvq_t *q = arg;
+    kvw_t *w = (kvw_t *)base;
+    uint64_t n = 0;
+    weft_error_t err;
+    if (rc != WEFT_ELIMIT || w->is_delete || sqf_begin(&q->f, &err))
+        return false;
+    if (purge(q, w->now_ms, true, &n, &err) || sqf_commit(&q->f, &err)) {
         sqf_rollback(&q->f);
-    return rc;
-}
-
-/* One write alone, as it always was: a file found full is purged of every expired key
- * and the write tried once more. Under the mutex. */
-static void write_alone(kvq_t *q, kvw_t *w) {
-    kvw_t *one[] = {w};
-    weft_error_t err = {0};
-    int rc = apply_batch(q, one, 1, &err);
-    if (rc == WEFT_ELIMIT && !w->is_delete) {
-        /* Full: expired keys may make room. */
-        uint64_t n = 0;
-        weft_error_t e2;
-        if (sqf_begin(&q->f, &e2) == 0) {
-            if (purge(q, w->now_ms, true, &n, &e2) == 0 && sqf_commit(&q->f, &e2) == 0 && n)
-                rc = apply_batch(q, one, 1, &err);
-            else
-                sqf_rollback(&q->f);
-        }
+        return false;
     }
-    if (rc) {
-        w->rc = rc;
-        *w->err = err;
-    }
-}
-
-/* Most writes one transaction takes. */
-#define KV_BATCH 256
-
-/* The leader's turn: the queue (taken under qmu), applied and committed with the mutex,
- * every write of it answered. */
-static void lead(kvq_t *q, kvw_t *batch) {
-    kvw_t *ws[KV_BATCH];
-    pthread_mutex_lock(&q->f.mu);
-    while (batch) {
-        size_t n = 0;
-        for (; batch && n < KV_BATCH; batch = batch->next)
-            ws[n++] = batch;
-        weft_error_t err = {0};
-        if (n == 1 || apply_batch(q, ws, n, &err))
-            for (size_t i = 0; i < n; i++)
-                write_alone(q, ws[i]); /* alone, or the batch failed as a whole */
-        pthread_mutex_lock(&q->qmu);
-        for (size_t i = 0; i < n; i++)
-            ws[i]->done = true;
-        pthread_cond_broadcast(&q->qcond);
-        pthread_mutex_unlock(&q->qmu);
-    }
-    pthread_mutex_unlock(&q->f.mu);
-}
-
-/* Queues w and returns once it is committed (or failed): by a leader, possibly this
- * thread. */
-static int submit(kvq_t *q, kvw_t *w) {
-    pthread_mutex_lock(&q->qmu);
-    *q->queue_end = w;
-    q->queue_end = &w->next;
-    while (!w->done) {
-        if (q->leading) {
-            pthread_cond_wait(&q->qcond, &q->qmu);
-            continue;
-        }
-        kvw_t *batch = q->queue;
-        q->queue = NULL;
-        q->queue_end = &q->queue;
-        q->leading = true;
-        pthread_mutex_unlock(&q->qmu);
-        lead(q, batch);
-        pthread_mutex_lock(&q->qmu);
-        q->leading = false;
-        pthread_cond_broadcast(&q->qcond); /* a writer queued meanwhile leads next */
-    }
-    pthread_mutex_unlock(&q->qmu);
-    return w->rc;
+    return n > 0;
 }
 
 static int kvq_set(void *self, void *st, const char *key, const void *value, size_t len,
                    const weft_kv_set_options_t *opts, int64_t now_ms, uint64_t *version,
                    weft_error_t *err) {
-    kvw_t w = {
-        .s = st, .key = key, .value = value, .len = len, .o = opts, .now_ms = now_ms, .err = err};
-    int rc = submit(self, &w);
+    kvw_t w = {.base.err = err,
+               .s = st,
+               .key = key,
+               .value = value,
+               .len = len,
+               .o = opts,
+               .now_ms = now_ms};
+    int rc = sqf_write(&((kvq_t *)self)->writer, &w.base);
     if (!rc)
         *version = w.version;
     return rc;
@@ -379,13 +299,13 @@ static int kvq_set(void *self, void *st, const char *key, const void *value, siz
 
 static int kvq_delete(void *self, void *st, const char *key, uint64_t if_version, int64_t now_ms,
                       weft_error_t *err) {
-    kvw_t w = {.is_delete = true,
+    kvw_t w = {.base.err = err,
+               .is_delete = true,
                .s = st,
                .key = key,
                .if_version = if_version,
-               .now_ms = now_ms,
-               .err = err};
-    return submit(self, &w);
+               .now_ms = now_ms};
+    return sqf_write(&((kvq_t *)self)->writer, &w.base);
 }
 
 static int kvq_list(void *self, void *st, const char *prefix, const char *after, size_t limit,

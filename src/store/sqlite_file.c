@@ -97,6 +97,115 @@ int sqf_next_version(sqf_t *f, uint64_t *version, weft_error_t *err) {
     return 0;
 }
 
+/* ---- Group commit (internal.h) ---------------------------------------------------------- */
+
+/* Most writes one transaction takes. */
+#define SQF_BATCH 256
+
+void sqf_writer_init(sqf_writer_t *g, sqf_t *f, void *arg) {
+    g->f = f;
+    g->arg = arg;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    g->queue = NULL;
+    g->queue_end = &g->queue;
+    g->leading = false;
+}
+
+void sqf_writer_destroy(sqf_writer_t *g) {
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cond);
+}
+
+static bool own_failure(int rc) {
+    return rc == WEFT_ECONFLICT || rc == WEFT_ENOTFOUND;
+}
+
+/* Writes ws[0..n) in one transaction. Returns the transaction's failure, if any (then
+ * nothing of the batch is written and the answers are not final); else each write's rc
+ * is its answer. Under the file's mutex. */
+static int write_batch(sqf_writer_t *g, sqf_write_t *const *ws, size_t n, weft_error_t *err) {
+    int rc = sqf_begin(g->f, err);
+    if (!rc && g->prologue)
+        rc = g->prologue(g->arg, ws[0], err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        int wrc = g->apply(g->arg, ws[i]);
+        if (wrc && !own_failure(wrc)) {
+            *err = *ws[i]->err;
+            rc = wrc;
+        }
+        ws[i]->rc = wrc;
+    }
+    if (!rc)
+        rc = sqf_commit(g->f, err);
+    else
+        sqf_rollback(g->f);
+    return rc;
+}
+
+/* One write in a transaction of its own, tried once more when make_room says so. Under
+ * the file's mutex. */
+static void write_alone(sqf_writer_t *g, sqf_write_t *w) {
+    sqf_write_t *one[] = {w};
+    weft_error_t err = {0};
+    int rc = write_batch(g, one, 1, &err);
+    if (rc && g->make_room && g->make_room(g->arg, w, rc))
+        rc = write_batch(g, one, 1, &err);
+    if (rc) {
+        w->rc = rc;
+        *w->err = err;
+    }
+}
+
+/* The leader's turn over the queue it took: applied and committed with the file's
+ * mutex, every write answered. */
+static void lead(sqf_writer_t *g, sqf_write_t *batch) {
+    sqf_write_t *ws[SQF_BATCH];
+    pthread_mutex_lock(&g->f->mu);
+    while (batch) {
+        size_t n = 0;
+        for (; batch && n < SQF_BATCH; batch = batch->next)
+            ws[n++] = batch;
+        weft_error_t err = {0};
+        if (n == 1 || write_batch(g, ws, n, &err))
+            for (size_t i = 0; i < n; i++)
+                write_alone(g, ws[i]); /* alone, or the batch failed as a whole */
+        /* Answered: a write marked done may be gone at once (its writer returns). */
+        pthread_mutex_lock(&g->mu);
+        for (size_t i = 0; i < n; i++)
+            ws[i]->done = true;
+        pthread_cond_broadcast(&g->cond);
+        pthread_mutex_unlock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->f->mu);
+}
+
+int sqf_write(sqf_writer_t *g, sqf_write_t *w) {
+    w->next = NULL;
+    w->rc = 0;
+    w->done = false;
+    pthread_mutex_lock(&g->mu);
+    *g->queue_end = w;
+    g->queue_end = &w->next;
+    while (!w->done) {
+        if (g->leading) {
+            pthread_cond_wait(&g->cond, &g->mu);
+            continue;
+        }
+        sqf_write_t *batch = g->queue;
+        g->queue = NULL;
+        g->queue_end = &g->queue;
+        g->leading = true;
+        pthread_mutex_unlock(&g->mu);
+        lead(g, batch);
+        pthread_mutex_lock(&g->mu);
+        g->leading = false;
+        pthread_cond_broadcast(&g->cond); /* a writer queued meanwhile leads next */
+    }
+    pthread_mutex_unlock(&g->mu);
+    return w->rc;
+}
+
 /* Creates the folder and the file, takes the lock, syncs the folder of a new file. */
 static int lock_file(sqf_t *f, weft_error_t *err) {
     struct stat sb;

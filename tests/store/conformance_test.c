@@ -514,29 +514,30 @@ static void test_kv_threads(void) {
     weft_kv_close(kv);
 }
 
-/* Writes that race for one key: of KV_THREADS if-absent sets of the same key exactly one
- * wins; of KV_THREADS deletes of it exactly one finds it. Each round starts all threads
- * at once (a barrier), so that the writes come together: on the embedded store they
- * share commits (group commit), where each must still see the ones before it. Every
- * version handed out is distinct. */
-typedef struct kv_racer {
-    weft_kv_store_t *st;
+/* Writes that race for one name: of KV_THREADS if-absent writes of the same key (or
+ * document) exactly one wins; of KV_THREADS deletes of it exactly one finds it. Each
+ * round starts all threads at once (a barrier), so that the writes come together: on
+ * the embedded stores they share commits (group commit), where each must still see the
+ * ones before it. Every version handed out is distinct. The same for key-value and
+ * documents, through these two calls. */
+typedef struct racer {
+    void *store;
+    int (*add)(void *store, const char *name, const char *value, uint64_t *version);
+    int (*remove)(void *store, const char *name);
     pthread_barrier_t *go;
     int id;
     int set_won, set_lost, del_won, del_lost, failures;
     uint64_t versions[KV_PER_THREAD];
-} kv_racer_t;
+} racer_t;
 
-static void *kv_racer(void *arg) {
-    kv_racer_t *r = arg;
-    weft_error_t err = {0};
+static void *racer(void *arg) {
+    racer_t *r = arg;
     for (int i = 0; i < KV_PER_THREAD; i++) {
-        char key[32], value[32];
-        snprintf(key, sizeof key, "race/%03d", i);
+        char name[32], value[32];
+        snprintf(name, sizeof name, "race-%03d", i);
         snprintf(value, sizeof value, "%d", r->id);
-        weft_kv_set_options_t o = {.if_absent = true};
         pthread_barrier_wait(r->go);
-        int rc = weft_kv_set(r->st, key, value, strlen(value), &o, &r->versions[i], &err);
+        int rc = r->add(r->store, name, value, &r->versions[i]);
         if (rc == 0)
             r->set_won++;
         else if (rc == WEFT_ECONFLICT)
@@ -544,7 +545,7 @@ static void *kv_racer(void *arg) {
         else
             r->failures++;
         pthread_barrier_wait(r->go);
-        rc = weft_kv_delete(r->st, key, 0, &err);
+        rc = r->remove(r->store, name);
         if (rc == 0)
             r->del_won++;
         else if (rc == WEFT_ENOTFOUND)
@@ -553,6 +554,66 @@ static void *kv_racer(void *arg) {
             r->failures++;
     }
     return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void race(void *store, int (*add)(void *, const char *, const char *, uint64_t *),
+                 int (*remove)(void *, const char *)) {
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, KV_THREADS);
+    pthread_t th[KV_THREADS];
+    racer_t r[KV_THREADS];
+    for (int i = 0; i < KV_THREADS; i++) {
+        r[i] = (racer_t){.store = store, .add = add, .remove = remove, .go = &go, .id = i};
+        pthread_create(&th[i], NULL, racer, &r[i]);
+    }
+    int set_won = 0, set_lost = 0, del_won = 0, del_lost = 0, failures = 0;
+    static uint64_t versions[KV_PER_THREAD];
+    size_t nversions = 0;
+    for (int i = 0; i < KV_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        set_won += r[i].set_won;
+        set_lost += r[i].set_lost;
+        del_won += r[i].del_won;
+        del_lost += r[i].del_lost;
+        failures += r[i].failures;
+        for (int k = 0; k < KV_PER_THREAD; k++)
+            if (r[i].versions[k] && nversions < KV_PER_THREAD)
+                versions[nversions++] = r[i].versions[k];
+    }
+    pthread_barrier_destroy(&go);
+    CHECK_EQ_INT(failures, 0);
+    CHECK_EQ_INT(set_won, KV_PER_THREAD); /* one winner a name */
+    CHECK_EQ_INT(set_lost, (KV_THREADS - 1) * KV_PER_THREAD);
+    CHECK_EQ_INT(del_won, KV_PER_THREAD);
+    CHECK_EQ_INT(del_lost, (KV_THREADS - 1) * KV_PER_THREAD);
+    CHECK_EQ_INT(nversions, KV_PER_THREAD);
+    qsort(versions, nversions, sizeof *versions, cmp_u64);
+    int repeats = 0;
+    for (size_t i = 1; i < nversions; i++)
+        repeats += versions[i] == versions[i - 1];
+    CHECK_EQ_INT(repeats, 0);
+}
+
+static int kv_add(void *st, const char *key, const char *value, uint64_t *version) {
+    weft_error_t err = {0};
+    weft_kv_set_options_t o = {.if_absent = true};
+    return weft_kv_set(st, key, value, strlen(value), &o, version, &err);
+}
+
+static int kv_remove(void *st, const char *key) {
+    weft_error_t err = {0};
+    return weft_kv_delete(st, key, 0, &err);
+}
+
+static void test_kv_races(void) {
+    weft_kv_t *kv = kv_open("kv-races", NULL);
+    race(kv_store(kv, "default"), kv_add, kv_remove);
+    weft_kv_close(kv);
 }
 
 /* Writers filling a store together: on the embedded store a batch of them that finds
@@ -622,51 +683,6 @@ static void test_kv_fill_together(void) {
     CHECK(full > 0);
     CHECK_EQ_INT(other, 0);
     CHECK_EQ_INT(wrong, 0);
-    weft_kv_close(kv);
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void test_kv_races(void) {
-    weft_kv_t *kv = kv_open("kv-races", NULL);
-    weft_kv_store_t *st = kv_store(kv, "default");
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, KV_THREADS);
-    pthread_t th[KV_THREADS];
-    kv_racer_t r[KV_THREADS];
-    for (int i = 0; i < KV_THREADS; i++) {
-        r[i] = (kv_racer_t){.st = st, .go = &go, .id = i};
-        pthread_create(&th[i], NULL, kv_racer, &r[i]);
-    }
-    int set_won = 0, set_lost = 0, del_won = 0, del_lost = 0, failures = 0;
-    static uint64_t versions[KV_PER_THREAD];
-    size_t nversions = 0;
-    for (int i = 0; i < KV_THREADS; i++) {
-        pthread_join(th[i], NULL);
-        set_won += r[i].set_won;
-        set_lost += r[i].set_lost;
-        del_won += r[i].del_won;
-        del_lost += r[i].del_lost;
-        failures += r[i].failures;
-        for (int k = 0; k < KV_PER_THREAD; k++)
-            if (r[i].versions[k] && nversions < KV_PER_THREAD)
-                versions[nversions++] = r[i].versions[k];
-    }
-    pthread_barrier_destroy(&go);
-    CHECK_EQ_INT(failures, 0);
-    CHECK_EQ_INT(set_won, KV_PER_THREAD); /* one winner a key */
-    CHECK_EQ_INT(set_lost, (KV_THREADS - 1) * KV_PER_THREAD);
-    CHECK_EQ_INT(del_won, KV_PER_THREAD);
-    CHECK_EQ_INT(del_lost, (KV_THREADS - 1) * KV_PER_THREAD);
-    CHECK_EQ_INT(nversions, KV_PER_THREAD);
-    qsort(versions, nversions, sizeof *versions, cmp_u64);
-    int repeats = 0;
-    for (size_t i = 1; i < nversions; i++)
-        repeats += versions[i] == versions[i - 1];
-    CHECK_EQ_INT(repeats, 0);
     weft_kv_close(kv);
 }
 
@@ -742,6 +758,25 @@ static void test_doc_basic(void) {
     CHECK_EQ_INT(weft_doc_get(d, "users", "u9", &json, NULL, NULL, &err), 0);
     CHECK_EQ_STR(json, "{\"x\":1}");
     free(json);
+    weft_doc_close(d);
+}
+
+static int doc_add(void *d, const char *id, const char *value, uint64_t *version) {
+    weft_error_t err = {0};
+    weft_doc_put_options_t o = {.if_absent = true};
+    char json[64];
+    snprintf(json, sizeof json, "{\"by\":%s}", value);
+    return weft_doc_put(d, "c", id, json, strlen(json), &o, version, &err);
+}
+
+static int doc_remove(void *d, const char *id) {
+    weft_error_t err = {0};
+    return weft_doc_delete(d, "c", id, 0, &err);
+}
+
+static void test_doc_races(void) {
+    weft_doc_t *d = doc_open("doc-races", NULL);
+    race(d, doc_add, doc_remove);
     weft_doc_close(d);
 }
 
@@ -1526,6 +1561,7 @@ static const struct {
     {"kv_races", test_kv_races, false},
     {"kv_fill_together", test_kv_fill_together, false},
     {"doc_basic", test_doc_basic, false},
+    {"doc_races", test_doc_races, false},
     {"doc_bad_arguments", test_doc_bad_arguments, false},
     {"doc_query", test_doc_query, false},
     {"doc_full", test_doc_full, false},
