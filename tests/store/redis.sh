@@ -8,37 +8,16 @@
 # during the outage fails naming the server, the next one after the restart succeeds
 # (reconnected), and both are logged.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/redis_server.bash"
 
-command -v redis-server >/dev/null || skip "no redis-server (apt-get install redis-server)"
 CONF=$BUILD_DIR/tests/test_store_conformance
 DRIVER=$BUILD_DIR/tests/driver_store_dist
 for f in "$CONF" "$DRIVER" "$BUILD_DIR/weft-dist.so"; do
   [ -e "$f" ] || { fail "no $f: build first"; finish; exit 1; }
 done
-export WEFT_PLUGIN_DIR=$BUILD_DIR
-SOCK=$WORK/redis.sock
-PORT=$((20000 + RANDOM % 20000))
-REDIS=
-trap '[ -n "$REDIS" ] && kill "$REDIS" 2>/dev/null; rm -rf "$WORK"' EXIT
-
-start_redis() {
-  redis-server --port "$PORT" --bind 127.0.0.1 --unixsocket "$SOCK" --unixsocketperm 700 \
-    --save '' --appendonly no --logfile "$WORK/redis.log" &
-  REDIS=$!
-  for _ in $(seq 100); do
-    [ "$(redis-cli -s "$SOCK" ping 2>/dev/null)" == PONG ] && return 0
-    sleep 0.05
-  done
-  fail "redis-server did not start: $(tail -3 "$WORK/redis.log")"
-  finish
-  exit 1
-}
-stop_redis() {
-  kill "$REDIS"
-  wait "$REDIS" 2>/dev/null
-  REDIS=
-}
+trap 'stop_redis; rm -rf "$WORK"' EXIT
 start_redis
+SOCK=$REDIS_SOCK PORT=$REDIS_PORT
 
 # ---- conformance ------------------------------------------------------------------------
 run "$CONF" "redis+unix://$SOCK?prefix=%s" kv_

@@ -1,11 +1,12 @@
 # A redis-server of the test's own (sourced; not a test itself): TCP on a random port of
-# 127.0.0.1 and a Unix socket in $WORK, no persistence, and the further arguments of
+# 127.0.0.1 below Linux's ephemeral range (32768 up: the ports weft up and curl get
+# from the kernel) and a Unix socket in $WORK, no persistence, and the further arguments of
 # REDIS_ARGS (an array: --requirepass ...). start_redis sets REDIS (its pid), REDIS_PORT
 # and REDIS_SOCK; stop_redis ends it (the test's trap calls it).
 command -v redis-server >/dev/null || skip "no redis-server (apt-get install redis-server)"
 REDIS=
 REDIS_ARGS=()
-REDIS_PORT=$((20000 + RANDOM % 20000))
+REDIS_PORT=$((10000 + RANDOM % 22000))
 REDIS_SOCK=$WORK/redis.sock
 export WEFT_PLUGIN_DIR=$BUILD_DIR
 
@@ -28,7 +29,7 @@ start_redis() {
       sleep 0.05
     done
     wait "$REDIS" 2>/dev/null
-    REDIS_PORT=$((20000 + RANDOM % 20000))
+    REDIS_PORT=$((10000 + RANDOM % 22000))
   done
   fail "redis-server did not start: $(tail -3 "$WORK/redis.log")"
   finish
