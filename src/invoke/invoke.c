@@ -715,9 +715,6 @@ static void answer_spin(const weft_function_t *fn, const call_t *c, weft_respons
     }
 }
 
-/* The environment of a Spin handler: the global variables, then the function's own, a
- * later definition of a name replacing an earlier one (no CGI variables: Spin passes the
- * request as records). */
 /* The WASI configuration of a call whose arguments and environment were mapped from a
  * request or a message: the function's volumes, stdio for the caller to set. */
 static weft_wasi_config_t mapped_config(const weft_function_t *fn, const weft_strv_t *argv,
@@ -730,6 +727,9 @@ static weft_wasi_config_t mapped_config(const weft_function_t *fn, const weft_st
                                 .npreopens = fn->def->nvolumes};
 }
 
+/* The environment of a Spin handler: the global variables, then the function's own, a
+ * later definition of a name replacing an earlier one (no CGI variables: Spin passes the
+ * request as records). */
 static int spin_env(const weft_function_t *fn, weft_strv_t *out) {
     const char *const *lists[2] = {fn->opts.env, (const char *const *)fn->def->env};
     size_t counts[2] = {fn->opts.nenv, fn->def->nenv};

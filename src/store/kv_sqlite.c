@@ -3,8 +3,8 @@
  * Layout: stores(id, name); kv(store, key BLOB, value BLOB, version, expires), the key
  * a BLOB so that keys sort by their bytes (what paging promises) and a prefix is a range
  * [prefix, store_prefix_end(prefix)). expires (ms since the epoch, NULL: never) has a partial
- * index: every write deletes up to PURGE_BATCH expired rows first, so that expired keys do not pile
- * up, and a write that finds the file full purges them all and tries once more.
+ * index: every transaction of writes deletes up to PURGE_BATCH expired rows first, so that expired
+ * keys do not pile up, and a set that finds the file full purges them all and tries once more.
  *
  * Writes (sets and deletes) are durable when they return; those that come together
  * share a commit and its fsync (internal.h, "Group commit"), each applied in turn. */
@@ -206,6 +206,23 @@ static int purge(kvq_t *q, int64_t now_ms, bool all, uint64_t *n, weft_error_t *
     return rc;
 }
 
+/* ECONFLICT unless the key's state satisfies the condition. */
+static int check_cond(const char *key, bool found, uint64_t have, uint64_t if_version,
+                      bool if_absent, weft_error_t *err) {
+    if (if_absent && found)
+        return weft_error_set(err, WEFT_ECONFLICT, "key-value: key %.80s exists (version %llu)",
+                              key, (unsigned long long)have);
+    if (if_version && !found)
+        return weft_error_set(err, WEFT_ECONFLICT,
+                              "key-value: key %.80s is absent, not at version %llu", key,
+                              (unsigned long long)if_version);
+    if (if_version && have != if_version)
+        return weft_error_set(err, WEFT_ECONFLICT,
+                              "key-value: key %.80s holds version %llu, not %llu", key,
+                              (unsigned long long)have, (unsigned long long)if_version);
+    return 0;
+}
+
 /* Applies w inside the open transaction: its condition, then the row. Sets w->version
  * for a set. Under the mutex. */
 static int apply(void *arg, sqf_write_t *base) {
@@ -214,34 +231,23 @@ static int apply(void *arg, sqf_write_t *base) {
     bool found = false;
     uint64_t have = 0;
     const char *key = w->key;
-    bool look = w->is_delete || w->o->if_version || w->o->if_absent;
-    int rc =
-        look ? lookup(q, q->get, w->s, key, w->now_ms, &found, &have, NULL, NULL, w->base.err) : 0;
+    const weft_kv_set_options_t *o = w->o;
+    bool if_absent = !w->is_delete && o->if_absent;
+    uint64_t if_version = w->is_delete ? w->if_version : o->if_version;
+    int rc = 0;
+    if (w->is_delete || if_version || if_absent)
+        rc = lookup(q, q->get, w->s, key, w->now_ms, &found, &have, NULL, NULL, w->base.err);
+    if (!rc && w->is_delete && !found)
+        rc = weft_error_set(w->base.err, WEFT_ENOTFOUND, "key-value: no key %.80s", key);
+    if (!rc)
+        rc = check_cond(key, found, have, if_version, if_absent, w->base.err);
     if (rc)
         return rc;
     if (w->is_delete) {
-        if (!found)
-            return weft_error_set(w->base.err, WEFT_ENOTFOUND, "key-value: no key %.80s", key);
-        if (w->if_version && have != w->if_version)
-            return weft_error_set(w->base.err, WEFT_ECONFLICT,
-                                  "key-value: key %.80s holds version %llu, not %llu", key,
-                                  (unsigned long long)have, (unsigned long long)w->if_version);
         sqlite3_bind_int64(q->del, 1, w->s->id);
         sqlite3_bind_blob(q->del, 2, key, (int)strlen(key), SQLITE_STATIC);
         return sqf_run(&q->f, q->del, w->base.err);
     }
-    const weft_kv_set_options_t *o = w->o;
-    if (o->if_absent && found)
-        return weft_error_set(w->base.err, WEFT_ECONFLICT,
-                              "key-value: key %.80s exists (version %llu)", key,
-                              (unsigned long long)have);
-    if (o->if_version && (!found || have != o->if_version))
-        return found ? weft_error_set(w->base.err, WEFT_ECONFLICT,
-                                      "key-value: key %.80s holds version %llu, not %llu", key,
-                                      (unsigned long long)have, (unsigned long long)o->if_version)
-                     : weft_error_set(w->base.err, WEFT_ECONFLICT,
-                                      "key-value: key %.80s is absent, not at version %llu", key,
-                                      (unsigned long long)o->if_version);
     uint64_t v;
     if ((rc = sqf_next_version(&q->f, &v, w->base.err)))
         return rc;

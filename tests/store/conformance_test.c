@@ -572,7 +572,7 @@ static void race(void *store, int (*add)(void *, const char *, const char *, uin
         pthread_create(&th[i], NULL, racer, &r[i]);
     }
     int set_won = 0, set_lost = 0, del_won = 0, del_lost = 0, failures = 0;
-    static uint64_t versions[KV_PER_THREAD];
+    uint64_t versions[KV_PER_THREAD];
     size_t nversions = 0;
     for (int i = 0; i < KV_THREADS; i++) {
         pthread_join(th[i], NULL);
